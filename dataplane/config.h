@@ -1,0 +1,90 @@
+/* Configuration: INI files read with iniparser, validated completely before
+ * anything uses them.  Every error names file, section, key and what was
+ * expected, and a file with any error yields no configuration at all. */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../ebpf/sluice_layout.h"
+
+#define SL_DEVARGS_LEN 512
+#define SL_EAL_ARGS_LEN 1024
+#define SL_ERR_LEN 512
+
+/* What happens to traffic that matches no service (ARP, ND, other hosts). */
+enum sl_other_action {
+	SL_OTHER_FLOOD = 0, /* client side -> every backend port; backend -> client */
+	SL_OTHER_DROP = 1,
+};
+
+/* What happens to malformed packets (after they are counted by reason). */
+enum sl_malformed_action {
+	SL_MALFORMED_DROP = 0,
+	SL_MALFORMED_FORWARD = 1, /* treated as traffic that matches no service */
+};
+
+struct sl_cfg_port {
+	char name[SL_NAME_LEN];
+	uint8_t role; /* enum sl_port_role */
+	char devargs[SL_DEVARGS_LEN];
+};
+
+struct sl_cfg_group {
+	char name[SL_NAME_LEN];
+	uint8_t port; /* index into ports[] */
+	uint8_t mode; /* enum sl_group_mode */
+	uint16_t nmembers;
+	uint8_t macs[SL_MAX_MEMBERS][6];
+};
+
+struct sl_cfg_service {
+	char name[SL_NAME_LEN];
+	uint8_t proto;  /* 6 or 17 */
+	uint8_t family; /* 4 or 6 */
+	uint8_t vip[16];
+	uint16_t nranges;
+	struct sl_port_range ranges[SL_MAX_RANGES];
+	uint8_t champion;   /* index into groups[] */
+	uint8_t challenger; /* index into groups[] */
+	uint16_t share_bp;
+};
+
+struct sl_config {
+	char path[512];
+
+	/* [dataplane] */
+	char eal_args[SL_EAL_ARGS_LEN];
+	uint64_t hash_seed;
+	uint64_t group_seed;  /* 0: derived from hash_seed */
+	uint64_t member_seed; /* 0: derived from hash_seed */
+	uint32_t flow_capacity;   /* flows per worker lcore */
+	uint32_t maglev_size;     /* prime */
+	uint32_t tcp_syn_timeout_ms, tcp_timeout_ms, tcp_fin_timeout_ms,
+		tcp_closed_timeout_ms, udp_timeout_ms;
+	uint8_t other;     /* enum sl_other_action */
+	uint8_t malformed; /* enum sl_malformed_action */
+	uint32_t mbufs;    /* mbuf pool size (0: computed) */
+	uint32_t mbuf_size;/* mbuf data room */
+	uint16_t rx_desc, tx_desc;
+
+	uint16_t nports, ngroups, nservices;
+	struct sl_cfg_port ports[SL_MAX_PORTS];
+	struct sl_cfg_group groups[SL_MAX_GROUPS];
+	struct sl_cfg_service services[SL_MAX_SERVICES];
+};
+
+/* Load and validate path into *cfg (zeroed first).  Returns 0, or -1 with a
+ * message "FILE: [SECTION] KEY: what is wrong (expected ...)" in err. */
+int sl_config_load(const char *path, struct sl_config *cfg, char *err, size_t errlen);
+
+/* "5%", "0.5%", "0.05%", "50bp", "100%": challenger share in basis points.
+ * Returns 0, or -1 with what was expected in err. */
+int sl_share_parse(const char *s, uint16_t *bp, char *err, size_t errlen);
+
+/* Index of the port / group called name, or -1. */
+int sl_config_port(const struct sl_config *cfg, const char *name);
+int sl_config_group(const struct sl_config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,102 @@
+/* Per-lcore flow table: open addressing with linear probing over one
+ * cache line per entry, no locks (one writer), no allocation after create.
+ *
+ * Expired entries are reused in place by lookups and removed by an
+ * incremental sweep (backward-shift deletion, no tombstones). */
+#ifndef SLUICE_FLOWTABLE_H
+#define SLUICE_FLOWTABLE_H
+
+#include <stdint.h>
+
+#include "hash.h"
+
+/* Flow state bits. */
+#define SL_FS_TCP   0x01 /* TCP flow: state bits below are tracked */
+#define SL_FS_SYN   0x02 /* SYN seen from the client */
+#define SL_FS_EST   0x04 /* traffic seen after the SYN, or picked up mid-stream */
+#define SL_FS_FIN_C 0x08 /* FIN from the client */
+#define SL_FS_FIN_S 0x10 /* FIN from the server */
+#define SL_FS_RST   0x20 /* RST from either side */
+#define SL_FS_USED  0x80 /* entry in use */
+
+struct sl_flow {
+	struct sl_key key;  /* 40 */
+	uint32_t sig;       /* high half of the digest, checked before the key */
+	uint32_t last_seen; /* ms, wrapping */
+	uint32_t gen;       /* table generation that decided the flow */
+	uint16_t service;
+	uint16_t member;
+	uint8_t group;
+	uint8_t state;      /* SL_FS_* */
+	uint8_t mac[6];     /* member MAC in mac mode (survives member list changes) */
+};
+
+_Static_assert(sizeof(struct sl_flow) == 64, "one cache line per flow");
+
+/* Idle timeouts in ms. */
+struct sl_ft_timeouts {
+	uint32_t tcp_syn;     /* SYN seen, nothing after it */
+	uint32_t tcp_est;     /* established */
+	uint32_t tcp_fin;     /* FIN from one side */
+	uint32_t tcp_closed;  /* FIN from both sides, or RST */
+	uint32_t other;       /* UDP, fragments, anything else */
+};
+
+struct sl_flowtable {
+	struct sl_flow *slots;
+	uint64_t mask;        /* number of slots - 1 */
+	uint32_t capacity;    /* live entries allowed */
+	uint32_t count;       /* live (not yet swept) entries */
+	uint32_t max_probe;   /* probe length bound */
+	uint32_t sweep_pos;
+	uint32_t timeout[256]; /* by state byte, precomputed */
+};
+
+/* capacity: flows the table must hold.  Slots = next power of two >=
+ * capacity * 5 / 4.  Returns NULL if allocation fails or capacity is 0. */
+struct sl_flowtable *sl_ft_create(uint32_t capacity, const struct sl_ft_timeouts *t);
+void sl_ft_destroy(struct sl_flowtable *ft);
+/* Bytes allocated for the table (for "bytes per tracked flow"). */
+uint64_t sl_ft_bytes(const struct sl_flowtable *ft);
+
+static inline uint32_t sl_ft_timeout_of(const struct sl_flowtable *ft, uint8_t state)
+{
+	return ft->timeout[state];
+}
+
+static inline int sl_ft_expired(const struct sl_flowtable *ft, const struct sl_flow *f,
+				uint32_t now)
+{
+	return (uint32_t)(now - f->last_seen) > ft->timeout[f->state];
+}
+
+static inline void sl_ft_prefetch(const struct sl_flowtable *ft, uint64_t digest)
+{
+	__builtin_prefetch(&ft->slots[digest & ft->mask], 1, 3);
+}
+
+enum sl_ft_result {
+	SL_FT_HIT = 0,      /* live entry for this key */
+	SL_FT_NEW = 1,      /* fresh entry for this key (state 0 + USED, to fill) */
+	SL_FT_REUSED = 2,   /* an expired entry was taken over; *old holds it */
+	SL_FT_FULL = 3,     /* no room (capacity or probe bound): NULL returned */
+};
+
+/* Find the entry of key, or make one.  For SL_FT_REUSED the previous
+ * occupant (an expired flow, possibly of this same key) is copied to *old
+ * so that its counters can be settled. */
+struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft, const struct sl_key *key,
+				    uint64_t digest, uint32_t now, enum sl_ft_result *res,
+				    struct sl_flow *old);
+
+/* Find a live entry of key without inserting (return traffic). */
+struct sl_flow *sl_ft_lookup(struct sl_flowtable *ft, const struct sl_key *key,
+			     uint64_t digest, uint32_t now);
+
+/* Examine up to budget slots from the sweep cursor; remove expired entries,
+ * calling gone(ctx, entry) for each before removal.  Returns entries
+ * removed. */
+uint32_t sl_ft_sweep(struct sl_flowtable *ft, uint32_t now, uint32_t budget,
+		     void (*gone)(void *ctx, const struct sl_flow *f), void *ctx);
+
+#endif

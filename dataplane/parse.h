@@ -1,0 +1,75 @@
+/* Packet parsing over a plain byte buffer: Ethernet, up to two VLAN tags,
+ * IPv4/IPv6 (extension headers walked), TCP/UDP/ICMP/ICMPv6.
+ * Never reads past buf + len; every rejection has a named reason. */
+#ifndef SLUICE_PARSE_H
+#define SLUICE_PARSE_H
+
+#include <stdint.h>
+
+/* Why a packet is malformed.  Names (sl_bad_name) are stable: they appear in
+ * --stats JSON, the fixture manifest and the demo output. */
+enum sl_bad {
+	SL_OK = 0,
+	SL_BAD_ETH_TRUNC,     /* "eth_trunc": shorter than an Ethernet header */
+	SL_BAD_VLAN_TRUNC,    /* "vlan_trunc": VLAN tag cut */
+	SL_BAD_VLAN_DEPTH,    /* "vlan_depth": more than two VLAN tags */
+	SL_BAD_IP4_TRUNC,     /* "ip4_trunc": fewer than 20 bytes of IPv4 header */
+	SL_BAD_IP4_VERSION,   /* "ip4_version": ethertype IPv4, version field not 4 */
+	SL_BAD_IP4_IHL,       /* "ip4_ihl": IHL < 5 or header longer than the packet */
+	SL_BAD_IP4_LEN,       /* "ip4_len": total length < IHL*4 or beyond the packet */
+	SL_BAD_IP4_FRAG,      /* "ip4_frag": fragment would end past 65535 bytes */
+	SL_BAD_IP6_TRUNC,     /* "ip6_trunc": fewer than 40 bytes of IPv6 header */
+	SL_BAD_IP6_VERSION,   /* "ip6_version": ethertype IPv6, version field not 6 */
+	SL_BAD_IP6_LEN,       /* "ip6_len": payload length 0 (jumbogram) or beyond the packet */
+	SL_BAD_IP6_EXT_TRUNC, /* "ip6_ext_trunc": extension header cut */
+	SL_BAD_IP6_EXT_CHAIN, /* "ip6_ext_chain": hop-by-hop not first, or more than
+	                         SL_MAX_IP6_EXT extension headers (loops) */
+	SL_BAD_TCP_TRUNC,     /* "tcp_trunc": fewer than 20 bytes of TCP header */
+	SL_BAD_TCP_DOFF,      /* "tcp_doff": data offset < 5 or beyond the datagram */
+	SL_BAD_UDP_TRUNC,     /* "udp_trunc": fewer than 8 bytes of UDP header */
+	SL_BAD_UDP_LEN,       /* "udp_len": UDP length < 8 or beyond the datagram */
+	SL_BAD_ICMP_TRUNC,    /* "icmp_trunc": fewer than 8 bytes of ICMP header */
+	SL_BAD__COUNT
+};
+
+#define SL_MAX_IP6_EXT 8
+
+/* Fragment position of the packet's datagram. */
+enum sl_frag { SL_FRAG_NONE = 0, SL_FRAG_FIRST = 1, SL_FRAG_LATER = 2 };
+
+/* TCP flag bits as on the wire. */
+#define SL_TCP_FIN 0x01
+#define SL_TCP_SYN 0x02
+#define SL_TCP_RST 0x04
+#define SL_TCP_ACK 0x10
+
+struct sl_pkt {
+	uint16_t l3_off;     /* offset of the (outer) IP header */
+	uint16_t l4_off;     /* offset of the (outer) L4 header; 0 if none */
+	uint16_t ethertype;  /* innermost ethertype, host order */
+	uint16_t vlan[2];    /* TCI of each tag, outer first, host order */
+	uint8_t nvlan;
+	uint8_t family;      /* 0 = not IP, 4, 6 */
+	uint8_t proto;       /* L4 protocol after extension headers
+	                        (for an ICMP error: the quoted packet's) */
+	uint8_t tcp_flags;   /* TCP only */
+	uint8_t frag;        /* enum sl_frag */
+	uint8_t icmp_err;    /* 1: ICMP/ICMPv6 error; src/dst/ports/proto below are
+	                        those of the quoted (inner) packet, as it was sent */
+	uint16_t sport;      /* host order; 0 without ports (later fragments,
+	                        protocols without ports) */
+	uint16_t dport;
+	uint16_t l3_len;     /* IP datagram length from its header (no L2 padding) */
+	uint8_t src[16];     /* IPv4 in the first 4 bytes, rest zero */
+	uint8_t dst[16];
+};
+
+/* Parse buf[0..len).  Returns SL_OK with *p filled (family 0 for non-IP
+ * frames such as ARP, which are not malformed), or the reason the packet is
+ * malformed (then *p holds what was parsed before the fault). */
+enum sl_bad sl_parse(const uint8_t *buf, uint32_t len, struct sl_pkt *p);
+
+/* Stable short name of a reason ("ip4_ihl"); "ok" for SL_OK. */
+const char *sl_bad_name(enum sl_bad r);
+
+#endif

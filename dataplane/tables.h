@@ -1,0 +1,89 @@
+/* Decision tables: building them from a configuration, finding a packet's
+ * service, and the source the workers read them from.
+ *
+ * Where the tables live is hidden behind struct sl_table_src: two slots and
+ * an active-slot word.  The INI loader fills slot 0 of heap memory; the
+ * control daemon (next) points the slots at mmapped, pinned BPF maps.  The
+ * worker code is the same for both. */
+#ifndef SLUICE_TABLES_H
+#define SLUICE_TABLES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../ebpf/sluice_layout.h"
+
+struct sl_config;
+
+/* One slot: the header block and the group records it refers to. */
+struct sl_view {
+	const struct sl_table_hdr *hdr;
+	const struct sl_group_rec *groups; /* [SL_MAX_GROUPS] */
+};
+
+struct sl_table_src {
+	struct sl_view slot[2];
+	const struct sl_control *control; /* active slot, read with acquire */
+	volatile uint32_t *acks;          /* per worker: generation in use, or NULL */
+};
+
+/* The view a worker uses for its next burst. */
+static inline const struct sl_view *sl_src_view(const struct sl_table_src *src)
+{
+	uint32_t s = __atomic_load_n(&src->control->active_slot, __ATOMIC_ACQUIRE);
+
+	return &src->slot[s & 1];
+}
+
+/* Build a complete slot from a validated configuration: services, VIP
+ * index, groups with their Maglev tables.  Returns 0, or -1 with a message
+ * in err (only for inconsistencies a configuration check cannot see). */
+int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
+		    const struct sl_config *cfg, uint32_t gen, char *err, size_t errlen);
+
+/* Heap-backed single-slot source built from a configuration (INI mode).
+ * Returns NULL with err set on failure. */
+struct sl_table_src *sl_tables_from_config(const struct sl_config *cfg, char *err,
+					   size_t errlen);
+void sl_tables_free(struct sl_table_src *src);
+
+static inline uint32_t sl_vip_hash(uint8_t family, uint8_t proto, const uint8_t *addr)
+{
+	uint64_t w0, w1;
+
+	__builtin_memcpy(&w0, addr, 8);
+	__builtin_memcpy(&w1, addr + 8, 8);
+	w0 = (w0 ^ (w1 * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)family << 8 | proto)) *
+	     0xff51afd7ed558ccdull;
+	return (uint32_t)(w0 >> 40) & (SL_VIP_SLOTS - 1);
+}
+
+/* Service whose VIP is addr (16 bytes, IPv4 in the first 4) and whose port
+ * ranges contain port.  any_port != 0 (fragments without ports): the lowest
+ * numbered service on that VIP and protocol.  Returns the service index or
+ * -1. */
+static inline int sl_find_service(const struct sl_table_hdr *h, uint8_t family, uint8_t proto,
+				  const uint8_t *addr, uint16_t port, int any_port)
+{
+	uint32_t i = sl_vip_hash(family, proto, addr);
+
+	for (uint32_t n = 0; n < SL_VIP_SLOTS; n++, i = (i + 1) & (SL_VIP_SLOTS - 1)) {
+		uint8_t v = h->vip_index[i];
+		const struct sl_service_rec *s;
+
+		if (v == 0)
+			return -1;
+		s = &h->services[v - 1];
+		if (s->family != family || s->proto != proto ||
+		    __builtin_memcmp(s->vip, addr, 16) != 0)
+			continue;
+		if (any_port)
+			return v - 1;
+		for (uint32_t r = 0; r < s->nranges; r++)
+			if (port >= s->ranges[r].lo && port <= s->ranges[r].hi)
+				return v - 1;
+	}
+	return -1;
+}
+
+#endif

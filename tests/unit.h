@@ -1,0 +1,16 @@
+/* Unit test registry: each tests/test_<module>.c defines one
+ * sl_test_register_<module>() that adds a CUnit suite and its tests. */
+#ifndef SLUICE_TEST_UNIT_H
+#define SLUICE_TEST_UNIT_H
+
+#include <CUnit/CUnit.h>
+
+void sl_test_register_parse(void);
+void sl_test_register_hash(void);
+void sl_test_register_maglev(void);
+void sl_test_register_flowtable(void);
+void sl_test_register_tables(void);
+void sl_test_register_decide(void);
+void sl_test_register_config(void);
+
+#endif

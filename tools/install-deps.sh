@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install every Debian 12 package sluice needs to build, test and run the
+# demo.  Idempotent: packages already present are left as they are.
+set -eu
+
+PKGS="build-essential pkg-config meson ninja-build clang llvm
+      dpdk dpdk-dev libdpdk-dev libbpf-dev libelf-dev zlib1g-dev
+      libpcap-dev libiniparser-dev libcunit1-dev libjansson-dev
+      python3 iproute2 tcpdump jq"
+
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+else
+	echo "install-deps: all packages present"
+fi
