@@ -1,0 +1,26 @@
+/* Per-worker counters: summing. */
+#include <string.h>
+
+#include "stats.h"
+
+_Static_assert(sizeof(struct sl_counters) % sizeof(uint64_t) == 0,
+	       "counters are summed as 64-bit words");
+_Static_assert(sizeof(struct sl_grp_counters) == 8 * sizeof(uint64_t),
+	       "group counters have no padding");
+
+void sl_counters_add(struct sl_counters *acc, const struct sl_counters *c)
+{
+	/* Every field is a uint64_t (asserted above), so the struct is summed
+	 * as an array of words; new counters need no code here. */
+	unsigned char *a = (unsigned char *)acc;
+	const unsigned char *b = (const unsigned char *)c;
+
+	for (size_t off = 0; off < sizeof(*acc); off += sizeof(uint64_t)) {
+		uint64_t x, y;
+
+		memcpy(&x, a + off, sizeof(x));
+		memcpy(&y, b + off, sizeof(y));
+		x += y;
+		memcpy(a + off, &x, sizeof(x));
+	}
+}

@@ -1,0 +1,120 @@
+/* Building decision tables from a configuration, and the heap-backed
+ * source used when no control daemon publishes them (INI mode). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "hash.h"
+#include "maglev.h"
+#include "tables.h"
+
+/* Maglev permutations get their own seed so that the member choice does not
+ * depend on how h2 is derived. */
+#define MAGLEV_SEED_SALT 0x6d61676c6576ull /* "maglev" */
+
+int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
+		    const struct sl_config *cfg, uint32_t gen, char *err, size_t errlen)
+{
+	struct sl_seeds seeds;
+
+	if (cfg->nservices > SL_MAX_SERVICES || cfg->ngroups > SL_MAX_GROUPS) {
+		snprintf(err, errlen, "%s: %u services / %u groups exceed the table limits "
+			 "(%u / %u)", cfg->path, cfg->nservices, cfg->ngroups,
+			 SL_MAX_SERVICES, SL_MAX_GROUPS);
+		return -1;
+	}
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->layout_version = SL_LAYOUT_VERSION;
+	hdr->gen = gen;
+	hdr->nservices = cfg->nservices;
+	hdr->ngroups = cfg->ngroups;
+	sl_seeds_init(&seeds, cfg->hash_seed, cfg->group_seed, cfg->member_seed);
+	hdr->seed_flow = seeds.flow;
+	hdr->seed_group = seeds.group;
+	hdr->seed_member = seeds.member;
+
+	for (uint32_t g = 0; g < cfg->ngroups; g++) {
+		const struct sl_cfg_group *cg = &cfg->groups[g];
+		struct sl_group_rec *gr = &groups[g];
+
+		memset(gr, 0, offsetof(struct sl_group_rec, maglev));
+		gr->port = cg->port;
+		gr->mode = cg->mode;
+		snprintf(gr->name, sizeof(gr->name), "%s", cg->name);
+		if (cg->mode != SL_MODE_MAC)
+			continue;
+		gr->nmembers = cg->nmembers;
+		gr->maglev_size = cfg->maglev_size;
+		memcpy(gr->macs, cg->macs, (size_t)cg->nmembers * 6);
+		if (sl_maglev_build(gr->maglev, cfg->maglev_size,
+				    (const uint8_t(*)[6])gr->macs, cg->nmembers,
+				    seeds.member ^ MAGLEV_SEED_SALT) != 0) {
+			snprintf(err, errlen, "%s: [group %s] members: cannot build a Maglev "
+				 "table of size %u for %u members (expected a prime size "
+				 "larger than the member count)", cfg->path, cg->name,
+				 cfg->maglev_size, cg->nmembers);
+			return -1;
+		}
+	}
+
+	for (uint32_t s = 0; s < cfg->nservices; s++) {
+		const struct sl_cfg_service *cs = &cfg->services[s];
+		struct sl_service_rec *sr = &hdr->services[s];
+		uint32_t i;
+
+		sr->family = cs->family;
+		sr->proto = cs->proto;
+		sr->champion = cs->champion;
+		sr->challenger = cs->challenger;
+		sr->share_bp = cs->share_bp;
+		sr->nranges = cs->nranges;
+		memcpy(sr->vip, cs->vip, 16);
+		memcpy(sr->ranges, cs->ranges, sizeof(sr->ranges));
+		snprintf(sr->name, sizeof(sr->name), "%s", cs->name);
+
+		/* Index order insertion: the lowest service of a VIP comes first. */
+		i = sl_vip_hash(sr->family, sr->proto, sr->vip);
+		while (hdr->vip_index[i] != 0)
+			i = (i + 1) & (SL_VIP_SLOTS - 1);
+		hdr->vip_index[i] = (uint8_t)(s + 1);
+	}
+	return 0;
+}
+
+struct ini_src {
+	struct sl_table_src src; /* first: sl_tables_free casts back */
+	struct sl_control control;
+	struct sl_table_hdr hdr;
+	struct sl_group_rec groups[];
+};
+
+struct sl_table_src *sl_tables_from_config(const struct sl_config *cfg, char *err,
+					   size_t errlen)
+{
+	size_t ng = cfg->ngroups ? cfg->ngroups : 1;
+	struct ini_src *t = calloc(1, sizeof(*t) + ng * sizeof(struct sl_group_rec));
+
+	if (!t) {
+		snprintf(err, errlen, "out of memory for the decision tables");
+		return NULL;
+	}
+	if (sl_tables_build(&t->hdr, t->groups, cfg, 1, err, errlen) != 0) {
+		free(t);
+		return NULL;
+	}
+	t->control.layout_version = SL_LAYOUT_VERSION;
+	t->control.active_slot = 0;
+	t->control.gen = 1;
+	t->src.slot[0].hdr = &t->hdr;
+	t->src.slot[0].groups = t->groups;
+	t->src.slot[1] = t->src.slot[0];
+	t->src.control = &t->control;
+	t->src.acks = NULL;
+	return &t->src;
+}
+
+void sl_tables_free(struct sl_table_src *src)
+{
+	free(src);
+}
