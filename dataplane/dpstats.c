@@ -1,0 +1,310 @@
+/* sluice-dp's end of run report (human summary, --stats JSON). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "dpstats.h"
+#include "parse.h"
+
+static const char *const role_names[] = { "client", "backend", "shadow" };
+
+static const char *role_str(uint8_t role)
+{
+	return role < 3 ? role_names[role] : "?";
+}
+
+static const char *group_name(const struct sl_dp_report *r, unsigned g)
+{
+	if (r->view && r->view->groups && r->view->groups[g].name[0])
+		return r->view->groups[g].name;
+	if (g < r->cfg->ngroups)
+		return r->cfg->groups[g].name;
+	return "?";
+}
+
+static unsigned nservices(const struct sl_dp_report *r)
+{
+	return r->view && r->view->hdr ? r->view->hdr->nservices : 0;
+}
+
+static unsigned ngroups(const struct sl_dp_report *r)
+{
+	unsigned n = r->view && r->view->hdr ? r->view->hdr->ngroups : r->cfg->ngroups;
+
+	return n > SL_MAX_GROUPS ? SL_MAX_GROUPS : n;
+}
+
+static int grp_used(const struct sl_grp_counters *g)
+{
+	return g->pkts || g->flows || g->active || g->ret_pkts || g->ret_rst || g->ret_synack;
+}
+
+/* A service's groups: champion, challenger, and any other that saw traffic. */
+static int svc_has_group(const struct sl_dp_report *r, unsigned s, unsigned g)
+{
+	const struct sl_service_rec *rec = &r->view->hdr->services[s];
+
+	return g == rec->champion || g == rec->challenger || grp_used(&r->sum->grp[s][g]);
+}
+
+static uint64_t svc_flows(const struct sl_dp_report *r, unsigned s)
+{
+	uint64_t n = 0;
+
+	for (unsigned g = 0; g < SL_MAX_GROUPS; g++)
+		n += r->sum->grp[s][g].flows;
+	return n;
+}
+
+static uint64_t measured_bp(const struct sl_dp_report *r, unsigned s)
+{
+	uint64_t all = svc_flows(r, s);
+	unsigned ch = r->view->hdr->services[s].challenger;
+
+	if (all == 0 || ch >= SL_MAX_GROUPS)
+		return 0;
+	return r->sum->grp[s][ch].flows * SL_SHARE_MAX_BP / all;
+}
+
+static uint64_t total(const uint64_t *v, unsigned n)
+{
+	uint64_t t = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		t += v[i];
+	return t;
+}
+
+/* json_object_set_new that remembers a failure. */
+static void put(json_t *o, const char *k, json_t *v, int *bad)
+{
+	if (!v || json_object_set_new(o, k, v) != 0)
+		*bad = 1;
+}
+
+static json_t *u64(uint64_t v)
+{
+	return json_integer((json_int_t)v);
+}
+
+static json_t *ports_json(const struct sl_dp_report *r, int *bad)
+{
+	const struct sl_config *cfg = r->cfg;
+	json_t *ports = json_object();
+
+	if (!ports)
+		return NULL;
+	for (unsigned p = 0; p < cfg->nports; p++) {
+		json_t *o = json_object();
+
+		if (!o) {
+			*bad = 1;
+			break;
+		}
+		put(o, "role", json_string(role_str(cfg->ports[p].role)), bad);
+		put(o, "rx", u64(r->sum->port_rx[p]), bad);
+		put(o, "tx", u64(r->sum->port_tx[p]), bad);
+		put(o, "drops", u64(r->sum->port_drop[p]), bad);
+		put(o, "rx_missed", u64(r->rx_missed[p]), bad);
+		put(o, "tx_errors", u64(r->tx_errors[p]), bad);
+		put(ports, cfg->ports[p].name, o, bad);
+	}
+	return ports;
+}
+
+static json_t *group_json(const struct sl_grp_counters *g, int *bad)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	put(o, "packets", u64(g->pkts), bad);
+	put(o, "bytes", u64(g->bytes), bad);
+	put(o, "flows", u64(g->flows), bad);
+	put(o, "active", u64(g->active), bad);
+	put(o, "return_packets", u64(g->ret_pkts), bad);
+	put(o, "return_bytes", u64(g->ret_bytes), bad);
+	put(o, "return_rst", u64(g->ret_rst), bad);
+	put(o, "return_synack", u64(g->ret_synack), bad);
+	return o;
+}
+
+static json_t *services_json(const struct sl_dp_report *r, int *bad)
+{
+	json_t *svcs = json_object();
+
+	if (!svcs)
+		return NULL;
+	for (unsigned s = 0; s < nservices(r); s++) {
+		const struct sl_service_rec *rec = &r->view->hdr->services[s];
+		json_t *o = json_object(), *groups = json_object();
+
+		if (!o || !groups) {
+			json_decref(o);
+			json_decref(groups);
+			*bad = 1;
+			break;
+		}
+		put(o, "share_bp", u64(rec->share_bp), bad);
+		put(o, "champion", json_string(group_name(r, rec->champion)), bad);
+		put(o, "challenger", json_string(group_name(r, rec->challenger)), bad);
+		for (unsigned g = 0; g < ngroups(r); g++)
+			if (svc_has_group(r, s, g))
+				put(groups, group_name(r, g), group_json(&r->sum->grp[s][g], bad),
+				    bad);
+		put(o, "groups", groups, bad);
+		put(o, "measured_share_bp", u64(measured_bp(r, s)), bad);
+		put(o, "packets", u64(r->sum->svc_pkts[s]), bad);
+		put(svcs, rec->name, o, bad);
+	}
+	return svcs;
+}
+
+static json_t *malformed_json(const struct sl_dp_report *r, int *bad)
+{
+	json_t *o = json_object();
+	uint64_t t = 0;
+
+	if (!o)
+		return NULL;
+	for (unsigned i = 1; i < SL_BAD__COUNT; i++) {
+		if (!r->sum->malformed[i])
+			continue;
+		put(o, sl_bad_name((enum sl_bad)i), u64(r->sum->malformed[i]), bad);
+		t += r->sum->malformed[i];
+	}
+	put(o, "total", u64(t), bad);
+	return o;
+}
+
+static json_t *flowtable_json(const struct sl_dp_report *r, int *bad)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	put(o, "capacity", u64(r->ft_capacity), bad);
+	put(o, "bytes", u64(r->ft_bytes), bad);
+	put(o, "bytes_per_flow",
+	    json_real(r->ft_capacity ? (double)r->ft_bytes / (double)r->ft_capacity : 0.0), bad);
+	put(o, "full_fallback", u64(r->sum->ft_full), bad);
+	put(o, "expired", u64(r->sum->expired), bad);
+	put(o, "redecided", u64(r->sum->redecided), bad);
+	put(o, "return_untracked", u64(r->sum->ret_untracked), bad);
+	return o;
+}
+
+json_t *sl_dp_stats_json(const struct sl_dp_report *r)
+{
+	const struct sl_counters *c = r->sum;
+	unsigned np = r->cfg->nports;
+	json_t *root = json_object();
+	int bad = 0;
+
+	if (!root)
+		return NULL;
+	put(root, "elapsed_s", json_real(r->elapsed_s), &bad);
+	put(root, "rx_packets", u64(total(c->port_rx, np)), &bad);
+	put(root, "tx_packets", u64(total(c->port_tx, np)), &bad);
+	put(root, "pps", json_real(r->pps), &bad);
+	put(root, "workers", u64(r->nworkers), &bad);
+	put(root, "ports", ports_json(r, &bad), &bad);
+	put(root, "services", services_json(r, &bad), &bad);
+	put(root, "malformed", malformed_json(r, &bad), &bad);
+	put(root, "malformed_forwarded", u64(c->malformed_fwd), &bad);
+	put(root, "malformed_dropped", u64(c->malformed_drop), &bad);
+	put(root, "other_forwarded", u64(c->other_fwd), &bad);
+	put(root, "other_dropped", u64(c->other_drop), &bad);
+	put(root, "shadow_rx_dropped", u64(c->shadow_rx_drop), &bad);
+	put(root, "flow_table", flowtable_json(r, &bad), &bad);
+	if (bad) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+int sl_dp_stats_write(const struct sl_dp_report *r, const char *path, char *err, size_t errlen)
+{
+	json_t *root = sl_dp_stats_json(r);
+	FILE *f;
+	int rc;
+
+	if (!root) {
+		snprintf(err, errlen, "--stats %s: out of memory building the JSON", path);
+		return -1;
+	}
+	f = fopen(path, "w");
+	if (!f) {
+		snprintf(err, errlen, "--stats %s: cannot open for writing: %s", path,
+			 strerror(errno));
+		json_decref(root);
+		return -1;
+	}
+	rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (rc == 0 && fputc('\n', f) == EOF)
+		rc = -1;
+	if (ferror(f))
+		rc = -1;
+	if (fclose(f) != 0)
+		rc = -1;
+	if (rc != 0) {
+		snprintf(err, errlen, "--stats %s: write failed: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void sl_dp_summary(const struct sl_dp_report *r, FILE *f)
+{
+	const struct sl_config *cfg = r->cfg;
+	const struct sl_counters *c = r->sum;
+	uint64_t mal = 0;
+
+	fprintf(f, "sluice-dp: %.3f s, %u worker%s, rx %" PRIu64 " tx %" PRIu64
+		" packets, %.0f pps%s%s\n", r->elapsed_s, r->nworkers, r->nworkers == 1 ? "" : "s",
+		total(c->port_rx, cfg->nports), total(c->port_tx, cfg->nports), r->pps,
+		r->stop_reason ? ", stopped: " : "", r->stop_reason ? r->stop_reason : "");
+	for (unsigned p = 0; p < cfg->nports; p++)
+		fprintf(f, "  port %-12s %-7s rx %" PRIu64 " tx %" PRIu64 " drops %" PRIu64
+			" rx_missed %" PRIu64 " tx_errors %" PRIu64 "\n", cfg->ports[p].name,
+			role_str(cfg->ports[p].role), c->port_rx[p], c->port_tx[p],
+			c->port_drop[p], r->rx_missed[p], r->tx_errors[p]);
+	for (unsigned s = 0; s < nservices(r); s++) {
+		const struct sl_service_rec *rec = &r->view->hdr->services[s];
+		uint64_t m = measured_bp(r, s);
+
+		fprintf(f, "  service %s: %" PRIu64 " packets, champion %s, challenger %s, share "
+			"%u.%02u%% configured, %" PRIu64 ".%02" PRIu64 "%% of flows measured\n",
+			rec->name, c->svc_pkts[s], group_name(r, rec->champion),
+			group_name(r, rec->challenger), rec->share_bp / 100, rec->share_bp % 100,
+			m / 100, m % 100);
+		for (unsigned g = 0; g < ngroups(r); g++) {
+			const struct sl_grp_counters *gc = &c->grp[s][g];
+
+			if (!svc_has_group(r, s, g))
+				continue;
+			fprintf(f, "    group %-10s packets %" PRIu64 " flows %" PRIu64 " active %"
+				PRIu64 " return %" PRIu64 " (rst %" PRIu64 ", syn-ack %" PRIu64
+				")\n", group_name(r, g), gc->pkts, gc->flows, gc->active,
+				gc->ret_pkts, gc->ret_rst, gc->ret_synack);
+		}
+	}
+	for (unsigned i = 1; i < SL_BAD__COUNT; i++)
+		mal += c->malformed[i];
+	fprintf(f, "  malformed %" PRIu64, mal);
+	for (unsigned i = 1; i < SL_BAD__COUNT; i++)
+		if (c->malformed[i])
+			fprintf(f, " %s=%" PRIu64, sl_bad_name((enum sl_bad)i), c->malformed[i]);
+	fprintf(f, " (forwarded %" PRIu64 ", dropped %" PRIu64 "); other forwarded %" PRIu64
+		", dropped %" PRIu64 "; shadow rx dropped %" PRIu64 "\n", c->malformed_fwd,
+		c->malformed_drop, c->other_fwd, c->other_drop, c->shadow_rx_drop);
+	fprintf(f, "  flow table: capacity %" PRIu64 ", %" PRIu64 " bytes, full fallback %"
+		PRIu64 ", expired %" PRIu64 ", redecided %" PRIu64 ", return untracked %"
+		PRIu64 "\n", r->ft_capacity, r->ft_bytes, c->ft_full, c->expired, c->redecided,
+		c->ret_untracked);
+}

@@ -1,0 +1,388 @@
+/* sluice-dp: the DPDK dataplane.  Loads a configuration, brings up EAL and
+ * the ports, runs one worker per lcore, reports at exit. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "config.h"
+#include "decide.h"
+#include "dpstats.h"
+#include "ports.h"
+#include "tables.h"
+#include "worker.h"
+
+#define SL_DP_VERSION "0.1.0"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+struct opts {
+	const char *config;
+	const char *stats;
+	double duration_s;
+	uint32_t idle_ms;
+	int neal;
+	char **eal;
+};
+
+static struct sl_config cfg;
+static struct sl_eal_args eal;
+static struct sl_dp_ports ports;
+static struct sl_dp_run run;
+static struct sl_counters sum;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sluice-dp -c CONFIG [--duration SECONDS] [--exit-when-idle MS]\n"
+		"                 [--stats FILE] [--help] [--version] [-- EAL-ARGS...]\n"
+		"Forward traffic between the ports of CONFIG, splitting the new flows of each\n"
+		"service between its champion and challenger groups.\n"
+		"\n"
+		"  -c, --config CONFIG    INI configuration (required)\n"
+		"      --duration SECONDS stop after SECONDS (decimals allowed)\n"
+		"      --exit-when-idle MS\n"
+		"                         stop once no port has received a packet for MS ms\n"
+		"      --stats FILE       write the end of run statistics to FILE as JSON\n"
+		"  -h, --help             print this help and exit\n"
+		"  -V, --version          print the version and exit\n"
+		"  -- EAL-ARGS...         DPDK EAL arguments, after those of [dataplane] eal_args\n"
+		"\n"
+		"Every [port] becomes an EAL device (--vdev=DEVARGS, or -a for a PCI address).\n"
+		"Without free hugepages, --no-huge (and -m 512 unless -m/--socket-mem is\n"
+		"given) is added.  Every lcore but the main one runs a worker; a single lcore\n"
+		"runs the only worker.  SIGINT and SIGTERM stop the run like --duration: the\n"
+		"workers send what they buffered, then the summary is printed.\n"
+		"Exit status: 0 clean run, 1 runtime failure (EAL, ports, memory, --stats\n"
+		"file), 2 bad usage or configuration.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "sluice-dp: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'sluice-dp --help'.\n");
+	return EXIT_USAGE;
+}
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "exit-when-idle", required_argument, NULL, 'i' },
+		{ "stats", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:c:hV", longopts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'd':
+			errno = 0;
+			o->duration_s = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !isfinite(o->duration_s) ||
+			    o->duration_s <= 0 || o->duration_s > 1e9)
+				return usage_error("--duration '%s': expected a number of seconds "
+						   "greater than 0", optarg);
+			break;
+		case 'i': {
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v == 0 ||
+			    v > UINT32_MAX)
+				return usage_error("--exit-when-idle '%s': expected milliseconds, "
+						   "an integer from 1 to 4294967295", optarg);
+			o->idle_ms = (uint32_t)v;
+			break;
+		}
+		case 's':
+			o->stats = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("sluice-dp " SL_DP_VERSION "\n");
+			return EXIT_OK;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0)
+		return usage_error("unexpected argument '%s' (EAL arguments go after '--')",
+				   argv[optind]);
+	if (!o->config)
+		return usage_error("%s", "missing -c CONFIG");
+	o->neal = argc - optind;
+	o->eal = argv + optind;
+	return -1;
+}
+
+static void on_signal(int sig)
+{
+	sl_dp_run_stop(&run, SL_DP_STOP_SIGNAL, sig);
+}
+
+static int signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) {
+		fprintf(stderr, "sluice-dp: cannot install signal handlers: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The lcores that run workers: every one but the main lcore, or the main
+ * lcore alone. */
+static unsigned worker_lcores(unsigned *lc)
+{
+	unsigned lcore, n = 0;
+
+	if (rte_lcore_count() == 1) {
+		lc[0] = rte_get_main_lcore();
+		return 1;
+	}
+	RTE_LCORE_FOREACH_WORKER(lcore)
+		lc[n++] = lcore;
+	return n;
+}
+
+static struct sl_dp_worker **workers_create(unsigned nw, const unsigned *lc,
+					    const struct sl_table_src *src)
+{
+	struct sl_dp_worker **w = calloc(nw, sizeof(*w));
+
+	if (!w) {
+		fprintf(stderr, "sluice-dp: out of memory for %u workers\n", nw);
+		return NULL;
+	}
+	for (unsigned i = 0; i < nw; i++) {
+		w[i] = rte_zmalloc_socket("sl_dp_worker", sizeof(*w[i]), RTE_CACHE_LINE_SIZE,
+					  (int)rte_lcore_to_socket_id(lc[i]));
+		if (!w[i]) {
+			fprintf(stderr, "sluice-dp: out of memory for worker %u (lcore %u)\n", i,
+				lc[i]);
+			return w;
+		}
+		if (sl_worker_init(&w[i]->core, &cfg) != 0) {
+			fprintf(stderr, "sluice-dp: worker %u (lcore %u): cannot allocate its flow "
+				"table (%s: [dataplane] flow_capacity %u)\n", i, lc[i], cfg.path,
+				cfg.flow_capacity);
+			rte_free(w[i]);
+			w[i] = NULL;
+			return w;
+		}
+		w[i]->src = src;
+		w[i]->run = &run;
+		w[i]->queue = (uint16_t)i;
+		w[i]->nports = ports.nports;
+		w[i]->port_mask = (uint16_t)((1u << ports.nports) - 1);
+		w[i]->solo = nw == 1 && lc[i] == rte_get_main_lcore();
+		memcpy(w[i]->port_id, ports.port_id, sizeof(ports.port_id));
+	}
+	return w;
+}
+
+static int workers_ok(struct sl_dp_worker **w, unsigned nw)
+{
+	for (unsigned i = 0; i < nw; i++)
+		if (!w[i])
+			return 0;
+	return 1;
+}
+
+static void workers_free(struct sl_dp_worker **w, unsigned nw)
+{
+	if (!w)
+		return;
+	for (unsigned i = 0; i < nw; i++) {
+		if (!w[i])
+			continue;
+		sl_worker_fini(&w[i]->core);
+		rte_free(w[i]);
+	}
+	free(w);
+}
+
+/* Run the workers until a stop condition; returns 0 or -1. */
+static int workers_run(struct sl_dp_worker **w, unsigned nw, const unsigned *lc)
+{
+	if (w[0]->solo) {
+		sl_dp_worker_main(w[0]);
+		return 0;
+	}
+	for (unsigned i = 0; i < nw; i++) {
+		int rc = rte_eal_remote_launch(sl_dp_worker_main, w[i], lc[i]);
+
+		if (rc != 0) {
+			fprintf(stderr, "sluice-dp: cannot start worker %u on lcore %u: %s\n", i,
+				lc[i], rte_strerror(-rc));
+			sl_dp_run_stop(&run, SL_DP_STOP_SIGNAL, 0);
+			rte_eal_mp_wait_lcore();
+			return -1;
+		}
+	}
+	while (!sl_dp_run_check(&run))
+		rte_delay_us_sleep(1000);
+	rte_eal_mp_wait_lcore();
+	return 0;
+}
+
+static void report_fill(struct sl_dp_report *r, struct sl_dp_worker **w, unsigned nw,
+			const struct sl_table_src *src)
+{
+	uint64_t first = 0, last = 0, rx = 0, end = run.stop_tsc ? run.stop_tsc : rte_rdtsc();
+
+	memset(r, 0, sizeof(*r));
+	memset(&sum, 0, sizeof(sum));
+	for (unsigned i = 0; i < nw; i++) {
+		sl_counters_add(&sum, w[i]->core.cnt);
+		r->ft_capacity += w[i]->core.ft->capacity;
+		r->ft_bytes += sl_ft_bytes(w[i]->core.ft);
+		if (w[i]->first_rx_tsc && (!first || w[i]->first_rx_tsc < first))
+			first = w[i]->first_rx_tsc;
+		if (w[i]->last_rx_tsc > last)
+			last = w[i]->last_rx_tsc;
+	}
+	for (unsigned p = 0; p < cfg.nports; p++) {
+		struct rte_eth_stats st;
+
+		rx += sum.port_rx[p];
+		if (rte_eth_stats_get(ports.port_id[p], &st) == 0) {
+			r->rx_missed[p] = st.imissed;
+			r->tx_errors[p] = st.oerrors;
+		}
+	}
+	r->cfg = &cfg;
+	r->view = sl_src_view(src);
+	r->sum = &sum;
+	r->nworkers = nw;
+	r->elapsed_s = (double)(end - run.start_tsc) / (double)run.tsc_hz;
+	if (rx >= 2 && last > first)
+		r->pps = (double)rx * (double)run.tsc_hz / (double)(last - first);
+}
+
+int main(int argc, char **argv)
+{
+	char err[SL_ERR_LEN + SL_DEVARGS_LEN], note[256], why[96];
+	struct sl_huge_probe probe = { "/proc/meminfo", "/proc/mounts" };
+	struct sl_table_src *src;
+	struct sl_dp_worker **w = NULL;
+	struct sl_dp_report rep;
+	struct opts o;
+	unsigned nw = 0, lcores[RTE_MAX_LCORE];
+	int rc, status = EXIT_RUNTIME;
+
+	rc = parse_opts(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (sl_config_load(o.config, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		return EXIT_USAGE;
+	}
+	src = sl_tables_from_config(&cfg, err, sizeof(err));
+	if (!src) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (sl_eal_args_build(&eal, &cfg, argv[0], o.neal, o.eal, &probe, note, sizeof(note),
+			      err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		sl_tables_free(src);
+		return EXIT_USAGE;
+	}
+	if (note[0])
+		printf("sluice-dp: %s\n", note);
+	fflush(stdout);
+
+	rc = rte_eal_init(eal.argc, eal.argv);
+	if (rc < 0) {
+		fprintf(stderr, "sluice-dp: EAL initialisation failed: %s (EAL arguments:",
+			rte_strerror(rte_errno));
+		for (int i = 1; i < eal.argc; i++)
+			fprintf(stderr, " %s", eal.argv[i]);
+		fprintf(stderr, ")\n");
+		sl_tables_free(src);
+		return EXIT_RUNTIME;
+	}
+	if (rc + 1 < eal.argc) {
+		fprintf(stderr, "sluice-dp: EAL argument '%s' is not an option (%s: [dataplane] "
+			"eal_args, or after '--')\n", eal.argv[rc + 1], cfg.path);
+		status = EXIT_USAGE;
+		goto out_eal;
+	}
+	nw = worker_lcores(lcores);
+	if (sl_ports_map(&ports, &cfg, err, sizeof(err)) != 0 ||
+	    sl_ports_setup(&ports, &cfg, (uint16_t)nw, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		goto out_ports;
+	}
+	w = workers_create(nw, lcores, src);
+	if (!w || !workers_ok(w, nw))
+		goto out_workers;
+	if (signals_install() != 0)
+		goto out_workers;
+
+	run.nworkers = nw;
+	run.workers = w;
+	sl_dp_run_init(&run, o.duration_s, o.idle_ms);
+	printf("sluice-dp: %u port%s, %u worker%s, forwarding\n", ports.nports,
+	       ports.nports == 1 ? "" : "s", nw, nw == 1 ? "" : "s");
+	fflush(stdout);
+	if (workers_run(w, nw, lcores) != 0)
+		goto out_workers;
+
+	report_fill(&rep, w, nw, src);
+	sl_dp_run_reason(&run, why, sizeof(why));
+	rep.stop_reason = why;
+	sl_dp_summary(&rep, stdout);
+	fflush(stdout);
+	status = EXIT_OK;
+	if (o.stats && sl_dp_stats_write(&rep, o.stats, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		status = EXIT_RUNTIME;
+	}
+
+out_workers:
+	workers_free(w, nw);
+out_ports:
+	sl_ports_close(&ports);
+out_eal:
+	rte_eal_cleanup();
+	sl_tables_free(src);
+	return status;
+}

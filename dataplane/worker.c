@@ -1,0 +1,238 @@
+/* The sluice-dp worker loop.  Per packet: no locks, no syscalls, no
+ * allocation, no division. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "worker.h"
+
+__extension__ typedef unsigned __int128 sl_u128;
+
+/* How long a stopping worker keeps retrying its TX buffers. */
+#define SL_DRAIN_MS 100
+/* A single-lcore worker checks the stop conditions this often (iterations). */
+#define SL_SOLO_CHECK_MASK 1023u
+
+void sl_dp_run_init(struct sl_dp_run *run, double duration_s, uint32_t idle_ms)
+{
+	run->stop = SL_DP_RUNNING;
+	run->signo = 0;
+	run->tsc_hz = rte_get_tsc_hz();
+	run->ms_mult = (uint64_t)(((sl_u128)1000 << 64) / run->tsc_hz);
+	run->start_tsc = rte_rdtsc();
+	run->stop_tsc = 0;
+	run->duration_tsc = duration_s > 0 ? (uint64_t)(duration_s * (double)run->tsc_hz) : 0;
+	if (duration_s > 0 && run->duration_tsc == 0)
+		run->duration_tsc = 1;
+	run->idle_tsc = idle_ms ? (uint64_t)idle_ms * run->tsc_hz / 1000 : 0;
+	run->idle_rx = 0;
+	run->idle_since = run->start_tsc;
+}
+
+static inline uint32_t now_ms(const struct sl_dp_run *run, uint64_t tsc)
+{
+	return (uint32_t)(((sl_u128)(tsc - run->start_tsc) * run->ms_mult) >> 64);
+}
+
+static inline int stopping(const struct sl_dp_run *run)
+{
+	return __atomic_load_n(&run->stop, __ATOMIC_RELAXED) != SL_DP_RUNNING;
+}
+
+void sl_dp_run_stop(struct sl_dp_run *run, enum sl_dp_stop why, int signo)
+{
+	int expected = SL_DP_RUNNING;
+
+	if (__atomic_compare_exchange_n(&run->stop, &expected, (int)why, 0, __ATOMIC_SEQ_CST,
+					__ATOMIC_SEQ_CST)) {
+		run->signo = signo;
+		run->stop_tsc = rte_rdtsc();
+	}
+}
+
+uint64_t sl_dp_run_rx(const struct sl_dp_run *run)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < run->nworkers; i++) {
+		const struct sl_dp_worker *w = run->workers[i];
+
+		for (unsigned p = 0; p < w->nports; p++)
+			sum += *(const volatile uint64_t *)&w->core.cnt->port_rx[p];
+	}
+	return sum;
+}
+
+int sl_dp_run_check(struct sl_dp_run *run)
+{
+	uint64_t now;
+
+	if (stopping(run))
+		return 1;
+	now = rte_rdtsc();
+	if (run->duration_tsc && now - run->start_tsc >= run->duration_tsc) {
+		sl_dp_run_stop(run, SL_DP_STOP_DURATION, 0);
+		return 1;
+	}
+	if (run->idle_tsc) {
+		uint64_t rx = sl_dp_run_rx(run);
+
+		if (rx != run->idle_rx) {
+			run->idle_rx = rx;
+			run->idle_since = now;
+		} else if (now - run->idle_since >= run->idle_tsc) {
+			sl_dp_run_stop(run, SL_DP_STOP_IDLE, 0);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void sl_dp_run_reason(const struct sl_dp_run *run, char *buf, unsigned len)
+{
+	switch (run->stop) {
+	case SL_DP_STOP_SIGNAL:
+		snprintf(buf, len, "signal %s", run->signo == SIGINT ? "SIGINT" :
+			 run->signo == SIGTERM ? "SIGTERM" : "?");
+		break;
+	case SL_DP_STOP_DURATION:
+		snprintf(buf, len, "duration %.3f s elapsed",
+			 (double)run->duration_tsc / (double)run->tsc_hz);
+		break;
+	case SL_DP_STOP_IDLE:
+		snprintf(buf, len, "no packet received for %.0f ms",
+			 (double)run->idle_tsc * 1000.0 / (double)run->tsc_hz);
+		break;
+	default:
+		snprintf(buf, len, "running");
+		break;
+	}
+}
+
+static inline void tx_enqueue(struct sl_dp_worker *w, unsigned p, struct rte_mbuf *m)
+{
+	struct sl_dp_txbuf *b = &w->tx[p];
+
+	if (unlikely(b->hi == SL_TXBUF_CAP)) {
+		if (b->lo == 0) {
+			rte_pktmbuf_free(m);
+			w->core.cnt->port_drop[p]++;
+			return;
+		}
+		memmove(&b->m[0], &b->m[b->lo], (size_t)(b->hi - b->lo) * sizeof(b->m[0]));
+		b->hi -= b->lo;
+		b->lo = 0;
+	}
+	b->m[b->hi++] = m;
+}
+
+/* Returns the frames still waiting on that port. */
+static inline unsigned tx_flush(struct sl_dp_worker *w, unsigned p)
+{
+	struct sl_dp_txbuf *b = &w->tx[p];
+	uint16_t n = b->hi - b->lo, sent;
+
+	if (n == 0)
+		return 0;
+	sent = rte_eth_tx_burst(w->port_id[p], w->queue, &b->m[b->lo], n);
+	w->core.cnt->port_tx[p] += sent;
+	b->lo += sent;
+	if (b->lo == b->hi)
+		b->lo = b->hi = 0;
+	return n - sent;
+}
+
+static inline void dispatch(struct sl_dp_worker *w, struct rte_mbuf *m, uint16_t mask)
+{
+	mask &= w->port_mask;
+	if (mask == 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if ((mask & (mask - 1)) == 0) {
+		tx_enqueue(w, (unsigned)__builtin_ctz(mask), m);
+		return;
+	}
+	rte_mbuf_refcnt_update(m, (int16_t)(__builtin_popcount(mask) - 1));
+	while (mask) {
+		tx_enqueue(w, (unsigned)__builtin_ctz(mask), m);
+		mask &= mask - 1;
+	}
+}
+
+/* Stop: send what is buffered, bounded in time; the rest counts as drops. */
+static void drain(struct sl_dp_worker *w)
+{
+	uint64_t end = rte_rdtsc() + w->run->tsc_hz * SL_DRAIN_MS / 1000;
+	unsigned left;
+
+	do {
+		left = 0;
+		for (unsigned p = 0; p < w->nports; p++)
+			left += tx_flush(w, p);
+	} while (left && rte_rdtsc() < end);
+	for (unsigned p = 0; p < w->nports; p++) {
+		struct sl_dp_txbuf *b = &w->tx[p];
+
+		for (unsigned i = b->lo; i < b->hi; i++)
+			rte_pktmbuf_free(b->m[i]);
+		w->core.cnt->port_drop[p] += b->hi - b->lo;
+		b->lo = b->hi = 0;
+	}
+}
+
+int sl_dp_worker_main(void *arg)
+{
+	struct sl_dp_worker *w = arg;
+	struct sl_dp_run *run = w->run;
+	struct sl_counters *cnt = w->core.cnt;
+	struct rte_mbuf *pkts[SL_BURST];
+	uint8_t *data[SL_BURST];
+	uint16_t len[SL_BURST], out[SL_BURST];
+	unsigned iter = 0;
+
+	while (!stopping(run)) {
+		uint64_t tsc = rte_rdtsc();
+		uint32_t now = now_ms(run, tsc);
+		const struct sl_view *v = sl_src_view(w->src);
+
+		if (w->src->acks)
+			__atomic_store_n(&w->src->acks[w->queue], v->hdr->gen, __ATOMIC_RELAXED);
+
+		for (unsigned p = 0; p < w->nports; p++) {
+			uint16_t n = rte_eth_rx_burst(w->port_id[p], w->queue, pkts, SL_BURST);
+
+			if (n == 0)
+				continue;
+			cnt->port_rx[p] += n;
+			if (unlikely(w->first_rx_tsc == 0))
+				w->first_rx_tsc = tsc;
+			w->last_rx_tsc = tsc;
+			if (w->core.port_role[p] == SL_ROLE_SHADOW) {
+				cnt->shadow_rx_drop += n;
+				rte_pktmbuf_free_bulk(pkts, n);
+				continue;
+			}
+			for (unsigned i = 0; i < n; i++) {
+				data[i] = rte_pktmbuf_mtod(pkts[i], uint8_t *);
+				len[i] = rte_pktmbuf_data_len(pkts[i]);
+				rte_prefetch0(data[i]);
+			}
+			sl_decide_burst(&w->core, v, (uint8_t)p, data, len, n, now, out);
+			for (unsigned i = 0; i < n; i++)
+				dispatch(w, pkts[i], out[i]);
+		}
+		for (unsigned p = 0; p < w->nports; p++)
+			tx_flush(w, p);
+		sl_worker_sweep(&w->core, now);
+		if (w->solo && (++iter & SL_SOLO_CHECK_MASK) == 0)
+			sl_dp_run_check(run);
+	}
+	drain(w);
+	return 0;
+}

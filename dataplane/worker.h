@@ -1,0 +1,80 @@
+/* The sluice-dp worker lcore: receive a burst on every port, let the core
+ * decide, hand the mbufs to per-port TX buffers, flush, sweep.  Also the
+ * run-wide stop conditions (signal, --duration, --exit-when-idle). */
+#ifndef SLUICE_WORKER_H
+#define SLUICE_WORKER_H
+
+#include <stdint.h>
+
+#include "decide.h"
+#include "tables.h"
+
+#define SL_TXBUF_CAP (4 * SL_BURST)
+
+struct rte_mbuf;
+
+/* Frames waiting for one TX queue, in order: m[lo..hi). */
+struct sl_dp_txbuf {
+	uint16_t lo, hi;
+	struct rte_mbuf *m[SL_TXBUF_CAP];
+};
+
+enum sl_dp_stop {
+	SL_DP_RUNNING = 0,
+	SL_DP_STOP_SIGNAL,
+	SL_DP_STOP_DURATION,
+	SL_DP_STOP_IDLE,
+};
+
+struct sl_dp_worker;
+
+/* Shared by every lcore; only stop is written after the start, and only
+ * the lcore that checks the conditions writes the idle_* fields. */
+struct sl_dp_run {
+	int stop;              /* enum sl_dp_stop, set once */
+	int signo;             /* signal that stopped the run */
+	uint64_t tsc_hz;
+	uint64_t ms_mult;      /* now_ms = (tsc - start_tsc) * ms_mult >> 64 */
+	uint64_t start_tsc;
+	uint64_t stop_tsc;
+	uint64_t duration_tsc; /* 0: no --duration */
+	uint64_t idle_tsc;     /* 0: no --exit-when-idle */
+	uint64_t idle_rx;      /* packets received at idle_since */
+	uint64_t idle_since;
+	unsigned nworkers;
+	struct sl_dp_worker **workers;
+};
+
+struct sl_dp_worker {
+	struct sl_worker core;
+	const struct sl_table_src *src;
+	struct sl_dp_run *run;
+	uint16_t queue;        /* RX and TX queue of every port = worker index */
+	uint16_t nports;
+	uint16_t port_mask;    /* output bits that name a port */
+	uint8_t solo;          /* the only lcore: checks the stop conditions too */
+	uint16_t port_id[SL_MAX_PORTS];
+	uint64_t first_rx_tsc; /* TSC of the first and last burst received; */
+	uint64_t last_rx_tsc;  /* first_rx_tsc == 0: nothing received */
+	struct sl_dp_txbuf tx[SL_MAX_PORTS];
+};
+
+/* Timing and stop conditions; duration_s 0 / idle_ms 0: none. */
+void sl_dp_run_init(struct sl_dp_run *run, double duration_s, uint32_t idle_ms);
+
+/* Ask every worker to stop (signal-safe). */
+void sl_dp_run_stop(struct sl_dp_run *run, enum sl_dp_stop why, int signo);
+
+/* Evaluate the stop conditions now; returns non-zero once stopping. */
+int sl_dp_run_check(struct sl_dp_run *run);
+
+/* Packets received so far by all workers (racy read of their counters). */
+uint64_t sl_dp_run_rx(const struct sl_dp_run *run);
+
+/* "signal SIGINT", "duration 10 s elapsed", ... */
+void sl_dp_run_reason(const struct sl_dp_run *run, char *buf, unsigned len);
+
+/* lcore entry point: arg is a struct sl_dp_worker. */
+int sl_dp_worker_main(void *arg);
+
+#endif
