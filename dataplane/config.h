@@ -80,8 +80,14 @@ struct sl_config {
 int sl_config_load(const char *path, struct sl_config *cfg, char *err, size_t errlen);
 
 /* "5%", "0.5%", "0.05%", "50bp", "100%": challenger share in basis points.
- * Returns 0, or -1 with what was expected in err. */
+ * Percent takes at most two decimals (0.01% = 1bp); the unit is required and
+ * follows the number directly ("5" and "5 %" are errors), no sign, no blanks.
+ * Returns 0, or -1 with what was wrong and what was expected in err. */
 int sl_share_parse(const char *s, uint16_t *bp, char *err, size_t errlen);
+
+/* "30s", "500ms", "2m", "1h" or a bare number of seconds, 1ms..7 days, into
+ * milliseconds.  Returns 0, or -1 with what was wrong and expected in err. */
+int sl_duration_parse(const char *s, uint32_t *ms, char *err, size_t errlen);
 
 /* Index of the port / group called name, or -1. */
 int sl_config_port(const struct sl_config *cfg, const char *name);

@@ -1,0 +1,1248 @@
+/* Configuration loader.  iniparser reads values (quotes, inline comments) and
+ * reports syntax errors; a second pass over the raw text recovers what
+ * iniparser hides (line numbers, duplicate keys and sections, keys outside
+ * any section, unterminated quotes).  Nothing reaches *cfg unless the whole
+ * file is valid. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <iniparser.h>
+
+#define DP_MAX_KEYS 17
+#define LINE_MAX_LEN 4096
+#define DURATION_MAX_MS (7ull * 24 * 3600 * 1000)
+
+enum sec_kind { SEC_DATAPLANE, SEC_PORT, SEC_GROUP, SEC_SERVICE, SEC_NKINDS };
+
+static const char *const dataplane_keys[] = {
+	"eal_args", "hash_seed", "group_seed", "member_seed", "flow_capacity", "maglev_size",
+	"tcp_syn_timeout", "tcp_timeout", "tcp_fin_timeout", "tcp_closed_timeout",
+	"udp_timeout", "other", "malformed", "mbufs", "mbuf_size", "rx_desc", "tx_desc", NULL
+};
+static const char *const port_keys[] = { "role", "devargs", NULL };
+static const char *const group_keys[] = { "port", "mode", "members", NULL };
+static const char *const service_keys[] = {
+	"proto", "vip", "ports", "champion", "challenger", "share", NULL
+};
+
+static const struct kind {
+	const char *type;
+	const char *const *keys;
+	unsigned max;
+	const char *plural;
+} kinds[SEC_NKINDS] = {
+	[SEC_DATAPLANE] = { "dataplane", dataplane_keys, 1, "dataplane sections" },
+	[SEC_PORT] = { "port", port_keys, SL_MAX_PORTS, "ports" },
+	[SEC_GROUP] = { "group", group_keys, SL_MAX_GROUPS, "groups" },
+	[SEC_SERVICE] = { "service", service_keys, SL_MAX_SERVICES, "services" },
+};
+
+/* Section types of features that are designed but not implemented yet. */
+static const char *const reserved_types[] = { "shadow", "slice", "control", NULL };
+
+#define SECTION_TYPES "[dataplane], [port NAME], [group NAME] or [service NAME]"
+#define NAME_RULE "1..31 characters a-z, 0-9, _ or -"
+
+struct sec {
+	char full[48]; /* as iniparser stores it: "port blue" */
+	char name[SL_NAME_LEN];
+	uint8_t kind;
+	unsigned line;
+	unsigned keyline[DP_MAX_KEYS]; /* 0: key absent */
+};
+
+struct loader {
+	const char *path;
+	char *err;
+	size_t errlen;
+	dictionary *dict;
+	struct sl_config *cfg;
+	struct sec secs[1 + SL_MAX_PORTS + SL_MAX_GROUPS + SL_MAX_SERVICES];
+	unsigned nsecs;
+	unsigned count[SEC_NKINDS];
+	const struct sec *port_sec[SL_MAX_PORTS];
+	const struct sec *group_sec[SL_MAX_GROUPS];
+	const struct sec *service_sec[SL_MAX_SERVICES];
+};
+
+/* iniparser reports through a global callback without context; keep its first
+ * message per thread. */
+static _Thread_local char ini_msg[SL_ERR_LEN];
+static _Thread_local unsigned ini_nmsg;
+
+__attribute__((format(printf, 1, 2)))
+static int ini_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ini_nmsg++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(ini_msg, sizeof(ini_msg), fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+/* "PATH: [SECTION] KEY: message", or without key, or without section. */
+__attribute__((format(printf, 4, 5)))
+static int fail(struct loader *l, const struct sec *s, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (s && key)
+		n = snprintf(l->err, l->errlen, "%s: [%s] %s: ", l->path, s->full, key);
+	else if (s)
+		n = snprintf(l->err, l->errlen, "%s: [%s]: ", l->path, s->full);
+	else
+		n = snprintf(l->err, l->errlen, "%s: ", l->path);
+	if (n < 0 || (size_t)n >= l->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(l->err + n, l->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static char *strip(char *s)
+{
+	size_t n;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= SL_NAME_LEN)
+		return false;
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_' &&
+		    *s != '-')
+			return false;
+	return true;
+}
+
+static int key_index(const char *const *keys, const char *key)
+{
+	for (int i = 0; keys[i]; i++)
+		if (!strcmp(keys[i], key))
+			return i;
+	return -1;
+}
+
+static void join_keys(const char *const *keys, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; keys[i] && n < len; i++) {
+		int w = snprintf(buf + n, len - n, "%s%s", i ? ", " : "", keys[i]);
+
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
+/* Turn iniparser's "iniparser: syntax error in F (N):\n-> TEXT\n" into our
+ * format; keep its text verbatim if it ever changes shape. */
+static int syntax_error(struct loader *l)
+{
+	char *msg = ini_msg, *open, *close, *text;
+	unsigned long line;
+
+	if (strstr(msg, "input line too long")) {
+		open = strrchr(msg, '(');
+		if (open && sscanf(open, "(%lu)", &line) == 1)
+			return fail(l, NULL, NULL,
+				    "line %lu: line too long (expected at most 1022 characters)",
+				    line);
+	}
+	close = strstr(msg, "):\n-> ");
+	if (strstr(msg, "syntax error") && close) {
+		*close = '\0';
+		open = strrchr(msg, '(');
+		text = close + 6;
+		text[strcspn(text, "\n")] = '\0';
+		if (open && sscanf(open, "(%lu", &line) == 1)
+			return fail(l, NULL, NULL,
+				    "line %lu: syntax error: '%s' (expected [SECTION], "
+				    "KEY = VALUE or a ; comment)", line, text);
+	}
+	msg[strcspn(msg, "\n")] = '\0';
+	return fail(l, NULL, NULL, "cannot parse: %s", msg);
+}
+
+static int read_file(struct loader *l, char **out, size_t *outlen)
+{
+	FILE *f = fopen(l->path, "r");
+	size_t cap = 0, n = 0;
+	char *buf = NULL;
+
+	if (!f)
+		return fail(l, NULL, NULL, "cannot read: %s", strerror(errno));
+	for (;;) {
+		size_t r;
+
+		if (cap - n < 4096) {
+			char *nb = realloc(buf, cap + 65536);
+
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return fail(l, NULL, NULL, "cannot read: out of memory");
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		int e = errno;
+
+		free(buf);
+		fclose(f);
+		return fail(l, NULL, NULL, "cannot read: %s", strerror(e));
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = n;
+	return 0;
+}
+
+static int scan_section(struct loader *l, char *line, unsigned lineno)
+{
+	char *end = strchr(line, ']'), *inner, *sp;
+	struct sec *s;
+	int kind = -1;
+
+	if (end[1] != '\0')
+		return fail(l, NULL, NULL, "line %u: syntax error: '%s' (expected [SECTION])",
+			    lineno, line);
+	*end = '\0';
+	inner = strip(line + 1);
+	lower(inner);
+	if (!*inner)
+		return fail(l, NULL, NULL, "line %u: empty section name (expected %s)", lineno,
+			    SECTION_TYPES);
+	for (unsigned i = 0; i < l->nsecs; i++)
+		if (!strcmp(l->secs[i].full, inner))
+			return fail(l, NULL, NULL,
+				    "[%s]: appears twice, at lines %u and %u (expected each "
+				    "section once)", inner, l->secs[i].line, lineno);
+	sp = strchr(inner, ' ');
+	if (sp)
+		*sp = '\0';
+	for (int k = 0; k < SEC_NKINDS; k++)
+		if (!strcmp(inner, kinds[k].type))
+			kind = k;
+	if (kind < 0) {
+		bool reserved = key_index(reserved_types, inner) >= 0;
+
+		if (sp)
+			*sp = ' ';
+		if (reserved)
+			return fail(l, NULL, NULL, "[%s]: section type '%.*s' is not supported "
+				    "yet by this version (expected %s)", inner,
+				    (int)strcspn(inner, " "), inner, SECTION_TYPES);
+		return fail(l, NULL, NULL, "[%s]: unknown section (expected %s)", inner,
+			    SECTION_TYPES);
+	}
+	if (kind == SEC_DATAPLANE && sp) {
+		*sp = ' ';
+		return fail(l, NULL, NULL, "[%s]: [dataplane] takes no name (expected [dataplane])",
+			    inner);
+	}
+	if (kind != SEC_DATAPLANE && !sp)
+		return fail(l, NULL, NULL, "[%s]: missing name (expected [%s NAME], NAME of %s)",
+			    inner, inner, NAME_RULE);
+	if (sp && !valid_name(sp + 1)) {
+		*sp = ' ';
+		return fail(l, NULL, NULL, "[%s]: name '%s' is not valid (expected %s)", inner,
+			    sp + 1, NAME_RULE);
+	}
+	if (sp)
+		*sp = ' ';
+	if (l->count[kind] >= kinds[kind].max)
+		return fail(l, NULL, NULL, "[%s]: too many %s (expected at most %u)", inner,
+			    kinds[kind].plural, kinds[kind].max);
+	l->count[kind]++;
+	s = &l->secs[l->nsecs++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->full, sizeof(s->full), "%s", inner);
+	if (sp)
+		snprintf(s->name, sizeof(s->name), "%s", sp + 1);
+	s->kind = (uint8_t)kind;
+	s->line = lineno;
+	return 0;
+}
+
+/* iniparser accepts `k = "abc` and `k = "a" junk` silently; refuse both. */
+static int check_quotes(struct loader *l, const char *line, const char *value, unsigned lineno)
+{
+	const char *close, *p;
+	char q;
+
+	while (isspace((unsigned char)*value))
+		value++;
+	q = *value;
+	if (q != '"' && q != '\'')
+		return 0;
+	close = strchr(value + 1, q);
+	if (!close)
+		return fail(l, NULL, NULL, "line %u: syntax error: unterminated quote in '%s' "
+			    "(expected KEY = %cVALUE%c)", lineno, line, q, q);
+	for (p = close + 1; isspace((unsigned char)*p); p++)
+		;
+	if (*p && *p != ';' && *p != '#')
+		return fail(l, NULL, NULL, "line %u: syntax error: text after the closing quote "
+			    "in '%s' (expected nothing or a ; comment after it)", lineno, line);
+	return 0;
+}
+
+static int scan_line(struct loader *l, char *line, unsigned lineno)
+{
+	char *eq, *key, buf[600];
+	struct sec *s;
+	int k;
+
+	line = strip(line);
+	if (!*line || *line == '#' || *line == ';')
+		return 0;
+	if (line[0] == '[' && line[strlen(line) - 1] == ']')
+		return scan_section(l, line, lineno);
+	eq = strchr(line, '=');
+	if (!eq) /* iniparser already refused such a line */
+		return fail(l, NULL, NULL, "line %u: syntax error: '%s' (expected KEY = VALUE)",
+			    lineno, line);
+	if (check_quotes(l, line, eq + 1, lineno))
+		return -1;
+	*eq = '\0';
+	key = strip(line);
+	lower(key);
+	if (l->nsecs == 0)
+		return fail(l, NULL, NULL, "line %u: key '%s' is outside any section (expected "
+			    "a [SECTION] header before it)", lineno, key);
+	s = &l->secs[l->nsecs - 1];
+	k = key_index(kinds[s->kind].keys, key);
+	if (k < 0) {
+		join_keys(kinds[s->kind].keys, buf, sizeof(buf));
+		return fail(l, s, key, "unknown key (expected one of: %s)", buf);
+	}
+	if (s->keyline[k])
+		return fail(l, s, key, "set twice, at lines %u and %u (expected each key once "
+			    "per section)", s->keyline[k], lineno);
+	s->keyline[k] = lineno;
+	return 0;
+}
+
+/* Walk the text the way iniparser does (trailing '\' joins lines). */
+static int scan(struct loader *l, char *text)
+{
+	char *logical = malloc(LINE_MAX_LEN);
+	size_t ll = 0;
+	unsigned lineno = 0, first = 0;
+	int rc = 0;
+
+	if (!logical)
+		return fail(l, NULL, NULL, "cannot read: out of memory");
+	while (*text && rc == 0) {
+		char *nl = strchr(text, '\n');
+		size_t n = nl ? (size_t)(nl - text) : strlen(text);
+
+		lineno++;
+		while (n > 0 && isspace((unsigned char)text[n - 1]))
+			n--;
+		if (ll == 0)
+			first = lineno;
+		if (ll + n + 1 > LINE_MAX_LEN) {
+			rc = fail(l, NULL, NULL, "line %u: line too long (expected at most "
+				  "1022 characters)", lineno);
+			break;
+		}
+		memcpy(logical + ll, text, n);
+		ll += n;
+		logical[ll] = '\0';
+		text = nl ? nl + 1 : text + strlen(text);
+		if (ll > 0 && logical[ll - 1] == '\\') {
+			ll--;
+			continue;
+		}
+		rc = scan_line(l, logical, first);
+		ll = 0;
+	}
+	if (rc == 0 && ll > 0)
+		rc = scan_line(l, logical, first);
+	free(logical);
+	return rc;
+}
+
+/* Value of key in section s, or NULL when the file does not set it. */
+static const char *value(struct loader *l, const struct sec *s, const char *key)
+{
+	char full[96];
+	int k = key_index(kinds[s->kind].keys, key);
+
+	if (k < 0 || !s->keyline[k])
+		return NULL;
+	snprintf(full, sizeof(full), "%s:%s", s->full, key);
+	return iniparser_getstring(l->dict, full, "");
+}
+
+/* 1: set and non-empty, 0: not set, -1: set but empty (error written). */
+static int get(struct loader *l, const struct sec *s, const char *key, const char *expect,
+	       const char **v)
+{
+	*v = value(l, s, key);
+	if (!*v)
+		return 0;
+	if (!**v)
+		return fail(l, s, key, "empty (expected %s)", expect);
+	return 1;
+}
+
+static int required(struct loader *l, const struct sec *s, const char *key, const char *expect,
+		    const char **v)
+{
+	int rc = get(l, s, key, expect, v);
+
+	if (rc == 0)
+		return fail(l, s, key, "missing (expected %s)", expect);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Decimal or 0x hex, no sign, no blanks, 64 bits. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	unsigned base = 10;
+	uint64_t v = 0;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	}
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		unsigned d;
+
+		if (isdigit((unsigned char)*s))
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && isxdigit((unsigned char)*s))
+			d = (unsigned)(tolower((unsigned char)*s) - 'a' + 10);
+		else
+			return -1;
+		if (v > (UINT64_MAX - d) / base)
+			return -1;
+		v = v * base + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int int_key(struct loader *l, const struct sec *s, const char *key, uint64_t min,
+		   uint64_t max, const char *expect, uint64_t *out)
+{
+	const char *v;
+	int rc = get(l, s, key, expect, &v);
+
+	if (rc <= 0)
+		return rc;
+	if (parse_u64(v, out))
+		return fail(l, s, key, "'%s' is not an integer (expected %s)", v, expect);
+	if (*out < min || *out > max)
+		return fail(l, s, key, "'%s' is out of range (expected %s)", v, expect);
+	return 1;
+}
+
+static bool is_prime(uint32_t n)
+{
+	if (n < 2)
+		return false;
+	for (uint32_t d = 2; d * d <= n; d++)
+		if (n % d == 0)
+			return false;
+	return true;
+}
+
+#define DURATION_RANGE \
+	"1ms..7 days as a whole number with ms, s, m or h, e.g. 500ms, 30s, 2m, 1h; " \
+	"a bare number is seconds"
+#define DURATION_EXPECT "expected " DURATION_RANGE
+
+int sl_duration_parse(const char *s, uint32_t *ms, char *err, size_t errlen)
+{
+	const char *p = s;
+	uint64_t v = 0, mult;
+
+	if (!*s)
+		return seterr(err, errlen, "empty (" DURATION_EXPECT ")");
+	if (!isdigit((unsigned char)*p))
+		return seterr(err, errlen, "'%s' is not a duration (" DURATION_EXPECT ")", s);
+	for (; isdigit((unsigned char)*p); p++)
+		if (v <= DURATION_MAX_MS)
+			v = v * 10 + (uint64_t)(*p - '0');
+	if (!strcmp(p, "ms"))
+		mult = 1;
+	else if (!strcmp(p, "s") || !*p)
+		mult = 1000;
+	else if (!strcmp(p, "m"))
+		mult = 60 * 1000;
+	else if (!strcmp(p, "h"))
+		mult = 3600 * 1000;
+	else
+		return seterr(err, errlen, "'%s' is not a duration (" DURATION_EXPECT ")", s);
+	if (v > DURATION_MAX_MS / mult || v * mult < 1)
+		return seterr(err, errlen, "'%s' is out of range (" DURATION_EXPECT ")", s);
+	*ms = (uint32_t)(v * mult);
+	return 0;
+}
+
+#define SHARE_RANGE "0%..100%, e.g. 5%, 0.5%, 50bp"
+
+int sl_share_parse(const char *s, uint16_t *bp, char *err, size_t errlen)
+{
+	const char *p = s;
+	uint64_t whole = 0, frac = 0;
+	unsigned nfrac = 0;
+	bool dot = false;
+
+	if (!*s)
+		return seterr(err, errlen, "empty (expected %s)", SHARE_RANGE);
+	if (!isdigit((unsigned char)*p))
+		return seterr(err, errlen, "'%s' is not a share (expected %s)", s,
+				      SHARE_RANGE);
+	for (; isdigit((unsigned char)*p); p++)
+		if (whole <= SL_SHARE_MAX_BP)
+			whole = whole * 10 + (uint64_t)(*p - '0');
+	if (*p == '.') {
+		dot = true;
+		if (!isdigit((unsigned char)p[1]))
+			return seterr(err, errlen, "'%s' is not a share (expected %s)", s,
+				      SHARE_RANGE);
+		for (p++; isdigit((unsigned char)*p); p++, nfrac++)
+			if (nfrac < 2)
+				frac = frac * 10 + (uint64_t)(*p - '0');
+	}
+	if (!strcmp(p, "bp")) {
+		if (dot)
+			return seterr(err, errlen, "'%s': basis points must be a whole number "
+				      "(expected 0bp..10000bp, e.g. 50bp)", s);
+		if (whole > SL_SHARE_MAX_BP)
+			return seterr(err, errlen, "'%s' is above 10000bp (expected "
+				      "0bp..10000bp, e.g. 50bp)", s);
+		*bp = (uint16_t)whole;
+		return 0;
+	}
+	if (!*p)
+		return seterr(err, errlen, "'%s' has no unit (expected %% or bp, e.g. 5%% or "
+			      "50bp)", s);
+	if (*p == ' ' || *p == '\t')
+		return seterr(err, errlen, "'%s' has a blank before the unit (expected the "
+			      "unit right after the number, e.g. 5%% or 50bp)", s);
+	if (strcmp(p, "%"))
+		return seterr(err, errlen, "'%s' has an unknown unit '%s' (expected %% or bp, "
+			      "e.g. 5%% or 50bp)", s, p);
+	if (nfrac > 2)
+		return seterr(err, errlen, "'%s' has more than two decimals, not a whole basis "
+			      "point (expected steps of 0.01%% = 1bp, e.g. 0.05%%)", s);
+	if (nfrac == 1)
+		frac *= 10;
+	if (whole * 100 + frac > SL_SHARE_MAX_BP)
+		return seterr(err, errlen, "'%s' is above 100%% (expected %s)", s, SHARE_RANGE);
+	*bp = (uint16_t)(whole * 100 + frac);
+	return 0;
+}
+
+static int load_dataplane(struct loader *l, const struct sec *s)
+{
+	static const char *const timeout_keys[] = {
+		"tcp_syn_timeout", "tcp_timeout", "tcp_fin_timeout", "tcp_closed_timeout",
+		"udp_timeout",
+	};
+	struct sl_config *c = l->cfg;
+	uint32_t *const timeouts[] = {
+		&c->tcp_syn_timeout_ms, &c->tcp_timeout_ms, &c->tcp_fin_timeout_ms,
+		&c->tcp_closed_timeout_ms, &c->udp_timeout_ms,
+	};
+	char msg[SL_ERR_LEN];
+	const char *v;
+	uint64_t u;
+	int rc;
+
+	if (!s)
+		return 0;
+	v = value(l, s, "eal_args");
+	if (v && strlen(v) >= sizeof(c->eal_args))
+		return fail(l, s, "eal_args", "%zu characters long (expected at most %zu)",
+			    strlen(v), sizeof(c->eal_args) - 1);
+	if (v)
+		snprintf(c->eal_args, sizeof(c->eal_args), "%s", v);
+
+	if ((rc = int_key(l, s, "hash_seed", 0, UINT64_MAX,
+			  "a 64-bit decimal or 0x hex number, e.g. 0x5eed", &u)) < 0)
+		return -1;
+	if (rc > 0)
+		c->hash_seed = u;
+	if ((rc = int_key(l, s, "group_seed", 0, UINT64_MAX,
+			  "a 64-bit decimal or 0x hex number; 0 derives it from hash_seed",
+			  &u)) < 0)
+		return -1;
+	if (rc > 0)
+		c->group_seed = u;
+	if ((rc = int_key(l, s, "member_seed", 0, UINT64_MAX,
+			  "a 64-bit decimal or 0x hex number; 0 derives it from hash_seed",
+			  &u)) < 0)
+		return -1;
+	if (rc > 0)
+		c->member_seed = u;
+	if ((rc = int_key(l, s, "flow_capacity", 1, 16777216,
+			  "1..16777216 flows per worker lcore", &u)) < 0)
+		return -1;
+	if (rc > 0)
+		c->flow_capacity = (uint32_t)u;
+	if ((rc = int_key(l, s, "maglev_size", 3, SL_MAGLEV_MAX, "a prime 3..65537, e.g. 65537",
+			  &u)) < 0)
+		return -1;
+	if (rc > 0) {
+		if (!is_prime((uint32_t)u))
+			return fail(l, s, "maglev_size", "'%s' is not a prime (expected a prime "
+				    "3..65537, e.g. 65537)", value(l, s, "maglev_size"));
+		c->maglev_size = (uint32_t)u;
+	}
+
+	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		if ((rc = get(l, s, timeout_keys[i], DURATION_RANGE, &v)) < 0)
+			return -1;
+		if (rc > 0 && sl_duration_parse(v, timeouts[i], msg, sizeof(msg)))
+			return fail(l, s, timeout_keys[i], "%s", msg);
+	}
+
+	if ((rc = get(l, s, "other", "flood or drop", &v)) < 0)
+		return -1;
+	if (rc > 0) {
+		if (!strcasecmp(v, "flood"))
+			c->other = SL_OTHER_FLOOD;
+		else if (!strcasecmp(v, "drop"))
+			c->other = SL_OTHER_DROP;
+		else
+			return fail(l, s, "other", "'%s' is not an action (expected flood or "
+				    "drop)", v);
+	}
+	if ((rc = get(l, s, "malformed", "drop or forward", &v)) < 0)
+		return -1;
+	if (rc > 0) {
+		if (!strcasecmp(v, "drop"))
+			c->malformed = SL_MALFORMED_DROP;
+		else if (!strcasecmp(v, "forward"))
+			c->malformed = SL_MALFORMED_FORWARD;
+		else
+			return fail(l, s, "malformed", "'%s' is not an action (expected drop or "
+				    "forward)", v);
+	}
+
+	if ((rc = int_key(l, s, "mbufs", 0, 16777216,
+			  "0 (computed by sluice-dp) or 1024..16777216", &u)) < 0)
+		return -1;
+	if (rc > 0) {
+		if (u != 0 && u < 1024)
+			return fail(l, s, "mbufs", "'%s' is out of range (expected 0 (computed "
+				    "by sluice-dp) or 1024..16777216)", value(l, s, "mbufs"));
+		c->mbufs = (uint32_t)u;
+	}
+	if ((rc = int_key(l, s, "mbuf_size", 256, 65535, "256..65535 bytes of data room",
+			  &u)) < 0)
+		return -1;
+	if (rc > 0)
+		c->mbuf_size = (uint32_t)u;
+	for (int i = 0; i < 2; i++) {
+		const char *key = i ? "tx_desc" : "rx_desc";
+
+		if ((rc = int_key(l, s, key, 64, 16384, "a power of two 64..16384", &u)) < 0)
+			return -1;
+		if (rc == 0)
+			continue;
+		if (u & (u - 1))
+			return fail(l, s, key, "'%s' is not a power of two (expected a power of "
+				    "two 64..16384)", value(l, s, key));
+		if (i)
+			c->tx_desc = (uint16_t)u;
+		else
+			c->rx_desc = (uint16_t)u;
+	}
+	return 0;
+}
+
+#define DEVARGS_EXPECT "DPDK devargs, e.g. 0000:3b:00.0 or net_pcap0,rx_pcap=in.pcap"
+
+static int load_port(struct loader *l, const struct sec *s, struct sl_cfg_port *p)
+{
+	const char *v;
+
+	snprintf(p->name, sizeof(p->name), "%s", s->name);
+	if (required(l, s, "role", "client, backend or shadow", &v))
+		return -1;
+	if (!strcasecmp(v, "client"))
+		p->role = SL_ROLE_CLIENT;
+	else if (!strcasecmp(v, "backend"))
+		p->role = SL_ROLE_BACKEND;
+	else if (!strcasecmp(v, "shadow"))
+		p->role = SL_ROLE_SHADOW;
+	else
+		return fail(l, s, "role", "'%s' is not a role (expected client, backend or "
+			    "shadow)", v);
+	if (required(l, s, "devargs", DEVARGS_EXPECT, &v))
+		return -1;
+	if (strlen(v) >= sizeof(p->devargs))
+		return fail(l, s, "devargs", "%zu characters long (expected at most %zu)",
+			    strlen(v), sizeof(p->devargs) - 1);
+	snprintf(p->devargs, sizeof(p->devargs), "%s", v);
+	return 0;
+}
+
+static int load_ports(struct loader *l)
+{
+	struct sl_config *c = l->cfg;
+	int client = -1;
+	unsigned backends = 0;
+
+	if (c->nports == 0)
+		return fail(l, NULL, NULL, "no [port NAME] section (expected 1..%u ports, "
+			    "exactly one with role client)", SL_MAX_PORTS);
+	for (unsigned i = 0; i < c->nports; i++) {
+		struct sl_cfg_port *p = &c->ports[i];
+		size_t dev;
+
+		if (load_port(l, l->port_sec[i], p))
+			return -1;
+		dev = strcspn(p->devargs, ",");
+		/* DPDK refuses a second port on one device name. */
+		for (unsigned j = 0; j < i; j++)
+			if (strcspn(c->ports[j].devargs, ",") == dev &&
+			    !strncmp(c->ports[j].devargs, p->devargs, dev))
+				return fail(l, l->port_sec[i], "devargs", "device '%.*s' is already "
+					    "used by [port %s] (expected one port per device)",
+					    (int)dev, p->devargs, c->ports[j].name);
+		if (p->role == SL_ROLE_CLIENT) {
+			if (client >= 0)
+				return fail(l, l->port_sec[i], "role", "a second client port, "
+					    "after [port %s] (expected exactly one client port)",
+					    c->ports[client].name);
+			client = (int)i;
+		}
+		if (p->role == SL_ROLE_BACKEND)
+			backends++;
+	}
+	if (client < 0)
+		return fail(l, NULL, NULL, "no port with role client (expected exactly one "
+			    "[port NAME] with role = client)");
+	if (backends == 0)
+		return fail(l, NULL, NULL, "no port with role backend (expected at least one "
+			    "[port NAME] with role = backend)");
+	return 0;
+}
+
+static void list_names(struct loader *l, bool groups, int role, char *buf, size_t len)
+{
+	const struct sl_config *c = l->cfg;
+	unsigned n = groups ? c->ngroups : c->nports;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < n && used < len; i++) {
+		const char *name = groups ? c->groups[i].name : c->ports[i].name;
+		int w;
+
+		if (role >= 0 && c->ports[i].role != role)
+			continue;
+		w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+			return -1;
+		if (s[2] != (i < 5 ? ':' : '\0'))
+			return -1;
+		mac[i] = (uint8_t)strtoul((char[3]){ s[0], s[1], '\0' }, NULL, 16);
+		s += 3;
+	}
+	return 0;
+}
+
+#define MEMBERS_EXPECT "1..256 MAC addresses in mac mode, e.g. 02:00:00:00:0c:01, 02:00:00:00:0c:02"
+
+static int load_members(struct loader *l, const struct sec *s, struct sl_cfg_group *g,
+			const char *v)
+{
+	char buf[SL_MAX_MEMBERS * 20], *item, *next;
+	unsigned n = 0;
+
+	if (strlen(v) >= sizeof(buf))
+		return fail(l, s, "members", "%zu characters long (expected at most %u MAC "
+			    "addresses)", strlen(v), SL_MAX_MEMBERS);
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (item = buf; item; item = next) {
+		uint8_t *mac;
+		char *t;
+
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		t = strip(item);
+		n++;
+		if (!*t)
+			return fail(l, s, "members", "entry %u is empty (expected comma-separated "
+				    "MAC addresses aa:bb:cc:dd:ee:ff)", n);
+		if (n > SL_MAX_MEMBERS)
+			return fail(l, s, "members", "more than %u entries (expected %s)",
+				    SL_MAX_MEMBERS, MEMBERS_EXPECT);
+		mac = g->macs[n - 1];
+		if (parse_mac(t, mac))
+			return fail(l, s, "members", "'%s' is not a MAC address (expected "
+				    "aa:bb:cc:dd:ee:ff)", t);
+		if (!memcmp(mac, "\xff\xff\xff\xff\xff\xff", 6))
+			return fail(l, s, "members", "'%s' is the broadcast address (expected a "
+				    "unicast MAC)", t);
+		if (mac[0] & 1)
+			return fail(l, s, "members", "'%s' is a multicast address (expected a "
+				    "unicast MAC)", t);
+		if (!memcmp(mac, "\0\0\0\0\0\0", 6))
+			return fail(l, s, "members", "'%s' is the zero address (expected a unicast "
+				    "MAC)", t);
+		for (unsigned j = 0; j + 1 < n; j++)
+			if (!memcmp(g->macs[j], mac, 6))
+				return fail(l, s, "members", "'%s' appears twice, as entries %u and "
+					    "%u (expected distinct MACs)", t, j + 1, n);
+	}
+	g->nmembers = (uint16_t)n;
+	return 0;
+}
+
+static int load_group(struct loader *l, const struct sec *s, struct sl_cfg_group *g)
+{
+	char names[SL_ERR_LEN];
+	const char *v;
+	int port, rc;
+
+	snprintf(g->name, sizeof(g->name), "%s", s->name);
+	if (required(l, s, "port", "the name of a port with role backend", &v))
+		return -1;
+	port = sl_config_port(l->cfg, v);
+	if (port < 0) {
+		list_names(l, false, -1, names, sizeof(names));
+		return fail(l, s, "port", "no port named '%s' (ports: %s)", v, names);
+	}
+	if (l->cfg->ports[port].role != SL_ROLE_BACKEND) {
+		list_names(l, false, SL_ROLE_BACKEND, names, sizeof(names));
+		return fail(l, s, "port", "port '%s' has role %s (expected a port with role "
+			    "backend: %s)", v,
+			    l->cfg->ports[port].role == SL_ROLE_CLIENT ? "client" : "shadow",
+			    names);
+	}
+	g->port = (uint8_t)port;
+	if ((rc = get(l, s, "mode", "port or mac", &v)) < 0)
+		return -1;
+	g->mode = SL_MODE_PORT;
+	if (rc > 0) {
+		if (!strcasecmp(v, "mac"))
+			g->mode = SL_MODE_MAC;
+		else if (strcasecmp(v, "port"))
+			return fail(l, s, "mode", "'%s' is not a mode (expected port or mac)", v);
+	}
+	if ((rc = get(l, s, "members", MEMBERS_EXPECT, &v)) < 0)
+		return -1;
+	if (g->mode == SL_MODE_PORT) {
+		if (rc > 0)
+			return fail(l, s, "members", "not allowed in port mode (expected mode = "
+				    "mac to use members, or no members)");
+		return 0;
+	}
+	if (rc == 0)
+		return fail(l, s, "members", "missing (expected %s)", MEMBERS_EXPECT);
+	return load_members(l, s, g, v);
+}
+
+static int load_groups(struct loader *l)
+{
+	struct sl_config *c = l->cfg;
+
+	if (c->ngroups == 0)
+		return fail(l, NULL, NULL, "no [group NAME] section (expected 1..%u groups)",
+			    SL_MAX_GROUPS);
+	for (unsigned i = 0; i < c->ngroups; i++)
+		if (load_group(l, l->group_sec[i], &c->groups[i]))
+			return -1;
+	for (unsigned i = 0; i < c->ngroups; i++) {
+		const struct sl_cfg_group *g = &c->groups[i];
+		const struct sec *dp = NULL;
+
+		if (g->mode != SL_MODE_MAC || g->nmembers < c->maglev_size)
+			continue;
+		for (unsigned j = 0; j < l->nsecs; j++)
+			if (l->secs[j].kind == SEC_DATAPLANE)
+				dp = &l->secs[j];
+		if (dp && value(l, dp, "maglev_size"))
+			return fail(l, dp, "maglev_size", "%u is not greater than the %u members "
+				    "of [group %s] (expected a prime > %u, e.g. 65537)",
+				    c->maglev_size, g->nmembers, g->name, g->nmembers);
+		return fail(l, l->group_sec[i], "members", "%u members do not fit maglev_size "
+			    "%u (expected fewer members than [dataplane] maglev_size)",
+			    g->nmembers, c->maglev_size);
+	}
+	return 0;
+}
+
+#define PORTS_EXPECT "ports 1..65535 and ranges LO-HI, e.g. 443 or 80,443 or 8000-8099"
+
+/* Digits only, saturating so that "99999999999" is out of range, not wrapped. */
+static const char *parse_port_num(const char *p, unsigned long *v)
+{
+	if (!isdigit((unsigned char)*p))
+		return NULL;
+	for (*v = 0; isdigit((unsigned char)*p); p++)
+		if (*v <= 65535)
+			*v = *v * 10 + (unsigned long)(*p - '0');
+	return p;
+}
+
+static int load_ranges(struct loader *l, const struct sec *s, struct sl_cfg_service *svc,
+		       const char *v)
+{
+	char buf[1024], *item, *next, *items[SL_MAX_RANGES];
+	unsigned n = 0;
+
+	if (strlen(v) >= sizeof(buf))
+		return fail(l, s, "ports", "%zu characters long (expected at most %u %s)",
+			    strlen(v), SL_MAX_RANGES, PORTS_EXPECT);
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (item = buf; item; item = next) {
+		unsigned long lo, hi;
+		const char *p;
+		char *t;
+
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		t = strip(item);
+		if (n == SL_MAX_RANGES)
+			return fail(l, s, "ports", "more than %u items in '%s' (expected at most "
+				    "%u ports or ranges)", SL_MAX_RANGES, v, SL_MAX_RANGES);
+		n++;
+		if (!*t)
+			return fail(l, s, "ports", "item %u of '%s' is empty (expected %s)", n, v,
+				    PORTS_EXPECT);
+		p = parse_port_num(t, &lo);
+		hi = lo;
+		if (p) {
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '-') {
+				for (p++; *p == ' ' || *p == '\t'; p++)
+					;
+				p = parse_port_num(p, &hi);
+			}
+		}
+		if (!p || *p)
+			return fail(l, s, "ports", "'%s' is not a port or range (expected %s)", t,
+				    PORTS_EXPECT);
+		if (lo < 1 || lo > 65535 || hi < 1 || hi > 65535)
+			return fail(l, s, "ports", "'%s' is out of range (expected %s)", t,
+				    PORTS_EXPECT);
+		if (lo > hi)
+			return fail(l, s, "ports", "'%s' is a reversed range (expected LO-HI with "
+				    "LO <= HI, e.g. 8000-8099)", t);
+		for (unsigned j = 0; j + 1 < n; j++)
+			if (lo <= svc->ranges[j].hi && svc->ranges[j].lo <= hi)
+				return fail(l, s, "ports", "'%s' overlaps '%s' (expected each port "
+					    "at most once)", t, items[j]);
+		svc->ranges[n - 1].lo = (uint16_t)lo;
+		svc->ranges[n - 1].hi = (uint16_t)hi;
+		items[n - 1] = t;
+	}
+	svc->nranges = (uint16_t)n;
+	return 0;
+}
+
+#define VIP_EXPECT "an IPv4 or IPv6 address, e.g. 192.0.2.10 or 2001:db8::10"
+
+static int load_vip(struct loader *l, const struct sec *s, struct sl_cfg_service *svc,
+		    const char *v)
+{
+	static const uint8_t zero[16];
+	bool bad;
+
+	if (inet_pton(AF_INET, v, svc->vip) == 1) {
+		svc->family = 4;
+		bad = !memcmp(svc->vip, zero, 4) || svc->vip[0] >= 224;
+	} else if (inet_pton(AF_INET6, v, svc->vip) == 1) {
+		svc->family = 6;
+		bad = !memcmp(svc->vip, zero, 16) || svc->vip[0] == 0xff;
+	} else {
+		return fail(l, s, "vip", "'%s' is not an IPv4 or IPv6 address (expected %s)", v,
+			    VIP_EXPECT);
+	}
+	if (bad)
+		return fail(l, s, "vip", "'%s' is not a unicast address (expected %s)", v,
+			    VIP_EXPECT);
+	return 0;
+}
+
+static int load_group_ref(struct loader *l, const struct sec *s, const char *key, uint8_t *idx)
+{
+	char names[SL_ERR_LEN];
+	const char *v;
+	int g;
+
+	if (required(l, s, key, "a group name", &v))
+		return -1;
+	g = sl_config_group(l->cfg, v);
+	if (g < 0) {
+		list_names(l, true, -1, names, sizeof(names));
+		return fail(l, s, key, "no group named '%s' (groups: %s)", v, names);
+	}
+	*idx = (uint8_t)g;
+	return 0;
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	return proto == 6 ? "tcp" : "udp";
+}
+
+static int load_service(struct loader *l, unsigned i)
+{
+	const struct sec *s = l->service_sec[i];
+	struct sl_config *c = l->cfg;
+	struct sl_cfg_service *svc = &c->services[i];
+	const struct sl_cfg_group *champ, *chall;
+	char msg[SL_ERR_LEN];
+	const char *v;
+	int rc;
+
+	snprintf(svc->name, sizeof(svc->name), "%s", s->name);
+	if (required(l, s, "proto", "tcp or udp", &v))
+		return -1;
+	if (!strcasecmp(v, "tcp"))
+		svc->proto = 6;
+	else if (!strcasecmp(v, "udp"))
+		svc->proto = 17;
+	else
+		return fail(l, s, "proto", "'%s' is not a protocol (expected tcp or udp)", v);
+	if (required(l, s, "vip", VIP_EXPECT, &v) || load_vip(l, s, svc, v))
+		return -1;
+	if (required(l, s, "ports", PORTS_EXPECT, &v) || load_ranges(l, s, svc, v))
+		return -1;
+	if (load_group_ref(l, s, "champion", &svc->champion) ||
+	    load_group_ref(l, s, "challenger", &svc->challenger))
+		return -1;
+	champ = &c->groups[svc->champion];
+	chall = &c->groups[svc->challenger];
+	if (svc->champion == svc->challenger)
+		return fail(l, s, "challenger", "'%s' is also the champion (expected a different "
+			    "group)", chall->name);
+	/* Same port, same untouched frames: nobody could tell the groups apart. */
+	if (champ->mode == SL_MODE_PORT && chall->mode == SL_MODE_PORT &&
+	    champ->port == chall->port)
+		return fail(l, s, "challenger", "group '%s' leaves on port '%s' like champion "
+			    "'%s', both in port mode (expected groups on different ports, or "
+			    "mode = mac)", chall->name, c->ports[chall->port].name, champ->name);
+	if ((rc = get(l, s, "share", SHARE_RANGE, &v)) < 0)
+		return -1;
+	if (rc > 0 && sl_share_parse(v, &svc->share_bp, msg, sizeof(msg)))
+		return fail(l, s, "share", "%s", msg);
+
+	for (unsigned j = 0; j < i; j++) {
+		const struct sl_cfg_service *o = &c->services[j];
+
+		if (o->proto != svc->proto || o->family != svc->family ||
+		    memcmp(o->vip, svc->vip, 16))
+			continue;
+		for (unsigned a = 0; a < svc->nranges; a++)
+			for (unsigned b = 0; b < o->nranges; b++) {
+				const struct sl_port_range *x = &svc->ranges[a], *y = &o->ranges[b];
+				unsigned first = x->lo > y->lo ? x->lo : y->lo;
+
+				if (x->lo > y->hi || y->lo > x->hi)
+					continue;
+				inet_ntop(svc->family == 4 ? AF_INET : AF_INET6, svc->vip, msg,
+					  sizeof(msg));
+				return fail(l, s, "ports", "port %u of %s %s is already served by "
+					    "[service %s] (expected ports no other service uses on "
+					    "the same proto and vip)", first,
+					    proto_name(svc->proto), msg, o->name);
+			}
+	}
+	return 0;
+}
+
+static void set_defaults(struct sl_config *c)
+{
+	c->hash_seed = 0x5eed;
+	c->flow_capacity = 1048576;
+	c->maglev_size = SL_MAGLEV_MAX;
+	c->tcp_syn_timeout_ms = 30 * 1000;
+	c->tcp_timeout_ms = 900 * 1000;
+	c->tcp_fin_timeout_ms = 120 * 1000;
+	c->tcp_closed_timeout_ms = 10 * 1000;
+	c->udp_timeout_ms = 300 * 1000;
+	c->other = SL_OTHER_FLOOD;
+	c->malformed = SL_MALFORMED_DROP;
+	c->mbuf_size = 2176;
+	c->rx_desc = 1024;
+	c->tx_desc = 1024;
+}
+
+static int validate(struct loader *l)
+{
+	struct sl_config *c = l->cfg;
+	const struct sec *dp = NULL;
+
+	for (unsigned i = 0; i < l->nsecs; i++) {
+		const struct sec *s = &l->secs[i];
+
+		switch (s->kind) {
+		case SEC_DATAPLANE:
+			dp = s;
+			break;
+		case SEC_PORT:
+			l->port_sec[c->nports++] = s;
+			break;
+		case SEC_GROUP:
+			l->group_sec[c->ngroups++] = s;
+			break;
+		case SEC_SERVICE:
+			l->service_sec[c->nservices++] = s;
+			break;
+		}
+	}
+	set_defaults(c);
+	if (load_dataplane(l, dp) || load_ports(l) || load_groups(l))
+		return -1;
+	if (c->nservices == 0)
+		return fail(l, NULL, NULL, "no [service NAME] section (expected 1..%u services)",
+			    SL_MAX_SERVICES);
+	for (unsigned i = 0; i < c->nservices; i++)
+		if (load_service(l, i))
+			return -1;
+	return 0;
+}
+
+int sl_config_load(const char *path, struct sl_config *cfg, char *err, size_t errlen)
+{
+	struct loader *l;
+	char *text = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (!cfg)
+		return seterr(err, errlen, "sl_config_load: no configuration to fill");
+	memset(cfg, 0, sizeof(*cfg));
+	if (!path)
+		return seterr(err, errlen, "sl_config_load: no file name");
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return seterr(err, errlen, "%s: cannot load: out of memory", path);
+	l->path = path;
+	l->cfg = cfg;
+	l->err = err;
+	l->errlen = err ? errlen : 0;
+	if (!err || !errlen) { /* still validate; the message just has nowhere to go */
+		static _Thread_local char sink[SL_ERR_LEN];
+
+		l->err = sink;
+		l->errlen = sizeof(sink);
+	}
+	if (strlen(path) >= sizeof(cfg->path)) {
+		fail(l, NULL, NULL, "file name too long (expected at most %zu characters)",
+		     sizeof(cfg->path) - 1);
+		goto out;
+	}
+	if (read_file(l, &text, &len))
+		goto out;
+
+	ini_nmsg = 0;
+	ini_msg[0] = '\0';
+	iniparser_set_error_callback(ini_error);
+	l->dict = iniparser_load(path);
+	iniparser_set_error_callback(NULL);
+	if (!l->dict || ini_nmsg) {
+		if (ini_nmsg)
+			syntax_error(l);
+		else
+			fail(l, NULL, NULL, "cannot parse: iniparser failed without a message");
+		goto out;
+	}
+	if (scan(l, text) || validate(l))
+		goto out;
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	rc = 0;
+out:
+	if (l->dict)
+		iniparser_freedict(l->dict);
+	free(text);
+	free(l);
+	if (rc)
+		memset(cfg, 0, sizeof(*cfg));
+	return rc;
+}
+
+int sl_config_port(const struct sl_config *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->nports; i++)
+		if (!strcmp(cfg->ports[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int sl_config_group(const struct sl_config *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->ngroups; i++)
+		if (!strcmp(cfg->groups[i].name, name))
+			return (int)i;
+	return -1;
+}
