@@ -140,6 +140,58 @@ toolong:
 	return -1;
 }
 
+/* EAL options that may be given once; one given after "--" replaces the
+ * same option (or one of its family) from eal_args. */
+static const struct {
+	const char *name;
+	int family;
+} single_opts[] = {
+	{ "-l", 1 }, { "-c", 1 }, { "--lcores", 1 },
+	{ "-m", 2 }, { "--socket-mem", 2 },
+	{ "--file-prefix", 3 }, { "--main-lcore", 4 }, { "--iova-mode", 5 }, { "-n", 6 },
+};
+
+/* Family of the option that tok starts, 0 if none; *sep: its value is the
+ * next token. */
+static int opt_family(const char *tok, int *sep)
+{
+	for (size_t i = 0; i < sizeof(single_opts) / sizeof(single_opts[0]); i++) {
+		const char *n = single_opts[i].name;
+		size_t len = strlen(n);
+
+		if (strncmp(tok, n, len) != 0)
+			continue;
+		if (tok[len] == '\0') {
+			*sep = 1;
+			return single_opts[i].family;
+		}
+		/* "-l0-1" and "--lcores=0-1", not "--lcores-foo" or "-log" */
+		if ((n[1] != '-' && len == 2 && tok[1] != '-') || tok[len] == '=') {
+			*sep = 0;
+			return single_opts[i].family;
+		}
+	}
+	return 0;
+}
+
+/* Drop the options of family fam (and their values) from argv[1..argc). */
+static void drop_family(struct sl_eal_args *a, int fam)
+{
+	int i = 1, j = 1;
+
+	while (i < a->argc) {
+		int sep, f = opt_family(a->argv[i], &sep);
+
+		if (f == fam) {
+			i += sep ? 2 : 1;
+			continue;
+		}
+		a->argv[j++] = a->argv[i++];
+	}
+	a->argc = j;
+	a->argv[j] = NULL;
+}
+
 static int has_arg(const struct sl_eal_args *a, int from, const char *name, int prefix)
 {
 	size_t n = strlen(name);
@@ -199,6 +251,14 @@ int sl_eal_args_build(struct sl_eal_args *a, const struct sl_config *cfg, const 
 	snprintf(where, sizeof(where), "%s: [dataplane] eal_args", cfg->path);
 	if (split_tokens(a, cfg->eal_args, where, err, errlen) < 0)
 		return -1;
+	for (int i = 0; i < nextra; i++) {
+		int sep, fam = opt_family(extra[i], &sep);
+
+		if (fam)
+			drop_family(a, fam);
+		if (fam && sep)
+			i++; /* the value, which could look like an option */
+	}
 	for (int i = 0; i < nextra; i++)
 		if (args_push(a, extra[i], err, errlen) < 0)
 			return -1;
