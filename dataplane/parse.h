@@ -44,8 +44,10 @@ enum sl_frag { SL_FRAG_NONE = 0, SL_FRAG_FIRST = 1, SL_FRAG_LATER = 2 };
 #define SL_TCP_ACK 0x10
 
 struct sl_pkt {
-	uint16_t l3_off;     /* offset of the (outer) IP header */
-	uint16_t l4_off;     /* offset of the (outer) L4 header; 0 if none */
+	uint16_t l3_off;     /* offset of the (outer) IP header (non-IP: of the
+	                        payload after the VLAN tags) */
+	uint16_t l4_off;     /* offset of the (outer) L4 header; 0 if none
+	                        (later fragments, IPv6 No Next Header) */
 	uint16_t ethertype;  /* innermost ethertype, host order */
 	uint16_t vlan[2];    /* TCI of each tag, outer first, host order */
 	uint8_t nvlan;
@@ -53,9 +55,13 @@ struct sl_pkt {
 	uint8_t proto;       /* L4 protocol after extension headers
 	                        (for an ICMP error: the quoted packet's) */
 	uint8_t tcp_flags;   /* TCP only */
-	uint8_t frag;        /* enum sl_frag */
-	uint8_t icmp_err;    /* 1: ICMP/ICMPv6 error; src/dst/ports/proto below are
-	                        those of the quoted (inner) packet, as it was sent */
+	uint8_t frag;        /* enum sl_frag (for an ICMP error: the quoted
+	                        packet's, so it is keyed like that datagram) */
+	uint8_t icmp_err;    /* 1: ICMP/ICMPv6 error (itself unfragmented) whose
+	                        quote gave addresses, and ports if the quoted
+	                        packet is unfragmented TCP/UDP; src/dst/ports/
+	                        proto/frag are then those of the quoted (inner)
+	                        packet, as it was sent */
 	uint16_t sport;      /* host order; 0 without ports (later fragments,
 	                        protocols without ports) */
 	uint16_t dport;
