@@ -1,0 +1,1009 @@
+/* Configuration loader: every error class checked by its full text (file,
+ * section, key, expectation), valid files checked value by value, and the
+ * share and duration grammars checked as tables. */
+#include <glob.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "config.h"
+#include "unit.h"
+
+#ifndef SL_SOURCE_ROOT
+#define SL_SOURCE_ROOT "."
+#endif
+
+static struct sl_config cfg;
+static char err[SL_ERR_LEN];
+static char tmp_path[64];
+static char text[65536];
+static size_t text_len;
+
+/* Three ports, a port-mode and a mac-mode group: a valid base to build on. */
+#define PORTS \
+	"[port client]\nrole = client\ndevargs = net_null0\n" \
+	"[port blue]\nrole = backend\ndevargs = net_null1\n" \
+	"[port green]\nrole = backend\ndevargs = net_null2\n"
+#define GROUP_BLUE "[group blue]\nport = blue\n"
+#define GROUP_GREEN \
+	"[group green]\nport = green\nmode = mac\n" \
+	"members = 02:00:00:00:0c:01, 02:00:00:00:0c:02\n"
+#define GROUPS GROUP_BLUE GROUP_GREEN
+#define SVC(name, proto, vip, ports, champion, challenger, share) \
+	"[service " name "]\nproto = " proto "\nvip = " vip "\nports = " ports \
+	"\nchampion = " champion "\nchallenger = " challenger "\nshare = " share "\n"
+#define WEB SVC("web", "tcp", "192.0.2.10", "443", "blue", "green", "5%")
+#define BASE PORTS GROUPS WEB
+
+#define SECTION_TYPES "[dataplane], [port NAME], [group NAME] or [service NAME]"
+
+static void reset_text(void)
+{
+	text_len = 0;
+	text[0] = '\0';
+}
+
+__attribute__((format(printf, 1, 2)))
+static void add(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text + text_len, sizeof(text) - text_len, fmt, ap);
+	va_end(ap);
+	CU_ASSERT_FATAL(n >= 0 && (size_t)n < sizeof(text) - text_len);
+	text_len += (size_t)n;
+}
+
+/* Load s from a fresh temporary file into a cfg full of garbage. */
+static int load_text(const char *s)
+{
+	size_t len = strlen(s);
+	int fd, rc;
+
+	snprintf(tmp_path, sizeof(tmp_path), "/tmp/sluice-config-XXXXXX.ini");
+	fd = mkstemps(tmp_path, 4);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, s, len) == (ssize_t)len);
+	close(fd);
+	memset(&cfg, 0xa5, sizeof(cfg));
+	err[0] = '\0';
+	rc = sl_config_load(tmp_path, &cfg, err, sizeof(err));
+	unlink(tmp_path);
+	return rc;
+}
+
+static bool cfg_is_zero(void)
+{
+	static const struct sl_config zero;
+
+	return !memcmp(&cfg, &zero, sizeof(cfg));
+}
+
+static void expect_ok(const char *s, int line)
+{
+	int rc = load_text(s);
+
+	if (rc != 0)
+		fprintf(stderr, "\n  test_config.c:%d: unexpected error: %s\n", line, err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+}
+
+/* msg is what follows "FILE: " in the error. */
+static void expect_err(const char *s, const char *msg, int line)
+{
+	char want[1024];
+	int rc = load_text(s);
+
+	snprintf(want, sizeof(want), "%s: %s", tmp_path, msg);
+	CU_ASSERT_EQUAL(rc, -1);
+	CU_ASSERT(cfg_is_zero());
+	if (strcmp(err, want)) {
+		fprintf(stderr, "\n  test_config.c:%d:\n  want: %s\n  got:  %s\n", line, want, err);
+		CU_FAIL("error text differs");
+	}
+}
+
+#define EXPECT_OK(s) expect_ok(s, __LINE__)
+#define EXPECT_ERR(s, msg) expect_err(s, msg, __LINE__)
+
+static void test_unknown_section(void)
+{
+	EXPECT_ERR(BASE "[frobnicate]\nx = 1\n",
+		   "[frobnicate]: unknown section (expected " SECTION_TYPES ")");
+	EXPECT_ERR(BASE "[Backend blue]\n",
+		   "[backend blue]: unknown section (expected " SECTION_TYPES ")");
+	EXPECT_ERR(BASE "[shadow mirror]\nport = green\n",
+		   "[shadow mirror]: section type 'shadow' is not supported yet by this version "
+		   "(expected " SECTION_TYPES ")");
+	EXPECT_ERR("[control]\n" BASE,
+		   "[control]: section type 'control' is not supported yet by this version "
+		   "(expected " SECTION_TYPES ")");
+	EXPECT_ERR("[dataplane main]\n" BASE,
+		   "[dataplane main]: [dataplane] takes no name (expected [dataplane])");
+	EXPECT_ERR(BASE "[port]\nrole = backend\n",
+		   "[port]: missing name (expected [port NAME], NAME of 1..31 characters a-z, "
+		   "0-9, _ or -)");
+	EXPECT_ERR(BASE "[port Blue.1]\n",
+		   "[port blue.1]: name 'blue.1' is not valid (expected 1..31 characters a-z, "
+		   "0-9, _ or -)");
+	EXPECT_ERR(BASE "[group abcdefghijklmnopqrstuvwxyz012345]\n",
+		   "[group abcdefghijklmnopqrstuvwxyz012345]: name "
+		   "'abcdefghijklmnopqrstuvwxyz012345' is not valid (expected 1..31 characters "
+		   "a-z, 0-9, _ or -)");
+	EXPECT_ERR(BASE "[]\n",
+		   "line 23: empty section name (expected " SECTION_TYPES ")");
+}
+
+static void test_unknown_key(void)
+{
+	EXPECT_ERR("[port client]\nrole = client\ndevargs = net_null0\n"
+		   "[port blue]\nrole = backend\ndevargs = net_null1\ncolour = blue\n",
+		   "[port blue] colour: unknown key (expected one of: role, devargs)");
+	EXPECT_ERR("[dataplane]\nhash_seed = 1\nflow_capacty = 100\n" BASE,
+		   "[dataplane] flow_capacty: unknown key (expected one of: eal_args, hash_seed, "
+		   "group_seed, member_seed, flow_capacity, maglev_size, tcp_syn_timeout, "
+		   "tcp_timeout, tcp_fin_timeout, tcp_closed_timeout, udp_timeout, other, "
+		   "malformed, mbufs, mbuf_size, rx_desc, tx_desc)");
+	EXPECT_ERR(PORTS GROUPS "[service web]\nProto = tcp\nweight = 5\n",
+		   "[service web] weight: unknown key (expected one of: proto, vip, ports, "
+		   "champion, challenger, share)");
+	EXPECT_ERR(PORTS "[group blue]\nport = blue\nmember = 02:00:00:00:0b:01\n",
+		   "[group blue] member: unknown key (expected one of: port, mode, members)");
+}
+
+static void test_missing_key(void)
+{
+	EXPECT_ERR(PORTS GROUPS "[service web]\nproto = tcp\nvip = 192.0.2.10\nports = 443\n"
+		   "challenger = green\n",
+		   "[service web] champion: missing (expected a group name)");
+	EXPECT_ERR(PORTS GROUPS "[service web]\nproto = tcp\nvip = 192.0.2.10\nports = 443\n"
+		   "champion = blue\n",
+		   "[service web] challenger: missing (expected a group name)");
+	EXPECT_ERR(PORTS GROUPS "[service web]\nvip = 192.0.2.10\n",
+		   "[service web] proto: missing (expected tcp or udp)");
+	EXPECT_ERR(PORTS GROUPS "[service web]\nproto = udp\nports = 53\n",
+		   "[service web] vip: missing (expected an IPv4 or IPv6 address, e.g. "
+		   "192.0.2.10 or 2001:db8::10)");
+	EXPECT_ERR(PORTS GROUPS "[service web]\nproto = udp\nvip = 192.0.2.10\n",
+		   "[service web] ports: missing (expected ports 1..65535 and ranges LO-HI, "
+		   "e.g. 443 or 80,443 or 8000-8099)");
+	EXPECT_ERR("[port client]\ndevargs = net_null0\n" GROUPS WEB,
+		   "[port client] role: missing (expected client, backend or shadow)");
+	EXPECT_ERR("[port client]\nrole = client\n" GROUPS WEB,
+		   "[port client] devargs: missing (expected DPDK devargs, e.g. 0000:3b:00.0 "
+		   "or net_pcap0,rx_pcap=in.pcap)");
+	EXPECT_ERR("[port client]\nrole = client\ndevargs =\n" GROUPS WEB,
+		   "[port client] devargs: empty (expected DPDK devargs, e.g. 0000:3b:00.0 "
+		   "or net_pcap0,rx_pcap=in.pcap)");
+	EXPECT_ERR(PORTS "[group blue]\nmode = port\n" WEB,
+		   "[group blue] port: missing (expected the name of a port with role backend)");
+	EXPECT_ERR(PORTS GROUPS SVC("web", "tcp", "192.0.2.10", "443", "blue", "green", ""),
+		   "[service web] share: empty (expected 0%..100%, e.g. 5%, 0.5%, 50bp)");
+	/* Whole sections missing. */
+	EXPECT_ERR("[dataplane]\nhash_seed = 7\n",
+		   "no [port NAME] section (expected 1..16 ports, exactly one with role client)");
+	EXPECT_ERR(PORTS WEB,
+		   "no [group NAME] section (expected 1..32 groups)");
+	EXPECT_ERR(PORTS GROUPS,
+		   "no [service NAME] section (expected 1..128 services)");
+	EXPECT_ERR("",
+		   "no [port NAME] section (expected 1..16 ports, exactly one with role client)");
+}
+
+static void test_bad_role(void)
+{
+	EXPECT_ERR("[port client]\nrole = server\ndevargs = net_null0\n" GROUPS WEB,
+		   "[port client] role: 'server' is not a role (expected client, backend or "
+		   "shadow)");
+}
+
+static void test_client_ports(void)
+{
+	EXPECT_ERR("[port blue]\nrole = backend\ndevargs = net_null1\n"
+		   "[port green]\nrole = backend\ndevargs = net_null2\n" GROUPS WEB,
+		   "no port with role client (expected exactly one [port NAME] with role = "
+		   "client)");
+	EXPECT_ERR(PORTS "[port c2]\nrole = client\ndevargs = net_null3\n" GROUPS WEB,
+		   "[port c2] role: a second client port, after [port client] (expected "
+		   "exactly one client port)");
+	EXPECT_ERR("[port client]\nrole = client\ndevargs = net_null0\n"
+		   "[port mirror]\nrole = shadow\ndevargs = net_null3\n" GROUPS WEB,
+		   "no port with role backend (expected at least one [port NAME] with role = "
+		   "backend)");
+	EXPECT_ERR("[port client]\nrole = client\n"
+		   "devargs = net_pcap0,rx_pcap=a.pcap\n"
+		   "[port blue]\nrole = backend\ndevargs = net_pcap0,rx_pcap=b.pcap\n" GROUPS WEB,
+		   "[port blue] devargs: device 'net_pcap0' is already used by [port client] "
+		   "(expected one port per device)");
+}
+
+static void test_too_many_ports(void)
+{
+	reset_text();
+	add("[port client]\nrole = client\ndevargs = net_null99\n");
+	for (int i = 1; i < SL_MAX_PORTS; i++)
+		add("[port p%d]\nrole = backend\ndevargs = net_null%d\n", i, i);
+	add("[group blue]\nport = p1\n[group green]\nport = p2\n%s", WEB);
+	EXPECT_OK(text);
+	CU_ASSERT_EQUAL(cfg.nports, SL_MAX_PORTS);
+	CU_ASSERT_STRING_EQUAL(cfg.ports[15].name, "p15");
+	CU_ASSERT_STRING_EQUAL(cfg.ports[15].devargs, "net_null15");
+	reset_text();
+	add("[port client]\nrole = client\ndevargs = net_null99\n");
+	for (int i = 1; i <= SL_MAX_PORTS; i++)
+		add("[port p%d]\nrole = backend\ndevargs = net_null%d\n", i, i);
+	add("[group blue]\nport = p1\n[group green]\nport = p2\n%s", WEB);
+	EXPECT_ERR(text, "[port p16]: too many ports (expected at most 16)");
+}
+
+static void test_too_many_groups(void)
+{
+	reset_text();
+	add("%s", PORTS);
+	for (int i = 0; i < SL_MAX_GROUPS; i++)
+		add("[group g%d]\nport = %s\n", i, i % 2 ? "green" : "blue");
+	add("%s", SVC("web", "tcp", "192.0.2.10", "443", "g0", "g31", "5%"));
+	EXPECT_OK(text);
+	CU_ASSERT_EQUAL(cfg.ngroups, SL_MAX_GROUPS);
+	CU_ASSERT_EQUAL(cfg.services[0].challenger, 31);
+	CU_ASSERT_EQUAL(cfg.groups[31].port, 2);
+	add("[group g%d]\nport = blue\n", SL_MAX_GROUPS);
+	EXPECT_ERR(text, "[group g32]: too many groups (expected at most 32)");
+}
+
+static void build_services(int n)
+{
+	reset_text();
+	add("%s%s", PORTS, GROUPS);
+	for (int i = 0; i < n; i++)
+		add("[service s%d]\nproto = %s\nvip = 192.0.2.%d\nports = %d\nchampion = blue\n"
+		    "challenger = green\nshare = %d bp\n", i, i % 2 ? "udp" : "tcp", 1 + i % 7,
+		    1000 + i, i);
+	/* "N bp" is invalid; use the real form. */
+	for (char *p = text; (p = strstr(p, " bp\n")); )
+		memmove(p, p + 1, strlen(p + 1) + 1);
+	text_len = strlen(text);
+}
+
+static void test_too_many_services(void)
+{
+	build_services(SL_MAX_SERVICES);
+	EXPECT_OK(text);
+	CU_ASSERT_EQUAL(cfg.nservices, SL_MAX_SERVICES);
+	CU_ASSERT_STRING_EQUAL(cfg.services[127].name, "s127");
+	CU_ASSERT_EQUAL(cfg.services[127].proto, 17);
+	CU_ASSERT_EQUAL(cfg.services[127].share_bp, 127);
+	CU_ASSERT_EQUAL(cfg.services[127].ranges[0].lo, 1127);
+	CU_ASSERT_EQUAL(cfg.services[127].vip[3], 1 + 127 % 7);
+	build_services(SL_MAX_SERVICES + 1);
+	EXPECT_ERR(text, "[service s128]: too many services (expected at most 128)");
+}
+
+static void test_share_in_config(void)
+{
+	EXPECT_ERR(PORTS GROUPS SVC("web", "tcp", "192.0.2.10", "443", "blue", "green", "120%"),
+		   "[service web] share: '120%' is above 100% (expected 0%..100%, e.g. 5%, "
+		   "0.5%, 50bp)");
+	EXPECT_ERR(PORTS GROUPS SVC("web", "tcp", "192.0.2.10", "443", "blue", "green", "5"),
+		   "[service web] share: '5' has no unit (expected % or bp, e.g. 5% or 50bp)");
+	EXPECT_ERR(PORTS GROUPS SVC("web", "tcp", "192.0.2.10", "443", "blue", "green",
+				   "0.005%"),
+		   "[service web] share: '0.005%' has more than two decimals, not a whole "
+		   "basis point (expected steps of 0.01% = 1bp, e.g. 0.05%)");
+	/* Missing share means 0 %. */
+	EXPECT_OK(PORTS GROUPS "[service web]\nproto = tcp\nvip = 192.0.2.10\nports = 443\n"
+		  "champion = blue\nchallenger = green\n");
+	CU_ASSERT_EQUAL(cfg.services[0].share_bp, 0);
+}
+
+static void test_share_parse(void)
+{
+	static const struct {
+		const char *s;
+		uint16_t bp;
+	} good[] = {
+		{ "5%", 500 }, { "0.5%", 50 }, { "0.05%", 5 }, { "50bp", 50 },
+		{ "100%", 10000 }, { "0%", 0 }, { "10000bp", 10000 }, { "0bp", 0 },
+		{ "0.01%", 1 }, { "12.34%", 1234 }, { "99.99%", 9999 }, { "100.00%", 10000 },
+		{ "05%", 500 }, { "1bp", 1 },
+	};
+	static const struct {
+		const char *s;
+		const char *err;
+	} bad[] = {
+		{ "100.01%", "'100.01%' is above 100% (expected 0%..100%, e.g. 5%, 0.5%, 50bp)" },
+		{ "120%", "'120%' is above 100% (expected 0%..100%, e.g. 5%, 0.5%, 50bp)" },
+		{ "99999999999999999999%",
+		  "'99999999999999999999%' is above 100% (expected 0%..100%, e.g. 5%, 0.5%, "
+		  "50bp)" },
+		{ "10001bp", "'10001bp' is above 10000bp (expected 0bp..10000bp, e.g. 50bp)" },
+		{ "", "empty (expected 0%..100%, e.g. 5%, 0.5%, 50bp)" },
+		{ "%", "'%' is not a share (expected 0%..100%, e.g. 5%, 0.5%, 50bp)" },
+		{ "bp", "'bp' is not a share (expected 0%..100%, e.g. 5%, 0.5%, 50bp)" },
+		{ "-1%", "'-1%' is not a share (expected 0%..100%, e.g. 5%, 0.5%, 50bp)" },
+		{ "abc", "'abc' is not a share (expected 0%..100%, e.g. 5%, 0.5%, 50bp)" },
+		{ ".5%", "'.5%' is not a share (expected 0%..100%, e.g. 5%, 0.5%, 50bp)" },
+		{ "5.%", "'5.%' is not a share (expected 0%..100%, e.g. 5%, 0.5%, 50bp)" },
+		{ "5x", "'5x' has an unknown unit 'x' (expected % or bp, e.g. 5% or 50bp)" },
+		{ "5%%", "'5%%' has an unknown unit '%%' (expected % or bp, e.g. 5% or 50bp)" },
+		{ "5", "'5' has no unit (expected % or bp, e.g. 5% or 50bp)" },
+		{ "5 %", "'5 %' has a blank before the unit (expected the unit right after the "
+			 "number, e.g. 5% or 50bp)" },
+		{ "0.005%", "'0.005%' has more than two decimals, not a whole basis point "
+			    "(expected steps of 0.01% = 1bp, e.g. 0.05%)" },
+		{ "0.5bp", "'0.5bp': basis points must be a whole number (expected "
+			   "0bp..10000bp, e.g. 50bp)" },
+	};
+	char e[SL_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		uint16_t bp = 0xffff;
+
+		CU_ASSERT_EQUAL(sl_share_parse(good[i].s, &bp, e, sizeof(e)), 0);
+		if (bp != good[i].bp)
+			fprintf(stderr, "\n  share '%s': got %u, want %u\n", good[i].s, bp,
+				good[i].bp);
+		CU_ASSERT_EQUAL(bp, good[i].bp);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint16_t bp = 777;
+
+		e[0] = '\0';
+		CU_ASSERT_EQUAL(sl_share_parse(bad[i].s, &bp, e, sizeof(e)), -1);
+		CU_ASSERT_EQUAL(bp, 777);
+		if (strcmp(e, bad[i].err))
+			fprintf(stderr, "\n  share '%s':\n  want: %s\n  got:  %s\n", bad[i].s,
+				bad[i].err, e);
+		CU_ASSERT_STRING_EQUAL(e, bad[i].err);
+	}
+}
+
+static void test_duration_parse(void)
+{
+	static const struct {
+		const char *s;
+		uint32_t ms;
+	} good[] = {
+		{ "30s", 30000 }, { "500ms", 500 }, { "2m", 120000 }, { "1h", 3600000 },
+		{ "45", 45000 }, { "1ms", 1 }, { "168h", 604800000 }, { "604800", 604800000 },
+	};
+	static const char *const bad[] = { "0s", "0", "0ms", "169h", "604801s", "1.5s", "s",
+					   "-1s", "5 s", "5d", "99999999999999999999999h" };
+	char e[SL_ERR_LEN], want[SL_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		uint32_t ms = 0;
+
+		CU_ASSERT_EQUAL(sl_duration_parse(good[i].s, &ms, e, sizeof(e)), 0);
+		CU_ASSERT_EQUAL(ms, good[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint32_t ms = 7;
+		bool range = i < 5 || i == 10;
+
+		snprintf(want, sizeof(want), "'%s' is %s (expected 1ms..7 days as a whole number "
+			 "with ms, s, m or h, e.g. 500ms, 30s, 2m, 1h; a bare number is seconds)",
+			 bad[i], range ? "out of range" : "not a duration");
+		CU_ASSERT_EQUAL(sl_duration_parse(bad[i], &ms, e, sizeof(e)), -1);
+		CU_ASSERT_EQUAL(ms, 7);
+		if (strcmp(e, want))
+			fprintf(stderr, "\n  want: %s\n  got:  %s\n", want, e);
+		CU_ASSERT_STRING_EQUAL(e, want);
+	}
+}
+
+static void test_bad_duration(void)
+{
+	EXPECT_ERR("[dataplane]\ntcp_timeout = 1.5s\n" BASE,
+		   "[dataplane] tcp_timeout: '1.5s' is not a duration (expected 1ms..7 days as "
+		   "a whole number with ms, s, m or h, e.g. 500ms, 30s, 2m, 1h; a bare number "
+		   "is seconds)");
+	EXPECT_ERR("[dataplane]\nudp_timeout = 8000000s\n" BASE,
+		   "[dataplane] udp_timeout: '8000000s' is out of range (expected 1ms..7 days "
+		   "as a whole number with ms, s, m or h, e.g. 500ms, 30s, 2m, 1h; a bare "
+		   "number is seconds)");
+	EXPECT_ERR("[dataplane]\ntcp_syn_timeout =\n" BASE,
+		   "[dataplane] tcp_syn_timeout: empty (expected 1ms..7 days as a whole number "
+		   "with ms, s, m or h, e.g. 500ms, 30s, 2m, 1h; a bare number is seconds)");
+}
+
+static void test_bad_mac(void)
+{
+	static const struct {
+		const char *members;
+		const char *err;
+	} cases[] = {
+		{ "02:00:00:00:0c:01, 02:00:00:00:0c",
+		  "'02:00:00:00:0c' is not a MAC address (expected aa:bb:cc:dd:ee:ff)" },
+		{ "02:00:00:00:0c:0g",
+		  "'02:00:00:00:0c:0g' is not a MAC address (expected aa:bb:cc:dd:ee:ff)" },
+		{ "02-00-00-00-0c-01",
+		  "'02-00-00-00-0c-01' is not a MAC address (expected aa:bb:cc:dd:ee:ff)" },
+		{ "02:00:00:00:0c:01:02",
+		  "'02:00:00:00:0c:01:02' is not a MAC address (expected aa:bb:cc:dd:ee:ff)" },
+		{ "01:00:5e:00:00:01",
+		  "'01:00:5e:00:00:01' is a multicast address (expected a unicast MAC)" },
+		{ "ff:ff:ff:ff:ff:ff",
+		  "'ff:ff:ff:ff:ff:ff' is the broadcast address (expected a unicast MAC)" },
+		{ "00:00:00:00:00:00",
+		  "'00:00:00:00:00:00' is the zero address (expected a unicast MAC)" },
+		{ "02:00:00:00:0c:01,,02:00:00:00:0c:02",
+		  "entry 2 is empty (expected comma-separated MAC addresses aa:bb:cc:dd:ee:ff)" },
+		{ "02:00:00:00:0c:01,",
+		  "entry 2 is empty (expected comma-separated MAC addresses aa:bb:cc:dd:ee:ff)" },
+	};
+	char s[2048], want[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(s, sizeof(s), "%s[group green]\nport = green\nmode = mac\n"
+			 "members = %s\n%s", PORTS GROUP_BLUE, cases[i].members, WEB);
+		snprintf(want, sizeof(want), "[group green] members: %s", cases[i].err);
+		EXPECT_ERR(s, want);
+	}
+}
+
+static void test_duplicate_member(void)
+{
+	EXPECT_ERR(PORTS GROUP_BLUE "[group green]\nport = green\nmode = mac\n"
+		   "members = 02:00:00:00:0c:01, 02:00:00:00:0c:02, 02:00:00:00:0C:01\n" WEB,
+		   "[group green] members: '02:00:00:00:0C:01' appears twice, as entries 1 and 3 "
+		   "(expected distinct MACs)");
+}
+
+static void test_members_and_mode(void)
+{
+	EXPECT_ERR(PORTS "[group blue]\nport = blue\nmembers = 02:00:00:00:0b:01\n"
+		   GROUP_GREEN WEB,
+		   "[group blue] members: not allowed in port mode (expected mode = mac to use "
+		   "members, or no members)");
+	EXPECT_ERR(PORTS GROUP_BLUE "[group green]\nport = green\nmode = mac\n" WEB,
+		   "[group green] members: missing (expected 1..256 MAC addresses in mac mode, "
+		   "e.g. 02:00:00:00:0c:01, 02:00:00:00:0c:02)");
+	EXPECT_ERR(PORTS GROUP_BLUE "[group green]\nport = green\nmode = dsr\n" WEB,
+		   "[group green] mode: 'dsr' is not a mode (expected port or mac)");
+}
+
+static void test_group_port(void)
+{
+	EXPECT_ERR(PORTS GROUP_BLUE "[group green]\nport = grene\n" WEB,
+		   "[group green] port: no port named 'grene' (ports: client, blue, green)");
+	EXPECT_ERR(PORTS GROUP_BLUE "[group green]\nport = client\n" WEB,
+		   "[group green] port: port 'client' has role client (expected a port with "
+		   "role backend: blue, green)");
+	EXPECT_ERR(PORTS "[port mirror]\nrole = shadow\ndevargs = net_null3\n" GROUP_BLUE
+		   "[group green]\nport = mirror\n" WEB,
+		   "[group green] port: port 'mirror' has role shadow (expected a port with "
+		   "role backend: blue, green)");
+}
+
+static void test_service_groups(void)
+{
+	EXPECT_ERR(PORTS GROUPS SVC("web", "tcp", "192.0.2.10", "443", "blu", "green", "5%"),
+		   "[service web] champion: no group named 'blu' (groups: blue, green)");
+	EXPECT_ERR(PORTS GROUPS SVC("web", "tcp", "192.0.2.10", "443", "blue", "red", "5%"),
+		   "[service web] challenger: no group named 'red' (groups: blue, green)");
+	EXPECT_ERR(PORTS GROUPS SVC("web", "tcp", "192.0.2.10", "443", "blue", "blue", "5%"),
+		   "[service web] challenger: 'blue' is also the champion (expected a different "
+		   "group)");
+	/* Two port-mode groups on one port: the split would be invisible. */
+	EXPECT_ERR(PORTS GROUPS "[group blue2]\nport = blue\n"
+		   SVC("web", "tcp", "192.0.2.10", "443", "blue", "blue2", "5%"),
+		   "[service web] challenger: group 'blue2' leaves on port 'blue' like champion "
+		   "'blue', both in port mode (expected groups on different ports, or mode = "
+		   "mac)");
+	/* ... but a mac-mode group may share the port, and a group many services. */
+	EXPECT_OK(PORTS GROUPS "[group green2]\nport = blue\nmode = mac\n"
+		  "members = 02:00:00:00:0d:01\n"
+		  SVC("web", "tcp", "192.0.2.10", "443", "blue", "green2", "5%")
+		  SVC("web2", "tcp", "192.0.2.11", "443", "blue", "green2", "5%"));
+	CU_ASSERT_EQUAL(cfg.services[1].challenger, 2);
+	CU_ASSERT_EQUAL(cfg.groups[2].port, 1);
+}
+
+static void test_bad_vip(void)
+{
+	static const struct {
+		const char *vip;
+		const char *what;
+	} cases[] = {
+		{ "192.0.2.300", "is not an IPv4 or IPv6 address" },
+		{ "192.0.2.0/24", "is not an IPv4 or IPv6 address" },
+		{ "web.example", "is not an IPv4 or IPv6 address" },
+		{ "2001:db8::g", "is not an IPv4 or IPv6 address" },
+		{ "0.0.0.0", "is not a unicast address" },
+		{ "224.0.0.1", "is not a unicast address" },
+		{ "255.255.255.255", "is not a unicast address" },
+		{ "::", "is not a unicast address" },
+		{ "ff02::1", "is not a unicast address" },
+	};
+	char s[2048], want[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(s, sizeof(s), PORTS GROUPS "[service web]\nproto = tcp\nvip = %s\n"
+			 "ports = 443\nchampion = blue\nchallenger = green\n", cases[i].vip);
+		snprintf(want, sizeof(want), "[service web] vip: '%s' %s (expected an IPv4 or "
+			 "IPv6 address, e.g. 192.0.2.10 or 2001:db8::10)", cases[i].vip,
+			 cases[i].what);
+		EXPECT_ERR(s, want);
+	}
+	EXPECT_ERR(PORTS GROUPS SVC("web", "sctp", "192.0.2.10", "443", "blue", "green", "5%"),
+		   "[service web] proto: 'sctp' is not a protocol (expected tcp or udp)");
+}
+
+#define PORTS_EXPECT "ports 1..65535 and ranges LO-HI, e.g. 443 or 80,443 or 8000-8099"
+
+static void test_bad_ports(void)
+{
+	static const struct {
+		const char *ports;
+		const char *err;
+	} cases[] = {
+		{ "0", "'0' is out of range (expected " PORTS_EXPECT ")" },
+		{ "70000", "'70000' is out of range (expected " PORTS_EXPECT ")" },
+		{ "80, 99999999999999999999", "'99999999999999999999' is out of range (expected "
+					      PORTS_EXPECT ")" },
+		{ "1-65536", "'1-65536' is out of range (expected " PORTS_EXPECT ")" },
+		{ "90-80", "'90-80' is a reversed range (expected LO-HI with LO <= HI, e.g. "
+			   "8000-8099)" },
+		{ "http", "'http' is not a port or range (expected " PORTS_EXPECT ")" },
+		{ "-80", "'-80' is not a port or range (expected " PORTS_EXPECT ")" },
+		{ "80-", "'80-' is not a port or range (expected " PORTS_EXPECT ")" },
+		{ "80 443", "'80 443' is not a port or range (expected " PORTS_EXPECT ")" },
+		{ "80,,443", "item 2 of '80,,443' is empty (expected " PORTS_EXPECT ")" },
+		{ "80,443,", "item 3 of '80,443,' is empty (expected " PORTS_EXPECT ")" },
+		{ "8000-8099, 8080", "'8080' overlaps '8000-8099' (expected each port at most "
+				     "once)" },
+		{ "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+		  "more than 16 items in '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17' (expected "
+		  "at most 16 ports or ranges)" },
+	};
+	char s[2048], want[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(s, sizeof(s), PORTS GROUPS "[service web]\nproto = tcp\n"
+			 "vip = 192.0.2.10\nports = %s\nchampion = blue\nchallenger = green\n",
+			 cases[i].ports);
+		snprintf(want, sizeof(want), "[service web] ports: %s", cases[i].err);
+		EXPECT_ERR(s, want);
+	}
+	EXPECT_OK(PORTS GROUPS SVC("web", "tcp", "192.0.2.10",
+				   "1,2,3,4,5,6,7,8,9,10,11,12,13,14, 100 - 200 ,65535", "blue",
+				   "green", "0bp"));
+	CU_ASSERT_EQUAL(cfg.services[0].nranges, 16);
+	CU_ASSERT_EQUAL(cfg.services[0].ranges[14].lo, 100);
+	CU_ASSERT_EQUAL(cfg.services[0].ranges[14].hi, 200);
+	CU_ASSERT_EQUAL(cfg.services[0].ranges[15].lo, 65535);
+	CU_ASSERT_EQUAL(cfg.services[0].ranges[15].hi, 65535);
+}
+
+static void test_overlapping_services(void)
+{
+	EXPECT_ERR(PORTS GROUPS
+		   SVC("web", "tcp", "192.0.2.10", "8000-8099", "blue", "green", "5%")
+		   SVC("web2", "tcp", "192.0.2.10", "443, 8080-9000", "blue", "green", "5%"),
+		   "[service web2] ports: port 8080 of tcp 192.0.2.10 is already served by "
+		   "[service web] (expected ports no other service uses on the same proto and "
+		   "vip)");
+	EXPECT_ERR(PORTS GROUPS
+		   SVC("web6", "tcp", "2001:db8::10", "443", "blue", "green", "5%")
+		   SVC("alt6", "tcp", "2001:DB8:0::10", "80,443", "blue", "green", "5%"),
+		   "[service alt6] ports: port 443 of tcp 2001:db8::10 is already served by "
+		   "[service web6] (expected ports no other service uses on the same proto and "
+		   "vip)");
+	/* Other proto, other address, other family, adjacent ports: no overlap. */
+	EXPECT_OK(PORTS GROUPS
+		  SVC("web", "tcp", "192.0.2.10", "8000-8099", "blue", "green", "5%")
+		  SVC("quic", "udp", "192.0.2.10", "8000-8099", "blue", "green", "5%")
+		  SVC("other", "tcp", "192.0.2.11", "8000-8099", "blue", "green", "5%")
+		  SVC("mapped", "tcp", "::ffff:192.0.2.10", "8000-8099", "blue", "green", "5%")
+		  SVC("next", "tcp", "192.0.2.10", "7999, 8100", "blue", "green", "5%"));
+	CU_ASSERT_EQUAL(cfg.nservices, 5);
+	CU_ASSERT_EQUAL(cfg.services[3].family, 6);
+}
+
+static void test_maglev_size(void)
+{
+	EXPECT_ERR("[dataplane]\nmaglev_size = 65536\n" BASE,
+		   "[dataplane] maglev_size: '65536' is not a prime (expected a prime 3..65537, "
+		   "e.g. 65537)");
+	EXPECT_ERR("[dataplane]\nmaglev_size = 65539\n" BASE,
+		   "[dataplane] maglev_size: '65539' is out of range (expected a prime "
+		   "3..65537, e.g. 65537)");
+	EXPECT_ERR("[dataplane]\nmaglev_size = 2\n" BASE,
+		   "[dataplane] maglev_size: '2' is out of range (expected a prime 3..65537, "
+		   "e.g. 65537)");
+	/* Two members, table of 2 would not do: must be greater. */
+	EXPECT_ERR("[dataplane]\nmaglev_size = 3\n" PORTS GROUP_BLUE
+		   "[group green]\nport = green\nmode = mac\nmembers = 02:00:00:00:0c:01, "
+		   "02:00:00:00:0c:02, 02:00:00:00:0c:03\n" WEB,
+		   "[dataplane] maglev_size: 3 is not greater than the 3 members of [group "
+		   "green] (expected a prime > 3, e.g. 65537)");
+	EXPECT_OK("[dataplane]\nmaglev_size = 3\n" BASE);
+	CU_ASSERT_EQUAL(cfg.maglev_size, 3);
+	EXPECT_OK("[dataplane]\nmaglev_size = 0x101\n" BASE);
+	CU_ASSERT_EQUAL(cfg.maglev_size, 257);
+}
+
+static void test_bad_integers(void)
+{
+	EXPECT_ERR("[dataplane]\nhash_seed = 0x\n" BASE,
+		   "[dataplane] hash_seed: '0x' is not an integer (expected a 64-bit decimal "
+		   "or 0x hex number, e.g. 0x5eed)");
+	EXPECT_ERR("[dataplane]\nhash_seed = 18446744073709551616\n" BASE,
+		   "[dataplane] hash_seed: '18446744073709551616' is not an integer (expected "
+		   "a 64-bit decimal or 0x hex number, e.g. 0x5eed)");
+	EXPECT_ERR("[dataplane]\ngroup_seed = -1\n" BASE,
+		   "[dataplane] group_seed: '-1' is not an integer (expected a 64-bit decimal "
+		   "or 0x hex number; 0 derives it from hash_seed)");
+	EXPECT_ERR("[dataplane]\nflow_capacity = 0\n" BASE,
+		   "[dataplane] flow_capacity: '0' is out of range (expected 1..16777216 flows "
+		   "per worker lcore)");
+	EXPECT_ERR("[dataplane]\nflow_capacity = 1e6\n" BASE,
+		   "[dataplane] flow_capacity: '1e6' is not an integer (expected 1..16777216 "
+		   "flows per worker lcore)");
+	EXPECT_ERR("[dataplane]\nmbufs = 1000\n" BASE,
+		   "[dataplane] mbufs: '1000' is out of range (expected 0 (computed by "
+		   "sluice-dp) or 1024..16777216)");
+	EXPECT_ERR("[dataplane]\nmbuf_size = 128\n" BASE,
+		   "[dataplane] mbuf_size: '128' is out of range (expected 256..65535 bytes of "
+		   "data room)");
+	EXPECT_ERR("[dataplane]\nrx_desc = 1000\n" BASE,
+		   "[dataplane] rx_desc: '1000' is not a power of two (expected a power of two "
+		   "64..16384)");
+	EXPECT_ERR("[dataplane]\ntx_desc = 32768\n" BASE,
+		   "[dataplane] tx_desc: '32768' is out of range (expected a power of two "
+		   "64..16384)");
+	EXPECT_ERR("[dataplane]\nother = forward\n" BASE,
+		   "[dataplane] other: 'forward' is not an action (expected flood or drop)");
+	EXPECT_ERR("[dataplane]\nmalformed = flood\n" BASE,
+		   "[dataplane] malformed: 'flood' is not an action (expected drop or forward)");
+}
+
+static void test_duplicates(void)
+{
+	EXPECT_ERR(PORTS GROUPS "[service web]\nproto = tcp\nvip = 192.0.2.10\nports = 443\n"
+		   "champion = blue\nchallenger = green\nshare = 5%\nShare = 50%\n",
+		   "[service web] share: set twice, at lines 22 and 23 (expected each key once "
+		   "per section)");
+	EXPECT_ERR(BASE "[port blue]\nrole = backend\ndevargs = net_null5\n",
+		   "[port blue]: appears twice, at lines 4 and 23 (expected each section once)");
+	EXPECT_ERR(BASE "[PORT  Blue]\n",
+		   "[port  blue]: name ' blue' is not valid (expected 1..31 characters a-z, "
+		   "0-9, _ or -)");
+	EXPECT_ERR("[dataplane]\n" BASE "[dataplane]\n",
+		   "[dataplane]: appears twice, at lines 1 and 24 (expected each section once)");
+}
+
+static void test_syntax_error(void)
+{
+	EXPECT_ERR(PORTS "[group blue]\nport blue\n",
+		   "line 11: syntax error: 'port blue' (expected [SECTION], KEY = VALUE or a ; "
+		   "comment)");
+	EXPECT_ERR("; comment\n[port client\nrole = client\n",
+		   "line 2: syntax error: '[port client' (expected [SECTION], KEY = VALUE or "
+		   "a ; comment)");
+	EXPECT_ERR("top = 1\n" BASE,
+		   "line 1: key 'top' is outside any section (expected a [SECTION] header "
+		   "before it)");
+	EXPECT_ERR(PORTS "[group blue]\nport = \"blue\n",
+		   "line 11: syntax error: unterminated quote in 'port = \"blue' (expected KEY = "
+		   "\"VALUE\")");
+	EXPECT_ERR(PORTS "[group blue]\nport = 'blue' green\n",
+		   "line 11: syntax error: text after the closing quote in 'port = 'blue' "
+		   "green' (expected nothing or a ; comment after it)");
+	/* iniparser takes no comment after a section header. */
+	EXPECT_ERR("[port client] ; the client side\n",
+		   "line 1: syntax error: '[port client] ; the client side' (expected [SECTION], "
+		   "KEY = VALUE or a ; comment)");
+	EXPECT_ERR(PORTS "[port x]y]\n",
+		   "line 10: syntax error: '[port x]y]' (expected [SECTION])");
+	reset_text();
+	add("[port client]\nrole = client\ndevargs = net_null0,x=");
+	for (int i = 0; i < 1100; i++)
+		add("y");
+	add("\n");
+	EXPECT_ERR(text, "line 3: line too long (expected at most 1022 characters)");
+}
+
+static void test_file_errors(void)
+{
+	int rc;
+
+	memset(&cfg, 0xa5, sizeof(cfg));
+	rc = sl_config_load("/nonexistent/sluice.ini", &cfg, err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, -1);
+	CU_ASSERT(cfg_is_zero());
+	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/sluice.ini: cannot read: No such file or "
+			       "directory");
+	memset(&cfg, 0xa5, sizeof(cfg));
+	rc = sl_config_load("/tmp", &cfg, err, sizeof(err));
+	CU_ASSERT_EQUAL(rc, -1);
+	CU_ASSERT(cfg_is_zero());
+	CU_ASSERT_STRING_EQUAL(err, "/tmp: cannot read: Is a directory");
+	/* A message that does not fit is cut, never overrun. */
+	memset(err, 'x', sizeof(err));
+	rc = sl_config_load("/nonexistent/sluice.ini", &cfg, err, 20);
+	CU_ASSERT_EQUAL(rc, -1);
+	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/sluice");
+	CU_ASSERT_EQUAL(err[20], 'x');
+}
+
+static void test_comments_quotes_case(void)
+{
+	EXPECT_OK("; leading comment\n# another\n\n"
+		  "[Port Client]\n"
+		  "ROLE = Client\n"
+		  "devargs = \"net_pcap0,rx_pcap=in;1.pcap\" ; quoted, keeps the ;\n"
+		  "[port blue]\nrole = 'backend'\n"
+		  "devargs = net_null1 # hash comment\n"
+		  "[port green]\nrole = backend\ndevargs = net_null2\n"
+		  GROUPS
+		  "[service web]\n"
+		  "proto = TCP\n"
+		  "vip = 192.0.2.10   ; inline\n"
+		  "ports = 80, \\\n  443\n"
+		  "champion = blue\nchallenger = green\n"
+		  "share = 5% ; canary\n"
+		  "[service dns]\nproto = udp\nvip = 192.0.2.53\nports = 53\nchampion = blue\n"
+		  "challenger = green\nshare = \"0.5%\"\n");
+	CU_ASSERT_STRING_EQUAL(cfg.ports[0].name, "client");
+	CU_ASSERT_EQUAL(cfg.ports[0].role, SL_ROLE_CLIENT);
+	CU_ASSERT_STRING_EQUAL(cfg.ports[0].devargs, "net_pcap0,rx_pcap=in;1.pcap");
+	CU_ASSERT_EQUAL(cfg.ports[1].role, SL_ROLE_BACKEND);
+	CU_ASSERT_STRING_EQUAL(cfg.ports[1].devargs, "net_null1");
+	CU_ASSERT_EQUAL(cfg.services[0].proto, 6);
+	CU_ASSERT_EQUAL(cfg.services[0].share_bp, 500);
+	CU_ASSERT_EQUAL(cfg.services[0].nranges, 2);
+	CU_ASSERT_EQUAL(cfg.services[0].ranges[1].lo, 443);
+	CU_ASSERT_EQUAL(cfg.services[1].share_bp, 50);
+}
+
+/* Every [dataplane] default but eal_args. */
+static void check_defaults_dataplane(void)
+{
+	CU_ASSERT_EQUAL(cfg.hash_seed, 0x5eed);
+	CU_ASSERT_EQUAL(cfg.group_seed, 0);
+	CU_ASSERT_EQUAL(cfg.member_seed, 0);
+	CU_ASSERT_EQUAL(cfg.flow_capacity, 1048576);
+	CU_ASSERT_EQUAL(cfg.maglev_size, 65537);
+	CU_ASSERT_EQUAL(cfg.tcp_syn_timeout_ms, 30000);
+	CU_ASSERT_EQUAL(cfg.tcp_timeout_ms, 900000);
+	CU_ASSERT_EQUAL(cfg.tcp_fin_timeout_ms, 120000);
+	CU_ASSERT_EQUAL(cfg.tcp_closed_timeout_ms, 10000);
+	CU_ASSERT_EQUAL(cfg.udp_timeout_ms, 300000);
+	CU_ASSERT_EQUAL(cfg.other, SL_OTHER_FLOOD);
+	CU_ASSERT_EQUAL(cfg.malformed, SL_MALFORMED_DROP);
+	CU_ASSERT_EQUAL(cfg.mbufs, 0);
+	CU_ASSERT_EQUAL(cfg.mbuf_size, 2176);
+	CU_ASSERT_EQUAL(cfg.rx_desc, 1024);
+	CU_ASSERT_EQUAL(cfg.tx_desc, 1024);
+}
+
+static void test_defaults(void)
+{
+	EXPECT_OK(BASE);
+	check_defaults_dataplane();
+	CU_ASSERT_STRING_EQUAL(cfg.eal_args, "");
+	CU_ASSERT_STRING_EQUAL(cfg.path, tmp_path);
+	CU_ASSERT_EQUAL(cfg.groups[0].mode, SL_MODE_PORT);
+	CU_ASSERT_EQUAL(cfg.groups[0].nmembers, 0);
+	EXPECT_OK("[dataplane]\n" BASE);
+	check_defaults_dataplane();
+	EXPECT_OK("[dataplane]\neal_args = -l 0-3 --vdev=net_null9\nhash_seed = 12345\n"
+		  "group_seed = 0xFFFFFFFFFFFFFFFF\nmember_seed = 7\nflow_capacity = 16777216\n"
+		  "maglev_size = 251\ntcp_syn_timeout = 500ms\ntcp_timeout = 2m\n"
+		  "tcp_fin_timeout = 1h\ntcp_closed_timeout = 3\nudp_timeout = 168h\n"
+		  "other = drop\nmalformed = forward\nmbufs = 1024\nmbuf_size = 65535\n"
+		  "rx_desc = 64\ntx_desc = 16384\n" BASE);
+	CU_ASSERT_STRING_EQUAL(cfg.eal_args, "-l 0-3 --vdev=net_null9");
+	CU_ASSERT_EQUAL(cfg.hash_seed, 12345);
+	CU_ASSERT_EQUAL(cfg.group_seed, UINT64_MAX);
+	CU_ASSERT_EQUAL(cfg.member_seed, 7);
+	CU_ASSERT_EQUAL(cfg.flow_capacity, 16777216);
+	CU_ASSERT_EQUAL(cfg.maglev_size, 251);
+	CU_ASSERT_EQUAL(cfg.tcp_syn_timeout_ms, 500);
+	CU_ASSERT_EQUAL(cfg.tcp_timeout_ms, 120000);
+	CU_ASSERT_EQUAL(cfg.tcp_fin_timeout_ms, 3600000);
+	CU_ASSERT_EQUAL(cfg.tcp_closed_timeout_ms, 3000);
+	CU_ASSERT_EQUAL(cfg.udp_timeout_ms, 604800000);
+	CU_ASSERT_EQUAL(cfg.other, SL_OTHER_DROP);
+	CU_ASSERT_EQUAL(cfg.malformed, SL_MALFORMED_FORWARD);
+	CU_ASSERT_EQUAL(cfg.mbufs, 1024);
+	CU_ASSERT_EQUAL(cfg.mbuf_size, 65535);
+	CU_ASSERT_EQUAL(cfg.rx_desc, 64);
+	CU_ASSERT_EQUAL(cfg.tx_desc, 16384);
+}
+
+static void test_lookup(void)
+{
+	EXPECT_OK(BASE);
+	CU_ASSERT_EQUAL(sl_config_port(&cfg, "client"), 0);
+	CU_ASSERT_EQUAL(sl_config_port(&cfg, "green"), 2);
+	CU_ASSERT_EQUAL(sl_config_port(&cfg, "grene"), -1);
+	CU_ASSERT_EQUAL(sl_config_port(&cfg, ""), -1);
+	CU_ASSERT_EQUAL(sl_config_group(&cfg, "blue"), 0);
+	CU_ASSERT_EQUAL(sl_config_group(&cfg, "green"), 1);
+	CU_ASSERT_EQUAL(sl_config_group(&cfg, "client"), -1);
+}
+
+static void load_conf(const char *name)
+{
+	char path[1024];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/conf/%s", SL_SOURCE_ROOT, name);
+	rc = sl_config_load(path, &cfg, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "\n  %s\n", err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(cfg.path, path);
+}
+
+static const uint8_t v4_web[16] = { 192, 0, 2, 10 };
+static const uint8_t v6_web[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x10 };
+
+static void check_service(int i, const char *name, uint8_t proto, uint8_t family,
+			  const uint8_t *vip, uint16_t lo, uint16_t hi, uint16_t share)
+{
+	const struct sl_cfg_service *s = &cfg.services[i];
+
+	CU_ASSERT_STRING_EQUAL(s->name, name);
+	CU_ASSERT_EQUAL(s->proto, proto);
+	CU_ASSERT_EQUAL(s->family, family);
+	CU_ASSERT_EQUAL(memcmp(s->vip, vip, 16), 0);
+	CU_ASSERT_EQUAL(s->ranges[s->nranges - 1].lo, lo);
+	CU_ASSERT_EQUAL(s->ranges[s->nranges - 1].hi, hi);
+	CU_ASSERT_EQUAL(s->champion, sl_config_group(&cfg, "blue"));
+	CU_ASSERT_EQUAL(s->challenger, sl_config_group(&cfg, "green"));
+	CU_ASSERT_EQUAL(s->share_bp, share);
+}
+
+static void test_conf_demo(void)
+{
+	static const uint8_t dns[16] = { 192, 0, 2, 53 };
+	static const uint8_t mac3[6] = { 0x02, 0, 0, 0, 0x0c, 0x03 };
+
+	load_conf("demo.ini");
+	CU_ASSERT_STRING_EQUAL(cfg.eal_args,
+			       "--no-pci --no-huge -m 512 -l 0-1 --log-level=*:warning");
+	CU_ASSERT_EQUAL(cfg.hash_seed, 0x5eed);
+	CU_ASSERT_EQUAL(cfg.flow_capacity, 65536);
+	CU_ASSERT_EQUAL(cfg.maglev_size, 65537);
+	CU_ASSERT_EQUAL(cfg.udp_timeout_ms, 300000);
+	CU_ASSERT_EQUAL(cfg.nports, 3);
+	CU_ASSERT_STRING_EQUAL(cfg.ports[0].name, "client");
+	CU_ASSERT_EQUAL(cfg.ports[0].role, SL_ROLE_CLIENT);
+	CU_ASSERT_STRING_EQUAL(cfg.ports[0].devargs, "net_pcap0,rx_pcap=pcap-fixtures/demo.pcap,"
+			       "tx_pcap=build/demo/client.pcap");
+	CU_ASSERT_STRING_EQUAL(cfg.ports[1].name, "blue");
+	CU_ASSERT_EQUAL(cfg.ports[1].role, SL_ROLE_BACKEND);
+	CU_ASSERT_STRING_EQUAL(cfg.ports[1].devargs, "net_pcap1,rx_pcap=pcap-fixtures/return.pcap,"
+			       "tx_pcap=build/demo/blue.pcap");
+	CU_ASSERT_STRING_EQUAL(cfg.ports[2].devargs, "net_pcap2,tx_pcap=build/demo/green.pcap");
+	CU_ASSERT_EQUAL(cfg.ngroups, 2);
+	CU_ASSERT_STRING_EQUAL(cfg.groups[0].name, "blue");
+	CU_ASSERT_EQUAL(cfg.groups[0].port, 1);
+	CU_ASSERT_EQUAL(cfg.groups[0].mode, SL_MODE_PORT);
+	CU_ASSERT_EQUAL(cfg.groups[0].nmembers, 0);
+	CU_ASSERT_STRING_EQUAL(cfg.groups[1].name, "green");
+	CU_ASSERT_EQUAL(cfg.groups[1].port, 2);
+	CU_ASSERT_EQUAL(cfg.groups[1].mode, SL_MODE_MAC);
+	CU_ASSERT_EQUAL(cfg.groups[1].nmembers, 3);
+	CU_ASSERT_EQUAL(memcmp(cfg.groups[1].macs[2], mac3, 6), 0);
+	CU_ASSERT_EQUAL(cfg.nservices, 3);
+	check_service(0, "web", 6, 4, v4_web, 443, 443, 500);
+	check_service(1, "web6", 6, 6, v6_web, 443, 443, 500);
+	check_service(2, "dns", 17, 4, dns, 53, 53, 500);
+}
+
+static void test_conf_example_4port(void)
+{
+	static const uint8_t rtp[16] = { 192, 0, 2, 20 };
+	static const uint8_t mac4[6] = { 0x02, 0, 0, 0, 0x0b, 0x04 };
+
+	load_conf("example-4port.ini");
+	CU_ASSERT_STRING_EQUAL(cfg.eal_args, "-l 0-3 -n 4 --log-level=*:notice");
+	check_defaults_dataplane();
+	CU_ASSERT_EQUAL(cfg.nports, 4);
+	CU_ASSERT_STRING_EQUAL(cfg.ports[0].devargs, "0000:3b:00.0");
+	CU_ASSERT_EQUAL(cfg.ports[0].role, SL_ROLE_CLIENT);
+	CU_ASSERT_STRING_EQUAL(cfg.ports[3].name, "shadow");
+	CU_ASSERT_STRING_EQUAL(cfg.ports[3].devargs, "0000:af:00.1");
+	CU_ASSERT_EQUAL(cfg.ports[3].role, SL_ROLE_SHADOW);
+	CU_ASSERT_EQUAL(cfg.ngroups, 2);
+	CU_ASSERT_EQUAL(cfg.groups[0].mode, SL_MODE_MAC);
+	CU_ASSERT_EQUAL(cfg.groups[0].nmembers, 4);
+	CU_ASSERT_EQUAL(memcmp(cfg.groups[0].macs[3], mac4, 6), 0);
+	CU_ASSERT_EQUAL(cfg.groups[1].mode, SL_MODE_MAC);
+	CU_ASSERT_EQUAL(cfg.groups[1].nmembers, 3);
+	CU_ASSERT_EQUAL(cfg.groups[1].port, 2);
+	CU_ASSERT_EQUAL(cfg.nservices, 4);
+	check_service(0, "web", 6, 4, v4_web, 443, 443, 100);
+	CU_ASSERT_EQUAL(cfg.services[0].nranges, 2);
+	CU_ASSERT_EQUAL(cfg.services[0].ranges[0].lo, 80);
+	check_service(1, "web6", 6, 6, v6_web, 443, 443, 100);
+	check_service(2, "quic", 17, 4, v4_web, 443, 443, 50);
+	check_service(3, "rtp", 17, 4, rtp, 16384, 32767, 0);
+}
+
+static void test_conf_netns(void)
+{
+	static const uint8_t vip[16] = { 10, 99, 0, 100 };
+
+	load_conf("netns.ini");
+	CU_ASSERT_EQUAL(cfg.nports, 3);
+	CU_ASSERT_STRING_EQUAL(cfg.ports[0].devargs, "net_af_packet0,iface=sl-cli,qpairs=1");
+	CU_ASSERT_STRING_EQUAL(cfg.ports[1].devargs, "net_af_packet1,iface=sl-blue,qpairs=1");
+	CU_ASSERT_STRING_EQUAL(cfg.ports[2].devargs, "net_af_packet2,iface=sl-green,qpairs=1");
+	CU_ASSERT_EQUAL(cfg.groups[0].mode, SL_MODE_PORT);
+	CU_ASSERT_EQUAL(cfg.groups[1].mode, SL_MODE_PORT);
+	CU_ASSERT_EQUAL(cfg.groups[1].port, 2);
+	CU_ASSERT_EQUAL(cfg.nservices, 1);
+	check_service(0, "web", 6, 4, vip, 8080, 8080, 0);
+	CU_ASSERT_EQUAL(cfg.tcp_fin_timeout_ms, 5000);
+	CU_ASSERT_EQUAL(cfg.tcp_closed_timeout_ms, 1000);
+}
+
+static void test_conf_all(void)
+{
+	char pattern[1024];
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "%s/conf/*.ini", SL_SOURCE_ROOT);
+	CU_ASSERT_EQUAL_FATAL(glob(pattern, 0, NULL, &g), 0);
+	CU_ASSERT(g.gl_pathc >= 3);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		int rc = sl_config_load(g.gl_pathv[i], &cfg, err, sizeof(err));
+
+		if (rc)
+			fprintf(stderr, "\n  %s\n", err);
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT(cfg.nports >= 2 && cfg.ngroups >= 1 && cfg.nservices >= 1);
+	}
+	globfree(&g);
+}
+
+void sl_test_register_config(void)
+{
+	CU_pSuite s = CU_add_suite("config", NULL, NULL);
+
+	CU_add_test(s, "unknown section", test_unknown_section);
+	CU_add_test(s, "unknown key", test_unknown_key);
+	CU_add_test(s, "missing key or section", test_missing_key);
+	CU_add_test(s, "bad role", test_bad_role);
+	CU_add_test(s, "client and backend ports", test_client_ports);
+	CU_add_test(s, "16 ports load, 17 fail", test_too_many_ports);
+	CU_add_test(s, "32 groups load, 33 fail", test_too_many_groups);
+	CU_add_test(s, "128 services load, 129 fail", test_too_many_services);
+	CU_add_test(s, "share in a file", test_share_in_config);
+	CU_add_test(s, "sl_share_parse table", test_share_parse);
+	CU_add_test(s, "sl_duration_parse table", test_duration_parse);
+	CU_add_test(s, "bad duration", test_bad_duration);
+	CU_add_test(s, "bad MAC", test_bad_mac);
+	CU_add_test(s, "duplicate member", test_duplicate_member);
+	CU_add_test(s, "members and mode", test_members_and_mode);
+	CU_add_test(s, "group port not found or not a backend", test_group_port);
+	CU_add_test(s, "service groups", test_service_groups);
+	CU_add_test(s, "bad vip or proto", test_bad_vip);
+	CU_add_test(s, "bad ports", test_bad_ports);
+	CU_add_test(s, "overlapping services", test_overlapping_services);
+	CU_add_test(s, "maglev_size", test_maglev_size);
+	CU_add_test(s, "bad integers and actions", test_bad_integers);
+	CU_add_test(s, "duplicate keys and sections", test_duplicates);
+	CU_add_test(s, "syntax errors", test_syntax_error);
+	CU_add_test(s, "file errors", test_file_errors);
+	CU_add_test(s, "comments, quotes, case", test_comments_quotes_case);
+	CU_add_test(s, "defaults and every dataplane key", test_defaults);
+	CU_add_test(s, "port and group lookup", test_lookup);
+	CU_add_test(s, "conf/demo.ini", test_conf_demo);
+	CU_add_test(s, "conf/example-4port.ini", test_conf_example_4port);
+	CU_add_test(s, "conf/netns.ini", test_conf_netns);
+	CU_add_test(s, "every conf/*.ini loads", test_conf_all);
+}
