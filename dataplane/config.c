@@ -759,9 +759,9 @@ static int load_ports(struct loader *l)
 		for (unsigned j = 0; j < i; j++)
 			if (strcspn(c->ports[j].devargs, ",") == dev &&
 			    !strncmp(c->ports[j].devargs, p->devargs, dev))
-				return fail(l, l->port_sec[i], "devargs", "device '%.*s' is already "
-					    "used by [port %s] (expected one port per device)",
-					    (int)dev, p->devargs, c->ports[j].name);
+				return fail(l, l->port_sec[i], "devargs", "device '%.*s' is "
+					    "already used by [port %s] (expected one port per "
+					    "device)", (int)dev, p->devargs, c->ports[j].name);
 		if (p->role == SL_ROLE_CLIENT) {
 			if (client >= 0)
 				return fail(l, l->port_sec[i], "role", "a second client port, "
@@ -856,8 +856,8 @@ static int load_members(struct loader *l, const struct sec *s, struct sl_cfg_gro
 				    "MAC)", t);
 		for (unsigned j = 0; j + 1 < n; j++)
 			if (!memcmp(g->macs[j], mac, 6))
-				return fail(l, s, "members", "'%s' appears twice, as entries %u and "
-					    "%u (expected distinct MACs)", t, j + 1, n);
+				return fail(l, s, "members", "'%s' appears twice, as entries %u "
+					    "and %u (expected distinct MACs)", t, j + 1, n);
 	}
 	g->nmembers = (uint16_t)n;
 	return 0;
