@@ -650,12 +650,13 @@ static void sink_write(struct sink *s, const char *path)
 
 struct u64set {
 	uint64_t *v;
-	size_t mask;
+	size_t mask, n;
 };
 
 static void set_init(struct u64set *s, unsigned bits)
 {
 	s->mask = ((size_t)1 << bits) - 1;
+	s->n = 0;
 	s->v = calloc(s->mask + 1, sizeof(uint64_t));
 	if (!s->v)
 		die("out of memory");
@@ -666,11 +667,14 @@ static int set_add(struct u64set *s, uint64_t k)
 {
 	size_t i = (size_t)((k * 0x9e3779b97f4a7c15ull) >> 20) & s->mask;
 
+	if (2 * (s->n + 1) > s->mask)
+		die("internal: endpoint set too small (%zu entries)", s->n);
 	for (;; i = (i + 1) & s->mask) {
 		if (s->v[i] == k)
 			return 0;
 		if (s->v[i] == 0) {
 			s->v[i] = k;
+			s->n++;
 			return 1;
 		}
 	}
@@ -700,7 +704,8 @@ struct conv {
 static void pick_client4(struct gen *g, uint8_t *addr, uint16_t *port)
 {
 	for (;;) {
-		uint32_t net = rng_below(&g->r, 2) ? 0xcb007100u : 0xc6336400u; /* 203.0.113 / 198.51.100 */
+		/* 203.0.113.0/24 or 198.51.100.0/24 */
+		uint32_t net = rng_below(&g->r, 2) ? 0xcb007100u : 0xc6336400u;
 		uint32_t a = net | rng_range(&g->r, 1, 253); /* .254 is the router */
 		uint16_t p = (uint16_t)rng_range(&g->r, 1024, 65535);
 
@@ -745,9 +750,8 @@ static void conv_new(struct gen *g, struct conv *c, int fam, uint8_t proto, cons
 }
 
 /* A frame of conversation c in direction to_srv (client -> server) or back;
- * l4 is the upper-layer segment, checksummed here.  IPv6 packets of a
- * v6_ext conversation get an 8-byte hop-by-hop or destination options header
- * with 10 % probability. */
+ * l4 is the upper-layer segment, checksummed here.  One IPv6 packet in ten
+ * gets an 8-byte hop-by-hop or destination options header. */
 static struct rec *conv_emit(struct gen *g, struct sink *s, const struct conv *c, int to_srv,
 			     uint64_t t, const uint8_t *l4, size_t n)
 {
