@@ -11,9 +11,11 @@ Commands:
         and per service endpoint (proto/vip/port) packets, bytes, flows and
         fragmented datagrams.  Without --vip the service endpoint of a TCP or
         UDP flow is the end with the lower port.
-  split FILE FILE...
+  split [--vip PROTO/ADDR/PORT]... FILE FILE...
         flows that appear in more than one file (the "no flow on two groups"
-        check); exit 1 if there is any.
+        check); exit 1 if there is any.  With --vip only the flows of those
+        services count (fragments, keyed without ports, by address); traffic
+        matching no service may legitimately go to every backend.
   same DIR1 DIR2 (or FILE1 FILE2)
         compare same-named .pcap files packet by packet (frame bytes,
         timestamps ignored); exit 1 at the first difference, saying where.
@@ -426,23 +428,46 @@ def summarize(path, vips):
     return out
 
 
-def cmd_summary(args):
+def parse_args(args):
+    """Split --vip options from file arguments."""
     vips, files = None, []
     i = 0
     while i < len(args):
         if args[i] == "--vip":
             if i + 1 >= len(args):
                 raise BadInput("--vip needs a value (PROTO/ADDRESS/PORT)")
-            vips = vips or set()
-            vips.add(parse_vip(args[i + 1]))
+            spec = args[i + 1]
             i += 2
         elif args[i].startswith("--vip="):
-            vips = vips or set()
-            vips.add(parse_vip(args[i][6:]))
+            spec = args[i][6:]
             i += 1
+        elif args[i].startswith("-"):
+            raise BadInput(f"unknown option '{args[i]}'")
         else:
             files.append(args[i])
             i += 1
+            continue
+        vips = vips or set()
+        vips.add(parse_vip(spec))
+    return vips, files
+
+
+def in_services(k, vips):
+    """Whether flow key k belongs to one of the services in vips: one end is
+    a service endpoint, or, for a fragment's key (ports 0), a service
+    address of that protocol."""
+    fam, proto, a, pa, b, pb = k
+    for addr, port in ((a, pa), (b, pb)):
+        if (fam, proto, addr, port) in vips:
+            return True
+        if pa == 0 and pb == 0 and any(v[:3] == (fam, proto, addr)
+                                       for v in vips):
+            return True
+    return False
+
+
+def cmd_summary(args):
+    vips, files = parse_args(args)
     if not files:
         raise BadInput("summary: no pcap file given")
     print(json.dumps({f: summarize(f, vips) for f in files}, indent=2))
@@ -450,13 +475,14 @@ def cmd_summary(args):
 
 
 def cmd_split(args):
-    if len(args) < 2:
+    vips, files = parse_args(args)
+    if len(files) < 2:
         raise BadInput("split: give at least two pcap files")
     seen = {}
-    for f in args:
+    for f in files:
         for _, data in read_pcap(f):
             k = decode(data).key()
-            if k is not None:
+            if k is not None and (vips is None or in_services(k, vips)):
                 per = seen.setdefault(k, {})
                 per[f] = per.get(f, 0) + 1
     shared = sorted((k for k, per in seen.items() if len(per) > 1),
