@@ -21,7 +21,9 @@
 
 struct sl_flow {
 	struct sl_key key;  /* 40 */
-	uint32_t sig;       /* high half of the digest, checked before the key */
+	uint32_t sig;       /* low half of the digest, checked before the key; its
+			     * low bits are the home slot (backward-shift
+			     * deletion needs every entry's home) */
 	uint32_t last_seen; /* ms, wrapping */
 	uint32_t gen;       /* table generation that decided the flow */
 	uint16_t service;
@@ -42,6 +44,9 @@ struct sl_ft_timeouts {
 	uint32_t other;       /* UDP, fragments, anything else */
 };
 
+/* Slot indexes and home slots are 32-bit. */
+#define SL_FT_MAX_CAPACITY (1u << 31)
+
 struct sl_flowtable {
 	struct sl_flow *slots;
 	uint64_t mask;        /* number of slots - 1 */
@@ -50,10 +55,12 @@ struct sl_flowtable {
 	uint32_t max_probe;   /* probe length bound */
 	uint32_t sweep_pos;
 	uint32_t timeout[256]; /* by state byte, precomputed */
+	uint64_t map_bytes;   /* length of the slots mapping */
 };
 
 /* capacity: flows the table must hold.  Slots = next power of two >=
- * capacity * 5 / 4.  Returns NULL if allocation fails or capacity is 0. */
+ * capacity * 5 / 4 (at least 16).  Returns NULL if allocation fails, t is
+ * NULL, or capacity is 0 or above SL_FT_MAX_CAPACITY. */
 struct sl_flowtable *sl_ft_create(uint32_t capacity, const struct sl_ft_timeouts *t);
 void sl_ft_destroy(struct sl_flowtable *ft);
 /* Bytes allocated for the table (for "bytes per tracked flow"). */
@@ -93,9 +100,10 @@ struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft, const struct sl_key
 struct sl_flow *sl_ft_lookup(struct sl_flowtable *ft, const struct sl_key *key,
 			     uint64_t digest, uint32_t now);
 
-/* Examine up to budget slots from the sweep cursor; remove expired entries,
- * calling gone(ctx, entry) for each before removal.  Returns entries
- * removed. */
+/* Advance the sweep cursor by budget slots, removing expired entries and
+ * calling gone(ctx, entry) (if not NULL) for each before removal; a slot an
+ * entry was shifted into is looked at again.  Returns entries removed.
+ * Removal moves entries: pointers from lookups do not survive a sweep. */
 uint32_t sl_ft_sweep(struct sl_flowtable *ft, uint32_t now, uint32_t budget,
 		     void (*gone)(void *ctx, const struct sl_flow *f), void *ctx);
 
