@@ -14,8 +14,9 @@ int sl_is_prime(uint32_t n);
 /* Fill table[0..m) with member indexes 0..n-1 for members identified by
  * their MAC addresses.  Each member's permutation depends only on its own
  * MAC and the seed, so a member keeps its slots whatever the list order
- * around it.  m must be prime and > n; n >= 1.  Returns 0, or -1 on bad
- * arguments.  Uses a scratch allocation of O(n) words. */
+ * around it (members are taken in MAC order, not list order).  m must be
+ * prime, <= 65537 and > n; 1 <= n <= 65535.  Returns 0, or -1 on bad
+ * arguments (table untouched).  Uses a scratch allocation of O(n) words. */
 int sl_maglev_build(uint16_t *table, uint32_t m, const uint8_t (*macs)[6],
 		    uint32_t n, uint64_t seed);
 
