@@ -1,0 +1,58 @@
+#!/bin/sh
+# Run every sluice test on this machine: installs the Debian packages,
+# builds (release, and ASan+UBSan), then runs
+#   1. the core unit tests (CUnit), release build
+#   2. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. fixture reproducibility (generator output == committed pcaps)
+#   4. integration tests: the real sluice-dp on net_pcap ports
+# and prints one final "N passed, N failed" line.  Exit 0 only if all pass.
+set -u
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+./tools/install-deps.sh || { echo "test: installing packages failed"; exit 1; }
+./tools/build.sh || { echo "test: release build failed"; echo "0 passed, 1 failed"; exit 1; }
+./tools/build.sh asan || { echo "test: ASan build failed"; echo "0 passed, 1 failed"; exit 1; }
+./tools/hugepages.sh 512
+
+logdir=$(mktemp -d /tmp/sluice-test.XXXXXX)
+total_pass=0
+total_fail=0
+
+# stage NAME COMMAND...: runs it, shows its output, adds its "N passed, N
+# failed" line to the totals (a stage that dies without one counts as 1 failed).
+stage() {
+	name=$1
+	shift
+	echo
+	echo "=== $name ==="
+	("$@"; echo "stage-exit: $?") 2>&1 | tee "$logdir/$name.log"
+	rc=$(sed -n 's/^stage-exit: //p' "$logdir/$name.log" | tail -n 1)
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logdir/$name.log" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "test: stage '$name' ended without a summary line: counted as 1 failed"
+		total_fail=$((total_fail + 1))
+		return
+	fi
+	p=$(echo "$line" | cut -d' ' -f1)
+	f=$(echo "$line" | cut -d' ' -f3)
+	if [ "$rc" != 0 ] && [ "$f" -eq 0 ]; then
+		# e.g. a sanitizer report after the last test
+		echo "test: stage '$name' exited with status $rc: counted as 1 failed"
+		f=1
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+}
+
+stage unit "$root/build/tests/sluice-unit"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	stage unit-asan "$root/build-asan/tests/sluice-unit"
+stage fixtures sh "$root/tests/test-fixtures.sh" "$root/build/tools/sluice-gen-fixtures"
+stage integration python3 "$root/tests/integration.py" --build "$root/build"
+
+echo
+echo "=== summary ==="
+echo "logs: $logdir"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ] && [ "$total_pass" -gt 0 ]
