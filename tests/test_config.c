@@ -883,7 +883,7 @@ static void test_conf_demo(void)
 
 	load_conf("demo.ini");
 	CU_ASSERT_STRING_EQUAL(cfg.eal_args,
-			       "--no-pci --no-huge -m 512 -l 0-1 --log-level=*:warning");
+			       "--no-pci --in-memory -l 0-1 --log-level=*:warning");
 	CU_ASSERT_EQUAL(cfg.hash_seed, 0x5eed);
 	CU_ASSERT_EQUAL(cfg.flow_capacity, 65536);
 	CU_ASSERT_EQUAL(cfg.maglev_size, 65537);
