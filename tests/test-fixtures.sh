@@ -1,8 +1,9 @@
 #!/bin/sh
 # Check the committed fixtures: regenerate them into a temporary directory and
 # compare byte for byte with pcap-fixtures/, then read them with the
-# independent reader (tools/pcapcheck.py) and compare its counts with
-# manifest.json and its per-packet verdicts with malformed.json.
+# independent reader (tools/pcapcheck.py) and compare its counts (malformed
+# by reason included) with manifest.json and its per-packet verdicts with
+# malformed.json; demo.pcap must carry one copy of each malformed case.
 # Builds nothing.  Usage: tests/test-fixtures.sh [GENERATOR]
 # (default build/tools/sluice-gen-fixtures).  Exit 0 all good, 1 otherwise.
 set -u
@@ -41,7 +42,7 @@ for f in demo.pcap return.pcap malformed.pcap malformed.json manifest.json; do
 done
 
 python3 - "$fix" "$check" <<'EOF' || status=1
-import json, subprocess, sys
+import collections, json, os, subprocess, sys
 
 fix, check = sys.argv[1], sys.argv[2]
 man = json.load(open(f"{fix}/manifest.json"))
@@ -70,9 +71,14 @@ for n in names:
     for k in ("packets", "bytes", "flows"):
         if want[k] != got[k]:
             fail(f"{n}: {k}: manifest {want[k]}, pcapcheck {got[k]}")
-    if got["malformed"]:
-        fail(f"{n}: pcapcheck finds {got['malformed']} malformed packets: "
-             f"{got['malformed_by_reason']}")
+    wm = want.get("malformed")
+    if wm is None:
+        fail(f"{n}: manifest has no malformed counts")
+    elif wm["total"] != got["malformed"] or wm["by_reason"] != got["malformed_by_reason"]:
+        fail(f"{n}: malformed: manifest {wm['total']} {wm['by_reason']}, pcapcheck "
+             f"{got['malformed']} {got['malformed_by_reason']}")
+    elif sum(wm["by_reason"].values()) != wm["total"]:
+        fail(f"{n}: malformed: manifest by_reason does not add up to total {wm['total']}")
     if want["categories"]["arp"] != got["non_ip"]:
         fail(f"{n}: non-IP packets: manifest {want['categories']['arp']} ARP, "
              f"pcapcheck {got['non_ip']}")
@@ -86,7 +92,8 @@ for n in names:
                      f"pcapcheck {g[k]}")
     if not bad:
         print(f"test-fixtures: {n}: pcapcheck agrees with manifest.json "
-              f"({got['packets']} packets, {got['flows']} flows)")
+              f"({got['packets']} packets, {got['flows']} flows, "
+              f"{got['malformed']} malformed)")
 
 mal = json.load(open(f"{fix}/malformed.json"))
 lines = run("records", f"{fix}/malformed.pcap").splitlines()
@@ -104,6 +111,21 @@ for c in mal["cases"]:
     counts[c["reason"]] = counts.get(c["reason"], 0) + 1
 if counts.pop("ok", 0) != mal["valid"] or counts != mal["by_reason"]:
     fail("malformed.json: valid/by_reason do not add up to its cases")
+
+# demo.pcap carries exactly one copy of each malformed case of malformed.pcap
+sys.path.insert(0, os.path.dirname(check))
+import pcapcheck as pc
+def bad_frames(path):
+    return collections.Counter(d for _, d in pc.read_pcap(path) if pc.decode(d).bad)
+dm, mm = bad_frames(f"{fix}/demo.pcap"), bad_frames(f"{fix}/malformed.pcap")
+if dm != mm:
+    fail(f"demo.pcap: its {sum(dm.values())} malformed frames are not one copy each of "
+         f"the {sum(mm.values())} malformed cases of malformed.pcap")
+if man["files"]["demo.pcap"].get("malformed", {}).get("by_reason") != mal["by_reason"]:
+    fail("manifest.json: demo.pcap malformed by_reason differs from malformed.json's")
+elif not bad:
+    print(f"test-fixtures: demo.pcap: one copy of each of the {sum(mm.values())} "
+          f"malformed cases of malformed.pcap")
 if not bad:
     print(f"test-fixtures: malformed.pcap: pcapcheck agrees with all "
           f"{mal['packets']} verdicts of malformed.json")

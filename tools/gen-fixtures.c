@@ -2,7 +2,8 @@
  *
  *   sluice-gen-fixtures [--seed N] OUTDIR
  *	writes demo.pcap, return.pcap, malformed.pcap, malformed.json and
- *	manifest.json into OUTDIR (created if missing)
+ *	manifest.json into OUTDIR (created if missing); demo.pcap also carries
+ *	one copy of every malformed case of malformed.pcap
  *   sluice-gen-fixtures --bench FLOWS [--seed N] FILE
  *	writes FLOWS 60-byte IPv4 TCP ACK frames, one per flow
  *
@@ -23,7 +24,7 @@
 #include <pcap/pcap.h>
 
 #define GEN_NAME "sluice-gen-fixtures"
-#define GEN_VERSION "1"
+#define GEN_VERSION "2"
 #define T0_SEC 1767225600ull /* 2026-01-01T00:00:00Z */
 #define FRAME_MAX 1600
 #define ETH_MIN 60 /* without FCS */
@@ -529,7 +530,8 @@ struct rec {
 	uint32_t dgram;  /* fragmented datagram id, 0 = not a fragment */
 	uint16_t cats;
 	uint8_t svc;
-	uint8_t haskey;  /* 0 for non-IP frames */
+	uint8_t haskey;  /* 0 for non-IP and malformed frames */
+	uint8_t bad;     /* index in bad_names of a malformed frame's reason, 0 = not */
 	uint8_t key[KEY_LEN];
 };
 
@@ -1302,6 +1304,25 @@ static size_t count_dgrams(const struct sink *s, int svc)
 	return d;
 }
 
+/* {"total": N, "by_reason": {...}}, reasons in enum sl_bad order, only
+ * those present. */
+static json_t *malformed_manifest(const struct sink *s)
+{
+	json_t *o = json_object(), *by = json_object();
+	uint64_t k[N_BAD] = { 0 }, total = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		k[s->r[i].bad]++;
+	for (size_t i = 1; i < N_BAD; i++) {
+		total += k[i];
+		if (k[i])
+			json_object_set_new(by, bad_names[i], json_integer((json_int_t)k[i]));
+	}
+	json_object_set_new(o, "total", json_integer((json_int_t)total));
+	json_object_set_new(o, "by_reason", by);
+	return o;
+}
+
 static json_t *file_manifest(const struct sink *s)
 {
 	json_t *o = json_object(), *svcs = json_object(), *cats = json_object();
@@ -1346,6 +1367,7 @@ static json_t *file_manifest(const struct sink *s)
 	}
 	json_object_set_new(o, "categories", cats);
 	json_object_set_new(o, "category_flows", cflows);
+	json_object_set_new(o, "malformed", malformed_manifest(s));
 	return o;
 }
 
@@ -1382,6 +1404,10 @@ static void write_manifest(const struct gen *g, uint64_t seed, const char *path)
 		"dns6 is not in conf/demo.ini: there its fragments match no service"));
 	json_array_append_new(notes, json_string(
 		"flows ending in a server RST have no final client ACK in demo.pcap"));
+	json_array_append_new(notes, json_string(
+		"malformed: frames sl_parse() rejects, by reason; demo.pcap carries one copy "
+		"of every malformed case of malformed.pcap at scattered times; they count in "
+		"packets and bytes, in no flow, service or category"));
 	json_object_set_new(m, "notes", notes);
 	json_object_set_new(files, "demo.pcap", file_manifest(&g->demo));
 	json_object_set_new(files, "return.pcap", file_manifest(&g->ret));
@@ -1395,6 +1421,7 @@ static void write_manifest(const struct gen *g, uint64_t seed, const char *path)
 struct mcase {
 	uint8_t f[FRAME_MAX];
 	size_t len;
+	uint8_t bad;  /* index in bad_names */
 	const char *reason;
 	char what[160];
 };
@@ -1426,6 +1453,7 @@ static void m_add(struct mlist *m, const uint8_t *f, size_t len, const char *rea
 	c = &m->c[m->n++];
 	memcpy(c->f, f, len);
 	c->len = len;
+	c->bad = (uint8_t)i;
 	c->reason = bad_names[i];
 	va_start(ap, fmt);
 	vsnprintf(c->what, sizeof(c->what), fmt, ap);
@@ -1945,22 +1973,27 @@ static void mal_valid(struct rng *r, struct mlist *ok)
 	m_add(ok, f, len, "ok", "IPv4 GRE (protocol 47: no ports, not malformed)");
 }
 
-static void gen_malformed(struct rng *r, const char *pcap_path, const char *json_path)
+/* The cases of malformed.pcap: bad ones with their reasons, valid ones. */
+static void mal_cases(struct rng *r, struct mlist *bad, struct mlist *ok)
 {
-	struct mlist bad = { 0 }, ok = { 0 };
+	mal_truncations(r, bad);
+	mal_headers(r, bad);
+	mal_valid(r, ok);
+}
+
+static void gen_malformed(const struct mlist *bad, const struct mlist *ok,
+			  const char *pcap_path, const char *json_path)
+{
 	json_t *j = json_object(), *by = json_object(), *cases = json_array();
 	pcap_t *pd;
 	pcap_dumper_t *d;
 	size_t ib = 0, iv = 0, idx = 0;
 
-	mal_truncations(r, &bad);
-	mal_headers(r, &bad);
-	mal_valid(r, &ok);
 	d = dump_open(&pd, pcap_path, NULL);
 	/* one valid frame after every three malformed ones */
-	while (ib < bad.n || iv < ok.n) {
-		const struct mcase *c = (iv < ok.n && (ib >= bad.n || (idx + 1) % 4 == 0)) ?
-					&ok.c[iv++] : &bad.c[ib++];
+	while (ib < bad->n || iv < ok->n) {
+		const struct mcase *c = (iv < ok->n && (ib >= bad->n || (idx + 1) % 4 == 0)) ?
+					&ok->c[iv++] : &bad->c[ib++];
 		json_t *o = json_object();
 
 		dump_one(d, (uint64_t)idx * 1000, c->f, (uint32_t)c->len);
@@ -1975,21 +2008,58 @@ static void gen_malformed(struct rng *r, const char *pcap_path, const char *json
 	for (size_t i = 1; i < N_BAD; i++) {
 		size_t k = 0;
 
-		for (size_t b = 0; b < bad.n; b++)
-			k += bad.c[b].reason == bad_names[i];
+		for (size_t b = 0; b < bad->n; b++)
+			k += bad->c[b].reason == bad_names[i];
 		if (k == 0)
 			die("internal: no malformed case for %s", bad_names[i]);
 		json_object_set_new(by, bad_names[i], json_integer((json_int_t)k));
 	}
 	json_object_set_new(j, "packets", json_integer((json_int_t)idx));
-	json_object_set_new(j, "valid", json_integer((json_int_t)ok.n));
-	json_object_set_new(j, "malformed", json_integer((json_int_t)bad.n));
+	json_object_set_new(j, "valid", json_integer((json_int_t)ok->n));
+	json_object_set_new(j, "malformed", json_integer((json_int_t)bad->n));
 	json_object_set_new(j, "by_reason", by);
 	json_object_set_new(j, "cases", cases);
 	json_write(j, json_path);
 	json_decref(j);
-	free(bad.c);
-	free(ok.c);
+}
+
+/* One copy of every malformed case in demo.pcap, so the demo shows the
+ * counters by reason.  The cases go in a shuffled order into as many equal
+ * slots of demo.pcap's time span, each at a random time inside its slot: they
+ * arrive one by one between real packets, all over the capture. */
+static void demo_add_malformed(struct gen *g, const struct mlist *bad)
+{
+	size_t n = bad->n, *order;
+	uint64_t t0 = UINT64_MAX, t1 = 0, slot;
+
+	if (n == 0 || g->demo.n == 0)
+		die("internal: no malformed cases or no demo packets");
+	order = xrealloc(NULL, n * sizeof(*order));
+	for (size_t i = 0; i < g->demo.n; i++) {
+		uint64_t t = g->demo.r[i].t_us;
+
+		t0 = t < t0 ? t : t0;
+		t1 = t > t1 ? t : t1;
+	}
+	slot = (t1 - t0) / n;
+	if (slot == 0 || slot > UINT32_MAX)
+		die("internal: demo time span %" PRIu64 " us does not fit %zu slots", t1 - t0, n);
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = rng_below(&g->r, (uint32_t)(i + 1)), x = order[i];
+
+		order[i] = order[j];
+		order[j] = x;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct mcase *c = &bad->c[order[i]];
+		uint64_t t = t0 + i * slot + rng_below(&g->r, (uint32_t)slot);
+		struct rec *r = sink_add(&g->demo, t, c->f, c->len);
+
+		r->bad = c->bad;
+	}
+	free(order);
 }
 
 /* ---- bench mode ---- */
@@ -2096,6 +2166,7 @@ int main(int argc, char **argv)
 	char path[4096], jpath[4096];
 	struct gen g;
 	struct rng mr;
+	struct mlist bad = { 0 }, ok = { 0 };
 	struct stat st;
 
 	for (int i = 1; i < argc; i++) {
@@ -2142,6 +2213,11 @@ int main(int argc, char **argv)
 	gen_dns(&g);
 	gen_frags(&g);
 	gen_other(&g);
+	/* its own stream, so that changing the demo leaves malformed.pcap alone */
+	rng_seed(&mr, seed ^ 0x6d616c666f726d64ull);
+	mal_cases(&mr, &bad, &ok);
+	/* last on g.r, so that the demo's real traffic stays as it was */
+	demo_add_malformed(&g, &bad);
 
 	path_join(path, sizeof(path), out, "demo.pcap");
 	sink_write(&g.demo, path);
@@ -2149,11 +2225,11 @@ int main(int argc, char **argv)
 	sink_write(&g.ret, path);
 	path_join(path, sizeof(path), out, "manifest.json");
 	write_manifest(&g, seed, path);
-	/* its own stream, so that changing the demo leaves malformed.pcap alone */
-	rng_seed(&mr, seed ^ 0x6d616c666f726d64ull);
 	path_join(path, sizeof(path), out, "malformed.pcap");
 	path_join(jpath, sizeof(jpath), out, "malformed.json");
-	gen_malformed(&mr, path, jpath);
+	gen_malformed(&bad, &ok, path, jpath);
+	free(bad.c);
+	free(ok.c);
 	sink_free(&g.demo);
 	sink_free(&g.ret);
 	free(g.used4.v);
