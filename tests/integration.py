@@ -212,6 +212,12 @@ def conservation(tmp):
     check(st["ports"]["client"]["tx"] == len(client), "client tx counter")
     for p in ("client", "blue", "green"):
         check(st["ports"][p]["drops"] == 0, f"drops on port {p}")
+    with open(os.path.join(FIX, "manifest.json")) as f:
+        man = json.load(f)["files"]["demo.pcap"]["malformed"]
+    got = {k: v for k, v in st["malformed"].items() if k != "total"}
+    check(got == man["by_reason"], f"malformed by reason {got} != manifest {man['by_reason']}")
+    check(st["malformed_dropped"] == man["total"] == sum(want["bad"].values()),
+          "malformed_dropped differs from the manifest")
 
 
 def group_flows(out):
