@@ -29,6 +29,8 @@ if ! "$gen" --seed "$seed" "$tmp/gen" >"$tmp/gen.log" 2>&1; then
 fi
 
 status=0
+npass=0
+nfail=0
 for f in demo.pcap return.pcap malformed.pcap malformed.json manifest.json; do
 	if [ ! -f "$fix/$f" ]; then
 		echo "test-fixtures: $fix/$f is missing"
@@ -36,12 +38,14 @@ for f in demo.pcap return.pcap malformed.pcap malformed.json manifest.json; do
 	elif ! cmp -s "$tmp/gen/$f" "$fix/$f"; then
 		echo "test-fixtures: $f differs from the regenerated one: $(cmp "$tmp/gen/$f" "$fix/$f" 2>&1)"
 		status=1
+		nfail=$((nfail + 1))
 	else
 		echo "test-fixtures: $f identical"
+		npass=$((npass + 1))
 	fi
 done
 
-python3 - "$fix" "$check" <<'EOF' || status=1
+if python3 - "$fix" "$check" <<'EOF'; then npass=$((npass + 1)); else status=1; nfail=$((nfail + 1)); fi
 import collections, json, os, subprocess, sys
 
 fix, check = sys.argv[1], sys.argv[2]
@@ -137,4 +141,5 @@ if [ "$status" -eq 0 ]; then
 else
 	echo "test-fixtures: FAIL"
 fi
+echo "$npass passed, $nfail failed"
 exit "$status"
