@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_common.h>
 #include <rte_cycles.h>
@@ -56,6 +57,7 @@ static void usage(FILE *f)
 		"      --duration SECONDS stop after SECONDS (decimals allowed)\n"
 		"      --exit-when-idle MS\n"
 		"                         stop once no port has received a packet for MS ms\n"
+		"                         (counted from the start of forwarding too)\n"
 		"      --stats FILE       write the end of run statistics to FILE as JSON\n"
 		"  -h, --help             print this help and exit\n"
 		"  -V, --version          print the version and exit\n"
@@ -76,6 +78,30 @@ static int usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\nTry 'sluice-dp --help'.\n");
 	return EXIT_USAGE;
+}
+
+/* Fail before the run, not after it, when --stats cannot be written. */
+static int stats_dir_check(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (path[0] == '\0' || (slash && slash[1] == '\0')) {
+		fprintf(stderr, "sluice-dp: --stats '%s': expected a file name\n", path);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) != 0) {
+		fprintf(stderr, "sluice-dp: --stats %s: directory %s is not writable: %s\n", path,
+			dir, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Returns -1 to go on, or an exit status. */
@@ -141,6 +167,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				   argv[optind]);
 	if (!o->config)
 		return usage_error("%s", "missing -c CONFIG");
+	if (o->stats && stats_dir_check(o->stats) != 0)
+		return EXIT_USAGE;
 	o->neal = argc - optind;
 	o->eal = argv + optind;
 	return -1;

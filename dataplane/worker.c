@@ -158,7 +158,9 @@ static inline void dispatch(struct sl_dp_worker *w, struct rte_mbuf *m, uint16_t
 		tx_enqueue(w, (unsigned)__builtin_ctz(mask), m);
 		return;
 	}
-	rte_mbuf_refcnt_update(m, (int16_t)(__builtin_popcount(mask) - 1));
+	/* Every segment's count: freeing a chain frees its later segments
+	 * whatever the head's count is. */
+	rte_pktmbuf_refcnt_update(m, (int16_t)(__builtin_popcount(mask) - 1));
 	while (mask) {
 		tx_enqueue(w, (unsigned)__builtin_ctz(mask), m);
 		mask &= mask - 1;
