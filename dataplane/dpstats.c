@@ -211,6 +211,14 @@ json_t *sl_dp_stats_json(const struct sl_dp_report *r)
 	put(root, "tx_packets", u64(total(c->port_tx, np)), &bad);
 	put(root, "pps", json_real(r->pps), &bad);
 	put(root, "workers", u64(r->nworkers), &bad);
+	if (r->worker_rx) {
+		json_t *a = json_array();
+
+		for (unsigned i = 0; a && i < r->nworkers; i++)
+			if (json_array_append_new(a, u64(r->worker_rx[i])) != 0)
+				bad = 1;
+		put(root, "worker_rx", a, &bad);
+	}
 	put(root, "ports", ports_json(r, &bad), &bad);
 	put(root, "services", services_json(r, &bad), &bad);
 	put(root, "malformed", malformed_json(r, &bad), &bad);
@@ -269,6 +277,12 @@ void sl_dp_summary(const struct sl_dp_report *r, FILE *f)
 		" packets, %.0f pps%s%s\n", r->elapsed_s, r->nworkers, r->nworkers == 1 ? "" : "s",
 		total(c->port_rx, cfg->nports), total(c->port_tx, cfg->nports), r->pps,
 		r->stop_reason ? ", stopped: " : "", r->stop_reason ? r->stop_reason : "");
+	if (r->worker_rx && r->nworkers > 1) {
+		fprintf(f, "  received per worker:");
+		for (unsigned i = 0; i < r->nworkers; i++)
+			fprintf(f, " %" PRIu64, r->worker_rx[i]);
+		fprintf(f, "\n");
+	}
 	for (unsigned p = 0; p < cfg->nports; p++)
 		fprintf(f, "  port %-12s %-7s rx %" PRIu64 " tx %" PRIu64 " drops %" PRIu64
 			" rx_missed %" PRIu64 " tx_errors %" PRIu64 "\n", cfg->ports[p].name,

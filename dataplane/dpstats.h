@@ -16,6 +16,7 @@ struct sl_dp_report {
 	const struct sl_view *view;    /* tables in force at the end */
 	const struct sl_counters *sum; /* summed over the workers */
 	unsigned nworkers;
+	const uint64_t *worker_rx;     /* [nworkers]: packets each worker received */
 	double elapsed_s;
 	double pps;                    /* rx packets per second of forwarding */
 	uint64_t rx_missed[SL_MAX_PORTS]; /* ethdev imissed */

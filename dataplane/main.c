@@ -44,6 +44,7 @@ static struct sl_eal_args eal;
 static struct sl_dp_ports ports;
 static struct sl_dp_run run;
 static struct sl_counters sum;
+static uint64_t worker_rx[RTE_MAX_LCORE];
 
 static void usage(FILE *f)
 {
@@ -299,6 +300,9 @@ static void report_fill(struct sl_dp_report *r, struct sl_dp_worker **w, unsigne
 	memset(&sum, 0, sizeof(sum));
 	for (unsigned i = 0; i < nw; i++) {
 		sl_counters_add(&sum, w[i]->core.cnt);
+		worker_rx[i] = 0;
+		for (unsigned p = 0; p < cfg.nports; p++)
+			worker_rx[i] += w[i]->core.cnt->port_rx[p];
 		r->ft_capacity += w[i]->core.ft->capacity;
 		r->ft_bytes += sl_ft_bytes(w[i]->core.ft);
 		if (w[i]->first_rx_tsc && (!first || w[i]->first_rx_tsc < first))
@@ -319,6 +323,7 @@ static void report_fill(struct sl_dp_report *r, struct sl_dp_worker **w, unsigne
 	r->view = sl_src_view(src);
 	r->sum = &sum;
 	r->nworkers = nw;
+	r->worker_rx = worker_rx;
 	r->elapsed_s = (double)(end - run.start_tsc) / (double)run.tsc_hz;
 	if (rx >= 2 && last > first)
 		r->pps = (double)rx * (double)run.tsc_hz / (double)(last - first);
