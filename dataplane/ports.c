@@ -46,11 +46,13 @@ int sl_devargs_is_pci(const char *d)
 	size_t n = strcspn(d, ",");
 	const char *bdf = d;
 
-	/* [DDDD:]BB:DD.F */
-	if (n == 12) {
-		if (!hexrun(d, 4) || d[4] != ':')
+	/* [DOMAIN:]BB:DD.F, DOMAIN 1 to 8 hex digits */
+	if (n > 7) {
+		size_t dl = n - 8;
+
+		if (dl < 1 || dl > 8 || !hexrun(d, (int)dl) || d[dl] != ':')
 			return 0;
-		bdf = d + 5;
+		bdf = d + dl + 1;
 	} else if (n != 7) {
 		return 0;
 	}
@@ -62,10 +64,18 @@ void sl_devargs_name(const char *devargs, char *name, size_t len)
 {
 	size_t n = strcspn(devargs, ",");
 
-	if (sl_devargs_is_pci(devargs) && n == 7)
-		snprintf(name, len, "0000:%.*s", (int)n, devargs);
-	else
+	/* DPDK names PCI devices with a domain of at least 4 hex digits */
+	if (sl_devargs_is_pci(devargs)) {
+		unsigned long dom = n > 7 ? strtoul(devargs, NULL, 16) : 0;
+		char bdf[8];
+
+		for (int i = 0; i < 7; i++)
+			bdf[i] = (char)tolower((unsigned char)devargs[n - 7 + i]);
+		bdf[7] = '\0';
+		snprintf(name, len, "%04lx:%s", dom, bdf);
+	} else {
 		snprintf(name, len, "%.*s", (int)n, devargs);
+	}
 }
 
 static char *args_store(struct sl_eal_args *a, const char *s, size_t n)
