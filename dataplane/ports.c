@@ -286,8 +286,8 @@ int sl_eal_args_build(struct sl_eal_args *a, const struct sl_config *cfg, const 
 				     args_push_copy(a, "512", err, errlen) < 0))
 				return -1;
 			if (note && notelen)
-				snprintf(note, notelen,
-					 "no hugepages (%s): adding --no-huge%s to the EAL arguments",
+				snprintf(note, notelen, "no hugepages (%s): adding --no-huge%s "
+					 "to the EAL arguments",
 					 nfree < 0 ? "HugePages_Free not readable" :
 					 nfree == 0 ? "HugePages_Free is 0" :
 					 "no hugetlbfs mounted", mem ? "" : " -m 512");
@@ -335,8 +335,9 @@ int sl_ports_map(struct sl_dp_ports *p, const struct sl_config *cfg, char *err, 
 		}
 		for (unsigned j = 0; j < i; j++)
 			if (p->port_id[j] == p->port_id[i]) {
-				seterr(err, errlen, "%s: [port %s] and [port %s] are the same "
-				       "device '%s'", cfg->path, cfg->ports[j].name, cp->name, name);
+				seterr(err, errlen,
+				       "%s: [port %s] and [port %s] are the same device '%s'",
+				       cfg->path, cfg->ports[j].name, cp->name, name);
 				return -1;
 			}
 	}

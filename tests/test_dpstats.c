@@ -275,7 +275,8 @@ void sl_test_register_dpstats(void)
 
 	CU_add_test(s, "JSON totals, ports, flow table", test_json_totals_and_ports);
 	CU_add_test(s, "JSON services, groups, measured share", test_json_services);
-	CU_add_test(s, "JSON malformed: non-zero reasons and total", test_json_malformed_only_nonzero);
+	CU_add_test(s, "JSON malformed: non-zero reasons and total",
+		    test_json_malformed_only_nonzero);
 	CU_add_test(s, "JSON group outside champion/challenger", test_json_extra_group);
 	CU_add_test(s, "write, read back, unwritable path", test_write_and_read_back);
 	CU_add_test(s, "human summary", test_summary_text);

@@ -5,7 +5,8 @@
 #
 # Usage: tools/bench.sh [SECONDS]        (default 10 s per run)
 # Environment: BUILD (default build), BENCH_FLOWS (default "1000 65536 1000000"),
-#              BENCH_PERF=1 also records `perf stat` of each sluice-dp run.
+#              BENCH_PERF=1 also profiles each sluice-dp run (perf record) and
+#              prints where the worker lcore spends its time.
 #
 # testpmd is measured with --stats-period 1: the median of port 0's per-second
 # Rx-pps samples, the first two (start-up) left out.  sluice-dp is measured by
@@ -138,8 +139,7 @@ EOF
 	stats=$tmp/sluice-$flows.json
 	set -- "$dp" -c "$tmp/bench-$flows.ini" --duration "$secs" --stats "$stats"
 	if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf > /dev/null; then
-		set -- perf stat -e cycles,instructions,cache-misses,branch-misses \
-			-o "$tmp/perf-$flows.txt" "$@"
+		set -- perf record -q -o "$tmp/perf-$flows.data" -- "$@"
 	fi
 	if ! "$@" > "$tmp/sluice-$flows.log" 2>&1; then
 		echo "bench: sluice-dp failed for $flows flows; its output:" >&2
@@ -156,10 +156,14 @@ EOF
 		printf "%9d %12.2f %12.2f %7.2f %14.1f %14.1f %12d%s\n", f, tp / 1e6, sp / 1e6,
 		       sp / tp, b / c, (a ? b / a : 0), a, (d ? sprintf("  (%d dropped)", d) : "")
 	}' | tee -a "$summary"
-	if [ -f "$tmp/perf-$flows.txt" ]; then
-		grep -E 'cycles|instructions|misses' "$tmp/perf-$flows.txt" | sed 's/^/    /'
+	if [ -f "$tmp/perf-$flows.data" ]; then
+		# the worker lcore's thread is rte-worker-1 with -l 0-1
+		perf report -i "$tmp/perf-$flows.data" --comm rte-worker-1 --no-children \
+			--sort dso,symbol --stdio 2> /dev/null |
+			grep '%' | grep -v '^#' | head -12 | sed 's/^/    /'
 	fi
 done
 echo
 echo "Mpps = million 64-byte frames per second received and forwarded by one worker core."
-echo "ft B/capacity = flow table bytes per flow it can hold; ft B/active = per flow tracked at the end."
+echo "ft B/capacity = flow table bytes per flow it can hold;" \
+     "ft B/active = per flow tracked at the end."
