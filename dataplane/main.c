@@ -41,6 +41,7 @@ struct opts {
 
 static struct sl_config cfg;
 static struct sl_eal_args eal;
+static char *eal_orig[SL_EAL_MAX_ARGS + 1];
 static struct sl_dp_ports ports;
 static struct sl_dp_run run;
 static struct sl_counters sum;
@@ -362,12 +363,15 @@ int main(int argc, char **argv)
 		printf("sluice-dp: %s\n", note);
 	fflush(stdout);
 
+	/* rte_eal_init permutes argv: keep the order for messages */
+	memcpy(eal_orig, eal.argv, sizeof(eal_orig));
 	rc = rte_eal_init(eal.argc, eal.argv);
 	if (rc < 0) {
-		fprintf(stderr, "sluice-dp: EAL initialisation failed: %s (EAL arguments:",
-			rte_strerror(rte_errno));
+		fprintf(stderr, "sluice-dp: EAL initialisation failed: %s (see the EAL messages "
+			"above; EAL arguments:", rte_errno ? rte_strerror(rte_errno) :
+			"no reason given");
 		for (int i = 1; i < eal.argc; i++)
-			fprintf(stderr, " %s", eal.argv[i]);
+			fprintf(stderr, " %s", eal_orig[i]);
 		fprintf(stderr, ")\n");
 		sl_tables_free(src);
 		return EXIT_RUNTIME;
