@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config meson ninja-build clang llvm
       dpdk dpdk-dev libdpdk-dev libbpf-dev libelf-dev zlib1g-dev
       libpcap-dev libiniparser-dev libcunit1-dev libjansson-dev
-      python3 iproute2 tcpdump jq"
+      python3 iproute2 ethtool tcpdump jq"
 
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
