@@ -288,6 +288,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	uint64_t dig[SL_BURST];
 	int16_t svc[SL_BURST];
 	uint8_t kind[SL_BURST];
+	enum sl_bad bad[SL_BURST];
 	struct sl_counters *c = w->cnt;
 	const struct sl_table_hdr *h = v->hdr;
 	int from_client = w->port_role[in_port] == SL_ROLE_CLIENT;
@@ -299,15 +300,19 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		return;
 	}
 
+	/* Stage by stage over the burst: the iterations of each loop are
+	 * independent, so the CPU overlaps packets, and the flow-table slots
+	 * are prefetched a whole burst before they are used. */
+	for (uint16_t i = 0; i < n; i++)
+		bad[i] = sl_parse(data[i], len[i], &pk[i]);
+
 	for (uint16_t i = 0; i < n; i++) {
-		struct sl_pkt *p = &pk[i];
-		enum sl_bad bad = sl_parse(data[i], len[i], p);
+		const struct sl_pkt *p = &pk[i];
 		const uint8_t *addr;
 		uint16_t port;
-		int any;
 
-		if (bad != SL_OK) {
-			c->malformed[bad]++;
+		if (bad[i] != SL_OK) {
+			c->malformed[bad[i]]++;
 			kind[i] = w->malformed == SL_MALFORMED_FORWARD ? K_FWD_BAD : K_DROP_BAD;
 			continue;
 		}
@@ -325,14 +330,15 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 			addr = p->src;
 			port = p->sport;
 		}
-		any = p->frag != SL_FRAG_NONE;
-		svc[i] = (int16_t)sl_find_service(h, p->family, p->proto, addr, port, any);
-		if (svc[i] < 0) {
-			kind[i] = K_OTHER;
+		svc[i] = (int16_t)sl_find_service(h, p->family, p->proto, addr, port,
+						  p->frag != SL_FRAG_NONE);
+		kind[i] = svc[i] < 0 ? K_OTHER : p->icmp_err ? K_SVC_ICMP : K_SVC;
+	}
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (kind[i] < K_SVC)
 			continue;
-		}
-		kind[i] = p->icmp_err ? K_SVC_ICMP : K_SVC;
-		sl_key_make(&key[i], p);
+		sl_key_make(&key[i], &pk[i]);
 		dig[i] = sl_hash_key(&key[i], h->seed_flow);
 		sl_ft_prefetch(w->ft, dig[i]);
 	}

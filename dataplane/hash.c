@@ -39,58 +39,36 @@ void sl_seeds_init(struct sl_seeds *s, uint64_t hash_seed, uint64_t group_seed,
 				: splitmix64(hash_seed ^ 0x6d656d626572ull); /* "member" */
 }
 
-void sl_key_make(struct sl_key *k, const struct sl_pkt *p)
-{
-	uint16_t sp = p->sport, dp = p->dport;
-	int swap;
+__extension__ typedef unsigned __int128 u128;
 
-	if (p->frag != SL_FRAG_NONE)
-		sp = dp = 0; /* every fragment of a datagram on the 3-tuple */
-	swap = memcmp(p->src, p->dst, 16);
-	if (swap == 0)
-		swap = sp > dp;
-	else
-		swap = swap > 0;
-	if (!swap) {
-		memcpy(k->a, p->src, 16);
-		memcpy(k->b, p->dst, 16);
-		k->pa = sp;
-		k->pb = dp;
-	} else {
-		memcpy(k->a, p->dst, 16);
-		memcpy(k->b, p->src, 16);
-		k->pa = dp;
-		k->pb = sp;
-	}
-	k->proto = p->proto;
-	k->family = p->family;
-	k->pad[0] = k->pad[1] = 0;
+/* 64x64->128 multiply folded: one multiplier pass mixes every input bit
+ * into the middle of the product; the fold brings them to both ends. */
+static inline uint64_t mum(uint64_t a, uint64_t b)
+{
+	u128 r = (u128)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-/* Two independent lanes of multiply-rotate rounds (they overlap in the
- * pipeline), then a full avalanche. */
-static inline uint64_t round64(uint64_t acc, uint64_t w)
-{
-	acc += w * P2;
-	acc = rotl64(acc, 31);
-	return acc * P1;
-}
-
+/* IPv4 keys (most traffic) fold into two words and take one multiply; IPv6
+ * keys take three.  A second multiply spreads the result over all 64 bits,
+ * since the flow table uses the low ones directly. */
 uint64_t sl_hash_key(const struct sl_key *k, uint64_t seed)
 {
 	const uint8_t *b = (const uint8_t *)k;
-	uint64_t x = seed + P1, y = seed ^ P3, h;
+	uint64_t tail = rd64(b + 32), h;
 
-	x = round64(x, rd64(b));
-	y = round64(y, rd64(b + 8));
-	x = round64(x, rd64(b + 16));
-	y = round64(y, rd64(b + 24));
-	x = round64(x, rd64(b + 32));
-	h = x ^ rotl64(y, 27);
-	h ^= h >> 33;
-	h *= P2;
-	h ^= h >> 29;
-	h *= P3;
-	h ^= h >> 32;
-	return h;
+	if (k->family == 4) {
+		uint32_t x, y;
+
+		memcpy(&x, k->a, 4);
+		memcpy(&y, k->b, 4);
+		h = mum(((uint64_t)x | (uint64_t)y << 32) ^ seed ^ P1, tail ^ P2);
+	} else {
+		uint64_t x = mum(rd64(b) ^ seed ^ P1, rd64(b + 8) ^ P2);
+		uint64_t y = mum(rd64(b + 16) ^ seed ^ P3, rd64(b + 24) ^ P1);
+
+		h = mum(x ^ tail ^ P3, y ^ P2);
+	}
+	return mum(h ^ rotl64(seed, 32), P3);
 }

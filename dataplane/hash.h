@@ -35,11 +35,52 @@ struct sl_seeds {
 void sl_seeds_init(struct sl_seeds *s, uint64_t hash_seed, uint64_t group_seed,
 		   uint64_t member_seed);
 
-/* Canonical key of a parsed packet.  Fragments (first and later) get a
- * 3-tuple key (ports zero) so that one datagram is always decided together.
+static inline uint64_t sl_be64(const uint8_t *p)
+{
+	uint64_t v;
+
+	__builtin_memcpy(&v, p, 8);
+	return __builtin_bswap64(v);
+}
+
+/* Canonical key of a parsed packet: the (address, port) endpoints in byte
+ * order (the same on every box of a fleet).  Fragments (first and later) get
+ * a 3-tuple key (ports zero) so that one datagram is always decided together.
  * ICMP errors get the key of the quoted packet, i.e. of the flow they
  * concern. */
-void sl_key_make(struct sl_key *k, const struct sl_pkt *p);
+static inline void sl_key_make(struct sl_key *k, const struct sl_pkt *p)
+{
+	uint16_t sp = p->sport, dp = p->dport;
+	int swap;
+
+	if (p->frag != SL_FRAG_NONE)
+		sp = dp = 0;
+	if (p->family == 4) {
+		/* the address in the top 32 bits, the port below */
+		uint64_t s = sl_be64(p->src) >> 16 | sp, d = sl_be64(p->dst) >> 16 | dp;
+
+		swap = s > d;
+	} else {
+		uint64_t s0 = sl_be64(p->src), d0 = sl_be64(p->dst);
+		uint64_t s1 = sl_be64(p->src + 8), d1 = sl_be64(p->dst + 8);
+
+		swap = s0 != d0 ? s0 > d0 : s1 != d1 ? s1 > d1 : sp > dp;
+	}
+	if (!swap) {
+		__builtin_memcpy(k->a, p->src, 16);
+		__builtin_memcpy(k->b, p->dst, 16);
+		k->pa = sp;
+		k->pb = dp;
+	} else {
+		__builtin_memcpy(k->a, p->dst, 16);
+		__builtin_memcpy(k->b, p->src, 16);
+		k->pa = dp;
+		k->pb = sp;
+	}
+	k->proto = p->proto;
+	k->family = p->family;
+	k->pad[0] = k->pad[1] = 0;
+}
 
 uint64_t sl_hash_key(const struct sl_key *k, uint64_t seed);
 

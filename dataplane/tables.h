@@ -47,15 +47,26 @@ struct sl_table_src *sl_tables_from_config(const struct sl_config *cfg, char *er
 					   size_t errlen);
 void sl_tables_free(struct sl_table_src *src);
 
+/* One multiply: the VIP index is looked up for every packet. */
 static inline uint32_t sl_vip_hash(uint8_t family, uint8_t proto, const uint8_t *addr)
 {
 	uint64_t w0, w1;
 
 	__builtin_memcpy(&w0, addr, 8);
 	__builtin_memcpy(&w1, addr + 8, 8);
-	w0 = (w0 ^ (w1 * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)family << 8 | proto)) *
-	     0xff51afd7ed558ccdull;
-	return (uint32_t)(w0 >> 40) & (SL_VIP_SLOTS - 1);
+	w0 ^= (w1 << 29 | w1 >> 35) ^ ((uint64_t)(family << 8 | proto) << 40);
+	return (uint32_t)((w0 * 0x9e3779b97f4a7c15ull) >> 55) & (SL_VIP_SLOTS - 1);
+}
+
+static inline int sl_addr_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
 /* Service whose VIP is addr (16 bytes, IPv4 in the first 4) and whose port
@@ -74,8 +85,7 @@ static inline int sl_find_service(const struct sl_table_hdr *h, uint8_t family, 
 		if (v == 0)
 			return -1;
 		s = &h->services[v - 1];
-		if (s->family != family || s->proto != proto ||
-		    __builtin_memcmp(s->vip, addr, 16) != 0)
+		if (s->family != family || s->proto != proto || !sl_addr_eq(s->vip, addr))
 			continue;
 		if (any_port)
 			return v - 1;

@@ -12,5 +12,6 @@ void sl_test_register_flowtable(void);
 void sl_test_register_tables(void);
 void sl_test_register_decide(void);
 void sl_test_register_config(void);
+void sl_test_register_dpstats(void);
 
 #endif

@@ -21,6 +21,7 @@ int main(int argc, char **argv)
 	sl_test_register_tables();
 	sl_test_register_decide();
 	sl_test_register_config();
+	sl_test_register_dpstats();
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
