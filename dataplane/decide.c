@@ -338,8 +338,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	for (uint16_t i = 0; i < n; i++) {
 		if (kind[i] < K_SVC)
 			continue;
-		sl_key_make(&key[i], &pk[i]);
-		dig[i] = sl_hash_key(&key[i], h->seed_flow);
+		dig[i] = sl_key_digest(&key[i], &pk[i], h->seed_flow);
 		sl_ft_prefetch(w->ft, dig[i]);
 	}
 

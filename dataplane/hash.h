@@ -12,6 +12,10 @@
 
 #include "parse.h"
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "keys are assembled as little-endian words (x86-64, arm64)"
+#endif
+
 struct sl_key {
 	uint8_t a[16];   /* lower (address, port) endpoint */
 	uint8_t b[16];
@@ -35,54 +39,110 @@ struct sl_seeds {
 void sl_seeds_init(struct sl_seeds *s, uint64_t hash_seed, uint64_t group_seed,
 		   uint64_t member_seed);
 
-static inline uint64_t sl_be64(const uint8_t *p)
+#define SL_HP1 0x9e3779b185ebca87ull
+#define SL_HP2 0xc2b2ae3d27d4eb4full
+#define SL_HP3 0x165667b19e3779f9ull
+
+__extension__ typedef unsigned __int128 sl_u128;
+
+/* 64x64->128 multiply folded: one multiplier pass mixes every input bit
+ * into the middle of the product; the fold brings them to both ends. */
+static inline uint64_t sl_mum(uint64_t a, uint64_t b)
+{
+	sl_u128 r = (sl_u128)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* Digest of a key given as its five 64-bit words.  IPv4 keys (most
+ * traffic) fold into two words and take one multiply, IPv6 keys three; a
+ * last multiply spreads the result over all 64 bits, since the flow table
+ * uses the low ones directly. */
+static inline uint64_t sl_hash_words(const uint64_t w[5], uint64_t seed)
+{
+	uint64_t h;
+
+	if (((w[4] >> 40) & 0xff) == 4) {
+		h = sl_mum(((w[0] & 0xffffffffull) | w[2] << 32) ^ seed ^ SL_HP1, w[4] ^ SL_HP2);
+	} else {
+		uint64_t x = sl_mum(w[0] ^ seed ^ SL_HP1, w[1] ^ SL_HP2);
+		uint64_t y = sl_mum(w[2] ^ seed ^ SL_HP3, w[3] ^ SL_HP1);
+
+		h = sl_mum(x ^ w[4] ^ SL_HP3, y ^ SL_HP2);
+	}
+	return sl_mum(h ^ (seed << 32 | seed >> 32), SL_HP3);
+}
+
+static inline uint64_t sl_ld64(const uint8_t *p)
 {
 	uint64_t v;
 
 	__builtin_memcpy(&v, p, 8);
-	return __builtin_bswap64(v);
+	return v;
 }
 
-/* Canonical key of a parsed packet: the (address, port) endpoints in byte
- * order (the same on every box of a fleet).  Fragments (first and later) get
- * a 3-tuple key (ports zero) so that one datagram is always decided together.
- * ICMP errors get the key of the quoted packet, i.e. of the flow they
- * concern. */
-static inline void sl_key_make(struct sl_key *k, const struct sl_pkt *p)
+/* Build the canonical key of a parsed packet in *k and return its digest
+ * (the same as sl_hash_key(k, seed)).  The words are computed in registers,
+ * stored whole and hashed from the registers: reading back a key just
+ * written field by field stalls on store forwarding.
+ *
+ * Canonical: the (address, port) endpoints in byte order, the same on every
+ * box of a fleet.  Fragments (first and later) get a 3-tuple key (ports
+ * zero) so that one datagram is always decided together.  ICMP errors get
+ * the key of the quoted packet, i.e. of the flow they concern. */
+static inline uint64_t sl_key_digest(struct sl_key *k, const struct sl_pkt *p, uint64_t seed)
 {
-	uint16_t sp = p->sport, dp = p->dport;
+	uint64_t w[5], sp = p->sport, dp = p->dport;
 	int swap;
 
 	if (p->frag != SL_FRAG_NONE)
 		sp = dp = 0;
 	if (p->family == 4) {
-		/* the address in the top 32 bits, the port below */
-		uint64_t s = sl_be64(p->src) >> 16 | sp, d = sl_be64(p->dst) >> 16 | dp;
+		uint32_t s, d;
 
-		swap = s > d;
+		__builtin_memcpy(&s, p->src, 4);
+		__builtin_memcpy(&d, p->dst, 4);
+		swap = ((uint64_t)__builtin_bswap32(s) << 16 | sp) >
+		       ((uint64_t)__builtin_bswap32(d) << 16 | dp);
+		w[0] = swap ? d : s;
+		w[2] = swap ? s : d;
+		w[1] = w[3] = 0;
 	} else {
-		uint64_t s0 = sl_be64(p->src), d0 = sl_be64(p->dst);
-		uint64_t s1 = sl_be64(p->src + 8), d1 = sl_be64(p->dst + 8);
+		uint64_t s0 = sl_ld64(p->src), s1 = sl_ld64(p->src + 8);
+		uint64_t d0 = sl_ld64(p->dst), d1 = sl_ld64(p->dst + 8);
+		uint64_t bs0 = __builtin_bswap64(s0), bd0 = __builtin_bswap64(d0);
+		uint64_t bs1 = __builtin_bswap64(s1), bd1 = __builtin_bswap64(d1);
 
-		swap = s0 != d0 ? s0 > d0 : s1 != d1 ? s1 > d1 : sp > dp;
+		swap = bs0 != bd0 ? bs0 > bd0 : bs1 != bd1 ? bs1 > bd1 : sp > dp;
+		w[0] = swap ? d0 : s0;
+		w[1] = swap ? d1 : s1;
+		w[2] = swap ? s0 : d0;
+		w[3] = swap ? s1 : d1;
 	}
-	if (!swap) {
-		__builtin_memcpy(k->a, p->src, 16);
-		__builtin_memcpy(k->b, p->dst, 16);
-		k->pa = sp;
-		k->pb = dp;
-	} else {
-		__builtin_memcpy(k->a, p->dst, 16);
-		__builtin_memcpy(k->b, p->src, 16);
-		k->pa = dp;
-		k->pb = sp;
+	if (swap) {
+		uint64_t t = sp;
+
+		sp = dp;
+		dp = t;
 	}
-	k->proto = p->proto;
-	k->family = p->family;
-	k->pad[0] = k->pad[1] = 0;
+	/* pa, pb, proto, family, pad as they lie in struct sl_key (little endian) */
+	w[4] = sp | dp << 16 | (uint64_t)p->proto << 32 | (uint64_t)p->family << 40;
+	__builtin_memcpy(k, w, sizeof(w));
+	return sl_hash_words(w, seed);
 }
 
-uint64_t sl_hash_key(const struct sl_key *k, uint64_t seed);
+static inline void sl_key_make(struct sl_key *k, const struct sl_pkt *p)
+{
+	(void)sl_key_digest(k, p, 0);
+}
+
+static inline uint64_t sl_hash_key(const struct sl_key *k, uint64_t seed)
+{
+	uint64_t w[5];
+
+	__builtin_memcpy(w, k, sizeof(w));
+	return sl_hash_words(w, seed);
+}
 
 /* Derived per-decision hash: a bijective, non-linear mix of digest ^ seed. */
 static inline uint64_t sl_hash_mix(uint64_t digest, uint64_t seed)
