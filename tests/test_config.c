@@ -956,8 +956,10 @@ static void test_conf_netns(void)
 	CU_ASSERT_EQUAL(cfg.groups[0].mode, SL_MODE_PORT);
 	CU_ASSERT_EQUAL(cfg.groups[1].mode, SL_MODE_PORT);
 	CU_ASSERT_EQUAL(cfg.groups[1].port, 2);
-	CU_ASSERT_EQUAL(cfg.nservices, 1);
+	CU_ASSERT_EQUAL(cfg.nservices, 3);
 	check_service(0, "web", 6, 4, vip, 8080, 8080, 0);
+	check_service(1, "echo", 6, 4, vip, 7, 7, 0);
+	check_service(2, "query", 17, 4, vip, 5353, 5353, 0);
 	CU_ASSERT_EQUAL(cfg.tcp_fin_timeout_ms, 5000);
 	CU_ASSERT_EQUAL(cfg.tcp_closed_timeout_ms, 1000);
 }
