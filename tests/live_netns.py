@@ -2,7 +2,8 @@
 """Live tests: sluice-dp between real TCP and UDP clients and servers.
 
 Three network namespaces (client, blue, green) are joined to sluice-dp by veth
-pairs whose host ends are its net_af_packet ports.  Blue and green both own
+pairs whose host ends are its net_af_packet ports; sluice-dp and those host
+ends run in a fourth namespace (see Topology for why).  Blue and green both own
 10.99.0.100 with the same MAC: two environments behind one address that only
 sluice-dp connects.  Each runs a TCP server on :8080 that answers with its name
 and echoes the request body, a TCP echo server on :7 and a UDP server on :5353.
