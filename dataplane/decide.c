@@ -301,10 +301,19 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	}
 
 	/* Stage by stage over the burst: the iterations of each loop are
-	 * independent, so the CPU overlaps packets, and the flow-table slots
-	 * are prefetched a whole burst before they are used. */
+	 * independent, so the CPU overlaps packets.  Flow-table slots are
+	 * prefetched right after parsing (services are TCP or UDP; a few
+	 * digests of other traffic are wasted) so that classification runs
+	 * while the lines come in. */
 	for (uint16_t i = 0; i < n; i++)
 		bad[i] = sl_parse(data[i], len[i], &pk[i]);
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (bad[i] != SL_OK || (pk[i].proto != 6 && pk[i].proto != 17) || !pk[i].family)
+			continue;
+		dig[i] = sl_key_digest(&key[i], &pk[i], h->seed_flow);
+		sl_ft_prefetch(w->ft, dig[i]);
+	}
 
 	for (uint16_t i = 0; i < n; i++) {
 		const struct sl_pkt *p = &pk[i];
@@ -333,13 +342,6 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		svc[i] = (int16_t)sl_find_service(h, p->family, p->proto, addr, port,
 						  p->frag != SL_FRAG_NONE);
 		kind[i] = svc[i] < 0 ? K_OTHER : p->icmp_err ? K_SVC_ICMP : K_SVC;
-	}
-
-	for (uint16_t i = 0; i < n; i++) {
-		if (kind[i] < K_SVC)
-			continue;
-		dig[i] = sl_key_digest(&key[i], &pk[i], h->seed_flow);
-		sl_ft_prefetch(w->ft, dig[i]);
 	}
 
 	for (uint16_t i = 0; i < n; i++) {
