@@ -26,7 +26,7 @@
 /* Per-packet classes after the first pass. */
 enum { K_DROP_BAD, K_FWD_BAD, K_OTHER, K_SVC, K_SVC_ICMP };
 
-int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg)
+int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg, struct sl_counters *cnt)
 {
 	struct sl_ft_timeouts t = {
 		.tcp_syn = cfg->tcp_syn_timeout_ms,
@@ -37,13 +37,18 @@ int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg)
 	};
 
 	memset(w, 0, sizeof(*w));
-	w->cnt = aligned_alloc(64, sizeof(*w->cnt));
-	if (!w->cnt)
-		return -1;
+	w->cnt = cnt;
+	if (!cnt) {
+		w->cnt = aligned_alloc(64, sizeof(*w->cnt));
+		if (!w->cnt)
+			return -1;
+		w->own_cnt = 1;
+	}
 	memset(w->cnt, 0, sizeof(*w->cnt));
 	w->ft = sl_ft_create(cfg->flow_capacity, &t);
 	if (!w->ft) {
-		free(w->cnt);
+		if (w->own_cnt)
+			free(w->cnt);
 		w->cnt = NULL;
 		return -1;
 	}
@@ -65,7 +70,8 @@ void sl_worker_fini(struct sl_worker *w)
 {
 	if (w->ft)
 		sl_ft_destroy(w->ft);
-	free(w->cnt);
+	if (w->own_cnt)
+		free(w->cnt);
 	w->ft = NULL;
 	w->cnt = NULL;
 }

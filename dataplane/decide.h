@@ -26,11 +26,14 @@ struct sl_worker {
 	uint8_t other;                   /* enum sl_other_action */
 	uint8_t malformed;               /* enum sl_malformed_action */
 	uint32_t sweep_budget;           /* flow slots examined per burst */
+	uint8_t own_cnt;                 /* cnt allocated by sl_worker_init */
 };
 
-/* Set up a worker from a configuration; counters and flow table are
- * allocated here (off the packet path).  Returns 0 or -1 (allocation). */
-int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg);
+/* Set up a worker from a configuration; the flow table is allocated here
+ * (off the packet path), and the counters too unless cnt points at memory
+ * the caller provides (an entry of the stats map).  Returns 0 or -1
+ * (allocation). */
+int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg, struct sl_counters *cnt);
 void sl_worker_fini(struct sl_worker *w);
 
 /* Decide a burst of n (<= SL_BURST) frames received on port in_port.

@@ -231,7 +231,7 @@ static struct sl_dp_worker **workers_create(unsigned nw, const unsigned *lc,
 				lc[i]);
 			return w;
 		}
-		if (sl_worker_init(&w[i]->core, &cfg) != 0) {
+		if (sl_worker_init(&w[i]->core, &cfg, NULL) != 0) {
 			fprintf(stderr, "sluice-dp: worker %u (lcore %u): cannot allocate its flow "
 				"table (%s: [dataplane] flow_capacity %u)\n", i, lc[i], cfg.path,
 				cfg.flow_capacity);

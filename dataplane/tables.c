@@ -33,6 +33,9 @@ int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
 	hdr->seed_flow = seeds.flow;
 	hdr->seed_group = seeds.group;
 	hdr->seed_member = seeds.member;
+	hdr->nports = cfg->nports;
+	for (uint32_t p = 0; p < cfg->nports; p++)
+		snprintf(hdr->port_names[p], sizeof(hdr->port_names[p]), "%s", cfg->ports[p].name);
 
 	for (uint32_t g = 0; g < cfg->ngroups; g++) {
 		const struct sl_cfg_group *cg = &cfg->groups[g];

@@ -24,7 +24,7 @@ struct sl_view {
 struct sl_table_src {
 	struct sl_view slot[2];
 	const struct sl_control *control; /* active slot, read with acquire */
-	volatile uint32_t *acks;          /* per worker: generation in use, or NULL */
+	struct sl_worker_ack *acks;       /* per worker: generation in use, or NULL */
 };
 
 /* The view a worker uses for its next burst. */

@@ -10,7 +10,21 @@
 #ifndef SLUICE_LAYOUT_H
 #define SLUICE_LAYOUT_H
 
+/* Fixed-width types: the kernel's in the BPF object, <stdint.h>'s in C
+ * (same sizes; uint64_t and __u64 are different types to a C compiler). */
+#ifdef __bpf__
 #include <linux/types.h>
+typedef __u8 sl_u8;
+typedef __u16 sl_u16;
+typedef __u32 sl_u32;
+typedef __u64 sl_u64;
+#else
+#include <stdint.h>
+typedef uint8_t sl_u8;
+typedef uint16_t sl_u16;
+typedef uint32_t sl_u32;
+typedef uint64_t sl_u64;
+#endif
 
 #define SL_LAYOUT_VERSION 1u
 
@@ -23,68 +37,127 @@
 #define SL_VIP_SLOTS     512u /* open-addressing index of service VIPs, 2^n */
 #define SL_NAME_LEN      32
 
+#define SL_MAX_WORKERS   64   /* worker lcores of one dataplane */
+#define SL_MAX_BAD       24   /* malformed-reason counters (>= SL_BAD__COUNT) */
+
 #define SL_SHARE_MAX_BP  10000u /* 100 % in basis points */
 
 enum sl_port_role { SL_ROLE_CLIENT = 0, SL_ROLE_BACKEND = 1, SL_ROLE_SHADOW = 2 };
 enum sl_group_mode { SL_MODE_PORT = 0, SL_MODE_MAC = 1 };
 
 struct sl_port_range {
-	__u16 lo;
-	__u16 hi; /* inclusive */
+	sl_u16 lo;
+	sl_u16 hi; /* inclusive */
 };
 
 /* One service: a match on (family, proto, vip, dst port) and its split. */
 struct sl_service_rec {
-	__u8 family;     /* 4 or 6 */
-	__u8 proto;      /* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 champion;   /* group index */
-	__u8 challenger; /* group index */
-	__u16 share_bp;  /* challenger share of new flows, 0..10000 */
-	__u16 nranges;
-	__u32 reset_gen; /* flows decided by an older generation are re-decided */
-	__u32 pad0;
-	__u8 vip[16];    /* IPv4 in the first 4 bytes, rest zero */
+	sl_u8 family;     /* 4 or 6 */
+	sl_u8 proto;      /* IPPROTO_TCP or IPPROTO_UDP */
+	sl_u8 champion;   /* group index */
+	sl_u8 challenger; /* group index */
+	sl_u16 share_bp;  /* challenger share of new flows, 0..10000 */
+	sl_u16 nranges;
+	sl_u32 reset_gen; /* flows decided by an older generation are re-decided */
+	sl_u32 pad0;
+	sl_u8 vip[16];    /* IPv4 in the first 4 bytes, rest zero */
 	struct sl_port_range ranges[SL_MAX_RANGES];
 	char name[SL_NAME_LEN];
 };
 
 /* A backend group; in mac mode the member is picked by a Maglev table. */
 struct sl_group_rec {
-	__u8 port;       /* port index the group's traffic leaves on */
-	__u8 mode;       /* enum sl_group_mode */
-	__u16 nmembers;  /* 0 in port mode */
-	__u32 maglev_size; /* prime, entries used in maglev[] */
+	sl_u8 port;       /* port index the group's traffic leaves on */
+	sl_u8 mode;       /* enum sl_group_mode */
+	sl_u16 nmembers;  /* 0 in port mode */
+	sl_u32 maglev_size; /* prime, entries used in maglev[] */
 	char name[SL_NAME_LEN];
-	__u8 macs[SL_MAX_MEMBERS][6];
-	__u16 maglev[SL_MAGLEV_MAX]; /* member index per Maglev slot */
-	__u16 pad0;
+	sl_u8 macs[SL_MAX_MEMBERS][6];
+	sl_u16 maglev[SL_MAGLEV_MAX]; /* member index per Maglev slot */
+	sl_u16 pad0;
 };
 
 /* Everything but the groups' member tables: one cache-friendly block that
  * the per-packet path touches (services, VIP index). */
 struct sl_table_hdr {
-	__u32 layout_version; /* SL_LAYOUT_VERSION */
-	__u32 gen;            /* table generation, strictly increasing */
-	__u16 nservices;
-	__u16 ngroups;
-	__u32 pad0;
-	__u64 seed_flow;      /* hash seeds: same configuration, same decisions */
-	__u64 seed_group;
-	__u64 seed_member;
+	sl_u32 layout_version; /* SL_LAYOUT_VERSION */
+	sl_u32 gen;            /* table generation, strictly increasing */
+	sl_u16 nservices;
+	sl_u16 ngroups;
+	sl_u32 pad0;
+	sl_u64 seed_flow;      /* hash seeds: same configuration, same decisions */
+	sl_u64 seed_group;
+	sl_u64 seed_member;
+	/* The ports the group records refer to, by index: a dataplane whose
+	 * configuration names other ports refuses the table. */
+	sl_u16 nports;
+	sl_u16 pad1[3];
+	char port_names[SL_MAX_PORTS][SL_NAME_LEN];
 	/* VIP index: linear probing on sl_vip_hash(); value = service index + 1,
 	 * 0 = empty.  Services are inserted in index order, so for one VIP the
 	 * lowest service index is met first. */
-	__u8 vip_index[SL_VIP_SLOTS];
+	sl_u8 vip_index[SL_VIP_SLOTS];
 	struct sl_service_rec services[SL_MAX_SERVICES];
 };
 
 /* Which slot is live.  Written last by the publisher (release order), read
  * once per burst by each worker (acquire order). */
 struct sl_control {
-	__u32 layout_version;
-	__u32 active_slot; /* 0 or 1 */
-	__u32 gen;         /* generation of the active slot */
-	__u32 pad0;
+	sl_u32 layout_version;
+	sl_u32 active_slot; /* 0 or 1 */
+	sl_u32 gen;         /* generation of the active slot */
+	sl_u32 pad0;
+};
+
+/* Where each worker says which generation it uses: written once per burst
+ * by the worker (its own cache line), read by the publisher. */
+struct sl_worker_ack {
+	sl_u32 gen;
+	sl_u32 pad[15];
+};
+
+/* The attached dataplane.  Written by the dataplane at attach and exit. */
+struct sl_dp_info {
+	sl_u32 layout_version;
+	sl_u32 nworkers;  /* 0: no dataplane attached */
+	sl_u32 pid;
+	sl_u32 nports;
+	sl_u64 attach_ns; /* CLOCK_REALTIME */
+	sl_u8 pad[40];
+	struct sl_worker_ack ack[SL_MAX_WORKERS];
+};
+
+/* Counters, per worker (one writer each, plain increments; readers sum).
+ * The dataplane keeps them in the `stats` map when attached, on the heap
+ * otherwise. */
+struct sl_grp_counters {
+	sl_u64 pkts;        /* client -> server packets sent to the group */
+	sl_u64 bytes;
+	sl_u64 flows;       /* new flows decided for the group */
+	sl_u64 active;      /* flows tracked now (inserted - expired) */
+	sl_u64 ret_pkts;    /* server -> client packets from the group */
+	sl_u64 ret_bytes;
+	sl_u64 ret_rst;     /* TCP RSTs from the group's backends */
+	sl_u64 ret_synack;  /* SYN-ACKs from the group's backends */
+} __attribute__((aligned(64)));
+
+struct sl_counters {
+	sl_u64 port_rx[SL_MAX_PORTS];
+	sl_u64 port_tx[SL_MAX_PORTS];
+	sl_u64 port_drop[SL_MAX_PORTS];  /* TX queue full: dropped, counted */
+	sl_u64 malformed[SL_MAX_BAD];    /* by reason (enum sl_bad; [0] unused) */
+	sl_u64 malformed_fwd;            /* malformed, forwarded by the rule */
+	sl_u64 malformed_drop;           /* malformed, dropped by the rule */
+	sl_u64 other_fwd;                /* matched no service, forwarded */
+	sl_u64 other_drop;               /* matched no service, dropped by rule */
+	sl_u64 shadow_rx_drop;           /* received on a shadow port */
+	sl_u64 ft_full;                  /* new flow not tracked: stateless decision */
+	sl_u64 redecided;                /* flows decided again (port reuse after
+	                                   close, --reset, expired) */
+	sl_u64 expired;                  /* entries removed by the sweep */
+	sl_u64 ret_untracked;            /* return packets of no tracked flow */
+	sl_u64 svc_pkts[SL_MAX_SERVICES];/* client -> server packets per service */
+	struct sl_grp_counters grp[SL_MAX_SERVICES][SL_MAX_GROUPS];
 };
 
 #endif

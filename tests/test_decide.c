@@ -74,7 +74,7 @@ static void open_flows(struct sl_worker *w, const struct tview *t, uint32_t firs
 
 static void worker_for(struct sl_worker *w, const struct sl_config *c)
 {
-	CU_ASSERT_EQUAL_FATAL(sl_worker_init(w, c), 0);
+	CU_ASSERT_EQUAL_FATAL(sl_worker_init(w, c, NULL), 0);
 }
 
 /* Challenger share of 100 000 new flows within +-0.3 percentage points. */

@@ -105,7 +105,7 @@ static int run(uint32_t flows, double secs)
 	if (!c || !pkts)
 		return -1;
 	src = sl_tables_from_config(c, err, sizeof(err));
-	if (!src || sl_worker_init(&w, c) != 0) {
+	if (!src || sl_worker_init(&w, c, NULL) != 0) {
 		fprintf(stderr, "bench-core: setup failed: %s\n", src ? "worker" : err);
 		return -1;
 	}
