@@ -21,7 +21,7 @@
 #define LINE_MAX_LEN 4096
 #define DURATION_MAX_MS (7ull * 24 * 3600 * 1000)
 
-enum sec_kind { SEC_DATAPLANE, SEC_PORT, SEC_GROUP, SEC_SERVICE, SEC_NKINDS };
+enum sec_kind { SEC_DATAPLANE, SEC_PORT, SEC_GROUP, SEC_SERVICE, SEC_CONTROL, SEC_NKINDS };
 
 static const char *const dataplane_keys[] = {
 	"eal_args", "hash_seed", "group_seed", "member_seed", "flow_capacity", "maglev_size",
@@ -32,6 +32,9 @@ static const char *const port_keys[] = { "role", "devargs", NULL };
 static const char *const group_keys[] = { "port", "mode", "members", NULL };
 static const char *const service_keys[] = {
 	"proto", "vip", "ports", "champion", "challenger", "share", NULL
+};
+static const char *const control_keys[] = {
+	"instance", "bpffs", "socket", "journal", "bpf_object", "ack_timeout", NULL
 };
 
 static const struct kind {
@@ -44,12 +47,13 @@ static const struct kind {
 	[SEC_PORT] = { "port", port_keys, SL_MAX_PORTS, "ports" },
 	[SEC_GROUP] = { "group", group_keys, SL_MAX_GROUPS, "groups" },
 	[SEC_SERVICE] = { "service", service_keys, SL_MAX_SERVICES, "services" },
+	[SEC_CONTROL] = { "control", control_keys, 1, "control sections" },
 };
 
 /* Section types of features that are designed but not implemented yet. */
-static const char *const reserved_types[] = { "shadow", "slice", "control", NULL };
+static const char *const reserved_types[] = { "shadow", "slice", NULL };
 
-#define SECTION_TYPES "[dataplane], [port NAME], [group NAME] or [service NAME]"
+#define SECTION_TYPES "[dataplane], [port NAME], [group NAME], [service NAME] or [control]"
 #define NAME_RULE "1..31 characters a-z, 0-9, _ or -"
 
 struct sec {
@@ -287,12 +291,12 @@ static int scan_section(struct loader *l, char *line, unsigned lineno)
 		return fail(l, NULL, NULL, "[%s]: unknown section (expected %s)", inner,
 			    SECTION_TYPES);
 	}
-	if (kind == SEC_DATAPLANE && sp) {
+	if ((kind == SEC_DATAPLANE || kind == SEC_CONTROL) && sp) {
 		*sp = ' ';
-		return fail(l, NULL, NULL, "[%s]: [dataplane] takes no name (expected [dataplane])",
-			    inner);
+		return fail(l, NULL, NULL, "[%s]: [%s] takes no name (expected [%s])", inner,
+			    kinds[kind].type, kinds[kind].type);
 	}
-	if (kind != SEC_DATAPLANE && !sp)
+	if (kind != SEC_DATAPLANE && kind != SEC_CONTROL && !sp)
 		return fail(l, NULL, NULL, "[%s]: missing name (expected [%s NAME], NAME of %s)",
 			    inner, inner, NAME_RULE);
 	if (sp && !valid_name(sp + 1)) {
@@ -1120,6 +1124,47 @@ static int load_service(struct loader *l, unsigned i)
 	return 0;
 }
 
+/* A path key: non-empty, fits its buffer. */
+static int path_key(struct loader *l, const struct sec *s, const char *key, char *buf,
+		    size_t len)
+{
+	const char *v = value(l, s, key);
+
+	if (!v)
+		return 0;
+	if (!*v || strlen(v) >= len)
+		return fail(l, s, key, "'%s' is not a usable path (expected 1..%zu characters)",
+			    v, len - 1);
+	snprintf(buf, len, "%s", v);
+	return 0;
+}
+
+static int load_control(struct loader *l, const struct sec *s)
+{
+	struct sl_config *c = l->cfg;
+	char msg[SL_ERR_LEN];
+	const char *v;
+
+	if (!s)
+		return 0;
+	v = value(l, s, "instance");
+	if (v) {
+		if (!valid_name(v))
+			return fail(l, s, "instance", "'%s' is not a valid instance name "
+				    "(expected %s)", v, NAME_RULE);
+		snprintf(c->instance, sizeof(c->instance), "%s", v);
+	}
+	if (path_key(l, s, "bpffs", c->bpffs, sizeof(c->bpffs)) ||
+	    path_key(l, s, "socket", c->socket_path, sizeof(c->socket_path)) ||
+	    path_key(l, s, "journal", c->journal_path, sizeof(c->journal_path)) ||
+	    path_key(l, s, "bpf_object", c->bpf_object, sizeof(c->bpf_object)))
+		return -1;
+	v = value(l, s, "ack_timeout");
+	if (v && sl_duration_parse(v, &c->ack_timeout_ms, msg, sizeof(msg)))
+		return fail(l, s, "ack_timeout", "%s", msg);
+	return 0;
+}
+
 static void set_defaults(struct sl_config *c)
 {
 	c->hash_seed = 0x5eed;
@@ -1135,12 +1180,14 @@ static void set_defaults(struct sl_config *c)
 	c->mbuf_size = 2176;
 	c->rx_desc = 1024;
 	c->tx_desc = 1024;
+	snprintf(c->bpffs, sizeof(c->bpffs), "/sys/fs/bpf");
+	c->ack_timeout_ms = 1000;
 }
 
 static int validate(struct loader *l)
 {
 	struct sl_config *c = l->cfg;
-	const struct sec *dp = NULL;
+	const struct sec *dp = NULL, *ctl = NULL;
 
 	for (unsigned i = 0; i < l->nsecs; i++) {
 		const struct sec *s = &l->secs[i];
@@ -1158,10 +1205,13 @@ static int validate(struct loader *l)
 		case SEC_SERVICE:
 			l->service_sec[c->nservices++] = s;
 			break;
+		case SEC_CONTROL:
+			ctl = s;
+			break;
 		}
 	}
 	set_defaults(c);
-	if (load_dataplane(l, dp) || load_ports(l) || load_groups(l))
+	if (load_dataplane(l, dp) || load_control(l, ctl) || load_ports(l) || load_groups(l))
 		return -1;
 	if (c->nservices == 0)
 		return fail(l, NULL, NULL, "no [service NAME] section (expected 1..%u services)",

@@ -69,6 +69,14 @@ struct sl_config {
 	uint32_t mbuf_size;/* mbuf data room */
 	uint16_t rx_desc, tx_desc;
 
+	/* [control]: how sluiced and an attached sluice-dp meet */
+	char instance[SL_NAME_LEN]; /* "" : sluice-dp uses the INI tables alone */
+	char bpffs[256];            /* bpffs mount point, default /sys/fs/bpf */
+	char socket_path[256];      /* "" : /run/sluice/INSTANCE.sock */
+	char journal_path[256];     /* "" : /var/lib/sluice/INSTANCE.journal */
+	char bpf_object[256];       /* "" : found next to the binaries */
+	uint32_t ack_timeout_ms;    /* default 1 s */
+
 	uint16_t nports, ngroups, nservices;
 	struct sl_cfg_port ports[SL_MAX_PORTS];
 	struct sl_cfg_group groups[SL_MAX_GROUPS];

@@ -40,7 +40,7 @@ static size_t text_len;
 #define WEB SVC("web", "tcp", "192.0.2.10", "443", "blue", "green", "5%")
 #define BASE PORTS GROUPS WEB
 
-#define SECTION_TYPES "[dataplane], [port NAME], [group NAME] or [service NAME]"
+#define SECTION_TYPES "[dataplane], [port NAME], [group NAME], [service NAME] or [control]"
 
 static void reset_text(void)
 {
@@ -122,9 +122,8 @@ static void test_unknown_section(void)
 	EXPECT_ERR(BASE "[shadow mirror]\nport = green\n",
 		   "[shadow mirror]: section type 'shadow' is not supported yet by this version "
 		   "(expected " SECTION_TYPES ")");
-	EXPECT_ERR("[control]\n" BASE,
-		   "[control]: section type 'control' is not supported yet by this version "
-		   "(expected " SECTION_TYPES ")");
+	EXPECT_ERR("[control main]\n" BASE,
+		   "[control main]: [control] takes no name (expected [control])");
 	EXPECT_ERR("[dataplane main]\n" BASE,
 		   "[dataplane main]: [dataplane] takes no name (expected [dataplane])");
 	EXPECT_ERR(BASE "[port]\nrole = backend\n",
@@ -139,6 +138,32 @@ static void test_unknown_section(void)
 		   "a-z, 0-9, _ or -)");
 	EXPECT_ERR(BASE "[]\n",
 		   "line 23: empty section name (expected " SECTION_TYPES ")");
+}
+
+/* [control]: where sluiced and an attached sluice-dp meet. */
+static void test_control_section(void)
+{
+	EXPECT_OK("[control]\ninstance = edge-1\nbpffs = /tmp/bpf\nsocket = /tmp/s.sock\n"
+		  "journal = /tmp/j.journal\nack_timeout = 250ms\n" BASE);
+	CU_ASSERT_STRING_EQUAL(cfg.instance, "edge-1");
+	CU_ASSERT_STRING_EQUAL(cfg.bpffs, "/tmp/bpf");
+	CU_ASSERT_STRING_EQUAL(cfg.socket_path, "/tmp/s.sock");
+	CU_ASSERT_STRING_EQUAL(cfg.journal_path, "/tmp/j.journal");
+	CU_ASSERT_EQUAL(cfg.ack_timeout_ms, 250);
+	EXPECT_OK(BASE);
+	CU_ASSERT_STRING_EQUAL(cfg.instance, "");
+	CU_ASSERT_STRING_EQUAL(cfg.bpffs, "/sys/fs/bpf");
+	CU_ASSERT_EQUAL(cfg.ack_timeout_ms, 1000);
+	EXPECT_ERR("[control]\ninstance = Edge.1\n" BASE,
+		   "[control] instance: 'Edge.1' is not a valid instance name (expected "
+		   "1..31 characters a-z, 0-9, _ or -)");
+	EXPECT_ERR("[control]\nack_timeout = soon\n" BASE,
+		   "[control] ack_timeout: 'soon' is not a duration (expected 1ms..7 days as a "
+		   "whole number with ms, s, m or h, e.g. 500ms, 30s, 2m, 1h; a bare number is "
+		   "seconds)");
+	EXPECT_ERR("[control]\nsockett = /x\n" BASE,
+		   "[control] sockett: unknown key (expected one of: instance, bpffs, socket, "
+		   "journal, bpf_object, ack_timeout)");
 }
 
 static void test_unknown_key(void)
@@ -989,6 +1014,7 @@ void sl_test_register_config(void)
 
 	CU_add_test(s, "unknown section", test_unknown_section);
 	CU_add_test(s, "unknown key", test_unknown_key);
+	CU_add_test(s, "[control] section", test_control_section);
 	CU_add_test(s, "missing key or section", test_missing_key);
 	CU_add_test(s, "bad role", test_bad_role);
 	CU_add_test(s, "client and backend ports", test_client_ports);
