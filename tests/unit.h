@@ -13,5 +13,10 @@ void sl_test_register_tables(void);
 void sl_test_register_decide(void);
 void sl_test_register_config(void);
 void sl_test_register_dpstats(void);
+void sl_test_register_maps(void);
+void sl_test_register_rollout(void);
+void sl_test_register_proto(void);
+void sl_test_register_journal(void);
+void sl_test_register_state(void);
 
 #endif

@@ -22,6 +22,11 @@ int main(int argc, char **argv)
 	sl_test_register_decide();
 	sl_test_register_config();
 	sl_test_register_dpstats();
+	sl_test_register_maps();
+	sl_test_register_rollout();
+	sl_test_register_proto();
+	sl_test_register_journal();
+	sl_test_register_state();
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {

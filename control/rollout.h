@@ -1,0 +1,99 @@
+/* Percentage rollout: the state machine of one service's rollout (no I/O).
+ *
+ * The daemon calls the verbs and sl_ro_tick(); each returns what to apply
+ * (a new challenger share, or completion: the challenger becomes champion)
+ * and a reason for the journal.  Times are wall-clock milliseconds so that a
+ * restarted daemon can continue a step's dwell from the journal.
+ *
+ * Semantics (close to Argo Rollouts):
+ *  - start: NONE/COMPLETED/ABORTED -> RUNNING at step 0 (its share applied);
+ *    a pause step makes it PAUSED (waiting for resume/promote).
+ *  - tick: RUNNING and the step's dwell elapsed -> next step (share applied;
+ *    PAUSED if it is a pause step), or COMPLETED after the last step.
+ *  - pause: RUNNING -> PAUSED; the dwell clock stops (remaining time kept).
+ *  - resume: PAUSED -> RUNNING; after an operator pause the remaining dwell
+ *    continues; on a pause step, the next step is applied.
+ *  - promote: RUNNING/PAUSED -> next step now (or COMPLETED after the last).
+ *  - promote full: RUNNING/PAUSED -> COMPLETED now.
+ *  - abort: RUNNING/PAUSED -> ABORTED, challenger share 0.
+ * Everything else is refused with a message saying why and what is possible.
+ * Guards (a later feature) will call sl_ro_pause / sl_ro_abort with their
+ * own reason. */
+#ifndef SLUICE_ROLLOUT_H
+#define SLUICE_ROLLOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define SL_RO_MAX_STEPS 32
+
+enum sl_ro_state { SL_RO_NONE = 0, SL_RO_RUNNING, SL_RO_PAUSED, SL_RO_COMPLETED, SL_RO_ABORTED };
+
+struct sl_ro_step {
+	uint16_t share_bp;
+	uint8_t pause;     /* 1: wait for resume/promote instead of a dwell */
+	uint32_t dwell_ms; /* pause == 0: time at this step before the next */
+};
+
+struct sl_rollout {
+	enum sl_ro_state state;
+	uint32_t nsteps;
+	uint32_t step;              /* current step index */
+	struct sl_ro_step steps[SL_RO_MAX_STEPS];
+	uint64_t step_started_ms;   /* when the current step began (or resumed) */
+	uint64_t dwell_left_ms;     /* remaining dwell from step_started_ms */
+	uint8_t operator_pause;     /* PAUSED by the pause verb (not a pause step) */
+};
+
+struct sl_ro_action {
+	int apply;         /* 1: set the challenger share to share_bp */
+	uint16_t share_bp;
+	int complete;      /* 1: the challenger becomes champion (share 0 after swap) */
+	char reason[160];  /* for the journal and the reply */
+};
+
+/* Validate steps: 1..SL_RO_MAX_STEPS, shares 0..10000 and not decreasing,
+ * dwell 1 ms..7 days unless a pause step.  Returns 0 or -1 with err naming
+ * the step ("step 3: 20% after 50%: shares must not decrease"). */
+int sl_ro_check_steps(const struct sl_ro_step *steps, uint32_t n, char *err, size_t errlen);
+
+/* The verbs.  Return 0 with *a filled, or -1 with err (nothing changed). */
+int sl_ro_start(struct sl_rollout *r, const struct sl_ro_step *steps, uint32_t n,
+		uint64_t now_ms, struct sl_ro_action *a, char *err, size_t errlen);
+int sl_ro_pause(struct sl_rollout *r, uint64_t now_ms, struct sl_ro_action *a, char *err,
+		size_t errlen);
+int sl_ro_resume(struct sl_rollout *r, uint64_t now_ms, struct sl_ro_action *a, char *err,
+		 size_t errlen);
+int sl_ro_promote(struct sl_rollout *r, int full, uint64_t now_ms, struct sl_ro_action *a,
+		  char *err, size_t errlen);
+int sl_ro_abort(struct sl_rollout *r, uint64_t now_ms, struct sl_ro_action *a, char *err,
+		size_t errlen);
+
+/* Timer: 1 with *a filled when the dwell elapsed and the rollout moved, else 0. */
+int sl_ro_tick(struct sl_rollout *r, uint64_t now_ms, struct sl_ro_action *a);
+
+/* When sl_ro_tick next has something to do (UINT64_MAX: nothing). */
+uint64_t sl_ro_deadline(const struct sl_rollout *r);
+
+/* 1 while RUNNING or PAUSED. */
+int sl_ro_active(const struct sl_rollout *r);
+
+const char *sl_ro_state_name(enum sl_ro_state s); /* "none", "running", ... */
+
+/* Journal form and back: {"state", "step", "steps": [{"share_bp", "dwell_ms"
+ * | "pause"}], "step_started_ms", "dwell_left_ms", "operator_pause"}. */
+json_t *sl_ro_to_json(const struct sl_rollout *r);
+int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t errlen);
+
+/* Plans.  An INI plan file: sections [step 1], [step 2], ... in order, keys
+ * share (required) and dwell (duration) or pause = yes.  The --steps form:
+ * "1%,5%,20%,50%,100%" with one dwell for every step.  Both validate with
+ * sl_ro_check_steps; errors name the file, section and key, or the item. */
+int sl_plan_load(const char *path, struct sl_ro_step *steps, uint32_t *n, char *err,
+		 size_t errlen);
+int sl_plan_from_list(const char *list, const char *dwell, struct sl_ro_step *steps,
+		      uint32_t *n, char *err, size_t errlen);
+
+#endif
