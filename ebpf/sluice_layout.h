@@ -26,7 +26,7 @@ typedef uint32_t sl_u32;
 typedef uint64_t sl_u64;
 #endif
 
-#define SL_LAYOUT_VERSION 1u
+#define SL_LAYOUT_VERSION 2u
 
 #define SL_MAX_PORTS     16   /* port indexes fit a 16-bit output mask */
 #define SL_MAX_SERVICES  128
@@ -74,7 +74,7 @@ struct sl_group_rec {
 	char name[SL_NAME_LEN];
 	sl_u8 macs[SL_MAX_MEMBERS][6];
 	sl_u16 maglev[SL_MAGLEV_MAX]; /* member index per Maglev slot */
-	sl_u16 pad0;
+	sl_u16 pad0[3]; /* size a multiple of 8: an array map's element stride */
 };
 
 /* Everything but the groups' member tables: one cache-friendly block that
