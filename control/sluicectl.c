@@ -1,0 +1,1428 @@
+/* sluicectl: the runbook client of sluiced.
+ *
+ * Checks everything it can locally (names, shares, plans) before anything
+ * is sent, speaks control/PROTOCOL.md over the daemon's Unix socket (one
+ * request, one reply), prints a human summary or the reply as is (--json),
+ * and exits with a status scripts can trust:
+ *   0 success, 1 refused by the daemon, 2 usage or invalid input (nothing
+ *   sent), 3 daemon unreachable, 4 published but not acknowledged in time. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../dataplane/config.h"
+#include "rollout.h"
+
+#ifndef SLUICECTL_VERSION
+#define SLUICECTL_VERSION "0.1.0"
+#endif
+
+enum {
+	EXIT_REFUSED = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+	EXIT_NOT_ACKED = 4,
+};
+
+#define DEFAULT_TIMEOUT_MS 10000
+#define MAX_TIMEOUT_MS 3600000
+#define MAX_REPLY (64u << 20)
+#define MAX_LIMIT 1000000
+#define NAME_RULE "1..31 characters a-z, 0-9, _ or -"
+
+static const char usage_text[] =
+	"usage: sluicectl [--socket PATH | --instance NAME] [--json] [--timeout MS] COMMAND ...\n"
+	"\n"
+	"commands:\n"
+	"  status [SERVICE]\n"
+	"  switch SERVICE GROUP [--sticky|--reset]\n"
+	"  canary SERVICE SHARE [--sticky|--reset]\n"
+	"  weights SERVICE GROUP=SHARE [GROUP=SHARE] [--sticky|--reset]\n"
+	"  rollout start SERVICE (--steps 1%,5%,20%,50%,100% --dwell 60s | --plan FILE)\n"
+	"  rollout status [SERVICE]\n"
+	"  rollout pause|resume [SERVICE]\n"
+	"  rollout promote [SERVICE] [--full]\n"
+	"  rollout abort [SERVICE] [--reset]\n"
+	"  pause|resume|promote|abort ...   (same as the rollout forms)\n"
+	"  undo SERVICE\n"
+	"  history [SERVICE] [--limit N]\n"
+	"  stats\n"
+	"  reload\n"
+	"  version\n"
+	"\n"
+	"options:\n"
+	"  --socket PATH    the daemon's control socket (default /run/sluice/INSTANCE.sock)\n"
+	"  --instance NAME  instance whose socket to use (default: $SLUICE_INSTANCE, else\n"
+	"                   \"default\")\n"
+	"  --json           print the daemon's reply object as is, on one line\n"
+	"  --timeout MS     wait at most MS milliseconds for the reply (default 10000)\n"
+	"  -h, --help       print this text\n"
+	"\n"
+	"Shares: 5%, 0.5%, 0.05%, 50bp (0%..100%), checked before anything is sent.\n"
+	"--sticky (default): established flows keep their group; --reset: every flow of\n"
+	"the service is decided again at once (for an abort when the challenger is broken).\n"
+	"A rollout command may omit SERVICE when exactly one rollout is running or paused.\n"
+	"\n"
+	"exit status:\n"
+	"  0  success (including a change that was already in force)\n"
+	"  1  the daemon refused the command (its error code and message on stderr)\n"
+	"  2  usage error or invalid input caught locally (nothing was sent)\n"
+	"  3  the daemon cannot be reached (socket path and reason on stderr)\n"
+	"  4  the change was published but not every worker acknowledged it in time\n";
+
+/* Prints "sluicectl: CODE: MESSAGE" on stderr and returns status. */
+static int __attribute__((format(printf, 3, 4))) fail(int status, const char *code,
+						      const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sluicectl: %s: ", code);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+/* ---- the command line ---- */
+
+enum opt_bit {
+	O_STICKY = 1 << 0,
+	O_RESET = 1 << 1,
+	O_FULL = 1 << 2,
+	O_STEPS = 1 << 3,
+	O_DWELL = 1 << 4,
+	O_PLAN = 1 << 5,
+	O_LIMIT = 1 << 6,
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+	bool value;
+} cmd_opts[] = {
+	{ "--sticky", O_STICKY, false },
+	{ "--reset", O_RESET, false },
+	{ "--full", O_FULL, false },
+	{ "--steps", O_STEPS, true },
+	{ "--dwell", O_DWELL, true },
+	{ "--plan", O_PLAN, true },
+	{ "--limit", O_LIMIT, true },
+};
+
+#define NOPTS (sizeof(cmd_opts) / sizeof(cmd_opts[0]))
+
+enum kind {
+	K_STATUS, K_SWITCH, K_CANARY, K_WEIGHTS, K_RO_START, K_RO_STATUS, K_RO_PAUSE,
+	K_RO_RESUME, K_RO_PROMOTE, K_RO_ABORT, K_UNDO, K_HISTORY, K_STATS, K_RELOAD,
+	K_VERSION,
+};
+
+struct command {
+	const char *words;  /* as typed: "canary", "rollout start" */
+	const char *cmd;    /* protocol name */
+	enum kind kind;
+	int min_pos, max_pos;
+	unsigned opts;
+	const char *usage;
+};
+
+static const struct command commands[] = {
+	{ "status", "status", K_STATUS, 0, 1, 0, "status [SERVICE]" },
+	{ "switch", "switch", K_SWITCH, 2, 2, O_STICKY | O_RESET,
+	  "switch SERVICE GROUP [--sticky|--reset]" },
+	{ "canary", "canary", K_CANARY, 2, 2, O_STICKY | O_RESET,
+	  "canary SERVICE SHARE [--sticky|--reset]" },
+	{ "weights", "weights", K_WEIGHTS, 2, 3, O_STICKY | O_RESET,
+	  "weights SERVICE GROUP=SHARE [GROUP=SHARE] [--sticky|--reset]" },
+	{ "rollout start", "rollout_start", K_RO_START, 1, 1, O_STEPS | O_DWELL | O_PLAN,
+	  "rollout start SERVICE (--steps 1%,5%,20%,50%,100% --dwell 60s | --plan FILE)" },
+	{ "rollout status", "rollout_status", K_RO_STATUS, 0, 1, 0,
+	  "rollout status [SERVICE]" },
+	{ "rollout pause", "rollout_pause", K_RO_PAUSE, 0, 1, 0, "rollout pause [SERVICE]" },
+	{ "rollout resume", "rollout_resume", K_RO_RESUME, 0, 1, 0,
+	  "rollout resume [SERVICE]" },
+	{ "rollout promote", "rollout_promote", K_RO_PROMOTE, 0, 1, O_FULL,
+	  "rollout promote [SERVICE] [--full]" },
+	{ "rollout abort", "rollout_abort", K_RO_ABORT, 0, 1, O_STICKY | O_RESET,
+	  "rollout abort [SERVICE] [--reset]" },
+	{ "undo", "undo", K_UNDO, 1, 1, 0, "undo SERVICE" },
+	{ "history", "history", K_HISTORY, 0, 1, O_LIMIT, "history [SERVICE] [--limit N]" },
+	{ "stats", "stats", K_STATS, 0, 0, 0, "stats" },
+	{ "reload", "reload", K_RELOAD, 0, 0, 0, "reload" },
+	{ "version", "version", K_VERSION, 0, 0, 0, "version" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char *const rollout_verbs[] = { "start", "status", "pause", "resume", "promote",
+					     "abort" };
+
+struct args {
+	const char *pos[3];
+	int npos;
+	unsigned given;
+	const char *steps, *dwell, *plan, *limit;
+};
+
+static const struct command *find_command(const char *words)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].words, words))
+			return &commands[i];
+	return NULL;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= SL_NAME_LEN)
+		return false;
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_' &&
+		    *s != '-')
+			return false;
+	return true;
+}
+
+static bool is_global_opt(const char *a)
+{
+	static const char *const g[] = { "--socket", "--instance", "--json", "--timeout" };
+
+	for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+		size_t n = strlen(g[i]);
+
+		if (!strncmp(a, g[i], n) && (a[n] == '\0' || a[n] == '='))
+			return true;
+	}
+	return false;
+}
+
+/* The options a command takes, for messages: "--sticky, --reset". */
+static void opts_list(unsigned opts, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts & cmd_opts[i].bit)
+			off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s",
+						off ? ", " : "", cmd_opts[i].name);
+	if (!off)
+		snprintf(buf, len, "no options");
+}
+
+/* Splits the words after the command into positionals and options. */
+static int parse_args(const struct command *c, int argc, char **argv, struct args *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *val = NULL;
+		size_t k;
+
+		/* "-5%" is a share gone wrong, not an option */
+		if (arg[0] != '-' || arg[1] == '\0' || isdigit((unsigned char)arg[1])) {
+			if (a->npos == c->max_pos)
+				return fail(EXIT_USAGE, "usage",
+					    "unexpected argument '%s' for '%s' (usage: %s)",
+					    arg, c->words, c->usage);
+			a->pos[a->npos++] = arg;
+			continue;
+		}
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			fputs(usage_text, stdout);
+			return -1;
+		}
+		if (is_global_opt(arg))
+			return fail(EXIT_USAGE, "usage", "option '%s' must come before the command "
+				    "(usage: sluicectl [--socket PATH | --instance NAME] [--json] "
+				    "[--timeout MS] %s)", arg, c->usage);
+		for (k = 0; k < NOPTS; k++) {
+			size_t n = strlen(cmd_opts[k].name);
+
+			if (!strncmp(arg, cmd_opts[k].name, n) &&
+			    (arg[n] == '\0' || (arg[n] == '=' && cmd_opts[k].value))) {
+				if (arg[n] == '=')
+					val = arg + n + 1;
+				break;
+			}
+		}
+		if (k == NOPTS || !(c->opts & cmd_opts[k].bit)) {
+			char list[128];
+
+			opts_list(c->opts, list, sizeof(list));
+			return fail(EXIT_USAGE, "usage", "%s option '%s' for '%s' (it takes %s; "
+				    "usage: %s)", k == NOPTS ? "unknown" : "no", arg, c->words,
+				    list, c->usage);
+		}
+		if (a->given & cmd_opts[k].bit)
+			return fail(EXIT_USAGE, "usage", "%s given twice", cmd_opts[k].name);
+		a->given |= cmd_opts[k].bit;
+		if (cmd_opts[k].value && !val) {
+			if (i + 1 == argc)
+				return fail(EXIT_USAGE, "usage", "%s needs a value (usage: %s)",
+					    cmd_opts[k].name, c->usage);
+			val = argv[++i];
+		}
+		switch (cmd_opts[k].bit) {
+		case O_STEPS:
+			a->steps = val;
+			break;
+		case O_DWELL:
+			a->dwell = val;
+			break;
+		case O_PLAN:
+			a->plan = val;
+			break;
+		case O_LIMIT:
+			a->limit = val;
+			break;
+		default:
+			break;
+		}
+	}
+	if (a->npos < c->min_pos) {
+		static const char *const names[][3] = {
+			[K_SWITCH] = { "SERVICE", "GROUP" },
+			[K_CANARY] = { "SERVICE", "SHARE" },
+			[K_WEIGHTS] = { "SERVICE", "GROUP=SHARE" },
+			[K_RO_START] = { "SERVICE" },
+			[K_UNDO] = { "SERVICE" },
+		};
+
+		return fail(EXIT_USAGE, "usage", "missing %s for '%s' (usage: %s)",
+			    names[c->kind][a->npos], c->words, c->usage);
+	}
+	if ((a->given & O_STICKY) && (a->given & O_RESET))
+		return fail(EXIT_USAGE, "usage", "--sticky and --reset exclude each other "
+			    "(--sticky: established flows keep their group, the default; "
+			    "--reset: they are decided again)");
+	return 0;
+}
+
+/* ---- building the request (local validation) ---- */
+
+static int check_name(const char *what, const char *v)
+{
+	if (!valid_name(v))
+		return fail(EXIT_USAGE, "usage", "%s '%s' is not a valid name (expected %s)", what,
+			    v, NAME_RULE);
+	return 0;
+}
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+	json_object_set_new(o, key, json_string(v));
+}
+
+static int add_service(json_t *req, const struct args *a, int idx)
+{
+	if (a->npos <= idx)
+		return 0;
+	if (check_name("SERVICE", a->pos[idx]))
+		return EXIT_USAGE;
+	set_str(req, "service", a->pos[idx]);
+	return 0;
+}
+
+static int weights_request(json_t *req, const struct args *a)
+{
+	json_t *w = json_object();
+	char groups[2][SL_NAME_LEN];
+	uint16_t bp[2];
+	int n = a->npos - 1;
+
+	json_object_set_new(req, "weights", w);
+	for (int i = 0; i < n; i++) {
+		const char *item = a->pos[i + 1];
+		const char *eq = strchr(item, '=');
+		char err[SL_ERR_LEN];
+		size_t glen = eq ? (size_t)(eq - item) : 0;
+
+		if (!eq || glen == 0)
+			return fail(EXIT_USAGE, "usage", "weights: '%s' is not GROUP=SHARE "
+				    "(e.g. green=20%%)", item);
+		if (glen >= SL_NAME_LEN)
+			glen = SL_NAME_LEN - 1;
+		memcpy(groups[i], item, glen);
+		groups[i][glen] = '\0';
+		if (glen != (size_t)(eq - item) || !valid_name(groups[i]))
+			return fail(EXIT_USAGE, "usage", "weights: '%s': group '%.*s' is not a "
+				    "valid name (expected %s)", item, (int)(eq - item), item,
+				    NAME_RULE);
+		if (sl_share_parse(eq + 1, &bp[i], err, sizeof(err)))
+			return fail(EXIT_USAGE, "bad_share", "weights: %s: %s", item, err);
+		if (i == 1 && !strcmp(groups[0], groups[1]))
+			return fail(EXIT_USAGE, "usage", "weights: group '%s' given twice",
+				    groups[1]);
+		set_str(w, groups[i], eq + 1);
+	}
+	if (n == 2 && bp[0] + bp[1] != SL_SHARE_MAX_BP)
+		return fail(EXIT_USAGE, "bad_share", "weights: %s + %s = %u.%02u %% (expected the "
+			    "two shares to add up to 100%%)", a->pos[1], a->pos[2],
+			    (bp[0] + bp[1]) / 100u, (bp[0] + bp[1]) % 100u);
+	return 0;
+}
+
+static int rollout_start_request(json_t *req, const struct args *a)
+{
+	struct sl_ro_step steps[SL_RO_MAX_STEPS];
+	char err[SL_ERR_LEN];
+	uint32_t n = 0;
+	json_t *arr;
+
+	if (a->plan && (a->steps || a->dwell))
+		return fail(EXIT_USAGE, "usage", "--plan excludes %s (the plan file holds the "
+			    "steps and their dwell times)", a->steps ? "--steps" : "--dwell");
+	if (!a->plan && !a->steps)
+		return fail(EXIT_USAGE, "usage", "rollout start needs --steps LIST --dwell TIME "
+			    "or --plan FILE (e.g. --steps 1%%,5%%,20%%,50%%,100%% --dwell 60s)");
+	if (a->steps && !a->dwell)
+		return fail(EXIT_USAGE, "usage", "--steps needs --dwell TIME (time at each step, "
+			    "e.g. --dwell 60s)");
+	if (!a->steps && a->dwell)
+		return fail(EXIT_USAGE, "usage", "--dwell needs --steps LIST");
+	if (a->plan) {
+		int fd = open(a->plan, O_RDONLY | O_CLOEXEC);
+
+		/* iniparser would only complain on stderr in its own words */
+		if (fd < 0)
+			return fail(EXIT_USAGE, "bad_plan", "--plan: cannot read '%s': %s",
+				    a->plan, strerror(errno));
+		close(fd);
+		if (sl_plan_load(a->plan, steps, &n, err, sizeof(err)))
+			return fail(EXIT_USAGE, "bad_plan", "--plan: %s", err);
+	} else {
+		uint32_t ms;
+
+		if (sl_duration_parse(a->dwell, &ms, err, sizeof(err)))
+			return fail(EXIT_USAGE, "bad_plan", "--dwell: %s", err);
+		if (sl_plan_from_list(a->steps, a->dwell, steps, &n, err, sizeof(err)))
+			return fail(EXIT_USAGE, "bad_plan", "--steps: %s", err);
+	}
+	/* exact units, so the daemon's parse gives back exactly these steps */
+	arr = json_array();
+	for (uint32_t i = 0; i < n; i++) {
+		char share[16], dwell[24];
+
+		snprintf(share, sizeof(share), "%ubp", (unsigned)steps[i].share_bp);
+		if (steps[i].pause) {
+			json_array_append_new(arr, json_pack("{s:s, s:b}", "share", share,
+							     "pause", 1));
+		} else {
+			snprintf(dwell, sizeof(dwell), "%" PRIu32 "ms", steps[i].dwell_ms);
+			json_array_append_new(arr, json_pack("{s:s, s:s}", "share", share,
+							     "dwell", dwell));
+		}
+	}
+	json_object_set_new(req, "steps", arr);
+	return 0;
+}
+
+/* Returns 0 with *out set, or an exit status (the message printed). */
+static int build_request(const struct command *c, const struct args *a, json_t **out)
+{
+	json_t *req = json_object();
+	char err[SL_ERR_LEN];
+	uint16_t bp;
+	int rc = 0;
+
+	json_object_set_new(req, "id", json_integer(1));
+	set_str(req, "cmd", c->cmd);
+	switch (c->kind) {
+	case K_SWITCH:
+		rc = add_service(req, a, 0);
+		if (!rc && (rc = check_name("GROUP", a->pos[1])) == 0)
+			set_str(req, "group", a->pos[1]);
+		break;
+	case K_CANARY:
+		rc = add_service(req, a, 0);
+		if (!rc && sl_share_parse(a->pos[1], &bp, err, sizeof(err)))
+			rc = fail(EXIT_USAGE, "bad_share", "share: %s", err);
+		if (!rc)
+			set_str(req, "share", a->pos[1]);
+		break;
+	case K_WEIGHTS:
+		rc = add_service(req, a, 0);
+		if (!rc)
+			rc = weights_request(req, a);
+		break;
+	case K_RO_START:
+		rc = add_service(req, a, 0);
+		if (!rc)
+			rc = rollout_start_request(req, a);
+		break;
+	case K_RO_PROMOTE:
+		rc = add_service(req, a, 0);
+		if (!rc && (a->given & O_FULL))
+			json_object_set_new(req, "full", json_true());
+		break;
+	case K_HISTORY:
+		rc = add_service(req, a, 0);
+		if (!rc && a->limit) {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = isdigit((unsigned char)a->limit[0]) ? strtol(a->limit, &end, 10) : -1;
+			if (v < 1 || v > MAX_LIMIT || errno || *end)
+				rc = fail(EXIT_USAGE, "usage", "--limit: '%s' is not a number of "
+					  "entries (expected 1..%d)", a->limit, MAX_LIMIT);
+			else
+				json_object_set_new(req, "limit", json_integer(v));
+		}
+		break;
+	default:
+		rc = add_service(req, a, 0);
+		break;
+	}
+	if (!rc && (a->given & O_STICKY))
+		set_str(req, "mode", "sticky");
+	if (!rc && (a->given & O_RESET))
+		set_str(req, "mode", "reset");
+	if (rc) {
+		json_decref(req);
+		return rc;
+	}
+	*out = req;
+	return 0;
+}
+
+/* ---- talking to the daemon ---- */
+
+static uint64_t now_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits for events on fd until the deadline; 0 ready, -1 timed out. */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		uint64_t now = now_mono_ms();
+		int r;
+
+		if (now >= deadline)
+			return -1;
+		r = poll(&p, 1, (int)(deadline - now));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Sends one line, reads one reply line into *reply (NUL-terminated,
+ * without the newline).  Returns 0 or an exit status (message printed). */
+static int exchange(const char *path, const char *line, uint32_t timeout_ms, char **reply)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t deadline = now_mono_ms() + timeout_ms;
+	size_t len = strlen(line), off = 0, cap = 4096, used = 0;
+	char *buf;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(EXIT_UNREACHABLE, "unreachable", "cannot create a socket for %s: %s",
+			    path, strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+
+		close(fd);
+		return fail(EXIT_UNREACHABLE, "unreachable", "cannot connect to %s: %s (is sluiced "
+			    "running for this instance? --socket or --instance choose another)",
+			    path, strerror(e));
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	while (off < len) {
+		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL);
+
+		if (w > 0) {
+			off += (size_t)w;
+		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(fd, POLLOUT, deadline)) {
+				close(fd);
+				return fail(EXIT_UNREACHABLE, "unreachable",
+					    "%s: the daemon took no request within %" PRIu32
+					    " ms (--timeout)", path, timeout_ms);
+			}
+		} else {
+			int e = errno;
+
+			close(fd);
+			return fail(EXIT_UNREACHABLE, "unreachable", "cannot send to %s: %s", path,
+				    strerror(e));
+		}
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return fail(EXIT_REFUSED, "internal", "out of memory");
+	}
+	for (;;) {
+		ssize_t r;
+		char *nl;
+
+		if (used + 1 == cap) {
+			char *nb = cap >= MAX_REPLY ? NULL : realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				close(fd);
+				return fail(EXIT_REFUSED, "internal",
+					    "%s: reply longer than %u bytes", path, MAX_REPLY);
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		r = recv(fd, buf + used, cap - 1 - used, 0);
+		if (r > 0) {
+			buf[used + (size_t)r] = '\0';
+			nl = memchr(buf + used, '\n', (size_t)r);
+			used += (size_t)r;
+			if (nl) {
+				*nl = '\0';
+				break;
+			}
+		} else if (r == 0) {
+			free(buf);
+			close(fd);
+			return fail(EXIT_UNREACHABLE, "unreachable", "%s: the daemon closed the "
+				    "connection without a reply", path);
+		} else if (errno == EAGAIN || errno == EINTR) {
+			if (wait_fd(fd, POLLIN, deadline)) {
+				free(buf);
+				close(fd);
+				return fail(EXIT_UNREACHABLE, "unreachable", "%s: no reply within %"
+					    PRIu32 " ms (--timeout)", path, timeout_ms);
+			}
+		} else {
+			int e = errno;
+
+			free(buf);
+			close(fd);
+			return fail(EXIT_UNREACHABLE, "unreachable", "cannot read from %s: %s",
+				    path, strerror(e));
+		}
+	}
+	close(fd);
+	*reply = buf;
+	return 0;
+}
+
+/* ---- human output ---- */
+
+static const char *jstr(const json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : dflt;
+}
+
+static bool jint(const json_t *o, const char *key, json_int_t *v)
+{
+	json_t *j = json_object_get(o, key);
+
+	if (!json_is_integer(j))
+		return false;
+	*v = json_integer_value(j);
+	return true;
+}
+
+static json_int_t jint_or(const json_t *o, const char *key, json_int_t dflt)
+{
+	json_int_t v;
+
+	return jint(o, key, &v) ? v : dflt;
+}
+
+static void fmt_share(char *buf, size_t len, json_int_t bp)
+{
+	if (bp < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%u.%02u %%", (unsigned)(bp / 100), (unsigned)(bp % 100));
+}
+
+static uint64_t now_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* "step 2/5 at 5.00 %, running, next step in 41 s" (sl_ro_to_json form). */
+static bool rollout_line(const json_t *ro, char *buf, size_t len)
+{
+	const char *state = jstr(ro, "state", NULL);
+	json_t *steps = json_object_get(ro, "steps");
+	json_int_t step = jint_or(ro, "step", 0);
+	size_t n = json_array_size(steps);
+	json_t *cur;
+	char share[32];
+	uint64_t left_ms;
+
+	if (!json_is_object(ro) || !state || !strcmp(state, "none"))
+		return false;
+	if (!n || step < 0 || (size_t)step >= n) {
+		snprintf(buf, len, "%s", state);
+		return true;
+	}
+	cur = json_array_get(steps, (size_t)step);
+	fmt_share(share, sizeof(share), jint_or(cur, "share_bp", -1));
+	if (!strcmp(state, "completed")) {
+		snprintf(buf, len, "completed after %zu steps (the challenger became champion)",
+			 n);
+		return true;
+	}
+	if (!strcmp(state, "aborted")) {
+		snprintf(buf, len, "aborted at step %lld/%zu (challenger at 0 %%)",
+			 (long long)step + 1, n);
+		return true;
+	}
+	left_ms = (uint64_t)jint_or(ro, "dwell_left_ms", 0);
+	if (!strcmp(state, "running")) {
+		uint64_t end = (uint64_t)jint_or(ro, "step_started_ms", 0) + left_ms;
+		uint64_t now = now_wall_ms();
+
+		left_ms = end > now ? end - now : 0;
+	}
+	if (!strcmp(state, "paused") && json_is_true(json_object_get(cur, "pause")) &&
+	    !json_is_true(json_object_get(ro, "operator_pause")))
+		snprintf(buf, len, "step %lld/%zu at %s, paused at a pause step (resume or "
+			 "promote to go on)", (long long)step + 1, n, share);
+	else
+		snprintf(buf, len, "step %lld/%zu at %s, %s%s, %s in %" PRIu64 " s",
+			 (long long)step + 1, n, share, state,
+			 !strcmp(state, "paused") ? " by the operator" : "",
+			 (size_t)step + 1 == n ? "completes" : "next step",
+			 (left_ms + 999) / 1000);
+	return true;
+}
+
+/* "canary 5.00 % -> green" for a SERVICE_STATE. */
+static void describe_state(const json_t *st, const json_t *ro, char *buf, size_t len)
+{
+	const char *strategy = jstr(st, "strategy", "?");
+	const char *champ = jstr(st, "champion", "?");
+	const char *chall = jstr(st, "challenger", "?");
+	char share[32];
+
+	fmt_share(share, sizeof(share), jint_or(st, "share_bp", -1));
+	if (!json_is_object(st))
+		snprintf(buf, len, "(none)");
+	else if (!strcmp(strategy, "steady"))
+		snprintf(buf, len, "steady, all new flows -> %s", champ);
+	else if (!strcmp(strategy, "blue-green"))
+		snprintf(buf, len, "blue-green, all new flows -> %s (%s kept for a switch back)",
+			 champ, chall);
+	else if (!strcmp(strategy, "rollout") && json_is_object(ro) &&
+		 json_array_size(json_object_get(ro, "steps")))
+		snprintf(buf, len, "rollout step %lld/%zu, %s -> %s",
+			 (long long)jint_or(ro, "step", 0) + 1,
+			 json_array_size(json_object_get(ro, "steps")), share, chall);
+	else
+		snprintf(buf, len, "%s %s -> %s", strategy, share, chall);
+}
+
+/* ", acknowledged by 1 worker in 37 us"; returns 1 when not acknowledged. */
+static int describe_acks(const json_t *acks, char *buf, size_t len)
+{
+	const char *status = jstr(acks, "status", NULL);
+	json_int_t workers = jint_or(acks, "workers", 0);
+	json_int_t waited = jint_or(acks, "waited_us", 0);
+
+	if (!status) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if (!strcmp(status, "acked")) {
+		snprintf(buf, len, ", acknowledged by %lld worker%s in %lld us",
+			 (long long)workers, workers == 1 ? "" : "s", (long long)waited);
+		return 0;
+	}
+	if (!strcmp(status, "no_dataplane")) {
+		snprintf(buf, len, ", published, no dataplane attached");
+		return 0;
+	}
+	if (!strcmp(status, "timeout")) {
+		json_t *missing = json_object_get(acks, "missing");
+		size_t off, i;
+		json_t *w;
+
+		off = (size_t)snprintf(buf, len, ", NOT acknowledged by worker%s ",
+				       json_array_size(missing) == 1 ? "" : "s");
+		json_array_foreach(missing, i, w)
+			if (off < len)
+				off += (size_t)snprintf(buf + off, len - off, "%s%lld",
+							i ? ", " : "",
+							(long long)json_integer_value(w));
+		if (off < len)
+			snprintf(buf + off, len - off, " within %lld ms",
+				 (long long)jint_or(acks, "timeout_ms", (waited + 999) / 1000));
+		return 1;
+	}
+	snprintf(buf, len, ", acknowledgement: %s", status);
+	return 0;
+}
+
+/* One line for a change (or a no-change); returns the exit status. */
+static int print_change(const json_t *res)
+{
+	const json_t *after = json_object_get(res, "after");
+	const json_t *ro = json_object_get(res, "rollout");
+	const char *svc = jstr(res, "service", NULL);
+	char desc[256], acks[256], line[128];
+	int rc;
+
+	describe_state(after, ro, desc, sizeof(desc));
+	rc = describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
+	if (svc && json_is_object(after)) {
+		if (json_is_false(json_object_get(res, "changed")))
+			printf("%s: unchanged (already %s), generation %lld\n", svc, desc,
+			       (long long)jint_or(res, "gen", 0));
+		else
+			printf("%s: %s%s, generation %lld%s\n", svc, desc,
+			       !strcmp(jstr(after, "mode", "sticky"), "reset") ?
+			       " (reset: established flows decided again)" : "",
+			       (long long)jint_or(res, "gen", 0), acks);
+	} else if (json_is_boolean(json_object_get(res, "changed"))) {
+		printf("%s%s, generation %lld%s\n", svc ? svc : "",
+		       json_is_true(json_object_get(res, "changed")) ?
+		       (svc ? ": changed" : "changed") : (svc ? ": unchanged" : "unchanged"),
+		       (long long)jint_or(res, "gen", 0), acks);
+	}
+	if (svc && rollout_line(ro, line, sizeof(line)))
+		printf("%s: rollout: %s\n", svc, line);
+	if (json_is_string(json_object_get(res, "reason")))
+		printf("%s%sreason: %s\n", svc ? svc : "", svc ? ": " : "",
+		       jstr(res, "reason", ""));
+	return rc ? EXIT_NOT_ACKED : 0;
+}
+
+/* ---- aligned tables ---- */
+
+#define TBL_MAX_COLS 12
+#define TBL_MAX_ROWS 512
+#define TBL_CELL 96
+
+struct table {
+	int ncols, nrows;
+	bool right[TBL_MAX_COLS];
+	char cell[TBL_MAX_ROWS][TBL_MAX_COLS][TBL_CELL];
+};
+
+static struct table *table_new(int ncols, const char *const *head, const bool *right)
+{
+	struct table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->ncols = ncols < TBL_MAX_COLS ? ncols : TBL_MAX_COLS;
+	for (int c = 0; c < t->ncols; c++) {
+		snprintf(t->cell[0][c], TBL_CELL, "%s", head[c]);
+		t->right[c] = right ? right[c] : false;
+	}
+	t->nrows = 1;
+	return t;
+}
+
+/* The next row's cells (NULL when full: the caller prints what fits). */
+static char (*table_row(struct table *t))[TBL_CELL]
+{
+	if (t->nrows == TBL_MAX_ROWS)
+		return NULL;
+	return t->cell[t->nrows++];
+}
+
+static void table_print(struct table *t, const char *indent)
+{
+	size_t w[TBL_MAX_COLS] = { 0 };
+
+	for (int r = 0; r < t->nrows; r++)
+		for (int c = 0; c < t->ncols; c++)
+			if (strlen(t->cell[r][c]) > w[c])
+				w[c] = strlen(t->cell[r][c]);
+	for (int r = 0; r < t->nrows; r++) {
+		char line[TBL_MAX_COLS * (TBL_CELL + 2) + 64];
+		size_t off = (size_t)snprintf(line, sizeof(line), "%s", indent);
+
+		for (int c = 0; c < t->ncols; c++)
+			off += (size_t)snprintf(line + off, sizeof(line) - off,
+						t->right[c] ? "%s%*s" : "%s%-*s", c ? "  " : "",
+						(int)w[c], t->cell[r][c]);
+		while (off && line[off - 1] == ' ')
+			line[--off] = '\0';
+		puts(line);
+	}
+	if (t->nrows == TBL_MAX_ROWS)
+		printf("%s(more rows not shown: use --json)\n", indent);
+	free(t);
+}
+
+/* ---- status ---- */
+
+static void print_dataplane(const json_t *dp)
+{
+	json_int_t workers = jint_or(dp, "workers", 0);
+
+	if (json_is_true(json_object_get(dp, "attached")))
+		printf("dataplane: attached, %lld worker%s (pid %lld)\n", (long long)workers,
+		       workers == 1 ? "" : "s", (long long)jint_or(dp, "pid", 0));
+	else
+		printf("dataplane: not attached\n");
+}
+
+static void print_service_status(const json_t *s)
+{
+	static const char *const head[] = { "group", "role", "configured", "measured",
+					    "new flows", "active flows" };
+	static const bool right[] = { false, false, true, true, true, true };
+	const json_t *st = json_object_get(s, "state");
+	const json_t *ro = json_object_get(s, "rollout");
+	const json_t *sentences = json_object_get(s, "sentences");
+	json_int_t conf = jint_or(s, "configured_share_bp", jint_or(st, "share_bp", 0));
+	json_int_t meas = jint_or(s, "measured_share_bp", -1);
+	const char *grp[2] = { jstr(st, "champion", "?"), jstr(st, "challenger", "?") };
+	static const char *const roles[2] = { "champion", "challenger" };
+	static const char *const keys[] = { "challenger_output", "live_share", "rollback" };
+	struct table *t = table_new(6, head, right);
+	char line[160];
+
+	printf("%s\n", jstr(st, "name", "?"));
+	if (t) {
+		/* the interval makes "new flows" meaningful */
+		if (jint_or(s, "interval_s", 0) > 0)
+			snprintf(t->cell[0][4], TBL_CELL, "new flows (%lld s)",
+				 (long long)jint_or(s, "interval_s", 0));
+		for (int i = 0; i < 2; i++) {
+			char (*row)[TBL_CELL] = table_row(t);
+			json_int_t c = i ? conf : 10000 - conf;
+			json_int_t m = meas < 0 ? -1 : (i ? meas : 10000 - meas);
+			json_int_t v;
+
+			snprintf(row[0], TBL_CELL, "%s", grp[i]);
+			snprintf(row[1], TBL_CELL, "%s", roles[i]);
+			fmt_share(row[2], TBL_CELL, c);
+			fmt_share(row[3], TBL_CELL, m);
+			if (jint(json_object_get(s, "new_flows"), grp[i], &v))
+				snprintf(row[4], TBL_CELL, "%lld", (long long)v);
+			else
+				snprintf(row[4], TBL_CELL, "-");
+			if (jint(json_object_get(s, "active_flows"), grp[i], &v))
+				snprintf(row[5], TBL_CELL, "%lld", (long long)v);
+			else
+				snprintf(row[5], TBL_CELL, "-");
+		}
+		table_print(t, "  ");
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_is_string(json_object_get(sentences, keys[i])))
+			printf("  %s\n", jstr(sentences, keys[i], ""));
+	printf("  strategy: %s (%s)\n", jstr(st, "strategy", "?"), jstr(st, "mode", "sticky"));
+	printf("  generation: %lld\n", (long long)jint_or(s, "gen", 0));
+	if (rollout_line(ro, line, sizeof(line)))
+		printf("  rollout: %s\n", line);
+}
+
+static void print_status(const json_t *res)
+{
+	json_t *svcs = json_object_get(res, "services");
+	json_t *s;
+	size_t i;
+
+	printf("instance %s, generation %lld\n", jstr(res, "instance", "?"),
+	       (long long)jint_or(res, "gen", 0));
+	json_array_foreach(svcs, i, s) {
+		putchar('\n');
+		print_service_status(s);
+	}
+	if (!json_array_size(svcs))
+		printf("no services\n");
+	putchar('\n');
+	print_dataplane(json_object_get(res, "dataplane"));
+}
+
+/* ---- rollout status ---- */
+
+static void print_rollouts(const json_t *res)
+{
+	json_t *list = json_object_get(res, "rollouts");
+	json_t *r;
+	size_t i, shown = 0;
+	char line[160];
+
+	if (!list && json_object_get(res, "rollout"))
+		list = json_pack("[O]", res);
+	else
+		json_incref(list);
+	json_array_foreach(list, i, r) {
+		const char *svc = jstr(r, "service", NULL);
+		const json_t *ro = json_object_get(r, "rollout");
+
+		if (!svc) /* a service status entry */
+			svc = jstr(json_object_get(r, "state"), "name", "?");
+		if (rollout_line(ro, line, sizeof(line))) {
+			printf("%s: rollout: %s\n", svc, line);
+			shown++;
+		} else if (json_array_size(list) == 1) {
+			printf("%s: no rollout\n", svc);
+			shown++;
+		}
+	}
+	if (!shown)
+		printf("no rollout\n");
+	json_decref(list);
+}
+
+/* ---- history ---- */
+
+static void describe_actor(const json_t *a, char *buf, size_t len)
+{
+	if (json_is_string(a))
+		snprintf(buf, len, "%s", json_string_value(a));
+	else if (json_is_object(a))
+		snprintf(buf, len, "uid %lld pid %lld", (long long)jint_or(a, "uid", -1),
+			 (long long)jint_or(a, "pid", -1));
+	else
+		snprintf(buf, len, "-");
+}
+
+static void print_history(const json_t *res)
+{
+	static const char *const head[] = { "time", "gen", "actor", "cmd", "service", "change",
+					    "reason" };
+	static const bool right[] = { false, true, false, false, false, false, false };
+	json_t *list = json_is_array(res) ? (json_t *)res : json_object_get(res, "entries");
+	struct table *t;
+	json_t *e;
+	size_t i;
+
+	if (!json_array_size(list)) {
+		printf("no changes journaled\n");
+		return;
+	}
+	t = table_new(7, head, right);
+	if (!t)
+		return;
+	json_array_foreach(list, i, e) {
+		char (*row)[TBL_CELL] = table_row(t);
+		char before[TBL_CELL], after[TBL_CELL];
+
+		if (!row)
+			break;
+		snprintf(row[0], TBL_CELL, "%s", jstr(e, "time", "-"));
+		snprintf(row[1], TBL_CELL, "%lld", (long long)jint_or(e, "gen", 0));
+		describe_actor(json_object_get(e, "actor"), row[2], TBL_CELL);
+		snprintf(row[3], TBL_CELL, "%s", jstr(e, "cmd", "-"));
+		snprintf(row[4], TBL_CELL, "%s", jstr(e, "service", "-"));
+		describe_state(json_object_get(e, "before"), NULL, before, sizeof(before));
+		describe_state(json_object_get(e, "after"), NULL, after, sizeof(after));
+		snprintf(row[5], TBL_CELL, "%.40s -> %.40s", before, after);
+		snprintf(row[6], TBL_CELL, "%s", jstr(e, "reason", ""));
+	}
+	table_print(t, "");
+}
+
+/* ---- stats and anything else: a readable rendering of any JSON ---- */
+
+static void scalar_text(const json_t *v, char *buf, size_t len)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		snprintf(buf, len, "%s", json_string_value(v));
+		break;
+	case JSON_INTEGER:
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+		break;
+	case JSON_REAL:
+		snprintf(buf, len, "%.3f", json_real_value(v));
+		break;
+	case JSON_TRUE:
+		snprintf(buf, len, "yes");
+		break;
+	case JSON_FALSE:
+		snprintf(buf, len, "no");
+		break;
+	case JSON_NULL:
+		snprintf(buf, len, "-");
+		break;
+	default: {
+		char *s = json_dumps(v, JSON_COMPACT);
+
+		snprintf(buf, len, "%s", s ? s : "?");
+		free(s);
+		break;
+	}
+	}
+}
+
+static bool is_scalar(const json_t *v)
+{
+	return !json_is_object(v) && !json_is_array(v);
+}
+
+/* An array of objects whose values are scalars: one table. */
+static bool tabular(const json_t *arr)
+{
+	json_t *e, *v;
+	const char *k;
+	size_t i;
+
+	if (!json_array_size(arr))
+		return false;
+	json_array_foreach(arr, i, e) {
+		if (!json_is_object(e) || json_object_size(e) > TBL_MAX_COLS)
+			return false;
+		json_object_foreach(e, k, v)
+			if (!is_scalar(v))
+				return false;
+	}
+	return true;
+}
+
+static void render(const json_t *v, int depth);
+
+static void render_table(const json_t *arr, int depth)
+{
+	const char *head[TBL_MAX_COLS];
+	bool right[TBL_MAX_COLS];
+	char indent[32];
+	json_t *first = json_array_get(arr, 0), *e, *v;
+	struct table *t;
+	const char *k;
+	int n = 0;
+	size_t i;
+
+	json_object_foreach(first, k, v) {
+		head[n] = k;
+		right[n++] = json_is_number(v);
+	}
+	t = table_new(n, head, right);
+	if (!t)
+		return;
+	json_array_foreach(arr, i, e) {
+		char (*row)[TBL_CELL] = table_row(t);
+
+		if (!row)
+			break;
+		for (int c = 0; c < n; c++)
+			scalar_text(json_object_get(e, head[c]), row[c], TBL_CELL);
+	}
+	snprintf(indent, sizeof(indent), "%*s", depth * 2, "");
+	table_print(t, indent);
+}
+
+static void render(const json_t *v, int depth)
+{
+	char text[512];
+	const char *k;
+	json_t *x;
+	size_t i;
+
+	if (json_is_object(v)) {
+		/* scalars first, as one aligned key: value block */
+		size_t w = 0;
+
+		json_object_foreach((json_t *)v, k, x)
+			if (is_scalar(x) && strlen(k) > w)
+				w = strlen(k);
+		json_object_foreach((json_t *)v, k, x)
+			if (is_scalar(x)) {
+				scalar_text(x, text, sizeof(text));
+				printf("%*s%-*s  %s\n", depth * 2, "", (int)w + 1, k, text);
+			}
+		json_object_foreach((json_t *)v, k, x)
+			if (!is_scalar(x)) {
+				printf("%*s%s:\n", depth * 2, "", k);
+				render(x, depth + 1);
+			}
+	} else if (json_is_array(v)) {
+		if (tabular(v)) {
+			render_table(v, depth);
+		} else if (!json_array_size(v)) {
+			printf("%*s(none)\n", depth * 2, "");
+		} else {
+			json_array_foreach(v, i, x) {
+				if (is_scalar(x)) {
+					scalar_text(x, text, sizeof(text));
+					printf("%*s%s\n", depth * 2, "", text);
+				} else {
+					printf("%*s[%zu]\n", depth * 2, "", i);
+					render(x, depth + 1);
+				}
+			}
+		}
+	} else {
+		scalar_text(v, text, sizeof(text));
+		printf("%*s%s\n", depth * 2, "", text);
+	}
+}
+
+static void print_version(const json_t *res)
+{
+	printf("sluicectl %s\n", SLUICECTL_VERSION);
+	printf("sluiced %s, layout %lld, instance %s\n", jstr(res, "version", "?"),
+	       (long long)jint_or(res, "layout", jint_or(res, "layout_version", -1)),
+	       jstr(res, "instance", "?"));
+}
+
+static int print_reply(const struct command *c, const json_t *res)
+{
+	switch (c->kind) {
+	case K_STATUS:
+		print_status(res);
+		return 0;
+	case K_RO_STATUS:
+		print_rollouts(res);
+		return 0;
+	case K_HISTORY:
+		print_history(res);
+		return 0;
+	case K_VERSION:
+		print_version(res);
+		return 0;
+	case K_STATS:
+		render(res, 0);
+		return 0;
+	default:
+		if (json_object_get(res, "changed") || json_object_get(res, "after"))
+			return print_change(res);
+		render(res, 0);
+		return 0;
+	}
+}
+
+/* ---- main ---- */
+
+struct globals {
+	const char *socket, *instance;
+	bool json;
+	uint32_t timeout_ms;
+};
+
+/* Takes "--opt VALUE" or "--opt=VALUE"; returns the value or NULL. */
+static const char *opt_value(const char *name, int argc, char **argv, int *i, int *rc)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+
+	if (a[n] == '=')
+		return a + n + 1;
+	if (*i + 1 == argc) {
+		*rc = fail(EXIT_USAGE, "usage", "%s needs a value", name);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static bool opt_is(const char *a, const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(a, name, n) && (a[n] == '\0' || a[n] == '=');
+}
+
+static int parse_globals(int argc, char **argv, struct globals *g, int *next)
+{
+	int i, rc = 0;
+
+	g->timeout_ms = DEFAULT_TIMEOUT_MS;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		const char *v;
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			return -1;
+		} else if (!strcmp(a, "--json")) {
+			g->json = true;
+		} else if (opt_is(a, "--socket")) {
+			if (!(v = opt_value("--socket", argc, argv, &i, &rc)))
+				return rc;
+			if (!*v || strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+				return fail(EXIT_USAGE, "usage", "--socket: '%s' is not a usable "
+					    "socket path (expected 1..%zu characters)", v,
+					    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			g->socket = v;
+		} else if (opt_is(a, "--instance")) {
+			if (!(v = opt_value("--instance", argc, argv, &i, &rc)))
+				return rc;
+			if (!valid_name(v))
+				return fail(EXIT_USAGE, "usage", "--instance: '%s' is not a valid "
+					    "instance name (expected %s)", v, NAME_RULE);
+			g->instance = v;
+		} else if (opt_is(a, "--timeout")) {
+			char *end;
+			long t;
+
+			if (!(v = opt_value("--timeout", argc, argv, &i, &rc)))
+				return rc;
+			errno = 0;
+			t = isdigit((unsigned char)v[0]) ? strtol(v, &end, 10) : -1;
+			if (t < 1 || t > MAX_TIMEOUT_MS || errno || *end)
+				return fail(EXIT_USAGE, "usage", "--timeout: '%s' is not a number "
+					    "of milliseconds (expected 1..%d)", v, MAX_TIMEOUT_MS);
+			g->timeout_ms = (uint32_t)t;
+		} else {
+			return fail(EXIT_USAGE, "usage",
+				    "unknown option '%s' (see sluicectl --help)", a);
+		}
+	}
+	if (g->socket && g->instance)
+		return fail(EXIT_USAGE, "usage", "--socket and --instance exclude each other "
+			    "(the socket path names the instance)");
+	*next = i;
+	return 0;
+}
+
+/* Finds the command at argv[i] (and its rollout verb); *next after it. */
+static int find(int argc, char **argv, int i, const struct command **out, int *next)
+{
+	static const char *const aliases[] = { "pause", "resume", "promote", "abort" };
+	char words[64];
+	const struct command *c;
+
+	if (i == argc) {
+		fputs(usage_text, stderr);
+		return fail(EXIT_USAGE, "usage", "missing COMMAND");
+	}
+	if (!strcmp(argv[i], "rollout")) {
+		if (i + 1 == argc || argv[i + 1][0] == '-')
+			return fail(EXIT_USAGE, "usage", "'rollout' needs a verb: start, status, "
+				    "pause, resume, promote or abort");
+		for (size_t k = 0; k < sizeof(rollout_verbs) / sizeof(rollout_verbs[0]); k++)
+			if (!strcmp(argv[i + 1], rollout_verbs[k])) {
+				snprintf(words, sizeof(words), "rollout %s", rollout_verbs[k]);
+				*out = find_command(words);
+				*next = i + 2;
+				return 0;
+			}
+		return fail(EXIT_USAGE, "usage", "unknown rollout verb '%s' (expected start, "
+			    "status, pause, resume, promote or abort)", argv[i + 1]);
+	}
+	for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
+		if (!strcmp(argv[i], aliases[k])) {
+			snprintf(words, sizeof(words), "rollout %s", aliases[k]);
+			*out = find_command(words);
+			*next = i + 1;
+			return 0;
+		}
+	c = find_command(argv[i]);
+	if (!c || strchr(c->words, ' '))
+		return fail(EXIT_USAGE, "usage", "unknown command '%s' (expected status, switch, "
+			    "canary, weights, rollout, pause, resume, promote, abort, undo, "
+			    "history, stats, reload or version; see sluicectl --help)", argv[i]);
+	*out = c;
+	*next = i + 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct globals g = { 0 };
+	const struct command *c = NULL;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *line, *reply = NULL;
+	json_t *req = NULL, *rep, *err;
+	json_error_t jerr;
+	struct args a;
+	int i = 0, rc;
+
+	rc = parse_globals(argc, argv, &g, &i);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	rc = find(argc, argv, i, &c, &i);
+	if (rc)
+		return rc;
+	rc = parse_args(c, argc - i, argv + i, &a);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	rc = build_request(c, &a, &req);
+	if (rc)
+		return rc;
+
+	if (g.socket) {
+		snprintf(path, sizeof(path), "%s", g.socket);
+	} else {
+		const char *inst = g.instance ? g.instance : getenv("SLUICE_INSTANCE");
+
+		if (!inst || !*inst)
+			inst = "default";
+		else if (!valid_name(inst))
+			return fail(EXIT_USAGE, "usage", "SLUICE_INSTANCE: '%s' is not a valid "
+				    "instance name (expected %s)", inst, NAME_RULE);
+		snprintf(path, sizeof(path), "/run/sluice/%s.sock", inst);
+	}
+
+	line = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!line)
+		return fail(EXIT_REFUSED, "internal", "out of memory");
+	{
+		size_t n = strlen(line);
+		char *l2 = realloc(line, n + 2);
+
+		if (!l2) {
+			free(line);
+			return fail(EXIT_REFUSED, "internal", "out of memory");
+		}
+		line = l2;
+		line[n] = '\n';
+		line[n + 1] = '\0';
+	}
+	rc = exchange(path, line, g.timeout_ms, &reply);
+	free(line);
+	if (rc)
+		return rc;
+
+	rep = json_loads(reply, 0, &jerr);
+	if (!json_is_object(rep) || !json_is_boolean(json_object_get(rep, "ok"))) {
+		fail(EXIT_REFUSED, "internal",
+		     "%s: the reply is not a protocol object (%s): %.200s", path,
+		     rep ? "no boolean 'ok'" : jerr.text, reply);
+		json_decref(rep);
+		free(reply);
+		return EXIT_REFUSED;
+	}
+	if (g.json)
+		puts(reply);
+	free(reply);
+	err = json_object_get(rep, "error");
+	if (json_is_false(json_object_get(rep, "ok"))) {
+		rc = fail(EXIT_REFUSED, jstr(err, "code", "error"), "%s",
+			  jstr(err, "message", "(no message)"));
+	} else if (g.json) {
+		json_t *acks = json_object_get(json_object_get(rep, "result"), "acks");
+
+		rc = !strcmp(jstr(acks, "status", ""), "timeout") ? EXIT_NOT_ACKED : 0;
+	} else {
+		rc = print_reply(c, json_object_get(rep, "result"));
+	}
+	json_decref(rep);
+	fflush(stdout);
+	return rc;
+}
