@@ -1,0 +1,784 @@
+#!/usr/bin/env python3
+"""sluicectl tests: the CLI's own behaviour.
+
+Three kinds of tests, all through the real build/control/sluicectl binary:
+
+* local: usage errors and invalid input (exit 2, the message names the
+  argument), an unreachable daemon (exit 3, the socket path and the errno
+  text); a listening socket checks that nothing was sent;
+* peer: a scripted peer on a temporary socket records the request line the
+  CLI sends and answers with a reply written from control/PROTOCOL.md, to
+  check the request (fields, exact step units) and the human output and exit
+  status of each reply kind (acked, no dataplane, timeout -> 4, unchanged,
+  error -> 1);
+* daemon: the real build/control/sluiced with a temporary configuration
+  (net_null ports, instance "test-cli-PID", temporary socket and journal,
+  --bpffs /sys/fs/bpf), unpinned at the end.
+
+Prints PASS/FAIL per test and a final "N passed, N failed" line (exit 1 if
+any failed).
+
+Usage: tests/cli.py [--build DIR] [--no-daemon] [--keep] [TEST...]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+KEEP = False
+BPFFS = "/sys/fs/bpf"
+
+# The grammar sluicectl --help must show, line for line.
+GRAMMAR = """\
+sluicectl [--socket PATH | --instance NAME] [--json] [--timeout MS] COMMAND ...
+  status [SERVICE]
+  switch SERVICE GROUP [--sticky|--reset]
+  canary SERVICE SHARE [--sticky|--reset]
+  weights SERVICE GROUP=SHARE [GROUP=SHARE] [--sticky|--reset]
+  rollout start SERVICE (--steps 1%,5%,20%,50%,100% --dwell 60s | --plan FILE)
+  rollout status [SERVICE]
+  rollout pause|resume [SERVICE]
+  rollout promote [SERVICE] [--full]
+  rollout abort [SERVICE] [--reset]
+  pause|resume|promote|abort ...   (same as the rollout forms)
+  undo SERVICE
+  history [SERVICE] [--limit N]
+  stats
+  reload
+  version
+"""
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def cli_path():
+    return os.path.join(BUILD, "control", "sluicectl")
+
+
+def run(args, env=None, timeout=30):
+    e = dict(os.environ)
+    e.pop("SLUICE_INSTANCE", None)
+    if env:
+        e.update(env)
+    p = subprocess.run([cli_path()] + args, capture_output=True, text=True, env=e,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def expect(args, rc, err_has=(), out_has=(), env=None):
+    """Runs sluicectl, checks the exit status and substrings; returns (out, err)."""
+    got, out, err = run(args, env)
+    check(got == rc, f"sluicectl {' '.join(args)}: exit {got}, expected {rc}\n"
+          f"stdout: {out!r}\nstderr: {err!r}")
+    for s in err_has:
+        check(s in err, f"sluicectl {' '.join(args)}: stderr lacks {s!r}: {err!r}")
+    for s in out_has:
+        check(s in out, f"sluicectl {' '.join(args)}: stdout lacks {s!r}: {out!r}")
+    return out, err
+
+
+def usage_error(args, *err_has):
+    """Exit 2, one 'sluicectl: CODE: ...' line naming what is wrong, nothing on stdout."""
+    out, err = expect(args, 2, err_has=("sluicectl: ",) + err_has)
+    check(out == "", f"sluicectl {' '.join(args)}: stdout not empty: {out!r}")
+    return err
+
+
+class Listener:
+    """A Unix socket that listens and counts connections (nothing is answered)."""
+
+    def __init__(self, d):
+        self.path = os.path.join(d, "listen.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(16)
+        self.sock.setblocking(False)
+
+    def connections(self):
+        n = 0
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except BlockingIOError:
+                return n
+            c.close()
+            n += 1
+
+    def close(self):
+        self.sock.close()
+
+
+# ---------------------------------------------------------------- local tests
+
+def test_help(d):
+    out, err = expect(["--help"], 0)
+    lines = out.splitlines()
+    for g in GRAMMAR.splitlines():
+        if g.startswith("sluicectl "):
+            check(lines and lines[0] == "usage: " + g, f"first line {lines[:1]!r}")
+        else:
+            check(g in lines, f"--help lacks the line {g!r}")
+    for code in ("0  success", "1  the daemon refused", "2  usage error",
+                 "3  the daemon cannot be reached", "4  the change was published"):
+        check(code in out, f"--help does not document exit status {code!r}")
+    check(err == "", f"--help wrote to stderr: {err!r}")
+    out2, _ = expect(["canary", "--help"], 0)
+    check(out2 == out, "COMMAND --help differs from --help")
+
+
+def test_no_command(d):
+    _, err = expect([], 2, err_has=("sluicectl: usage: missing COMMAND",))
+    check("usage: sluicectl" in err, "no usage text on stderr")
+
+
+def test_unknown_command(d):
+    usage_error(["frobnicate"], "unknown command 'frobnicate'")
+    usage_error(["rollout"], "'rollout' needs a verb")
+    usage_error(["rollout", "sideways"], "unknown rollout verb 'sideways'")
+    # "start" and "status" of a rollout exist only with the rollout word
+    usage_error(["start", "web"], "unknown command 'start'")
+
+
+def test_missing_service(d):
+    usage_error(["canary"], "missing SERVICE for 'canary'", "canary SERVICE SHARE")
+    usage_error(["switch"], "missing SERVICE for 'switch'")
+    usage_error(["switch", "web"], "missing GROUP for 'switch'")
+    usage_error(["canary", "web"], "missing SHARE for 'canary'")
+    usage_error(["weights", "web"], "missing GROUP=SHARE for 'weights'")
+    usage_error(["undo"], "missing SERVICE for 'undo'")
+    usage_error(["rollout", "start"], "missing SERVICE for 'rollout start'")
+    usage_error(["canary", "web", "5%", "extra"], "unexpected argument 'extra'")
+    usage_error(["stats", "web"], "unexpected argument 'web' for 'stats'")
+    usage_error(["canary", "Web!", "5%"], "SERVICE 'Web!' is not a valid name")
+    usage_error(["switch", "web", "GREEN"], "GROUP 'GREEN' is not a valid name")
+
+
+def test_bad_share(d):
+    err = usage_error(["canary", "web", "120%"], "bad_share", "share: '120%' is above 100%")
+    check("0%..100%" in err, f"no expected range: {err!r}")
+    usage_error(["canary", "web", "5"], "share: '5' has no unit")
+    usage_error(["canary", "web", "0.001%"], "more than two decimals")
+    usage_error(["canary", "web", "-5%"], "share: '-5%' is not a share")
+    usage_error(["canary", "web", "10001bp"], "above 10000bp")
+    usage_error(["weights", "web", "green"], "weights: 'green' is not GROUP=SHARE")
+    usage_error(["weights", "web", "green=abc"], "weights: green=abc: 'abc' is not a share")
+    usage_error(["weights", "web", "blue=80%", "green=30%"],
+                "blue=80% + green=30% = 110.00 %", "add up to 100%")
+    usage_error(["weights", "web", "green=20%", "green=80%"], "group 'green' given twice")
+
+
+def test_bad_steps(d):
+    err = usage_error(["rollout", "start", "web", "--steps", "1%,abc,20%", "--dwell", "60s"],
+                      "bad_plan", "--steps: ")
+    check("abc" in err, f"the bad item is not named: {err!r}")
+    err = usage_error(["rollout", "start", "web", "--steps", "1%,50%,20%", "--dwell", "60s"],
+                      "--steps: ")
+    check("decrease" in err, f"decreasing steps not explained: {err!r}")
+    usage_error(["rollout", "start", "web", "--steps", "1%,120%", "--dwell", "60s"],
+                "--steps: ", "120%")
+    usage_error(["rollout", "start", "web", "--steps", "1%,5%", "--dwell", "soon"],
+                "--dwell: 'soon' is not a duration")
+    usage_error(["rollout", "start", "web", "--steps", "1%,5%"], "--steps needs --dwell")
+    usage_error(["rollout", "start", "web", "--dwell", "60s"], "--dwell needs --steps")
+    usage_error(["rollout", "start", "web"], "needs --steps LIST --dwell TIME or --plan FILE")
+    usage_error(["rollout", "start", "web", "--steps"], "--steps needs a value")
+    usage_error(["rollout", "start", "web", "--steps", "1%", "--steps", "2%", "--dwell", "1s"],
+                "--steps given twice")
+
+
+def test_bad_plan(d):
+    missing = os.path.join(d, "nope.ini")
+    usage_error(["rollout", "start", "web", "--plan", missing],
+                "bad_plan", f"cannot read '{missing}'", "No such file or directory")
+    plan = os.path.join(d, "plan.ini")
+    with open(plan, "w") as f:
+        f.write("[step 1]\nshare = 5%\ndwell = 60s\n\n[step 2]\nshare = 120%\ndwell = 60s\n")
+    err = usage_error(["rollout", "start", "web", "--plan", plan], "bad_plan", plan)
+    check("step 2" in err and "share" in err and "120%" in err,
+          f"the plan error does not name file, section and key: {err!r}")
+    with open(plan, "w") as f:
+        f.write("[step 1]\nshare = 5%\n")
+    err = usage_error(["rollout", "start", "web", "--plan", plan], plan, "step 1")
+    check("dwell" in err, f"a missing dwell is not named: {err!r}")
+    usage_error(["rollout", "start", "web", "--plan", plan, "--steps", "1%", "--dwell", "1s"],
+                "--plan excludes --steps")
+
+
+def test_sticky_reset(d):
+    for args in (["canary", "web", "5%"], ["switch", "web", "green"],
+                 ["weights", "web", "green=5%"], ["abort", "web"]):
+        usage_error(args + ["--sticky", "--reset"], "--sticky and --reset exclude each other")
+
+
+def test_unknown_option(d):
+    usage_error(["canary", "web", "5%", "--bogus"], "unknown option '--bogus' for 'canary'",
+                "it takes --sticky, --reset")
+    usage_error(["canary", "web", "5%", "--full"], "no option '--full' for 'canary'")
+    usage_error(["undo", "web", "--reset"], "no option '--reset' for 'undo'", "it takes no options")
+    usage_error(["--bogus", "status"], "unknown option '--bogus'")
+    usage_error(["status", "--json"], "option '--json' must come before the command")
+    usage_error(["--socket", "/tmp/x.sock", "--instance", "x", "status"],
+                "--socket and --instance exclude each other")
+    usage_error(["--instance", "Bad Name", "status"], "--instance: 'Bad Name' is not a valid")
+    usage_error(["--timeout", "0", "status"], "--timeout: '0' is not a number of milliseconds")
+    usage_error(["--timeout", "x", "status"], "--timeout: 'x'")
+    usage_error(["--socket", "/" + "x" * 200, "status"], "--socket: ", "not a usable socket path")
+    usage_error(["history", "--limit", "0"], "--limit: '0' is not a number of entries")
+    usage_error(["history", "--limit", "ten"], "--limit: 'ten'")
+    _, err = expect(["status"], 2, env={"SLUICE_INSTANCE": "../etc"})
+    check("SLUICE_INSTANCE: '../etc' is not a valid instance name" in err, f"stderr {err!r}")
+
+
+def test_nothing_sent_on_local_error(d):
+    lst = Listener(d)
+    try:
+        for args in (["canary", "web", "120%"], ["weights", "web", "green=101%"],
+                     ["rollout", "start", "web", "--steps", "5%,1%", "--dwell", "1s"],
+                     ["canary", "web", "5%", "--bogus"]):
+            got, out, err = run(["--socket", lst.path] + args)
+            check(got == 2, f"{args}: exit {got}: {err!r}")
+            check(lst.connections() == 0, f"{args}: the CLI connected despite a local error")
+        # the check itself: a valid command does connect (then times out: exit 3)
+        got, out, err = run(["--socket", lst.path, "--timeout", "300", "canary", "web", "5%"])
+        check(got == 3, f"exit {got}: {err!r}")
+        check(lst.connections() == 1, "a valid command did not connect")
+        check(f"{lst.path}: no reply within 300 ms" in err, f"stderr {err!r}")
+    finally:
+        lst.close()
+
+
+def test_unreachable(d):
+    path = os.path.join(d, "absent.sock")
+    expect(["--socket", path, "status"], 3,
+           err_has=(f"sluicectl: unreachable: cannot connect to {path}: "
+                    "No such file or directory",))
+    # a socket file nobody listens on
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead = os.path.join(d, "dead.sock")
+    s.bind(dead)
+    s.close()
+    expect(["--socket", dead, "--json", "canary", "web", "5%"], 3,
+           err_has=(f"cannot connect to {dead}: Connection refused",))
+    name = f"test-cli-{os.getpid()}-absent"
+    expect(["--instance", name, "version"], 3,
+           err_has=(f"cannot connect to /run/sluice/{name}.sock: ",))
+    expect(["version"], 3, env={"SLUICE_INSTANCE": name},
+           err_has=(f"cannot connect to /run/sluice/{name}.sock: ",))
+    # a daemon that closes without answering
+    lst = Listener(d)
+    try:
+        def closer():
+            lst.sock.setblocking(True)
+            c, _ = lst.sock.accept()
+            c.recv(65536)
+            c.close()
+        t = threading.Thread(target=closer)
+        t.start()
+        expect(["--socket", lst.path, "stats"], 3,
+               err_has=(f"{lst.path}: the daemon closed the connection without a reply",))
+        t.join(5)
+    finally:
+        lst.close()
+
+
+# ----------------------------------------------------------------- peer tests
+
+class Peer:
+    """Answers one request with reply(request) and records the request."""
+
+    def __init__(self, d, reply):
+        self.path = os.path.join(d, f"peer-{time.monotonic_ns()}.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(1)
+        self.reply = reply
+        self.request = None
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        c, _ = self.sock.accept()
+        buf = b""
+        while b"\n" not in buf:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        self.request = json.loads(buf.split(b"\n")[0])
+        rep = self.reply(self.request)
+        if isinstance(rep, dict):
+            rep = json.dumps(rep) + "\n"
+        c.sendall(rep.encode())
+        c.close()
+
+    def done(self):
+        self.thread.join(5)
+        self.sock.close()
+
+
+def with_peer(d, args, reply, rc, out_has=(), err_has=(), env=None):
+    p = Peer(d, reply)
+    try:
+        out, err = expect(["--socket", p.path] + args, rc, err_has, out_has, env)
+    finally:
+        p.done()
+    check(p.request is not None, "no request received")
+    return p.request, out, err
+
+
+def state(name="web", champ="blue", chall="green", bp=0, strategy="steady", mode="sticky"):
+    return {"name": name, "champion": champ, "challenger": chall, "share_bp": bp,
+            "strategy": strategy, "mode": mode}
+
+
+def ok(req, result):
+    return {"id": req.get("id"), "ok": True, "result": result}
+
+
+def change(req, before, after, acks, gen=12, changed=True):
+    return ok(req, {"changed": changed, "gen": gen, "service": after["name"],
+                    "before": before, "after": after, "acks": acks})
+
+
+def test_peer_canary_acked(d):
+    reply = (lambda r: change(r, state(), state(bp=500, strategy="canary"),
+                              {"status": "acked", "workers": 1, "waited_us": 37}))
+    req, out, err = with_peer(d, ["canary", "web", "5%"], reply, 0)
+    check(req["cmd"] == "canary" and req["service"] == "web" and req["share"] == "5%",
+          f"request {req}")
+    check("mode" not in req, f"mode sent without --sticky/--reset: {req}")
+    check(out == "web: canary 5.00 % -> green, generation 12, "
+          "acknowledged by 1 worker in 37 us\n", f"stdout {out!r}")
+    check(err == "", f"stderr {err!r}")
+
+
+def test_peer_reset_and_no_dataplane(d):
+    reply = (lambda r: change(r, state(bp=500, strategy="canary"),
+                              state(bp=0, strategy="canary", mode="reset"),
+                              {"status": "no_dataplane"}, gen=13))
+    req, out, _ = with_peer(d, ["abort", "web", "--reset"], reply, 0)
+    check(req == {"id": req.get("id"), "cmd": "rollout_abort", "service": "web",
+                  "mode": "reset"}, f"request {req}")
+    check(out.startswith("web: canary 0.00 % -> green (reset: established flows decided "
+                         "again), generation 13, published, no dataplane attached"),
+          f"stdout {out!r}")
+
+
+def test_peer_ack_timeout(d):
+    reply = (lambda r: change(r, state(), state(champ="green", chall="blue",
+                                                strategy="blue-green"),
+                              {"status": "timeout", "workers": 2, "missing": [0, 1],
+                               "waited_us": 1000000}))
+    req, out, _ = with_peer(d, ["switch", "web", "green", "--sticky"], reply, 4)
+    check(req["cmd"] == "switch" and req["group"] == "green" and req["mode"] == "sticky",
+          f"request {req}")
+    check("web: blue-green, all new flows -> green" in out and
+          "NOT acknowledged by workers 0, 1 within 1000 ms" in out, f"stdout {out!r}")
+    # --json: the reply as is, and the same exit status
+    req, out, _ = with_peer(d, ["--json", "switch", "web", "green"], reply, 4)
+    check(json.loads(out)["result"]["acks"]["status"] == "timeout", f"stdout {out!r}")
+
+
+def test_peer_unchanged(d):
+    reply = (lambda r: change(r, state(bp=500, strategy="canary"),
+                              state(bp=500, strategy="canary"), {}, changed=False))
+    _, out, _ = with_peer(d, ["canary", "web", "500bp"], reply, 0)
+    check(out == "web: unchanged (already canary 5.00 % -> green), generation 12\n",
+          f"stdout {out!r}")
+
+
+def test_peer_error_reply(d):
+    def reply(r):
+        return {"id": r.get("id"), "ok": False,
+                "error": {"code": "bad_state", "message": "web: no rollout to resume"}}
+    req, out, err = with_peer(d, ["resume"], reply, 1,
+                              err_has=("sluicectl: bad_state: web: no rollout to resume\n",))
+    check(req == {"id": req.get("id"), "cmd": "rollout_resume"}, f"request {req}")
+    check(out == "", f"stdout {out!r}")
+    # --json prints the error reply too, exit 1 all the same
+    _, out, _ = with_peer(d, ["--json", "resume"], reply, 1)
+    check(json.loads(out)["ok"] is False, f"stdout {out!r}")
+
+
+def test_peer_bad_reply(d):
+    _, _, err = with_peer(d, ["stats"], lambda r: "this is not json\n", 1,
+                          err_has=("sluicectl: internal: ", "not a protocol object"))
+
+
+def test_peer_json_as_is(d):
+    line = '{"id":1,"ok":true,"result":{"version":"9.9.9","layout":2,"instance":"x"}}'
+    _, out, _ = with_peer(d, ["--json", "version"], lambda r: line + "\n", 0)
+    check(out == line + "\n", f"stdout {out!r}")
+    _, out, _ = with_peer(d, ["version"], lambda r: line + "\n", 0)
+    check("sluiced 9.9.9, layout 2, instance x" in out, f"stdout {out!r}")
+
+
+def test_peer_steps_sent_exactly(d):
+    def reply(r):
+        return ok(r, {"changed": True, "gen": 2, "service": "web", "before": state(),
+                      "after": state(bp=100, strategy="rollout"),
+                      "acks": {"status": "no_dataplane"}})
+    req, out, _ = with_peer(d, ["rollout", "start", "web", "--steps", "0.5%,5%,100%",
+                                "--dwell", "90s"], reply, 0)
+    check(req["cmd"] == "rollout_start" and req["service"] == "web", f"request {req}")
+    check(req["steps"] == [{"share": "50bp", "dwell": "90000ms"},
+                           {"share": "500bp", "dwell": "90000ms"},
+                           {"share": "10000bp", "dwell": "90000ms"}], f"steps {req['steps']}")
+    plan = os.path.join(d, "plan.ini")
+    with open(plan, "w") as f:
+        f.write("[step 1]\nshare = 1%\ndwell = 2m\n\n[step 2]\nshare = 20%\npause = yes\n\n"
+                "[step 3]\nshare = 100%\ndwell = 500ms\n")
+    req, _, _ = with_peer(d, ["rollout", "start", "web", "--plan", plan], reply, 0)
+    check(req["steps"] == [{"share": "100bp", "dwell": "120000ms"},
+                           {"share": "2000bp", "pause": True},
+                           {"share": "10000bp", "dwell": "500ms"}], f"steps {req['steps']}")
+
+
+def test_peer_weights_and_history_request(d):
+    def reply(r):
+        return change(r, state(), state(bp=2000, strategy="canary"),
+                      {"status": "acked", "workers": 2, "waited_us": 5})
+    req, out, _ = with_peer(d, ["weights", "web", "blue=80%", "green=20%"], reply, 0)
+    check(req["weights"] == {"blue": "80%", "green": "20%"}, f"request {req}")
+    check("acknowledged by 2 workers in 5 us" in out, f"stdout {out!r}")
+
+    def hist(r):
+        return ok(r, {"entries": [
+            {"time": "2026-11-27T18:40:01.123Z", "gen": 12, "cmd": "canary", "service": "web",
+             "actor": {"uid": 0, "pid": 4321}, "before": state(),
+             "after": state(bp=500, strategy="canary"), "reason": "canary web 5% (sticky)"}]})
+    req, out, _ = with_peer(d, ["history", "web", "--limit", "5"], hist, 0)
+    check(req["limit"] == 5 and req["service"] == "web", f"request {req}")
+    rows = [x for x in out.splitlines() if "2026-11-27T18:40:01.123Z" in x]
+    check(len(rows) == 1, f"stdout {out!r}")
+    for s in ("12", "uid 0 pid 4321", "canary", "web",
+              "steady, all new flows -> blue -> canary 5.00 % -> green",
+              "canary web 5% (sticky)"):
+        check(s in rows[0], f"history line lacks {s!r}: {rows[0]!r}")
+
+
+def test_peer_status(d):
+    now_ms = int(time.time() * 1000)
+
+    def reply(r):
+        return ok(r, {
+            "instance": "edge-1", "gen": 12,
+            "dataplane": {"attached": True, "workers": 1, "pid": 4242},
+            "services": [{
+                "state": state(bp=500, strategy="rollout"), "gen": 12,
+                "configured_share_bp": 500, "measured_share_bp": 498, "interval_s": 10,
+                "new_flows": {"blue": 9502, "green": 498},
+                "active_flows": {"blue": 12001, "green": 640},
+                "rollout": {"state": "running", "step": 1,
+                            "steps": [{"share_bp": 100, "dwell_ms": 60000},
+                                      {"share_bp": 500, "dwell_ms": 60000},
+                                      {"share_bp": 2000, "dwell_ms": 60000},
+                                      {"share_bp": 5000, "dwell_ms": 60000},
+                                      {"share_bp": 10000, "dwell_ms": 60000}],
+                            "step_started_ms": now_ms - 19000, "dwell_left_ms": 60000,
+                            "operator_pause": False},
+                "sentences": {
+                    "challenger_output": "Challenger output reaches users: yes, green "
+                                         "serves 5.00 % of new flows.",
+                    "live_share": "Live on the challenger: 5.00 % of new flows (measured "
+                                  "4.98 % over the last 10 s).",
+                    "rollback": "Rollback: abort sends 100 % of new flows to blue at once."}}]})
+    _, out, _ = with_peer(d, ["status"], reply, 0)
+    lines = out.splitlines()
+    check("instance edge-1, generation 12" in lines, f"stdout {out!r}")
+    row = [x.split() for x in lines if x.split()[:2] == ["green", "challenger"]]
+    check(row == [["green", "challenger", "5.00", "%", "4.98", "%", "498", "640"]],
+          f"challenger row {row}: {out!r}")
+    row = [x.split() for x in lines if x.split()[:2] == ["blue", "champion"]]
+    check(row == [["blue", "champion", "95.00", "%", "95.02", "%", "9502", "12001"]],
+          f"champion row {row}")
+    for s in ("  Challenger output reaches users: yes, green serves 5.00 % of new flows.",
+              "  Live on the challenger: 5.00 % of new flows (measured 4.98 % over the last "
+              "10 s).", "  Rollback: abort sends 100 % of new flows to blue at once.",
+              "  strategy: rollout (sticky)", "  generation: 12",
+              "dataplane: attached, 1 worker (pid 4242)"):
+        check(s in lines, f"status lacks the line {s!r}: {out!r}")
+    ro = [x for x in lines if x.startswith("  rollout: step 2/5 at 5.00 %, running, "
+                                           "next step in ")]
+    check(len(ro) == 1, f"no rollout line: {out!r}")
+    secs = int(ro[0].split("next step in ")[1].split()[0])
+    check(38 <= secs <= 41, f"next step in {secs} s, expected about 41")
+
+
+# --------------------------------------------------------------- daemon tests
+
+class Daemon:
+    """The real sluiced on net_null ports, its own instance, socket and journal."""
+
+    def __init__(self, d):
+        self.d = d
+        self.instance = f"test-cli-{os.getpid()}"
+        self.sock = os.path.join(d, "sluiced.sock")
+        self.journal = os.path.join(d, "journal")
+        self.conf = os.path.join(d, "sluice.ini")
+        self.log = os.path.join(d, "sluiced.log")
+        with open(self.conf, "w") as f:
+            f.write(f"""[dataplane]
+eal_args = --no-pci --in-memory -l 0 --no-huge -m 256
+
+[port client]
+role = client
+devargs = net_null0
+
+[port blue]
+role = backend
+devargs = net_null1
+
+[port green]
+role = backend
+devargs = net_null2
+
+[group blue]
+port = blue
+mode = port
+
+[group green]
+port = green
+mode = port
+
+[service web]
+proto = tcp
+vip = 192.0.2.10
+ports = 443
+champion = blue
+challenger = green
+share = 0%
+
+[service dns]
+proto = udp
+vip = 192.0.2.53
+ports = 53
+champion = blue
+challenger = green
+share = 0%
+
+[control]
+instance = {self.instance}
+bpffs = {BPFFS}
+socket = {self.sock}
+journal = {self.journal}
+bpf_object = {os.path.join(BUILD, "ebpf", "sluice_maps.bpf.o")}
+ack_timeout = 1s
+""")
+        exe = os.path.join(BUILD, "control", "sluiced")
+        check(os.access(exe, os.X_OK), f"{exe} is not built")
+        self.logf = open(self.log, "w")
+        self.p = subprocess.Popen([exe, "-c", self.conf, "--bpffs", BPFFS],
+                                  stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.p.poll() is not None:
+                raise Fail(f"sluiced exited {self.p.returncode}: {self.logtext()}")
+            if os.path.exists(self.sock) and run(["--socket", self.sock, "version"])[0] == 0:
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise Fail(f"sluiced did not answer within 15 s: {self.logtext()}")
+
+    def logtext(self):
+        with open(self.log) as f:
+            return f.read()[-2000:]
+
+    def cli(self, args, rc, out_has=(), err_has=()):
+        return expect(["--socket", self.sock] + args, rc, err_has, out_has)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.logf.close()
+        pin = os.path.join(BPFFS, "sluice", self.instance)
+        if os.path.isdir(pin):
+            shutil.rmtree(pin, ignore_errors=True)
+
+
+def daemon_test(fn):
+    def wrapper(d):
+        dm = Daemon(d)
+        try:
+            fn(dm)
+        finally:
+            dm.stop()
+            check(not os.path.exists(os.path.join(BPFFS, "sluice", dm.instance)),
+                  f"{BPFFS}/sluice/{dm.instance} still pinned")
+    wrapper.__name__ = fn.__name__
+    wrapper.daemon = True
+    return wrapper
+
+
+@daemon_test
+def test_daemon_canary(dm):
+    out, err = dm.cli(["canary", "web", "5%"], 0)
+    check(out.startswith("web: canary 5.00 % -> green, generation "), f"stdout {out!r}")
+    check(out.rstrip().endswith("published, no dataplane attached"), f"stdout {out!r}")
+    check(err == "", f"stderr {err!r}")
+    gen = int(out.split("generation ")[1].split(",")[0])
+    out, _ = dm.cli(["canary", "web", "500bp"], 0)
+    check(out == f"web: unchanged (already canary 5.00 % -> green), generation {gen}\n",
+          f"same canary again: {out!r}")
+    # unknown service: the daemon's own message, exit 1
+    dm.cli(["canary", "nosuch", "5%"], 1, err_has=("sluicectl: unknown_service: ",))
+
+
+@daemon_test
+def test_daemon_bad_state(dm):
+    _, err = dm.cli(["rollout", "resume", "web"], 1, err_has=("sluicectl: bad_state: ",))
+    check(len(err.splitlines()) == 1, f"stderr {err!r}")
+    dm.cli(["undo", "web"], 1, err_has=("sluicectl: bad_state: ",))
+
+
+@daemon_test
+def test_daemon_json(dm):
+    out, _ = dm.cli(["--json", "canary", "web", "1%"], 0)
+    check(out.count("\n") == 1, f"--json is not one line: {out!r}")
+    rep = json.loads(out)
+    check(rep["ok"] is True and rep["result"]["after"]["share_bp"] == 100, f"reply {rep}")
+    out, _ = dm.cli(["--json", "status"], 0)
+    rep = json.loads(out)
+    check(rep["ok"] is True and [s["state"]["name"] for s in rep["result"]["services"]] ==
+          ["web", "dns"], f"reply {rep}")
+    out, err = dm.cli(["--json", "rollout", "pause", "web"], 1)
+    check(json.loads(out)["ok"] is False and "bad_state" in err, f"{out!r} {err!r}")
+
+
+@daemon_test
+def test_daemon_status(dm):
+    dm.cli(["canary", "web", "5%"], 0)
+    out, _ = dm.cli(["status"], 0)
+    lines = out.splitlines()
+    for s in ("Challenger output reaches users:", "Live on the challenger:", "Rollback:"):
+        check(sum(1 for x in lines if x.strip().startswith(s)) == 2,
+              f"status does not state {s!r} once per service: {out!r}")
+    check("dataplane: not attached" in lines, f"stdout {out!r}")
+    row = [x.split() for x in lines if x.split()[:2] == ["green", "challenger"]]
+    check(len(row) == 2 and row[0][2:4] == ["5.00", "%"] and row[1][2:4] == ["0.00", "%"],
+          f"challenger rows {row}")
+    out, _ = dm.cli(["status", "dns"], 0)
+    check("dns" in out.splitlines() and "web" not in out.splitlines(), f"stdout {out!r}")
+
+
+@daemon_test
+def test_daemon_history(dm):
+    dm.cli(["canary", "web", "5%"], 0)
+    dm.cli(["switch", "dns", "green", "--reset"], 0)
+    dm.cli(["undo", "dns"], 0)
+    out, _ = dm.cli(["history"], 0)
+    lines = out.splitlines()
+    canary = [x for x in lines if " canary " in x and " web " in x]
+    switch = [x for x in lines if " switch " in x and " dns " in x]
+    undo = [x for x in lines if " undo " in x and " dns " in x]
+    check(len(canary) == 1 and "-> canary 5.00 % -> green" in canary[0], f"stdout {out!r}")
+    check(len(switch) == 1 and "blue-green, all new flows -> green" in switch[0],
+          f"stdout {out!r}")
+    check(len(undo) == 1, f"stdout {out!r}")
+    out, _ = dm.cli(["history", "web", "--limit", "1"], 0)
+    check(" dns " not in out and " canary " in out, f"stdout {out!r}")
+
+
+@daemon_test
+def test_daemon_rollout(dm):
+    out, _ = dm.cli(["rollout", "start", "web", "--steps", "1%,5%,100%", "--dwell", "1h"], 0)
+    check(out.startswith("web: rollout step 1/3, 1.00 % -> green"), f"stdout {out!r}")
+    out, _ = dm.cli(["rollout", "status"], 0)
+    check("web: rollout: step 1/3 at 1.00 %, running, next step in " in out, f"{out!r}")
+    dm.cli(["canary", "web", "5%"], 1, err_has=("sluicectl: bad_state: ",))
+    dm.cli(["pause"], 0)
+    out, _ = dm.cli(["rollout", "status", "web"], 0)
+    check("paused by the operator" in out, f"stdout {out!r}")
+    dm.cli(["resume", "web"], 0)
+    out, _ = dm.cli(["promote"], 0)
+    check("5.00 % -> green" in out, f"stdout {out!r}")
+    out, _ = dm.cli(["abort", "--reset"], 0)
+    check("0.00 % -> green" in out and "reset" in out, f"stdout {out!r}")
+    out, _ = dm.cli(["status", "web"], 0)
+    check("  rollout: aborted at step 2/3 (challenger at 0 %)" in out.splitlines(),
+          f"stdout {out!r}")
+
+
+@daemon_test
+def test_daemon_misc(dm):
+    out, _ = dm.cli(["version"], 0)
+    check(f"instance {dm.instance}" in out and "sluicectl " in out, f"stdout {out!r}")
+    out, _ = dm.cli(["stats"], 0)
+    check(out.strip() != "", "stats printed nothing")
+    dm.cli(["reload"], 0)
+
+
+TESTS = [
+    test_help, test_no_command, test_unknown_command, test_missing_service, test_bad_share,
+    test_bad_steps, test_bad_plan, test_sticky_reset, test_unknown_option,
+    test_nothing_sent_on_local_error, test_unreachable,
+    test_peer_canary_acked, test_peer_reset_and_no_dataplane, test_peer_ack_timeout,
+    test_peer_unchanged, test_peer_error_reply, test_peer_bad_reply, test_peer_json_as_is,
+    test_peer_steps_sent_exactly, test_peer_weights_and_history_request, test_peer_status,
+    test_daemon_canary, test_daemon_bad_state, test_daemon_json, test_daemon_status,
+    test_daemon_history, test_daemon_rollout, test_daemon_misc,
+]
+
+
+def main():
+    global BUILD, KEEP
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=BUILD)
+    ap.add_argument("--no-daemon", action="store_true",
+                    help="skip the tests that need the real sluiced")
+    ap.add_argument("--keep", action="store_true", help="keep temporary directories")
+    ap.add_argument("tests", nargs="*")
+    a = ap.parse_args()
+    BUILD = os.path.abspath(a.build)
+    KEEP = a.keep
+    todo = [t for t in TESTS if not a.tests or t.__name__ in a.tests]
+    if a.no_daemon:
+        todo = [t for t in todo if not getattr(t, "daemon", False)]
+    passed = failed = 0
+    for t in todo:
+        tmp = tempfile.mkdtemp(prefix=f"sluice-cli-{t.__name__}-")
+        t0 = time.monotonic()
+        try:
+            t(tmp)
+            passed += 1
+            print(f"PASS {t.__name__} ({time.monotonic() - t0:.1f} s)", flush=True)
+        except Fail as e:
+            failed += 1
+            print(f"FAIL {t.__name__}: {e}", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {t.__name__}: unexpected error\n{traceback.format_exc()}", flush=True)
+        if not KEEP:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"     kept {tmp}")
+    print(f"\n{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
