@@ -390,32 +390,18 @@ static int rollout_start_request(json_t *req, const struct args *a)
 	if (a->plan && (a->steps || a->dwell))
 		return fail(EXIT_USAGE, "usage", "--plan excludes %s (the plan file holds the "
 			    "steps and their dwell times)", a->steps ? "--steps" : "--dwell");
+	if (!a->steps && a->dwell)
+		return fail(EXIT_USAGE, "usage", "--dwell needs --steps LIST");
 	if (!a->plan && !a->steps)
 		return fail(EXIT_USAGE, "usage", "rollout start needs --steps LIST --dwell TIME "
 			    "or --plan FILE (e.g. --steps 1%%,5%%,20%%,50%%,100%% --dwell 60s)");
 	if (a->steps && !a->dwell)
 		return fail(EXIT_USAGE, "usage", "--steps needs --dwell TIME (time at each step, "
 			    "e.g. --dwell 60s)");
-	if (!a->steps && a->dwell)
-		return fail(EXIT_USAGE, "usage", "--dwell needs --steps LIST");
-	if (a->plan) {
-		int fd = open(a->plan, O_RDONLY | O_CLOEXEC);
-
-		/* iniparser would only complain on stderr in its own words */
-		if (fd < 0)
-			return fail(EXIT_USAGE, "bad_plan", "--plan: cannot read '%s': %s",
-				    a->plan, strerror(errno));
-		close(fd);
-		if (sl_plan_load(a->plan, steps, &n, err, sizeof(err)))
-			return fail(EXIT_USAGE, "bad_plan", "--plan: %s", err);
-	} else {
-		uint32_t ms;
-
-		if (sl_duration_parse(a->dwell, &ms, err, sizeof(err)))
-			return fail(EXIT_USAGE, "bad_plan", "--dwell: %s", err);
-		if (sl_plan_from_list(a->steps, a->dwell, steps, &n, err, sizeof(err)))
-			return fail(EXIT_USAGE, "bad_plan", "--steps: %s", err);
-	}
+	/* the plan code's messages name the file, section and key, or the item */
+	if (a->plan ? sl_plan_load(a->plan, steps, &n, err, sizeof(err)) :
+	    sl_plan_from_list(a->steps, a->dwell, steps, &n, err, sizeof(err)))
+		return fail(EXIT_USAGE, "bad_plan", "%s", err);
 	/* exact units, so the daemon's parse gives back exactly these steps */
 	arr = json_array();
 	for (uint32_t i = 0; i < n; i++) {
