@@ -79,8 +79,9 @@ uint32_t sl_maps_workers(const struct sl_maps *m);
 /* Wait until every attached worker acknowledges gen, spinning first (a busy
  * worker acknowledges within a burst) then sleeping; at most timeout_us.
  * Returns 0 when all acknowledged (*waited_us = time taken), 1 on timeout
- * with the indexes of the missing workers in missing[] (*nmissing), 2 when
- * no dataplane is attached. */
+ * with the indexes of the missing workers in missing[] (room for
+ * SL_MAX_WORKERS, or NULL) and their count in *nmissing, 2 when no
+ * dataplane is attached (or it went away while waiting). */
 int sl_maps_wait_acks(const struct sl_maps *m, uint32_t gen, uint32_t timeout_us,
 		      uint32_t *waited_us, uint32_t *missing, uint32_t *nmissing);
 
