@@ -9,7 +9,8 @@
  *  - start: NONE/COMPLETED/ABORTED -> RUNNING at step 0 (its share applied);
  *    a pause step makes it PAUSED (waiting for resume/promote).
  *  - tick: RUNNING and the step's dwell elapsed -> next step (share applied;
- *    PAUSED if it is a pause step), or COMPLETED after the last step.
+ *    PAUSED if it is a pause step), or COMPLETED after the last step.  The
+ *    next dwell counts from the tick, so a late tick never shortens a step.
  *  - pause: RUNNING -> PAUSED; the dwell clock stops (remaining time kept).
  *  - resume: PAUSED -> RUNNING; after an operator pause the remaining dwell
  *    continues; on a pause step, the next step is applied.
@@ -28,6 +29,7 @@
 #include <jansson.h>
 
 #define SL_RO_MAX_STEPS 32
+#define SL_RO_NAME_LEN 32
 
 enum sl_ro_state { SL_RO_NONE = 0, SL_RO_RUNNING, SL_RO_PAUSED, SL_RO_COMPLETED, SL_RO_ABORTED };
 
@@ -45,12 +47,16 @@ struct sl_rollout {
 	uint64_t step_started_ms;   /* when the current step began (or resumed) */
 	uint64_t dwell_left_ms;     /* remaining dwell from step_started_ms */
 	uint8_t operator_pause;     /* PAUSED by the pause verb (not a pause step) */
+	/* The challenger group's name, for reasons ("rollout complete: green is
+	 * champion"); "" says "the challenger".  Set by the caller, kept by start. */
+	char challenger[SL_RO_NAME_LEN];
 };
 
 struct sl_ro_action {
 	int apply;         /* 1: set the challenger share to share_bp */
 	uint16_t share_bp;
-	int complete;      /* 1: the challenger becomes champion (share 0 after swap) */
+	int complete;      /* 1: the challenger becomes champion (share 0 after swap);
+			    * apply is 0 then */
 	char reason[160];  /* for the journal and the reply */
 };
 
@@ -59,7 +65,9 @@ struct sl_ro_action {
  * the step ("step 3: 20% after 50%: shares must not decrease"). */
 int sl_ro_check_steps(const struct sl_ro_step *steps, uint32_t n, char *err, size_t errlen);
 
-/* The verbs.  Return 0 with *a filled, or -1 with err (nothing changed). */
+/* The verbs.  Return 0 with *a filled, or -1 with err (nothing changed, *a
+ * untouched).  start checks the state before the steps: a caller that
+ * answers bad_plan and bad_state differently calls sl_ro_check_steps first. */
 int sl_ro_start(struct sl_rollout *r, const struct sl_ro_step *steps, uint32_t n,
 		uint64_t now_ms, struct sl_ro_action *a, char *err, size_t errlen);
 int sl_ro_pause(struct sl_rollout *r, uint64_t now_ms, struct sl_ro_action *a, char *err,
@@ -83,12 +91,16 @@ int sl_ro_active(const struct sl_rollout *r);
 const char *sl_ro_state_name(enum sl_ro_state s); /* "none", "running", ... */
 
 /* Journal form and back: {"state", "step", "steps": [{"share_bp", "dwell_ms"
- * | "pause"}], "step_started_ms", "dwell_left_ms", "operator_pause"}. */
+ * | "pause"}], "step_started_ms", "dwell_left_ms", "operator_pause",
+ * "challenger" (only when set)}.  "step" is the 0-based index as in the
+ * struct; from_json checks every field and their consistency, and changes
+ * nothing on error. */
 json_t *sl_ro_to_json(const struct sl_rollout *r);
 int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t errlen);
 
-/* Plans.  An INI plan file: sections [step 1], [step 2], ... in order, keys
- * share (required) and dwell (duration) or pause = yes.  The --steps form:
+/* Plans.  An INI plan file: sections [step 1], [step 2], ... (consecutive
+ * from 1, in any order in the file), keys share (required) and exactly one of
+ * dwell (duration) or pause = yes.  The --steps form:
  * "1%,5%,20%,50%,100%" with one dwell for every step.  Both validate with
  * sl_ro_check_steps; errors name the file, section and key, or the item. */
 int sl_plan_load(const char *path, struct sl_ro_step *steps, uint32_t *n, char *err,

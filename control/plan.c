@@ -1,0 +1,462 @@
+/* Rollout plans: an INI file of [step N] sections, or the --steps/--dwell
+ * form of the CLI.  iniparser reads the values and finds syntax errors; a
+ * pass over the raw text finds what iniparser hides (line numbers, duplicate
+ * keys and sections).  Nothing reaches the caller unless the whole plan is
+ * valid. */
+#include "rollout.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <iniparser.h>
+
+#include "config.h"
+
+#define LINE_MAX_LEN 4096
+#define PLAN_MAX_BYTES (1 << 20)
+#define SECTION_EXPECT "[step N], N of 1..32"
+#define LIST_EXAMPLE "e.g. 1%%,5%%,20%%,50%%,100%%"
+
+enum { K_SHARE, K_DWELL, K_PAUSE, K_N };
+
+static const char *const plan_keys[K_N] = { "share", "dwell", "pause" };
+
+struct psec {
+	char full[64];       /* as iniparser stores it: "step 3" */
+	unsigned line;       /* 0: no such section */
+	unsigned keyline[K_N];
+};
+
+struct plan {
+	const char *path;
+	char *err;
+	size_t errlen;
+	dictionary *dict;
+	struct psec secs[SL_RO_MAX_STEPS];
+	struct psec *cur; /* section being scanned */
+};
+
+__attribute__((format(printf, 3, 4)))
+static int seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* "PATH: [step N] KEY: message", without key, or without section (step 0). */
+__attribute__((format(printf, 4, 5)))
+static int fail(struct plan *p, unsigned step, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (step && key)
+		n = snprintf(p->err, p->errlen, "%s: [step %u] %s: ", p->path, step, key);
+	else if (step)
+		n = snprintf(p->err, p->errlen, "%s: [step %u]: ", p->path, step);
+	else
+		n = snprintf(p->err, p->errlen, "%s: ", p->path);
+	if (n < 0 || (size_t)n >= p->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* iniparser reports through a global callback without context: keep the
+ * first message of this load. */
+static _Thread_local char ini_msg[512];
+static _Thread_local unsigned ini_nmsg;
+
+__attribute__((format(printf, 1, 2)))
+static int ini_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ini_nmsg++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(ini_msg, sizeof(ini_msg), fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+/* iniparser says "iniparser: syntax error in F (N):\n-> TEXT\n". */
+static int syntax_error(struct plan *p)
+{
+	char *open, *close, *text;
+	unsigned long line;
+
+	close = strstr(ini_msg, "):\n-> ");
+	if (strstr(ini_msg, "syntax error") && close) {
+		*close = '\0';
+		open = strrchr(ini_msg, '(');
+		text = close + 6;
+		text[strcspn(text, "\n")] = '\0';
+		if (open && sscanf(open, "(%lu", &line) == 1)
+			return fail(p, 0, NULL, "line %lu: syntax error: '%s' (expected "
+				    "[step N], KEY = VALUE or a ; comment)", line, text);
+	}
+	if (strstr(ini_msg, "input line too long") && (open = strrchr(ini_msg, '(')) &&
+	    sscanf(open, "(%lu)", &line) == 1)
+		return fail(p, 0, NULL, "line %lu: line too long (expected at most 1022 "
+			    "characters)", line);
+	ini_msg[strcspn(ini_msg, "\n")] = '\0';
+	return fail(p, 0, NULL, "cannot parse: %s", ini_msg);
+}
+
+static char *strip(char *s)
+{
+	size_t n;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static int scan_section(struct plan *p, char *line, unsigned lineno)
+{
+	char *inner, *num, *end;
+	unsigned long n;
+	struct psec *s;
+
+	line[strlen(line) - 1] = '\0';
+	inner = strip(line + 1);
+	lower(inner);
+	if (strncmp(inner, "step", 4) || (inner[4] && !isspace((unsigned char)inner[4])))
+		return fail(p, 0, NULL, "[%s]: unknown section (expected " SECTION_EXPECT ")",
+			    inner);
+	num = strip(inner + 4);
+	if (!*num)
+		return fail(p, 0, NULL, "[%s]: missing step number (expected " SECTION_EXPECT
+			    ")", inner);
+	errno = 0;
+	n = strtoul(num, &end, 10);
+	if (!isdigit((unsigned char)*num) || *end || (num[0] == '0' && num[1]))
+		return fail(p, 0, NULL, "[%s]: '%s' is not a step number (expected "
+			    SECTION_EXPECT ", no leading zeros)", inner, num);
+	if (errno || n < 1 || n > SL_RO_MAX_STEPS)
+		return fail(p, 0, NULL, "[%s]: step number %s is out of range (expected "
+			    SECTION_EXPECT ")", inner, num);
+	s = &p->secs[n - 1];
+	if (s->line)
+		return fail(p, (unsigned)n, NULL, "appears twice, at lines %u and %u (expected "
+			    "each step once)", s->line, lineno);
+	/* iniparser keeps inner blanks: look values up under its spelling. */
+	snprintf(s->full, sizeof(s->full), "%s", inner);
+	s->line = lineno;
+	p->cur = s;
+	return 0;
+}
+
+static int scan_line(struct plan *p, char *line, unsigned lineno)
+{
+	char *eq, *key;
+	unsigned step;
+	int k;
+
+	line = strip(line);
+	if (!*line || *line == '#' || *line == ';')
+		return 0;
+	if (line[0] == '[' && line[strlen(line) - 1] == ']')
+		return scan_section(p, line, lineno);
+	eq = strchr(line, '=');
+	if (!eq) /* iniparser already refused such a line */
+		return fail(p, 0, NULL, "line %u: syntax error: '%s' (expected KEY = VALUE)",
+			    lineno, line);
+	*eq = '\0';
+	key = strip(line);
+	lower(key);
+	if (!p->cur)
+		return fail(p, 0, NULL, "line %u: key '%s' is outside any section (expected a "
+			    "[step N] header before it)", lineno, key);
+	step = (unsigned)(p->cur - p->secs) + 1;
+	for (k = 0; k < K_N; k++)
+		if (!strcmp(plan_keys[k], key))
+			break;
+	if (k == K_N)
+		return fail(p, step, key, "unknown key (expected one of: share, dwell, pause)");
+	if (p->cur->keyline[k])
+		return fail(p, step, key, "set twice, at lines %u and %u (expected each key once "
+			    "per step)", p->cur->keyline[k], lineno);
+	p->cur->keyline[k] = lineno;
+	return 0;
+}
+
+/* Walk the text the way iniparser does (a trailing '\' joins lines). */
+static int scan(struct plan *p, const char *text)
+{
+	char *logical = malloc(LINE_MAX_LEN);
+	size_t ll = 0;
+	unsigned lineno = 0, first = 0;
+	int rc = 0;
+
+	if (!logical)
+		return fail(p, 0, NULL, "cannot read: out of memory");
+	while (*text && rc == 0) {
+		const char *nl = strchr(text, '\n');
+		size_t n = nl ? (size_t)(nl - text) : strlen(text);
+
+		lineno++;
+		while (n > 0 && isspace((unsigned char)text[n - 1]))
+			n--;
+		if (ll == 0)
+			first = lineno;
+		if (ll + n + 1 > LINE_MAX_LEN) {
+			rc = fail(p, 0, NULL, "line %u: line too long (expected at most 1022 "
+				  "characters)", lineno);
+			break;
+		}
+		memcpy(logical + ll, text, n);
+		ll += n;
+		logical[ll] = '\0';
+		text = nl ? nl + 1 : text + strlen(text);
+		if (ll > 0 && logical[ll - 1] == '\\') {
+			ll--;
+			continue;
+		}
+		rc = scan_line(p, logical, first);
+		ll = 0;
+	}
+	if (rc == 0 && ll > 0)
+		rc = scan_line(p, logical, first);
+	free(logical);
+	return rc;
+}
+
+static int read_text(struct plan *p, char **out)
+{
+	FILE *f = fopen(p->path, "r");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return fail(p, 0, NULL, "cannot read: %s", strerror(errno));
+	buf = malloc(PLAN_MAX_BYTES + 1);
+	if (!buf) {
+		fclose(f);
+		return fail(p, 0, NULL, "cannot read: out of memory");
+	}
+	n = fread(buf, 1, PLAN_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		int e = errno;
+
+		free(buf);
+		fclose(f);
+		return fail(p, 0, NULL, "cannot read: %s", strerror(e));
+	}
+	fclose(f);
+	if (n > PLAN_MAX_BYTES) {
+		free(buf);
+		return fail(p, 0, NULL, "larger than %u bytes (expected a plan of at most %u "
+			    "steps)", PLAN_MAX_BYTES, SL_RO_MAX_STEPS);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static const char *value(struct plan *p, const struct psec *s, int k)
+{
+	char full[96];
+
+	if (!s->keyline[k])
+		return NULL;
+	snprintf(full, sizeof(full), "%s:%s", s->full, plan_keys[k]);
+	return iniparser_getstring(p->dict, full, "");
+}
+
+static int load_step(struct plan *p, unsigned i, struct sl_ro_step *st)
+{
+	const struct psec *s = &p->secs[i];
+	const char *share = value(p, s, K_SHARE), *dwell = value(p, s, K_DWELL);
+	const char *pause = value(p, s, K_PAUSE);
+	char msg[SL_ERR_LEN];
+	bool paused = false;
+
+	if (!share)
+		return fail(p, i + 1, "share", "missing (expected the challenger's share at this "
+			    "step, e.g. 5%%, 0.5%%, 50bp)");
+	if (sl_share_parse(share, &st->share_bp, msg, sizeof(msg)))
+		return fail(p, i + 1, "share", "%s", msg);
+	if (pause) {
+		if (!strcasecmp(pause, "yes"))
+			paused = true;
+		else if (strcasecmp(pause, "no"))
+			return fail(p, i + 1, "pause", "'%s' is not yes or no (expected yes to "
+				    "wait for `rollout resume` or `rollout promote`, or no)",
+				    pause);
+	}
+	if (paused && dwell)
+		return fail(p, i + 1, "dwell", "set together with pause = yes (expected exactly "
+			    "one of dwell or pause = yes)");
+	if (!paused && !dwell)
+		return fail(p, i + 1, NULL, "neither dwell nor pause = yes (expected exactly one "
+			    "of them, e.g. dwell = 60s)");
+	st->pause = paused;
+	st->dwell_ms = 0;
+	if (dwell && sl_duration_parse(dwell, &st->dwell_ms, msg, sizeof(msg)))
+		return fail(p, i + 1, "dwell", "%s", msg);
+	return 0;
+}
+
+/* Shares and sections, after a successful scan. */
+static int build(struct plan *p, struct sl_ro_step *steps, uint32_t *n)
+{
+	char msg[SL_ERR_LEN];
+	unsigned last = 0;
+
+	for (unsigned i = 0; i < SL_RO_MAX_STEPS; i++)
+		if (p->secs[i].line)
+			last = i + 1;
+	if (last == 0)
+		return fail(p, 0, NULL, "no [step N] section (expected [step 1]..[step N], N of "
+			    "1..%u)", SL_RO_MAX_STEPS);
+	for (unsigned i = 0; i < last; i++)
+		if (!p->secs[i].line)
+			return fail(p, last, NULL, "[step %u] is missing (expected consecutive "
+				    "sections [step 1]..[step %u])", i + 1, last);
+	for (unsigned i = 0; i < last; i++) {
+		if (load_step(p, i, &steps[i]))
+			return -1;
+		if (i > 0 && steps[i].share_bp < steps[i - 1].share_bp)
+			return fail(p, i + 1, "share", "'%s' is lower than '%s' in [step %u] "
+				    "(expected shares that do not decrease)",
+				    value(p, &p->secs[i], K_SHARE),
+				    value(p, &p->secs[i - 1], K_SHARE), i);
+	}
+	if (sl_ro_check_steps(steps, last, msg, sizeof(msg)))
+		return fail(p, 0, NULL, "%s", msg);
+	*n = last;
+	return 0;
+}
+
+int sl_plan_load(const char *path, struct sl_ro_step *steps, uint32_t *n, char *err,
+		 size_t errlen)
+{
+	static _Thread_local char sink[SL_ERR_LEN];
+	struct sl_ro_step tmp[SL_RO_MAX_STEPS];
+	struct plan *p;
+	char *text = NULL;
+	uint32_t count = 0;
+	int rc = -1;
+
+	if (!err || !errlen) { /* still validate; the message just has nowhere to go */
+		err = sink;
+		errlen = sizeof(sink);
+	}
+	if (!path)
+		return seterr(err, errlen, "sl_plan_load: no file name");
+	if (!steps || !n)
+		return seterr(err, errlen, "%s: sl_plan_load: no step array to fill", path);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return seterr(err, errlen, "%s: cannot load: out of memory", path);
+	p->path = path;
+	p->err = err;
+	p->errlen = errlen;
+	memset(tmp, 0, sizeof(tmp));
+	if (read_text(p, &text))
+		goto out;
+	ini_nmsg = 0;
+	ini_msg[0] = '\0';
+	iniparser_set_error_callback(ini_error);
+	p->dict = iniparser_load(path);
+	iniparser_set_error_callback(NULL);
+	if (!p->dict || ini_nmsg) {
+		if (ini_nmsg)
+			syntax_error(p);
+		else
+			fail(p, 0, NULL, "cannot parse: iniparser failed without a message");
+		goto out;
+	}
+	if (scan(p, text) || build(p, tmp, &count))
+		goto out;
+	memcpy(steps, tmp, count * sizeof(*steps));
+	*n = count;
+	rc = 0;
+out:
+	if (p->dict)
+		iniparser_freedict(p->dict);
+	free(text);
+	free(p);
+	return rc;
+}
+
+int sl_plan_from_list(const char *list, const char *dwell, struct sl_ro_step *steps,
+		      uint32_t *n, char *err, size_t errlen)
+{
+	struct sl_ro_step tmp[SL_RO_MAX_STEPS];
+	char item[64], prev[64] = "", msg[SL_ERR_LEN];
+	const char *p;
+	uint32_t dwell_ms, count = 0;
+
+	if (!steps || !n)
+		return seterr(err, errlen, "sl_plan_from_list: no step array to fill");
+	if (!list)
+		return seterr(err, errlen, "--steps: missing (expected shares separated by "
+			      "commas, " LIST_EXAMPLE ")");
+	for (p = list; isspace((unsigned char)*p); p++)
+		;
+	if (!*p)
+		return seterr(err, errlen, "--steps: empty (expected shares separated by commas, "
+			      LIST_EXAMPLE ")");
+	if (!dwell)
+		return seterr(err, errlen, "--dwell: missing (expected the time at each step, "
+			      "e.g. 60s)");
+	if (sl_duration_parse(dwell, &dwell_ms, msg, sizeof(msg)))
+		return seterr(err, errlen, "--dwell: %s", msg);
+	memset(tmp, 0, sizeof(tmp));
+	for (p = list;; p++) {
+		size_t len = strcspn(p, ",");
+		char *it;
+
+		if (count == SL_RO_MAX_STEPS)
+			return seterr(err, errlen, "--steps: more than %u items (expected at most "
+				      "%u)", SL_RO_MAX_STEPS, SL_RO_MAX_STEPS);
+		if (len >= sizeof(item))
+			return seterr(err, errlen, "--steps item %u '%.20s...': too long (expected "
+				      "a share such as 5%%, 0.5%% or 50bp)", count + 1, p);
+		memcpy(item, p, len);
+		item[len] = '\0';
+		it = strip(item); /* "1%, 5%" as typed in a shell */
+		if (sl_share_parse(it, &tmp[count].share_bp, msg, sizeof(msg)))
+			return seterr(err, errlen, "--steps item %u '%s': %s", count + 1, it, msg);
+		if (count > 0 && tmp[count].share_bp < tmp[count - 1].share_bp)
+			return seterr(err, errlen, "--steps item %u '%s': lower than item %u '%s' "
+				      "(expected shares that do not decrease, " LIST_EXAMPLE ")",
+				      count + 1, it, count, prev);
+		tmp[count++].dwell_ms = dwell_ms;
+		snprintf(prev, sizeof(prev), "%s", it);
+		p += len;
+		if (!*p)
+			break;
+	}
+	if (sl_ro_check_steps(tmp, count, msg, sizeof(msg)))
+		return seterr(err, errlen, "--steps: %s", msg);
+	memcpy(steps, tmp, count * sizeof(*steps));
+	*n = count;
+	return 0;
+}
