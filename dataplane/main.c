@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_common.h>
@@ -22,6 +23,7 @@
 #include "config.h"
 #include "decide.h"
 #include "dpstats.h"
+#include "maps.h"
 #include "ports.h"
 #include "tables.h"
 #include "worker.h"
@@ -33,6 +35,8 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 struct opts {
 	const char *config;
 	const char *stats;
+	const char *instance;
+	const char *bpffs;
 	double duration_s;
 	uint32_t idle_ms;
 	int neal;
@@ -46,17 +50,28 @@ static struct sl_dp_ports ports;
 static struct sl_dp_run run;
 static struct sl_counters sum;
 static uint64_t worker_rx[RTE_MAX_LCORE];
+/* Attached to an instance: the tables come from its pinned maps. */
+static struct sl_maps maps;
+static struct sl_table_src map_src;
+static int attached;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: sluice-dp -c CONFIG [--duration SECONDS] [--exit-when-idle MS]\n"
-		"                 [--stats FILE] [--help] [--version] [-- EAL-ARGS...]\n"
+		"Usage: sluice-dp -c CONFIG [--instance NAME] [--bpffs DIR] [--duration SECONDS]\n"
+		"                 [--exit-when-idle MS] [--stats FILE] [--help] [--version]\n"
+		"                 [-- EAL-ARGS...]\n"
 		"Forward traffic between the ports of CONFIG, splitting the new flows of each\n"
 		"service between its champion and challenger groups.\n"
 		"\n"
 		"  -c, --config CONFIG    INI configuration (required)\n"
-		"      --duration SECONDS stop after SECONDS (decimals allowed)\n"
+		"      --instance NAME    take the tables from the pinned maps of the sluiced\n"
+		"                         instance NAME, waiting until it publishes (default:\n"
+		"                         [control] instance; none or '': the tables of CONFIG)\n"
+		"      --bpffs DIR        bpf filesystem of the maps (default: [control] bpffs,\n"
+		"                         /sys/fs/bpf)\n"
+		"      --duration SECONDS stop after SECONDS (decimals allowed; time spent\n"
+		"                         waiting for an instance's tables counts)\n"
 		"      --exit-when-idle MS\n"
 		"                         stop once no port has received a packet for MS ms\n"
 		"                         (counted from the start of forwarding too)\n"
@@ -73,8 +88,11 @@ static void usage(FILE *f)
 		"given) is added.  Every lcore but the main one runs a worker; a single lcore\n"
 		"runs the only worker.  SIGINT and SIGTERM stop the run like --duration: the\n"
 		"workers send what they buffered, then the summary is printed.\n"
+		"Attached to an instance, the ports of CONFIG must be those the published table\n"
+		"names, in order; the workers count into the instance's stats map and\n"
+		"acknowledge each table generation they use.\n"
 		"Exit status: 0 clean run, 1 runtime failure (EAL, ports, memory, --stats\n"
-		"file), 2 bad usage or configuration.\n");
+		"file, unusable maps), 2 bad usage or configuration.\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -109,6 +127,20 @@ static int stats_dir_check(const char *path)
 	return 0;
 }
 
+/* The rule of [control] instance: the name is a path component. */
+static int instance_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= SL_NAME_LEN)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      *s == '-'))
+			return 0;
+	return 1;
+}
+
 /* Returns -1 to go on, or an exit status. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -117,6 +149,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "exit-when-idle", required_argument, NULL, 'i' },
 		{ "stats", required_argument, NULL, 's' },
+		{ "instance", required_argument, NULL, 'n' },
+		{ "bpffs", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -155,6 +189,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 's':
 			o->stats = optarg;
 			break;
+		case 'n':
+			o->instance = optarg;
+			break;
+		case 'b':
+			if (!optarg[0])
+				return usage_error("--bpffs '%s': expected a directory", optarg);
+			o->bpffs = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -172,6 +214,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				   argv[optind]);
 	if (!o->config)
 		return usage_error("%s", "missing -c CONFIG");
+	if (o->instance && o->instance[0] && !instance_valid(o->instance))
+		return usage_error("--instance '%s': expected 1..31 characters a-z, 0-9, _ or -",
+				   o->instance);
 	if (o->stats && stats_dir_check(o->stats) != 0)
 		return EXIT_USAGE;
 	o->neal = argc - optind;
@@ -214,8 +259,10 @@ static unsigned worker_lcores(unsigned *lc)
 	return n;
 }
 
+/* stats: the instance's stats map (worker i counts into stats[i]), or NULL. */
 static struct sl_dp_worker **workers_create(unsigned nw, const unsigned *lc,
-					    const struct sl_table_src *src)
+					    const struct sl_table_src *src,
+					    struct sl_counters *stats)
 {
 	struct sl_dp_worker **w = calloc(nw, sizeof(*w));
 
@@ -231,7 +278,7 @@ static struct sl_dp_worker **workers_create(unsigned nw, const unsigned *lc,
 				lc[i]);
 			return w;
 		}
-		if (sl_worker_init(&w[i]->core, &cfg, NULL) != 0) {
+		if (sl_worker_init(&w[i]->core, &cfg, stats ? &stats[i] : NULL) != 0) {
 			fprintf(stderr, "sluice-dp: worker %u (lcore %u): cannot allocate its flow "
 				"table (%s: [dataplane] flow_capacity %u)\n", i, lc[i], cfg.path,
 				cfg.flow_capacity);
@@ -295,6 +342,126 @@ static int workers_run(struct sl_dp_worker **w, unsigned nw, const unsigned *lc)
 	return 0;
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Open the instance's maps once sluiced has published a table; -1 when
+ * they are open, else the exit status.  *waited_s: time spent waiting. */
+static int maps_wait(const char *bpffs, const char *instance, double duration_s,
+		     double *waited_s)
+{
+	char err[SL_ERR_LEN + 256];
+	double start = mono_s(), left;
+	int said = 0;
+
+	for (;;) {
+		int rc = sl_maps_open(bpffs, instance, &maps, err, sizeof(err));
+
+		*waited_s = mono_s() - start;
+		if (rc < 0) {
+			fprintf(stderr, "sluice-dp: instance %s: %s\n", instance, err);
+			return EXIT_RUNTIME;
+		}
+		if (rc == 0) {
+			if (__atomic_load_n(&maps.control->gen, __ATOMIC_ACQUIRE) != 0)
+				return -1;
+			sl_maps_close(&maps);
+		}
+		if (!said) {
+			printf("sluice-dp: waiting for sluiced to publish tables of instance %s "
+			       "(%s/sluice/%s)\n", instance, bpffs, instance);
+			fflush(stdout);
+			said = 1;
+		}
+		if (__atomic_load_n(&run.stop, __ATOMIC_RELAXED) == SL_DP_STOP_SIGNAL) {
+			printf("sluice-dp: stopped by %s before instance %s published tables\n",
+			       run.signo == SIGINT ? "SIGINT" : "SIGTERM", instance);
+			return EXIT_OK;
+		}
+		left = duration_s > 0 ? duration_s - *waited_s : 0.2;
+		if (left <= 0) {
+			fprintf(stderr, "sluice-dp: --duration %g s elapsed before instance %s "
+				"published tables\n", duration_s, instance);
+			return EXIT_RUNTIME;
+		}
+		if (left > 0.2)
+			left = 0.2;
+		{
+			struct timespec ts = { 0, (long)(left * 1e9) };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/* The published table must name the configuration's ports, in order: its
+ * group records send traffic to port indexes. */
+static int ports_match(const struct sl_table_hdr *h, const char *instance)
+{
+	int same = h->nports == cfg.nports;
+
+	for (unsigned p = 0; same && p < cfg.nports; p++)
+		same = strncmp(h->port_names[p], cfg.ports[p].name, SL_NAME_LEN) == 0;
+	if (same)
+		return 0;
+	fprintf(stderr, "sluice-dp: instance %s publishes tables for the ports (", instance);
+	for (unsigned p = 0; p < h->nports && p < SL_MAX_PORTS; p++)
+		fprintf(stderr, "%s%.*s", p ? ", " : "", SL_NAME_LEN, h->port_names[p]);
+	fprintf(stderr, ") but %s configures (", cfg.path);
+	for (unsigned p = 0; p < cfg.nports; p++)
+		fprintf(stderr, "%s%s", p ? ", " : "", cfg.ports[p].name);
+	fprintf(stderr, "): both lists must be equal, in order\n");
+	return -1;
+}
+
+/* Refuse a second dataplane on one instance: acks and counters are per
+ * worker index. */
+static int dp_other_attached(const char *instance)
+{
+	uint32_t n = sl_maps_workers(&maps), pid = maps.dp->pid;
+
+	if (n == 0 || pid == (uint32_t)getpid())
+		return 0;
+	fprintf(stderr, "sluice-dp: instance %s already has a dataplane attached (pid %u, %u "
+		"worker%s)\n", instance, pid, n, n == 1 ? "" : "s");
+	return 1;
+}
+
+/* Announce the workers to the publisher: counters from zero, acks at the
+ * generation in force (the workers have not read a table yet), nworkers
+ * last, so that a publisher never sees workers without their acks. */
+static void dp_attach(unsigned nw)
+{
+	struct sl_dp_info *d = maps.dp;
+	uint32_t gen = __atomic_load_n(&maps.control->gen, __ATOMIC_ACQUIRE);
+	struct timespec ts;
+
+	__atomic_store_n(&d->nworkers, 0, __ATOMIC_RELEASE);
+	memset(maps.stats, 0, (size_t)SL_MAX_WORKERS * sizeof(*maps.stats));
+	for (unsigned i = 0; i < SL_MAX_WORKERS; i++)
+		__atomic_store_n(&d->ack[i].gen, gen, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d->pid = (uint32_t)getpid();
+	d->attach_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	d->nports = ports.nports;
+	__atomic_store_n(&d->nworkers, nw, __ATOMIC_RELEASE);
+	attached = 1;
+}
+
+static void dp_detach(void)
+{
+	if (!attached)
+		return;
+	__atomic_store_n(&maps.dp->nworkers, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&maps.dp->pid, 0, __ATOMIC_RELEASE);
+	attached = 0;
+}
+
 static void report_fill(struct sl_dp_report *r, struct sl_dp_worker **w, unsigned nw,
 			const struct sl_table_src *src)
 {
@@ -333,15 +500,54 @@ static void report_fill(struct sl_dp_report *r, struct sl_dp_worker **w, unsigne
 		r->pps = (double)rx * (double)run.tsc_hz / (double)(last - first);
 }
 
+/* Tables from the configuration, or from the instance's maps once
+ * published.  Returns -1 to go on, or an exit status. */
+static int tables_open(const struct opts *o, const char **instance,
+		       struct sl_table_src **ini_src, const struct sl_table_src **src,
+		       double *waited_s)
+{
+	char err[SL_ERR_LEN + SL_DEVARGS_LEN];
+	const char *bpffs = o->bpffs ? o->bpffs : cfg.bpffs;
+	int rc;
+
+	*instance = o->instance ? o->instance : cfg.instance;
+	*waited_s = 0;
+	if (!(*instance)[0]) {
+		*ini_src = sl_tables_from_config(&cfg, err, sizeof(err));
+		if (!*ini_src) {
+			fprintf(stderr, "sluice-dp: %s\n", err);
+			return EXIT_USAGE;
+		}
+		*src = *ini_src;
+		return -1;
+	}
+	rc = maps_wait(bpffs, *instance, o->duration_s, waited_s);
+	if (rc >= 0)
+		return rc;
+	sl_maps_source(&maps, &map_src);
+	*src = &map_src;
+	if (ports_match(sl_src_view(*src)->hdr, *instance) != 0)
+		return EXIT_USAGE;
+	if (dp_other_attached(*instance))
+		return EXIT_RUNTIME;
+	printf("sluice-dp: instance %s: tables of generation %u (%s)\n", *instance,
+	       sl_src_view(*src)->hdr->gen, maps.dir);
+	fflush(stdout);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	char err[SL_ERR_LEN + SL_DEVARGS_LEN], note[256], why[96];
 	struct sl_huge_probe probe = { "/proc/meminfo", "/proc/mounts" };
-	struct sl_table_src *src;
+	struct sl_table_src *ini_src = NULL;
+	const struct sl_table_src *src = NULL;
+	const char *instance;
 	struct sl_dp_worker **w = NULL;
 	struct sl_dp_report rep;
 	struct opts o;
 	unsigned nw = 0, lcores[RTE_MAX_LCORE];
+	double waited_s, duration_s;
 	int rc, status = EXIT_RUNTIME;
 
 	rc = parse_opts(argc, argv, &o);
@@ -351,16 +557,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		return EXIT_USAGE;
 	}
-	src = sl_tables_from_config(&cfg, err, sizeof(err));
-	if (!src) {
-		fprintf(stderr, "sluice-dp: %s\n", err);
-		return EXIT_USAGE;
+	/* from here a signal stops the start-up (or the wait for tables) too */
+	if (signals_install() != 0)
+		return EXIT_RUNTIME;
+	rc = tables_open(&o, &instance, &ini_src, &src, &waited_s);
+	if (rc >= 0) {
+		status = rc;
+		goto out_tables;
 	}
 	if (sl_eal_args_build(&eal, &cfg, argv[0], o.neal, o.eal, &probe, note, sizeof(note),
 			      err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluice-dp: %s\n", err);
-		sl_tables_free(src);
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		goto out_tables;
 	}
 	if (note[0])
 		printf("sluice-dp: %s\n", note);
@@ -376,8 +585,7 @@ int main(int argc, char **argv)
 		for (int i = 1; i < eal.argc; i++)
 			fprintf(stderr, " %s", eal_orig[i]);
 		fprintf(stderr, ")\n");
-		sl_tables_free(src);
-		return EXIT_RUNTIME;
+		goto out_tables;
 	}
 	if (rc + 1 < eal.argc) {
 		fprintf(stderr, "sluice-dp: EAL argument '%s' is not an option (%s: [dataplane] "
@@ -386,20 +594,34 @@ int main(int argc, char **argv)
 		goto out_eal;
 	}
 	nw = worker_lcores(lcores);
+	if (instance[0] && nw > SL_MAX_WORKERS) {
+		fprintf(stderr, "sluice-dp: %u worker lcores, but the maps of instance %s hold "
+			"acks and counters for at most %u (give fewer lcores with -l)\n", nw,
+			instance, SL_MAX_WORKERS);
+		status = EXIT_USAGE;
+		goto out_eal;
+	}
 	if (sl_ports_map(&ports, &cfg, err, sizeof(err)) != 0 ||
 	    sl_ports_setup(&ports, &cfg, (uint16_t)nw, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluice-dp: %s\n", err);
 		goto out_ports;
 	}
-	w = workers_create(nw, lcores, src);
+	w = workers_create(nw, lcores, src, instance[0] ? maps.stats : NULL);
 	if (!w || !workers_ok(w, nw))
 		goto out_workers;
-	if (signals_install() != 0)
-		goto out_workers;
+	if (instance[0]) {
+		if (dp_other_attached(instance))
+			goto out_workers;
+		dp_attach(nw);
+	}
 
 	run.nworkers = nw;
 	run.workers = w;
-	sl_dp_run_init(&run, o.duration_s, o.idle_ms);
+	/* --duration counts the wait for an instance's tables */
+	duration_s = o.duration_s;
+	if (duration_s > 0)
+		duration_s = duration_s - waited_s > 1e-9 ? duration_s - waited_s : 1e-9;
+	sl_dp_run_init(&run, duration_s, o.idle_ms);
 	printf("sluice-dp: %u port%s, %u worker%s, forwarding\n", ports.nports,
 	       ports.nports == 1 ? "" : "s", nw, nw == 1 ? "" : "s");
 	fflush(stdout);
@@ -418,11 +640,14 @@ int main(int argc, char **argv)
 	}
 
 out_workers:
+	dp_detach();
 	workers_free(w, nw);
 out_ports:
 	sl_ports_close(&ports);
 out_eal:
 	rte_eal_cleanup();
-	sl_tables_free(src);
+out_tables:
+	sl_maps_close(&maps);
+	sl_tables_free(ini_src);
 	return status;
 }

@@ -20,12 +20,13 @@ __extension__ typedef unsigned __int128 sl_u128;
 
 void sl_dp_run_init(struct sl_dp_run *run, double duration_s, uint32_t idle_ms)
 {
-	run->stop = SL_DP_RUNNING;
-	run->signo = 0;
+	/* run->stop starts zeroed (static): a signal received during the
+	 * start-up is kept, and the workers stop at once */
 	run->tsc_hz = rte_get_tsc_hz();
 	run->ms_mult = (uint64_t)(((sl_u128)1000 << 64) / run->tsc_hz);
 	run->start_tsc = rte_rdtsc();
-	run->stop_tsc = 0;
+	if (__atomic_load_n(&run->stop, __ATOMIC_ACQUIRE) != SL_DP_RUNNING)
+		run->stop_tsc = run->start_tsc;
 	run->duration_tsc = duration_s > 0 ? (uint64_t)(duration_s * (double)run->tsc_hz) : 0;
 	if (duration_s > 0 && run->duration_tsc == 0)
 		run->duration_tsc = 1;

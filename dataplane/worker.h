@@ -59,7 +59,8 @@ struct sl_dp_worker {
 	struct sl_dp_txbuf tx[SL_MAX_PORTS];
 };
 
-/* Timing and stop conditions; duration_s 0 / idle_ms 0: none. */
+/* Timing and stop conditions; duration_s 0 / idle_ms 0: none.  run starts
+ * zeroed; a stop requested before (a signal during start-up) is kept. */
 void sl_dp_run_init(struct sl_dp_run *run, double duration_s, uint32_t idle_ms);
 
 /* Ask every worker to stop (signal-safe). */
