@@ -6,7 +6,13 @@
 # Usage: tools/bench.sh [SECONDS]        (default 10 s per run)
 # Environment: BUILD (default build), BENCH_FLOWS (default "1000 65536 1000000"),
 #              BENCH_PERF=1 also profiles each sluice-dp run (perf record) and
-#              prints where the worker lcore spends its time.
+#              prints where the worker lcore spends its time,
+#              BENCH_ATTACHED=0 skips the attached runs.
+#
+# Every flow count runs sluice-dp twice: on the tables of its INI file, and
+# attached to an instance whose pinned maps sluice-bench-publish filled from
+# the same INI file (needs root: bpffs).  Both must forward alike: reading the
+# mapped tables costs nothing per packet.
 #
 # testpmd is measured with --stats-period 1: the median of port 0's per-second
 # Rx-pps samples, the first two (start-up) left out.  sluice-dp is measured by
@@ -19,12 +25,15 @@ secs=${1:-10}
 build=${BUILD:-build}
 dp=$build/dataplane/sluice-dp
 gen=$build/tools/sluice-gen-fixtures
+pub=$build/tools/sluice-bench-publish
+attached=${BENCH_ATTACHED:-1}
+instance=bench-$$
 flows_list=${BENCH_FLOWS:-"1000 65536 1000000"}
 
 case $secs in
 '' | *[!0-9]*) echo "bench: SECONDS must be a whole number, not '$secs'" >&2; exit 2 ;;
 esac
-for f in "$dp" "$gen"; do
+for f in "$dp" "$gen" $([ "$attached" = 1 ] && echo "$pub"); do
 	if [ ! -x "$f" ]; then
 		echo "bench: $f not found: build first (meson setup $build && ninja -C $build)" >&2
 		exit 2
@@ -37,7 +46,14 @@ if [ -z "$testpmd" ]; then
 fi
 
 tmp=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+cleanup() {
+	if [ "$attached" = 1 ] && [ -f "$tmp/bench-pub.ini" ]; then
+		"$pub" -c "$tmp/bench-pub.ini" --instance "$instance" --unpin > /dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # Hugepages: 2048 x 2 MB; otherwise both programs run with --no-huge.
 huge=""
@@ -73,8 +89,8 @@ json() { # FILE PYTHON-EXPRESSION-ON-d
 	python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($2)" "$1"
 }
 
-printf '\n%9s %12s %12s %7s %14s %14s %12s\n' flows "testpmd Mpps" "sluice Mpps" ratio \
-	"ft B/capacity" "ft B/active" "active flows"
+printf '\n%9s %12s %12s %7s %13s %9s %14s %14s %12s\n' flows "testpmd Mpps" "sluice Mpps" \
+	ratio "attached Mpps" "att/INI" "ft B/capacity" "ft B/active" "active flows"
 summary=$tmp/summary
 : > "$summary"
 for flows in $flows_list; do
@@ -146,15 +162,37 @@ EOF
 		tail -20 "$tmp/sluice-$flows.log" >&2
 		exit 1
 	fi
+	ap=0
+	if [ "$attached" = 1 ]; then
+		# the same tables, published into pinned maps; sluice-dp reads them there
+		cp "$tmp/bench-$flows.ini" "$tmp/bench-pub.ini"
+		if ! "$pub" -c "$tmp/bench-$flows.ini" --instance "$instance" \
+			> "$tmp/pub-$flows.log" 2>&1; then
+			echo "bench: sluice-bench-publish failed (root and bpffs needed;" \
+			     "BENCH_ATTACHED=0 skips the attached runs):" >&2
+			cat "$tmp/pub-$flows.log" >&2
+			exit 1
+		fi
+		astats=$tmp/attached-$flows.json
+		if ! "$dp" -c "$tmp/bench-$flows.ini" --instance "$instance" --duration "$secs" \
+			--stats "$astats" > "$tmp/attached-$flows.log" 2>&1; then
+			echo "bench: attached sluice-dp failed for $flows flows; its output:" >&2
+			tail -20 "$tmp/attached-$flows.log" >&2
+			exit 1
+		fi
+		ap=$(json "$astats" 'd["pps"]')
+	fi
 	sp=$(json "$stats" 'd["pps"]')
 	active=$(json "$stats" 'sum(g["active"] for g in d["services"]["web"]["groups"].values())')
 	bytes=$(json "$stats" 'd["flow_table"]["bytes"]')
 	capa=$(json "$stats" 'd["flow_table"]["capacity"]')
 	drops=$(json "$stats" 'sum(p["drops"] + p["rx_missed"] for p in d["ports"].values())')
-	awk -v f="$flows" -v tp="$tp" -v sp="$sp" -v b="$bytes" -v c="$capa" -v a="$active" \
-	    -v d="$drops" 'BEGIN {
-		printf "%9d %12.2f %12.2f %7.2f %14.1f %14.1f %12d%s\n", f, tp / 1e6, sp / 1e6,
-		       sp / tp, b / c, (a ? b / a : 0), a, (d ? sprintf("  (%d dropped)", d) : "")
+	awk -v f="$flows" -v tp="$tp" -v sp="$sp" -v ap="$ap" -v b="$bytes" -v c="$capa" \
+	    -v a="$active" -v d="$drops" 'BEGIN {
+		printf "%9d %12.2f %12.2f %7.2f %13s %9s %14.1f %14.1f %12d%s\n", f, tp / 1e6,
+		       sp / 1e6, sp / tp, (ap ? sprintf("%.2f", ap / 1e6) : "-"),
+		       (ap ? sprintf("%.3f", ap / sp) : "-"), b / c, (a ? b / a : 0), a,
+		       (d ? sprintf("  (%d dropped)", d) : "")
 	}' | tee -a "$summary"
 	if [ -f "$tmp/perf-$flows.data" ]; then
 		# the worker lcore's thread is rte-worker-1 with -l 0-1
@@ -165,5 +203,7 @@ EOF
 done
 echo
 echo "Mpps = million 64-byte frames per second received and forwarded by one worker core."
+echo "attached = the same run with the tables read from the pinned maps of an instance" \
+     "(sluice-dp --instance); att/INI = attached Mpps / sluice Mpps."
 echo "ft B/capacity = flow table bytes per flow it can hold;" \
      "ft B/active = per flow tracked at the end."
