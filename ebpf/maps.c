@@ -272,21 +272,25 @@ static int maps_map(struct sl_maps *m, const int *writable, char *err, size_t er
 	return 0;
 }
 
-/* 0 fresh (never stamped), 1 this layout, -1 another one (err says which). */
+/* 0 fresh (control not stamped yet: the daemon stamps dp first), 1 this
+ * layout, -1 another one (err says which). */
 static int version_check(const struct sl_maps *m, char *err, size_t errlen)
 {
-	uint32_t c = m->control->layout_version, d = m->dp->layout_version;
+	uint32_t c = __atomic_load_n(&m->control->layout_version, __ATOMIC_ACQUIRE);
+	uint32_t d = m->dp->layout_version, bad;
 
-	if (c == 0 && d == 0)
+	if (d != 0 && d != SL_LAYOUT_VERSION)
+		bad = d;
+	else if (c == 0)
 		return 0;
-	if (c != SL_LAYOUT_VERSION || (d != 0 && d != SL_LAYOUT_VERSION)) {
-		snprintf(err, errlen, "maps under %s have layout version %u, this sluice uses "
-			 "%u: maps of another sluice build; stop sluiced and sluice-dp and remove "
-			 "them (sluiced --reset-state)", m->dir, c != SL_LAYOUT_VERSION ? c : d,
-			 SL_LAYOUT_VERSION);
-		return -1;
-	}
-	return 1;
+	else if (c != SL_LAYOUT_VERSION)
+		bad = c;
+	else
+		return 1;
+	snprintf(err, errlen, "maps under %s have layout version %u, this sluice uses %u: maps "
+		 "of another sluice build; stop sluiced and sluice-dp and remove them (sluiced "
+		 "--reset-state)", m->dir, bad, SL_LAYOUT_VERSION);
+	return -1;
 }
 
 int sl_maps_create(const char *bpffs, const char *instance, const char *obj_path,
@@ -483,6 +487,70 @@ static uint32_t acks_missing(const struct sl_maps *m, uint32_t n, uint32_t gen,
 	return k;
 }
 
+/* Every index the workers follow stays inside the table: a bad table from
+ * a buggy publisher must not send a worker outside the mapped memory. */
+static int table_check(const struct sl_table_hdr *h, const struct sl_group_rec *groups,
+		       uint32_t ngroups, char *err, size_t errlen)
+{
+	char where[80];
+	const char *what = NULL;
+	unsigned val = 0, lo = 0, n = 0; /* valid: lo .. lo + n - 1 */
+
+	if (h->nservices > SL_MAX_SERVICES || h->ngroups > ngroups || ngroups > SL_MAX_GROUPS ||
+	    h->nports > SL_MAX_PORTS) {
+		snprintf(err, errlen, "table of generation %u: %u services, %u groups (%u records "
+			 "given), %u ports: expected at most %u, %u (all given), %u", h->gen,
+			 h->nservices, h->ngroups, ngroups, h->nports, SL_MAX_SERVICES,
+			 SL_MAX_GROUPS, SL_MAX_PORTS);
+		return -1;
+	}
+	for (unsigned i = 0; i < SL_VIP_SLOTS && !what; i++)
+		if (h->vip_index[i] > h->nservices) {
+			snprintf(where, sizeof(where), "VIP index slot %u", i);
+			what = "service number", val = h->vip_index[i], n = h->nservices + 1u;
+		}
+	for (unsigned s = 0; s < h->nservices && !what; s++) {
+		const struct sl_service_rec *r = &h->services[s];
+
+		snprintf(where, sizeof(where), "service %u ('%.*s')", s, SL_NAME_LEN, r->name);
+		if (r->champion >= h->ngroups)
+			what = "champion group", val = r->champion, n = h->ngroups;
+		else if (r->challenger >= h->ngroups)
+			what = "challenger group", val = r->challenger, n = h->ngroups;
+		else if (r->nranges > SL_MAX_RANGES)
+			what = "port ranges", val = r->nranges, n = SL_MAX_RANGES + 1u;
+		else if (r->share_bp > SL_SHARE_MAX_BP)
+			what = "share", val = r->share_bp, n = SL_SHARE_MAX_BP + 1u;
+	}
+	for (unsigned g = 0; g < h->ngroups && !what; g++) {
+		const struct sl_group_rec *gr = &groups[g];
+
+		snprintf(where, sizeof(where), "group %u ('%.*s')", g, SL_NAME_LEN, gr->name);
+		if (gr->port >= h->nports)
+			what = "port", val = gr->port, n = h->nports;
+		else if (gr->mode != SL_MODE_PORT && gr->mode != SL_MODE_MAC)
+			what = "mode", val = gr->mode, n = SL_MODE_MAC + 1u;
+		else if (gr->mode != SL_MODE_MAC || gr->nmembers == 0)
+			continue;
+		else if (gr->nmembers > SL_MAX_MEMBERS)
+			what = "members", val = gr->nmembers, n = SL_MAX_MEMBERS + 1u;
+		else if (gr->maglev_size == 0 || gr->maglev_size > SL_MAGLEV_MAX)
+			what = "Maglev size", val = gr->maglev_size, lo = 1, n = SL_MAGLEV_MAX;
+		for (uint32_t i = 0; !what && i < gr->maglev_size; i++)
+			if (gr->maglev[i] >= gr->nmembers)
+				what = "Maglev entry", val = gr->maglev[i], n = gr->nmembers;
+	}
+	if (!what)
+		return 0;
+	if (n == 0)
+		snprintf(err, errlen, "table of generation %u: %s: %s %u, but there is none",
+			 h->gen, where, what, val);
+	else
+		snprintf(err, errlen, "table of generation %u: %s: %s %u out of range (expected "
+			 "%u..%u)", h->gen, where, what, val, lo, lo + n - 1u);
+	return -1;
+}
+
 int sl_maps_publish(struct sl_maps *m, const struct sl_table_hdr *hdr,
 		    const struct sl_group_rec *groups, uint32_t ngroups, char *err,
 		    size_t errlen)
@@ -506,14 +574,8 @@ int sl_maps_publish(struct sl_maps *m, const struct sl_table_hdr *hdr,
 			 "(published: %u)", hdr->gen, cur + 1, cur);
 		return -1;
 	}
-	if (hdr->nservices > SL_MAX_SERVICES || hdr->ngroups > ngroups ||
-	    ngroups > SL_MAX_GROUPS || hdr->nports > SL_MAX_PORTS) {
-		snprintf(err, errlen, "table of generation %u: %u services, %u groups (%u "
-			 "records given), %u ports: expected at most %u, %u (all given), %u",
-			 hdr->gen, hdr->nservices, hdr->ngroups, ngroups, hdr->nports,
-			 SL_MAX_SERVICES, SL_MAX_GROUPS, SL_MAX_PORTS);
+	if (table_check(hdr, groups, ngroups, err, errlen) != 0)
 		return -1;
-	}
 	nw = sl_maps_workers(m);
 	k = cur && nw ? acks_missing(m, nw, cur, missing) : 0;
 	if (k) {

@@ -261,6 +261,42 @@ static void test_publish_slots(void)
 	CU_ASSERT_EQUAL(sl_maps_unpin(BPFFS, name, err, sizeof(err)), 0);
 }
 
+/* A table that would send a worker outside the table is refused. */
+static void test_bad_table(void)
+{
+	const char *name = inst(BPFFS, "bad");
+	struct sl_maps m;
+	struct table t;
+	char err[512];
+	int fresh;
+
+	create_ok(BPFFS, name, &m, &fresh);
+	table_make(&t, 500, 1);
+	t.hdr->services[TC_S_WEB].challenger = 5;
+	CU_ASSERT_EQUAL(publish(&m, &t, err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "table of generation 1: service 0 ('web'): challenger group "
+			       "5 out of range (expected 0..1)");
+	t.hdr->services[TC_S_WEB].challenger = TC_G_GREEN;
+	t.groups[TC_G_GREEN].maglev[65536] = 3;
+	CU_ASSERT_EQUAL(publish(&m, &t, err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "table of generation 1: group 1 ('green'): Maglev entry 3 "
+			       "out of range (expected 0..2)");
+	t.groups[TC_G_GREEN].maglev[65536] = 2;
+	t.groups[TC_G_BLUE].port = 4;
+	CU_ASSERT_EQUAL(publish(&m, &t, err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "table of generation 1: group 0 ('blue'): port 4 out of "
+			       "range (expected 0..3)");
+	CU_ASSERT_EQUAL(sl_maps_publish(&m, t.hdr, t.groups, 1, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "2 groups (1 records given)"));
+	CU_ASSERT_EQUAL(m.control->gen, 0);
+	t.groups[TC_G_BLUE].port = TC_BLUE;
+	CU_ASSERT_EQUAL(publish(&m, &t, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(m.control->gen, 1);
+	sl_maps_close(&m);
+	table_free(&t);
+	CU_ASSERT_EQUAL(sl_maps_unpin(BPFFS, name, err, sizeof(err)), 0);
+}
+
 struct late_ack {
 	struct sl_worker_ack *ack;
 	uint32_t gen;
@@ -383,6 +419,10 @@ static void test_version_mismatch(void)
 	int fresh;
 
 	create_ok(BPFFS, name, &m, &fresh);
+	/* half-stamped (a daemon between its two stores): not ready yet */
+	m.control->layout_version = 0;
+	CU_ASSERT_EQUAL(sl_maps_open(BPFFS, name, &m2, err, sizeof(err)), 1);
+	m.control->layout_version = SL_LAYOUT_VERSION;
 	table_make(&t, 500, 1);
 	CU_ASSERT_EQUAL(publish(&m, &t, err, sizeof(err)), 0);
 	m.control->layout_version = SL_LAYOUT_VERSION + 7;
@@ -567,6 +607,7 @@ void sl_test_register_maps(void)
 	CU_pSuite s = CU_add_suite("maps", NULL, NULL);
 
 	CU_add_test(s, "create, publish into alternate slots, acks refuse", test_publish_slots);
+	CU_add_test(s, "a table with indexes out of range is refused", test_bad_table);
 	CU_add_test(s, "wait for acks: acked, timeout, no dataplane", test_wait_acks);
 	CU_add_test(s, "maps persist across a restart", test_persistence);
 	CU_add_test(s, "another layout version is refused", test_version_mismatch);
