@@ -1,0 +1,363 @@
+/* The change journal: append-only JSON lines with fsync. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journal.h"
+
+static int seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* mkdir -p of the directory part of path. */
+static int make_dirs(const char *path, char *err, size_t errlen)
+{
+	char dir[256];
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (n = strlen(dir); n > 0 && dir[n - 1] != '/'; n--)
+		;
+	if (n <= 1)
+		return 0;
+	dir[n - 1] = '\0';
+	for (char *p = dir + 1; ; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			return seterr(err, errlen, "journal %s: cannot create directory %s: %s",
+				      path, dir, strerror(errno));
+		*p = c;
+		if (!c)
+			break;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *path, char *err, size_t errlen)
+{
+	char buf[256];
+	int fd, rc;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return seterr(err, errlen, "journal %s: cannot open its directory: %s", path,
+			      strerror(errno));
+	rc = fsync(fd);
+	close(fd);
+	if (rc != 0)
+		return seterr(err, errlen, "journal %s: cannot fsync its directory: %s", path,
+			      strerror(errno));
+	return 0;
+}
+
+/* One writer: a second daemon on the same journal would interleave lines. */
+static int lock_file(struct sl_journal *j, const char *path, char *err, size_t errlen)
+{
+	if (flock(j->fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		return seterr(err, errlen, "journal %s is in use by another process (another "
+			      "sluiced of this instance?)", path);
+	return seterr(err, errlen, "journal %s: cannot lock: %s", path, strerror(errno));
+}
+
+static int open_file(struct sl_journal *j, const char *path, char *err, size_t errlen)
+{
+	j->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	if (j->fd >= 0)
+		return lock_file(j, path, err, errlen);
+	if (errno != ENOENT)
+		return seterr(err, errlen, "journal %s: cannot open: %s", path, strerror(errno));
+	if (make_dirs(path, err, errlen))
+		return -1;
+	j->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (j->fd < 0)
+		return seterr(err, errlen, "journal %s: cannot create: %s", path, strerror(errno));
+	/* The new name must survive a crash as much as the lines will. */
+	return lock_file(j, path, err, errlen) || fsync_dir(path, err, errlen) ? -1 : 0;
+}
+
+static int read_all(int fd, const char *path, char **buf, size_t *len, char *err,
+		    size_t errlen)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *b = malloc(cap);
+
+	if (!b)
+		return seterr(err, errlen, "journal %s: out of memory", path);
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *nb = realloc(b, cap * 2);
+
+			if (!nb) {
+				free(b);
+				return seterr(err, errlen, "journal %s: out of memory", path);
+			}
+			b = nb;
+			cap *= 2;
+		}
+		r = pread(fd, b + n, cap - n, (off_t)n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(b);
+			return seterr(err, errlen, "journal %s: cannot read: %s", path,
+				      strerror(errno));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+/* A journal line: a JSON object with a whole "gen" and a string "cmd".
+ * Returns the object or NULL with why in msg. */
+static json_t *parse_line(const char *p, size_t n, char *msg, size_t msglen)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(p, n, 0, &jerr), *gen;
+
+	if (!o) {
+		snprintf(msg, msglen, "not JSON: %s (column %d)", jerr.text, jerr.column);
+		return NULL;
+	}
+	gen = json_object_get(o, "gen");
+	if (!json_is_object(o))
+		snprintf(msg, msglen, "not a JSON object");
+	else if (!json_is_integer(gen) || json_integer_value(gen) < 0 ||
+		 json_integer_value(gen) > UINT32_MAX)
+		snprintf(msg, msglen, "no generation (expected \"gen\": a whole number)");
+	else if (!json_is_string(json_object_get(o, "cmd")))
+		snprintf(msg, msglen, "no command (expected \"cmd\": a string)");
+	else
+		return o;
+	json_decref(o);
+	return NULL;
+}
+
+int sl_journal_open(struct sl_journal *j, const char *path, sl_journal_fn fn, void *ctx,
+		    char *note, size_t notelen, char *err, size_t errlen)
+{
+	char *buf = NULL, msg[256];
+	size_t len, off = 0;
+	uint64_t line = 0;
+
+	memset(j, 0, sizeof(*j));
+	j->fd = -1;
+	if (note && notelen)
+		note[0] = '\0';
+	if (strlen(path) >= sizeof(j->path))
+		return seterr(err, errlen, "journal %s: path too long (at most %zu characters)",
+			      path, sizeof(j->path) - 1);
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	if (open_file(j, path, err, errlen) || read_all(j->fd, path, &buf, &len, err, errlen))
+		goto fail;
+
+	while (off < len) {
+		const char *p = buf + off;
+		const char *nl = memchr(p, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - p) : len - off;
+		json_t *o;
+
+		line++;
+		o = nl ? parse_line(p, n, msg, sizeof(msg)) : NULL;
+		if (!o && (!nl || off + n + 1 == len)) {
+			/* The last line: a write the machine did not finish. */
+			snprintf(note, notelen, "journal %s: line %llu is torn (%zu bytes): cut off",
+				 path, (unsigned long long)line, len - off);
+			if (ftruncate(j->fd, (off_t)off) != 0 || fsync(j->fd) != 0) {
+				seterr(err, errlen, "journal %s: cannot cut off torn line %llu: %s",
+				       path, (unsigned long long)line, strerror(errno));
+				goto fail;
+			}
+			break;
+		}
+		if (!o) {
+			seterr(err, errlen, "journal %s: line %llu is invalid: %s (the journal is "
+			       "damaged; repair or move it away)", path,
+			       (unsigned long long)line, msg);
+			goto fail;
+		}
+		if (fn && fn(ctx, o, line, err, errlen)) {
+			json_decref(o);
+			goto fail;
+		}
+		j->last_gen = (uint32_t)json_integer_value(json_object_get(o, "gen"));
+		json_decref(o);
+		j->lines++;
+		off += n + 1;
+		j->size = off;
+	}
+	free(buf);
+	return 0;
+fail:
+	free(buf);
+	sl_journal_close(j);
+	return -1;
+}
+
+int sl_journal_append(struct sl_journal *j, const json_t *entry, char *err, size_t errlen)
+{
+	char *s;
+	size_t n, done = 0;
+	json_t *gen = json_object_get(entry, "gen");
+
+	if (j->fd < 0)
+		return seterr(err, errlen, "journal %s: not open", j->path);
+	s = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!s)
+		return seterr(err, errlen, "journal %s: cannot encode the entry", j->path);
+	n = strlen(s);
+	s[n++] = '\n'; /* replaces the NUL: written by length */
+	while (done < n) {
+		ssize_t w = write(j->fd, s + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		done += (size_t)w;
+	}
+	if (fsync(j->fd) != 0)
+		goto fail;
+	free(s);
+	j->size += n;
+	j->lines++;
+	if (json_is_integer(gen))
+		j->last_gen = (uint32_t)json_integer_value(gen);
+	return 0;
+fail:
+	seterr(err, errlen, "journal %s: cannot append line %llu: %s", j->path,
+	       (unsigned long long)j->lines + 1, strerror(errno ? errno : EIO));
+	free(s);
+	/* Never leave half a line that the next entry would be glued to. */
+	if (ftruncate(j->fd, (off_t)j->size) == 0)
+		(void)fsync(j->fd);
+	return -1;
+}
+
+void sl_journal_close(struct sl_journal *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
+}
+
+static int names_service(const json_t *e, const char *service)
+{
+	const json_t *s = json_object_get(e, "service"), *list, *item;
+	size_t i;
+
+	if (json_is_string(s) && !strcmp(json_string_value(s), service))
+		return 1;
+	list = json_object_get(e, "services");
+	json_array_foreach(list, i, item) {
+		const char *keys[] = { "after", "before" };
+
+		for (int k = 0; k < 2; k++) {
+			const json_t *n = json_object_get(json_object_get(item, keys[k]), "name");
+
+			if (json_is_string(n) && !strcmp(json_string_value(n), service))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+json_t *sl_journal_history(const char *path, const char *service, uint32_t limit, char *err,
+			   size_t errlen)
+{
+	json_t **ring, *out = NULL;
+	char *buf = NULL, msg[256];
+	size_t len, off = 0;
+	uint64_t count = 0, line = 0;
+	int fd;
+
+	if (limit == 0)
+		limit = 1;
+	ring = calloc(limit, sizeof(*ring));
+	if (!ring) {
+		seterr(err, errlen, "journal %s: out of memory", path);
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		seterr(err, errlen, "journal %s: cannot open: %s", path, strerror(errno));
+		goto out;
+	}
+	if (read_all(fd, path, &buf, &len, err, errlen)) {
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	while (off < len) {
+		const char *p = buf + off, *nl = memchr(p, '\n', len - off);
+		json_t *o;
+
+		line++;
+		if (!nl)
+			break; /* being written right now */
+		o = parse_line(p, (size_t)(nl - p), msg, sizeof(msg));
+		off += (size_t)(nl - p) + 1;
+		if (!o) {
+			seterr(err, errlen, "journal %s: line %llu is invalid: %s", path,
+			       (unsigned long long)line, msg);
+			goto out;
+		}
+		if (service && !names_service(o, service)) {
+			json_decref(o);
+			continue;
+		}
+		json_decref(ring[count % limit]);
+		ring[count % limit] = o;
+		count++;
+	}
+	out = json_array();
+	for (uint64_t i = count > limit ? count - limit : 0; out && i < count; i++) {
+		json_array_append(out, ring[i % limit]);
+	}
+out:
+	for (uint32_t i = 0; i < limit; i++)
+		json_decref(ring[i]);
+	free(ring);
+	free(buf);
+	return out;
+}
+
+void sl_journal_time(char *buf, size_t len, uint64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned)(ms % 1000));
+}

@@ -1,0 +1,367 @@
+/* The change journal: lines written and replayed, torn last lines cut,
+ * damaged lines refused, history, one writer. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "unit.h"
+
+static char dir[64];
+
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/sluice-test-journal-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+}
+
+static void remove_dir(const char *path)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *b;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	b = calloc(1, (size_t)n + 1);
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+static void append_raw(const char *path, const char *bytes)
+{
+	int fd = open(path, O_WRONLY | O_APPEND);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, bytes, strlen(bytes)), (ssize_t)strlen(bytes));
+	close(fd);
+}
+
+struct seen {
+	int n;
+	uint32_t gen[16];
+	char svc[16][16];
+	uint64_t line[16];
+	int stop_at; /* callback fails at this line (0: never) */
+};
+
+static int collect(void *ctx, const json_t *e, uint64_t line, char *err, size_t errlen)
+{
+	struct seen *s = ctx;
+	const char *svc = json_string_value(json_object_get(e, "service"));
+
+	if (s->stop_at && line == (uint64_t)s->stop_at) {
+		snprintf(err, errlen, "stopped at line %llu", (unsigned long long)line);
+		return -1;
+	}
+	if (s->n < 16) {
+		s->gen[s->n] = (uint32_t)json_integer_value(json_object_get(e, "gen"));
+		snprintf(s->svc[s->n], sizeof(s->svc[0]), "%s", svc ? svc : "-");
+		s->line[s->n] = line;
+	}
+	s->n++;
+	return 0;
+}
+
+static json_t *entry(uint32_t gen, const char *svc)
+{
+	return json_pack("{s:s, s:I, s:s, s:s, s:s}", "time", "2026-11-27T18:40:01.123Z", "gen",
+			 (json_int_t)gen, "cmd", "canary", "service", svc, "actor", "daemon");
+}
+
+static void write_entries(const char *path, int n)
+{
+	struct sl_journal j;
+	char err[512], note[512];
+
+	CU_ASSERT_EQUAL_FATAL(sl_journal_open(&j, path, NULL, NULL, note, sizeof(note), err,
+					      sizeof(err)), 0);
+	for (int i = 1; i <= n; i++) {
+		json_t *e = entry((uint32_t)i, i % 2 ? "web" : "dns");
+
+		CU_ASSERT_EQUAL(sl_journal_append(&j, e, err, sizeof(err)), 0);
+		json_decref(e);
+	}
+	CU_ASSERT_EQUAL(j.lines, (uint64_t)n);
+	CU_ASSERT_EQUAL(j.last_gen, (uint32_t)n);
+	sl_journal_close(&j);
+}
+
+static void test_write_replay(void)
+{
+	char path[128], err[512], note[512], expect[4096] = "";
+	struct sl_journal j;
+	struct seen s = { 0 };
+	size_t len, n = 0;
+	char *text;
+
+	make_dir();
+	/* the directory is made as well */
+	snprintf(path, sizeof(path), "%s/sub/dir/test.journal", dir);
+	write_entries(path, 5);
+	for (int i = 1; i <= 5; i++)
+		n += (size_t)snprintf(expect + n, sizeof(expect) - n,
+				      "{\"time\":\"2026-11-27T18:40:01.123Z\",\"gen\":%d,\"cmd\":"
+				      "\"canary\",\"service\":\"%s\",\"actor\":\"daemon\"}\n", i,
+				      i % 2 ? "web" : "dns");
+	text = slurp(path, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_EQUAL(len, strlen(expect));
+	CU_ASSERT_STRING_EQUAL(text, expect);
+	free(text);
+
+	CU_ASSERT_EQUAL_FATAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note), err,
+					      sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(note, "");
+	CU_ASSERT_EQUAL(s.n, 5);
+	for (int i = 0; i < 5; i++) {
+		CU_ASSERT_EQUAL(s.gen[i], (uint32_t)i + 1);
+		CU_ASSERT_EQUAL(s.line[i], (uint64_t)i + 1);
+		CU_ASSERT_STRING_EQUAL(s.svc[i], i % 2 ? "dns" : "web");
+	}
+	CU_ASSERT_EQUAL(j.lines, 5);
+	CU_ASSERT_EQUAL(j.last_gen, 5);
+	CU_ASSERT_EQUAL(j.size, strlen(expect));
+	sl_journal_close(&j);
+	remove_dir(dir);
+}
+
+static void test_torn_last_line(void)
+{
+	static const char *const torn[] = {
+		"{\"time\":\"x\",\"gen\":6,\"cm",     /* no newline */
+		"{\"time\":\"x\",\"gen\":6,\"cm\n",   /* newline, not JSON */
+		"{\"gen\":6,\"cmd\":\"canary\"}",      /* complete JSON, newline missing */
+		"[6]\n",                               /* not an object */
+	};
+
+	for (size_t k = 0; k < sizeof(torn) / sizeof(torn[0]); k++) {
+		char path[128], err[512], note[512], want[256];
+		struct sl_journal j;
+		struct seen s = { 0 };
+		size_t before, after;
+		char *text;
+		json_t *e;
+
+		make_dir();
+		snprintf(path, sizeof(path), "%s/test.journal", dir);
+		write_entries(path, 3);
+		free(slurp(path, &before));
+		append_raw(path, torn[k]);
+		CU_ASSERT_EQUAL_FATAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note),
+						      err, sizeof(err)), 0);
+		snprintf(want, sizeof(want), "journal %s: line 4 is torn (%zu bytes): cut off",
+			 path, strlen(torn[k]));
+		CU_ASSERT_STRING_EQUAL(note, want);
+		CU_ASSERT_EQUAL(s.n, 3);
+		CU_ASSERT_EQUAL(j.last_gen, 3);
+		/* the file ends with the last complete line ... */
+		free(slurp(path, &after));
+		CU_ASSERT_EQUAL(after, before);
+		/* ... so the next entry is a line of its own */
+		e = entry(4, "web");
+		CU_ASSERT_EQUAL(sl_journal_append(&j, e, err, sizeof(err)), 0);
+		json_decref(e);
+		sl_journal_close(&j);
+		text = slurp(path, &after);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+		CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"gen\":3,\"cmd\":\"canary\",\"service\":"
+					      "\"web\",\"actor\":\"daemon\"}\n{\"time\":"));
+		CU_ASSERT_EQUAL(text[after - 1], '\n');
+		free(text);
+		memset(&s, 0, sizeof(s));
+		CU_ASSERT_EQUAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note), err,
+						sizeof(err)), 0);
+		CU_ASSERT_STRING_EQUAL(note, "");
+		CU_ASSERT_EQUAL(s.n, 4);
+		sl_journal_close(&j);
+		remove_dir(dir);
+	}
+}
+
+static void test_invalid_middle_line(void)
+{
+	static const struct {
+		const char *line, *why;
+	} bad[] = {
+		{ "garbage\n", "not JSON: " },
+		{ "{\"cmd\":\"canary\"}\n", "no generation (expected \"gen\": a whole number)" },
+		{ "{\"gen\":-1,\"cmd\":\"canary\"}\n", "no generation (expected \"gen\": a whole "
+		  "number)" },
+		{ "{\"gen\":2}\n", "no command (expected \"cmd\": a string)" },
+		{ "\n", "not JSON: " },
+	};
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		char path[128], err[512] = "", note[512], want[256];
+		struct sl_journal j;
+		struct seen s = { 0 };
+		size_t before, after;
+		json_t *e = entry(9, "web");
+		char *line;
+
+		make_dir();
+		snprintf(path, sizeof(path), "%s/test.journal", dir);
+		write_entries(path, 1);
+		append_raw(path, bad[k].line);
+		line = json_dumps(e, JSON_COMPACT);
+		append_raw(path, line);
+		append_raw(path, "\n");
+		free(line);
+		json_decref(e);
+		free(slurp(path, &before));
+		CU_ASSERT_EQUAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note), err,
+						sizeof(err)), -1);
+		snprintf(want, sizeof(want), "journal %s: line 2 is invalid: %s", path,
+			 bad[k].why);
+		CU_ASSERT_EQUAL(strncmp(err, want, strlen(want)), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "(the journal is damaged; repair or move it "
+						  "away)"));
+		/* never "repaired" silently */
+		free(slurp(path, &after));
+		CU_ASSERT_EQUAL(after, before);
+		CU_ASSERT_EQUAL(j.fd, -1);
+		remove_dir(dir);
+	}
+}
+
+static void test_callback_error(void)
+{
+	char path[128], err[512], note[512];
+	struct sl_journal j;
+	struct seen s = { .stop_at = 2 };
+
+	make_dir();
+	snprintf(path, sizeof(path), "%s/test.journal", dir);
+	write_entries(path, 3);
+	CU_ASSERT_EQUAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note), err,
+					sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "stopped at line 2");
+	CU_ASSERT_EQUAL(s.n, 1);
+	remove_dir(dir);
+}
+
+static void test_history(void)
+{
+	char path[128], err[512];
+	json_t *h, *list;
+	size_t len;
+	char *text;
+
+	make_dir();
+	snprintf(path, sizeof(path), "%s/test.journal", dir);
+	write_entries(path, 7); /* web: 1 3 5 7, dns: 2 4 6 */
+	/* a reload names services in its list */
+	list = json_pack("{s:I, s:s, s:[{s:n, s:{s:s}}]}", "gen", (json_int_t)8, "cmd", "reload",
+			 "services", "before", "after", "name", "dns");
+	text = json_dumps(list, JSON_COMPACT);
+	append_raw(path, text);
+	append_raw(path, "\n");
+	free(text);
+	json_decref(list);
+
+	h = sl_journal_history(path, NULL, 3, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(json_array_size(h), 3);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 0), "gen")), 6);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 2), "gen")), 8);
+	json_decref(h);
+
+	h = sl_journal_history(path, "dns", 20, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(json_array_size(h), 4);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 0), "gen")), 2);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 3), "gen")), 8);
+	json_decref(h);
+
+	h = sl_journal_history(path, "web", 2, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(json_array_size(h), 2);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 0), "gen")), 5);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 1), "gen")), 7);
+	json_decref(h);
+
+	h = sl_journal_history(path, "nosuch", 5, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(json_array_size(h), 0);
+	json_decref(h);
+
+	/* a line being written (no newline yet) is not shown */
+	append_raw(path, "{\"gen\":9,\"cmd\":\"can");
+	h = sl_journal_history(path, NULL, 1, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 0), "gen")), 8);
+	json_decref(h);
+
+	snprintf(path, sizeof(path), "%s/none.journal", dir);
+	CU_ASSERT_PTR_NULL(sl_journal_history(path, NULL, 5, err, sizeof(err)));
+	CU_ASSERT_EQUAL(strncmp(err, "journal ", 8), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot open: No such file or directory"));
+	(void)len;
+	remove_dir(dir);
+}
+
+static void test_one_writer(void)
+{
+	char path[128], err[512], note[512], want[256];
+	struct sl_journal a, b;
+
+	make_dir();
+	snprintf(path, sizeof(path), "%s/test.journal", dir);
+	CU_ASSERT_EQUAL_FATAL(sl_journal_open(&a, path, NULL, NULL, note, sizeof(note), err,
+					      sizeof(err)), 0);
+	CU_ASSERT_EQUAL(sl_journal_open(&b, path, NULL, NULL, note, sizeof(note), err,
+					sizeof(err)), -1);
+	snprintf(want, sizeof(want), "journal %s is in use by another process (another sluiced "
+		 "of this instance?)", path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	sl_journal_close(&a);
+	CU_ASSERT_EQUAL(sl_journal_open(&b, path, NULL, NULL, note, sizeof(note), err,
+					sizeof(err)), 0);
+	sl_journal_close(&b);
+	remove_dir(dir);
+}
+
+static void test_time(void)
+{
+	char buf[32];
+
+	sl_journal_time(buf, sizeof(buf), 0);
+	CU_ASSERT_STRING_EQUAL(buf, "1970-01-01T00:00:00.000Z");
+	sl_journal_time(buf, sizeof(buf), 1795804801123ull);
+	CU_ASSERT_STRING_EQUAL(buf, "2026-11-27T18:40:01.123Z");
+	sl_journal_time(buf, sizeof(buf), 951782400007ull); /* 2000-02-29 */
+	CU_ASSERT_STRING_EQUAL(buf, "2000-02-29T00:00:00.007Z");
+}
+
+void sl_test_register_journal(void)
+{
+	CU_pSuite s = CU_add_suite("journal", NULL, NULL);
+
+	CU_add_test(s, "write and replay, bytes", test_write_replay);
+	CU_add_test(s, "torn last line cut off", test_torn_last_line);
+	CU_add_test(s, "invalid middle line refused", test_invalid_middle_line);
+	CU_add_test(s, "replay callback error", test_callback_error);
+	CU_add_test(s, "history", test_history);
+	CU_add_test(s, "one writer", test_one_writer);
+	CU_add_test(s, "time format", test_time);
+}
