@@ -473,6 +473,11 @@ static int adopt(struct sl_state *st, enum sl_adopt how, uint32_t gen, char *not
 		if (how == SL_ADOPT_JOURNAL)
 			s->reset_gen = old[k].reset_gen;
 	}
+	/* Generations start again with new maps: a reset generation from
+	 * before would re-decide every flow until the count caught up. */
+	for (unsigned i = 0; i < h->nservices; i++)
+		if (st->svc[i].reset_gen > gen + 1)
+			st->svc[i].reset_gen = 0;
 	for (int j = 0; j < nold; j++)
 		if (old[j].st.name[0] && !taken[j])
 			note_add(note, notelen, "service %s of the journal is not in the table: "
@@ -982,7 +987,7 @@ int sl_plan_rollout(const struct sl_state *st, struct sl_txn *t, enum sl_cmd cmd
 				    st->svc[s].st.name, msg);
 	sl_txn_begin(st, t);
 	t->next[s].ro = ro;
-	snprintf(t->reason, sizeof(t->reason), "%s %s: %s", sl_cmd_name(cmd), st->svc[s].st.name,
+	snprintf(t->reason, sizeof(t->reason), "%s: %s", st->svc[s].st.name,
 		 a.reason);
 	return ro_apply(st, t, s, &a, reset);
 }

@@ -1,0 +1,811 @@
+/* sluiced's commands, startup and timers (see commands.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "parse.h"
+#include "proto.h"
+#include "stats.h"
+
+#ifndef SL_VERSION
+#define SL_VERSION "unknown"
+#endif
+
+uint64_t sl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sl_log(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "sluiced: %s\n", line);
+}
+
+static json_t *actor_json(const struct sl_actor *who)
+{
+	if (!who || who->uid < 0)
+		return json_string("daemon");
+	return json_pack("{s:I, s:I}", "uid", (json_int_t)who->uid, "pid", (json_int_t)who->pid);
+}
+
+static void actor_text(const json_t *a, char *buf, size_t len)
+{
+	if (json_is_string(a))
+		snprintf(buf, len, "%s", json_string_value(a));
+	else
+		snprintf(buf, len, "uid %lld pid %lld",
+			 (long long)json_integer_value(json_object_get(a, "uid")),
+			 (long long)json_integer_value(json_object_get(a, "pid")));
+}
+
+/* ---- acknowledgements ---- */
+
+static void lat_record(struct sl_daemon *d, uint32_t us)
+{
+	d->lat[d->lat_count % SL_ACK_LAT_RING] = us;
+	d->lat_count++;
+	if (us > d->lat_max)
+		d->lat_max = us;
+}
+
+/* Wait for gen; the acks object of the reply and a text for the log. */
+static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, char *text, size_t len)
+{
+	uint32_t missing[SL_MAX_WORKERS], nmissing = 0, waited = 0;
+	uint32_t nw = sl_maps_workers(&d->maps);
+	int rc = sl_maps_wait_acks(&d->maps, gen, d->ack_timeout_ms * 1000u, &waited, missing,
+				   &nmissing);
+	json_t *list;
+	size_t n;
+
+	if (rc == 0) {
+		lat_record(d, waited);
+		snprintf(text, len, "acked by %u worker%s in %u us", nw, nw == 1 ? "" : "s",
+			 waited);
+		return json_pack("{s:s, s:I, s:I}", "status", "acked", "workers", (json_int_t)nw,
+				 "waited_us", (json_int_t)waited);
+	}
+	if (rc == 2) {
+		snprintf(text, len, "no dataplane attached");
+		return json_pack("{s:s}", "status", "no_dataplane");
+	}
+	list = json_array();
+	n = (size_t)snprintf(text, len, "NOT acknowledged within %u ms by worker%s",
+			     d->ack_timeout_ms, nmissing == 1 ? "" : "s");
+	for (uint32_t i = 0; i < nmissing; i++) {
+		json_array_append_new(list, json_integer(missing[i]));
+		if (n < len)
+			n += (size_t)snprintf(text + n, len - n, "%s %u", i ? "," : "", missing[i]);
+	}
+	return json_pack("{s:s, s:I, s:I, s:I, s:o}", "status", "timeout", "workers",
+			 (json_int_t)nw, "waited_us", (json_int_t)waited, "timeout_ms",
+			 (json_int_t)d->ack_timeout_ms, "missing", list ? list : json_array());
+}
+
+/* The previous generation must be in use by every worker before its slot
+ * is rewritten. */
+static int busy(struct sl_daemon *d, struct sl_error *e)
+{
+	uint32_t missing[SL_MAX_WORKERS], nmissing = 0, waited;
+	char list[256];
+	size_t n = 0;
+
+	if (d->unpublished)
+		return sl_error_set(e, SL_E_BUSY, "", "generation %u is journaled but not yet "
+				    "published (sluiced retries every second); try again",
+				    d->st->gen);
+	if (sl_maps_wait_acks(&d->maps, d->st->gen, 0, &waited, missing, &nmissing) != 1)
+		return 0;
+	list[0] = '\0';
+	for (uint32_t i = 0; i < nmissing && n < sizeof(list); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%u", i ? ", " : "",
+				      missing[i]);
+	return sl_error_set(e, SL_E_BUSY, "", "generation %u is not yet acknowledged by "
+			    "worker%s %s of the dataplane (pid %u); the change is refused until "
+			    "every worker uses it: try again", d->st->gen,
+			    nmissing == 1 ? "" : "s", list, d->maps.dp->pid);
+}
+
+/* ---- applying a change ---- */
+
+/* The reply's result from the journal entry: what changed, without who
+ * and when (the client knows); the reason only where it says more than
+ * the request did (rollout steps, undo, reload). */
+static json_t *result_of(const json_t *entry, const char *cmd, int published)
+{
+	int plain = !strcmp(cmd, "switch") || !strcmp(cmd, "canary") || !strcmp(cmd, "weights");
+	json_t *r = json_pack("{s:b, s:O}", "changed", 1, "gen", json_object_get(entry, "gen"));
+	const char *key;
+	json_t *v;
+
+	if (!r)
+		return NULL;
+	json_object_foreach((json_t *)entry, key, v) {
+		if (!strcmp(key, "time") || !strcmp(key, "actor") || !strcmp(key, "cmd") ||
+		    !strcmp(key, "gen") || !strcmp(key, "reset_gen") ||
+		    (plain && !strcmp(key, "reason")))
+			continue;
+		json_object_set(r, key, v);
+	}
+	json_object_set_new(r, "published", json_boolean(published));
+	return r;
+}
+
+/* Journal, publish and commit d->txn (planned).  Returns the result, or
+ * NULL with e (nothing changed). */
+static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct sl_error *e)
+{
+	struct sl_state *st = d->st;
+	struct sl_txn *t = d->txn;
+	char err[SL_ERR_LEN], who[64], acks_text[160] = "not published: no table changes";
+	json_t *entry, *res, *acks = NULL;
+	int published = 0;
+
+	actor_text(actor, who, sizeof(who));
+	if (t->publish) {
+		if (busy(d, e)) {
+			json_decref(actor);
+			return NULL;
+		}
+		if (sl_txn_render(st, t, err, sizeof(err))) {
+			json_decref(actor);
+			sl_log("%s by %s refused: %s", t->reason, who, err);
+			sl_error_set(e, SL_E_INTERNAL, "", "%s", err);
+			return NULL;
+		}
+	}
+	entry = sl_txn_journal(st, t, cmd, actor, sl_now_ms());
+	if (!entry) {
+		sl_error_set(e, SL_E_INTERNAL, "", "out of memory for the journal entry");
+		return NULL;
+	}
+	if (!strcmp(cmd, "reload") || !strcmp(cmd, "init"))
+		json_object_set_new(entry, "config", sl_json_str(d->config_path));
+	if (sl_journal_append(&d->journal, entry, err, sizeof(err))) {
+		sl_log("%s by %s refused: %s", t->reason, who, err);
+		sl_error_set(e, SL_E_INTERNAL, "", "%s (nothing changed)", err);
+		json_decref(entry);
+		return NULL;
+	}
+	if (t->publish) {
+		if (sl_maps_publish(&d->maps, st->out, st->out_groups, st->out->ngroups, err,
+				    sizeof(err))) {
+			/* Journaled: it is the state now; the timer publishes it. */
+			sl_log("generation %u journaled but not published: %s (retrying every "
+			       "second)", t->gen, err);
+			d->unpublished = 1;
+		} else {
+			published = 1;
+		}
+	}
+	res = result_of(entry, cmd, published);
+	json_decref(entry);
+	sl_txn_commit(st, t);
+	if (published) {
+		acks = wait_acks(d, t->gen, acks_text, sizeof(acks_text));
+	} else if (t->publish) {
+		snprintf(acks_text, sizeof(acks_text), "publication pending");
+		acks = json_pack("{s:s}", "status", "unpublished");
+	}
+	if (res && acks)
+		json_object_set_new(res, "acks", acks);
+	else
+		json_decref(acks);
+	sl_log("generation %u %s: %s, by %s: %s", t->gen, cmd, t->reason, who, acks_text);
+	if (t->note[0])
+		sl_log("generation %u %s: note: %s", t->gen, cmd, t->note);
+	if (!res)
+		sl_error_set(e, SL_E_INTERNAL, "", "generation %u is in force but its reply ran "
+			     "out of memory", t->gen);
+	return res;
+}
+
+/* Publish d->txn without journaling it (it already is: startup). */
+static int publish_only(struct sl_daemon *d, char *err, size_t errlen)
+{
+	struct sl_txn *t = d->txn;
+	char text[160];
+	json_t *acks;
+
+	if (sl_txn_render(d->st, t, err, errlen) ||
+	    sl_maps_publish(&d->maps, d->st->out, d->st->out_groups, d->st->out->ngroups, err,
+			    errlen))
+		return -1;
+	sl_txn_commit(d->st, t);
+	acks = wait_acks(d, t->gen, text, sizeof(text));
+	json_decref(acks);
+	sl_log("generation %u published: %s", t->gen, text);
+	return 0;
+}
+
+static json_t *unchanged(const struct sl_daemon *d, int svc)
+{
+	json_t *r = json_pack("{s:b, s:I}", "changed", 0, "gen", (json_int_t)d->st->gen);
+	const struct sl_svc *s;
+
+	if (!r || svc < 0)
+		return r;
+	s = &d->st->svc[svc];
+	json_object_set_new(r, "service", json_string(s->st.name));
+	json_object_set_new(r, "before", sl_svc_json(&s->st));
+	json_object_set_new(r, "after", sl_svc_json(&s->st));
+	return r;
+}
+
+/* ---- read-only commands ---- */
+
+static json_t *dataplane_json(const struct sl_daemon *d)
+{
+	uint32_t nw = sl_maps_workers(&d->maps);
+
+	return json_pack("{s:b, s:I, s:o}", "attached", nw > 0, "workers", (json_int_t)nw, "pid",
+			 nw ? json_integer(d->maps.dp->pid) : json_null());
+}
+
+static json_t *cmd_status(struct sl_daemon *d, const struct sl_req *r, struct sl_error *e)
+{
+	const struct sl_state *st = d->st;
+	uint64_t now = sl_now_ms();
+	json_t *list = json_array();
+	int only = -1;
+
+	if (r->has_service) {
+		char names[1024];
+
+		only = sl_state_service(st, r->service);
+		if (only < 0) {
+			sl_state_service_list(st, names, sizeof(names));
+			json_decref(list);
+			sl_error_set(e, SL_E_UNKNOWN_SERVICE, "service", "no service '%s' "
+				     "(services: %s)", r->service, names);
+			return NULL;
+		}
+	}
+	for (int s = 0; s < st->nservices && list; s++)
+		if (st->svc[s].st.name[0] && (only < 0 || s == only))
+			json_array_append_new(list, sl_state_status_json(st, s, now));
+	return json_pack("{s:s, s:I, s:o, s:o}", "instance", d->instance, "gen",
+			 (json_int_t)st->gen, "dataplane", dataplane_json(d), "services",
+			 list ? list : json_null());
+}
+
+static json_t *cmd_rollout_status(struct sl_daemon *d, const struct sl_req *r,
+				  struct sl_error *e)
+{
+	const struct sl_state *st = d->st;
+	uint64_t now = sl_now_ms();
+	json_t *list = json_array();
+	int only = -1;
+
+	if (r->has_service) {
+		char names[1024];
+
+		only = sl_state_service(st, r->service);
+		if (only < 0) {
+			sl_state_service_list(st, names, sizeof(names));
+			json_decref(list);
+			sl_error_set(e, SL_E_UNKNOWN_SERVICE, "service", "no service '%s' "
+				     "(services: %s)", r->service, names);
+			return NULL;
+		}
+	}
+	for (int s = 0; s < st->nservices && list; s++) {
+		if (!st->svc[s].st.name[0] || (only >= 0 && s != only) ||
+		    (only < 0 && st->svc[s].ro.state == SL_RO_NONE))
+			continue;
+		json_array_append_new(list, json_pack("{s:s, s:o}", "service", st->svc[s].st.name,
+						      "rollout",
+						      sl_state_rollout_json(st, s, now)));
+	}
+	return json_pack("{s:o}", "rollouts", list ? list : json_null());
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static json_t *ack_latency(const struct sl_daemon *d)
+{
+	uint32_t n = d->lat_count < SL_ACK_LAT_RING ? (uint32_t)d->lat_count : SL_ACK_LAT_RING;
+	uint32_t *v;
+	json_t *o;
+
+	if (n == 0)
+		return json_pack("{s:I, s:n, s:n, s:n}", "count", (json_int_t)0, "p50_us",
+				 "p99_us", "max_us");
+	v = malloc(n * sizeof(*v));
+	if (!v)
+		return NULL;
+	memcpy(v, d->lat, n * sizeof(*v));
+	qsort(v, n, sizeof(*v), cmp_u32);
+	o = json_pack("{s:I, s:I, s:I, s:I}", "count", (json_int_t)d->lat_count, "p50_us",
+		      (json_int_t)v[(n - 1) * 50 / 100], "p99_us",
+		      (json_int_t)v[(n - 1) * 99 / 100], "max_us", (json_int_t)d->lat_max);
+	free(v);
+	return o;
+}
+
+static json_t *grp_json(const char *svc, const char *grp, const struct sl_grp_counters *c)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "service", svc,
+			 "group", grp, "pkts", (json_int_t)c->pkts, "bytes", (json_int_t)c->bytes,
+			 "flows", (json_int_t)c->flows, "active", (json_int_t)c->active,
+			 "ret_pkts", (json_int_t)c->ret_pkts, "ret_bytes",
+			 (json_int_t)c->ret_bytes, "ret_rst", (json_int_t)c->ret_rst,
+			 "ret_synack", (json_int_t)c->ret_synack);
+}
+
+static json_t *cmd_stats(struct sl_daemon *d, struct sl_error *e)
+{
+	const struct sl_state *st = d->st;
+	const struct sl_table_hdr *h = st->base;
+	uint32_t nw = sl_maps_workers(&d->maps);
+	struct sl_counters *sum = calloc(1, sizeof(*sum));
+	json_t *ports, *groups, *bad, *o;
+
+	if (!sum) {
+		sl_error_set(e, SL_E_INTERNAL, "", "out of memory for the counters");
+		return NULL;
+	}
+	for (uint32_t w = 0; w < nw; w++)
+		sl_counters_add(sum, &d->maps.stats[w]);
+	ports = json_array();
+	for (unsigned p = 0; p < h->nports && ports; p++)
+		json_array_append_new(ports, json_pack("{s:s, s:I, s:I, s:I}", "port",
+						       h->port_names[p], "rx",
+						       (json_int_t)sum->port_rx[p], "tx",
+						       (json_int_t)sum->port_tx[p], "drop",
+						       (json_int_t)sum->port_drop[p]));
+	groups = json_array();
+	for (int s = 0; s < st->nservices && groups; s++) {
+		const struct sl_svc_rec *r = &st->svc[s].st;
+
+		if (!r->name[0])
+			continue;
+		for (unsigned g = 0; g < h->ngroups; g++) {
+			const struct sl_grp_counters *c = &sum->grp[s][g];
+			int role = !strcmp(st->base_groups[g].name, r->champion) ||
+				   !strcmp(st->base_groups[g].name, r->challenger);
+
+			/* Other groups only while flows they had are counted. */
+			if (role || c->pkts || c->active || c->ret_pkts)
+				json_array_append_new(groups, grp_json(r->name,
+								       st->base_groups[g].name, c));
+		}
+	}
+	bad = json_object();
+	for (int b = 1; b < SL_BAD__COUNT && bad; b++)
+		json_object_set_new(bad, sl_bad_name((enum sl_bad)b),
+				    json_integer((json_int_t)sum->malformed[b]));
+	o = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		      "s:I, s:I}, s:o}",
+		      "gen", (json_int_t)st->gen, "workers", (json_int_t)nw,
+		      "dataplane", dataplane_json(d),
+		      "ports", ports ? ports : json_null(), "groups", groups ? groups : json_null(),
+		      "malformed", bad ? bad : json_null(), "counters",
+		      "malformed_fwd", (json_int_t)sum->malformed_fwd,
+		      "malformed_drop", (json_int_t)sum->malformed_drop,
+		      "other_fwd", (json_int_t)sum->other_fwd,
+		      "other_drop", (json_int_t)sum->other_drop,
+		      "shadow_rx_drop", (json_int_t)sum->shadow_rx_drop,
+		      "ft_full", (json_int_t)sum->ft_full,
+		      "redecided", (json_int_t)sum->redecided,
+		      "expired", (json_int_t)sum->expired,
+		      "ret_untracked", (json_int_t)sum->ret_untracked,
+		      "ack_latency", ack_latency(d));
+	free(sum);
+	if (!o)
+		sl_error_set(e, SL_E_INTERNAL, "", "out of memory for the stats");
+	return o;
+}
+
+static json_t *cmd_history(struct sl_daemon *d, const struct sl_req *r, struct sl_error *e)
+{
+	char err[SL_ERR_LEN];
+	json_t *list = sl_journal_history(d->journal_path, r->has_service ? r->service : NULL,
+					  r->limit, err, sizeof(err));
+
+	if (!list) {
+		sl_error_set(e, SL_E_INTERNAL, "", "%s", err);
+		return NULL;
+	}
+	return json_pack("{s:o}", "entries", list);
+}
+
+/* ---- changing commands ---- */
+
+static json_t *cmd_reload(struct sl_daemon *d, const struct sl_actor *who, struct sl_error *e)
+{
+	struct sl_config *nc = malloc(sizeof(*nc));
+	char msg[SL_ERR_LEN];
+	json_t *res;
+	int rc;
+
+	if (!nc) {
+		sl_error_set(e, SL_E_INTERNAL, "", "reload: out of memory");
+		return NULL;
+	}
+	if (sl_config_load(d->config_path, nc, msg, sizeof(msg))) {
+		free(nc);
+		sl_log("reload refused: %s", msg);
+		sl_error_set(e, SL_E_RELOAD_INVALID, "", "%s (nothing changed)", msg);
+		return NULL;
+	}
+	rc = sl_plan_reload(d->st, d->txn, nc, d->cfg, e);
+	if (rc < 0) {
+		free(nc);
+		sl_log("reload refused: %s", e->message);
+		return NULL;
+	}
+	if (rc == 0) {
+		res = unchanged(d, -1);
+		if (res && d->txn->note[0])
+			json_object_set_new(res, "note", sl_json_str(d->txn->note));
+	} else {
+		res = apply(d, "reload", actor_json(who), e);
+	}
+	if (!res) {
+		free(nc);
+		return NULL;
+	}
+	free(d->cfg);
+	d->cfg = nc;
+	d->ack_timeout_ms = nc->ack_timeout_ms;
+	return res;
+}
+
+static json_t *cmd_change(struct sl_daemon *d, const struct sl_req *r, const struct sl_actor *who,
+			  struct sl_error *e)
+{
+	struct sl_txn *t = d->txn;
+	int rc;
+
+	switch (r->cmd) {
+	case SL_CMD_SWITCH:
+		rc = sl_plan_switch(d->st, t, r->service, r->group, r->reset, e);
+		break;
+	case SL_CMD_CANARY:
+		rc = sl_plan_canary(d->st, t, r->service, r->share_bp, r->reset, e);
+		break;
+	case SL_CMD_WEIGHTS:
+		rc = sl_plan_weights(d->st, t, r->service, r->weights, r->nweights, r->reset, e);
+		break;
+	case SL_CMD_UNDO:
+		rc = sl_plan_undo(d->st, t, r->service, e);
+		break;
+	default:
+		rc = sl_plan_rollout(d->st, t, r->cmd, r->has_service ? r->service : NULL, r,
+				     sl_now_ms(), e);
+		break;
+	}
+	if (rc < 0)
+		return NULL;
+	if (rc == 0)
+		return unchanged(d, t->svc);
+	return apply(d, sl_cmd_name(r->cmd), actor_json(who), e);
+}
+
+char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
+			const struct sl_actor *who)
+{
+	struct sl_error e;
+	struct sl_req r;
+	json_t *res = NULL;
+	char *reply;
+
+	if (sl_req_parse(line, len, &r, &e) == 0) {
+		switch (r.cmd) {
+		case SL_CMD_STATUS:
+			res = cmd_status(d, &r, &e);
+			break;
+		case SL_CMD_ROLLOUT_STATUS:
+			res = cmd_rollout_status(d, &r, &e);
+			break;
+		case SL_CMD_HISTORY:
+			res = cmd_history(d, &r, &e);
+			break;
+		case SL_CMD_STATS:
+			res = cmd_stats(d, &e);
+			break;
+		case SL_CMD_VERSION:
+			res = json_pack("{s:s, s:i, s:s}", "version", SL_VERSION, "layout",
+					(int)SL_LAYOUT_VERSION, "instance", d->instance);
+			break;
+		case SL_CMD_RELOAD:
+			res = cmd_reload(d, who, &e);
+			break;
+		default:
+			res = cmd_change(d, &r, who, &e);
+			break;
+		}
+		if (!res && e.code == SL_E_NONE)
+			sl_error_set(&e, SL_E_INTERNAL, "", "out of memory for the reply");
+	}
+	reply = res ? sl_reply_ok(r.id, res) : sl_reply_error(r.id, &e);
+	sl_req_clear(&r);
+	return reply;
+}
+
+/* ---- timers ---- */
+
+void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms)
+{
+	struct sl_error e;
+
+	if (now_ms >= d->next_sample_ms) {
+		uint32_t nw = sl_maps_workers(&d->maps);
+
+		sl_state_sample(d->st, d->maps.stats, nw, now_ms);
+		d->next_sample_ms = now_ms + 1000;
+	}
+	if (d->unpublished && sl_maps_publish(&d->maps, d->st->out, d->st->out_groups,
+					      d->st->out->ngroups, e.message,
+					      sizeof(e.message)) == 0) {
+		char text[160];
+
+		d->unpublished = 0;
+		json_decref(wait_acks(d, d->st->gen, text, sizeof(text)));
+		sl_log("generation %u published at last: %s", d->st->gen, text);
+	}
+	if (now_ms < d->tick_retry_ms)
+		return;
+	for (int i = 0; i <= SL_MAX_SERVICES; i++) {
+		json_t *res;
+
+		if (!sl_plan_tick(d->st, d->txn, now_ms))
+			break;
+		res = apply(d, "rollout_step", json_string("plan"), &e);
+		if (!res) {
+			/* Busy: the step is taken once the workers caught up. */
+			if (d->tick_retry_ms == 0 || e.code != SL_E_BUSY)
+				sl_log("%s: waits: %s", d->txn->reason, e.message);
+			d->tick_retry_ms = now_ms + (e.code == SL_E_BUSY ? 200 : 1000);
+			return;
+		}
+		json_decref(res);
+	}
+	d->tick_retry_ms = 0;
+}
+
+uint64_t sl_daemon_next_ms(const struct sl_daemon *d)
+{
+	uint64_t next = d->next_sample_ms, ro = sl_state_deadline(d->st);
+
+	if (ro < d->tick_retry_ms)
+		ro = d->tick_retry_ms;
+	if (ro < next)
+		next = ro;
+	return next;
+}
+
+/* ---- startup ---- */
+
+struct replay_ctx {
+	struct sl_state *st;
+	const char *path;
+	char last_cmd[32];
+};
+
+static int replay_cb(void *ctx, const json_t *entry, uint64_t line, char *err, size_t errlen)
+{
+	struct replay_ctx *c = ctx;
+	char sub[SL_ERR_LEN];
+
+	if (sl_state_replay(c->st, entry, sub, sizeof(sub))) {
+		snprintf(err, errlen, "journal %s: line %llu: %s (the journal is damaged; repair "
+			 "or move it away)", c->path, (unsigned long long)line, sub);
+		return -1;
+	}
+	snprintf(c->last_cmd, sizeof(c->last_cmd), "%s",
+		 json_string_value(json_object_get(entry, "cmd")));
+	return 0;
+}
+
+/* What of the configuration the restored table does not apply. */
+static void compare_config(struct sl_daemon *d)
+{
+	struct sl_state *st = d->st;
+	struct sl_config *laid = malloc(sizeof(*laid));
+	char msg[SL_ERR_LEN], what[256];
+
+	if (!laid)
+		return;
+	if (sl_state_layout(d->cfg, NULL, st->base, st->base_groups, laid, NULL, msg,
+			    sizeof(msg)) ||
+	    sl_state_build(laid, st->gen, st->nbase, st->nbase_groups, msg, sizeof(msg))) {
+		sl_log("%s; the pinned table stays in force", msg);
+		free(laid);
+		return;
+	}
+	if (sl_state_structure_diff(st->base, st->base_groups, st->nbase, st->nbase_groups, what,
+				    sizeof(what)))
+		sl_log("the pinned table differs from %s (%s): the pinned table stays in force; "
+		       "`sluicectl reload` applies the file", d->config_path, what);
+	for (unsigned s = 0; s < laid->nservices && s < st->nservices; s++) {
+		const struct sl_cfg_service *c = &laid->services[s];
+		const struct sl_svc_rec *r = &st->svc[s].st;
+
+		if (!c->name[0] || strcmp(c->name, r->name))
+			continue;
+		if (c->share_bp != r->share_bp || strcmp(laid->groups[c->champion].name, r->champion) ||
+		    strcmp(laid->groups[c->challenger].name, r->challenger))
+			sl_log("service %s: %s says %s %.2f %% / %s, %s %.2f %% / %s stays in force "
+			       "(a restart never rolls a change back; `sluicectl reload` applies "
+			       "the file)", r->name, d->config_path,
+			       laid->groups[c->champion].name, c->share_bp / 100.0,
+			       laid->groups[c->challenger].name, r->champion,
+			       r->share_bp / 100.0, r->challenger);
+	}
+	free(laid);
+}
+
+static int fail_with(char *err, size_t errlen, const struct sl_error *e)
+{
+	snprintf(err, errlen, "%s", e->message);
+	return -1;
+}
+
+int sl_daemon_start(struct sl_daemon *d, char *err, size_t errlen)
+{
+	struct replay_ctx rc = { 0 };
+	struct sl_error e;
+	char note[2048];
+	uint32_t pgen, jgen;
+	uint64_t jn;
+	json_t *res;
+	int fresh = 0;
+
+	d->st = sl_state_new();
+	d->txn = malloc(sizeof(*d->txn));
+	if (!d->st || !d->txn) {
+		snprintf(err, errlen, "out of memory for the service states");
+		return -1;
+	}
+	if (sl_maps_create(d->bpffs, d->instance, d->bpf_object, &d->maps, &fresh, err, errlen))
+		return -1;
+	pgen = __atomic_load_n(&d->maps.control->gen, __ATOMIC_ACQUIRE);
+	sl_log("instance %s: maps %s under %s, generation %u", d->instance,
+	       fresh ? "created" : "reused", d->maps.dir, pgen);
+
+	rc.st = d->st;
+	rc.path = d->journal_path;
+	if (sl_journal_open(&d->journal, d->journal_path, replay_cb, &rc, note, sizeof(note), err,
+			    errlen))
+		return -1;
+	if (note[0])
+		sl_log("%s", note);
+	jn = d->journal.lines;
+	jgen = d->journal.last_gen;
+	if (jn)
+		sl_log("journal %s: %llu entries, last generation %u", d->journal_path,
+		       (unsigned long long)jn, jgen);
+	else
+		sl_log("journal %s: empty", d->journal_path);
+
+	if (pgen == 0 && jn == 0) {
+		if (sl_state_from_config(d->st, d->cfg, err, errlen))
+			return -1;
+		sl_plan_snapshot(d->st, d->txn, 1, 1);
+		snprintf(d->txn->reason, sizeof(d->txn->reason), "initial table from %.400s",
+			 d->config_path);
+		res = apply(d, "init", json_string("daemon"), &e);
+		if (!res)
+			return fail_with(err, errlen, &e);
+		json_decref(res);
+		return 0;
+	}
+	if (pgen == 0) {
+		/* bpffs is not persistent: new maps after a reboot, the journal
+		 * knows the states; the table structure comes from the file. */
+		if (sl_state_adopt_config(d->st, d->cfg, 0, SL_ADOPT_JOURNAL, note, sizeof(note),
+					  err, errlen))
+			return -1;
+		if (note[0])
+			sl_log("%s", note);
+		if (jgen == 1) {
+			sl_plan_snapshot(d->st, d->txn, 1, 0);
+			sl_log("the journal ends at generation 1, not yet published: publishing it");
+			return publish_only(d, err, errlen);
+		}
+		sl_plan_snapshot(d->st, d->txn, 1, 1);
+		snprintf(d->txn->reason, sizeof(d->txn->reason), "the maps are new (the machine "
+			 "restarted?) and the journal ends at generation %u: service states "
+			 "restored from the journal, tables from %.300s", jgen, d->config_path);
+		sl_log("warning: %s", d->txn->reason);
+		res = apply(d, "recover", json_string("daemon"), &e);
+		if (!res)
+			return fail_with(err, errlen, &e);
+		json_decref(res);
+		return 0;
+	}
+
+	{
+		uint32_t slot = __atomic_load_n(&d->maps.control->active_slot, __ATOMIC_ACQUIRE) & 1;
+		const struct sl_table_hdr *h = &d->maps.tables[slot];
+		const struct sl_group_rec *g = &d->maps.groups[slot * SL_MAX_GROUPS];
+
+		if (jn && jgen == pgen) {
+			if (sl_state_adopt(d->st, h, g, SL_ADOPT_CHECK, note, sizeof(note), err,
+					   errlen))
+				return -1;
+			if (note[0])
+				sl_log("warning: %s", note);
+			sl_log("restored %u service states from the journal at generation %u",
+			       d->st->nservices, pgen);
+		} else if (jn && jgen == pgen + 1) {
+			int done = -1;
+
+			if (!strcmp(rc.last_cmd, "reload")) {
+				struct sl_config *laid = malloc(sizeof(*laid));
+
+				if (laid && !sl_state_layout(d->cfg, NULL, h, g, laid, NULL, err, errlen))
+					done = sl_state_adopt_config(d->st, laid, pgen,
+								     SL_ADOPT_JOURNAL, note,
+								     sizeof(note), err, errlen);
+				free(laid);
+			} else {
+				done = sl_state_adopt(d->st, h, g, SL_ADOPT_JOURNAL, note, sizeof(note),
+						      err, errlen);
+			}
+			if (done)
+				return -1;
+			if (note[0])
+				sl_log("warning: %s", note);
+			sl_log("the journal ends at generation %u (%s), the pinned table at %u: the "
+			       "previous sluiced stopped between journaling and publishing; "
+			       "publishing it", jgen, rc.last_cmd, pgen);
+			sl_plan_snapshot(d->st, d->txn, 1, 0);
+			if (publish_only(d, err, errlen))
+				return -1;
+		} else {
+			if (sl_state_adopt(d->st, h, g, SL_ADOPT_TABLE, note, sizeof(note), err,
+					   errlen))
+				return -1;
+			sl_plan_snapshot(d->st, d->txn, 0, 1);
+			if (jn)
+				snprintf(d->txn->reason, sizeof(d->txn->reason), "the journal ends at "
+					 "generation %u, the pinned table is at generation %u: service "
+					 "states taken from the pinned table (strategies from the "
+					 "shares, undo history restarts)", jgen, pgen);
+			else
+				snprintf(d->txn->reason, sizeof(d->txn->reason), "the journal is empty, "
+					 "the pinned table is at generation %u: service states taken "
+					 "from the pinned table (strategies from the shares)", pgen);
+			sl_log("warning: %s", d->txn->reason);
+			res = apply(d, "recover", json_string("daemon"), &e);
+			if (!res)
+				return fail_with(err, errlen, &e);
+			json_decref(res);
+		}
+	}
+	compare_config(d);
+	return 0;
+}
+
+void sl_daemon_stop(struct sl_daemon *d)
+{
+	sl_journal_close(&d->journal);
+	sl_maps_close(&d->maps);
+	sl_state_free(d->st);
+	d->st = NULL;
+	free(d->txn);
+	d->txn = NULL;
+	free(d->cfg);
+	d->cfg = NULL;
+}

@@ -1,0 +1,68 @@
+/* sluiced's commands: startup (maps, journal replay, first table), one
+ * handler per protocol command, the rollout timer and the stats sampling.
+ * Every change goes: plan (state.c) -> busy check -> render -> journal
+ * (fsync) -> publish -> wait for the workers' acks -> reply. */
+#ifndef SLUICE_COMMANDS_H
+#define SLUICE_COMMANDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "journal.h"
+#include "maps.h"
+#include "state.h"
+
+#define SL_ACK_LAT_RING 4096
+
+struct sl_daemon {
+	/* Set by main before sl_daemon_start. */
+	char config_path[512];
+	struct sl_config *cfg;          /* loaded configuration (owned, heap) */
+	char instance[SL_NAME_LEN];
+	char bpffs[256];
+	char socket_path[256];
+	char journal_path[256];
+	char bpf_object[512];
+	uint32_t ack_timeout_ms;
+
+	struct sl_maps maps;
+	struct sl_journal journal;
+	struct sl_state *st;
+	struct sl_txn *txn;             /* scratch: one change at a time */
+	uint64_t next_sample_ms;
+	uint64_t tick_retry_ms;         /* a plan step waits for acks until then */
+	int unpublished;                /* journaled generation st->gen not yet published */
+
+	uint32_t lat[SL_ACK_LAT_RING];  /* ack latencies (us), last ones */
+	uint64_t lat_count;
+	uint32_t lat_max;
+};
+
+/* Who asks: a client (SO_PEERCRED) or the daemon itself (uid -1). */
+struct sl_actor {
+	long uid;
+	long pid;
+};
+
+/* Wall clock in ms (rollouts and journal times). */
+uint64_t sl_now_ms(void);
+
+/* One log line on stderr ("sluiced: ..."). */
+void sl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Maps, journal replay and the first publication (DESIGN §4, the start
+ * cases of the brief).  Returns 0, or -1 with err (exit 1). */
+int sl_daemon_start(struct sl_daemon *d, char *err, size_t errlen);
+void sl_daemon_stop(struct sl_daemon *d);
+
+/* One request line -> one reply line (malloc'd, '\n'-terminated). */
+char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
+			const struct sl_actor *who);
+
+/* Stats sampling and rollout steps due by now; the next time it has
+ * something to do (ms, wall clock). */
+void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms);
+uint64_t sl_daemon_next_ms(const struct sl_daemon *d);
+
+#endif

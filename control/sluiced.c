@@ -1,0 +1,318 @@
+/* sluiced: the control daemon of one sluice instance.  Owns the pinned
+ * maps (tables the dataplane reads), the journal and the control socket;
+ * runs in the foreground (systemd), one log line per event on stderr. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "server.h"
+
+#ifndef SL_VERSION
+#define SL_VERSION "unknown"
+#endif
+#ifndef SL_BPF_OBJECT_BUILD
+#define SL_BPF_OBJECT_BUILD ""
+#endif
+#ifndef SL_BPF_OBJECT_INSTALL
+#define SL_BPF_OBJECT_INSTALL "/usr/local/lib/sluice/" SL_MAPS_OBJ_NAME
+#endif
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sluiced -c CONFIG [--instance NAME] [--socket PATH] [--journal PATH]\n"
+		"               [--bpffs DIR] [--bpf-object FILE] [--help] [--version]\n"
+		"\n"
+		"The control daemon of one sluice instance: publishes the decision tables of\n"
+		"CONFIG into pinned BPF maps (BPFFS/sluice/INSTANCE/) that sluice-dp --instance\n"
+		"reads, journals every change, and answers sluicectl on a Unix socket.\n"
+		"\n"
+		"  -c, --config CONFIG   the INI file (services, groups, ports, [control])\n"
+		"      --instance NAME   instance name (default: [control] instance, else\n"
+		"                        \"default\")\n"
+		"      --socket PATH     control socket (default: [control] socket, else\n"
+		"                        /run/sluice/INSTANCE.sock)\n"
+		"      --journal PATH    change journal (default: [control] journal, else\n"
+		"                        /var/lib/sluice/INSTANCE.journal)\n"
+		"      --bpffs DIR       bpf filesystem (default: [control] bpffs, else %s;\n"
+		"                        mounted if it is not)\n"
+		"      --bpf-object FILE the maps object (default: [control] bpf_object, else\n"
+		"                        the build's %s if it exists, else\n"
+		"                        %s)\n"
+		"  -h, --help            this text\n"
+		"  -V, --version         version and table layout version\n"
+		"\n"
+		"SIGTERM or SIGINT: the socket is closed and removed, the maps stay pinned (the\n"
+		"dataplane keeps forwarding with the tables in force), exit 0.\n"
+		"Exit status: 0 stopped by a signal, 1 runtime failure (maps, journal, socket),\n"
+		"2 bad usage or configuration.\n",
+		SL_BPFFS_DEFAULT, SL_MAPS_OBJ_NAME, SL_BPF_OBJECT_INSTALL);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "sluiced: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(sluiced --help shows the usage)\n");
+	return EXIT_USAGE;
+}
+
+/* The rule of [control] instance: the name is a path component. */
+static int instance_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= SL_NAME_LEN)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      *s == '-'))
+			return 0;
+	return 1;
+}
+
+struct opts {
+	const char *config, *instance, *socket, *journal, *bpffs, *bpf_object;
+};
+
+/* -1 to go on, else an exit status. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "instance", required_argument, NULL, 'n' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "journal", required_argument, NULL, 'j' },
+		{ "bpffs", required_argument, NULL, 'b' },
+		{ "bpf-object", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'n':
+			if (!instance_valid(optarg))
+				return usage_error("--instance '%s': expected 1..31 characters a-z, "
+						   "0-9, _ or -", optarg);
+			o->instance = optarg;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'j':
+			o->journal = optarg;
+			break;
+		case 'b':
+			o->bpffs = optarg;
+			break;
+		case 'o':
+			o->bpf_object = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("sluiced %s (table layout %u)\n", SL_VERSION, SL_LAYOUT_VERSION);
+			return EXIT_OK;
+		case ':':
+			return usage_error("%s needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!o->config)
+		return usage_error("%sno configuration: -c CONFIG is required", "");
+	return -1;
+}
+
+/* Fill d's paths: command line, then [control], then the defaults. */
+static int settle_paths(struct sl_daemon *d, const struct opts *o)
+{
+	const struct sl_config *c = d->cfg;
+	struct {
+		char *dst;
+		size_t len;
+		const char *opt, *cfg, *what;
+	} p[] = {
+		{ d->socket_path, sizeof(d->socket_path), o->socket, c->socket_path, "--socket" },
+		{ d->journal_path, sizeof(d->journal_path), o->journal, c->journal_path,
+		  "--journal" },
+		{ d->bpffs, sizeof(d->bpffs), o->bpffs, c->bpffs, "--bpffs" },
+		{ d->bpf_object, sizeof(d->bpf_object), o->bpf_object, c->bpf_object,
+		  "--bpf-object" },
+	};
+
+	snprintf(d->instance, sizeof(d->instance), "%s",
+		 o->instance ? o->instance : c->instance[0] ? c->instance : "default");
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		const char *v = p[i].opt ? p[i].opt : p[i].cfg;
+
+		if (p[i].opt && (!*p[i].opt || strlen(p[i].opt) >= p[i].len))
+			return usage_error("%s: not a usable path", p[i].what);
+		if (v && *v)
+			snprintf(p[i].dst, p[i].len, "%s", v);
+	}
+	if (!d->socket_path[0])
+		snprintf(d->socket_path, sizeof(d->socket_path), "/run/sluice/%s.sock",
+			 d->instance);
+	if (!d->journal_path[0])
+		snprintf(d->journal_path, sizeof(d->journal_path), "/var/lib/sluice/%s.journal",
+			 d->instance);
+	if (!d->bpffs[0])
+		snprintf(d->bpffs, sizeof(d->bpffs), "%s", SL_BPFFS_DEFAULT);
+	if (!d->bpf_object[0])
+		snprintf(d->bpf_object, sizeof(d->bpf_object), "%s",
+			 SL_BPF_OBJECT_BUILD[0] && access(SL_BPF_OBJECT_BUILD, R_OK) == 0 ?
+			 SL_BPF_OBJECT_BUILD : SL_BPF_OBJECT_INSTALL);
+	d->ack_timeout_ms = c->ack_timeout_ms ? c->ack_timeout_ms : 1000;
+	return -1;
+}
+
+static char *on_request(void *ctx, const char *line, size_t len, long uid, long pid)
+{
+	struct sl_actor who = { uid, pid };
+
+	return sl_daemon_request(ctx, line, len, &who);
+}
+
+static int serve(struct sl_daemon *d, struct sl_server *srv, const sigset_t *waitmask)
+{
+	static struct pollfd pfd[1 + SL_SERVER_MAX_CLIENTS];
+
+	while (!stop_signal) {
+		uint64_t now = sl_now_ms(), next;
+		struct timespec ts;
+		unsigned n;
+		int rc;
+
+		sl_daemon_timer(d, now);
+		next = sl_daemon_next_ms(d);
+		now = sl_now_ms();
+		next = next > now ? next - now : 0;
+		if (next > 1000)
+			next = 1000;
+		ts.tv_sec = (time_t)(next / 1000);
+		ts.tv_nsec = (long)(next % 1000) * 1000000L;
+		n = sl_server_pollfds(srv, pfd);
+		rc = ppoll(pfd, n, &ts, waitmask);
+		if (rc < 0 && errno != EINTR) {
+			sl_log("poll: %s", strerror(errno));
+			return EXIT_RUNTIME;
+		}
+		if (rc > 0)
+			sl_server_events(srv, pfd, n);
+	}
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct sl_daemon *d = calloc(1, sizeof(*d));
+	struct sl_server srv = { .fd = -1 };
+	struct sigaction sa;
+	sigset_t block, waitmask;
+	char err[SL_ERR_LEN];
+	struct opts o;
+	int rc;
+
+	if (!d) {
+		fprintf(stderr, "sluiced: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	rc = parse_opts(argc, argv, &o);
+	if (rc >= 0)
+		goto out_free;
+	d->cfg = calloc(1, sizeof(*d->cfg));
+	if (!d->cfg) {
+		fprintf(stderr, "sluiced: out of memory\n");
+		rc = EXIT_RUNTIME;
+		goto out_free;
+	}
+	if (sl_config_load(o.config, d->cfg, err, sizeof(err))) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		rc = EXIT_USAGE;
+		goto out_free;
+	}
+	snprintf(d->config_path, sizeof(d->config_path), "%s", o.config);
+	rc = settle_paths(d, &o);
+	if (rc >= 0)
+		goto out_free;
+
+	/* Signals are taken only inside ppoll: no change is cut in half. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+
+	sl_log("sluiced %s starting: instance %s, config %s, socket %s, journal %s, bpffs %s",
+	       SL_VERSION, d->instance, d->config_path, d->socket_path, d->journal_path,
+	       d->bpffs);
+	/* Before anything is written: one daemon per instance. */
+	rc = sl_server_probe(d->socket_path, err, sizeof(err));
+	if (rc != 0) {
+		if (rc > 0)
+			snprintf(err, sizeof(err), "another sluiced serves %s on %s", d->instance,
+				 d->socket_path);
+		sl_log("%s", err);
+		rc = EXIT_RUNTIME;
+		goto out_free;
+	}
+	if (sl_daemon_start(d, err, sizeof(err))) {
+		sl_log("%s", err);
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	if (sl_server_listen(&srv, d->socket_path, d->instance, on_request, d, err,
+			     sizeof(err))) {
+		sl_log("%s", err);
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	sl_log("listening on %s (generation %u in force)", d->socket_path, d->st->gen);
+	rc = serve(d, &srv, &waitmask);
+	if (stop_signal)
+		sl_log("stopped by %s: socket closed, maps stay pinned (generation %u)",
+		       stop_signal == SIGINT ? "SIGINT" : "SIGTERM", d->st->gen);
+out:
+	sl_server_close(&srv);
+	sl_daemon_stop(d);
+	free(d);
+	return rc;
+out_free:
+	free(d->cfg);
+	free(d);
+	return rc;
+}
