@@ -27,7 +27,10 @@
 #include "../dataplane/config.h"
 #include "rollout.h"
 
-#ifndef SLUICECTL_VERSION
+/* meson passes the project version as SL_VERSION (as for sluiced) */
+#ifdef SL_VERSION
+#define SLUICECTL_VERSION SL_VERSION
+#else
 #define SLUICECTL_VERSION "0.1.0"
 #endif
 
@@ -660,15 +663,19 @@ static uint64_t now_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* "step 2/5 at 5.00 %, running, next step in 41 s" (sl_ro_to_json form). */
-static bool rollout_line(const json_t *ro, char *buf, size_t len)
+/* "step 2/5 at 5.00 %, running, next step in 41 s" (sl_ro_to_json form,
+ * with the daemon's next_step_in_ms when it sends it); to: the challenger's
+ * name after the share ("at 5.00 % -> green"), or NULL. */
+static bool rollout_line(const json_t *ro, const char *to, char *buf, size_t len)
 {
 	const char *state = jstr(ro, "state", NULL);
 	json_t *steps = json_object_get(ro, "steps");
 	json_int_t step = jint_or(ro, "step", 0);
 	size_t n = json_array_size(steps);
+	const char *chall = jstr(ro, "challenger", NULL);
+	json_int_t next;
 	json_t *cur;
-	char share[32];
+	char at[64];
 	uint64_t left_ms;
 
 	if (!json_is_object(ro) || !state || !strcmp(state, "none"))
@@ -678,39 +685,51 @@ static bool rollout_line(const json_t *ro, char *buf, size_t len)
 		return true;
 	}
 	cur = json_array_get(steps, (size_t)step);
-	fmt_share(share, sizeof(share), jint_or(cur, "share_bp", -1));
+	fmt_share(at, sizeof(at), jint_or(cur, "share_bp", -1));
+	if (to)
+		snprintf(at + strlen(at), sizeof(at) - strlen(at), " -> %s", to);
 	if (!strcmp(state, "completed")) {
-		snprintf(buf, len, "completed after %zu steps (the challenger became champion)",
-			 n);
+		if (chall)
+			snprintf(buf, len, "completed after step %lld/%zu (%s became champion)",
+				 (long long)step + 1, n, chall);
+		else
+			snprintf(buf, len, "completed after step %lld/%zu (the challenger became "
+				 "champion)", (long long)step + 1, n);
 		return true;
 	}
 	if (!strcmp(state, "aborted")) {
-		snprintf(buf, len, "aborted at step %lld/%zu (challenger at 0 %%)",
-			 (long long)step + 1, n);
+		snprintf(buf, len, "aborted at step %lld/%zu (%s at 0 %%)", (long long)step + 1, n,
+			 chall ? chall : "challenger");
 		return true;
 	}
 	left_ms = (uint64_t)jint_or(ro, "dwell_left_ms", 0);
-	if (!strcmp(state, "running")) {
+	if (jint(ro, "next_step_in_ms", &next) && next >= 0) {
+		left_ms = (uint64_t)next;
+	} else if (!strcmp(state, "running")) {
 		uint64_t end = (uint64_t)jint_or(ro, "step_started_ms", 0) + left_ms;
 		uint64_t now = now_wall_ms();
 
 		left_ms = end > now ? end - now : 0;
 	}
-	if (!strcmp(state, "paused") && json_is_true(json_object_get(cur, "pause")) &&
-	    !json_is_true(json_object_get(ro, "operator_pause")))
-		snprintf(buf, len, "step %lld/%zu at %s, paused at a pause step (resume or "
-			 "promote to go on)", (long long)step + 1, n, share);
-	else
-		snprintf(buf, len, "step %lld/%zu at %s, %s%s, %s in %" PRIu64 " s",
-			 (long long)step + 1, n, share, state,
-			 !strcmp(state, "paused") ? " by the operator" : "",
-			 (size_t)step + 1 == n ? "completes" : "next step",
+	if (!strcmp(state, "running"))
+		snprintf(buf, len, "step %lld/%zu at %s, running, %s in %" PRIu64 " s",
+			 (long long)step + 1, n, at,
+			 (size_t)step + 1 == n ? "completes" : "next step", (left_ms + 999) / 1000);
+	else if (!strcmp(state, "paused") && json_is_true(json_object_get(ro, "operator_pause")))
+		snprintf(buf, len, "step %lld/%zu at %s, paused by the operator with %" PRIu64
+			 " s of dwell left (resume to go on)", (long long)step + 1, n, at,
 			 (left_ms + 999) / 1000);
+	else if (!strcmp(state, "paused"))
+		snprintf(buf, len, "step %lld/%zu at %s, paused at a pause step (resume or "
+			 "promote to go on)", (long long)step + 1, n, at);
+	else
+		snprintf(buf, len, "step %lld/%zu at %s, %s", (long long)step + 1, n, at, state);
 	return true;
 }
 
-/* "canary 5.00 % -> green" for a SERVICE_STATE. */
-static void describe_state(const json_t *st, const json_t *ro, char *buf, size_t len)
+/* "canary 5.00 % -> green" for a SERVICE_STATE; compact ("canary 5.00 % to
+ * green") where two of them stand side by side, as "before -> after". */
+static void describe_state(const json_t *st, bool compact, char *buf, size_t len)
 {
 	const char *strategy = jstr(st, "strategy", "?");
 	const char *champ = jstr(st, "champion", "?");
@@ -719,19 +738,17 @@ static void describe_state(const json_t *st, const json_t *ro, char *buf, size_t
 
 	fmt_share(share, sizeof(share), jint_or(st, "share_bp", -1));
 	if (!json_is_object(st))
-		snprintf(buf, len, "(none)");
+		snprintf(buf, len, "-");
 	else if (!strcmp(strategy, "steady"))
-		snprintf(buf, len, "steady, all new flows -> %s", champ);
+		snprintf(buf, len, compact ? "steady, all to %s" : "steady, all new flows -> %s",
+			 champ);
+	else if (!strcmp(strategy, "blue-green") && compact)
+		snprintf(buf, len, "blue-green, all to %s", champ);
 	else if (!strcmp(strategy, "blue-green"))
-		snprintf(buf, len, "blue-green, all new flows -> %s (%s kept for a switch back)",
+		snprintf(buf, len, "blue-green, all new flows -> %s, %s kept for a switch back",
 			 champ, chall);
-	else if (!strcmp(strategy, "rollout") && json_is_object(ro) &&
-		 json_array_size(json_object_get(ro, "steps")))
-		snprintf(buf, len, "rollout step %lld/%zu, %s -> %s",
-			 (long long)jint_or(ro, "step", 0) + 1,
-			 json_array_size(json_object_get(ro, "steps")), share, chall);
 	else
-		snprintf(buf, len, "%s %s -> %s", strategy, share, chall);
+		snprintf(buf, len, compact ? "%s %s to %s" : "%s %s -> %s", strategy, share, chall);
 }
 
 /* ", acknowledged by 1 worker in 37 us"; returns 1 when not acknowledged. */
@@ -776,36 +793,43 @@ static int describe_acks(const json_t *acks, char *buf, size_t len)
 }
 
 /* One line for a change (or a no-change); returns the exit status. */
-static int print_change(const json_t *res)
+static int print_change(const struct command *c, const json_t *res)
 {
 	const json_t *after = json_object_get(res, "after");
 	const json_t *ro = json_object_get(res, "rollout");
 	const char *svc = jstr(res, "service", NULL);
-	char desc[256], acks[256], line[128];
+	const char *note = jstr(res, "note", NULL);
+	char st[256], line[256], desc[640], acks[256];
+	bool changed = !json_is_false(json_object_get(res, "changed"));
 	int rc;
 
-	describe_state(after, ro, desc, sizeof(desc));
-	rc = describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
-	if (svc && json_is_object(after)) {
-		if (json_is_false(json_object_get(res, "changed")))
-			printf("%s: unchanged (already %s), generation %lld\n", svc, desc,
-			       (long long)jint_or(res, "gen", 0));
+	describe_state(after, false, st, sizeof(st));
+	snprintf(desc, sizeof(desc), "%s", st);
+	/* a rollout verb says where the rollout stands */
+	if (c->kind >= K_RO_START && c->kind <= K_RO_ABORT &&
+	    rollout_line(ro, jstr(after, "challenger", NULL), line, sizeof(line))) {
+		const char *state = jstr(ro, "state", "");
+
+		if (!strcmp(state, "completed") || !strcmp(state, "aborted"))
+			snprintf(desc, sizeof(desc), "rollout %s; now %s", line, st);
 		else
-			printf("%s: %s%s, generation %lld%s\n", svc, desc,
-			       !strcmp(jstr(after, "mode", "sticky"), "reset") ?
-			       " (reset: established flows decided again)" : "",
-			       (long long)jint_or(res, "gen", 0), acks);
-	} else if (json_is_boolean(json_object_get(res, "changed"))) {
-		printf("%s%s, generation %lld%s\n", svc ? svc : "",
-		       json_is_true(json_object_get(res, "changed")) ?
-		       (svc ? ": changed" : "changed") : (svc ? ": unchanged" : "unchanged"),
-		       (long long)jint_or(res, "gen", 0), acks);
+			snprintf(desc, sizeof(desc), "rollout %s", line);
 	}
-	if (svc && rollout_line(ro, line, sizeof(line)))
-		printf("%s: rollout: %s\n", svc, line);
-	if (json_is_string(json_object_get(res, "reason")))
-		printf("%s%sreason: %s\n", svc ? svc : "", svc ? ": " : "",
-		       jstr(res, "reason", ""));
+	rc = describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
+	if (svc && json_is_object(after) && !changed)
+		printf("%s: unchanged (already %s), generation %lld\n", svc, desc,
+		       (long long)jint_or(res, "gen", 0));
+	else if (svc && json_is_object(after))
+		printf("%s: %s%s, generation %lld%s\n", svc, desc,
+		       !strcmp(jstr(after, "mode", "sticky"), "reset") ?
+		       ", established flows decided again (--reset)" : "",
+		       (long long)jint_or(res, "gen", 0), acks);
+	else
+		printf("%s: %s, generation %lld%s\n", svc ? svc : c->words,
+		       changed ? "changed" : "unchanged", (long long)jint_or(res, "gen", 0), acks);
+	/* what a reload could not apply: the operator must know */
+	if (note && *note)
+		printf("%s: note: %s\n", svc ? svc : c->words, note);
 	return rc ? EXIT_NOT_ACKED : 0;
 }
 
@@ -930,7 +954,7 @@ static void print_service_status(const json_t *s)
 			printf("  %s\n", jstr(sentences, keys[i], ""));
 	printf("  strategy: %s (%s)\n", jstr(st, "strategy", "?"), jstr(st, "mode", "sticky"));
 	printf("  generation: %lld\n", (long long)jint_or(s, "gen", 0));
-	if (rollout_line(ro, line, sizeof(line)))
+	if (rollout_line(ro, NULL, line, sizeof(line)))
 		printf("  rollout: %s\n", line);
 }
 
@@ -971,7 +995,7 @@ static void print_rollouts(const json_t *res)
 
 		if (!svc) /* a service status entry */
 			svc = jstr(json_object_get(r, "state"), "name", "?");
-		if (rollout_line(ro, line, sizeof(line))) {
+		if (rollout_line(ro, NULL, line, sizeof(line))) {
 			printf("%s: rollout: %s\n", svc, line);
 			shown++;
 		} else if (json_array_size(list) == 1) {
@@ -1025,9 +1049,13 @@ static void print_history(const json_t *res)
 		describe_actor(json_object_get(e, "actor"), row[2], TBL_CELL);
 		snprintf(row[3], TBL_CELL, "%s", jstr(e, "cmd", "-"));
 		snprintf(row[4], TBL_CELL, "%s", jstr(e, "service", "-"));
-		describe_state(json_object_get(e, "before"), NULL, before, sizeof(before));
-		describe_state(json_object_get(e, "after"), NULL, after, sizeof(after));
-		snprintf(row[5], TBL_CELL, "%.40s -> %.40s", before, after);
+		describe_state(json_object_get(e, "before"), true, before, sizeof(before));
+		describe_state(json_object_get(e, "after"), true, after, sizeof(after));
+		if (json_is_object(json_object_get(e, "before")) ||
+		    json_is_object(json_object_get(e, "after")))
+			snprintf(row[5], TBL_CELL, "%.44s -> %.44s", before, after);
+		else
+			snprintf(row[5], TBL_CELL, "-");
 		snprintf(row[6], TBL_CELL, "%s", jstr(e, "reason", ""));
 	}
 	table_print(t, "");
@@ -1196,7 +1224,7 @@ static int print_reply(const struct command *c, const json_t *res)
 		return 0;
 	default:
 		if (json_object_get(res, "changed") || json_object_get(res, "after"))
-			return print_change(res);
+			return print_change(c, res);
 		render(res, 0);
 		return 0;
 	}

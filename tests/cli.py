@@ -376,9 +376,8 @@ def test_peer_reset_and_no_dataplane(d):
     req, out, _ = with_peer(d, ["abort", "web", "--reset"], reply, 0)
     check(req == {"id": req.get("id"), "cmd": "rollout_abort", "service": "web",
                   "mode": "reset"}, f"request {req}")
-    check(out.startswith("web: canary 0.00 % -> green (reset: established flows decided "
-                         "again), generation 13, published, no dataplane attached"),
-          f"stdout {out!r}")
+    check(out == "web: canary 0.00 % -> green, established flows decided again (--reset), "
+          "generation 13, published, no dataplane attached\n", f"stdout {out!r}")
 
 
 def test_peer_ack_timeout(d):
@@ -469,7 +468,7 @@ def test_peer_weights_and_history_request(d):
     rows = [x for x in out.splitlines() if "2026-11-27T18:40:01.123Z" in x]
     check(len(rows) == 1, f"stdout {out!r}")
     for s in ("12", "uid 0 pid 4321", "canary", "web",
-              "steady, all new flows -> blue -> canary 5.00 % -> green",
+              "steady, all to blue -> canary 5.00 % to green",
               "canary web 5% (sticky)"):
         check(s in rows[0], f"history line lacks {s!r}: {rows[0]!r}")
 
@@ -693,10 +692,13 @@ def test_daemon_history(dm):
     canary = [x for x in lines if " canary " in x and " web " in x]
     switch = [x for x in lines if " switch " in x and " dns " in x]
     undo = [x for x in lines if " undo " in x and " dns " in x]
-    check(len(canary) == 1 and "-> canary 5.00 % -> green" in canary[0], f"stdout {out!r}")
-    check(len(switch) == 1 and "blue-green, all new flows -> green" in switch[0],
+    check(len(canary) == 1 and "steady, all to blue -> canary 5.00 % to green" in canary[0],
           f"stdout {out!r}")
-    check(len(undo) == 1, f"stdout {out!r}")
+    check(len(switch) == 1 and "steady, all to blue -> blue-green, all to green" in switch[0],
+          f"stdout {out!r}")
+    check(len(undo) == 1 and "blue-green, all to green -> steady, all to blue" in undo[0],
+          f"stdout {out!r}")
+    check(all("uid 0 pid " in x for x in canary + switch + undo), f"actors: {out!r}")
     out, _ = dm.cli(["history", "web", "--limit", "1"], 0)
     check(" dns " not in out and " canary " in out, f"stdout {out!r}")
 
@@ -704,21 +706,55 @@ def test_daemon_history(dm):
 @daemon_test
 def test_daemon_rollout(dm):
     out, _ = dm.cli(["rollout", "start", "web", "--steps", "1%,5%,100%", "--dwell", "1h"], 0)
-    check(out.startswith("web: rollout step 1/3, 1.00 % -> green"), f"stdout {out!r}")
+    check(out.startswith("web: rollout step 1/3 at 1.00 % -> green, running, next step in "
+                         "3600 s, generation "), f"stdout {out!r}")
     out, _ = dm.cli(["rollout", "status"], 0)
-    check("web: rollout: step 1/3 at 1.00 %, running, next step in " in out, f"{out!r}")
+    check(out.startswith("web: rollout: step 1/3 at 1.00 %, running, next step in "), f"{out!r}")
     dm.cli(["canary", "web", "5%"], 1, err_has=("sluicectl: bad_state: ",))
-    dm.cli(["pause"], 0)
+    dm.cli(["rollout", "start", "web", "--steps", "1%", "--dwell", "1s"], 1,
+           err_has=("sluicectl: bad_state: ",))
+    dm.cli(["pause"], 0, out_has=("paused by the operator",))
+    dm.cli(["pause"], 1, err_has=("sluicectl: bad_state: ",))
     out, _ = dm.cli(["rollout", "status", "web"], 0)
-    check("paused by the operator" in out, f"stdout {out!r}")
-    dm.cli(["resume", "web"], 0)
-    out, _ = dm.cli(["promote"], 0)
-    check("5.00 % -> green" in out, f"stdout {out!r}")
-    out, _ = dm.cli(["abort", "--reset"], 0)
-    check("0.00 % -> green" in out and "reset" in out, f"stdout {out!r}")
-    out, _ = dm.cli(["status", "web"], 0)
-    check("  rollout: aborted at step 2/3 (challenger at 0 %)" in out.splitlines(),
+    check("step 1/3 at 1.00 %, paused by the operator with 3600 s of dwell left" in out,
           f"stdout {out!r}")
+    dm.cli(["resume", "web"], 0, out_has=("step 1/3 at 1.00 % -> green, running",))
+    out, _ = dm.cli(["promote"], 0)
+    check(out.startswith("web: rollout step 2/3 at 5.00 % -> green, running"), f"{out!r}")
+    out, _ = dm.cli(["abort", "--reset"], 0)
+    check(out.startswith("web: rollout aborted at step 2/3 (green at 0 %); now steady, all "
+                         "new flows -> blue, established flows decided again (--reset), "
+                         "generation "), f"stdout {out!r}")
+    out, _ = dm.cli(["status", "web"], 0)
+    check("  rollout: aborted at step 2/3 (green at 0 %)" in out.splitlines(),
+          f"stdout {out!r}")
+    dm.cli(["rollout", "abort", "web"], 1, err_has=("sluicectl: bad_state: ",))
+
+
+@daemon_test
+def test_daemon_rollout_plan_and_timer(dm):
+    plan = os.path.join(ROOT, "conf", "plans", "rollout-example.ini")
+    dm.cli(["rollout", "start", "dns", "--plan", plan], 0,
+           out_has=("dns: rollout step 1/5 at 1.00 % -> green, running, next step in 60 s",))
+    dm.cli(["promote", "dns"], 0,
+           out_has=("dns: rollout step 2/5 at 5.00 % -> green, paused at a pause step",))
+    dm.cli(["promote", "--full"], 0,
+           out_has=("dns: rollout completed after step 2/5 (green became champion); now "
+                    "steady, all new flows -> green",))
+    # steps the daemon's timer takes: journaled with the actor "plan"
+    dm.cli(["rollout", "start", "web", "--steps", "1%,2%", "--dwell", "300ms"], 0)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        out, _ = dm.cli(["rollout", "status", "web"], 0)
+        if "completed" in out:
+            break
+        time.sleep(0.1)
+    check(out == "web: rollout: completed after step 2/2 (green became champion)\n",
+          f"rollout status {out!r}")
+    out, _ = dm.cli(["history", "web"], 0)
+    timer = [x for x in out.splitlines() if " plan " in x]
+    check(len(timer) == 2 and "rollout 1.00 % to green -> rollout 2.00 % to green" in timer[0]
+          and "-> steady, all to green" in timer[1], f"history {out!r}")
 
 
 @daemon_test
@@ -738,7 +774,8 @@ TESTS = [
     test_peer_unchanged, test_peer_error_reply, test_peer_bad_reply, test_peer_json_as_is,
     test_peer_steps_sent_exactly, test_peer_weights_and_history_request, test_peer_status,
     test_daemon_canary, test_daemon_bad_state, test_daemon_json, test_daemon_status,
-    test_daemon_history, test_daemon_rollout, test_daemon_misc,
+    test_daemon_history, test_daemon_rollout, test_daemon_rollout_plan_and_timer,
+    test_daemon_misc,
 ]
 
 
