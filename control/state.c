@@ -1070,6 +1070,30 @@ static void restart_keys(const struct sl_config *c, const struct sl_config *o, c
 		note_add(note, len, "[control] %s: take effect when sluiced restarts", ctl);
 }
 
+/* May service s still have flows on a group of the removed mask?  Its
+ * groups now, and those of the states its undo history remembers (flows
+ * stick to the group they started on across later changes). */
+static int holds_removed(const struct sl_state *st, int s, uint32_t removed)
+{
+	const struct sl_undo *u = &st->undo[s];
+
+	if (!removed)
+		return 0;
+	for (int g = 0; g < st->base->ngroups; g++) {
+		const char *name = st->base_groups[g].name;
+
+		if (!(removed >> g & 1))
+			continue;
+		if (!strcmp(st->svc[s].st.champion, name) || !strcmp(st->svc[s].st.challenger, name))
+			return 1;
+		for (uint32_t i = 0; i < u->n; i++)
+			if (!strcmp(u->e[i].st.champion, name) ||
+			    !strcmp(u->e[i].st.challenger, name))
+				return 1;
+	}
+	return 0;
+}
+
 int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config *cfg,
 		   const struct sl_config *old, struct sl_error *e)
 {
@@ -1119,8 +1143,7 @@ int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config
 				changed = 1;
 			}
 			/* Flows held by a group that is gone are decided again. */
-			if ((removed >> st->base->services[s].champion & 1) ||
-			    (removed >> st->base->services[s].challenger & 1)) {
+			if (holds_removed(st, (int)s, removed)) {
 				n->reset_gen = t->gen;
 				n->st.reset = 1;
 				n->gen = t->gen;

@@ -244,6 +244,37 @@ static void test_group_removed(void)
 	sl_state_free(st);
 }
 
+static void test_group_left_before(void)
+{
+	struct sl_state *st = fresh(500);
+	struct sl_config *m = tc_config(500);
+	struct sl_txn *t = txn();
+
+	add_group(m, "teal", TC_GREEN);
+	m->services[TC_S_WEB].challenger = 2;
+	m->services[TC_S_DNS].challenger = 2;
+	CU_ASSERT_EQUAL_FATAL(sl_plan_reload(st, t, m, NULL, &e), 1);
+	commit(st, "reload", NULL);
+	/* web goes back to green: its flows on teal stay there (sticky) */
+	m->services[TC_S_WEB].challenger = 1;
+	CU_ASSERT_EQUAL_FATAL(sl_plan_reload(st, t, m, NULL, &e), 1);
+	commit(st, "reload", NULL);
+	/* teal goes: dns has it, web had it, web6 never did */
+	m->ngroups = 2;
+	m->services[TC_S_DNS].challenger = 1;
+	CU_ASSERT_EQUAL_FATAL(sl_plan_reload(st, t, m, NULL, &e), 1);
+	CU_ASSERT_EQUAL(t->gen, 4);
+	CU_ASSERT_EQUAL(t->next[TC_S_WEB].reset_gen, 4);
+	CU_ASSERT_EQUAL(t->next[TC_S_DNS].reset_gen, 4);
+	CU_ASSERT_EQUAL(t->next[TC_S_WEB6].reset_gen, 0);
+	commit(st, "reload", NULL);
+	CU_ASSERT_EQUAL(st->out->ngroups, 2);
+	CU_ASSERT_EQUAL(st->out->services[TC_S_WEB].reset_gen, 4);
+	CU_ASSERT_EQUAL(st->out->services[TC_S_WEB6].reset_gen, 0);
+	free(m);
+	sl_state_free(st);
+}
+
 static void test_ports_refused(void)
 {
 	struct sl_state *st = fresh(0);
@@ -780,6 +811,7 @@ void sl_test_register_state(void)
 	CU_add_test(s, "reload keeps indexes (reorder, add)", test_layout_stable);
 	CU_add_test(s, "removed services leave their index empty", test_layout_removed);
 	CU_add_test(s, "removed group: flows re-decided", test_group_removed);
+	CU_add_test(s, "group left earlier, then removed", test_group_left_before);
 	CU_add_test(s, "ports may not change", test_ports_refused);
 	CU_add_test(s, "canary, weights, switch, refusals", test_changes);
 	CU_add_test(s, "group of another service", test_group_of_other_service);
