@@ -5,7 +5,8 @@
  * request, one reply), prints a human summary or the reply as is (--json),
  * and exits with a status scripts can trust:
  *   0 success, 1 refused by the daemon, 2 usage or invalid input (nothing
- *   sent), 3 daemon unreachable, 4 published but not acknowledged in time. */
+ *   sent), 3 daemon unreachable, 4 published but not acknowledged in time
+ *   (or journaled but not yet published). */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -85,7 +86,8 @@ static const char usage_text[] =
 	"  1  the daemon refused the command (its error code and message on stderr)\n"
 	"  2  usage error or invalid input caught locally (nothing was sent)\n"
 	"  3  the daemon cannot be reached (socket path and reason on stderr)\n"
-	"  4  the change was published but not every worker acknowledged it in time\n";
+	"  4  the change was published but not every worker acknowledged it in time\n"
+	"     (or journaled but not yet published: sluiced retries every second)\n";
 
 /* Prints "sluicectl: CODE: MESSAGE" on stderr and returns status. */
 static int __attribute__((format(printf, 3, 4))) fail(int status, const char *code,
@@ -771,6 +773,11 @@ static int describe_acks(const json_t *acks, char *buf, size_t len)
 		snprintf(buf, len, ", published, no dataplane attached");
 		return 0;
 	}
+	if (!strcmp(status, "unpublished")) {
+		snprintf(buf, len, ", journaled but NOT published yet (the maps refused the "
+			 "table; sluiced retries every second)");
+		return 1;
+	}
 	if (!strcmp(status, "timeout")) {
 		json_t *missing = json_object_get(acks, "missing");
 		size_t off, i;
@@ -830,6 +837,42 @@ static int print_change(const struct command *c, const json_t *res)
 	/* what a reload could not apply: the operator must know */
 	if (note && *note)
 		printf("%s: note: %s\n", svc ? svc : c->words, note);
+	return rc ? EXIT_NOT_ACKED : 0;
+}
+
+/* reload: a line for the whole, then one per service whose split moved. */
+static int print_reload(const json_t *res)
+{
+	json_t *svcs = json_object_get(res, "services");
+	const char *note = jstr(res, "note", NULL);
+	char acks[256];
+	json_t *e;
+	size_t i;
+	int rc;
+
+	rc = describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
+	if (json_is_true(json_object_get(res, "changed")))
+		printf("reload: %s applied, generation %lld%s\n", jstr(res, "config", "the file"),
+		       (long long)jint_or(res, "gen", 0), acks);
+	else
+		printf("reload: unchanged, generation %lld\n", (long long)jint_or(res, "gen", 0));
+	json_array_foreach(svcs, i, e) {
+		const json_t *b = json_object_get(e, "before"), *a = json_object_get(e, "after");
+		char before[160], after[160];
+
+		if (json_equal((json_t *)b, (json_t *)a))
+			continue;
+		describe_state(b, true, before, sizeof(before));
+		describe_state(a, true, after, sizeof(after));
+		printf("  %s: %s%s -> %s%s\n", jstr(a, "name", jstr(b, "name", "?")),
+		       json_is_object(b) ? "" : "new: ", before,
+		       json_is_object(a) ? after : "removed",
+		       json_is_integer(json_object_get(e, "reset_gen")) &&
+		       jint_or(e, "reset_gen", 0) == jint_or(res, "gen", -1) ?
+		       " (its flows are decided again)" : "");
+	}
+	if (note && *note)
+		printf("reload: note: %s\n", note);
 	return rc ? EXIT_NOT_ACKED : 0;
 }
 
@@ -1021,6 +1064,24 @@ static void describe_actor(const json_t *a, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+/* "web,dns": the services an init, recover or reload entry is about. */
+static void join_names(const json_t *svcs, char *buf, size_t len)
+{
+	size_t off = 0, i;
+	json_t *e;
+
+	buf[0] = '\0';
+	json_array_foreach(svcs, i, e) {
+		const char *n = jstr(json_object_get(e, "after"), "name",
+				     jstr(json_object_get(e, "before"), "name", "?"));
+
+		if (off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "," : "", n);
+	}
+	if (!off)
+		snprintf(buf, len, "-");
+}
+
 static void print_history(const json_t *res)
 {
 	static const char *const head[] = { "time", "gen", "actor", "cmd", "service", "change",
@@ -1048,7 +1109,10 @@ static void print_history(const json_t *res)
 		snprintf(row[1], TBL_CELL, "%lld", (long long)jint_or(e, "gen", 0));
 		describe_actor(json_object_get(e, "actor"), row[2], TBL_CELL);
 		snprintf(row[3], TBL_CELL, "%s", jstr(e, "cmd", "-"));
-		snprintf(row[4], TBL_CELL, "%s", jstr(e, "service", "-"));
+		if (json_is_array(json_object_get(e, "services")))
+			join_names(json_object_get(e, "services"), row[4], TBL_CELL);
+		else
+			snprintf(row[4], TBL_CELL, "%s", jstr(e, "service", "-"));
 		describe_state(json_object_get(e, "before"), true, before, sizeof(before));
 		describe_state(json_object_get(e, "after"), true, after, sizeof(after));
 		if (json_is_object(json_object_get(e, "before")) ||
@@ -1222,6 +1286,8 @@ static int print_reply(const struct command *c, const json_t *res)
 	case K_STATS:
 		render(res, 0);
 		return 0;
+	case K_RELOAD:
+		return print_reload(res);
 	default:
 		if (json_object_get(res, "changed") || json_object_get(res, "after"))
 			return print_change(c, res);

@@ -395,6 +395,14 @@ def test_peer_ack_timeout(d):
     check(json.loads(out)["result"]["acks"]["status"] == "timeout", f"stdout {out!r}")
 
 
+def test_peer_unpublished(d):
+    reply = (lambda r: change(r, state(), state(bp=100, strategy="canary"),
+                              {"status": "unpublished"}))
+    _, out, _ = with_peer(d, ["canary", "web", "1%"], reply, 4)
+    check(out == "web: canary 1.00 % -> green, generation 12, journaled but NOT published "
+          "yet (the maps refused the table; sluiced retries every second)\n", f"{out!r}")
+
+
 def test_peer_unchanged(d):
     reply = (lambda r: change(r, state(bp=500, strategy="canary"),
                               state(bp=500, strategy="canary"), {}, changed=False))
@@ -758,12 +766,35 @@ def test_daemon_rollout_plan_and_timer(dm):
 
 
 @daemon_test
+def test_daemon_reload(dm):
+    dm.cli(["reload"], 0, out_has=("reload: unchanged, generation 1\n",))
+    with open(dm.conf) as f:
+        text = f.read()
+    with open(dm.conf, "w") as f:
+        f.write(text.replace("share = 0%", "share = 7%", 1))
+    out, _ = dm.cli(["reload"], 0)
+    check(out == f"reload: {dm.conf} applied, generation 2, published, no dataplane "
+          "attached\n  web: steady, all to blue -> canary 7.00 % to green\n", f"{out!r}")
+    with open(dm.conf, "w") as f:
+        f.write(text.replace("share = 0%", "share = 170%", 1))
+    _, err = dm.cli(["reload"], 1, err_has=("sluicectl: reload_invalid: ", dm.conf, "170%"))
+    out, _ = dm.cli(["history", "--limit", "1"], 0)
+    check(" reload " in out and " web,dns " in out, f"history {out!r}")
+
+
+@daemon_test
 def test_daemon_misc(dm):
     out, _ = dm.cli(["version"], 0)
-    check(f"instance {dm.instance}" in out and "sluicectl " in out, f"stdout {out!r}")
+    check(f"sluiced 0.1.0, layout 2, instance {dm.instance}" in out.splitlines() and
+          out.startswith("sluicectl "), f"stdout {out!r}")
     out, _ = dm.cli(["stats"], 0)
-    check(out.strip() != "", "stats printed nothing")
-    dm.cli(["reload"], 0)
+    lines = out.splitlines()
+    check(any(x.split()[:2] == ["gen", "1"] for x in lines), f"stats: no generation: {out!r}")
+    ports = [x.split()[0] for x in lines if x.startswith("  ") and len(x.split()) == 4]
+    check(ports[:4] == ["port", "client", "blue", "green"], f"stats: ports table {out!r}")
+    check(any(x.split()[:3] == ["web", "green", "0"] for x in lines), f"stats: groups {out!r}")
+    out, _ = dm.cli(["--json", "stats"], 0)
+    check(json.loads(out)["result"]["gen"] == 1, f"stats --json {out!r}")
 
 
 TESTS = [
@@ -771,11 +802,12 @@ TESTS = [
     test_bad_steps, test_bad_plan, test_sticky_reset, test_unknown_option,
     test_nothing_sent_on_local_error, test_unreachable,
     test_peer_canary_acked, test_peer_reset_and_no_dataplane, test_peer_ack_timeout,
-    test_peer_unchanged, test_peer_error_reply, test_peer_bad_reply, test_peer_json_as_is,
+    test_peer_unpublished, test_peer_unchanged, test_peer_error_reply, test_peer_bad_reply,
+    test_peer_json_as_is,
     test_peer_steps_sent_exactly, test_peer_weights_and_history_request, test_peer_status,
     test_daemon_canary, test_daemon_bad_state, test_daemon_json, test_daemon_status,
     test_daemon_history, test_daemon_rollout, test_daemon_rollout_plan_and_timer,
-    test_daemon_misc,
+    test_daemon_reload, test_daemon_misc,
 ]
 
 
