@@ -541,9 +541,11 @@ class Daemon:
         self.journal = os.path.join(d, "journal")
         self.conf = os.path.join(d, "sluice.ini")
         self.log = os.path.join(d, "sluiced.log")
+        self.dp = None
         with open(self.conf, "w") as f:
             f.write(f"""[dataplane]
-eal_args = --no-pci --in-memory -l 0 --no-huge -m 256
+eal_args = --no-pci --in-memory -l 0 --log-level=*:warning
+flow_capacity = 4096
 
 [port client]
 role = client
@@ -551,11 +553,11 @@ devargs = net_null0
 
 [port blue]
 role = backend
-devargs = net_null1
+devargs = net_null1,no-rx=1
 
 [port green]
 role = backend
-devargs = net_null2
+devargs = net_null2,no-rx=1
 
 [group blue]
 port = blue
@@ -611,7 +613,33 @@ ack_timeout = 1s
     def cli(self, args, rc, out_has=(), err_has=()):
         return expect(["--socket", self.sock] + args, rc, err_has, out_has)
 
+    def attach(self):
+        """Starts sluice-dp on the instance; returns once sluiced sees it attached."""
+        exe = os.path.join(BUILD, "dataplane", "sluice-dp")
+        self.dplog = open(os.path.join(self.d, "sluice-dp.log"), "w")
+        self.dp = subprocess.Popen([exe, "-c", self.conf, "--instance", self.instance,
+                                    "--bpffs", BPFFS, "--duration", "120"],
+                                   stdout=self.dplog, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            check(self.dp.poll() is None, f"sluice-dp exited {self.dp.returncode}")
+            rc, out, _ = run(["--socket", self.sock, "--json", "status"])
+            if rc == 0 and json.loads(out)["result"]["dataplane"]["attached"]:
+                return
+            time.sleep(0.1)
+        raise Fail("sluice-dp did not attach within 30 s")
+
     def stop(self):
+        if self.dp and self.dp.poll() is None:
+            self.dp.send_signal(signal.SIGCONT)
+            self.dp.send_signal(signal.SIGTERM)
+            try:
+                self.dp.wait(15)
+            except subprocess.TimeoutExpired:
+                self.dp.kill()
+                self.dp.wait()
+        if self.dp:
+            self.dplog.close()
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
             try:
@@ -766,6 +794,34 @@ def test_daemon_rollout_plan_and_timer(dm):
 
 
 @daemon_test
+def test_daemon_acks(dm):
+    dm.attach()
+    out, _ = dm.cli(["canary", "web", "5%"], 0)
+    check(out.startswith("web: canary 5.00 % -> green, generation 2, acknowledged by 1 worker "
+                         "in ") and out.endswith(" us\n"), f"stdout {out!r}")
+    out, _ = dm.cli(["status", "web"], 0)
+    check(f"dataplane: attached, 1 worker (pid {dm.dp.pid})" in out.splitlines(),
+          f"stdout {out!r}")
+    # a worker that stops acknowledging: published, exit 4, then busy until it does
+    dm.dp.send_signal(signal.SIGSTOP)
+    try:
+        out, _ = dm.cli(["canary", "web", "6%"], 4)
+        check(out == "web: canary 6.00 % -> green, generation 3, NOT acknowledged by worker 0 "
+              "within 1000 ms\n", f"stdout {out!r}")
+        dm.cli(["canary", "web", "7%"], 1, err_has=("sluicectl: busy: ",))
+    finally:
+        dm.dp.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while True:
+        rc, out, err = run(["--socket", dm.sock, "canary", "web", "7%"])
+        if rc != 1 or "busy" not in err or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    check(rc == 0 and out.startswith("web: canary 7.00 % -> green, generation 4, acknowledged "
+                                     "by 1 worker in "), f"exit {rc}: {out!r} {err!r}")
+
+
+@daemon_test
 def test_daemon_reload(dm):
     dm.cli(["reload"], 0, out_has=("reload: unchanged, generation 1\n",))
     with open(dm.conf) as f:
@@ -807,7 +863,7 @@ TESTS = [
     test_peer_steps_sent_exactly, test_peer_weights_and_history_request, test_peer_status,
     test_daemon_canary, test_daemon_bad_state, test_daemon_json, test_daemon_status,
     test_daemon_history, test_daemon_rollout, test_daemon_rollout_plan_and_timer,
-    test_daemon_reload, test_daemon_misc,
+    test_daemon_acks, test_daemon_reload, test_daemon_misc,
 ]
 
 
