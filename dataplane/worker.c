@@ -205,7 +205,8 @@ int sl_dp_worker_main(void *arg)
 		const struct sl_view *v = sl_src_view(w->src);
 
 		if (w->src->acks)
-			__atomic_store_n(&w->src->acks[w->queue].gen, v->hdr->gen, __ATOMIC_RELEASE);
+			__atomic_store_n(&w->src->acks[w->queue].gen, v->hdr->gen,
+					 __ATOMIC_RELEASE);
 
 		for (unsigned p = 0; p < w->nports; p++) {
 			uint16_t n = rte_eth_rx_burst(w->port_id[p], w->queue, pkts, SL_BURST);

@@ -78,9 +78,10 @@ int main(int argc, char **argv)
 		case 's':
 			errno = 0;
 			share = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || share < 0 || share > SL_SHARE_MAX_BP) {
-				fprintf(stderr, "sluice-bench-publish: --share '%s': expected basis "
-					"points, 0..%u\n", optarg, SL_SHARE_MAX_BP);
+			if (errno || end == optarg || *end || share < 0 ||
+			    share > SL_SHARE_MAX_BP) {
+				fprintf(stderr, "sluice-bench-publish: --share '%s': expected "
+					"basis points, 0..%u\n", optarg, SL_SHARE_MAX_BP);
 				return 2;
 			}
 			break;
