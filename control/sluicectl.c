@@ -1441,10 +1441,6 @@ int main(int argc, char **argv)
 	rc = parse_args(c, argc - i, argv + i, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = build_request(c, &a, &req);
-	if (rc)
-		return rc;
-
 	if (g.socket) {
 		snprintf(path, sizeof(path), "%s", g.socket);
 	} else {
@@ -1457,6 +1453,9 @@ int main(int argc, char **argv)
 				    "instance name (expected %s)", inst, NAME_RULE);
 		snprintf(path, sizeof(path), "/run/sluice/%s.sock", inst);
 	}
+	rc = build_request(c, &a, &req);
+	if (rc)
+		return rc;
 
 	line = json_dumps(req, JSON_COMPACT);
 	json_decref(req);

@@ -882,6 +882,10 @@ def main():
     todo = [t for t in TESTS if not a.tests or t.__name__ in a.tests]
     if a.no_daemon:
         todo = [t for t in todo if not getattr(t, "daemon", False)]
+    if not os.access(cli_path(), os.X_OK):
+        print(f"FAIL setup: {cli_path()} is not built (--build DIR names the build)")
+        print(f"\n0 passed, {len(todo)} failed")
+        return 1
     passed = failed = 0
     for t in todo:
         tmp = tempfile.mkdtemp(prefix=f"sluice-cli-{t.__name__}-")
