@@ -181,6 +181,7 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 		return NULL;
 	}
 	if (t->publish) {
+		sl_maps_avoid_workers(&d->maps);
 		if (sl_maps_publish(&d->maps, st->out, st->out_groups, st->out->ngroups, err,
 				    sizeof(err))) {
 			/* Journaled: it is the state now; the timer publishes it. */

@@ -433,6 +433,26 @@ static int dp_other_attached(const char *instance)
 	return 1;
 }
 
+/* The CPUs the workers poll on, so that the publisher keeps off them. */
+static uint64_t worker_cpus(void)
+{
+	uint64_t cpus = 0;
+	unsigned lc;
+	int c;
+
+	RTE_LCORE_FOREACH_WORKER(lc) {
+		c = rte_lcore_to_cpu_id((int)lc);
+		if (c >= 0 && c < 64)
+			cpus |= 1ull << c;
+	}
+	if (!cpus) { /* the main lcore is the only worker */
+		c = rte_lcore_to_cpu_id((int)rte_get_main_lcore());
+		if (c >= 0 && c < 64)
+			cpus = 1ull << c;
+	}
+	return cpus;
+}
+
 /* Announce the workers to the publisher: counters from zero, acks at the
  * generation in force (the workers have not read a table yet), nworkers
  * last, so that a publisher never sees workers without their acks. */
@@ -450,6 +470,7 @@ static void dp_attach(unsigned nw)
 	d->pid = (uint32_t)getpid();
 	d->attach_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	d->nports = ports.nports;
+	d->worker_cpus = worker_cpus();
 	__atomic_store_n(&d->nworkers, nw, __ATOMIC_RELEASE);
 	attached = 1;
 }

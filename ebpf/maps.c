@@ -618,6 +618,31 @@ static inline void cpu_relax(void)
 #endif
 }
 
+void sl_maps_avoid_workers(struct sl_maps *m)
+{
+	uint64_t w = sl_maps_workers(m) ? __atomic_load_n(&m->dp->worker_cpus, __ATOMIC_RELAXED)
+					 : 0;
+	cpu_set_t set;
+
+	_Static_assert(sizeof(cpu_set_t) <= sizeof(m->cpu_base), "cpu_base holds a cpu_set_t");
+	if (!m->have_cpu_base) {
+		if (sched_getaffinity(0, sizeof(set), &set) != 0)
+			return;
+		memcpy(m->cpu_base, &set, sizeof(set));
+		m->have_cpu_base = 1;
+	}
+	if (w == m->cpus_avoided)
+		return;
+	memcpy(&set, m->cpu_base, sizeof(set));
+	for (unsigned c = 0; c < 64; c++)
+		if (w >> c & 1)
+			CPU_CLR(c, &set);
+	if (CPU_COUNT(&set) == 0)
+		memcpy(&set, m->cpu_base, sizeof(set));
+	if (sched_setaffinity(0, sizeof(set), &set) == 0)
+		m->cpus_avoided = w;
+}
+
 int sl_maps_wait_acks(const struct sl_maps *m, uint32_t gen, uint32_t timeout_us,
 		      uint32_t *waited_us, uint32_t *missing, uint32_t *nmissing)
 {

@@ -38,6 +38,9 @@ struct sl_maps {
 	struct sl_dp_info *dp;
 	struct sl_counters *stats;     /* [SL_MAX_WORKERS] */
 	size_t len[5];                 /* mapped lengths */
+	uint64_t cpus_avoided;         /* sl_maps_avoid_workers: worker CPUs left */
+	int have_cpu_base;
+	unsigned char cpu_base[128];   /* the caller's affinity before (a cpu_set_t) */
 };
 
 /* Daemon side: mount bpffs at bpffs if it is not mounted (saying so on
@@ -72,6 +75,12 @@ void sl_maps_source(struct sl_maps *m, struct sl_table_src *src);
 int sl_maps_publish(struct sl_maps *m, const struct sl_table_hdr *hdr,
 		    const struct sl_group_rec *groups, uint32_t ngroups, char *err,
 		    size_t errlen);
+
+/* Keep the calling thread off the CPUs the attached workers poll on (as
+ * long as another CPU is allowed): a publisher spinning for acks on a
+ * worker's CPU would preempt the very worker it waits for.  Cheap when
+ * nothing changed; call before publishing. */
+void sl_maps_avoid_workers(struct sl_maps *m);
 
 /* Workers attached now (0 when no dataplane is attached or its pid is gone). */
 uint32_t sl_maps_workers(const struct sl_maps *m);

@@ -123,7 +123,8 @@ struct sl_dp_info {
 	sl_u32 pid;
 	sl_u32 nports;
 	sl_u64 attach_ns; /* CLOCK_REALTIME */
-	sl_u8 pad[40];
+	sl_u64 worker_cpus; /* CPUs the workers poll on (bit n = CPU n, n < 64) */
+	sl_u8 pad[32];
 	struct sl_worker_ack ack[SL_MAX_WORKERS];
 };
 
