@@ -173,6 +173,8 @@ int sl_journal_open(struct sl_journal *j, const char *path, sl_journal_fn fn, vo
 	j->fd = -1;
 	if (note && notelen)
 		note[0] = '\0';
+	if (!path)
+		return seterr(err, errlen, "journal: no path");
 	if (strlen(path) >= sizeof(j->path))
 		return seterr(err, errlen, "journal %s: path too long (at most %zu characters)",
 			      path, sizeof(j->path) - 1);

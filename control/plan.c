@@ -442,6 +442,9 @@ int sl_plan_from_list(const char *list, const char *dwell, struct sl_ro_step *st
 		memcpy(item, p, len);
 		item[len] = '\0';
 		it = strip(item); /* "1%, 5%" as typed in a shell */
+		/* --steps 1,5,20,50,100 (DESIGN §6): a bare number is a percentage */
+		if (*it && strspn(it, "0123456789.") == strlen(it) && strlen(it) + 1 < sizeof(item))
+			strcat(it, "%");
 		if (sl_share_parse(it, &tmp[count].share_bp, msg, sizeof(msg)))
 			return seterr(err, errlen, "--steps item %u '%s': %s", count + 1, it, msg);
 		if (count > 0 && tmp[count].share_bp < tmp[count - 1].share_bp)

@@ -734,7 +734,7 @@ static int no_rollout(const struct sl_state *st, int s, const char *cmd, struct 
 	if (!sl_ro_active(r))
 		return 0;
 	return sl_error_set(e, SL_E_BAD_STATE, "service", "%s refused: the rollout of %s is %s; "
-			    "abort it (rollout_abort) or let it complete first", cmd,
+			    "abort it (`rollout abort`) or let it complete first", cmd,
 			    st->svc[s].st.name, ro_where(r, where, sizeof(where)));
 }
 

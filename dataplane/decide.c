@@ -186,8 +186,9 @@ static inline uint16_t client_pkt(struct sl_worker *w, const struct sl_view *v, 
 	if (res == SL_FT_HIT) {
 		int syn = is_tcp && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
 
+		/* A group record without a name is a removed group. */
 		if (f->gen >= s->reset_gen && f->group < v->hdr->ngroups &&
-		    !(syn && tcp_closed(f->state))) {
+		    v->groups[f->group].name[0] && !(syn && tcp_closed(f->state))) {
 			g = f->group;
 			f->last_seen = now;
 			if (is_tcp)

@@ -199,6 +199,36 @@ static void test_sticky_and_reset(void)
 	free(c);
 }
 
+/* Flows on a group that a new table removes (its record left without a
+ * name) are decided again; the others stay. */
+static void test_group_removed(void)
+{
+	enum { N = 4000 };
+	struct sl_config *c = tc_config(5000);
+	static uint16_t before[N], after[N];
+	struct sl_worker w;
+	struct tview t1, t2;
+	uint32_t green = 0;
+
+	worker_for(&w, c);
+	tview_make(&t1, c, 1);
+	open_flows(&w, &t1, 0, N, 6, before, 1);
+	c->services[TC_S_WEB].share_bp = 0;
+	tview_make(&t2, c, 2);
+	t2.groups[TC_G_GREEN].name[0] = '\0';
+	open_flows(&w, &t2, 0, N, 6, after, 2);
+	for (uint32_t i = 0; i < N; i++) {
+		green += before[i] == M(TC_GREEN);
+		CU_ASSERT_EQUAL(after[i], M(TC_BLUE));
+	}
+	CU_ASSERT(green > N / 3);
+	CU_ASSERT_EQUAL(w.cnt->redecided, green);
+	tview_free(&t1);
+	tview_free(&t2);
+	sl_worker_fini(&w);
+	free(c);
+}
+
 /* mac mode: the destination MAC becomes a member's, the same for every
  * packet of a flow, and members share the flows. */
 static void test_mac_mode(void)
@@ -578,6 +608,7 @@ void sl_test_register_decide(void)
 	CU_add_test(s, "raising the share only adds challenger flows", test_monotonic);
 	CU_add_test(s, "sticky flows keep their group; --reset re-decides",
 		    test_sticky_and_reset);
+	CU_add_test(s, "flows of a removed group are decided again", test_group_removed);
 	CU_add_test(s, "mac mode rewrites to a member, per flow", test_mac_mode);
 	CU_add_test(s, "return traffic to the client, counted per group",
 		    test_return_traffic);

@@ -950,8 +950,16 @@ static void test_plan_list(void)
 	snprintf(list + len, sizeof(list) - len, ",33bp");
 	bad_list(list, "1s", "--steps: more than 32 items (expected at most 32)");
 
-	bad_list("1%,5%,20", "60s",
-		 "--steps item 3 '20': '20' has no unit (expected % or bp, e.g. 5% or 50bp)");
+	/* bare numbers are percentages, as in DESIGN's `--steps 1,5,20,50,100` */
+	CU_ASSERT_EQUAL(from_list("1,5,20.5,50%,100", "60s", steps, &n), 0);
+	CU_ASSERT(n == 5 && steps[0].share_bp == 100 && steps[1].share_bp == 500 &&
+		  steps[2].share_bp == 2050 && steps[3].share_bp == 5000 &&
+		  steps[4].share_bp == 10000);
+	bad_list("1%,5%,20x", "60s",
+		 "--steps item 3 '20x': '20x' has an unknown unit 'x' (expected % or bp, e.g. 5% or "
+		 "50bp)");
+	bad_list("1,5,120", "60s", "--steps item 3 '120%': '120%' is above 100% (expected "
+		 "0%..100%, e.g. 5%, 0.5%, 50bp)");
 	bad_list("1%,,5%", "60s", "--steps item 2 '': empty (expected 0%..100%, e.g. 5%, 0.5%, "
 		 "50bp)");
 	bad_list("1%,5%,", "60s", "--steps item 3 '': empty (expected 0%..100%, e.g. 5%, 0.5%, "

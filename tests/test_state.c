@@ -532,7 +532,7 @@ static void test_rollout(void)
 	CU_ASSERT_EQUAL(sl_plan_canary(st, t, "web", 500, 0, &e), -1);
 	CU_ASSERT_EQUAL(e.code, SL_E_BAD_STATE);
 	CU_ASSERT_STRING_EQUAL(e.message, "canary refused: the rollout of web is running at step "
-			       "1 of 3 (1%); abort it (rollout_abort) or let it complete first");
+			       "1 of 3 (1%); abort it (`rollout abort`) or let it complete first");
 	CU_ASSERT_EQUAL(sl_plan_undo(st, t, "web", &e), -1);
 	{
 		struct sl_config *c = tc_config(0);

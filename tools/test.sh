@@ -7,6 +7,7 @@
 #   4. integration tests: the real sluice-dp on net_pcap ports
 #   5. live tests: real TCP/UDP clients and servers in network namespaces,
 #      sluice-dp between them on af_packet ports (needs root)
+#   6. sluicectl against the real sluiced (and an attached sluice-dp)
 # and prints one final "N passed, N failed" line.  Exit 0 only if all pass.
 set -u
 cd "$(dirname "$0")/.."
@@ -53,6 +54,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 stage fixtures sh "$root/tests/test-fixtures.sh" "$root/build/tools/sluice-gen-fixtures"
 stage integration python3 "$root/tests/integration.py" --build "$root/build"
 stage live python3 "$root/tests/live_netns.py" --build "$root/build"
+stage cli python3 "$root/tests/cli.py" --build "$root/build"
 
 echo
 echo "=== summary ==="
