@@ -36,7 +36,6 @@ import mmap
 import os
 import platform
 import re
-import select
 import shutil
 import signal
 import socket
@@ -448,13 +447,14 @@ class AttachedDP:
     not `ip netns exec`: the latter remounts /sys, which hides the bpffs
     holding the instance's pinned maps."""
 
-    def __init__(self, build, topo, ctl, tag):
+    def __init__(self, build, ctl, tag, netns=None, conf=None, extra=()):
         self.exe = os.path.join(build, "dataplane", "sluice-dp")
         self.ctl = ctl
         self.stats_path = os.path.join(ctl.tmp, "dp-%s.stats.json" % tag)
         self.logpath = os.path.join(ctl.tmp, "dp-%s.log" % tag)
-        self.cmd = ["nsenter", "--net=/run/netns/" + topo.ns["dp"], self.exe, "-c", ctl.conf,
-                    "--instance", ctl.instance, "--stats", self.stats_path]
+        self.cmd = ["nsenter", "--net=/run/netns/" + netns] if netns else []
+        self.cmd += [self.exe, "-c", conf or ctl.conf, "--instance", ctl.instance, "--stats",
+                     self.stats_path] + list(extra)
         self.p = None
         self.stats = None
 
@@ -629,10 +629,6 @@ def batch(topo, n, green_bp, what):
 # Expected status
 # ---------------------------------------------------------------------------
 
-def flows_re(group):
-    return r"(\d+) established %s flows? " % group
-
-
 def expect_status(ctl, what, champ, chall, share_bp, strategy, gen=None, rollout=None,
                   undo=None, long_on=None):
     """status --json of web: state, configured share, rollout, and the three
@@ -758,7 +754,7 @@ class Run:
             self.failed += 1
 
     def dataplane(self, tag):
-        dp = AttachedDP(self.build, self.topo, self.ctl, tag)
+        dp = AttachedDP(self.build, self.ctl, tag, netns=self.topo.ns["dp"])
         self.dps.append(dp)
         dp.start()
         return dp
