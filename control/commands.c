@@ -61,15 +61,31 @@ static void lat_record(struct sl_daemon *d, uint32_t us)
 		d->lat_max = us;
 }
 
-/* Wait for gen; the acks object of the reply and a text for the log. */
-static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, char *text, size_t len)
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Wait for gen, published at published_us (mono_us): the acks object of the
+ * reply and a text for the log.  The time reported runs from the
+ * publication, not from the start of the wait: a busy worker often
+ * acknowledges while the reply is being built. */
+static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, uint64_t published_us, char *text,
+			 size_t len)
 {
 	uint32_t missing[SL_MAX_WORKERS], nmissing = 0, waited = 0;
 	uint32_t nw = sl_maps_workers(&d->maps);
+	uint64_t before = mono_us() - published_us;
 	int rc = sl_maps_wait_acks(&d->maps, gen, d->ack_timeout_ms * 1000u, &waited, missing,
 				   &nmissing);
 	json_t *list;
 	size_t n;
+
+	before += waited;
+	waited = before > UINT32_MAX ? UINT32_MAX : (uint32_t)before;
 
 	if (rc == 0) {
 		lat_record(d, waited);
@@ -153,6 +169,7 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 	char err[SL_ERR_LEN], who[64], acks_text[160] = "not published: no table changes";
 	json_t *entry, *res, *acks = NULL;
 	int published = 0;
+	uint64_t pub_us = 0;
 
 	actor_text(actor, who, sizeof(who));
 	if (t->publish) {
@@ -182,6 +199,7 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 	}
 	if (t->publish) {
 		sl_maps_avoid_workers(&d->maps);
+		pub_us = mono_us();
 		if (sl_maps_publish(&d->maps, st->out, st->out_groups, st->out->ngroups, err,
 				    sizeof(err))) {
 			/* Journaled: it is the state now; the timer publishes it. */
@@ -190,13 +208,14 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 			d->unpublished = 1;
 		} else {
 			published = 1;
+			pub_us = mono_us();
 		}
 	}
 	res = result_of(entry, cmd, published);
 	json_decref(entry);
 	sl_txn_commit(st, t);
 	if (published) {
-		acks = wait_acks(d, t->gen, acks_text, sizeof(acks_text));
+		acks = wait_acks(d, t->gen, pub_us, acks_text, sizeof(acks_text));
 	} else if (t->publish) {
 		snprintf(acks_text, sizeof(acks_text), "publication pending");
 		acks = json_pack("{s:s}", "status", "unpublished");
@@ -220,13 +239,15 @@ static int publish_only(struct sl_daemon *d, char *err, size_t errlen)
 	struct sl_txn *t = d->txn;
 	char text[160];
 	json_t *acks;
+	uint64_t pub_us;
 
 	if (sl_txn_render(d->st, t, err, errlen) ||
 	    sl_maps_publish(&d->maps, d->st->out, d->st->out_groups, d->st->out->ngroups, err,
 			    errlen))
 		return -1;
+	pub_us = mono_us();
 	sl_txn_commit(d->st, t);
-	acks = wait_acks(d, t->gen, text, sizeof(text));
+	acks = wait_acks(d, t->gen, pub_us, text, sizeof(text));
 	json_decref(acks);
 	sl_log("generation %u published: %s", t->gen, text);
 	return 0;
@@ -275,6 +296,10 @@ static json_t *cmd_status(struct sl_daemon *d, const struct sl_req *r, struct sl
 			return NULL;
 		}
 	}
+	/* A dataplane attached or gone since the last sample: say so now, not
+	 * up to a second later in contradiction with "dataplane". */
+	if (sl_maps_workers(&d->maps) != st->workers)
+		sl_state_sample(d->st, d->maps.stats, sl_maps_workers(&d->maps), now);
 	for (int s = 0; s < st->nservices && list; s++)
 		if (st->svc[s].st.name[0] && (only < 0 || s == only))
 			json_array_append_new(list, sl_state_status_json(st, s, now));
@@ -561,7 +586,7 @@ void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms)
 		char text[160];
 
 		d->unpublished = 0;
-		json_decref(wait_acks(d, d->st->gen, text, sizeof(text)));
+		json_decref(wait_acks(d, d->st->gen, mono_us(), text, sizeof(text)));
 		sl_log("generation %u published at last: %s", d->st->gen, text);
 	}
 	if (now_ms < d->tick_retry_ms)

@@ -8,6 +8,10 @@
 #   5. live tests: real TCP/UDP clients and servers in network namespaces,
 #      sluice-dp between them on af_packet ports (needs root)
 #   6. sluicectl against the real sluiced (and an attached sluice-dp)
+#   7. sluiced + attached sluice-dp + sluicectl over real TCP in namespaces
+#      (runbook, sticky vs --reset, bad input changes nothing)
+#   8. 10 000 changes under load with no loss (ack latency printed),
+#      kill -9 of sluiced mid-rollout and of sluice-dp
 # and prints one final "N passed, N failed" line.  Exit 0 only if all pass.
 set -u
 cd "$(dirname "$0")/.."
@@ -55,6 +59,8 @@ stage fixtures sh "$root/tests/test-fixtures.sh" "$root/build/tools/sluice-gen-f
 stage integration python3 "$root/tests/integration.py" --build "$root/build"
 stage live python3 "$root/tests/live_netns.py" --build "$root/build"
 stage cli python3 "$root/tests/cli.py" --build "$root/build"
+stage control-e2e python3 "$root/tests/control_e2e.py" --build "$root/build"
+stage churn python3 "$root/tests/churn.py" --build "$root/build"
 
 echo
 echo "=== summary ==="
