@@ -103,9 +103,36 @@ static inline uint16_t pick_member(const struct sl_group_rec *g, uint64_t h2)
 	return g->maglev[sl_maglev_slot(h2, g->maglev_size)];
 }
 
-static inline void set_dmac(uint8_t *frame, const uint8_t *mac)
+/* Shadow rules of service s for client packet i (§5): a flow-consistent
+ * sample by the rule's own seed, then the rule's filter. */
+static inline uint16_t shadow_pick(struct sl_worker *w, const struct sl_table_hdr *h,
+				   const struct sl_service_rec *s, uint64_t digest, unsigned i,
+				   int new_flow)
 {
-	memcpy(frame, mac, 6);
+	struct sl_counters *c = w->cnt;
+	uint16_t mask = s->shadow_mask, got = 0;
+	int ready = w->shadow.match && w->shadow.ready_gen == h->shadow_gen;
+
+	while (mask) {
+		unsigned r = (unsigned)__builtin_ctz(mask);
+		const struct sl_shadow_rec *sr = &h->shadows[r];
+		uint32_t u = (uint32_t)(((sl_hash_mix(digest, sr->seed) >> 32) *
+					 SL_SHARE_MAX_BP) >> 32);
+
+		mask &= (uint16_t)(mask - 1);
+		if (u >= sr->sample_bp)
+			continue;
+		if (!ready) {
+			c->shadow[r].pending++;
+			continue;
+		}
+		if (sr->filter[0] && !w->shadow.match(w->shadow.ctx, r, i))
+			continue;
+		got |= (uint16_t)(1u << r);
+		c->shadow[r].pkts++;
+		c->shadow[r].flows += new_flow != 0;
+	}
+	return got;
 }
 
 /* TCP state after a packet; dir_client: sent by the client. */
@@ -151,21 +178,21 @@ static inline uint16_t other_mask(const struct sl_worker *w, int from_client)
 	return from_client ? w->backend_mask : (uint16_t)(1u << w->client_port);
 }
 
-/* Client -> server packet of service si. */
-static inline uint16_t client_pkt(struct sl_worker *w, const struct sl_view *v, int si,
-				  const struct sl_pkt *p, const struct sl_key *k,
-				  uint64_t digest, uint8_t *frame, uint16_t len,
-				  int icmp, uint32_t now)
+/* Client -> server packet i of service si. */
+static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int si,
+			      const struct sl_pkt *p, const struct sl_key *k, uint64_t digest,
+			      uint16_t len, int icmp, uint32_t now, unsigned i,
+			      struct sl_verdict *vd)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
 	struct sl_counters *c = w->cnt;
 	struct sl_flow *f, old;
-	enum sl_ft_result res;
+	enum sl_ft_result res = SL_FT_HIT;
 	const struct sl_group_rec *gr;
 	const uint8_t *mac;
 	uint16_t member;
 	uint8_t g;
-	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE;
+	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0;
 
 	c->svc_pkts[si]++;
 	if (icmp) {
@@ -235,6 +262,7 @@ fill:
 	}
 	c->grp[si][g].flows++;
 	c->grp[si][g].active++;
+	new_flow = 1;
 	goto out;
 
 out_flow:
@@ -249,9 +277,14 @@ out_flow:
 out:
 	c->grp[si][g].pkts++;
 	c->grp[si][g].bytes += len;
-	if (gr->mode == SL_MODE_MAC && mac && gr->nmembers)
-		set_dmac(frame, mac);
-	return (uint16_t)(1u << gr->port);
+	vd->out = (uint16_t)(1u << gr->port);
+	if (gr->mode == SL_MODE_MAC && mac && gr->nmembers) {
+		vd->has_dmac = 1;
+		memcpy(vd->dmac, mac, 6);
+	}
+	/* ICMP errors are not requests: the shadow sees the flow's own packets */
+	if (s->shadow_mask && !icmp)
+		vd->shadow = shadow_pick(w, v->hdr, s, digest, i, new_flow);
 }
 
 /* Server -> client packet of service si, received on backend port in_port. */
@@ -287,8 +320,8 @@ static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v, 
 }
 
 void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
-		     uint8_t *const *data, const uint16_t *len, uint16_t n, uint32_t now_ms,
-		     uint16_t *out)
+		     const uint8_t *const *data, const uint16_t *len, uint16_t n,
+		     uint32_t now_ms, struct sl_verdict *vd)
 {
 	struct sl_pkt pk[SL_BURST];
 	struct sl_key key[SL_BURST];
@@ -302,7 +335,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 
 	if (w->port_role[in_port] == SL_ROLE_SHADOW) {
 		/* Challenger output never reaches a user. */
-		memset(out, 0, n * sizeof(*out));
+		memset(vd, 0, n * sizeof(*vd));
 		c->shadow_rx_drop += n;
 		return;
 	}
@@ -352,31 +385,36 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	}
 
 	for (uint16_t i = 0; i < n; i++) {
+		struct sl_verdict *o = &vd[i];
+
+		o->shadow = 0;
+		o->has_dmac = 0;
 		switch (kind[i]) {
 		case K_SVC:
 		case K_SVC_ICMP:
-			out[i] = from_client
-				 ? client_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], data[i],
-					      len[i], kind[i] == K_SVC_ICMP, now_ms)
-				 : return_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], len[i],
-					      kind[i] == K_SVC_ICMP, in_port, now_ms);
+			if (from_client)
+				client_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], len[i],
+					   kind[i] == K_SVC_ICMP, now_ms, i, o);
+			else
+				o->out = return_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], len[i],
+						    kind[i] == K_SVC_ICMP, in_port, now_ms);
 			break;
 		case K_OTHER:
-			out[i] = other_mask(w, from_client);
-			if (out[i])
+			o->out = other_mask(w, from_client);
+			if (o->out)
 				c->other_fwd++;
 			else
 				c->other_drop++;
 			break;
 		case K_FWD_BAD:
-			out[i] = other_mask(w, from_client);
-			if (out[i])
+			o->out = other_mask(w, from_client);
+			if (o->out)
 				c->malformed_fwd++;
 			else
 				c->malformed_drop++;
 			break;
 		default:
-			out[i] = 0;
+			o->out = 0;
 			c->malformed_drop++;
 			break;
 		}

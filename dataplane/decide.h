@@ -15,6 +15,24 @@
 
 #define SL_BURST 32
 
+/* What to do with one packet. */
+struct sl_verdict {
+	uint16_t out;      /* output port mask (bit p = port index p; 0 = drop) */
+	uint16_t shadow;   /* shadow rules that want a copy (bit r = shadows[r]) */
+	uint8_t has_dmac;  /* mac mode: write dmac into the original's destination */
+	uint8_t dmac[6];   /*   MAC, after the shadow copies are made */
+	uint8_t pad;
+};
+
+/* Shadow filter evaluation, provided by the caller: 1 if packet i of the
+ * burst being decided passes the filter of rule r of the table whose
+ * shadow_gen is ready_gen.  The core stays free of DPDK and libpcap. */
+struct sl_shadow_matcher {
+	int (*match)(void *ctx, unsigned r, unsigned i);
+	void *ctx;
+	uint32_t ready_gen;
+};
+
 /* Per worker lcore state; never shared. */
 struct sl_worker {
 	struct sl_flowtable *ft;
@@ -26,6 +44,7 @@ struct sl_worker {
 	uint8_t other;                   /* enum sl_other_action */
 	uint8_t malformed;               /* enum sl_malformed_action */
 	uint32_t sweep_budget;           /* flow slots examined per burst */
+	struct sl_shadow_matcher shadow; /* match NULL: shadow rules stay pending */
 	uint8_t own_cnt;                 /* cnt allocated by sl_worker_init */
 };
 
@@ -36,13 +55,19 @@ struct sl_worker {
 int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg, struct sl_counters *cnt);
 void sl_worker_fini(struct sl_worker *w);
 
-/* Decide a burst of n (<= SL_BURST) frames received on port in_port.
- * data[i] is writable (mac mode rewrites the destination MAC in place).
- * out[i] receives the output port mask (bit p = send on port index p;
- * 0 = drop).  now_ms is a wrapping millisecond clock. */
+/* Decide a burst of n (<= SL_BURST) frames received on port in_port; the
+ * frames are not modified (the caller makes the shadow copies, then applies
+ * the MAC rewrite: sl_verdict_rewrite).  now_ms is a wrapping millisecond
+ * clock. */
 void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
-		     uint8_t *const *data, const uint16_t *len, uint16_t n, uint32_t now_ms,
-		     uint16_t *out);
+		     const uint8_t *const *data, const uint16_t *len, uint16_t n,
+		     uint32_t now_ms, struct sl_verdict *vd);
+
+static inline void sl_verdict_rewrite(uint8_t *frame, const struct sl_verdict *vd)
+{
+	if (vd->has_dmac)
+		__builtin_memcpy(frame, vd->dmac, 6);
+}
 
 /* Settle expired flows (call about once per burst). */
 void sl_worker_sweep(struct sl_worker *w, uint32_t now_ms);

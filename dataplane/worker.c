@@ -196,7 +196,8 @@ int sl_dp_worker_main(void *arg)
 	struct sl_counters *cnt = w->core.cnt;
 	struct rte_mbuf *pkts[SL_BURST];
 	uint8_t *data[SL_BURST];
-	uint16_t len[SL_BURST], out[SL_BURST];
+	uint16_t len[SL_BURST];
+	struct sl_verdict vd[SL_BURST];
 	unsigned iter = 0;
 
 	while (!stopping(run)) {
@@ -227,9 +228,12 @@ int sl_dp_worker_main(void *arg)
 				len[i] = rte_pktmbuf_data_len(pkts[i]);
 				rte_prefetch0(data[i]);
 			}
-			sl_decide_burst(&w->core, v, (uint8_t)p, data, len, n, now, out);
-			for (unsigned i = 0; i < n; i++)
-				dispatch(w, pkts[i], out[i]);
+			sl_decide_burst(&w->core, v, (uint8_t)p, (const uint8_t *const *)data, len,
+					n, now, vd);
+			for (unsigned i = 0; i < n; i++) {
+				sl_verdict_rewrite(data[i], &vd[i]);
+				dispatch(w, pkts[i], vd[i].out);
+			}
 		}
 		for (unsigned p = 0; p < w->nports; p++)
 			tx_flush(w, p);

@@ -26,7 +26,7 @@ typedef uint32_t sl_u32;
 typedef uint64_t sl_u64;
 #endif
 
-#define SL_LAYOUT_VERSION 2u
+#define SL_LAYOUT_VERSION 3u
 
 #define SL_MAX_PORTS     16   /* port indexes fit a 16-bit output mask */
 #define SL_MAX_SERVICES  128
@@ -38,6 +38,8 @@ typedef uint64_t sl_u64;
 #define SL_NAME_LEN      32
 
 #define SL_MAX_WORKERS   64   /* worker lcores of one dataplane */
+#define SL_MAX_SHADOWS   16   /* shadow rules (a 16-bit mask per service) */
+#define SL_FILTER_LEN    256  /* pcap-filter expression of a shadow rule */
 #define SL_MAX_BAD       24   /* malformed-reason counters (>= SL_BAD__COUNT) */
 
 #define SL_SHARE_MAX_BP  10000u /* 100 % in basis points */
@@ -59,7 +61,8 @@ struct sl_service_rec {
 	sl_u16 share_bp;  /* challenger share of new flows, 0..10000 */
 	sl_u16 nranges;
 	sl_u32 reset_gen; /* flows decided by an older generation are re-decided */
-	sl_u32 pad0;
+	sl_u16 shadow_mask; /* shadow rules of this service (bit r = shadows[r]) */
+	sl_u16 pad0;
 	sl_u8 vip[16];    /* IPv4 in the first 4 bytes, rest zero */
 	struct sl_port_range ranges[SL_MAX_RANGES];
 	char name[SL_NAME_LEN];
@@ -75,6 +78,22 @@ struct sl_group_rec {
 	sl_u8 macs[SL_MAX_MEMBERS][6];
 	sl_u16 maglev[SL_MAGLEV_MAX]; /* member index per Maglev slot */
 	sl_u16 pad0[3]; /* size a multiple of 8: an array map's element stride */
+};
+
+/* A shadow rule: packets of a sample of the service's flows that pass the
+ * filter are copied to a shadow port.  The copy never delays or replaces
+ * the original. */
+struct sl_shadow_rec {
+	char name[SL_NAME_LEN];
+	sl_u8 service;      /* service index */
+	sl_u8 port;         /* port index (role shadow) */
+	sl_u8 has_mac;      /* 1: the copy's destination MAC becomes mac */
+	sl_u8 pad0;
+	sl_u16 sample_bp;   /* share of the service's flows, 0..10000 */
+	sl_u8 mac[6];
+	sl_u64 seed;        /* flow sampling seed: from hash_seed and the rule's name,
+	                       so a flow's sampling survives other rules' changes */
+	char filter[SL_FILTER_LEN]; /* pcap-filter expression, "" = every packet */
 };
 
 /* Everything but the groups' member tables: one cache-friendly block that
@@ -98,6 +117,12 @@ struct sl_table_hdr {
 	 * lowest service index is met first. */
 	sl_u8 vip_index[SL_VIP_SLOTS];
 	struct sl_service_rec services[SL_MAX_SERVICES];
+	/* Shadow rules.  shadow_gen is the generation at which the rule set last
+	 * changed: a dataplane compiles the filters once per shadow_gen. */
+	sl_u16 nshadows;
+	sl_u16 pad2;
+	sl_u32 shadow_gen;
+	struct sl_shadow_rec shadows[SL_MAX_SHADOWS];
 };
 
 /* Which slot is live.  Written last by the publisher (release order), read
@@ -124,7 +149,8 @@ struct sl_dp_info {
 	sl_u32 nports;
 	sl_u64 attach_ns; /* CLOCK_REALTIME */
 	sl_u64 worker_cpus; /* CPUs the workers poll on (bit n = CPU n, n < 64) */
-	sl_u8 pad[32];
+	sl_u32 shadow_ready_gen; /* shadow_gen whose filters the dataplane has compiled */
+	sl_u8 pad[28];
 	struct sl_worker_ack ack[SL_MAX_WORKERS];
 };
 
@@ -158,6 +184,14 @@ struct sl_counters {
 	sl_u64 expired;                  /* entries removed by the sweep */
 	sl_u64 ret_untracked;            /* return packets of no tracked flow */
 	sl_u64 svc_pkts[SL_MAX_SERVICES];/* client -> server packets per service */
+	struct sl_shadow_counters {
+		sl_u64 flows;   /* new flows whose first packet was mirrored */
+		sl_u64 pkts;    /* packets selected for a copy */
+		sl_u64 drops;   /* of those, copies not sent (no mbuf, shadow queue
+		                   full): the original is never held back */
+		sl_u64 pending; /* sampled packets not evaluated: filters of this
+		                   rule set not compiled yet */
+	} shadow[SL_MAX_SHADOWS];
 	struct sl_grp_counters grp[SL_MAX_SERVICES][SL_MAX_GROUPS];
 };
 

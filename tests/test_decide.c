@@ -41,11 +41,13 @@ static void tview_free(struct tview *t)
 static uint16_t one(struct sl_worker *w, const struct tview *t, uint8_t port, uint8_t *frame,
 		    uint16_t len, uint32_t now)
 {
-	uint8_t *d[1] = { frame };
-	uint16_t l[1] = { len }, out = 0xffff;
+	const uint8_t *d[1] = { frame };
+	uint16_t l[1] = { len };
+	struct sl_verdict vd = { .out = 0xffff };
 
-	sl_decide_burst(w, &t->v, port, d, l, 1, now, &out);
-	return out;
+	sl_decide_burst(w, &t->v, port, d, l, 1, now, &vd);
+	sl_verdict_rewrite(frame, &vd); /* as the dataplane does after shadow copies */
+	return vd.out;
 }
 
 /* Send the first packet (SYN or UDP) of flows [first, first+n) of service
@@ -54,8 +56,9 @@ static void open_flows(struct sl_worker *w, const struct tview *t, uint32_t firs
 		       uint8_t proto, uint16_t *mask, uint32_t now)
 {
 	static uint8_t buf[SL_BURST][256];
-	uint8_t *d[SL_BURST];
+	const uint8_t *d[SL_BURST];
 	uint16_t l[SL_BURST];
+	struct sl_verdict vd[SL_BURST];
 
 	for (uint32_t i = 0; i < n; i += SL_BURST) {
 		uint16_t b = (uint16_t)(n - i < SL_BURST ? n - i : SL_BURST);
@@ -68,7 +71,9 @@ static void open_flows(struct sl_worker *w, const struct tview *t, uint32_t firs
 			l[j] = tb_frame(buf[j], &f, 0, SL_TCP_SYN, 0);
 			d[j] = buf[j];
 		}
-		sl_decide_burst(w, &t->v, TC_CLIENT, d, l, b, now, mask + i);
+		sl_decide_burst(w, &t->v, TC_CLIENT, d, l, b, now, vd);
+		for (uint16_t j = 0; j < b; j++)
+			mask[i + j] = vd[j].out;
 	}
 }
 

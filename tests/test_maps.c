@@ -536,14 +536,15 @@ static void test_mounts_bpffs(void)
 static uint16_t one(struct sl_worker *w, const struct sl_view *v, uint32_t flow)
 {
 	static uint8_t buf[256];
-	uint8_t *d[1] = { buf };
-	uint16_t l[1], out = 0xffff;
+	const uint8_t *d[1] = { buf };
+	uint16_t l[1];
+	struct sl_verdict vd = { .out = 0xffff };
 	struct tb_flow f;
 
 	tb_client_flow(&f, flow, 4, 6, tc_vip_web, 443);
 	l[0] = tb_frame(buf, &f, 0, SL_TCP_SYN, 0);
-	sl_decide_burst(w, v, TC_CLIENT, d, l, 1, 1, &out);
-	return out;
+	sl_decide_burst(w, v, TC_CLIENT, d, l, 1, 1, &vd);
+	return vd.out;
 }
 
 /* The worker reads the mapped slots and counts into the stats map. */

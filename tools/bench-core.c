@@ -94,8 +94,10 @@ static int run(uint32_t flows, double secs)
 	struct sl_config *c = bench_config(flows);
 	struct sl_table_src *src;
 	struct sl_worker w;
-	uint8_t *pkts, *data[SL_BURST];
-	uint16_t len[SL_BURST], out[SL_BURST];
+	uint8_t *pkts;
+	const uint8_t *data[SL_BURST];
+	uint16_t len[SL_BURST];
+	struct sl_verdict out[SL_BURST];
 	char err[256];
 	uint64_t n = 0, c0, c1, green = 0;
 	double t0, t1;
@@ -132,7 +134,7 @@ static int run(uint32_t flows, double secs)
 			}
 			sl_decide_burst(&w, sl_src_view(src), 0, data, len, SL_BURST, 2, out);
 			sl_worker_sweep(&w, 2);
-			green += out[0] == 4;
+			green += out[0].out == 4;
 			n += SL_BURST;
 		}
 		t1 = now_s();
