@@ -140,7 +140,8 @@ static inline unsigned tx_flush(struct sl_dp_worker *w, unsigned p)
 
 	if (n == 0)
 		return 0;
-	sent = rte_eth_tx_burst(w->port_id[p], w->queue, &b->m[b->lo], n);
+	sent = w->tx_fn ? w->tx_fn(w->tx_ctx, p, &b->m[b->lo], n)
+			: rte_eth_tx_burst(w->port_id[p], w->queue, &b->m[b->lo], n);
 	w->core.cnt->port_tx[p] += sent;
 	b->lo += sent;
 	if (b->lo == b->hi)
@@ -168,8 +169,43 @@ static inline void dispatch(struct sl_dp_worker *w, struct rte_mbuf *m, uint16_t
 	}
 }
 
+void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
+		   struct rte_mbuf **pkts, uint16_t n, uint32_t now)
+{
+	struct sl_counters *cnt = w->core.cnt;
+	uint8_t *data[SL_BURST];
+	uint16_t len[SL_BURST];
+	struct sl_verdict vd[SL_BURST];
+
+	if (unlikely(n == 0 || n > SL_BURST))
+		return;
+	cnt->port_rx[p] += n;
+	if (w->core.port_role[p] == SL_ROLE_SHADOW) {
+		/* Challenger output never reaches a user. */
+		cnt->shadow_rx_drop += n;
+		rte_pktmbuf_free_bulk(pkts, n);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		data[i] = rte_pktmbuf_mtod(pkts[i], uint8_t *);
+		len[i] = rte_pktmbuf_data_len(pkts[i]);
+		rte_prefetch0(data[i]);
+	}
+	sl_decide_burst(&w->core, v, (uint8_t)p, (const uint8_t *const *)data, len, n, now, vd);
+	for (unsigned i = 0; i < n; i++) {
+		sl_verdict_rewrite(data[i], &vd[i]);
+		dispatch(w, pkts[i], vd[i].out);
+	}
+}
+
+void sl_dp_flush(struct sl_dp_worker *w)
+{
+	for (unsigned p = 0; p < w->nports; p++)
+		tx_flush(w, p);
+}
+
 /* Stop: send what is buffered, bounded in time; the rest counts as drops. */
-static void drain(struct sl_dp_worker *w)
+void sl_dp_drain(struct sl_dp_worker *w)
 {
 	uint64_t end = rte_rdtsc() + w->run->tsc_hz * SL_DRAIN_MS / 1000;
 	unsigned left;
@@ -193,11 +229,7 @@ int sl_dp_worker_main(void *arg)
 {
 	struct sl_dp_worker *w = arg;
 	struct sl_dp_run *run = w->run;
-	struct sl_counters *cnt = w->core.cnt;
 	struct rte_mbuf *pkts[SL_BURST];
-	uint8_t *data[SL_BURST];
-	uint16_t len[SL_BURST];
-	struct sl_verdict vd[SL_BURST];
 	unsigned iter = 0;
 
 	while (!stopping(run)) {
@@ -214,33 +246,16 @@ int sl_dp_worker_main(void *arg)
 
 			if (n == 0)
 				continue;
-			cnt->port_rx[p] += n;
 			if (unlikely(w->first_rx_tsc == 0))
 				w->first_rx_tsc = tsc;
 			w->last_rx_tsc = tsc;
-			if (w->core.port_role[p] == SL_ROLE_SHADOW) {
-				cnt->shadow_rx_drop += n;
-				rte_pktmbuf_free_bulk(pkts, n);
-				continue;
-			}
-			for (unsigned i = 0; i < n; i++) {
-				data[i] = rte_pktmbuf_mtod(pkts[i], uint8_t *);
-				len[i] = rte_pktmbuf_data_len(pkts[i]);
-				rte_prefetch0(data[i]);
-			}
-			sl_decide_burst(&w->core, v, (uint8_t)p, (const uint8_t *const *)data, len,
-					n, now, vd);
-			for (unsigned i = 0; i < n; i++) {
-				sl_verdict_rewrite(data[i], &vd[i]);
-				dispatch(w, pkts[i], vd[i].out);
-			}
+			sl_dp_forward(w, v, p, pkts, n, now);
 		}
-		for (unsigned p = 0; p < w->nports; p++)
-			tx_flush(w, p);
+		sl_dp_flush(w);
 		sl_worker_sweep(&w->core, now);
 		if (w->solo && (++iter & SL_SOLO_CHECK_MASK) == 0)
 			sl_dp_run_check(run);
 	}
-	drain(w);
+	sl_dp_drain(w);
 	return 0;
 }

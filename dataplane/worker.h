@@ -45,8 +45,15 @@ struct sl_dp_run {
 	struct sl_dp_worker **workers;
 };
 
+/* How frames leave on port index p: NULL = rte_eth_tx_burst on the port's
+ * queue; sluice-replay writes them to a pcap file.  Returns how many it
+ * took (the rest stays buffered). */
+typedef uint16_t (*sl_dp_tx_fn)(void *ctx, unsigned p, struct rte_mbuf **m, uint16_t n);
+
 struct sl_dp_worker {
 	struct sl_worker core;
+	sl_dp_tx_fn tx_fn;
+	void *tx_ctx;
 	const struct sl_table_src *src;
 	struct sl_dp_run *run;
 	uint16_t queue;        /* RX and TX queue of every port = worker index */
@@ -74,6 +81,19 @@ uint64_t sl_dp_run_rx(const struct sl_dp_run *run);
 
 /* "signal SIGINT", "duration 10 s elapsed", ... */
 void sl_dp_run_reason(const struct sl_dp_run *run, char *buf, unsigned len);
+
+/* One burst received on port index p: count it, decide it, make the
+ * shadow copies, rewrite, and queue every frame for its ports (shared by
+ * sluice-dp's loop and sluice-replay). */
+void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
+		   struct rte_mbuf **pkts, uint16_t n, uint32_t now);
+
+/* Hand every queued frame to its port (what a port does not take stays
+ * queued, in order). */
+void sl_dp_flush(struct sl_dp_worker *w);
+
+/* Stop: flush for at most 100 ms, then free and count what is left. */
+void sl_dp_drain(struct sl_dp_worker *w);
 
 /* lcore entry point: arg is a struct sl_dp_worker. */
 int sl_dp_worker_main(void *arg);
