@@ -173,8 +173,9 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 		   struct rte_mbuf **pkts, uint16_t n, uint32_t now)
 {
 	struct sl_counters *cnt = w->core.cnt;
-	uint8_t *data[SL_BURST];
-	uint16_t len[SL_BURST];
+	/* zeroed: gcc cannot see that the loop below fills the first n */
+	uint8_t *data[SL_BURST] = { 0 };
+	uint16_t len[SL_BURST] = { 0 };
 	struct sl_verdict vd[SL_BURST];
 
 	if (unlikely(n == 0 || n > SL_BURST))
