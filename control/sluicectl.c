@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "../dataplane/config.h"
+#include "request.h"
 #include "rollout.h"
 
 /* meson passes the project version as SL_VERSION (as for sluiced) */
@@ -45,8 +46,6 @@ enum {
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_TIMEOUT_MS 3600000
 #define MAX_REPLY (64u << 20)
-#define MAX_LIMIT 1000000
-#define NAME_RULE "1..31 characters a-z, 0-9, _ or -"
 
 static const char usage_text[] =
 	"usage: sluicectl [--socket PATH | --instance NAME] [--json] [--timeout MS] COMMAND ...\n"
@@ -101,398 +100,6 @@ static int __attribute__((format(printf, 3, 4))) fail(int status, const char *co
 	va_end(ap);
 	fputc('\n', stderr);
 	return status;
-}
-
-/* ---- the command line ---- */
-
-enum opt_bit {
-	O_STICKY = 1 << 0,
-	O_RESET = 1 << 1,
-	O_FULL = 1 << 2,
-	O_STEPS = 1 << 3,
-	O_DWELL = 1 << 4,
-	O_PLAN = 1 << 5,
-	O_LIMIT = 1 << 6,
-};
-
-static const struct {
-	const char *name;
-	unsigned bit;
-	bool value;
-} cmd_opts[] = {
-	{ "--sticky", O_STICKY, false },
-	{ "--reset", O_RESET, false },
-	{ "--full", O_FULL, false },
-	{ "--steps", O_STEPS, true },
-	{ "--dwell", O_DWELL, true },
-	{ "--plan", O_PLAN, true },
-	{ "--limit", O_LIMIT, true },
-};
-
-#define NOPTS (sizeof(cmd_opts) / sizeof(cmd_opts[0]))
-
-enum kind {
-	K_STATUS, K_SWITCH, K_CANARY, K_WEIGHTS, K_RO_START, K_RO_STATUS, K_RO_PAUSE,
-	K_RO_RESUME, K_RO_PROMOTE, K_RO_ABORT, K_UNDO, K_HISTORY, K_STATS, K_RELOAD,
-	K_VERSION,
-};
-
-struct command {
-	const char *words;  /* as typed: "canary", "rollout start" */
-	const char *cmd;    /* protocol name */
-	enum kind kind;
-	int min_pos, max_pos;
-	unsigned opts;
-	const char *usage;
-};
-
-static const struct command commands[] = {
-	{ "status", "status", K_STATUS, 0, 1, 0, "status [SERVICE]" },
-	{ "switch", "switch", K_SWITCH, 2, 2, O_STICKY | O_RESET,
-	  "switch SERVICE GROUP [--sticky|--reset]" },
-	{ "canary", "canary", K_CANARY, 2, 2, O_STICKY | O_RESET,
-	  "canary SERVICE SHARE [--sticky|--reset]" },
-	{ "weights", "weights", K_WEIGHTS, 2, 3, O_STICKY | O_RESET,
-	  "weights SERVICE GROUP=SHARE [GROUP=SHARE] [--sticky|--reset]" },
-	{ "rollout start", "rollout_start", K_RO_START, 1, 1, O_STEPS | O_DWELL | O_PLAN,
-	  "rollout start SERVICE (--steps 1%,5%,20%,50%,100% --dwell 60s | --plan FILE)" },
-	{ "rollout status", "rollout_status", K_RO_STATUS, 0, 1, 0,
-	  "rollout status [SERVICE]" },
-	{ "rollout pause", "rollout_pause", K_RO_PAUSE, 0, 1, 0, "rollout pause [SERVICE]" },
-	{ "rollout resume", "rollout_resume", K_RO_RESUME, 0, 1, 0,
-	  "rollout resume [SERVICE]" },
-	{ "rollout promote", "rollout_promote", K_RO_PROMOTE, 0, 1, O_FULL,
-	  "rollout promote [SERVICE] [--full]" },
-	{ "rollout abort", "rollout_abort", K_RO_ABORT, 0, 1, O_STICKY | O_RESET,
-	  "rollout abort [SERVICE] [--reset]" },
-	{ "undo", "undo", K_UNDO, 1, 1, 0, "undo SERVICE" },
-	{ "history", "history", K_HISTORY, 0, 1, O_LIMIT, "history [SERVICE] [--limit N]" },
-	{ "stats", "stats", K_STATS, 0, 0, 0, "stats" },
-	{ "reload", "reload", K_RELOAD, 0, 0, 0, "reload" },
-	{ "version", "version", K_VERSION, 0, 0, 0, "version" },
-};
-
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-static const char *const rollout_verbs[] = { "start", "status", "pause", "resume", "promote",
-					     "abort" };
-
-struct args {
-	const char *pos[3];
-	int npos;
-	unsigned given;
-	const char *steps, *dwell, *plan, *limit;
-};
-
-static const struct command *find_command(const char *words)
-{
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (!strcmp(commands[i].words, words))
-			return &commands[i];
-	return NULL;
-}
-
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= SL_NAME_LEN)
-		return false;
-	for (; *s; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_' &&
-		    *s != '-')
-			return false;
-	return true;
-}
-
-static bool is_global_opt(const char *a)
-{
-	static const char *const g[] = { "--socket", "--instance", "--json", "--timeout" };
-
-	for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
-		size_t n = strlen(g[i]);
-
-		if (!strncmp(a, g[i], n) && (a[n] == '\0' || a[n] == '='))
-			return true;
-	}
-	return false;
-}
-
-/* The options a command takes, for messages: "--sticky, --reset". */
-static void opts_list(unsigned opts, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < NOPTS; i++)
-		if (opts & cmd_opts[i].bit)
-			off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s",
-						off ? ", " : "", cmd_opts[i].name);
-	if (!off)
-		snprintf(buf, len, "no options");
-}
-
-/* Splits the words after the command into positionals and options. */
-static int parse_args(const struct command *c, int argc, char **argv, struct args *a)
-{
-	memset(a, 0, sizeof(*a));
-	for (int i = 0; i < argc; i++) {
-		const char *arg = argv[i];
-		const char *val = NULL;
-		size_t k;
-
-		/* "-5%" is a share gone wrong, not an option */
-		if (arg[0] != '-' || arg[1] == '\0' || isdigit((unsigned char)arg[1])) {
-			if (a->npos == c->max_pos)
-				return fail(EXIT_USAGE, "usage",
-					    "unexpected argument '%s' for '%s' (usage: %s)",
-					    arg, c->words, c->usage);
-			a->pos[a->npos++] = arg;
-			continue;
-		}
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			fputs(usage_text, stdout);
-			return -1;
-		}
-		if (is_global_opt(arg))
-			return fail(EXIT_USAGE, "usage", "option '%s' must come before the command "
-				    "(usage: sluicectl [--socket PATH | --instance NAME] [--json] "
-				    "[--timeout MS] %s)", arg, c->usage);
-		for (k = 0; k < NOPTS; k++) {
-			size_t n = strlen(cmd_opts[k].name);
-
-			if (!strncmp(arg, cmd_opts[k].name, n) &&
-			    (arg[n] == '\0' || (arg[n] == '=' && cmd_opts[k].value))) {
-				if (arg[n] == '=')
-					val = arg + n + 1;
-				break;
-			}
-		}
-		if (k == NOPTS || !(c->opts & cmd_opts[k].bit)) {
-			char list[128];
-
-			opts_list(c->opts, list, sizeof(list));
-			return fail(EXIT_USAGE, "usage", "%s option '%s' for '%s' (it takes %s; "
-				    "usage: %s)", k == NOPTS ? "unknown" : "no", arg, c->words,
-				    list, c->usage);
-		}
-		if (a->given & cmd_opts[k].bit)
-			return fail(EXIT_USAGE, "usage", "%s given twice", cmd_opts[k].name);
-		a->given |= cmd_opts[k].bit;
-		if (cmd_opts[k].value && !val) {
-			if (i + 1 == argc)
-				return fail(EXIT_USAGE, "usage", "%s needs a value (usage: %s)",
-					    cmd_opts[k].name, c->usage);
-			val = argv[++i];
-		}
-		switch (cmd_opts[k].bit) {
-		case O_STEPS:
-			a->steps = val;
-			break;
-		case O_DWELL:
-			a->dwell = val;
-			break;
-		case O_PLAN:
-			a->plan = val;
-			break;
-		case O_LIMIT:
-			a->limit = val;
-			break;
-		default:
-			break;
-		}
-	}
-	if (a->npos < c->min_pos) {
-		static const char *const names[][3] = {
-			[K_SWITCH] = { "SERVICE", "GROUP" },
-			[K_CANARY] = { "SERVICE", "SHARE" },
-			[K_WEIGHTS] = { "SERVICE", "GROUP=SHARE" },
-			[K_RO_START] = { "SERVICE" },
-			[K_UNDO] = { "SERVICE" },
-		};
-
-		return fail(EXIT_USAGE, "usage", "missing %s for '%s' (usage: %s)",
-			    names[c->kind][a->npos], c->words, c->usage);
-	}
-	if ((a->given & O_STICKY) && (a->given & O_RESET))
-		return fail(EXIT_USAGE, "usage", "--sticky and --reset exclude each other "
-			    "(--sticky: established flows keep their group, the default; "
-			    "--reset: they are decided again)");
-	return 0;
-}
-
-/* ---- building the request (local validation) ---- */
-
-static int check_name(const char *what, const char *v)
-{
-	if (!valid_name(v))
-		return fail(EXIT_USAGE, "usage", "%s '%s' is not a valid name (expected %s)", what,
-			    v, NAME_RULE);
-	return 0;
-}
-
-static void set_str(json_t *o, const char *key, const char *v)
-{
-	json_object_set_new(o, key, json_string(v));
-}
-
-static int add_service(json_t *req, const struct args *a, int idx)
-{
-	if (a->npos <= idx)
-		return 0;
-	if (check_name("SERVICE", a->pos[idx]))
-		return EXIT_USAGE;
-	set_str(req, "service", a->pos[idx]);
-	return 0;
-}
-
-static int weights_request(json_t *req, const struct args *a)
-{
-	json_t *w = json_object();
-	char groups[2][SL_NAME_LEN];
-	uint16_t bp[2];
-	int n = a->npos - 1;
-
-	json_object_set_new(req, "weights", w);
-	for (int i = 0; i < n; i++) {
-		const char *item = a->pos[i + 1];
-		const char *eq = strchr(item, '=');
-		char err[SL_ERR_LEN];
-		size_t glen = eq ? (size_t)(eq - item) : 0;
-
-		if (!eq || glen == 0)
-			return fail(EXIT_USAGE, "usage", "weights: '%s' is not GROUP=SHARE "
-				    "(e.g. green=20%%)", item);
-		if (glen >= SL_NAME_LEN)
-			glen = SL_NAME_LEN - 1;
-		memcpy(groups[i], item, glen);
-		groups[i][glen] = '\0';
-		if (glen != (size_t)(eq - item) || !valid_name(groups[i]))
-			return fail(EXIT_USAGE, "usage", "weights: '%s': group '%.*s' is not a "
-				    "valid name (expected %s)", item, (int)(eq - item), item,
-				    NAME_RULE);
-		if (sl_share_parse(eq + 1, &bp[i], err, sizeof(err)))
-			return fail(EXIT_USAGE, "bad_share", "weights: %s: %s", item, err);
-		if (i == 1 && !strcmp(groups[0], groups[1]))
-			return fail(EXIT_USAGE, "usage", "weights: group '%s' given twice",
-				    groups[1]);
-		set_str(w, groups[i], eq + 1);
-	}
-	if (n == 2 && bp[0] + bp[1] != SL_SHARE_MAX_BP)
-		return fail(EXIT_USAGE, "bad_share", "weights: %s + %s = %u.%02u %% (expected the "
-			    "two shares to add up to 100%%)", a->pos[1], a->pos[2],
-			    (bp[0] + bp[1]) / 100u, (bp[0] + bp[1]) % 100u);
-	return 0;
-}
-
-static int rollout_start_request(json_t *req, const struct args *a)
-{
-	struct sl_ro_step steps[SL_RO_MAX_STEPS];
-	char err[SL_ERR_LEN];
-	uint32_t n = 0;
-	json_t *arr;
-
-	if (a->plan && (a->steps || a->dwell))
-		return fail(EXIT_USAGE, "usage", "--plan excludes %s (the plan file holds the "
-			    "steps and their dwell times)", a->steps ? "--steps" : "--dwell");
-	if (!a->steps && a->dwell)
-		return fail(EXIT_USAGE, "usage", "--dwell needs --steps LIST");
-	if (!a->plan && !a->steps)
-		return fail(EXIT_USAGE, "usage", "rollout start needs --steps LIST --dwell TIME "
-			    "or --plan FILE (e.g. --steps 1%%,5%%,20%%,50%%,100%% --dwell 60s)");
-	if (a->steps && !a->dwell)
-		return fail(EXIT_USAGE, "usage", "--steps needs --dwell TIME (time at each step, "
-			    "e.g. --dwell 60s)");
-	/* the plan code's messages name the file, section and key, or the item */
-	if (a->plan ? sl_plan_load(a->plan, steps, &n, err, sizeof(err)) :
-	    sl_plan_from_list(a->steps, a->dwell, steps, &n, err, sizeof(err)))
-		return fail(EXIT_USAGE, "bad_plan", "%s", err);
-	/* exact units, so the daemon's parse gives back exactly these steps */
-	arr = json_array();
-	for (uint32_t i = 0; i < n; i++) {
-		char share[16], dwell[24];
-
-		snprintf(share, sizeof(share), "%ubp", (unsigned)steps[i].share_bp);
-		if (steps[i].pause) {
-			json_array_append_new(arr, json_pack("{s:s, s:b}", "share", share,
-							     "pause", 1));
-		} else {
-			snprintf(dwell, sizeof(dwell), "%" PRIu32 "ms", steps[i].dwell_ms);
-			json_array_append_new(arr, json_pack("{s:s, s:s}", "share", share,
-							     "dwell", dwell));
-		}
-	}
-	json_object_set_new(req, "steps", arr);
-	return 0;
-}
-
-/* Returns 0 with *out set, or an exit status (the message printed). */
-static int build_request(const struct command *c, const struct args *a, json_t **out)
-{
-	json_t *req = json_object();
-	char err[SL_ERR_LEN];
-	uint16_t bp;
-	int rc = 0;
-
-	json_object_set_new(req, "id", json_integer(1));
-	set_str(req, "cmd", c->cmd);
-	switch (c->kind) {
-	case K_SWITCH:
-		rc = add_service(req, a, 0);
-		if (!rc && (rc = check_name("GROUP", a->pos[1])) == 0)
-			set_str(req, "group", a->pos[1]);
-		break;
-	case K_CANARY:
-		rc = add_service(req, a, 0);
-		if (!rc && sl_share_parse(a->pos[1], &bp, err, sizeof(err)))
-			rc = fail(EXIT_USAGE, "bad_share", "share: %s", err);
-		if (!rc)
-			set_str(req, "share", a->pos[1]);
-		break;
-	case K_WEIGHTS:
-		rc = add_service(req, a, 0);
-		if (!rc)
-			rc = weights_request(req, a);
-		break;
-	case K_RO_START:
-		rc = add_service(req, a, 0);
-		if (!rc)
-			rc = rollout_start_request(req, a);
-		break;
-	case K_RO_PROMOTE:
-		rc = add_service(req, a, 0);
-		if (!rc && (a->given & O_FULL))
-			json_object_set_new(req, "full", json_true());
-		break;
-	case K_HISTORY:
-		rc = add_service(req, a, 0);
-		if (!rc && a->limit) {
-			char *end;
-			long v;
-
-			errno = 0;
-			v = isdigit((unsigned char)a->limit[0]) ? strtol(a->limit, &end, 10) : -1;
-			if (v < 1 || v > MAX_LIMIT || errno || *end)
-				rc = fail(EXIT_USAGE, "usage", "--limit: '%s' is not a number of "
-					  "entries (expected 1..%d)", a->limit, MAX_LIMIT);
-			else
-				json_object_set_new(req, "limit", json_integer(v));
-		}
-		break;
-	default:
-		rc = add_service(req, a, 0);
-		break;
-	}
-	if (!rc && (a->given & O_STICKY))
-		set_str(req, "mode", "sticky");
-	if (!rc && (a->given & O_RESET))
-		set_str(req, "mode", "reset");
-	if (rc) {
-		json_decref(req);
-		return rc;
-	}
-	*out = req;
-	return 0;
 }
 
 /* ---- talking to the daemon ---- */
@@ -800,7 +407,7 @@ static int describe_acks(const json_t *acks, char *buf, size_t len)
 }
 
 /* One line for a change (or a no-change); returns the exit status. */
-static int print_change(const struct command *c, const json_t *res)
+static int print_change(const struct sl_rq_command *c, const json_t *res)
 {
 	const json_t *after = json_object_get(res, "after");
 	const json_t *ro = json_object_get(res, "rollout");
@@ -813,7 +420,7 @@ static int print_change(const struct command *c, const json_t *res)
 	describe_state(after, false, st, sizeof(st));
 	snprintf(desc, sizeof(desc), "%s", st);
 	/* a rollout verb says where the rollout stands */
-	if (c->kind >= K_RO_START && c->kind <= K_RO_ABORT &&
+	if (c->kind >= SL_RQ_RO_START && c->kind <= SL_RQ_RO_ABORT &&
 	    rollout_line(ro, jstr(after, "challenger", NULL), line, sizeof(line))) {
 		const char *state = jstr(ro, "state", "");
 
@@ -1268,25 +875,25 @@ static void print_version(const json_t *res)
 	       jstr(res, "instance", "?"));
 }
 
-static int print_reply(const struct command *c, const json_t *res)
+static int print_reply(const struct sl_rq_command *c, const json_t *res)
 {
 	switch (c->kind) {
-	case K_STATUS:
+	case SL_RQ_STATUS:
 		print_status(res);
 		return 0;
-	case K_RO_STATUS:
+	case SL_RQ_RO_STATUS:
 		print_rollouts(res);
 		return 0;
-	case K_HISTORY:
+	case SL_RQ_HISTORY:
 		print_history(res);
 		return 0;
-	case K_VERSION:
+	case SL_RQ_VERSION:
 		print_version(res);
 		return 0;
-	case K_STATS:
+	case SL_RQ_STATS:
 		render(res, 0);
 		return 0;
-	case K_RELOAD:
+	case SL_RQ_RELOAD:
 		return print_reload(res);
 	default:
 		if (json_object_get(res, "changed") || json_object_get(res, "after"))
@@ -1351,9 +958,9 @@ static int parse_globals(int argc, char **argv, struct globals *g, int *next)
 		} else if (opt_is(a, "--instance")) {
 			if (!(v = opt_value("--instance", argc, argv, &i, &rc)))
 				return rc;
-			if (!valid_name(v))
+			if (!sl_rq_valid_name(v))
 				return fail(EXIT_USAGE, "usage", "--instance: '%s' is not a valid "
-					    "instance name (expected %s)", v, NAME_RULE);
+					    "instance name (expected %s)", v, SL_RQ_NAME_RULE);
 			g->instance = v;
 		} else if (opt_is(a, "--timeout")) {
 			char *end;
@@ -1379,83 +986,61 @@ static int parse_globals(int argc, char **argv, struct globals *g, int *next)
 	return 0;
 }
 
-/* Finds the command at argv[i] (and its rollout verb); *next after it. */
-static int find(int argc, char **argv, int i, const struct command **out, int *next)
-{
-	static const char *const aliases[] = { "pause", "resume", "promote", "abort" };
-	char words[64];
-	const struct command *c;
-
-	if (i == argc) {
-		fputs(usage_text, stderr);
-		return fail(EXIT_USAGE, "usage", "missing COMMAND");
-	}
-	if (!strcmp(argv[i], "rollout")) {
-		if (i + 1 == argc || argv[i + 1][0] == '-')
-			return fail(EXIT_USAGE, "usage", "'rollout' needs a verb: start, status, "
-				    "pause, resume, promote or abort");
-		for (size_t k = 0; k < sizeof(rollout_verbs) / sizeof(rollout_verbs[0]); k++)
-			if (!strcmp(argv[i + 1], rollout_verbs[k])) {
-				snprintf(words, sizeof(words), "rollout %s", rollout_verbs[k]);
-				*out = find_command(words);
-				*next = i + 2;
-				return 0;
-			}
-		return fail(EXIT_USAGE, "usage", "unknown rollout verb '%s' (expected start, "
-			    "status, pause, resume, promote or abort)", argv[i + 1]);
-	}
-	for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
-		if (!strcmp(argv[i], aliases[k])) {
-			snprintf(words, sizeof(words), "rollout %s", aliases[k]);
-			*out = find_command(words);
-			*next = i + 1;
-			return 0;
-		}
-	c = find_command(argv[i]);
-	if (!c || strchr(c->words, ' '))
-		return fail(EXIT_USAGE, "usage", "unknown command '%s' (expected status, switch, "
-			    "canary, weights, rollout, pause, resume, promote, abort, undo, "
-			    "history, stats, reload or version; see sluicectl --help)", argv[i]);
-	*out = c;
-	*next = i + 1;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct globals g = { 0 };
-	const struct command *c = NULL;
+	const struct sl_rq_command *c = NULL;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *line, *reply = NULL;
 	json_t *req = NULL, *rep, *err;
 	json_error_t jerr;
-	struct args a;
-	int i = 0, rc;
+	struct sl_rq_error e;
+	int i = 0, used = 0, rc;
 
 	rc = parse_globals(argc, argv, &g, &i);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = find(argc, argv, i, &c, &i);
-	if (rc)
-		return rc;
-	rc = parse_args(c, argc - i, argv + i, &a);
-	if (rc)
-		return rc < 0 ? 0 : rc;
+	if (i == argc) {
+		fputs(usage_text, stderr);
+		return fail(EXIT_USAGE, "usage", "missing COMMAND");
+	}
+	if (sl_rq_find(argc - i, argv + i, SL_RQ_CLI, &c, &used, &e))
+		return fail(EXIT_USAGE, e.code, "%s", e.message);
+	i += used;
+	rc = sl_rq_build(c, argc - i, argv + i, SL_RQ_CLI, &req, &e);
+	if (rc > 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (rc < 0)
+		return fail(strcmp(e.code, "internal") ? EXIT_USAGE : EXIT_REFUSED, e.code, "%s",
+			    e.message);
 	if (g.socket) {
 		snprintf(path, sizeof(path), "%s", g.socket);
 	} else {
 		const char *inst = g.instance ? g.instance : getenv("SLUICE_INSTANCE");
 
-		if (!inst || !*inst)
+		if (!inst || !*inst) {
 			inst = "default";
-		else if (!valid_name(inst))
+		} else if (!sl_rq_valid_name(inst)) {
+			json_decref(req);
 			return fail(EXIT_USAGE, "usage", "SLUICE_INSTANCE: '%s' is not a valid "
-				    "instance name (expected %s)", inst, NAME_RULE);
+				    "instance name (expected %s)", inst, SL_RQ_NAME_RULE);
+		}
 		snprintf(path, sizeof(path), "/run/sluice/%s.sock", inst);
 	}
-	rc = build_request(c, &a, &req);
-	if (rc)
-		return rc;
+	/* the id first, as the protocol's examples show it */
+	{
+		json_t *full = json_pack("{s:i}", "id", 1);
+
+		if (!full || json_object_update(full, req)) {
+			json_decref(full);
+			json_decref(req);
+			return fail(EXIT_REFUSED, "internal", "out of memory");
+		}
+		json_decref(req);
+		req = full;
+	}
 
 	line = json_dumps(req, JSON_COMPACT);
 	json_decref(req);

@@ -1,0 +1,446 @@
+/* sluicectl's command grammar -> protocol requests (see request.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../dataplane/config.h"
+#include "request.h"
+#include "rollout.h"
+
+#define MAX_LIMIT 1000000
+
+enum opt_bit {
+	O_STICKY = 1 << 0,
+	O_RESET = 1 << 1,
+	O_FULL = 1 << 2,
+	O_STEPS = 1 << 3,
+	O_DWELL = 1 << 4,
+	O_PLAN = 1 << 5,
+	O_LIMIT = 1 << 6,
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+	int value;
+} cmd_opts[] = {
+	{ "--sticky", O_STICKY, 0 },
+	{ "--reset", O_RESET, 0 },
+	{ "--full", O_FULL, 0 },
+	{ "--steps", O_STEPS, 1 },
+	{ "--dwell", O_DWELL, 1 },
+	{ "--plan", O_PLAN, 1 },
+	{ "--limit", O_LIMIT, 1 },
+};
+
+#define NOPTS (sizeof(cmd_opts) / sizeof(cmd_opts[0]))
+
+static const struct sl_rq_command commands[] = {
+	{ "status", "status", SL_RQ_STATUS, 0, 1, 0, "status [SERVICE]", 0 },
+	{ "switch", "switch", SL_RQ_SWITCH, 2, 2, O_STICKY | O_RESET,
+	  "switch SERVICE GROUP [--sticky|--reset]", 1 },
+	{ "canary", "canary", SL_RQ_CANARY, 2, 2, O_STICKY | O_RESET,
+	  "canary SERVICE SHARE [--sticky|--reset]", 1 },
+	{ "weights", "weights", SL_RQ_WEIGHTS, 2, 3, O_STICKY | O_RESET,
+	  "weights SERVICE GROUP=SHARE [GROUP=SHARE] [--sticky|--reset]", 1 },
+	{ "rollout start", "rollout_start", SL_RQ_RO_START, 1, 1, O_STEPS | O_DWELL | O_PLAN,
+	  "rollout start SERVICE (--steps 1%,5%,20%,50%,100% --dwell 60s | --plan FILE)", 1 },
+	{ "rollout status", "rollout_status", SL_RQ_RO_STATUS, 0, 1, 0,
+	  "rollout status [SERVICE]", 0 },
+	{ "rollout pause", "rollout_pause", SL_RQ_RO_PAUSE, 0, 1, 0, "rollout pause [SERVICE]",
+	  1 },
+	{ "rollout resume", "rollout_resume", SL_RQ_RO_RESUME, 0, 1, 0,
+	  "rollout resume [SERVICE]", 1 },
+	{ "rollout promote", "rollout_promote", SL_RQ_RO_PROMOTE, 0, 1, O_FULL,
+	  "rollout promote [SERVICE] [--full]", 1 },
+	{ "rollout abort", "rollout_abort", SL_RQ_RO_ABORT, 0, 1, O_STICKY | O_RESET,
+	  "rollout abort [SERVICE] [--reset]", 1 },
+	{ "undo", "undo", SL_RQ_UNDO, 1, 1, 0, "undo SERVICE", 1 },
+	{ "history", "history", SL_RQ_HISTORY, 0, 1, O_LIMIT, "history [SERVICE] [--limit N]", 0 },
+	{ "stats", "stats", SL_RQ_STATS, 0, 0, 0, "stats", 0 },
+	{ "reload", "reload", SL_RQ_RELOAD, 0, 0, 0, "reload", 1 },
+	{ "version", "version", SL_RQ_VERSION, 0, 0, 0, "version", 0 },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char *const rollout_verbs[] = { "start", "status", "pause", "resume", "promote",
+					     "abort" };
+
+struct args {
+	const char *pos[3];
+	int npos;
+	unsigned given;
+	const char *steps, *dwell, *plan, *limit;
+};
+
+static int __attribute__((format(printf, 3, 4))) fail(struct sl_rq_error *e, const char *code,
+						      const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static const struct sl_rq_command *find_command(const char *words)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].words, words))
+			return &commands[i];
+	return NULL;
+}
+
+int sl_rq_valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= SL_NAME_LEN)
+		return 0;
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_' &&
+		    *s != '-')
+			return 0;
+	return 1;
+}
+
+static int is_global_opt(const char *a)
+{
+	static const char *const g[] = { "--socket", "--instance", "--json", "--timeout" };
+
+	for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+		size_t n = strlen(g[i]);
+
+		if (!strncmp(a, g[i], n) && (a[n] == '\0' || a[n] == '='))
+			return 1;
+	}
+	return 0;
+}
+
+/* The options a command takes, for messages: "--sticky, --reset". */
+static void opts_list(unsigned opts, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts & cmd_opts[i].bit)
+			off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s",
+						off ? ", " : "", cmd_opts[i].name);
+	if (!off)
+		snprintf(buf, len, "no options");
+}
+
+/* Splits the words after the command into positionals and options;
+ * returns 0, 1 (help asked) or -1. */
+static int parse_args(const struct sl_rq_command *c, int argc, char *const *argv,
+		      unsigned flags, struct args *a, struct sl_rq_error *e)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *val = NULL;
+		size_t k;
+
+		/* "-5%" is a share gone wrong, not an option */
+		if (arg[0] != '-' || arg[1] == '\0' || isdigit((unsigned char)arg[1])) {
+			if (a->npos == c->max_pos)
+				return fail(e, "usage", "unexpected argument '%s' for '%s' (usage: "
+					    "%s)", arg, c->words, c->usage);
+			a->pos[a->npos++] = arg;
+			continue;
+		}
+		if ((flags & SL_RQ_CLI) && (!strcmp(arg, "-h") || !strcmp(arg, "--help")))
+			return 1;
+		if ((flags & SL_RQ_CLI) && is_global_opt(arg))
+			return fail(e, "usage", "option '%s' must come before the command (usage: "
+				    "sluicectl [--socket PATH | --instance NAME] [--json] "
+				    "[--timeout MS] %s)", arg, c->usage);
+		for (k = 0; k < NOPTS; k++) {
+			size_t n = strlen(cmd_opts[k].name);
+
+			if (!strncmp(arg, cmd_opts[k].name, n) &&
+			    (arg[n] == '\0' || (arg[n] == '=' && cmd_opts[k].value))) {
+				if (arg[n] == '=')
+					val = arg + n + 1;
+				break;
+			}
+		}
+		if (k == NOPTS || !(c->opts & cmd_opts[k].bit)) {
+			char list[128];
+
+			opts_list(c->opts, list, sizeof(list));
+			return fail(e, "usage", "%s option '%s' for '%s' (it takes %s; usage: %s)",
+				    k == NOPTS ? "unknown" : "no", arg, c->words, list, c->usage);
+		}
+		if (a->given & cmd_opts[k].bit)
+			return fail(e, "usage", "%s given twice", cmd_opts[k].name);
+		a->given |= cmd_opts[k].bit;
+		if (cmd_opts[k].value && !val) {
+			if (i + 1 == argc)
+				return fail(e, "usage", "%s needs a value (usage: %s)",
+					    cmd_opts[k].name, c->usage);
+			val = argv[++i];
+		}
+		switch (cmd_opts[k].bit) {
+		case O_STEPS:
+			a->steps = val;
+			break;
+		case O_DWELL:
+			a->dwell = val;
+			break;
+		case O_PLAN:
+			a->plan = val;
+			break;
+		case O_LIMIT:
+			a->limit = val;
+			break;
+		default:
+			break;
+		}
+	}
+	if (a->npos < c->min_pos) {
+		static const char *const names[][3] = {
+			[SL_RQ_SWITCH] = { "SERVICE", "GROUP" },
+			[SL_RQ_CANARY] = { "SERVICE", "SHARE" },
+			[SL_RQ_WEIGHTS] = { "SERVICE", "GROUP=SHARE" },
+			[SL_RQ_RO_START] = { "SERVICE" },
+			[SL_RQ_UNDO] = { "SERVICE" },
+		};
+
+		return fail(e, "usage", "missing %s for '%s' (usage: %s)",
+			    names[c->kind][a->npos], c->words, c->usage);
+	}
+	if ((a->given & O_STICKY) && (a->given & O_RESET))
+		return fail(e, "usage", "--sticky and --reset exclude each other (--sticky: "
+			    "established flows keep their group, the default; --reset: they are "
+			    "decided again)");
+	return 0;
+}
+
+/* ---- building the request (local validation) ---- */
+
+static int check_name(const char *what, const char *v, struct sl_rq_error *e)
+{
+	if (!sl_rq_valid_name(v))
+		return fail(e, "usage", "%s '%s' is not a valid name (expected %s)", what, v,
+			    SL_RQ_NAME_RULE);
+	return 0;
+}
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+	json_object_set_new(o, key, json_string(v));
+}
+
+static int add_service(json_t *req, const struct args *a, int idx, struct sl_rq_error *e)
+{
+	if (a->npos <= idx)
+		return 0;
+	if (check_name("SERVICE", a->pos[idx], e))
+		return -1;
+	set_str(req, "service", a->pos[idx]);
+	return 0;
+}
+
+static int weights_request(json_t *req, const struct args *a, struct sl_rq_error *e)
+{
+	json_t *w = json_object();
+	char groups[2][SL_NAME_LEN];
+	uint16_t bp[2];
+	int n = a->npos - 1;
+
+	json_object_set_new(req, "weights", w);
+	for (int i = 0; i < n; i++) {
+		const char *item = a->pos[i + 1];
+		const char *eq = strchr(item, '=');
+		char err[SL_ERR_LEN];
+		size_t glen = eq ? (size_t)(eq - item) : 0;
+
+		if (!eq || glen == 0)
+			return fail(e, "usage", "weights: '%s' is not GROUP=SHARE (e.g. "
+				    "green=20%%)", item);
+		if (glen >= SL_NAME_LEN)
+			glen = SL_NAME_LEN - 1;
+		memcpy(groups[i], item, glen);
+		groups[i][glen] = '\0';
+		if (glen != (size_t)(eq - item) || !sl_rq_valid_name(groups[i]))
+			return fail(e, "usage", "weights: '%s': group '%.*s' is not a valid name "
+				    "(expected %s)", item, (int)(eq - item), item,
+				    SL_RQ_NAME_RULE);
+		if (sl_share_parse(eq + 1, &bp[i], err, sizeof(err)))
+			return fail(e, "bad_share", "weights: %s: %s", item, err);
+		if (i == 1 && !strcmp(groups[0], groups[1]))
+			return fail(e, "usage", "weights: group '%s' given twice", groups[1]);
+		set_str(w, groups[i], eq + 1);
+	}
+	if (n == 2 && bp[0] + bp[1] != SL_SHARE_MAX_BP)
+		return fail(e, "bad_share", "weights: %s + %s = %u.%02u %% (expected the two "
+			    "shares to add up to 100%%)", a->pos[1], a->pos[2],
+			    (bp[0] + bp[1]) / 100u, (bp[0] + bp[1]) % 100u);
+	return 0;
+}
+
+static int rollout_start_request(json_t *req, const struct args *a, struct sl_rq_error *e)
+{
+	struct sl_ro_step steps[SL_RO_MAX_STEPS];
+	char err[SL_ERR_LEN];
+	uint32_t n = 0;
+	json_t *arr;
+
+	if (a->plan && (a->steps || a->dwell))
+		return fail(e, "usage", "--plan excludes %s (the plan file holds the steps and "
+			    "their dwell times)", a->steps ? "--steps" : "--dwell");
+	if (!a->steps && a->dwell)
+		return fail(e, "usage", "--dwell needs --steps LIST");
+	if (!a->plan && !a->steps)
+		return fail(e, "usage", "rollout start needs --steps LIST --dwell TIME or --plan "
+			    "FILE (e.g. --steps 1%%,5%%,20%%,50%%,100%% --dwell 60s)");
+	if (a->steps && !a->dwell)
+		return fail(e, "usage", "--steps needs --dwell TIME (time at each step, e.g. "
+			    "--dwell 60s)");
+	/* the plan code's messages name the file, section and key, or the item */
+	if (a->plan ? sl_plan_load(a->plan, steps, &n, err, sizeof(err)) :
+	    sl_plan_from_list(a->steps, a->dwell, steps, &n, err, sizeof(err)))
+		return fail(e, "bad_plan", "%s", err);
+	/* exact units, so the daemon's parse gives back exactly these steps */
+	arr = json_array();
+	for (uint32_t i = 0; i < n; i++) {
+		char share[16], dwell[24];
+
+		snprintf(share, sizeof(share), "%ubp", (unsigned)steps[i].share_bp);
+		if (steps[i].pause) {
+			json_array_append_new(arr, json_pack("{s:s, s:b}", "share", share,
+							     "pause", 1));
+		} else {
+			snprintf(dwell, sizeof(dwell), "%" PRIu32 "ms", steps[i].dwell_ms);
+			json_array_append_new(arr, json_pack("{s:s, s:s}", "share", share,
+							     "dwell", dwell));
+		}
+	}
+	json_object_set_new(req, "steps", arr);
+	return 0;
+}
+
+int sl_rq_build(const struct sl_rq_command *c, int argc, char *const *argv, unsigned flags,
+		json_t **out, struct sl_rq_error *e)
+{
+	char err[SL_ERR_LEN];
+	struct args a;
+	json_t *req;
+	uint16_t bp;
+	int rc;
+
+	rc = parse_args(c, argc, argv, flags, &a, e);
+	if (rc)
+		return rc;
+	req = json_object();
+	if (!req)
+		return fail(e, "internal", "out of memory");
+	set_str(req, "cmd", c->cmd);
+	switch (c->kind) {
+	case SL_RQ_SWITCH:
+		rc = add_service(req, &a, 0, e);
+		if (!rc && (rc = check_name("GROUP", a.pos[1], e)) == 0)
+			set_str(req, "group", a.pos[1]);
+		break;
+	case SL_RQ_CANARY:
+		rc = add_service(req, &a, 0, e);
+		if (!rc && sl_share_parse(a.pos[1], &bp, err, sizeof(err)))
+			rc = fail(e, "bad_share", "share: %s", err);
+		if (!rc)
+			set_str(req, "share", a.pos[1]);
+		break;
+	case SL_RQ_WEIGHTS:
+		rc = add_service(req, &a, 0, e);
+		if (!rc)
+			rc = weights_request(req, &a, e);
+		break;
+	case SL_RQ_RO_START:
+		rc = add_service(req, &a, 0, e);
+		if (!rc)
+			rc = rollout_start_request(req, &a, e);
+		break;
+	case SL_RQ_RO_PROMOTE:
+		rc = add_service(req, &a, 0, e);
+		if (!rc && (a.given & O_FULL))
+			json_object_set_new(req, "full", json_true());
+		break;
+	case SL_RQ_HISTORY:
+		rc = add_service(req, &a, 0, e);
+		if (!rc && a.limit) {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = isdigit((unsigned char)a.limit[0]) ? strtol(a.limit, &end, 10) : -1;
+			if (v < 1 || v > MAX_LIMIT || errno || *end)
+				rc = fail(e, "usage", "--limit: '%s' is not a number of entries "
+					  "(expected 1..%d)", a.limit, MAX_LIMIT);
+			else
+				json_object_set_new(req, "limit", json_integer(v));
+		}
+		break;
+	default:
+		rc = add_service(req, &a, 0, e);
+		break;
+	}
+	if (!rc && (a.given & O_STICKY))
+		set_str(req, "mode", "sticky");
+	if (!rc && (a.given & O_RESET))
+		set_str(req, "mode", "reset");
+	if (rc) {
+		json_decref(req);
+		return -1;
+	}
+	*out = req;
+	return 0;
+}
+
+int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_command **out,
+	       int *used, struct sl_rq_error *e)
+{
+	static const char *const aliases[] = { "pause", "resume", "promote", "abort" };
+	const char *hint = flags & SL_RQ_CLI ? "; see sluicectl --help" : "";
+	const struct sl_rq_command *c;
+	char words[64];
+
+	if (argc == 0)
+		return fail(e, "usage", "missing COMMAND");
+	if (!strcmp(argv[0], "rollout")) {
+		if (argc == 1 || argv[1][0] == '-')
+			return fail(e, "usage", "'rollout' needs a verb: start, status, pause, "
+				    "resume, promote or abort");
+		for (size_t k = 0; k < sizeof(rollout_verbs) / sizeof(rollout_verbs[0]); k++)
+			if (!strcmp(argv[1], rollout_verbs[k])) {
+				snprintf(words, sizeof(words), "rollout %s", rollout_verbs[k]);
+				*out = find_command(words);
+				*used = 2;
+				return 0;
+			}
+		return fail(e, "usage", "unknown rollout verb '%s' (expected start, status, "
+			    "pause, resume, promote or abort)", argv[1]);
+	}
+	for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
+		if (!strcmp(argv[0], aliases[k])) {
+			snprintf(words, sizeof(words), "rollout %s", aliases[k]);
+			*out = find_command(words);
+			*used = 1;
+			return 0;
+		}
+	c = find_command(argv[0]);
+	if (!c || strchr(c->words, ' '))
+		return fail(e, "usage", "unknown command '%s' (expected status, switch, canary, "
+			    "weights, rollout, pause, resume, promote, abort, undo, history, stats, "
+			    "reload or version%s)", argv[0], hint);
+	*out = c;
+	*used = 1;
+	return 0;
+}
