@@ -23,6 +23,21 @@ uint64_t sl_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The commands' clock: the wall clock, or the caller's (packet time). */
+static uint64_t daemon_now(const struct sl_daemon *d)
+{
+	return d->virtual_clock ? d->clock_ms : sl_now_ms();
+}
+
+static void (*log_fn)(void *ctx, const char *line);
+static void *log_ctx;
+
+void sl_log_sink(void (*fn)(void *ctx, const char *line), void *ctx)
+{
+	log_fn = fn;
+	log_ctx = ctx;
+}
+
 void sl_log(const char *fmt, ...)
 {
 	char line[2048];
@@ -31,11 +46,16 @@ void sl_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "sluiced: %s\n", line);
+	if (log_fn)
+		log_fn(log_ctx, line);
+	else
+		fprintf(stderr, "sluiced: %s\n", line);
 }
 
 static json_t *actor_json(const struct sl_actor *who)
 {
+	if (who && who->name)
+		return json_string(who->name);
 	if (!who || who->uid < 0)
 		return json_string("daemon");
 	return json_pack("{s:I, s:I}", "uid", (json_int_t)who->uid, "pid", (json_int_t)who->pid);
@@ -184,7 +204,7 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 			return NULL;
 		}
 	}
-	entry = sl_txn_journal(st, t, cmd, actor, sl_now_ms());
+	entry = sl_txn_journal(st, t, cmd, actor, daemon_now(d));
 	if (!entry) {
 		sl_error_set(e, SL_E_INTERNAL, "", "out of memory for the journal entry");
 		return NULL;
@@ -280,7 +300,7 @@ static json_t *dataplane_json(const struct sl_daemon *d)
 static json_t *cmd_status(struct sl_daemon *d, const struct sl_req *r, struct sl_error *e)
 {
 	const struct sl_state *st = d->st;
-	uint64_t now = sl_now_ms();
+	uint64_t now = daemon_now(d);
 	json_t *list = json_array();
 	int only = -1;
 
@@ -312,7 +332,7 @@ static json_t *cmd_rollout_status(struct sl_daemon *d, const struct sl_req *r,
 				  struct sl_error *e)
 {
 	const struct sl_state *st = d->st;
-	uint64_t now = sl_now_ms();
+	uint64_t now = daemon_now(d);
 	json_t *list = json_array();
 	int only = -1;
 
@@ -517,7 +537,7 @@ static json_t *cmd_change(struct sl_daemon *d, const struct sl_req *r, const str
 		break;
 	default:
 		rc = sl_plan_rollout(d->st, t, r->cmd, r->has_service ? r->service : NULL, r,
-				     sl_now_ms(), e);
+				     daemon_now(d), e);
 		break;
 	}
 	if (rc < 0)
@@ -703,8 +723,14 @@ int sl_daemon_start(struct sl_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory for the service states");
 		return -1;
 	}
-	if (sl_maps_create(d->bpffs, d->instance, d->bpf_object, &d->maps, &fresh, err, errlen))
+	if (d->in_memory) {
+		if (sl_maps_memory(&d->maps, err, errlen))
+			return -1;
+		fresh = 1;
+	} else if (sl_maps_create(d->bpffs, d->instance, d->bpf_object, &d->maps, &fresh, err,
+				  errlen)) {
 		return -1;
+	}
 	pgen = __atomic_load_n(&d->maps.control->gen, __ATOMIC_ACQUIRE);
 	sl_log("instance %s: maps %s under %s, generation %u", d->instance,
 	       fresh ? "created" : "reused", d->maps.dir, pgen);

@@ -25,6 +25,12 @@ struct sl_daemon {
 	char journal_path[256];
 	char bpf_object[512];
 	uint32_t ack_timeout_ms;
+	/* In-process use (sluice-replay): the tables in memory (sl_maps_memory:
+	 * no bpffs, no dataplane attached), and a clock the caller advances
+	 * (packet time) for rollout dwells and journal times. */
+	int in_memory;
+	int virtual_clock;
+	uint64_t clock_ms;
 
 	struct sl_maps maps;
 	struct sl_journal journal;
@@ -39,10 +45,12 @@ struct sl_daemon {
 	uint32_t lat_max;
 };
 
-/* Who asks: a client (SO_PEERCRED) or the daemon itself (uid -1). */
+/* Who asks: a client (SO_PEERCRED), the daemon itself (uid -1), or a
+ * named actor (a replay schedule's line). */
 struct sl_actor {
 	long uid;
 	long pid;
+	const char *name; /* non-NULL: the journal's actor is this string */
 };
 
 /* Wall clock in ms (rollouts and journal times). */
@@ -50,6 +58,9 @@ uint64_t sl_now_ms(void);
 
 /* One log line on stderr ("sluiced: ..."). */
 void sl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Send the log lines to fn instead (NULL: back to stderr). */
+void sl_log_sink(void (*fn)(void *ctx, const char *line), void *ctx);
 
 /* Maps, journal replay and the first publication (DESIGN §4, the start
  * cases of the brief).  Returns 0, or -1 with err (exit 1). */

@@ -195,7 +195,7 @@ static int settle_paths(struct sl_daemon *d, const struct opts *o)
 
 static char *on_request(void *ctx, const char *line, size_t len, long uid, long pid)
 {
-	struct sl_actor who = { uid, pid };
+	struct sl_actor who = { uid, pid, NULL };
 
 	return sl_daemon_request(ctx, line, len, &who);
 }

@@ -415,6 +415,36 @@ fail:
 	return -1;
 }
 
+int sl_maps_memory(struct sl_maps *m, char *err, size_t errlen)
+{
+	void *addr[M_COUNT];
+
+	maps_reset(m);
+	snprintf(m->dir, sizeof(m->dir), "(memory)");
+	for (int i = 0; i < M_COUNT; i++) {
+		/* anonymous pages: zeroed, touched only where written */
+		m->len[i] = map_len(i);
+		addr[i] = mmap(NULL, m->len[i], PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (addr[i] == MAP_FAILED) {
+			snprintf(err, errlen, "cannot allocate %zu bytes for the %s tables in "
+				 "memory: %s", m->len[i], specs[i].name, strerror(errno));
+			for (int j = 0; j < i; j++)
+				munmap(addr[j], m->len[j]);
+			maps_reset(m);
+			return -1;
+		}
+	}
+	m->tables = addr[M_TABLES];
+	m->groups = addr[M_GROUPS];
+	m->control = addr[M_CONTROL];
+	m->dp = addr[M_ACKS];
+	m->stats = addr[M_STATS];
+	m->dp->layout_version = SL_LAYOUT_VERSION;
+	__atomic_store_n(&m->control->layout_version, SL_LAYOUT_VERSION, __ATOMIC_RELEASE);
+	return 0;
+}
+
 void sl_maps_close(struct sl_maps *m)
 {
 	/* only what a successful create/open left mapped */

@@ -59,6 +59,13 @@ int sl_maps_create(const char *bpffs, const char *instance, const char *obj_path
 int sl_maps_open(const char *bpffs, const char *instance, struct sl_maps *m, char *err,
 		 size_t errlen);
 
+/* The same maps as anonymous memory in this process (sluice-replay runs
+ * the daemon's commands and a worker in one process): laid out like the
+ * pinned maps, layout version stamped, no file descriptors, no dataplane
+ * attached (dp->nworkers 0: acknowledgement waits return at once).
+ * sl_maps_close releases them.  Returns 0, or -1 with err. */
+int sl_maps_memory(struct sl_maps *m, char *err, size_t errlen);
+
 void sl_maps_close(struct sl_maps *m);
 
 /* Remove the pinned maps of instance (tests, `sluiced --reset-state`). */
