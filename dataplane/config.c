@@ -4,6 +4,7 @@
  * any section, unterminated quotes).  Nothing reaches *cfg unless the whole
  * file is valid. */
 #include "config.h"
+#include "filtercheck.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -21,7 +22,9 @@
 #define LINE_MAX_LEN 4096
 #define DURATION_MAX_MS (7ull * 24 * 3600 * 1000)
 
-enum sec_kind { SEC_DATAPLANE, SEC_PORT, SEC_GROUP, SEC_SERVICE, SEC_CONTROL, SEC_NKINDS };
+enum sec_kind {
+	SEC_DATAPLANE, SEC_PORT, SEC_GROUP, SEC_SERVICE, SEC_SHADOW, SEC_CONTROL, SEC_NKINDS
+};
 
 static const char *const dataplane_keys[] = {
 	"eal_args", "hash_seed", "group_seed", "member_seed", "flow_capacity", "maglev_size",
@@ -33,6 +36,7 @@ static const char *const group_keys[] = { "port", "mode", "members", NULL };
 static const char *const service_keys[] = {
 	"proto", "vip", "ports", "champion", "challenger", "share", NULL
 };
+static const char *const shadow_keys[] = { "service", "filter", "sample", "port", "mac", NULL };
 static const char *const control_keys[] = {
 	"instance", "bpffs", "socket", "journal", "bpf_object", "ack_timeout", NULL
 };
@@ -47,13 +51,15 @@ static const struct kind {
 	[SEC_PORT] = { "port", port_keys, SL_MAX_PORTS, "ports" },
 	[SEC_GROUP] = { "group", group_keys, SL_MAX_GROUPS, "groups" },
 	[SEC_SERVICE] = { "service", service_keys, SL_MAX_SERVICES, "services" },
+	[SEC_SHADOW] = { "shadow", shadow_keys, SL_MAX_SHADOWS, "shadow rules" },
 	[SEC_CONTROL] = { "control", control_keys, 1, "control sections" },
 };
 
 /* Section types of features that are designed but not implemented yet. */
-static const char *const reserved_types[] = { "shadow", "slice", NULL };
+static const char *const reserved_types[] = { "slice", NULL };
 
-#define SECTION_TYPES "[dataplane], [port NAME], [group NAME], [service NAME] or [control]"
+#define SECTION_TYPES \
+	"[dataplane], [port NAME], [group NAME], [service NAME], [shadow NAME] or [control]"
 #define NAME_RULE "1..31 characters a-z, 0-9, _ or -"
 
 struct sec {
@@ -70,12 +76,13 @@ struct loader {
 	size_t errlen;
 	dictionary *dict;
 	struct sl_config *cfg;
-	struct sec secs[1 + SL_MAX_PORTS + SL_MAX_GROUPS + SL_MAX_SERVICES];
+	struct sec secs[2 + SL_MAX_PORTS + SL_MAX_GROUPS + SL_MAX_SERVICES + SL_MAX_SHADOWS];
 	unsigned nsecs;
 	unsigned count[SEC_NKINDS];
 	const struct sec *port_sec[SL_MAX_PORTS];
 	const struct sec *group_sec[SL_MAX_GROUPS];
 	const struct sec *service_sec[SL_MAX_SERVICES];
+	const struct sec *shadow_sec[SL_MAX_SHADOWS];
 };
 
 /* iniparser reports through a global callback without context; keep its first
@@ -805,7 +812,7 @@ static void list_names(struct loader *l, bool groups, int role, char *buf, size_
 	}
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
+int sl_mac_parse(const char *s, uint8_t mac[6])
 {
 	for (int i = 0; i < 6; i++) {
 		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
@@ -846,7 +853,7 @@ static int load_members(struct loader *l, const struct sec *s, struct sl_cfg_gro
 			return fail(l, s, "members", "more than %u entries (expected %s)",
 				    SL_MAX_MEMBERS, MEMBERS_EXPECT);
 		mac = g->macs[n - 1];
-		if (parse_mac(t, mac))
+		if (sl_mac_parse(t, mac))
 			return fail(l, s, "members", "'%s' is not a MAC address (expected "
 				    "aa:bb:cc:dd:ee:ff)", t);
 		if (!memcmp(mac, "\xff\xff\xff\xff\xff\xff", 6))
@@ -1124,6 +1131,94 @@ static int load_service(struct loader *l, unsigned i)
 	return 0;
 }
 
+#define FILTER_EXPECT "a pcap-filter expression, e.g. tcp dst port 443"
+
+int sl_shadow_mac_check(const char *s, uint8_t mac[6], char *err, size_t errlen)
+{
+	if (sl_mac_parse(s, mac))
+		return seterr(err, errlen, "'%s' is not a MAC address (expected "
+			      "aa:bb:cc:dd:ee:ff)", s);
+	if (mac[0] & 1)
+		return seterr(err, errlen, "'%s' is a %s address (expected a unicast MAC)", s,
+			      memcmp(mac, "\xff\xff\xff\xff\xff\xff", 6) ? "multicast" :
+			      "broadcast");
+	if (!memcmp(mac, "\0\0\0\0\0\0", 6))
+		return seterr(err, errlen, "'%s' is the zero address (expected a unicast MAC)", s);
+	return 0;
+}
+
+int sl_shadow_filter_check(const char *s, char *err, size_t errlen)
+{
+	char msg[SL_ERR_LEN];
+
+	if (strlen(s) >= SL_FILTER_LEN)
+		return seterr(err, errlen, "%zu characters long (expected at most %u: %s)",
+			      strlen(s), SL_FILTER_LEN - 1, FILTER_EXPECT);
+	if (sl_filter_check(s, msg, sizeof(msg)))
+		return seterr(err, errlen, "'%s' does not compile: %s (expected %s)", s, msg,
+			      FILTER_EXPECT);
+	return 0;
+}
+
+static int load_shadow(struct loader *l, const struct sec *s, struct sl_cfg_shadow *sh)
+{
+	struct sl_config *c = l->cfg;
+	char names[SL_ERR_LEN], msg[SL_ERR_LEN];
+	const char *v;
+	int i, rc;
+
+	snprintf(sh->name, sizeof(sh->name), "%s", s->name);
+	if (required(l, s, "service", "the name of a [service NAME]", &v))
+		return -1;
+	i = sl_config_service(c, v);
+	if (i < 0) {
+		size_t n = 0;
+
+		names[0] = '\0';
+		for (unsigned k = 0; k < c->nservices && n < sizeof(names); k++)
+			n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", k ? ", " : "",
+					      c->services[k].name);
+		return fail(l, s, "service", "no service named '%s' (services: %s)", v, names);
+	}
+	sh->service = (uint8_t)i;
+	if (required(l, s, "port", "the name of a port with role shadow", &v))
+		return -1;
+	i = sl_config_port(c, v);
+	list_names(l, false, SL_ROLE_SHADOW, names, sizeof(names));
+	if (i < 0) {
+		char all[SL_ERR_LEN];
+
+		list_names(l, false, -1, all, sizeof(all));
+		return fail(l, s, "port", "no port named '%s' (ports: %s)", v, all);
+	}
+	if (c->ports[i].role != SL_ROLE_SHADOW)
+		return fail(l, s, "port", "port '%s' has role %s (expected a port with role "
+			    "shadow: %s)", v, c->ports[i].role == SL_ROLE_CLIENT ? "client" :
+			    "backend", names[0] ? names : "none configured");
+	sh->port = (uint8_t)i;
+	if (required(l, s, "sample", "the share of the service's flows to copy, " SHARE_RANGE,
+		     &v))
+		return -1;
+	if (sl_share_parse(v, &sh->sample_bp, msg, sizeof(msg)))
+		return fail(l, s, "sample", "%s", msg);
+	if ((rc = get(l, s, "filter", FILTER_EXPECT " (or no filter key: every packet)",
+		      &v)) < 0)
+		return -1;
+	if (rc > 0) {
+		if (sl_shadow_filter_check(v, msg, sizeof(msg)))
+			return fail(l, s, "filter", "%s", msg);
+		snprintf(sh->filter, sizeof(sh->filter), "%s", v);
+	}
+	if ((rc = get(l, s, "mac", "a unicast MAC address, e.g. 02:00:00:00:0d:01", &v)) < 0)
+		return -1;
+	if (rc > 0) {
+		if (sl_shadow_mac_check(v, sh->mac, msg, sizeof(msg)))
+			return fail(l, s, "mac", "%s", msg);
+		sh->has_mac = 1;
+	}
+	return 0;
+}
+
 /* A path key: non-empty, fits its buffer. */
 static int path_key(struct loader *l, const struct sec *s, const char *key, char *buf,
 		    size_t len)
@@ -1205,6 +1300,9 @@ static int validate(struct loader *l)
 		case SEC_SERVICE:
 			l->service_sec[c->nservices++] = s;
 			break;
+		case SEC_SHADOW:
+			l->shadow_sec[c->nshadows++] = s;
+			break;
 		case SEC_CONTROL:
 			ctl = s;
 			break;
@@ -1218,6 +1316,9 @@ static int validate(struct loader *l)
 			    SL_MAX_SERVICES);
 	for (unsigned i = 0; i < c->nservices; i++)
 		if (load_service(l, i))
+			return -1;
+	for (unsigned i = 0; i < c->nshadows; i++)
+		if (load_shadow(l, l->shadow_sec[i], &c->shadows[i]))
 			return -1;
 	return 0;
 }
@@ -1293,6 +1394,14 @@ int sl_config_group(const struct sl_config *cfg, const char *name)
 {
 	for (unsigned i = 0; i < cfg->ngroups; i++)
 		if (!strcmp(cfg->groups[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int sl_config_service(const struct sl_config *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->nservices; i++)
+		if (cfg->services[i].name[0] && !strcmp(cfg->services[i].name, name))
 			return (int)i;
 	return -1;
 }

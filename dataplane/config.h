@@ -51,6 +51,18 @@ struct sl_cfg_service {
 	uint16_t share_bp;
 };
 
+/* [shadow NAME]: copies of a sample of a service's flows, those packets
+ * that pass the filter, sent to a port with role shadow. */
+struct sl_cfg_shadow {
+	char name[SL_NAME_LEN];
+	uint8_t service;   /* index into services[] */
+	uint8_t port;      /* index into ports[], role shadow */
+	uint8_t has_mac;   /* 1: the copy's destination MAC becomes mac */
+	uint8_t mac[6];
+	uint16_t sample_bp; /* share of the service's flows */
+	char filter[SL_FILTER_LEN]; /* pcap-filter expression, "" = every packet */
+};
+
 struct sl_config {
 	char path[512];
 
@@ -81,6 +93,8 @@ struct sl_config {
 	struct sl_cfg_port ports[SL_MAX_PORTS];
 	struct sl_cfg_group groups[SL_MAX_GROUPS];
 	struct sl_cfg_service services[SL_MAX_SERVICES];
+	uint16_t nshadows;
+	struct sl_cfg_shadow shadows[SL_MAX_SHADOWS];
 };
 
 /* Load and validate path into *cfg (zeroed first).  Returns 0, or -1 with a
@@ -97,8 +111,19 @@ int sl_share_parse(const char *s, uint16_t *bp, char *err, size_t errlen);
  * milliseconds.  Returns 0, or -1 with what was wrong and expected in err. */
 int sl_duration_parse(const char *s, uint32_t *ms, char *err, size_t errlen);
 
-/* Index of the port / group called name, or -1. */
+/* Index of the port / group / service called name, or -1. */
 int sl_config_port(const struct sl_config *cfg, const char *name);
 int sl_config_group(const struct sl_config *cfg, const char *name);
+int sl_config_service(const struct sl_config *cfg, const char *name);
+
+/* "02:00:00:00:0c:01" into mac: six pairs of hex digits joined by ':'.
+ * Returns 0, or -1 when s is not a MAC address. */
+int sl_mac_parse(const char *s, uint8_t mac[6]);
+
+/* Checks of one shadow rule's values, shared by the configuration and
+ * sluiced: a unicast MAC; a filter libpcap compiles (fits SL_FILTER_LEN).
+ * Return 0, or -1 with what is wrong and what was expected in err. */
+int sl_shadow_mac_check(const char *s, uint8_t mac[6], char *err, size_t errlen);
+int sl_shadow_filter_check(const char *s, char *err, size_t errlen);
 
 #endif

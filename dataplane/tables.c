@@ -82,7 +82,60 @@ int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
 			i = (i + 1) & (SL_VIP_SLOTS - 1);
 		hdr->vip_index[i] = (uint8_t)(s + 1);
 	}
+	if (cfg->nshadows > SL_MAX_SHADOWS) {
+		snprintf(err, errlen, "%s: %u shadow rules exceed the table limit (%u)", cfg->path,
+			 cfg->nshadows, SL_MAX_SHADOWS);
+		return -1;
+	}
+	for (uint32_t r = 0; r < cfg->nshadows; r++)
+		if (cfg->shadows[r].service >= cfg->nservices ||
+		    !cfg->services[cfg->shadows[r].service].name[0] ||
+		    cfg->shadows[r].port >= cfg->nports) {
+			snprintf(err, errlen, "%s: [shadow %s] names service index %u of %u, port "
+				 "index %u of %u", cfg->path, cfg->shadows[r].name,
+				 cfg->shadows[r].service, cfg->nservices, cfg->shadows[r].port,
+				 cfg->nports);
+			return -1;
+		}
+	sl_tables_shadows(hdr, cfg);
+	/* Built from a configuration: its rule set is this generation's. */
+	hdr->shadow_gen = gen;
 	return 0;
+}
+
+/* Keeps shadow seeds apart from every other use of seed_flow. */
+#define SHADOW_SEED_SALT 0x736861646f77ull /* "shadow" */
+
+uint64_t sl_shadow_seed(uint64_t seed_flow, const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return sl_hash_mix(h, seed_flow ^ SHADOW_SEED_SALT);
+}
+
+void sl_tables_shadows(struct sl_table_hdr *hdr, const struct sl_config *cfg)
+{
+	hdr->nshadows = 0;
+	memset(hdr->shadows, 0, sizeof(hdr->shadows));
+	for (uint32_t s = 0; s < SL_MAX_SERVICES; s++)
+		hdr->services[s].shadow_mask = 0;
+	for (uint32_t r = 0; r < cfg->nshadows && r < SL_MAX_SHADOWS; r++) {
+		const struct sl_cfg_shadow *cs = &cfg->shadows[r];
+		struct sl_shadow_rec *sr = &hdr->shadows[r];
+
+		snprintf(sr->name, sizeof(sr->name), "%s", cs->name);
+		sr->service = cs->service;
+		sr->port = cs->port;
+		sr->has_mac = cs->has_mac;
+		memcpy(sr->mac, cs->mac, 6);
+		sr->sample_bp = cs->sample_bp;
+		sr->seed = sl_shadow_seed(hdr->seed_flow, cs->name);
+		snprintf(sr->filter, sizeof(sr->filter), "%s", cs->filter);
+		hdr->services[cs->service].shadow_mask |= (uint16_t)(1u << r);
+		hdr->nshadows = (uint16_t)(r + 1);
+	}
 }
 
 struct ini_src {

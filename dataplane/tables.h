@@ -41,6 +41,16 @@ static inline const struct sl_view *sl_src_view(const struct sl_table_src *src)
 int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
 		    const struct sl_config *cfg, uint32_t gen, char *err, size_t errlen);
 
+/* Flow-sampling seed of the shadow rule called name: from the table's flow
+ * seed (itself from hash_seed) and the name alone, so that a rule samples
+ * the same flows whatever other rules come and go, on every box. */
+uint64_t sl_shadow_seed(uint64_t seed_flow, const char *name);
+
+/* Put the shadow rules of a configuration into hdr (shadows[], nshadows,
+ * each service's shadow_mask, seeds); hdr's services and seeds must be
+ * filled.  shadow_gen is left to the caller. */
+void sl_tables_shadows(struct sl_table_hdr *hdr, const struct sl_config *cfg);
+
 /* Heap-backed single-slot source built from a configuration (INI mode).
  * Returns NULL with err set on failure. */
 struct sl_table_src *sl_tables_from_config(const struct sl_config *cfg, char *err,

@@ -40,7 +40,8 @@ static size_t text_len;
 #define WEB SVC("web", "tcp", "192.0.2.10", "443", "blue", "green", "5%")
 #define BASE PORTS GROUPS WEB
 
-#define SECTION_TYPES "[dataplane], [port NAME], [group NAME], [service NAME] or [control]"
+#define SECTION_TYPES \
+	"[dataplane], [port NAME], [group NAME], [service NAME], [shadow NAME] or [control]"
 
 static void reset_text(void)
 {
@@ -119,8 +120,8 @@ static void test_unknown_section(void)
 		   "[frobnicate]: unknown section (expected " SECTION_TYPES ")");
 	EXPECT_ERR(BASE "[Backend blue]\n",
 		   "[backend blue]: unknown section (expected " SECTION_TYPES ")");
-	EXPECT_ERR(BASE "[shadow mirror]\nport = green\n",
-		   "[shadow mirror]: section type 'shadow' is not supported yet by this version "
+	EXPECT_ERR(BASE "[slice billing]\nport = green\n",
+		   "[slice billing]: section type 'slice' is not supported yet by this version "
 		   "(expected " SECTION_TYPES ")");
 	EXPECT_ERR("[control main]\n" BASE,
 		   "[control main]: [control] takes no name (expected [control])");
@@ -857,6 +858,123 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg.tx_desc, 16384);
 }
 
+/* [shadow NAME]: a sample of a service's flows copied to a shadow port. */
+#define MIRROR "[port mirror]\nrole = shadow\ndevargs = net_null3\n"
+#define DNS SVC("dns", "udp", "192.0.2.53", "53", "blue", "green", "0%")
+#define SHADOW_BASE PORTS MIRROR GROUPS WEB DNS
+
+static void test_shadow_section(void)
+{
+	static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0x0d, 0x01 };
+
+	EXPECT_OK(SHADOW_BASE "[shadow web-443]\nservice = web\nfilter = tcp dst port 443 and "
+		  "src net 198.51.100.0/24\nsample = 10%\nport = mirror\n"
+		  "mac = 02:00:00:00:0D:01\n"
+		  "[shadow all-dns]\nservice = dns\nsample = 50bp\nport = mirror\n");
+	CU_ASSERT_EQUAL(cfg.nshadows, 2);
+	CU_ASSERT_STRING_EQUAL(cfg.shadows[0].name, "web-443");
+	CU_ASSERT_EQUAL(cfg.shadows[0].service, 0);
+	CU_ASSERT_EQUAL(cfg.shadows[0].port, 3);
+	CU_ASSERT_EQUAL(cfg.shadows[0].sample_bp, 1000);
+	CU_ASSERT_STRING_EQUAL(cfg.shadows[0].filter,
+			       "tcp dst port 443 and src net 198.51.100.0/24");
+	CU_ASSERT_EQUAL(cfg.shadows[0].has_mac, 1);
+	CU_ASSERT_EQUAL(memcmp(cfg.shadows[0].mac, mac, 6), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.shadows[1].name, "all-dns");
+	CU_ASSERT_EQUAL(cfg.shadows[1].service, 1);
+	CU_ASSERT_EQUAL(cfg.shadows[1].sample_bp, 50);
+	CU_ASSERT_STRING_EQUAL(cfg.shadows[1].filter, "");
+	CU_ASSERT_EQUAL(cfg.shadows[1].has_mac, 0);
+	CU_ASSERT_EQUAL(sl_config_service(&cfg, "dns"), 1);
+	CU_ASSERT_EQUAL(sl_config_service(&cfg, "mirror"), -1);
+	/* a quoted filter keeps its inner text */
+	EXPECT_OK(SHADOW_BASE "[shadow q]\nservice = web\nfilter = \"ip6 and udp\"\n"
+		  "sample = 100%\nport = mirror\n");
+	CU_ASSERT_STRING_EQUAL(cfg.shadows[0].filter, "ip6 and udp");
+
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nsample = 5%\nport = mirror\n",
+		   "[shadow s] service: missing (expected the name of a [service NAME])");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = www\nsample = 5%\nport = mirror\n",
+		   "[shadow s] service: no service named 'www' (services: web, dns)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5%\n",
+		   "[shadow s] port: missing (expected the name of a port with role shadow)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5%\nport = mirorr\n",
+		   "[shadow s] port: no port named 'mirorr' (ports: client, blue, green, mirror)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5%\nport = green\n",
+		   "[shadow s] port: port 'green' has role backend (expected a port with role "
+		   "shadow: mirror)");
+	EXPECT_ERR(PORTS GROUPS WEB "[shadow s]\nservice = web\nsample = 5%\nport = client\n",
+		   "[shadow s] port: port 'client' has role client (expected a port with role "
+		   "shadow: none configured)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nport = mirror\n",
+		   "[shadow s] sample: missing (expected the share of the service's flows to "
+		   "copy, 0%..100%, e.g. 5%, 0.5%, 50bp)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5\nport = mirror\n",
+		   "[shadow s] sample: '5' has no unit (expected % or bp, e.g. 5% or 50bp)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 101%\nport = mirror\n",
+		   "[shadow s] sample: '101%' is above 100% (expected 0%..100%, e.g. 5%, 0.5%, "
+		   "50bp)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5%\nport = mirror\n"
+		   "filter = tcp dst port\n",
+		   "[shadow s] filter: 'tcp dst port' does not compile: can't parse filter "
+		   "expression: syntax error (expected a pcap-filter expression, e.g. tcp dst "
+		   "port 443)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5%\nport = mirror\n"
+		   "filter = src net 198.51.100.1/24\n",
+		   "[shadow s] filter: 'src net 198.51.100.1/24' does not compile: non-network "
+		   "bits set in \"198.51.100.1/24\" (expected a pcap-filter expression, e.g. "
+		   "tcp dst port 443)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5%\nport = mirror\n"
+		   "filter =\n",
+		   "[shadow s] filter: empty (expected a pcap-filter expression, e.g. tcp dst "
+		   "port 443 (or no filter key: every packet))");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5%\nport = mirror\n"
+		   "mac = ff:ff:ff:ff:ff:ff\n",
+		   "[shadow s] mac: 'ff:ff:ff:ff:ff:ff' is a broadcast address (expected a "
+		   "unicast MAC)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5%\nport = mirror\n"
+		   "mac = 01:00:5e:00:00:01\n",
+		   "[shadow s] mac: '01:00:5e:00:00:01' is a multicast address (expected a "
+		   "unicast MAC)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5%\nport = mirror\n"
+		   "mac = 02:00:00:00:0d\n",
+		   "[shadow s] mac: '02:00:00:00:0d' is not a MAC address (expected "
+		   "aa:bb:cc:dd:ee:ff)");
+	EXPECT_ERR(SHADOW_BASE "[shadow s]\nservice = web\nsample = 5%\nport = mirror\n"
+		   "rate = 5\n",
+		   "[shadow s] rate: unknown key (expected one of: service, filter, sample, port, "
+		   "mac)");
+	EXPECT_ERR(SHADOW_BASE "[shadow]\nservice = web\n",
+		   "[shadow]: missing name (expected [shadow NAME], NAME of 1..31 characters "
+		   "a-z, 0-9, _ or -)");
+}
+
+static void test_shadow_limits(void)
+{
+	char longf[400];
+	size_t n = 0;
+
+	reset_text();
+	add("%s", SHADOW_BASE);
+	for (int i = 0; i < SL_MAX_SHADOWS; i++)
+		add("[shadow r%d]\nservice = web\nsample = %d%%\nport = mirror\n", i, i + 1);
+	EXPECT_OK(text);
+	CU_ASSERT_EQUAL(cfg.nshadows, SL_MAX_SHADOWS);
+	CU_ASSERT_EQUAL(cfg.shadows[SL_MAX_SHADOWS - 1].sample_bp, SL_MAX_SHADOWS * 100);
+	add("[shadow r%d]\nservice = web\nsample = 1%%\nport = mirror\n", SL_MAX_SHADOWS);
+	EXPECT_ERR(text, "[shadow r16]: too many shadow rules (expected at most 16)");
+
+	/* 64 times "ip or " then "ip": 388 characters, more than a rule holds */
+	for (int i = 0; i < 64; i++)
+		n += (size_t)snprintf(longf + n, sizeof(longf) - n, "ip or ");
+	snprintf(longf + n, sizeof(longf) - n, "ip");
+	reset_text();
+	add("%s[shadow s]\nservice = web\nsample = 5%%\nport = mirror\nfilter = %s\n",
+	    SHADOW_BASE, longf);
+	EXPECT_ERR(text, "[shadow s] filter: 386 characters long (expected at most 255: a "
+		   "pcap-filter expression, e.g. tcp dst port 443)");
+}
+
 static void test_lookup(void)
 {
 	EXPECT_OK(BASE);
@@ -1042,6 +1160,8 @@ void sl_test_register_config(void)
 	CU_add_test(s, "comments, quotes, case", test_comments_quotes_case);
 	CU_add_test(s, "defaults and every dataplane key", test_defaults);
 	CU_add_test(s, "port and group lookup", test_lookup);
+	CU_add_test(s, "[shadow NAME] sections", test_shadow_section);
+	CU_add_test(s, "16 shadow rules load, 17 fail; long filter", test_shadow_limits);
 	CU_add_test(s, "conf/demo.ini", test_conf_demo);
 	CU_add_test(s, "conf/example-4port.ini", test_conf_example_4port);
 	CU_add_test(s, "conf/netns.ini", test_conf_netns);
