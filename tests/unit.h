@@ -18,5 +18,6 @@ void sl_test_register_rollout(void);
 void sl_test_register_proto(void);
 void sl_test_register_journal(void);
 void sl_test_register_state(void);
+void sl_test_register_schedule(void);
 
 #endif
