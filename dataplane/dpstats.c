@@ -163,6 +163,55 @@ static json_t *services_json(const struct sl_dp_report *r, int *bad)
 	return svcs;
 }
 
+static unsigned nshadows(const struct sl_dp_report *r)
+{
+	unsigned n = r->view && r->view->hdr ? r->view->hdr->nshadows : 0;
+
+	return n > SL_MAX_SHADOWS ? SL_MAX_SHADOWS : n;
+}
+
+static const char *port_name(const struct sl_dp_report *r, unsigned p)
+{
+	return p < r->cfg->nports ? r->cfg->ports[p].name : "?";
+}
+
+static const char *service_name(const struct sl_dp_report *r, unsigned s)
+{
+	return s < nservices(r) ? r->view->hdr->services[s].name : "?";
+}
+
+/* Rules of the tables in force, by name, with their counters. */
+static json_t *shadows_json(const struct sl_dp_report *r, int *bad)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	for (unsigned i = 0; i < nshadows(r); i++) {
+		const struct sl_shadow_rec *sr = &r->view->hdr->shadows[i];
+		const struct sl_shadow_counters *c = &r->sum->shadow[i];
+		json_t *x;
+
+		if (!sr->name[0])
+			continue;
+		x = json_object();
+		if (!x) {
+			*bad = 1;
+			break;
+		}
+		put(x, "service", json_string(service_name(r, sr->service)), bad);
+		put(x, "port", json_string(port_name(r, sr->port)), bad);
+		put(x, "sample_bp", u64(sr->sample_bp), bad);
+		put(x, "filter", json_stringn(sr->filter, strnlen(sr->filter, SL_FILTER_LEN)), bad);
+		put(x, "flows", u64(c->flows), bad);
+		put(x, "packets", u64(c->pkts), bad);
+		put(x, "dropped", u64(c->drops), bad);
+		put(x, "pending", u64(c->pending), bad);
+		put(o, sr->name, x, bad);
+	}
+	return o;
+}
+
 static json_t *malformed_json(const struct sl_dp_report *r, int *bad)
 {
 	json_t *o = json_object();
@@ -221,6 +270,7 @@ json_t *sl_dp_stats_json(const struct sl_dp_report *r)
 	}
 	put(root, "ports", ports_json(r, &bad), &bad);
 	put(root, "services", services_json(r, &bad), &bad);
+	put(root, "shadows", shadows_json(r, &bad), &bad);
 	put(root, "malformed", malformed_json(r, &bad), &bad);
 	put(root, "malformed_forwarded", u64(c->malformed_fwd), &bad);
 	put(root, "malformed_dropped", u64(c->malformed_drop), &bad);
@@ -307,6 +357,19 @@ void sl_dp_summary(const struct sl_dp_report *r, FILE *f)
 				")\n", group_name(r, g), gc->pkts, gc->flows, gc->active,
 				gc->ret_pkts, gc->ret_rst, gc->ret_synack);
 		}
+	}
+	for (unsigned i = 0; i < nshadows(r); i++) {
+		const struct sl_shadow_rec *sr = &r->view->hdr->shadows[i];
+		const struct sl_shadow_counters *sc = &c->shadow[i];
+
+		if (!sr->name[0])
+			continue;
+		fprintf(f, "  shadow %.*s: %u.%02u%% of %s's flows%s%.*s%s -> port %s: flows %" PRIu64
+			" packets %" PRIu64 " dropped %" PRIu64 " pending %" PRIu64 "\n",
+			SL_NAME_LEN, sr->name, sr->sample_bp / 100, sr->sample_bp % 100,
+			service_name(r, sr->service), sr->filter[0] ? " matching '" : "",
+			SL_FILTER_LEN, sr->filter, sr->filter[0] ? "'" : "", port_name(r, sr->port),
+			sc->flows, sc->pkts, sc->drops, sc->pending);
 	}
 	for (unsigned i = 1; i < SL_BAD__COUNT; i++)
 		mal += c->malformed[i];

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "config.h"
 #include "decide.h"
 #include "dpstats.h"
+#include "filter.h"
 #include "maps.h"
 #include "ports.h"
 #include "tables.h"
@@ -54,6 +56,9 @@ static uint64_t worker_rx[RTE_MAX_LCORE];
 static struct sl_maps maps;
 static struct sl_table_src map_src;
 static int attached;
+/* Shadow filters: compiled off the packet path, handed to the workers. */
+static struct sl_dp_shadow shadow;
+static int shadow_ready;
 
 static void usage(FILE *f)
 {
@@ -294,6 +299,10 @@ static struct sl_dp_worker **workers_create(unsigned nw, const unsigned *lc,
 		w[i]->port_mask = (uint16_t)((1u << ports.nports) - 1);
 		w[i]->solo = nw == 1 && lc[i] == rte_get_main_lcore();
 		memcpy(w[i]->port_id, ports.port_id, sizeof(ports.port_id));
+		for (unsigned p = 0; p < ports.nports; p++) {
+			w[i]->copy_pool[p] = sl_ports_copy_pool(&ports, p);
+			w[i]->clone_pool[p] = sl_ports_clone_pool(&ports, p);
+		}
 	}
 	return w;
 }
@@ -319,11 +328,52 @@ static void workers_free(struct sl_dp_worker **w, unsigned nw)
 	free(w);
 }
 
+/* A new rule set of the tables in force: compile it and hand it over. */
+static void shadow_step(void)
+{
+	char err[SL_ERR_LEN * 4];
+	int rc = sl_dp_shadow_update(&shadow, err, sizeof(err));
+
+	if (rc == 0 || !attached)
+		return;
+	if (rc < 0 && !shadow.cur) {
+		fprintf(stderr, "sluice-dp: shadow rules: %s\n", err);
+		return;
+	}
+	if (rc < 0)
+		fprintf(stderr, "sluice-dp: shadow rules of generation %u: %s (those rules never "
+			"match)\n", shadow.cur->shadow_gen, err);
+	printf("sluice-dp: shadow rules of generation %u: %u filter%s ready in %" PRIu64
+	       " us\n", shadow.cur->shadow_gen, shadow.cur->nshadows,
+	       shadow.cur->nshadows == 1 ? "" : "s", shadow.last_build_us);
+	fflush(stdout);
+}
+
+/* The main lcore is the only worker: filters are compiled here. */
+static void *shadow_thread(void *arg)
+{
+	(void)arg;
+	while (__atomic_load_n(&run.stop, __ATOMIC_RELAXED) == SL_DP_RUNNING) {
+		shadow_step();
+		rte_delay_us_sleep(1000);
+	}
+	return NULL;
+}
+
 /* Run the workers until a stop condition; returns 0 or -1. */
 static int workers_run(struct sl_dp_worker **w, unsigned nw, const unsigned *lc)
 {
 	if (w[0]->solo) {
+		pthread_t tid;
+		int rc = rte_ctrl_thread_create(&tid, "sl-shadow", NULL, shadow_thread, NULL);
+
+		if (rc != 0) {
+			fprintf(stderr, "sluice-dp: cannot start the shadow filter thread: %s\n",
+				strerror(rc));
+			return -1;
+		}
 		sl_dp_worker_main(w[0]);
+		pthread_join(tid, NULL);
 		return 0;
 	}
 	for (unsigned i = 0; i < nw; i++) {
@@ -337,8 +387,10 @@ static int workers_run(struct sl_dp_worker **w, unsigned nw, const unsigned *lc)
 			return -1;
 		}
 	}
-	while (!sl_dp_run_check(&run))
+	while (!sl_dp_run_check(&run)) {
+		shadow_step();
 		rte_delay_us_sleep(1000);
+	}
 	rte_eal_mp_wait_lcore();
 	return 0;
 }
@@ -479,6 +531,7 @@ static void dp_detach(void)
 {
 	if (!attached)
 		return;
+	__atomic_store_n(&maps.dp->shadow_ready_gen, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&maps.dp->nworkers, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&maps.dp->pid, 0, __ATOMIC_RELEASE);
 	attached = 0;
@@ -520,6 +573,38 @@ static void report_fill(struct sl_dp_report *r, struct sl_dp_worker **w, unsigne
 	r->elapsed_s = (double)(end - run.start_tsc) / (double)run.tsc_hz;
 	if (rx >= 2 && last > first)
 		r->pps = (double)rx * (double)run.tsc_hz / (double)(last - first);
+}
+
+/* The filters of the rules in force before the first packet: a rule is
+ * never pending at the start.  From the configuration, a filter DPDK
+ * cannot run stops the start; from an instance, its rules never match. */
+static int shadow_start(struct sl_dp_worker **w, unsigned nw, const struct sl_table_src *src)
+{
+	char err[SL_ERR_LEN * 4];
+	int rc;
+
+	if (sl_dp_shadow_init(&shadow, src, w, nw, attached ? &maps.dp->shadow_ready_gen : NULL,
+			      err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-dp: %s\n", err);
+		return -1;
+	}
+	shadow_ready = 1;
+	rc = sl_dp_shadow_update(&shadow, err, sizeof(err));
+	if (rc < 0 && (!attached || !shadow.cur)) {
+		fprintf(stderr, "sluice-dp: %s: %s\n", cfg.path, err);
+		return -1;
+	}
+	if (rc < 0)
+		fprintf(stderr, "sluice-dp: shadow rules of generation %u: %s (those rules never "
+			"match)\n", shadow.cur->shadow_gen, err);
+	if (shadow.cur->nshadows) {
+		printf("sluice-dp: %u shadow rule%s, filters ready in %" PRIu64 " us (%s)\n",
+		       shadow.cur->nshadows, shadow.cur->nshadows == 1 ? "" : "s",
+		       shadow.last_build_us, shadow.cache.head && !shadow.cache.head->jit ?
+		       "interpreted: DPDK returned no JIT code" : "JIT-compiled");
+		fflush(stdout);
+	}
+	return 0;
 }
 
 /* Tables from the configuration, or from the instance's maps once
@@ -636,6 +721,8 @@ int main(int argc, char **argv)
 			goto out_workers;
 		dp_attach(nw);
 	}
+	if (shadow_start(w, nw, src) != 0)
+		goto out_workers;
 
 	run.nworkers = nw;
 	run.workers = w;
@@ -663,6 +750,8 @@ int main(int argc, char **argv)
 
 out_workers:
 	dp_detach();
+	if (shadow_ready)
+		sl_dp_shadow_fini(&shadow);
 	workers_free(w, nw);
 out_ports:
 	sl_ports_close(&ports);

@@ -20,6 +20,7 @@ _Static_assert(RTE_MAX_NUMA_NODES <= SL_DP_MAX_SOCKETS, "one pool slot per NUMA 
 
 #define SL_POOL_CACHE 256
 #define SL_POOL_SLACK 2048
+#define SL_SHADOW_POOL_SLACK 512
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -417,6 +418,49 @@ static int port_configure(struct sl_dp_ports *p, const struct sl_config *cfg, un
 	return 0;
 }
 
+/* Copies in flight to a shadow port: its TX rings and the workers' shadow
+ * buffers, per queue.  Past that they are dropped and counted, so the
+ * pools never need more. */
+static int shadow_pools_create(struct sl_dp_ports *p, const struct sl_config *cfg,
+			       uint32_t room, char *err, size_t errlen)
+{
+	uint64_t need[SL_DP_MAX_SOCKETS] = { 0 };
+
+	for (unsigned i = 0; i < p->nports; i++) {
+		p->shadow[i] = cfg->ports[i].role == SL_ROLE_SHADOW;
+		if (p->shadow[i])
+			need[p->socket[i]] += (uint64_t)p->nqueues * (p->tx_desc[i] + SL_TXBUF_CAP +
+								      SL_BURST);
+	}
+	for (int s = 0; s < SL_DP_MAX_SOCKETS; s++) {
+		char name[RTE_MEMPOOL_NAMESIZE];
+		uint64_t n = need[s];
+
+		if (!n)
+			continue;
+		n += (uint64_t)SL_POOL_CACHE * rte_lcore_count() + SL_SHADOW_POOL_SLACK;
+		if (n > UINT32_MAX)
+			n = UINT32_MAX;
+		snprintf(name, sizeof(name), "sl_copy_s%d", s);
+		p->copy_pool[s] = rte_pktmbuf_pool_create(name, (unsigned)n, SL_POOL_CACHE, 0,
+							  (uint16_t)room, s);
+		snprintf(name, sizeof(name), "sl_clone_s%d", s);
+		if (p->copy_pool[s])
+			p->clone_pool[s] = rte_pktmbuf_pool_create(name, (unsigned)n, SL_POOL_CACHE,
+								   0, 0, s);
+		if (!p->copy_pool[s] || !p->clone_pool[s]) {
+			seterr(err, errlen,
+			       "shadow copy pools on socket %d (%" PRIu64 " mbufs of %u bytes) "
+			       "cannot be created: %s (less [dataplane] tx_desc or mbuf_size, or "
+			       "more memory: EAL -m or hugepages)", s, n, room,
+			       rte_strerror(rte_errno));
+			return -1;
+		}
+		p->copy_pool_size[s] = (uint32_t)n;
+	}
+	return 0;
+}
+
 static int pools_create(struct sl_dp_ports *p, const struct sl_config *cfg, char *err,
 			size_t errlen)
 {
@@ -462,7 +506,17 @@ static int pools_create(struct sl_dp_ports *p, const struct sl_config *cfg, char
 		}
 		p->pool_size[s] = (uint32_t)n;
 	}
-	return 0;
+	return shadow_pools_create(p, cfg, room, err, errlen);
+}
+
+struct rte_mempool *sl_ports_copy_pool(const struct sl_dp_ports *p, unsigned i)
+{
+	return p->shadow[i] ? p->copy_pool[p->socket[i]] : NULL;
+}
+
+struct rte_mempool *sl_ports_clone_pool(const struct sl_dp_ports *p, unsigned i)
+{
+	return p->shadow[i] ? p->clone_pool[p->socket[i]] : NULL;
 }
 
 static int port_start(struct sl_dp_ports *p, const struct sl_config *cfg, unsigned i,
@@ -544,6 +598,8 @@ void sl_ports_close(struct sl_dp_ports *p)
 	}
 	for (int s = 0; s < SL_DP_MAX_SOCKETS; s++) {
 		rte_mempool_free(p->pool[s]);
-		p->pool[s] = NULL;
+		rte_mempool_free(p->copy_pool[s]);
+		rte_mempool_free(p->clone_pool[s]);
+		p->pool[s] = p->copy_pool[s] = p->clone_pool[s] = NULL;
 	}
 }

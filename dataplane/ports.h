@@ -55,8 +55,14 @@ struct sl_dp_ports {
 	int socket[SL_MAX_PORTS];         /* NUMA socket whose pool feeds the port */
 	uint8_t configured[SL_MAX_PORTS];
 	uint8_t started[SL_MAX_PORTS];
+	uint8_t shadow[SL_MAX_PORTS];     /* role shadow: copies go there */
 	struct rte_mempool *pool[SL_DP_MAX_SOCKETS]; /* by NUMA socket */
 	uint32_t pool_size[SL_DP_MAX_SOCKETS];
+	/* Shadow copies, on the sockets of shadow ports: apart from the
+	 * originals' pool, so that copies can never starve it. */
+	struct rte_mempool *copy_pool[SL_DP_MAX_SOCKETS];  /* rte_pktmbuf_copy */
+	struct rte_mempool *clone_pool[SL_DP_MAX_SOCKETS]; /* indirect mbufs */
+	uint32_t copy_pool_size[SL_DP_MAX_SOCKETS];
 };
 
 /* Find the ethdev of every configured port by device name.  Returns 0, or -1
@@ -68,6 +74,11 @@ int sl_ports_map(struct sl_dp_ports *p, const struct sl_config *cfg, char *err, 
  * Returns 0, or -1 with err naming the port and what failed. */
 int sl_ports_setup(struct sl_dp_ports *p, const struct sl_config *cfg, uint16_t nqueues,
 		   char *err, size_t errlen);
+
+/* The copy and clone pools of port index i (NULL unless it has role
+ * shadow). */
+struct rte_mempool *sl_ports_copy_pool(const struct sl_dp_ports *p, unsigned i);
+struct rte_mempool *sl_ports_clone_pool(const struct sl_dp_ports *p, unsigned i);
 
 /* Stop and close every port that was set up; free the pools. */
 void sl_ports_close(struct sl_dp_ports *p);

@@ -169,6 +169,101 @@ static inline void dispatch(struct sl_dp_worker *w, struct rte_mbuf *m, uint16_t
 	}
 }
 
+/* Take the filter set the main lcore handed over, between bursts. */
+static inline void shadow_adopt(struct sl_dp_worker *w)
+{
+	struct sl_filter_set *s = __atomic_load_n(&w->shadow_next, __ATOMIC_ACQUIRE);
+
+	if (likely(s == w->shadow_burst.set))
+		return;
+	w->shadow_burst.set = s;
+	w->core.shadow.match = s ? sl_filter_match : NULL;
+	w->core.shadow.ctx = &w->shadow_burst;
+	w->core.shadow.ready_gen = s ? s->shadow_gen : 0;
+	__atomic_store_n(&w->shadow_used, s, __ATOMIC_RELEASE);
+}
+
+static inline void shadow_drop(struct sl_dp_worker *w, unsigned r, struct rte_mbuf *c)
+{
+	if (c)
+		rte_pktmbuf_free(c);
+	w->core.cnt->shadow[r].drops++;
+}
+
+static inline void shadow_enqueue(struct sl_dp_worker *w, unsigned p, unsigned r,
+				  struct rte_mbuf *c)
+{
+	struct sl_dp_shadowbuf *b = &w->shadow_tx[p];
+
+	if (unlikely(b->hi == SL_TXBUF_CAP)) {
+		if (b->lo == 0) {
+			/* the shadow port is behind: this copy goes, nothing waits */
+			w->core.cnt->port_drop[p]++;
+			shadow_drop(w, r, c);
+			return;
+		}
+		memmove(&b->m[0], &b->m[b->lo], (size_t)(b->hi - b->lo) * sizeof(b->m[0]));
+		memmove(&b->rule[0], &b->rule[b->lo], (size_t)(b->hi - b->lo));
+		b->hi -= b->lo;
+		b->lo = 0;
+	}
+	b->rule[b->hi] = (uint8_t)r;
+	b->m[b->hi++] = c;
+}
+
+/* One copy of m per rule of vd->shadow, made before the original's MAC
+ * rewrite.  A clone shares the original's bytes, so only where neither is
+ * rewritten; a copy is a new mbuf from the shadow pool. */
+static inline void shadow_copies(struct sl_dp_worker *w, const struct sl_view *v,
+				 struct rte_mbuf *m, const struct sl_verdict *vd)
+{
+	uint16_t mask = vd->shadow;
+
+	while (mask) {
+		unsigned r = (unsigned)__builtin_ctz(mask);
+		const struct sl_shadow_rec *sr = &v->hdr->shadows[r];
+		unsigned p = sr->port;
+		struct rte_mbuf *c;
+
+		mask &= (uint16_t)(mask - 1);
+		if (unlikely(p >= w->nports)) {
+			shadow_drop(w, r, NULL);
+			continue;
+		}
+		if (!sr->has_mac && !vd->has_dmac && w->clone_pool[p]) {
+			c = rte_pktmbuf_clone(m, w->clone_pool[p]);
+		} else {
+			c = rte_pktmbuf_copy(m, w->copy_pool[p] ? w->copy_pool[p] : m->pool, 0,
+					     UINT32_MAX);
+			if (c && sr->has_mac)
+				memcpy(rte_pktmbuf_mtod(c, uint8_t *), sr->mac, 6);
+		}
+		if (unlikely(!c)) {
+			shadow_drop(w, r, NULL);
+			continue;
+		}
+		shadow_enqueue(w, p, r, c);
+	}
+}
+
+/* Copies the port does not take stay for the next flush (in order); new
+ * ones are dropped while the buffer is full. */
+static inline unsigned shadow_flush(struct sl_dp_worker *w, unsigned p)
+{
+	struct sl_dp_shadowbuf *b = &w->shadow_tx[p];
+	uint16_t n = b->hi - b->lo, sent;
+
+	if (n == 0)
+		return 0;
+	sent = w->tx_fn ? w->tx_fn(w->tx_ctx, p, &b->m[b->lo], n)
+			: rte_eth_tx_burst(w->port_id[p], w->queue, &b->m[b->lo], n);
+	w->core.cnt->port_tx[p] += sent;
+	b->lo += sent;
+	if (b->lo == b->hi)
+		b->lo = b->hi = 0;
+	return n - sent;
+}
+
 void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 		   struct rte_mbuf **pkts, uint16_t n, uint32_t now)
 {
@@ -192,8 +287,12 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 		len[i] = rte_pktmbuf_data_len(pkts[i]);
 		rte_prefetch0(data[i]);
 	}
+	shadow_adopt(w);
+	w->shadow_burst.pkts = pkts;
 	sl_decide_burst(&w->core, v, (uint8_t)p, (const uint8_t *const *)data, len, n, now, vd);
 	for (unsigned i = 0; i < n; i++) {
+		if (unlikely(vd[i].shadow))
+			shadow_copies(w, v, pkts[i], &vd[i]);
 		sl_verdict_rewrite(data[i], &vd[i]);
 		dispatch(w, pkts[i], vd[i].out);
 	}
@@ -201,8 +300,10 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 
 void sl_dp_flush(struct sl_dp_worker *w)
 {
-	for (unsigned p = 0; p < w->nports; p++)
+	for (unsigned p = 0; p < w->nports; p++) {
 		tx_flush(w, p);
+		shadow_flush(w, p);
+	}
 }
 
 /* Stop: send what is buffered, bounded in time; the rest counts as drops. */
@@ -214,15 +315,20 @@ void sl_dp_drain(struct sl_dp_worker *w)
 	do {
 		left = 0;
 		for (unsigned p = 0; p < w->nports; p++)
-			left += tx_flush(w, p);
+			left += tx_flush(w, p) + shadow_flush(w, p);
 	} while (left && rte_rdtsc() < end);
 	for (unsigned p = 0; p < w->nports; p++) {
 		struct sl_dp_txbuf *b = &w->tx[p];
+		struct sl_dp_shadowbuf *sb = &w->shadow_tx[p];
 
 		for (unsigned i = b->lo; i < b->hi; i++)
 			rte_pktmbuf_free(b->m[i]);
 		w->core.cnt->port_drop[p] += b->hi - b->lo;
 		b->lo = b->hi = 0;
+		for (unsigned i = sb->lo; i < sb->hi; i++)
+			shadow_drop(w, sb->rule[i], sb->m[i]);
+		w->core.cnt->port_drop[p] += sb->hi - sb->lo;
+		sb->lo = sb->hi = 0;
 	}
 }
 
@@ -241,6 +347,8 @@ int sl_dp_worker_main(void *arg)
 		if (w->src->acks)
 			__atomic_store_n(&w->src->acks[w->queue].gen, v->hdr->gen,
 					 __ATOMIC_RELEASE);
+		/* an idle worker still lets go of an old filter set */
+		shadow_adopt(w);
 
 		for (unsigned p = 0; p < w->nports; p++) {
 			uint16_t n = rte_eth_rx_burst(w->port_id[p], w->queue, pkts, SL_BURST);

@@ -7,15 +7,25 @@
 #include <stdint.h>
 
 #include "decide.h"
+#include "filter.h"
 #include "tables.h"
 
 #define SL_TXBUF_CAP (4 * SL_BURST)
 
 struct rte_mbuf;
+struct rte_mempool;
 
 /* Frames waiting for one TX queue, in order: m[lo..hi). */
 struct sl_dp_txbuf {
 	uint16_t lo, hi;
+	struct rte_mbuf *m[SL_TXBUF_CAP];
+};
+
+/* Shadow copies waiting for a shadow port, with the rule each is for: a
+ * full buffer drops the new copy (counted for its rule), never waits. */
+struct sl_dp_shadowbuf {
+	uint16_t lo, hi;
+	uint8_t rule[SL_TXBUF_CAP];
 	struct rte_mbuf *m[SL_TXBUF_CAP];
 };
 
@@ -64,6 +74,20 @@ struct sl_dp_worker {
 	uint64_t first_rx_tsc; /* TSC of the first and last burst received; */
 	uint64_t last_rx_tsc;  /* first_rx_tsc == 0: nothing received */
 	struct sl_dp_txbuf tx[SL_MAX_PORTS];
+
+	/* Shadow copies.  The filter programs of the table's rule set come
+	 * from sl_dp_shadow_update (filter.h), which writes shadow_next; the
+	 * worker takes it between bursts and says so in shadow_used.  Copies
+	 * come from copy_pool[p] (rte_pktmbuf_copy, NULL: the packet's own
+	 * pool), or are clones from clone_pool[p] (indirect mbufs) when
+	 * neither the original nor the copy is rewritten (NULL: always
+	 * copies); they leave through shadow_tx, apart from the originals. */
+	struct sl_filter_set *shadow_next;
+	const struct sl_filter_set *shadow_used;
+	struct sl_filter_burst shadow_burst;
+	struct rte_mempool *copy_pool[SL_MAX_PORTS];
+	struct rte_mempool *clone_pool[SL_MAX_PORTS];
+	struct sl_dp_shadowbuf shadow_tx[SL_MAX_PORTS];
 };
 
 /* Timing and stop conditions; duration_s 0 / idle_ms 0: none.  run starts
@@ -84,12 +108,13 @@ void sl_dp_run_reason(const struct sl_dp_run *run, char *buf, unsigned len);
 
 /* One burst received on port index p: count it, decide it, make the
  * shadow copies, rewrite, and queue every frame for its ports (shared by
- * sluice-dp's loop and sluice-replay). */
+ * sluice-dp's loop and sluice-replay).  Takes the filter set handed over
+ * by sl_dp_shadow_update first, if there is a new one. */
 void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 		   struct rte_mbuf **pkts, uint16_t n, uint32_t now);
 
 /* Hand every queued frame to its port (what a port does not take stays
- * queued, in order). */
+ * queued, in order), shadow copies included. */
 void sl_dp_flush(struct sl_dp_worker *w);
 
 /* Stop: flush for at most 100 ms, then free and count what is left. */
