@@ -602,6 +602,283 @@ static void test_fleet_determinism(void)
 	free(c);
 }
 
+/* ---- shadow sampling (the core part: which packets get a copy) ---- */
+
+/* Test matcher: packet i of the burst passes unless reject[i]; rule r's
+ * calls are counted. */
+struct tmatch {
+	uint8_t reject[SL_BURST];
+	uint64_t calls[SL_MAX_SHADOWS];
+};
+
+static int tmatch_fn(void *ctx, unsigned r, unsigned i)
+{
+	struct tmatch *m = ctx;
+
+	m->calls[r]++;
+	return !m->reject[i];
+}
+
+static void shadow_rule(struct sl_config *c, const char *name, uint8_t svc, uint16_t bp,
+			const char *filter)
+{
+	struct sl_cfg_shadow *r = &c->shadows[c->nshadows++];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->service = svc;
+	r->port = TC_SHADOW;
+	r->sample_bp = bp;
+	snprintf(r->filter, sizeof(r->filter), "%s", filter);
+}
+
+/* Flows [0, n) of web, each sent as SYN, three data packets and a FIN in
+ * rounds (every flow's k-th packet in the same round, bursts of SL_BURST),
+ * so that a flow's packets are far apart.  sel[f] gets the shadow bits of
+ * each of its packets OR-ed (any) and AND-ed (all). */
+static void shadow_rounds(struct sl_worker *w, const struct tview *t, uint32_t n,
+			  uint16_t *any, uint16_t *all, struct tmatch *m, int reject_odd_round)
+{
+	static uint32_t now = 1; /* never goes back: flows would look expired */
+
+	static const uint8_t flags[] = { SL_TCP_SYN, SL_TCP_ACK, SL_TCP_ACK | 0x08,
+					 SL_TCP_ACK, SL_TCP_FIN | SL_TCP_ACK };
+	static uint8_t buf[SL_BURST][256];
+	const uint8_t *d[SL_BURST];
+	uint16_t l[SL_BURST];
+	struct sl_verdict vd[SL_BURST];
+
+	for (uint32_t f = 0; f < n; f++) {
+		any[f] = 0;
+		all[f] = 0xffff;
+	}
+	for (unsigned k = 0; k < sizeof(flags); k++)
+		for (uint32_t i = 0; i < n; i += SL_BURST) {
+			uint16_t b = (uint16_t)(n - i < SL_BURST ? n - i : SL_BURST);
+
+			for (uint16_t j = 0; j < b; j++) {
+				struct tb_flow fl;
+
+				tb_client_flow(&fl, i + j, 4, 6, tc_vip_web, 443);
+				l[j] = tb_frame(buf[j], &fl, 0, flags[k], k ? 100 : 0);
+				d[j] = buf[j];
+				m->reject[j] = reject_odd_round && (k & 1);
+			}
+			sl_decide_burst(w, &t->v, TC_CLIENT, d, l, b, now++, vd);
+			for (uint16_t j = 0; j < b; j++) {
+				any[i + j] |= vd[j].shadow;
+				all[i + j] &= vd[j].shadow;
+			}
+		}
+}
+
+/* Every packet of a sampled flow is selected, none of another flow; each
+ * rule samples by its own seed. */
+static void test_shadow_consistency(void)
+{
+	enum { N = 20000 };
+	struct sl_config *c = tc_config(500);
+	static uint16_t any[N], all[N];
+	struct sl_worker w;
+	struct tview t;
+	struct tmatch m = { 0 };
+	uint32_t a = 0, b = 0, both = 0;
+
+	shadow_rule(c, "a", TC_S_WEB, 2000, "tcp");
+	shadow_rule(c, "b", TC_S_WEB, 5000, "");
+	worker_for(&w, c);
+	tview_make(&t, c, 3);
+	w.shadow.match = tmatch_fn;
+	w.shadow.ctx = &m;
+	w.shadow.ready_gen = 3;
+	shadow_rounds(&w, &t, N, any, all, &m, 0);
+	for (uint32_t f = 0; f < N; f++) {
+		CU_ASSERT_EQUAL(any[f], all[f]); /* all packets of a flow, or none */
+		a += (all[f] & 1) != 0;
+		b += (all[f] & 2) != 0;
+		both += (all[f] & 3) == 3;
+	}
+	CU_ASSERT(a > N * 0.18 && a < N * 0.22);
+	CU_ASSERT(b > N * 0.48 && b < N * 0.52);
+	/* independent seeds: about 20 % of b's flows are a's too */
+	CU_ASSERT(both > b * 0.17 && both < b * 0.23);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].flows, a);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].pkts, 5ull * a);
+	CU_ASSERT_EQUAL(w.cnt->shadow[1].flows, b);
+	CU_ASSERT_EQUAL(w.cnt->shadow[1].pkts, 5ull * b);
+	/* the filter of a is asked for a's sampled packets only; b has none */
+	CU_ASSERT_EQUAL(m.calls[0], 5ull * a);
+	CU_ASSERT_EQUAL(m.calls[1], 0);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].pending + w.cnt->shadow[1].pending, 0);
+	tview_free(&t);
+	sl_worker_fini(&w);
+	free(c);
+}
+
+/* The filter decides per packet within a sampled flow; `flows` counts the
+ * flows whose first packet passed. */
+static void test_shadow_filter_per_packet(void)
+{
+	enum { N = 4000 };
+	struct sl_config *c = tc_config(0);
+	static uint16_t any[N], all[N];
+	struct sl_worker w;
+	struct tview t;
+	struct tmatch m = { 0 };
+	uint32_t sampled = 0;
+
+	shadow_rule(c, "odd", TC_S_WEB, 3000, "tcp[13] & 16 = 0");
+	worker_for(&w, c);
+	tview_make(&t, c, 1);
+	w.shadow.match = tmatch_fn;
+	w.shadow.ctx = &m;
+	w.shadow.ready_gen = 1;
+	shadow_rounds(&w, &t, N, any, all, &m, 1);
+	for (uint32_t f = 0; f < N; f++) {
+		CU_ASSERT_EQUAL(all[f], 0); /* rounds 1 and 3 were rejected */
+		sampled += any[f] != 0;
+	}
+	CU_ASSERT(sampled > N * 0.27 && sampled < N * 0.33);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].pkts, 3ull * sampled);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].flows, sampled);
+	tview_free(&t);
+	sl_worker_fini(&w);
+	free(c);
+}
+
+/* Until the filters of the table's rule set are ready, sampled packets
+ * are counted as pending and none is copied. */
+static void test_shadow_pending(void)
+{
+	enum { N = 2000 };
+	struct sl_config *c = tc_config(0);
+	static uint16_t any[N], all[N];
+	struct sl_worker w;
+	struct tview t;
+	struct tmatch m = { 0 };
+	uint64_t pending;
+
+	shadow_rule(c, "p", TC_S_WEB, 10000, "tcp");
+	worker_for(&w, c);
+	tview_make(&t, c, 5);
+	shadow_rounds(&w, &t, N, any, all, &m, 0); /* no matcher */
+	for (uint32_t f = 0; f < N; f++)
+		CU_ASSERT_EQUAL(any[f], 0);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].pending, 5ull * N);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].pkts, 0);
+	pending = w.cnt->shadow[0].pending;
+	w.shadow.match = tmatch_fn;
+	w.shadow.ctx = &m;
+	w.shadow.ready_gen = 4; /* the filters of an older rule set */
+	shadow_rounds(&w, &t, N, any, all, &m, 0);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].pending, pending + 5ull * N);
+	CU_ASSERT_EQUAL(m.calls[0], 0);
+	w.shadow.ready_gen = 5;
+	shadow_rounds(&w, &t, N, any, all, &m, 0);
+	for (uint32_t f = 0; f < N; f++)
+		CU_ASSERT_EQUAL(all[f], 1);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].pkts, 5ull * N);
+	/* the flows began before the filters were ready */
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].flows, 0);
+	tview_free(&t);
+	sl_worker_fini(&w);
+	free(c);
+}
+
+/* Share of 100 000 flows sampled within +-0.3 percentage points. */
+static void check_sample(uint16_t bp)
+{
+	enum { N = 100000 };
+	struct sl_config *c = tc_config(500);
+	static uint16_t mask[N];
+	static uint8_t buf[SL_BURST][256];
+	const uint8_t *d[SL_BURST];
+	uint16_t l[SL_BURST];
+	struct sl_verdict vd[SL_BURST];
+	struct sl_worker w;
+	struct tview t;
+	struct tmatch m = { 0 };
+	uint32_t n = 0;
+	double got;
+
+	shadow_rule(c, "s", TC_S_WEB, bp, "");
+	worker_for(&w, c);
+	tview_make(&t, c, 1);
+	w.shadow.match = tmatch_fn;
+	w.shadow.ctx = &m;
+	w.shadow.ready_gen = 1;
+	for (uint32_t i = 0; i < N; i += SL_BURST) {
+		uint16_t b = (uint16_t)(N - i < SL_BURST ? N - i : SL_BURST);
+
+		for (uint16_t j = 0; j < b; j++) {
+			struct tb_flow f;
+
+			tb_client_flow(&f, i + j, 4, 6, tc_vip_web, 443);
+			l[j] = tb_frame(buf[j], &f, 0, SL_TCP_SYN, 0);
+			d[j] = buf[j];
+		}
+		sl_decide_burst(&w, &t.v, TC_CLIENT, d, l, b, 1, vd);
+		for (uint16_t j = 0; j < b; j++)
+			mask[i + j] = vd[j].shadow;
+	}
+	for (uint32_t i = 0; i < N; i++)
+		n += mask[i] == 1;
+	got = 100.0 * n / N;
+	CU_ASSERT(got >= bp / 100.0 - 0.3 && got <= bp / 100.0 + 0.3);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].flows, n);
+	tview_free(&t);
+	sl_worker_fini(&w);
+	free(c);
+}
+
+static void test_sample_1(void) { check_sample(100); }
+static void test_sample_10(void) { check_sample(1000); }
+static void test_sample_50(void) { check_sample(5000); }
+
+/* Only client packets of the rule's service are copied: not return
+ * traffic, not ICMP errors, not other services. */
+static void test_shadow_scope(void)
+{
+	struct sl_config *c = tc_config(0);
+	struct sl_worker w;
+	struct tview t;
+	struct tmatch m = { 0 };
+	uint8_t a[256];
+	const uint8_t *d[1] = { a };
+	uint16_t l[1];
+	struct sl_verdict vd;
+	struct tb_flow f;
+
+	shadow_rule(c, "all", TC_S_WEB, 10000, "");
+	worker_for(&w, c);
+	tview_make(&t, c, 1);
+	w.shadow.match = tmatch_fn;
+	w.shadow.ctx = &m;
+	w.shadow.ready_gen = 1;
+	tb_client_flow(&f, 1, 4, 6, tc_vip_web, 443);
+	l[0] = tb_frame(a, &f, 0, SL_TCP_SYN, 0);
+	sl_decide_burst(&w, &t.v, TC_CLIENT, d, l, 1, 1, &vd);
+	CU_ASSERT_EQUAL(vd.shadow, 1);
+	CU_ASSERT_EQUAL(vd.out, M(TC_BLUE));
+	l[0] = tb_frame(a, &f, 1, SL_TCP_SYN | SL_TCP_ACK, 0);
+	sl_decide_burst(&w, &t.v, TC_BLUE, d, l, 1, 1, &vd);
+	CU_ASSERT_EQUAL(vd.shadow, 0);
+	CU_ASSERT_EQUAL(vd.out, M(TC_CLIENT));
+	tb_client_flow(&f, 1, 4, 17, tc_vip_dns, 53);
+	l[0] = tb_frame(a, &f, 0, 0, 10);
+	sl_decide_burst(&w, &t.v, TC_CLIENT, d, l, 1, 1, &vd);
+	CU_ASSERT_EQUAL(vd.shadow, 0);
+	tb_client_flow(&f, 1, 6, 6, tc_vip_web6, 443);
+	l[0] = tb_frame(a, &f, 0, SL_TCP_SYN, 0);
+	sl_decide_burst(&w, &t.v, TC_CLIENT, d, l, 1, 1, &vd);
+	CU_ASSERT_EQUAL(vd.shadow, 0);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].pkts, 1);
+	CU_ASSERT_EQUAL(w.cnt->shadow[0].flows, 1);
+	tview_free(&t);
+	sl_worker_fini(&w);
+	free(c);
+}
+
 void sl_test_register_decide(void)
 {
 	CU_pSuite s = CU_add_suite("decide", NULL, NULL);
@@ -626,4 +903,12 @@ void sl_test_register_decide(void)
 	CU_add_test(s, "full flow table falls back to stateless", test_table_full);
 	CU_add_test(s, "idle flows expire", test_expiry);
 	CU_add_test(s, "same configuration, same decisions", test_fleet_determinism);
+	CU_add_test(s, "shadow: a flow is copied whole or not at all, per rule",
+		    test_shadow_consistency);
+	CU_add_test(s, "shadow: the filter decides per packet", test_shadow_filter_per_packet);
+	CU_add_test(s, "shadow: pending until the filters are ready", test_shadow_pending);
+	CU_add_test(s, "shadow sample 1% within 0.3 pp on 100k flows", test_sample_1);
+	CU_add_test(s, "shadow sample 10% within 0.3 pp on 100k flows", test_sample_10);
+	CU_add_test(s, "shadow sample 50% within 0.3 pp on 100k flows", test_sample_50);
+	CU_add_test(s, "shadow: client packets of the rule's service only", test_shadow_scope);
 }

@@ -124,6 +124,76 @@ static void test_bad_maglev(void)
 	free(c);
 }
 
+static void add_rule(struct sl_config *c, const char *name, uint8_t svc, uint16_t bp,
+		     const char *filter)
+{
+	struct sl_cfg_shadow *r = &c->shadows[c->nshadows++];
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->service = svc;
+	r->port = TC_SHADOW;
+	r->sample_bp = bp;
+	snprintf(r->filter, sizeof(r->filter), "%s", filter);
+}
+
+/* Shadow rules: records, masks, seeds from the name, shadow_gen. */
+static void test_shadow_rules(void)
+{
+	struct sl_config *c = tc_config(500);
+	struct sl_table_hdr *h = calloc(1, sizeof(*h)), *h2 = calloc(1, sizeof(*h2));
+	struct sl_group_rec *g = calloc(SL_MAX_GROUPS, sizeof(*g));
+	char err[256] = "";
+	uint64_t seed_a;
+
+	CU_ASSERT_FATAL(h && h2 && g);
+	add_rule(c, "a", TC_S_WEB, 1000, "tcp dst port 443");
+	add_rule(c, "b", TC_S_DNS, 50, "");
+	add_rule(c, "c", TC_S_WEB, 10000, "src net 198.51.100.0/24");
+	c->shadows[2].has_mac = 1;
+	c->shadows[2].mac[0] = 2;
+	c->shadows[2].mac[5] = 9;
+	CU_ASSERT_EQUAL_FATAL(sl_tables_build(h, g, c, 7, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(h->shadow_gen, 7);
+	CU_ASSERT_EQUAL(h->nshadows, 3);
+	CU_ASSERT_EQUAL(h->services[TC_S_WEB].shadow_mask, 0x5);
+	CU_ASSERT_EQUAL(h->services[TC_S_DNS].shadow_mask, 0x2);
+	CU_ASSERT_EQUAL(h->services[TC_S_WEB6].shadow_mask, 0);
+	CU_ASSERT_STRING_EQUAL(h->shadows[0].name, "a");
+	CU_ASSERT_STRING_EQUAL(h->shadows[0].filter, "tcp dst port 443");
+	CU_ASSERT_EQUAL(h->shadows[0].sample_bp, 1000);
+	CU_ASSERT_EQUAL(h->shadows[0].port, TC_SHADOW);
+	CU_ASSERT_EQUAL(h->shadows[1].service, TC_S_DNS);
+	CU_ASSERT_EQUAL(h->shadows[2].has_mac, 1);
+	CU_ASSERT_EQUAL(h->shadows[2].mac[5], 9);
+	CU_ASSERT_EQUAL(h->shadows[0].seed, sl_shadow_seed(h->seed_flow, "a"));
+	CU_ASSERT_NOT_EQUAL(h->shadows[0].seed, h->shadows[1].seed);
+	CU_ASSERT_NOT_EQUAL(h->shadows[0].seed, h->seed_group);
+	seed_a = h->shadows[0].seed;
+
+	/* a rule's seed depends on its name and hash_seed only */
+	memmove(&c->shadows[0], &c->shadows[1], 2 * sizeof(c->shadows[0]));
+	c->nshadows = 2;
+	add_rule(c, "a", TC_S_WEB, 1000, "");
+	CU_ASSERT_EQUAL_FATAL(sl_tables_build(h2, g, c, 8, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(h2->shadows[2].name, "a");
+	CU_ASSERT_EQUAL(h2->shadows[2].seed, seed_a);
+	CU_ASSERT_EQUAL(h2->services[TC_S_WEB].shadow_mask, 0x6);
+	c->hash_seed ^= 1;
+	CU_ASSERT_EQUAL_FATAL(sl_tables_build(h2, g, c, 8, err, sizeof(err)), 0);
+	CU_ASSERT_NOT_EQUAL(h2->shadows[2].seed, seed_a);
+
+	/* a rule naming no service is an inconsistency a check cannot miss */
+	c->shadows[0].service = 9;
+	CU_ASSERT_EQUAL(sl_tables_build(h2, g, c, 8, err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "test.ini: [shadow b] names service index 9 of 3, port "
+			       "index 3 of 4");
+	free(h);
+	free(h2);
+	free(g);
+	free(c);
+}
+
 void sl_test_register_tables(void)
 {
 	CU_pSuite s = CU_add_suite("tables", NULL, NULL);
@@ -132,4 +202,5 @@ void sl_test_register_tables(void)
 	CU_add_test(s, "find a packet's service", test_find_service);
 	CU_add_test(s, "128 services, shared VIPs", test_many_services);
 	CU_add_test(s, "Maglev size error names the group", test_bad_maglev);
+	CU_add_test(s, "shadow rules, masks, seeds", test_shadow_rules);
 }
