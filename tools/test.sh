@@ -3,6 +3,7 @@
 # builds (release, and ASan+UBSan), then runs
 #   1. the core unit tests (CUnit), release build
 #   2. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (then the shadow filter and copy tests, which need DPDK's EAL)
 #   3. fixture reproducibility (generator output == committed pcaps)
 #   4. integration tests: the real sluice-dp on net_pcap ports
 #   5. live tests: real TCP/UDP clients and servers in network namespaces,
@@ -55,6 +56,7 @@ stage() {
 stage unit "$root/build/tests/sluice-unit"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	stage unit-asan "$root/build-asan/tests/sluice-unit"
+stage filter "$root/build/tests/sluice-filter-test"
 stage fixtures sh "$root/tests/test-fixtures.sh" "$root/build/tools/sluice-gen-fixtures"
 stage integration python3 "$root/tests/integration.py" --build "$root/build"
 stage live python3 "$root/tests/live_netns.py" --build "$root/build"
