@@ -65,7 +65,9 @@ def classify(frame):
 
 
 def write_config(d, share="5%", client_rx=DEMO, blue_rx=RETURN, green_mode="mac",
-                 dataplane="", hash_seed="0x5eed", services=None):
+                 dataplane="", hash_seed="0x5eed", services=None, extra=""):
+    """extra: sections appended (a shadow port comes after client, blue,
+    green: port index 3)."""
     out = os.path.join(d, "out")
     os.makedirs(out, exist_ok=True)
     blue_dev = f"net_pcap1,tx_pcap={out}/blue.pcap"
@@ -106,7 +108,8 @@ mode = port
 [group green]
 port = green
 {green}
-{services}"""
+{services}
+{extra}"""
     path = os.path.join(d, "sluice.ini")
     with open(path, "w") as f:
         f.write(text)
@@ -465,6 +468,210 @@ def sigterm_stops(tmp):
     with open(stats) as f:
         st = json.load(f)
     check(st["rx_packets"] > 0, "nothing received before SIGTERM")
+
+
+# ---- shadow rules ----
+
+WEB_VIP = {pc.parse_vip("tcp/192.0.2.10/443")}
+DNS_VIP = {pc.parse_vip("udp/192.0.2.53/53")}
+SHADOW_MAC = bytes.fromhex("020000000d01")
+
+
+def be16(b, o):
+    return b[o] << 8 | b[o + 1]
+
+
+def tcp_dst_443(f):
+    """libpcap's "tcp dst port 443" on an Ethernet frame, as its compiled
+    program reads it: no VLAN tag, IPv6 next header TCP, or IPv4 TCP and
+    not a later fragment; a read past the frame means no match."""
+    if len(f) < 14:
+        return False
+    et = be16(f, 12)
+    if et == 0x86DD:
+        return len(f) >= 58 and f[20] == 6 and be16(f, 56) == 443
+    if et != 0x0800 or len(f) < 24 or f[23] != 6 or be16(f, 20) & 0x1FFF:
+        return False
+    x = 4 * (f[14] & 15)
+    return len(f) >= 14 + x + 4 and be16(f, 14 + x + 2) == 443
+
+
+def service_pkts(vips):
+    """Client frames of demo.pcap that a shadow rule of those services
+    sees: valid, of the service, not ICMP errors; with their flow keys."""
+    out = []
+    for f in frames(DEMO):
+        p = pc.decode(f)
+        if p.bad or not p.family or p.icmp_err:
+            continue
+        k = p.key()
+        if pc.in_services(k, vips):
+            out.append((f, k))
+    return out
+
+
+def mirror_port(devargs):
+    return f"[port mirror]\nrole = shadow\ndevargs = {devargs}\n"
+
+
+def shadow_section(name, service, sample, filt=None, mac=None):
+    s = f"[shadow {name}]\nservice = {service}\nsample = {sample}\nport = mirror\n"
+    if filt:
+        s += f"filter = {filt}\n"
+    if mac:
+        s += f"mac = {mac}\n"
+    return s
+
+
+@test
+def shadow_copies_all(tmp):
+    """Shadow rules at 100 %: every web packet matching 'tcp dst port 443'
+    and every dns packet appears on the shadow port (dns with the rule's
+    MAC), and also on its group port; nothing else does; the counters
+    match the pcaps."""
+    extra = (mirror_port(f"net_pcap3,tx_pcap={tmp}/out/mirror.pcap") +
+             shadow_section("web443", "web", "100%", "tcp dst port 443") +
+             shadow_section("dns-all", "dns", "100%", mac="02:00:00:00:0d:01"))
+    cfg, out = write_config(tmp, share="50%", extra=extra)
+    text, st = run_ok(cfg)
+    check("2 shadow rules, filters ready" in text, f"no filter line: {text[:300]}")
+    mirror = frames(os.path.join(out, "mirror.pcap"))
+    web = [(f, k) for f, k in service_pkts(WEB_VIP) if tcp_dst_443(f)]
+    dns = service_pkts(DNS_VIP)
+    check(len(web) > 1000 and len(dns) > 1000, "fixtures without enough traffic")
+    want = collections.Counter([f for f, _ in web] + [SHADOW_MAC + f[6:] for f, _ in dns])
+    got = collections.Counter(mirror)
+    check(got == want, f"shadow port: {sum((got - want).values())} frames too many, "
+          f"{sum((want - got).values())} missing (of {len(mirror)})")
+    # the originals still reach their group
+    groups = collections.Counter()
+    for g in ("blue", "green"):
+        groups.update(restore_dmac(f) for f in frames(os.path.join(out, f"{g}.pcap")))
+    missing = collections.Counter(f for f, _ in web) - groups
+    check(not missing, f"{sum(missing.values())} mirrored packets missing on the group ports")
+    sh = st["shadows"]
+    check(sh["web443"]["packets"] == len(web), f"web443 packets {sh['web443']['packets']} "
+          f"!= {len(web)}")
+    check(sh["dns-all"]["packets"] == len(dns), f"dns-all packets {sh['dns-all']['packets']} "
+          f"!= {len(dns)}")
+    for name in sh:
+        check(sh[name]["dropped"] == 0 and sh[name]["pending"] == 0,
+              f"{name}: dropped {sh[name]['dropped']} pending {sh[name]['pending']}")
+        check(sh[name]["port"] == "mirror", f"{name}: port {sh[name]['port']}")
+    check(st["ports"]["mirror"]["tx"] == len(mirror), "mirror tx counter")
+    # flows: those whose first packet passed the filter (port reuse decides
+    # a flow twice, so the counter may exceed distinct keys by that much)
+    first = {}
+    for f, k in service_pkts(WEB_VIP):
+        first.setdefault(k, tcp_dst_443(f))
+    nfirst = sum(first.values())
+    redecided = st["flow_table"]["redecided"]
+    check(nfirst <= sh["web443"]["flows"] <= nfirst + redecided,
+          f"web443 flows {sh['web443']['flows']}, expected {nfirst}..{nfirst + redecided}")
+
+
+@test
+def shadow_sampled_flows(tmp):
+    """Sample 30 %: a flow is mirrored whole (every matching packet) or not
+    at all, and about 30 % of flows are."""
+    extra = (mirror_port(f"net_pcap3,tx_pcap={tmp}/out/mirror.pcap") +
+             shadow_section("web443", "web", "30%", "tcp dst port 443"))
+    cfg, out = write_config(tmp, extra=extra)
+    _, st = run_ok(cfg)
+    per_flow = collections.defaultdict(collections.Counter)
+    for f, k in service_pkts(WEB_VIP):
+        if tcp_dst_443(f):
+            per_flow[k][f] += 1
+    on = collections.defaultdict(collections.Counter)
+    for f in frames(os.path.join(out, "mirror.pcap")):
+        k = pc.decode(f).key()
+        check(k in per_flow and per_flow[k][f] > 0, "a frame no rule selects was mirrored")
+        on[k][f] += 1
+    partial = [k for k in on if on[k] != per_flow[k]]
+    check(not partial, f"{len(partial)} flows mirrored in part, e.g. "
+          f"{pc.key_text(partial[0]) if partial else ''}")
+    n, m = len(per_flow), len(on)
+    sd = (n * 0.3 * 0.7) ** 0.5
+    check(abs(m - 0.3 * n) <= 4.5 * sd, f"{m} of {n} flows mirrored, expected "
+          f"{0.3 * n:.0f} +- {4.5 * sd:.0f}")
+    check(st["shadows"]["web443"]["packets"] == sum(sum(c.values()) for c in on.values()),
+          "packets counter differs from the shadow pcap")
+
+
+def outputs(out):
+    return {p: frames(os.path.join(out, f"{p}.pcap")) for p in ("client", "blue", "green")}
+
+
+@test
+def shadow_slow_port(tmp):
+    """A shadow port that cannot keep up (net_ring: its 1024-slot ring is
+    read back 32 frames a turn while two rules add up to 64 copies): copies
+    are dropped and counted, and the client and group ports carry exactly
+    what they carry without any shadow rule."""
+    runs = {}
+    for name, rules in (("plain", ""),
+                        ("shadow", shadow_section("web443", "web", "100%", "tcp dst port 443") +
+                         shadow_section("web-all", "web", "100%"))):
+        d = os.path.join(tmp, name)
+        os.makedirs(d)
+        cfg, out = write_config(d, share="20%", extra=mirror_port("net_ring0") + rules)
+        _, st = run_ok(cfg)
+        runs[name] = (outputs(out), st)
+    (plain, _), (shadow, st) = runs["plain"], runs["shadow"]
+    for p in plain:
+        check(plain[p] == shadow[p], f"{p}: {len(shadow[p])} frames with shadow rules, "
+              f"{len(plain[p])} without (or other bytes)")
+    sh = st["shadows"]
+    dropped = sum(r["dropped"] for r in sh.values())
+    selected = sum(r["packets"] for r in sh.values())
+    m = st["ports"]["mirror"]
+    check(dropped > 0, "the shadow port kept up: nothing to check (make it slower)")
+    check(selected == m["tx"] + dropped, f"selected {selected} != sent {m['tx']} + dropped "
+          f"{dropped}")
+    check(m["drops"] == dropped, f"mirror port drops {m['drops']} != rule drops {dropped}")
+    # the ring loops back: everything the shadow port received was dropped
+    check(m["rx"] == m["tx"] == st["shadow_rx_dropped"],
+          f"mirror rx {m['rx']} tx {m['tx']} shadow_rx_dropped {st['shadow_rx_dropped']}")
+    for p in ("client", "blue", "green"):
+        check(st["ports"][p]["drops"] == 0, f"drops on port {p}")
+
+
+@test
+def shadow_port_input_dropped(tmp):
+    """Everything received on a shadow port is dropped and counted, and
+    reaches no other port."""
+    runs = {}
+    for name, dev in (("quiet", f"net_pcap3,tx_pcap={tmp}/q.pcap"),
+                      ("talking", f"net_pcap3,rx_pcap={DEMO},tx_pcap={tmp}/t.pcap")):
+        d = os.path.join(tmp, name)
+        os.makedirs(d)
+        cfg, out = write_config(d, extra=mirror_port(dev) +
+                                shadow_section("web443", "web", "10%", "tcp dst port 443"))
+        _, st = run_ok(cfg)
+        runs[name] = (outputs(out), st)
+    (quiet, _), (talking, st) = runs["quiet"], runs["talking"]
+    n = len(frames(DEMO))
+    check(st["shadow_rx_dropped"] == n, f"shadow_rx_dropped {st['shadow_rx_dropped']} != {n}")
+    check(st["ports"]["mirror"]["rx"] == n, f"mirror rx {st['ports']['mirror']['rx']} != {n}")
+    for p in quiet:
+        check(quiet[p] == talking[p], f"{p}: shadow port input changed what it carries")
+    check(frames(os.path.join(tmp, "q.pcap")) == frames(os.path.join(tmp, "t.pcap")),
+          "shadow port input changed the copies")
+
+
+@test
+def shadow_bad_filter_exit_2(tmp):
+    """A filter libpcap cannot compile: exit 2, libpcap's message, the
+    rule's section and key; nothing written."""
+    extra = (mirror_port(f"net_pcap3,tx_pcap={tmp}/out/mirror.pcap") +
+             shadow_section("web443", "web", "10%", "tcp dst port 443 and"))
+    cfg, out = write_config(tmp, extra=extra)
+    rc, text, st = run_dp(cfg)
+    check(rc == 2, f"exit {rc}, expected 2")
+    check("[shadow web443] filter: 'tcp dst port 443 and' does not compile: can't parse "
+          "filter expression: syntax error" in text, f"message: {text.strip()}")
+    check(st is None and not os.path.exists(os.path.join(out, "mirror.pcap")),
+          "something was written")
 
 
 def main():
