@@ -1,0 +1,1047 @@
+/* sluice-replay: offline validation of a plan on a capture (DESIGN §7).
+ *
+ * Runs the dataplane's own code over a pcap file: frames go into mbufs in
+ * bursts of 32 and through sl_dp_forward exactly as in sluice-dp; every
+ * port's TX hook writes OUTDIR/<port>.pcap with the frames' input
+ * timestamps.  The tables come from the daemon's own command code running
+ * in this process (struct sl_daemon on tables in memory, its clock the
+ * packet time), so a schedule of sluicectl commands is applied as sluiced
+ * would apply it, and journaled likewise.  The clock the core sees and the
+ * rollout timers run on packet time: the same input, configuration and
+ * schedule give the same packets on the same ports in the same order. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_mempool.h>
+
+#include "commands.h"
+#include "config.h"
+#include "decide.h"
+#include "filter.h"
+#include "hash.h"
+#include "maps.h"
+#include "parse.h"
+#include "replay_io.h"
+#include "replay_report.h"
+#include "schedule.h"
+#include "tables.h"
+#include "worker.h"
+
+#ifndef SL_VERSION
+#define SL_VERSION "unknown"
+#endif
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REFUSED = 3 };
+
+#define POOL_MBUFS 8191u
+#define POOL_CACHE 256u
+#define PROGRESS_MASK 0xffffu /* packets between looks at the wall clock */
+
+struct opts {
+	const char *config, *input, *outdir, *schedule;
+	int json, quiet, keep_going, verbose;
+	int neal;
+	char **eal;
+};
+
+/* Per packet of the burst being assembled: what the group-change check
+ * needs (client packets of a service whose flow was tracked before). */
+struct pinfo {
+	uint8_t tracked;   /* the flow had a live entry before this burst */
+	uint8_t group;     /* its group then */
+	uint8_t state;     /* its TCP state then */
+	int16_t svc;
+	uint64_t dig;
+	struct sl_key key;
+};
+
+struct replay {
+	struct opts o;
+	struct sl_config *cfg;         /* the replay's copy (the daemon owns its own) */
+	struct sl_schedule sched;
+	struct rp_in in;
+	struct rp_out out[SL_MAX_PORTS];
+	struct sl_daemon *d;
+	struct sl_table_src src;
+	struct sl_dp_worker *w;
+	struct sl_dp_run run;
+	struct sl_dp_shadow shadow;
+	int shadow_ok;
+	struct rte_mempool *pool;
+	struct rp_report rep;
+	char actor[600];
+	char journal[768];
+	long journal_off;              /* journal bytes already read back */
+
+	/* the burst being assembled */
+	unsigned bport;
+	uint16_t bn;
+	struct rte_mbuf *burst[SL_BURST];
+	struct pinfo info[SL_BURST + 1]; /* + the packet being classified */
+	struct rte_mbuf *stash[SL_BURST]; /* mbufs allocated ahead */
+	unsigned nstash;
+
+	uint64_t first_ns, clock_ns;   /* first packet, packet clock (never goes back) */
+	uint32_t now32;                /* ms after the first packet: the core's clock */
+	uint64_t pkt_no;               /* the packet being handled (1-based) */
+	unsigned next_action;
+	int own_runtime_dir;           /* the EAL's runtime directory is ours alone */
+};
+
+static int ts_off = -1;
+
+static inline uint64_t *mbuf_ts(struct rte_mbuf *m)
+{
+	return RTE_MBUF_DYNFIELD(m, ts_off, uint64_t *);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sluice-replay -c CONFIG -r IN.pcap -o OUTDIR [--schedule FILE] [--json]\n"
+		"                     [--quiet] [--keep-going] [--verbose] [-- EAL-ARGS...]\n"
+		"Run the dataplane's code over a capture, applying a schedule of control actions\n"
+		"at packet times, and report what each group received.\n"
+		"\n"
+		"  -c, --config CONFIG  INI configuration (its ports, groups, services, shadow\n"
+		"                       rules; the devargs of its ports are not used)\n"
+		"  -r, --read IN.pcap   the capture (pcap, Ethernet) taken on the client side,\n"
+		"                       both directions\n"
+		"  -o, --out OUTDIR     where OUTDIR/<port>.pcap (one per port, input\n"
+		"                       timestamps), OUTDIR/report.json and\n"
+		"                       OUTDIR/journal.jsonl go (created)\n"
+		"  -s, --schedule FILE  'at TIME COMMAND ...' lines: sluicectl commands applied\n"
+		"                       before the first packet at or after TIME (from the first\n"
+		"                       packet: 500ms, 2.0s, 10s, 1m)\n"
+		"      --json           print report.json on stdout instead of the summary\n"
+		"  -q, --quiet          print nothing but errors\n"
+		"      --keep-going     go on after an action the daemon refuses (it is reported)\n"
+		"  -v, --verbose        print the daemon's log lines (as sluiced would)\n"
+		"  -h, --help           this text\n"
+		"  -V, --version        the version\n"
+		"  -- EAL-ARGS...       DPDK EAL arguments instead of the defaults (one lcore,\n"
+		"                       --no-huge -m 256 --no-pci --in-memory, quiet logs)\n"
+		"\n"
+		"A packet whose source is a service's VIP and port is return traffic: it enters\n"
+		"on the port of the group its flow is on (the champion's when the flow is not\n"
+		"tracked); every other packet enters on the client port.\n"
+		"Exit status: 0 replayed, 1 runtime failure (EAL, memory, writing OUTDIR),\n"
+		"2 bad usage, configuration, schedule, capture or OUTDIR (no report.json),\n"
+		"3 the daemon refused a scheduled action (no report.json; see --keep-going).\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "sluice-replay: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'sluice-replay --help'.\n");
+	return EXIT_INPUT;
+}
+
+/* -1 to go on, else an exit status. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "read", required_argument, NULL, 'r' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "schedule", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "keep-going", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:c:r:o:s:qvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'r':
+			o->input = optarg;
+			break;
+		case 'o':
+			o->outdir = optarg;
+			break;
+		case 's':
+			o->schedule = optarg;
+			break;
+		case 'j':
+			o->json = 1;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'k':
+			o->keep_going = 1;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("sluice-replay %s\n", SL_VERSION);
+			return EXIT_OK;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0)
+		return usage_error("unexpected argument '%s' (EAL arguments go after '--')",
+				   argv[optind]);
+	if (!o->config)
+		return usage_error("%s", "missing -c CONFIG");
+	if (!o->input)
+		return usage_error("%s", "missing -r IN.pcap");
+	if (!o->outdir)
+		return usage_error("%s", "missing -o OUTDIR");
+	if (!o->outdir[0])
+		return usage_error("%s", "-o '': expected a directory");
+	o->neal = argc - optind;
+	o->eal = argv + optind;
+	return -1;
+}
+
+/* ---- OUTDIR ---- */
+
+static int mkdirs(const char *dir, char *err, size_t errlen)
+{
+	char buf[512];
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(buf)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		return -1;
+	}
+	memcpy(buf, dir, n + 1);
+	for (char *p = buf + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "OUTDIR %s: cannot create %s: %s", dir, buf,
+				 strerror(errno));
+			return -1;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	return 0;
+}
+
+/* OUTDIR exists and takes files; the report and journal of an earlier run
+ * are removed first, so that a failed run never leaves one behind. */
+static int outdir_prepare(struct replay *r, char *err, size_t errlen)
+{
+	static const char *const stale[] = { "report.json", "report.json.tmp", "journal.jsonl" };
+	const char *dir = r->o.outdir;
+	struct stat st;
+	char path[768];
+
+	if (mkdirs(dir, err, errlen))
+		return -1;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "OUTDIR %s: not a directory", dir);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "OUTDIR %s: not writable: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, stale[i]);
+		if (unlink(path) != 0 && errno != ENOENT) {
+			snprintf(err, errlen, "OUTDIR %s: cannot remove the earlier %s: %s", dir,
+				 stale[i], strerror(errno));
+			return -1;
+		}
+	}
+	for (unsigned p = 0; p < r->cfg->nports; p++) {
+		snprintf(path, sizeof(path), "%s/%s.pcap", dir, r->cfg->ports[p].name);
+		if (rp_out_open(&r->out[p], path, r->in.nano, r->in.snaplen, err, errlen))
+			return -1;
+	}
+	snprintf(r->journal, sizeof(r->journal), "%s/journal.jsonl", dir);
+	return 0;
+}
+
+/* ---- EAL, mbufs ---- */
+
+static int eal_start(struct replay *r, const char *prog)
+{
+	char lcore[16], prefix[64], *argv[64];
+	int argc = 0, rc;
+	cpu_set_t set;
+
+	argv[argc++] = (char *)prog;
+	if (r->o.neal) {
+		for (int i = 0; i < r->o.neal && argc < 63; i++)
+			argv[argc++] = r->o.eal[i];
+	} else {
+		int cpu = 0;
+
+		/* the first CPU this process may run on: one lcore */
+		if (sched_getaffinity(0, sizeof(set), &set) == 0)
+			for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &set); cpu++)
+				;
+		snprintf(lcore, sizeof(lcore), "%d", cpu < CPU_SETSIZE ? cpu : 0);
+		snprintf(prefix, sizeof(prefix), "--file-prefix=sluice-replay-%ld", (long)getpid());
+		argv[argc++] = "-l";
+		argv[argc++] = lcore;
+		argv[argc++] = "--no-huge";
+		argv[argc++] = "-m";
+		argv[argc++] = "256";
+		r->own_runtime_dir = 1;
+		argv[argc++] = "--no-pci";
+		/* --in-memory needs hugepages (--no-huge is legacy memory): no
+		 * shared files instead, and a prefix of this process's own */
+		argv[argc++] = "--no-shconf";
+		argv[argc++] = prefix;
+		argv[argc++] = "--no-telemetry";
+		argv[argc++] = "--log-level=*:error";
+	}
+	argv[argc] = NULL;
+	rc = rte_eal_init(argc, argv);
+	if (rc < 0) {
+		fprintf(stderr, "sluice-replay: EAL initialisation failed: %s\n",
+			rte_errno ? rte_strerror(rte_errno) : "no reason given");
+		return -1;
+	}
+	if (rc + 1 < argc) {
+		fprintf(stderr, "sluice-replay: EAL argument '%s' is not an option\n",
+			argv[rc + 1]);
+		rte_eal_cleanup();
+		return -1;
+	}
+	return 0;
+}
+
+static int mbufs_create(struct replay *r)
+{
+	static const struct rte_mbuf_dynfield ts_desc = {
+		.name = "sluice_replay_ts",
+		.size = sizeof(uint64_t),
+		.align = __alignof__(uint64_t),
+	};
+	uint32_t room = r->cfg->mbuf_size >= 512 ? r->cfg->mbuf_size : 2176;
+
+	ts_off = rte_mbuf_dynfield_register(&ts_desc);
+	if (ts_off < 0) {
+		fprintf(stderr, "sluice-replay: cannot register the mbuf timestamp field: %s\n",
+			rte_strerror(rte_errno));
+		return -1;
+	}
+	if (room > UINT16_MAX)
+		room = UINT16_MAX;
+	r->pool = rte_pktmbuf_pool_create("sl_replay", POOL_MBUFS, POOL_CACHE, 0,
+					  (uint16_t)room, (int)rte_socket_id());
+	if (!r->pool) {
+		fprintf(stderr, "sluice-replay: cannot create a pool of %u mbufs of %u bytes: %s "
+			"(more memory: -- -m MB ...)\n", POOL_MBUFS, room, rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The frame in an mbuf (a chain when it is longer than one), stamped with
+ * its input time.  NULL when the pool is empty. */
+static struct rte_mbuf *frame_mbuf(struct replay *r, const uint8_t *d, uint32_t len,
+				   uint64_t ts)
+{
+	struct rte_mbuf *m, *seg, *last;
+	uint32_t room, take;
+
+	if (r->nstash == 0) {
+		if (rte_pktmbuf_alloc_bulk(r->pool, r->stash, SL_BURST) != 0)
+			return NULL;
+		r->nstash = SL_BURST;
+	}
+	m = r->stash[--r->nstash];
+	*mbuf_ts(m) = ts;
+	room = rte_pktmbuf_tailroom(m);
+	take = len < room ? len : room;
+	memcpy(rte_pktmbuf_mtod(m, uint8_t *), d, take);
+	m->data_len = (uint16_t)take;
+	m->pkt_len = len;
+	for (last = m, d += take, len -= take; len; d += take, len -= take) {
+		seg = rte_pktmbuf_alloc(r->pool);
+		if (!seg) {
+			rte_pktmbuf_free(m);
+			return NULL;
+		}
+		room = rte_pktmbuf_tailroom(seg);
+		take = len < room ? len : room;
+		memcpy(rte_pktmbuf_mtod(seg, uint8_t *), d, take);
+		seg->data_len = (uint16_t)take;
+		last->next = seg;
+		last = seg;
+		m->nb_segs++;
+	}
+	return m;
+}
+
+/* The TX hook: every frame goes to its port's capture, with its input
+ * timestamp; the port always takes all. */
+static uint16_t replay_tx(void *ctx, unsigned p, struct rte_mbuf **m, uint16_t n)
+{
+	struct replay *r = ctx;
+	struct rp_out *o = &r->out[p];
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint32_t len = rte_pktmbuf_pkt_len(m[i]);
+		uint8_t *dst = rp_out_record(o, *mbuf_ts(m[i]), len);
+
+		if (unlikely(!dst))
+			continue;
+		if (likely(m[i]->nb_segs == 1)) {
+			memcpy(dst, rte_pktmbuf_mtod(m[i], uint8_t *), len);
+		} else {
+			for (struct rte_mbuf *s = m[i]; s; s = s->next) {
+				memcpy(dst, rte_pktmbuf_mtod(s, uint8_t *), s->data_len);
+				dst += s->data_len;
+			}
+		}
+	}
+	rte_pktmbuf_free_bulk(m, n);
+	return n;
+}
+
+/* ---- bursts ---- */
+
+static inline const struct sl_view *view(const struct replay *r)
+{
+	return sl_src_view(&r->src);
+}
+
+static inline uint8_t tcp_closed(uint8_t st)
+{
+	return (st & SL_FS_RST) || (st & (SL_FS_FIN_C | SL_FS_FIN_S)) ==
+						   (SL_FS_FIN_C | SL_FS_FIN_S);
+}
+
+/* After a client burst: flows that had a live entry and now are on
+ * another group were moved (a --reset); an established TCP connection
+ * moved is broken.  Each flow counts once per burst. */
+static void group_changes(struct replay *r)
+{
+	struct rp_slice *s = rp_slice_cur(&r->rep);
+
+	for (unsigned i = 0; i < r->bn; i++) {
+		const struct pinfo *pi = &r->info[i];
+		struct sl_flow *f;
+		unsigned j;
+
+		if (!pi->tracked)
+			continue;
+		f = sl_ft_lookup(r->w->core.ft, &pi->key, pi->dig, r->now32);
+		if (!f || f->group == pi->group)
+			continue;
+		for (j = 0; j < i; j++)
+			if (r->info[j].tracked && r->info[j].dig == pi->dig &&
+			    !memcmp(&r->info[j].key, &pi->key, sizeof(pi->key)))
+				break;
+		if (j < i)
+			continue;
+		s->svc[pi->svc].changed++;
+		if ((pi->state & SL_FS_TCP) && (pi->state & SL_FS_EST))
+			s->svc[pi->svc].broken++;
+	}
+}
+
+/* Forward the burst being assembled; its port buffers are flushed to the
+ * captures at once. */
+static void burst_send(struct replay *r)
+{
+	struct sl_dp_worker *w = r->w;
+	unsigned port = r->bport;
+	uint16_t n = r->bn;
+
+	if (n == 0)
+		return;
+	sl_dp_forward(w, view(r), port, r->burst, n, r->now32);
+	sl_dp_flush(w);
+	if (port == w->core.client_port)
+		group_changes(r);
+	sl_worker_sweep(&w->core, r->now32);
+	rp_slice_cur(&r->rep)->packets += n;
+	r->bn = 0;
+}
+
+/* Which port the packet arrives on (see the usage text); a client packet
+ * of a service with a tracked flow fills *pi for group_changes. */
+static unsigned arrival_port(struct replay *r, const uint8_t *d, uint32_t len,
+			     struct pinfo *pi)
+{
+	const struct sl_view *v = view(r);
+	const struct sl_table_hdr *h = v->hdr;
+	struct sl_worker *core = &r->w->core;
+	struct sl_flow *f;
+	struct sl_pkt p;
+	int s;
+
+	pi->tracked = 0;
+	if (sl_parse(d, len, &p) != SL_OK || !p.family || (p.proto != 6 && p.proto != 17))
+		return core->client_port;
+	/* the service end of the packet is its sender: return traffic (for an
+	 * ICMP error, the quoted packet's receiver) */
+	s = sl_find_service(h, p.family, p.proto, p.icmp_err ? p.dst : p.src,
+			    p.icmp_err ? p.dport : p.sport, p.frag != SL_FRAG_NONE);
+	if (s >= 0) {
+		unsigned g;
+
+		/* the client packets before it may have made its flow */
+		if (r->bn && r->bport == core->client_port)
+			burst_send(r);
+		pi->dig = sl_key_digest(&pi->key, &p, h->seed_flow);
+		f = sl_ft_lookup(core->ft, &pi->key, pi->dig, r->now32);
+		g = f ? f->group : h->services[s].champion;
+		return g < h->ngroups ? v->groups[g].port : v->groups[h->services[s].champion].port;
+	}
+	s = sl_find_service(h, p.family, p.proto, p.icmp_err ? p.src : p.dst,
+			    p.icmp_err ? p.sport : p.dport, p.frag != SL_FRAG_NONE);
+	if (s < 0 || p.icmp_err)
+		return core->client_port;
+	pi->dig = sl_key_digest(&pi->key, &p, h->seed_flow);
+	f = sl_ft_lookup(core->ft, &pi->key, pi->dig, r->now32);
+	if (f && !((f->state & SL_FS_TCP) && tcp_closed(f->state))) {
+		pi->tracked = 1;
+		pi->group = f->group;
+		pi->state = f->state;
+		pi->svc = (int16_t)s;
+	}
+	return core->client_port;
+}
+
+/* ---- the daemon in this process ---- */
+
+static void daemon_log(void *ctx, const char *line)
+{
+	const struct replay *r = ctx;
+
+	if (r->o.verbose)
+		fprintf(stderr, "sluiced: %s\n", line);
+}
+
+static int daemon_start(struct replay *r, uint64_t clock_ms)
+{
+	struct sl_daemon *d = calloc(1, sizeof(*d));
+	char err[SL_ERR_LEN + 512];
+
+	if (!d || !(d->cfg = malloc(sizeof(*d->cfg)))) {
+		free(d);
+		fprintf(stderr, "sluice-replay: out of memory for the daemon\n");
+		return -1;
+	}
+	r->d = d;
+	memcpy(d->cfg, r->cfg, sizeof(*d->cfg));
+	snprintf(d->config_path, sizeof(d->config_path), "%s", r->o.config);
+	snprintf(d->instance, sizeof(d->instance), "replay");
+	if (strlen(r->journal) >= sizeof(d->journal_path)) {
+		fprintf(stderr, "sluice-replay: OUTDIR %s: path too long for the journal (at most "
+			"%zu characters)\n", r->o.outdir, sizeof(d->journal_path) - 15);
+		return -1;
+	}
+	memcpy(d->journal_path, r->journal, strlen(r->journal) + 1);
+	d->ack_timeout_ms = 1000;
+	d->in_memory = 1;
+	d->virtual_clock = 1;
+	d->clock_ms = clock_ms;
+	sl_log_sink(daemon_log, r);
+	if (sl_daemon_start(d, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-replay: the control daemon could not start: %s\n", err);
+		return -1;
+	}
+	sl_maps_source(&d->maps, &r->src);
+	return 0;
+}
+
+static void daemon_stop(struct replay *r)
+{
+	if (!r->d)
+		return;
+	if (r->d->st)
+		sl_daemon_stop(r->d);
+	else
+		free(r->d->cfg);
+	free(r->d);
+	r->d = NULL;
+	sl_log_sink(NULL, NULL);
+}
+
+/* Rollout steps the daemon's timer took: its journal says which. */
+static void plan_steps(struct replay *r, uint64_t rel_ns)
+{
+	FILE *f = fopen(r->journal, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return;
+	if (fseek(f, r->journal_off, SEEK_SET) == 0) {
+		while ((n = getline(&line, &cap, f)) > 0 && line[n - 1] == '\n') {
+			json_t *e = json_loads(line, 0, NULL);
+			const char *actor = json_string_value(json_object_get(e, "actor"));
+			struct rp_action *a;
+
+			r->journal_off += n;
+			if (actor && !strcmp(actor, "plan")) {
+				const char *why = json_string_value(json_object_get(e, "reason"));
+
+				a = rp_action_add(&r->rep, 1, 0, 0, why ? why : "rollout step");
+				if (a) {
+					a->status = RP_CHANGED;
+					a->applied_ns = rel_ns;
+					a->packet = r->pkt_no;
+					a->gen = (uint32_t)json_integer_value(
+						json_object_get(e, "gen"));
+					rp_slice_action(&r->rep, r->rep.nactions - 1);
+				}
+			}
+			json_decref(e);
+		}
+	}
+	free(line);
+	fclose(f);
+}
+
+static void journal_skip(struct replay *r)
+{
+	struct stat st;
+
+	if (stat(r->journal, &st) == 0)
+		r->journal_off = (long)st.st_size;
+}
+
+/* Sweep the whole flow table now: active flows at a slice's end are those
+ * still alive then (a running worker sweeps between bursts). */
+static void sweep_all(struct replay *r)
+{
+	struct sl_worker *core = &r->w->core;
+	uint32_t b = core->sweep_budget;
+
+	core->sweep_budget = (uint32_t)(core->ft->mask + 1 < UINT32_MAX ? core->ft->mask + 1 :
+					UINT32_MAX);
+	sl_worker_sweep(core, r->now32);
+	core->sweep_budget = b;
+}
+
+/* Apply schedule action k; 0, or an exit status (refused). */
+static int action_apply(struct replay *r, unsigned k, uint64_t rel_ns)
+{
+	const struct sl_sched_action *sa = &r->sched.a[k];
+	struct sl_actor who = { -1, 0, r->actor };
+	struct rp_action *a = rp_action_add(&r->rep, 0, sa->line, sa->at_ms, sa->text);
+	char *line = json_dumps(sa->req, JSON_COMPACT), *reply;
+	json_t *rep, *res, *err;
+
+	if (!a || !line) {
+		free(line);
+		fprintf(stderr, "sluice-replay: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	snprintf(r->actor, sizeof(r->actor), "schedule %s:%u", r->sched.path, sa->line);
+	r->d->clock_ms = (r->first_ns + rel_ns) / 1000000u;
+	reply = sl_daemon_request(r->d, line, strlen(line), &who);
+	free(line);
+	rep = reply ? json_loads(reply, 0, NULL) : NULL;
+	free(reply);
+	res = json_object_get(rep, "result");
+	err = json_object_get(rep, "error");
+	a->applied_ns = rel_ns;
+	a->packet = r->pkt_no;
+	a->gen = r->d->st->gen;
+	rp_slice_action(&r->rep, r->rep.nactions - 1);
+	if (json_is_true(json_object_get(rep, "ok"))) {
+		a->status = json_is_false(json_object_get(res, "changed")) ? RP_UNCHANGED :
+									      RP_CHANGED;
+		json_decref(rep);
+		journal_skip(r);
+		return 0;
+	}
+	a->status = RP_REFUSED;
+	{
+		const char *code = json_string_value(json_object_get(err, "code"));
+		const char *msg = json_string_value(json_object_get(err, "message"));
+
+		snprintf(a->code, sizeof(a->code), "%s", code ? code : "internal");
+		a->message = strdup(msg ? msg : "no reply from the daemon");
+	}
+	json_decref(rep);
+	fprintf(stderr, "sluice-replay: %s:%u: %s: refused by the daemon at %.3f s (before "
+		"packet %" PRIu64 "): %s: %s%s\n", r->sched.path, sa->line, sa->text,
+		(double)rel_ns / 1e9, r->pkt_no, a->code, a->message ? a->message : "",
+		r->o.keep_going ? " (--keep-going: the replay goes on)" :
+		" (the replay stops: no report; --keep-going goes on)");
+	return r->o.keep_going ? 0 : EXIT_REFUSED;
+}
+
+/* A new rule set is compiled before the next packet: none is pending. */
+static void shadow_sync(struct replay *r)
+{
+	char err[SL_ERR_LEN * 4];
+
+	if (r->shadow_ok && sl_dp_shadow_update(&r->shadow, err, sizeof(err)) < 0)
+		fprintf(stderr, "sluice-replay: shadow rules of generation %u: %s (those rules "
+			"never match)\n", r->shadow.cur ? r->shadow.cur->shadow_gen : 0, err);
+}
+
+/* Schedule actions and rollout steps due before the packet at rel_ns;
+ * returns 0 or an exit status. */
+static int events(struct replay *r, uint64_t rel_ns)
+{
+	uint64_t abs_ms = (r->first_ns + rel_ns) / 1000000u;
+	int boundary = 0, rc;
+
+	burst_send(r);
+	while (r->next_action < r->sched.n &&
+	       rel_ns >= r->sched.a[r->next_action].at_ms * 1000000u) {
+		if (!boundary) {
+			sweep_all(r);
+			if (rp_slice_begin(&r->rep, rel_ns, r->pkt_no, r->w->core.cnt))
+				return EXIT_RUNTIME;
+			boundary = 1;
+		}
+		rc = action_apply(r, r->next_action++, rel_ns);
+		if (rc)
+			return rc;
+	}
+	for (int i = 0; i < 64 && abs_ms >= sl_daemon_next_ms(r->d); i++) {
+		uint32_t gen = r->d->st->gen;
+		int step = sl_state_deadline(r->d->st) <= abs_ms;
+
+		if (step && !boundary) {
+			sweep_all(r);
+			if (rp_slice_begin(&r->rep, rel_ns, r->pkt_no, r->w->core.cnt))
+				return EXIT_RUNTIME;
+			boundary = 1;
+		}
+		r->d->clock_ms = abs_ms;
+		sl_daemon_timer(r->d, abs_ms);
+		if (r->d->st->gen != gen || step)
+			plan_steps(r, rel_ns);
+	}
+	if (boundary) {
+		shadow_sync(r);
+		rp_slice_table(&r->rep, view(r));
+	}
+	return 0;
+}
+
+static uint64_t next_event_ns(const struct replay *r)
+{
+	uint64_t next = UINT64_MAX, dm = sl_daemon_next_ms(r->d);
+
+	if (r->next_action < r->sched.n)
+		next = r->sched.a[r->next_action].at_ms * 1000000u;
+	if (dm != UINT64_MAX) {
+		uint64_t t = dm * 1000000u;
+
+		t = t > r->first_ns ? t - r->first_ns : 0;
+		if (t < next)
+			next = t;
+	}
+	return next;
+}
+
+static int worker_create(struct replay *r)
+{
+	struct sl_dp_worker *w = rte_zmalloc("sl_replay_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
+
+	if (!w) {
+		fprintf(stderr, "sluice-replay: out of memory for the worker\n");
+		return -1;
+	}
+	r->w = w;
+	return 0;
+}
+
+/* The worker counts into the daemon's stats map, like an attached
+ * sluice-dp's worker 0. */
+static int worker_init(struct replay *r)
+{
+	struct sl_dp_worker *w = r->w;
+
+	if (sl_worker_init(&w->core, r->cfg, &r->d->maps.stats[0]) != 0) {
+		fprintf(stderr, "sluice-replay: cannot allocate the flow table (%s: [dataplane] "
+			"flow_capacity %u)\n", r->cfg->path, r->cfg->flow_capacity);
+		return -1;
+	}
+	w->tx_fn = replay_tx;
+	w->tx_ctx = r;
+	w->run = &r->run;
+	w->nports = r->cfg->nports;
+	w->port_mask = (uint16_t)((1u << r->cfg->nports) - 1);
+	w->solo = 1;
+	return 0;
+}
+
+/* ---- the run ---- */
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress(const struct replay *r, double start, int done)
+{
+	double el = mono_s() - start;
+
+	if (done) {
+		fprintf(stderr, "\r\033[K");
+		return;
+	}
+	fprintf(stderr, "\rsluice-replay: %3.0f %% of %s, %" PRIu64 " packets, %.2f Mpps",
+		r->in.size ? 100.0 * (double)r->in.offset / (double)r->in.size : 100.0,
+		r->in.path, r->pkt_no, el > 0 ? (double)r->pkt_no / el / 1e6 : 0.0);
+}
+
+static int check_outputs(struct replay *r)
+{
+	for (unsigned p = 0; p < r->cfg->nports; p++)
+		if (r->out[p].failed) {
+			fprintf(stderr, "sluice-replay: %s\n", r->out[p].err);
+			return EXIT_RUNTIME;
+		}
+	return 0;
+}
+
+static int run(struct replay *r)
+{
+	char err[RP_ERR_LEN];
+	int show = isatty(2) && !r->o.quiet && !r->o.json;
+	double start = mono_s(), last_show = start;
+	uint64_t next_ns, ts = 0;
+	const uint8_t *d;
+	uint32_t len;
+	int rc;
+
+	rc = rp_in_next(&r->in, &ts, &len, &d, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "sluice-replay: %s\n", err);
+		return EXIT_INPUT;
+	}
+	r->first_ns = r->clock_ns = ts;
+	r->rep.first_ns = r->rep.last_ns = ts;
+	if (daemon_start(r, rc ? ts / 1000000u : 0) != 0 || worker_init(r) != 0)
+		return EXIT_RUNTIME;
+	journal_skip(r);
+	r->w->src = &r->src;
+	if (sl_dp_shadow_init(&r->shadow, &r->src, &r->w, 1, NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-replay: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	r->shadow_ok = 1;
+	shadow_sync(r);
+	if (rp_slice_begin(&r->rep, 0, 1, r->w->core.cnt))
+		return EXIT_RUNTIME;
+	rp_slice_table(&r->rep, view(r));
+	next_ns = next_event_ns(r);
+
+	for (; rc == 1; rc = rp_in_next(&r->in, &ts, &len, &d, err, sizeof(err))) {
+		struct rte_mbuf *m;
+		uint64_t rel;
+		unsigned port;
+
+		r->pkt_no++;
+		r->rep.packets++;
+		r->rep.bytes += len;
+		if (ts < r->clock_ns)
+			r->rep.out_of_order++;
+		else
+			r->clock_ns = ts;
+		rel = r->clock_ns - r->first_ns;
+		r->now32 = (uint32_t)(rel / 1000000u);
+		if (unlikely(rel >= next_ns)) {
+			rc = events(r, rel);
+			if (rc)
+				return rc;
+			next_ns = next_event_ns(r);
+		}
+		port = arrival_port(r, d, len, &r->info[r->bn]);
+		if (r->bn && (port != r->bport || r->bn == SL_BURST)) {
+			struct pinfo keep = r->info[r->bn];
+
+			burst_send(r);
+			r->info[0] = keep;
+		}
+		m = frame_mbuf(r, d, len, ts);
+		if (!m) {
+			fprintf(stderr, "sluice-replay: packet %" PRIu64 ": out of mbufs (pool of "
+				"%u)\n", r->pkt_no, POOL_MBUFS);
+			return EXIT_RUNTIME;
+		}
+		r->bport = port;
+		r->burst[r->bn++] = m;
+		if (unlikely((r->pkt_no & PROGRESS_MASK) == 0)) {
+			if (check_outputs(r))
+				return EXIT_RUNTIME;
+			if (show && mono_s() - last_show >= 0.5) {
+				progress(r, start, 0);
+				last_show = mono_s();
+			}
+		}
+	}
+	if (rc < 0) {
+		if (show)
+			progress(r, start, 1);
+		fprintf(stderr, "sluice-replay: %s\n", err);
+		return EXIT_INPUT;
+	}
+	burst_send(r);
+	sl_dp_drain(r->w);
+	sweep_all(r);
+	r->rep.last_ns = r->clock_ns;
+	rp_slice_close(&r->rep, r->clock_ns - r->first_ns, r->w->core.cnt);
+	/* actions after the last packet were not reached: listed as such */
+	for (; r->next_action < r->sched.n; r->next_action++) {
+		const struct sl_sched_action *sa = &r->sched.a[r->next_action];
+
+		if (!rp_action_add(&r->rep, 0, sa->line, sa->at_ms, sa->text))
+			return EXIT_RUNTIME;
+	}
+	r->rep.elapsed_s = mono_s() - start;
+	r->rep.pps = r->rep.elapsed_s > 0 ? (double)r->pkt_no / r->rep.elapsed_s : 0;
+	if (show)
+		progress(r, start, 1);
+	return check_outputs(r);
+}
+
+static int report_write(struct replay *r)
+{
+	char path[768], tmp[800];
+	json_t *j;
+	int rc;
+
+	r->rep.complete = 1;
+	r->rep.total = r->w->core.cnt;
+	j = rp_report_json(&r->rep);
+	if (!j) {
+		fprintf(stderr, "sluice-replay: out of memory for the report\n");
+		return EXIT_RUNTIME;
+	}
+	snprintf(path, sizeof(path), "%s/report.json", r->o.outdir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	rc = json_dump_file(j, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	if (rc != 0 || rename(tmp, path) != 0) {
+		fprintf(stderr, "sluice-replay: cannot write %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		json_decref(j);
+		return EXIT_RUNTIME;
+	}
+	if (r->o.json) {
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		fputc('\n', stdout);
+	} else if (!r->o.quiet) {
+		rp_report_text(&r->rep, stdout);
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static struct replay rp;
+	struct replay *r = &rp;
+	char err[SL_ERR_LEN + 1024];
+	int rc, status = EXIT_RUNTIME;
+
+	rc = parse_opts(argc, argv, &r->o);
+	if (rc >= 0)
+		return rc;
+	r->cfg = calloc(1, sizeof(*r->cfg));
+	if (!r->cfg || rp_report_init(&r->rep, r->cfg) != 0) {
+		fprintf(stderr, "sluice-replay: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	if (sl_config_load(r->o.config, r->cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-replay: %s\n", err);
+		status = EXIT_INPUT;
+		goto out_cfg;
+	}
+	if (r->o.schedule && (sl_schedule_load(r->o.schedule, &r->sched, err, sizeof(err)) ||
+			      sl_schedule_check(&r->sched, r->cfg, err, sizeof(err)))) {
+		fprintf(stderr, "sluice-replay: %s (nothing was replayed)\n", err);
+		status = EXIT_INPUT;
+		goto out_sched;
+	}
+	if (rp_in_open(&r->in, r->o.input, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-replay: %s\n", err);
+		status = EXIT_INPUT;
+		goto out_sched;
+	}
+	if (outdir_prepare(r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-replay: %s\n", err);
+		status = EXIT_INPUT;
+		goto out_files;
+	}
+	r->rep.config_path = r->o.config;
+	r->rep.input_path = r->o.input;
+	r->rep.schedule_path = r->o.schedule;
+	r->rep.outdir = r->o.outdir;
+	r->rep.nano = r->in.nano;
+	if (eal_start(r, argv[0]) != 0)
+		goto out_files;
+	sl_dp_run_init(&r->run, 0, 0);
+	if (mbufs_create(r) != 0 || worker_create(r) != 0)
+		goto out_eal;
+	status = run(r);
+	if (status == EXIT_OK)
+		status = report_write(r);
+	else
+		fprintf(stderr, "sluice-replay: no report written; the captures in %s are "
+			"incomplete\n", r->o.outdir);
+	if (r->shadow_ok)
+		sl_dp_shadow_fini(&r->shadow);
+	if (r->w->core.ft)
+		sl_worker_fini(&r->w->core);
+	rte_free(r->w);
+	daemon_stop(r);
+	rte_mempool_free(r->pool);
+out_eal:
+	if (r->own_runtime_dir)
+		snprintf(err, sizeof(err), "%s", rte_eal_get_runtime_dir());
+	rte_eal_cleanup();
+	if (r->own_runtime_dir)
+		rmdir(err);
+out_files:
+	for (unsigned p = 0; p < r->cfg->nports; p++)
+		rp_out_close(&r->out[p]);
+	rp_in_close(&r->in);
+out_sched:
+	sl_schedule_free(&r->sched);
+out_cfg:
+	rp_report_free(&r->rep);
+	free(r->cfg);
+	return status;
+}
