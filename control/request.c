@@ -438,8 +438,8 @@ int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_c
 	c = find_command(argv[0]);
 	if (!c || strchr(c->words, ' '))
 		return fail(e, "usage", "unknown command '%s' (expected status, switch, canary, "
-			    "weights, rollout, pause, resume, promote, abort, undo, history, stats, "
-			    "reload or version%s)", argv[0], hint);
+			    "weights, rollout, pause, resume, promote, abort, undo, history, "
+			    "stats, reload or version%s)", argv[0], hint);
 	*out = c;
 	*used = 1;
 	return 0;

@@ -40,8 +40,8 @@ int sl_sched_time_parse(const char *s, uint64_t *ms, char *err, size_t errlen)
 		while (*p >= '0' && *p <= '9' && nfrac < 9)
 			fp = fp * 10 + (uint64_t)(*p++ - '0'), nfrac++, scale *= 10;
 		if (nfrac == 0)
-			return say(err, errlen, "'%s': expected digits after the decimal point (%s)",
-				   s, TIME_EXAMPLES);
+			return say(err, errlen, "'%s': expected digits after the decimal point "
+				   "(%s)", s, TIME_EXAMPLES);
 	}
 	if (nint == 0 && nfrac == 0)
 		return say(err, errlen, "'%s' is not a time (expected a number and a unit: %s)",
@@ -98,8 +98,8 @@ static int split(const char *line, char *buf, char **words, int *nw, char *why, 
 				p++;
 			} else if (*p == '\\') {
 				if (!p[1])
-					return say(why, whylen, "a backslash ends the line (expected a "
-						   "character after it)");
+					return say(why, whylen, "a backslash ends the line "
+						   "(expected a character after it)");
 				*o++ = p[1];
 				p += 2;
 			} else {
