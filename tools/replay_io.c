@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,7 +13,8 @@
 
 #include "replay_io.h"
 
-#define OUT_BUF (4u << 20)
+#define OUT_BUF (1u << 20) /* more than the largest record: 16 + 262144 bytes */
+#define IN_BUF (1u << 20)
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -80,16 +82,26 @@ static int header_check(struct rp_in *in, char *err, size_t errlen)
 int rp_in_open(struct rp_in *in, const char *path, char *err, size_t errlen)
 {
 	char perr[PCAP_ERRBUF_SIZE] = "";
+	FILE *fp;
 	int dlt;
 
 	memset(in, 0, sizeof(*in));
 	snprintf(in->path, sizeof(in->path), "%s", path);
 	if (header_check(in, err, errlen))
 		return -1;
+	fp = fopen(path, "rb");
+	if (!fp)
+		return fail(err, errlen, "%s: cannot open the capture: %s", path, strerror(errno));
+	/* libpcap reads each record with two freads: one thread reads this
+	 * stream, so stdio need not lock it, and a large buffer saves reads */
+	__fsetlocking(fp, FSETLOCKING_BYCALLER);
+	setvbuf(fp, NULL, _IOFBF, IN_BUF);
 	/* ns whatever the file holds: every timestamp is kept exactly */
-	in->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
-	if (!in->p)
+	in->p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, perr);
+	if (!in->p) {
+		fclose(fp);
 		return fail(err, errlen, "%s: %s", path, perr);
+	}
 	dlt = pcap_datalink(in->p);
 	if (dlt != DLT_EN10MB) {
 		const char *name = pcap_datalink_val_to_name(dlt);
