@@ -131,6 +131,77 @@ static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, uint64_t published_u
 			 (json_int_t)d->ack_timeout_ms, "missing", list ? list : json_array());
 }
 
+/* A new rule set (shadow_gen = gen): wait until the dataplane has
+ * compiled its filters (dp->shadow_ready_gen), at most ack_timeout, timed
+ * from the publication like the acks. */
+static json_t *wait_filters(struct sl_daemon *d, uint32_t gen, uint64_t published_us,
+			    char *text, size_t len)
+{
+	uint64_t deadline = published_us + (uint64_t)d->ack_timeout_ms * 1000u, now, took;
+	uint32_t ready;
+
+	if (sl_maps_workers(&d->maps) == 0) {
+		snprintf(text, len, "no dataplane attached to compile the filters");
+		return json_pack("{s:s}", "status", "no_dataplane");
+	}
+	for (;;) {
+		struct timespec ts = { 0, 50000 };
+
+		ready = __atomic_load_n(&d->maps.dp->shadow_ready_gen, __ATOMIC_ACQUIRE);
+		now = mono_us();
+		/* generations only grow: a later rule set compiled covers this one */
+		if ((int32_t)(ready - gen) >= 0 || now >= deadline || !sl_maps_workers(&d->maps))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	took = now - published_us;
+	if ((int32_t)(ready - gen) >= 0) {
+		snprintf(text, len, "filters compiled by the dataplane in %llu us",
+			 (unsigned long long)took);
+		return json_pack("{s:s, s:I}", "status", "compiled", "waited_us", (json_int_t)took);
+	}
+	if (!sl_maps_workers(&d->maps)) {
+		snprintf(text, len, "the dataplane left before compiling the filters");
+		return json_pack("{s:s}", "status", "no_dataplane");
+	}
+	snprintf(text, len, "filters NOT compiled by the dataplane within %u ms (it has those "
+		 "of generation %u)", d->ack_timeout_ms, ready);
+	return json_pack("{s:s, s:I, s:I}", "status", "timeout", "timeout_ms",
+			 (json_int_t)d->ack_timeout_ms, "ready_gen", (json_int_t)ready);
+}
+
+/* Counters of shadow rule slot r summed over the workers. */
+static void shadow_sum(const struct sl_daemon *d, unsigned r, struct sl_shadow_counters *c)
+{
+	uint32_t nw = sl_maps_workers(&d->maps);
+
+	memset(c, 0, sizeof(*c));
+	for (uint32_t w = 0; w < nw; w++) {
+		const struct sl_shadow_counters *x = &d->maps.stats[w].shadow[r];
+
+		c->flows += __atomic_load_n(&x->flows, __ATOMIC_RELAXED);
+		c->pkts += __atomic_load_n(&x->pkts, __ATOMIC_RELAXED);
+		c->drops += __atomic_load_n(&x->drops, __ATOMIC_RELAXED);
+		c->pending += __atomic_load_n(&x->pending, __ATOMIC_RELAXED);
+	}
+}
+
+/* The rule of slot r since it was added; a dataplane that started again
+ * counts from zero. */
+static void shadow_counts(struct sl_daemon *d, unsigned r, struct sl_shadow_counters *c)
+{
+	struct sl_shadow_counters *b = &d->shadow_base[r];
+
+	shadow_sum(d, r, c);
+	if (c->flows < b->flows || c->pkts < b->pkts || c->drops < b->drops ||
+	    c->pending < b->pending)
+		memset(b, 0, sizeof(*b));
+	c->flows -= b->flows;
+	c->pkts -= b->pkts;
+	c->drops -= b->drops;
+	c->pending -= b->pending;
+}
+
 /* The previous generation must be in use by every worker before its slot
  * is rewritten. */
 static int busy(struct sl_daemon *d, struct sl_error *e)
@@ -186,7 +257,7 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 {
 	struct sl_state *st = d->st;
 	struct sl_txn *t = d->txn;
-	char err[SL_ERR_LEN], who[64], acks_text[160] = "not published: no table changes";
+	char err[SL_ERR_LEN], who[64], acks_text[400] = "not published: no table changes";
 	json_t *entry, *res, *acks = NULL;
 	int published = 0;
 	uint64_t pub_us = 0;
@@ -233,9 +304,22 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 	}
 	res = result_of(entry, cmd, published);
 	json_decref(entry);
+	if (t->shadow_op == SL_SHADOW_ADD)
+		shadow_sum(d, (unsigned)t->shadow_slot, &d->shadow_base[t->shadow_slot]);
 	sl_txn_commit(st, t);
 	if (published) {
 		acks = wait_acks(d, t->gen, pub_us, acks_text, sizeof(acks_text));
+		if (t->shadow_changed) {
+			char text[160];
+			json_t *f = wait_filters(d, t->gen, pub_us, text, sizeof(text));
+
+			if (res && f)
+				json_object_set_new(res, "filters", f);
+			else
+				json_decref(f);
+			snprintf(acks_text + strlen(acks_text), sizeof(acks_text) -
+				 strlen(acks_text), "; %.200s", text);
+		}
 	} else if (t->publish) {
 		snprintf(acks_text, sizeof(acks_text), "publication pending");
 		acks = json_pack("{s:s}", "status", "unpublished");
@@ -271,6 +355,31 @@ static int publish_only(struct sl_daemon *d, char *err, size_t errlen)
 	json_decref(acks);
 	sl_log("generation %u published: %s", t->gen, text);
 	return 0;
+}
+
+static json_t *shadow_list_item(struct sl_daemon *d, unsigned r)
+{
+	json_t *o = sl_shadow_json(&d->st->shadows.r[r], r);
+	struct sl_shadow_counters c;
+
+	if (!o)
+		return NULL;
+	shadow_counts(d, r, &c);
+	json_object_set_new(o, "flows", json_integer((json_int_t)c.flows));
+	json_object_set_new(o, "packets", json_integer((json_int_t)c.pkts));
+	json_object_set_new(o, "dropped", json_integer((json_int_t)c.drops));
+	json_object_set_new(o, "pending", json_integer((json_int_t)c.pending));
+	return o;
+}
+
+static json_t *shadow_list(struct sl_daemon *d)
+{
+	json_t *list = json_array();
+
+	for (unsigned r = 0; r < d->st->shadows.n && list; r++)
+		if (d->st->shadows.r[r].name[0])
+			json_array_append_new(list, shadow_list_item(d, r));
+	return list;
 }
 
 static json_t *unchanged(const struct sl_daemon *d, int svc)
@@ -455,6 +564,8 @@ static json_t *cmd_stats(struct sl_daemon *d, struct sl_error *e)
 		      "expired", (json_int_t)sum->expired,
 		      "ret_untracked", (json_int_t)sum->ret_untracked,
 		      "ack_latency", ack_latency(d));
+	if (o)
+		json_object_set_new(o, "shadows", shadow_list(d));
 	free(sum);
 	if (!o)
 		sl_error_set(e, SL_E_INTERNAL, "", "out of memory for the stats");
@@ -516,6 +627,47 @@ static json_t *cmd_reload(struct sl_daemon *d, const struct sl_actor *who, struc
 	return res;
 }
 
+static json_t *cmd_shadow_list(struct sl_daemon *d)
+{
+	uint32_t nw = sl_maps_workers(&d->maps);
+
+	return json_pack("{s:I, s:I, s:o, s:o}", "gen", (json_int_t)d->st->gen, "shadow_gen",
+			 (json_int_t)d->st->shadow_gen, "ready_gen",
+			 nw ? json_integer(__atomic_load_n(&d->maps.dp->shadow_ready_gen,
+							   __ATOMIC_ACQUIRE)) : json_null(),
+			 "shadows", shadow_list(d));
+}
+
+static json_t *cmd_shadow(struct sl_daemon *d, const struct sl_req *r, const struct sl_actor *who,
+			  struct sl_error *e)
+{
+	struct sl_txn *t = d->txn;
+	int rc;
+
+	if (r->cmd == SL_CMD_SHADOW_ADD) {
+		struct sl_shadow_rule rule;
+
+		memset(&rule, 0, sizeof(rule));
+		snprintf(rule.name, sizeof(rule.name), "%.*s", SL_NAME_LEN - 1, r->name);
+		snprintf(rule.service, sizeof(rule.service), "%.*s", SL_NAME_LEN - 1, r->service);
+		snprintf(rule.port, sizeof(rule.port), "%.*s", SL_NAME_LEN - 1, r->port);
+		snprintf(rule.filter, sizeof(rule.filter), "%s", r->filter);
+		rule.sample_bp = r->sample_bp;
+		rule.has_mac = (uint8_t)r->has_mac;
+		memcpy(rule.mac, r->mac, 6);
+		rc = sl_plan_shadow_add(d->st, t, d->cfg, &rule, e);
+	} else {
+		rc = sl_plan_shadow_remove(d->st, t, r->name, e);
+	}
+	if (rc < 0)
+		return NULL;
+	if (rc == 0)
+		return json_pack("{s:b, s:I, s:o}", "changed", 0, "gen", (json_int_t)d->st->gen,
+				 "shadow", sl_shadow_json(&d->st->shadows.r[t->shadow_slot],
+							  (unsigned)t->shadow_slot));
+	return apply(d, sl_cmd_name(r->cmd), actor_json(who), e);
+}
+
 static json_t *cmd_change(struct sl_daemon *d, const struct sl_req *r, const struct sl_actor *who,
 			  struct sl_error *e)
 {
@@ -575,6 +727,13 @@ char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
 			break;
 		case SL_CMD_RELOAD:
 			res = cmd_reload(d, who, &e);
+			break;
+		case SL_CMD_SHADOW_LIST:
+			res = cmd_shadow_list(d);
+			break;
+		case SL_CMD_SHADOW_ADD:
+		case SL_CMD_SHADOW_REMOVE:
+			res = cmd_shadow(d, &r, who, &e);
 			break;
 		default:
 			res = cmd_change(d, &r, who, &e);

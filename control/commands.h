@@ -43,6 +43,10 @@ struct sl_daemon {
 	uint32_t lat[SL_ACK_LAT_RING];  /* ack latencies (us), last ones */
 	uint64_t lat_count;
 	uint32_t lat_max;
+
+	/* The dataplane counts per shadow rule slot: what a slot had counted
+	 * when its rule was added is not that rule's. */
+	struct sl_shadow_counters shadow_base[SL_MAX_SHADOWS];
 };
 
 /* Who asks: a client (SO_PEERCRED), the daemon itself (uid -1), or a

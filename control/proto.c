@@ -16,11 +16,17 @@ enum {
 	F_STEPS = 1 << 5,
 	F_FULL = 1 << 6,
 	F_LIMIT = 1 << 7,
-	F__COUNT = 8,
+	F_NAME = 1 << 8,
+	F_FILTER = 1 << 9,
+	F_SAMPLE = 1 << 10,
+	F_PORT = 1 << 11,
+	F_MAC = 1 << 12,
+	F__COUNT = 13,
 };
 
 static const char *const field_names[F__COUNT] = {
 	"service", "group", "share", "mode", "weights", "steps", "full", "limit",
+	"name", "filter", "sample", "port", "mac",
 };
 
 struct cmd_def {
@@ -45,6 +51,10 @@ static const struct cmd_def cmds[SL_CMD__COUNT] = {
 	[SL_CMD_STATS] = { "stats", 0, 0 },
 	[SL_CMD_RELOAD] = { "reload", 0, 0 },
 	[SL_CMD_VERSION] = { "version", 0, 0 },
+	[SL_CMD_SHADOW_ADD] = { "shadow_add", F_NAME | F_SERVICE | F_FILTER | F_SAMPLE | F_PORT |
+				F_MAC, F_NAME | F_SERVICE | F_SAMPLE | F_PORT },
+	[SL_CMD_SHADOW_REMOVE] = { "shadow_remove", F_NAME, F_NAME },
+	[SL_CMD_SHADOW_LIST] = { "shadow_list", 0, 0 },
 };
 
 static const char *const errcode_names[] = {
@@ -60,6 +70,9 @@ static const char *const errcode_names[] = {
 	[SL_E_BUSY] = "busy",
 	[SL_E_RELOAD_INVALID] = "reload_invalid",
 	[SL_E_INTERNAL] = "internal",
+	[SL_E_BAD_FILTER] = "bad_filter",
+	[SL_E_BAD_PORT] = "bad_port",
+	[SL_E_UNKNOWN_SHADOW] = "unknown_shadow",
 };
 
 const char *sl_cmd_name(enum sl_cmd c)
@@ -77,7 +90,7 @@ int sl_cmd_from_name(const char *name)
 
 const char *sl_errcode_name(enum sl_errcode c)
 {
-	return (unsigned)c <= SL_E_INTERNAL ? errcode_names[c] : "internal";
+	return (unsigned)c < SL_E__COUNT ? errcode_names[c] : "internal";
 }
 
 int sl_error_set(struct sl_error *e, enum sl_errcode code, const char *field, const char *fmt,
@@ -297,6 +310,34 @@ static int get_steps(const json_t *v, struct sl_req *r, struct sl_error *e)
 	return 0;
 }
 
+/* A pcap-filter expression, compiled by libpcap here: a bad one never
+ * reaches a table. */
+static int get_filter(const json_t *v, struct sl_req *r, struct sl_error *e)
+{
+	char msg[SL_ERR_LEN];
+
+	if (!json_is_string(v))
+		return sl_error_set(e, SL_E_BAD_REQUEST, "filter", "field 'filter': expected a "
+				    "string such as \"tcp dst port 443\", got %s", type_name(v));
+	if (sl_shadow_filter_check(json_string_value(v), msg, sizeof(msg)))
+		return sl_error_set(e, SL_E_BAD_FILTER, "filter", "filter: %s", msg);
+	snprintf(r->filter, sizeof(r->filter), "%s", json_string_value(v));
+	return 0;
+}
+
+static int get_mac(const json_t *v, struct sl_req *r, struct sl_error *e)
+{
+	char msg[SL_ERR_LEN];
+
+	if (!json_is_string(v))
+		return sl_error_set(e, SL_E_BAD_REQUEST, "mac", "field 'mac': expected a string "
+				    "such as \"02:00:00:00:0d:01\", got %s", type_name(v));
+	if (sl_shadow_mac_check(json_string_value(v), r->mac, msg, sizeof(msg)))
+		return sl_error_set(e, SL_E_BAD_REQUEST, "mac", "mac: %s", msg);
+	r->has_mac = 1;
+	return 0;
+}
+
 static int get_field(const char *key, const json_t *v, struct sl_req *r, struct sl_error *e)
 {
 	if (!strcmp(key, "service")) {
@@ -320,6 +361,16 @@ static int get_field(const char *key, const json_t *v, struct sl_req *r, struct 
 		r->full = json_is_true(v);
 		return 0;
 	}
+	if (!strcmp(key, "name"))
+		return get_name(v, "name", r->name, e);
+	if (!strcmp(key, "port"))
+		return get_name(v, "port", r->port, e);
+	if (!strcmp(key, "sample"))
+		return get_share(v, "sample", "sample", &r->sample_bp, e);
+	if (!strcmp(key, "filter"))
+		return get_filter(v, r, e);
+	if (!strcmp(key, "mac"))
+		return get_mac(v, r, e);
 	/* limit */
 	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	    json_integer_value(v) > SL_PROTO_HISTORY_MAX)

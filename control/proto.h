@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "../ebpf/sluice_layout.h"
 #include "rollout.h"
 
 #define SL_PROTO_MAX_LINE 65536 /* bytes of one request, newline excluded */
@@ -32,6 +33,9 @@ enum sl_cmd {
 	SL_CMD_STATS,
 	SL_CMD_RELOAD,
 	SL_CMD_VERSION,
+	SL_CMD_SHADOW_ADD,
+	SL_CMD_SHADOW_REMOVE,
+	SL_CMD_SHADOW_LIST,
 	SL_CMD__COUNT
 };
 
@@ -48,6 +52,10 @@ enum sl_errcode {
 	SL_E_BUSY,
 	SL_E_RELOAD_INVALID,
 	SL_E_INTERNAL,
+	SL_E_BAD_FILTER,     /* a shadow filter libpcap does not compile */
+	SL_E_BAD_PORT,       /* not a port with role shadow */
+	SL_E_UNKNOWN_SHADOW, /* no shadow rule of that name */
+	SL_E__COUNT
 };
 
 struct sl_error {
@@ -76,6 +84,12 @@ struct sl_req {
 	struct sl_ro_step steps[SL_RO_MAX_STEPS];
 	int full;                        /* rollout_promote */
 	uint32_t limit;                  /* history, default 20 */
+	char name[SL_PROTO_NAME_MAX];    /* shadow_add, shadow_remove: the rule */
+	char port[SL_PROTO_NAME_MAX];    /* shadow_add */
+	char filter[SL_FILTER_LEN];      /* shadow_add: "" = every packet */
+	uint16_t sample_bp;              /* shadow_add */
+	int has_mac;                     /* shadow_add: the copies' destination MAC */
+	uint8_t mac[6];
 };
 
 /* Command name <-> enum ("rollout_start"); NULL / -1 when unknown. */

@@ -21,6 +21,11 @@ enum opt_bit {
 	O_DWELL = 1 << 4,
 	O_PLAN = 1 << 5,
 	O_LIMIT = 1 << 6,
+	O_SERVICE = 1 << 7,
+	O_FILTER = 1 << 8,
+	O_SAMPLE = 1 << 9,
+	O_PORT = 1 << 10,
+	O_MAC = 1 << 11,
 };
 
 static const struct {
@@ -35,6 +40,11 @@ static const struct {
 	{ "--dwell", O_DWELL, 1 },
 	{ "--plan", O_PLAN, 1 },
 	{ "--limit", O_LIMIT, 1 },
+	{ "--service", O_SERVICE, 1 },
+	{ "--filter", O_FILTER, 1 },
+	{ "--sample", O_SAMPLE, 1 },
+	{ "--port", O_PORT, 1 },
+	{ "--mac", O_MAC, 1 },
 };
 
 #define NOPTS (sizeof(cmd_opts) / sizeof(cmd_opts[0]))
@@ -64,18 +74,27 @@ static const struct sl_rq_command commands[] = {
 	{ "stats", "stats", SL_RQ_STATS, 0, 0, 0, "stats", 0 },
 	{ "reload", "reload", SL_RQ_RELOAD, 0, 0, 0, "reload", 1 },
 	{ "version", "version", SL_RQ_VERSION, 0, 0, 0, "version", 0 },
+	{ "shadow add", "shadow_add", SL_RQ_SHADOW_ADD, 1, 1,
+	  O_SERVICE | O_FILTER | O_SAMPLE | O_PORT | O_MAC,
+	  "shadow add NAME --service SERVICE [--filter EXPR] --sample SHARE --port PORT "
+	  "[--mac MAC]", 1 },
+	{ "shadow remove", "shadow_remove", SL_RQ_SHADOW_REMOVE, 1, 1, 0, "shadow remove NAME",
+	  1 },
+	{ "shadow list", "shadow_list", SL_RQ_SHADOW_LIST, 0, 0, 0, "shadow list", 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static const char *const rollout_verbs[] = { "start", "status", "pause", "resume", "promote",
 					     "abort" };
+static const char *const shadow_verbs[] = { "add", "remove", "list" };
 
 struct args {
 	const char *pos[3];
 	int npos;
 	unsigned given;
 	const char *steps, *dwell, *plan, *limit;
+	const char *service, *filter, *sample, *port, *mac;
 };
 
 static int __attribute__((format(printf, 3, 4))) fail(struct sl_rq_error *e, const char *code,
@@ -202,6 +221,21 @@ static int parse_args(const struct sl_rq_command *c, int argc, char *const *argv
 		case O_LIMIT:
 			a->limit = val;
 			break;
+		case O_SERVICE:
+			a->service = val;
+			break;
+		case O_FILTER:
+			a->filter = val;
+			break;
+		case O_SAMPLE:
+			a->sample = val;
+			break;
+		case O_PORT:
+			a->port = val;
+			break;
+		case O_MAC:
+			a->mac = val;
+			break;
 		default:
 			break;
 		}
@@ -213,6 +247,8 @@ static int parse_args(const struct sl_rq_command *c, int argc, char *const *argv
 			[SL_RQ_WEIGHTS] = { "SERVICE", "GROUP=SHARE" },
 			[SL_RQ_RO_START] = { "SERVICE" },
 			[SL_RQ_UNDO] = { "SERVICE" },
+			[SL_RQ_SHADOW_ADD] = { "NAME" },
+			[SL_RQ_SHADOW_REMOVE] = { "NAME" },
 		};
 
 		return fail(e, "usage", "missing %s for '%s' (usage: %s)",
@@ -329,6 +365,42 @@ static int rollout_start_request(json_t *req, const struct args *a, struct sl_rq
 	return 0;
 }
 
+/* shadow add NAME --service S [--filter EXPR] --sample SHARE --port P
+ * [--mac MAC]: the filter is compiled here by libpcap, as the daemon will. */
+static int shadow_add_request(json_t *req, const struct args *a, struct sl_rq_error *e)
+{
+	static const char usage[] = "shadow add NAME --service SERVICE [--filter EXPR] --sample "
+				    "SHARE --port PORT [--mac MAC]";
+	char err[SL_ERR_LEN];
+	uint8_t mac[6];
+	uint16_t bp;
+
+	if (check_name("NAME", a->pos[0], e))
+		return -1;
+	if (!a->service || !a->sample || !a->port)
+		return fail(e, "usage", "shadow add needs %s (usage: %s)", !a->service ?
+			    "--service SERVICE" : !a->sample ? "--sample SHARE (the share of the "
+			    "service's flows to copy, e.g. 10%)" : "--port PORT (a port with role "
+			    "shadow)", usage);
+	if (check_name("--service", a->service, e) || check_name("--port", a->port, e))
+		return -1;
+	if (sl_share_parse(a->sample, &bp, err, sizeof(err)))
+		return fail(e, "bad_share", "--sample: %s", err);
+	if (a->filter && sl_shadow_filter_check(a->filter, err, sizeof(err)))
+		return fail(e, "bad_filter", "--filter: %s", err);
+	if (a->mac && sl_shadow_mac_check(a->mac, mac, err, sizeof(err)))
+		return fail(e, "usage", "--mac: %s", err);
+	set_str(req, "name", a->pos[0]);
+	set_str(req, "service", a->service);
+	if (a->filter)
+		set_str(req, "filter", a->filter);
+	set_str(req, "sample", a->sample);
+	set_str(req, "port", a->port);
+	if (a->mac)
+		set_str(req, "mac", a->mac);
+	return 0;
+}
+
 int sl_rq_build(const struct sl_rq_command *c, int argc, char *const *argv, unsigned flags,
 		json_t **out, struct sl_rq_error *e)
 {
@@ -372,6 +444,14 @@ int sl_rq_build(const struct sl_rq_command *c, int argc, char *const *argv, unsi
 		rc = add_service(req, &a, 0, e);
 		if (!rc && (a.given & O_FULL))
 			json_object_set_new(req, "full", json_true());
+		break;
+	case SL_RQ_SHADOW_ADD:
+		rc = shadow_add_request(req, &a, e);
+		break;
+	case SL_RQ_SHADOW_REMOVE:
+		rc = check_name("NAME", a.pos[0], e);
+		if (!rc)
+			set_str(req, "name", a.pos[0]);
 		break;
 	case SL_RQ_HISTORY:
 		rc = add_service(req, &a, 0, e);
@@ -428,6 +508,19 @@ int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_c
 		return fail(e, "usage", "unknown rollout verb '%s' (expected start, status, "
 			    "pause, resume, promote or abort)", argv[1]);
 	}
+	if (!strcmp(argv[0], "shadow")) {
+		if (argc == 1 || argv[1][0] == '-')
+			return fail(e, "usage", "'shadow' needs a verb: add, remove or list");
+		for (size_t k = 0; k < sizeof(shadow_verbs) / sizeof(shadow_verbs[0]); k++)
+			if (!strcmp(argv[1], shadow_verbs[k])) {
+				snprintf(words, sizeof(words), "shadow %s", shadow_verbs[k]);
+				*out = find_command(words);
+				*used = 2;
+				return 0;
+			}
+		return fail(e, "usage", "unknown shadow verb '%s' (expected add, remove or list)",
+			    argv[1]);
+	}
 	for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
 		if (!strcmp(argv[0], aliases[k])) {
 			snprintf(words, sizeof(words), "rollout %s", aliases[k]);
@@ -438,8 +531,8 @@ int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_c
 	c = find_command(argv[0]);
 	if (!c || strchr(c->words, ' '))
 		return fail(e, "usage", "unknown command '%s' (expected status, switch, canary, "
-			    "weights, rollout, pause, resume, promote, abort, undo, history, "
-			    "stats, reload or version%s)", argv[0], hint);
+			    "weights, rollout, pause, resume, promote, abort, undo, shadow, "
+			    "history, stats, reload or version%s)", argv[0], hint);
 	*out = c;
 	*used = 1;
 	return 0;

@@ -16,6 +16,7 @@ enum sl_rq_kind {
 	SL_RQ_STATUS, SL_RQ_SWITCH, SL_RQ_CANARY, SL_RQ_WEIGHTS, SL_RQ_RO_START,
 	SL_RQ_RO_STATUS, SL_RQ_RO_PAUSE, SL_RQ_RO_RESUME, SL_RQ_RO_PROMOTE, SL_RQ_RO_ABORT,
 	SL_RQ_UNDO, SL_RQ_HISTORY, SL_RQ_STATS, SL_RQ_RELOAD, SL_RQ_VERSION,
+	SL_RQ_SHADOW_ADD, SL_RQ_SHADOW_REMOVE, SL_RQ_SHADOW_LIST,
 };
 
 struct sl_rq_command {
@@ -29,7 +30,8 @@ struct sl_rq_command {
 };
 
 struct sl_rq_error {
-	const char *code;   /* "usage", "bad_share" or "bad_plan" (sluicectl's codes) */
+	const char *code;   /* "usage", "bad_share", "bad_plan" or "bad_filter" (sluicectl's
+			     * codes) */
 	char message[1024];
 };
 

@@ -62,6 +62,10 @@ static const char usage_text[] =
 	"  rollout abort [SERVICE] [--reset]\n"
 	"  pause|resume|promote|abort ...   (same as the rollout forms)\n"
 	"  undo SERVICE\n"
+	"  shadow add NAME --service SERVICE [--filter EXPR] --sample SHARE --port PORT\n"
+	"             [--mac MAC]\n"
+	"  shadow remove NAME\n"
+	"  shadow list\n"
 	"  history [SERVICE] [--limit N]\n"
 	"  stats\n"
 	"  reload\n"
@@ -79,6 +83,9 @@ static const char usage_text[] =
 	"--sticky (default): established flows keep their group; --reset: every flow of\n"
 	"the service is decided again at once (for an abort when the challenger is broken).\n"
 	"A rollout command may omit SERVICE when exactly one rollout is running or paused.\n"
+	"shadow add: copies of SHARE of SERVICE's flows (whole flows, chosen by hash), those\n"
+	"packets that match the pcap-filter EXPR (default: every packet), go to PORT (role\n"
+	"shadow), with destination MAC if given; the filter is compiled before sending.\n"
 	"\n"
 	"exit status:\n"
 	"  0  success (including a change that was already in force)\n"
@@ -86,7 +93,8 @@ static const char usage_text[] =
 	"  2  usage error or invalid input caught locally (nothing was sent)\n"
 	"  3  the daemon cannot be reached (socket path and reason on stderr)\n"
 	"  4  the change was published but not every worker acknowledged it in time\n"
-	"     (or journaled but not yet published: sluiced retries every second)\n";
+	"     (or journaled but not yet published: sluiced retries every second), or the\n"
+	"     dataplane did not compile a new shadow rule set's filters in time\n";
 
 /* Prints "sluicectl: CODE: MESSAGE" on stderr and returns status. */
 static int __attribute__((format(printf, 3, 4))) fail(int status, const char *code,
@@ -447,6 +455,68 @@ static int print_change(const struct sl_rq_command *c, const json_t *res)
 	return rc ? EXIT_NOT_ACKED : 0;
 }
 
+/* "10.00 % of web's flows matching 'tcp dst port 443' -> port mirror" for
+ * a SHADOW_RULE. */
+static void describe_rule(const json_t *r, char *buf, size_t len)
+{
+	const char *filter = jstr(r, "filter", "");
+	char share[32];
+	size_t n;
+
+	fmt_share(share, sizeof(share), jint_or(r, "sample_bp", -1));
+	n = (size_t)snprintf(buf, len, "%s of %s's flows", share, jstr(r, "service", "?"));
+	if (n < len && *filter)
+		n += (size_t)snprintf(buf + n, len - n, " matching '%s'", filter);
+	if (n < len)
+		n += (size_t)snprintf(buf + n, len - n, " -> port %s", jstr(r, "port", "?"));
+	if (n < len && jstr(r, "mac", NULL))
+		snprintf(buf + n, len - n, " (copies to %s)", jstr(r, "mac", ""));
+}
+
+/* ", filters compiled by the dataplane in 812 us"; returns 1 when the
+ * dataplane did not compile them in time. */
+static int describe_filters(const json_t *f, char *buf, size_t len)
+{
+	const char *status = jstr(f, "status", "");
+
+	buf[0] = '\0';
+	if (!strcmp(status, "compiled")) {
+		snprintf(buf, len, ", filters compiled by the dataplane in %lld us",
+			 (long long)jint_or(f, "waited_us", 0));
+	} else if (!strcmp(status, "timeout")) {
+		snprintf(buf, len, ", filters NOT compiled by the dataplane within %lld ms (it "
+			 "runs those of generation %lld; sampled packets count as pending)",
+			 (long long)jint_or(f, "timeout_ms", 0), (long long)jint_or(f, "ready_gen", 0));
+		return 1;
+	}
+	return 0;
+}
+
+/* shadow add / remove: one line. */
+static int print_shadow_change(const struct sl_rq_command *c, const json_t *res)
+{
+	const json_t *rule = json_object_get(res, "shadow");
+	char what[640], acks[256], filters[256];
+	int rc;
+
+	describe_rule(rule, what, sizeof(what));
+	if (json_is_false(json_object_get(res, "changed"))) {
+		printf("shadow %s: unchanged (already %s), generation %lld\n",
+		       jstr(rule, "name", "?"), what, (long long)jint_or(res, "gen", 0));
+		return 0;
+	}
+	rc = describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
+	rc |= describe_filters(json_object_get(res, "filters"), filters, sizeof(filters));
+	if (c->kind == SL_RQ_SHADOW_ADD)
+		printf("shadow %s: added, %s, generation %lld%s%s\n", jstr(rule, "name", "?"),
+		       what, (long long)jint_or(res, "gen", 0), acks, filters);
+	else
+		printf("shadow %s: removed (was %s), generation %lld%s%s\n",
+		       jstr(rule, "name", "?"), what, (long long)jint_or(res, "gen", 0), acks,
+		       filters);
+	return rc ? EXIT_NOT_ACKED : 0;
+}
+
 /* reload: a line for the whole, then one per service whose split moved. */
 static int print_reload(const json_t *res)
 {
@@ -543,6 +613,50 @@ static void table_print(struct table *t, const char *indent)
 	free(t);
 }
 
+static void print_shadow_list(const json_t *res)
+{
+	static const char *const head[] = { "rule", "service", "sample", "filter", "port", "mac",
+					    "flows", "packets", "dropped", "pending" };
+	static const bool right[] = { false, false, true, false, false, false, true, true, true,
+				      true };
+	json_t *list = json_object_get(res, "shadows"), *r;
+	struct table *t;
+	json_int_t ready;
+	size_t i;
+
+	printf("shadow rules of generation %lld, ", (long long)jint_or(res, "shadow_gen", 0));
+	if (jint(res, "ready_gen", &ready))
+		printf("the dataplane runs the filters of generation %lld%s\n", (long long)ready,
+		       ready == jint_or(res, "shadow_gen", 0) ? "" : " (not compiled yet)");
+	else
+		printf("no dataplane attached\n");
+	if (!json_array_size(list)) {
+		printf("no shadow rules\n");
+		return;
+	}
+	t = table_new(10, head, right);
+	if (!t)
+		return;
+	json_array_foreach(list, i, r) {
+		char (*row)[TBL_CELL] = table_row(t);
+		const char *filter = jstr(r, "filter", "");
+
+		if (!row)
+			break;
+		snprintf(row[0], TBL_CELL, "%s", jstr(r, "name", "?"));
+		snprintf(row[1], TBL_CELL, "%s", jstr(r, "service", "?"));
+		fmt_share(row[2], TBL_CELL, jint_or(r, "sample_bp", -1));
+		snprintf(row[3], TBL_CELL, "%s", *filter ? filter : "(every packet)");
+		snprintf(row[4], TBL_CELL, "%s", jstr(r, "port", "?"));
+		snprintf(row[5], TBL_CELL, "%s", jstr(r, "mac", "-"));
+		snprintf(row[6], TBL_CELL, "%lld", (long long)jint_or(r, "flows", 0));
+		snprintf(row[7], TBL_CELL, "%lld", (long long)jint_or(r, "packets", 0));
+		snprintf(row[8], TBL_CELL, "%lld", (long long)jint_or(r, "dropped", 0));
+		snprintf(row[9], TBL_CELL, "%lld", (long long)jint_or(r, "pending", 0));
+	}
+	table_print(t, "");
+}
+
 /* ---- status ---- */
 
 static void print_dataplane(const json_t *dp)
@@ -606,6 +720,17 @@ static void print_service_status(const json_t *s)
 	printf("  generation: %lld\n", (long long)jint_or(s, "gen", 0));
 	if (rollout_line(ro, NULL, line, sizeof(line)))
 		printf("  rollout: %s\n", line);
+	{
+		json_t *r;
+		size_t k;
+
+		json_array_foreach(json_object_get(s, "shadows"), k, r) {
+			char what[640];
+
+			describe_rule(r, what, sizeof(what));
+			printf("  shadow %s: %s\n", jstr(r, "name", "?"), what);
+		}
+	}
 }
 
 static void print_status(const json_t *res)
@@ -895,6 +1020,12 @@ static int print_reply(const struct sl_rq_command *c, const json_t *res)
 		return 0;
 	case SL_RQ_RELOAD:
 		return print_reload(res);
+	case SL_RQ_SHADOW_ADD:
+	case SL_RQ_SHADOW_REMOVE:
+		return print_shadow_change(c, res);
+	case SL_RQ_SHADOW_LIST:
+		print_shadow_list(res);
+		return 0;
 	default:
 		if (json_object_get(res, "changed") || json_object_get(res, "after"))
 			return print_change(c, res);
@@ -1080,9 +1211,11 @@ int main(int argc, char **argv)
 		rc = fail(EXIT_REFUSED, jstr(err, "code", "error"), "%s",
 			  jstr(err, "message", "(no message)"));
 	} else if (g.json) {
-		json_t *acks = json_object_get(json_object_get(rep, "result"), "acks");
+		json_t *res = json_object_get(rep, "result");
+		json_t *acks = json_object_get(res, "acks"), *f = json_object_get(res, "filters");
 
-		rc = !strcmp(jstr(acks, "status", ""), "timeout") ? EXIT_NOT_ACKED : 0;
+		rc = !strcmp(jstr(acks, "status", ""), "timeout") ||
+		     !strcmp(jstr(f, "status", ""), "timeout") ? EXIT_NOT_ACKED : 0;
 	} else {
 		rc = print_reply(c, json_object_get(rep, "result"));
 	}

@@ -78,6 +78,214 @@ static const char *share_str(uint16_t bp, char *buf, size_t len)
 	return buf;
 }
 
+/* ---- shadow rules ---- */
+
+static int rule_eq(const struct sl_shadow_rule *a, const struct sl_shadow_rule *b)
+{
+	return !strcmp(a->name, b->name) && !strcmp(a->service, b->service) &&
+	       !strcmp(a->port, b->port) && a->sample_bp == b->sample_bp &&
+	       a->has_mac == b->has_mac && (!a->has_mac || !memcmp(a->mac, b->mac, 6)) &&
+	       !strcmp(a->filter, b->filter);
+}
+
+static int shadows_eq(const struct sl_shadows *a, const struct sl_shadows *b)
+{
+	unsigned n = a->n > b->n ? a->n : b->n;
+
+	for (unsigned r = 0; r < n; r++) {
+		const struct sl_shadow_rule *x = &a->r[r], *y = &b->r[r];
+		int xu = r < a->n && x->name[0], yu = r < b->n && y->name[0];
+
+		if (xu != yu || (xu && !rule_eq(x, y)))
+			return 0;
+	}
+	return 1;
+}
+
+/* The highest used slot + 1. */
+static void shadows_trim(struct sl_shadows *s)
+{
+	while (s->n && !s->r[s->n - 1].name[0])
+		s->n--;
+}
+
+/* The rules of a table, by names (a record naming no service or port of
+ * the table is left out). */
+static void shadows_from_hdr(struct sl_shadows *o, const struct sl_table_hdr *h)
+{
+	memset(o, 0, sizeof(*o));
+	for (unsigned r = 0; r < h->nshadows && r < SL_MAX_SHADOWS; r++) {
+		const struct sl_shadow_rec *sr = &h->shadows[r];
+		struct sl_shadow_rule *x = &o->r[r];
+
+		if (!sr->name[0] || sr->service >= h->nservices ||
+		    !h->services[sr->service].name[0] || sr->port >= h->nports)
+			continue;
+		snprintf(x->name, sizeof(x->name), "%.*s", SL_NAME_LEN - 1, sr->name);
+		snprintf(x->service, sizeof(x->service), "%s", h->services[sr->service].name);
+		snprintf(x->port, sizeof(x->port), "%.*s", SL_NAME_LEN - 1, h->port_names[sr->port]);
+		x->sample_bp = sr->sample_bp;
+		x->has_mac = sr->has_mac != 0;
+		memcpy(x->mac, sr->mac, 6);
+		snprintf(x->filter, sizeof(x->filter), "%.*s", SL_FILTER_LEN - 1, sr->filter);
+		o->n = (uint16_t)(r + 1);
+	}
+}
+
+/* The rules of a laid-out configuration (slots as laid). */
+static void shadows_from_cfg(struct sl_shadows *o, const struct sl_config *c)
+{
+	memset(o, 0, sizeof(*o));
+	for (unsigned r = 0; r < c->nshadows && r < SL_MAX_SHADOWS; r++) {
+		const struct sl_cfg_shadow *cs = &c->shadows[r];
+		struct sl_shadow_rule *x = &o->r[r];
+
+		if (!cs->name[0])
+			continue;
+		snprintf(x->name, sizeof(x->name), "%s", cs->name);
+		snprintf(x->service, sizeof(x->service), "%s", c->services[cs->service].name);
+		snprintf(x->port, sizeof(x->port), "%s", c->ports[cs->port].name);
+		x->sample_bp = cs->sample_bp;
+		x->has_mac = cs->has_mac;
+		memcpy(x->mac, cs->mac, 6);
+		snprintf(x->filter, sizeof(x->filter), "%s", cs->filter);
+		o->n = (uint16_t)(r + 1);
+	}
+}
+
+static int hdr_service(const struct sl_table_hdr *h, const char *name)
+{
+	for (int i = 0; i < h->nservices; i++)
+		if (h->services[i].name[0] && !strcmp(h->services[i].name, name))
+			return i;
+	return -1;
+}
+
+static int hdr_port(const struct sl_table_hdr *h, const char *name)
+{
+	for (int i = 0; i < h->nports && i < SL_MAX_PORTS; i++)
+		if (!strncmp(h->port_names[i], name, SL_NAME_LEN))
+			return i;
+	return -1;
+}
+
+int sl_state_shadow(const struct sl_state *st, const char *name)
+{
+	for (int r = 0; r < st->shadows.n; r++)
+		if (st->shadows.r[r].name[0] && !strcmp(st->shadows.r[r].name, name))
+			return r;
+	return -1;
+}
+
+void sl_shadow_describe(const struct sl_shadow_rule *r, char *buf, size_t len)
+{
+	size_t n = (size_t)snprintf(buf, len, "%.2f %% of %s's flows", r->sample_bp / 100.0,
+				    r->service);
+
+	if (n < len && r->filter[0])
+		n += (size_t)snprintf(buf + n, len - n, " matching '%s'", r->filter);
+	if (n < len)
+		n += (size_t)snprintf(buf + n, len - n, " -> port %s", r->port);
+	if (n < len && r->has_mac)
+		snprintf(buf + n, len - n, " (copies to %02x:%02x:%02x:%02x:%02x:%02x)", r->mac[0],
+			 r->mac[1], r->mac[2], r->mac[3], r->mac[4], r->mac[5]);
+}
+
+json_t *sl_shadow_json(const struct sl_shadow_rule *r, unsigned slot)
+{
+	char mac[18];
+
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", r->mac[0], r->mac[1],
+		 r->mac[2], r->mac[3], r->mac[4], r->mac[5]);
+	return json_pack("{s:s, s:i, s:s, s:o, s:i, s:s, s:o}", "name", r->name, "index",
+			 (int)slot, "service", r->service, "filter", sl_json_str(r->filter),
+			 "sample_bp", (int)r->sample_bp, "port", r->port, "mac",
+			 r->has_mac ? json_string(mac) : json_null());
+}
+
+static int rule_name(const json_t *o, const char *key, char *out, size_t len, char *err,
+		     size_t errlen)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= len)
+		return seterr(err, errlen, "shadow rule: \"%s\" is not a name", key);
+	snprintf(out, len, "%s", json_string_value(v));
+	return 0;
+}
+
+int sl_shadow_from_json(struct sl_shadow_rule *r, unsigned *slot, const json_t *o, char *err,
+			size_t errlen)
+{
+	const json_t *idx = json_object_get(o, "index"), *bp = json_object_get(o, "sample_bp");
+	const json_t *f = json_object_get(o, "filter"), *mac = json_object_get(o, "mac");
+
+	memset(r, 0, sizeof(*r));
+	if (!json_is_object(o))
+		return seterr(err, errlen, "shadow rule: not an object");
+	if (rule_name(o, "name", r->name, sizeof(r->name), err, errlen) ||
+	    rule_name(o, "service", r->service, sizeof(r->service), err, errlen) ||
+	    rule_name(o, "port", r->port, sizeof(r->port), err, errlen))
+		return -1;
+	if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
+	    json_integer_value(idx) >= SL_MAX_SHADOWS)
+		return seterr(err, errlen, "shadow rule %s: \"index\" is not 0..%u", r->name,
+			      SL_MAX_SHADOWS - 1);
+	*slot = (unsigned)json_integer_value(idx);
+	if (!json_is_integer(bp) || json_integer_value(bp) < 0 ||
+	    json_integer_value(bp) > SL_SHARE_MAX_BP)
+		return seterr(err, errlen, "shadow rule %s: \"sample_bp\" is not 0..10000",
+			      r->name);
+	r->sample_bp = (uint16_t)json_integer_value(bp);
+	if (!json_is_string(f) || json_string_length(f) >= SL_FILTER_LEN)
+		return seterr(err, errlen, "shadow rule %s: \"filter\" is not a filter", r->name);
+	snprintf(r->filter, sizeof(r->filter), "%s", json_string_value(f));
+	if (json_is_string(mac)) {
+		if (sl_mac_parse(json_string_value(mac), r->mac))
+			return seterr(err, errlen, "shadow rule %s: \"mac\" is not a MAC address",
+				      r->name);
+		r->has_mac = 1;
+	} else if (mac && !json_is_null(mac)) {
+		return seterr(err, errlen, "shadow rule %s: \"mac\" is not a MAC address or null",
+			      r->name);
+	}
+	return 0;
+}
+
+static json_t *shadows_json(const struct sl_shadows *s)
+{
+	json_t *a = json_array();
+
+	for (unsigned r = 0; r < s->n && a; r++)
+		if (s->r[r].name[0])
+			json_array_append_new(a, sl_shadow_json(&s->r[r], r));
+	return a;
+}
+
+static int shadows_from_json(struct sl_shadows *o, const json_t *a, char *err, size_t errlen)
+{
+	const json_t *item;
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	if (!json_is_array(a))
+		return seterr(err, errlen, "\"shadows\" is not an array");
+	json_array_foreach(a, i, item) {
+		struct sl_shadow_rule r;
+		unsigned slot;
+
+		if (sl_shadow_from_json(&r, &slot, item, err, errlen))
+			return -1;
+		if (o->r[slot].name[0])
+			return seterr(err, errlen, "shadow rules %s and %s at one index %u",
+				      o->r[slot].name, r.name, slot);
+		o->r[slot] = r;
+		if (slot + 1u > o->n)
+			o->n = (uint16_t)(slot + 1);
+	}
+	return 0;
+}
+
 struct sl_state *sl_state_new(void)
 {
 	struct sl_state *st = calloc(1, sizeof(*st));
@@ -248,13 +456,23 @@ static const char *hdr_service_name(const void *p, unsigned i)
 	return ((const struct sl_table_hdr *)p)->services[i].name;
 }
 
+static const char *cfg_shadow_name(const void *c, unsigned i)
+{
+	return ((const struct sl_config *)c)->shadows[i].name;
+}
+
+static const char *hdr_shadow_name(const void *p, unsigned i)
+{
+	return ((const struct sl_table_hdr *)p)->shadows[i].name;
+}
+
 int sl_state_layout(const struct sl_config *cfg, const struct sl_config *old,
 		    const struct sl_table_hdr *prev, const struct sl_group_rec *prev_groups,
 		    struct sl_config *out, uint32_t *removed, char *err, size_t errlen)
 {
-	uint8_t gmap[SL_MAX_GROUPS], smap[SL_MAX_SERVICES];
+	uint8_t gmap[SL_MAX_GROUPS], smap[SL_MAX_SERVICES], rmap[SL_MAX_SHADOWS];
 	uint32_t used[SL_MAX_SERVICES / 32];
-	unsigned ng, ns;
+	unsigned ng, ns, nr;
 
 	if (removed)
 		*removed = 0;
@@ -268,6 +486,10 @@ int sl_state_layout(const struct sl_config *cfg, const struct sl_config *old,
 		   prev_groups, SL_MAX_GROUPS, gmap, used);
 	ns = place(cfg->nservices, cfg_service_name, cfg, prev->nservices, hdr_service_name, prev,
 		   SL_MAX_SERVICES, smap, used);
+	/* shadow rules keep their slot (the dataplane counts per slot) */
+	nr = place(cfg->nshadows, cfg_shadow_name, cfg,
+		   prev->nshadows < SL_MAX_SHADOWS ? prev->nshadows : SL_MAX_SHADOWS,
+		   hdr_shadow_name, prev, SL_MAX_SHADOWS, rmap, used);
 	if (removed)
 		for (unsigned k = 0; k < prev->ngroups; k++)
 			if (prev_groups[k].name[0] && sl_config_group(cfg, prev_groups[k].name) < 0)
@@ -285,6 +507,12 @@ int sl_state_layout(const struct sl_config *cfg, const struct sl_config *old,
 		*s = cfg->services[i];
 		s->champion = gmap[cfg->services[i].champion];
 		s->challenger = gmap[cfg->services[i].challenger];
+	}
+	memset(out->shadows, 0, sizeof(out->shadows));
+	out->nshadows = (uint16_t)nr;
+	for (unsigned i = 0; i < cfg->nshadows; i++) {
+		out->shadows[rmap[i]] = cfg->shadows[i];
+		out->shadows[rmap[i]].service = smap[cfg->shadows[i].service];
 	}
 	return 0;
 }
@@ -400,6 +628,42 @@ void sl_state_window_reset(struct sl_state *st)
 	st->head = 0;
 }
 
+/* Shadow rules with the states: the journal's when it is ahead of the
+ * table (those whose service or port the table lacks are dropped), else
+ * the table's. */
+static void adopt_shadows(struct sl_state *st, enum sl_adopt how, char *note, size_t notelen)
+{
+	const struct sl_table_hdr *h = st->base;
+	struct sl_shadows *t;
+
+	if (how == SL_ADOPT_JOURNAL && st->shadows_replayed) {
+		for (unsigned r = 0; r < st->shadows.n; r++) {
+			struct sl_shadow_rule *x = &st->shadows.r[r];
+
+			if (!x->name[0] || (hdr_service(h, x->service) >= 0 &&
+					    hdr_port(h, x->port) >= 0))
+				continue;
+			note_add(note, notelen, "shadow rule %s of the journal names %s %s, not in "
+				 "the table: dropped", x->name, hdr_service(h, x->service) < 0 ?
+				 "service" : "port", hdr_service(h, x->service) < 0 ? x->service :
+				 x->port);
+			memset(x, 0, sizeof(*x));
+		}
+		shadows_trim(&st->shadows);
+		return;
+	}
+	t = malloc(sizeof(*t));
+	if (!t)
+		return;
+	shadows_from_hdr(t, h);
+	if (how == SL_ADOPT_CHECK && st->shadows_replayed && !shadows_eq(t, &st->shadows))
+		note_add(note, notelen, "the journal's shadow rules differ from the table's (the "
+			 "table's kept)");
+	st->shadows = *t;
+	st->shadow_gen = h->shadow_gen;
+	free(t);
+}
+
 /* Put the replayed states at the indexes of the table in st->base. */
 static int adopt(struct sl_state *st, enum sl_adopt how, uint32_t gen, char *note,
 		 size_t notelen, char *err, size_t errlen)
@@ -482,6 +746,7 @@ static int adopt(struct sl_state *st, enum sl_adopt how, uint32_t gen, char *not
 		if (old[j].st.name[0] && !taken[j])
 			note_add(note, notelen, "service %s of the journal is not in the table: "
 				 "dropped", old[j].st.name);
+	adopt_shadows(st, how, note, notelen);
 	st->nservices = h->nservices;
 	st->gen = gen;
 	sl_state_window_reset(st);
@@ -525,6 +790,7 @@ int sl_state_from_config(struct sl_state *st, const struct sl_config *cfg, char 
 	memset(st->svc, 0, sizeof(st->svc));
 	memset(st->undo, 0, sizeof(st->undo));
 	st->nservices = 0;
+	st->shadows_replayed = 0;
 	if (sl_state_adopt_config(st, cfg, 0, SL_ADOPT_TABLE, NULL, 0, err, errlen))
 		return -1;
 	return 0;
@@ -653,11 +919,25 @@ int sl_state_replay(struct sl_state *st, const json_t *e, char *err, size_t errl
 {
 	const char *cmd = json_string_value(json_object_get(e, "cmd"));
 	const json_t *list = json_object_get(e, "services"), *item;
+	const json_t *shadows = json_object_get(e, "shadows");
+	const json_t *sgen = json_object_get(e, "shadow_gen");
 	uint32_t gen = (uint32_t)json_integer_value(json_object_get(e, "gen"));
+	struct sl_shadows *rules = NULL;
 	size_t i;
 
 	if (!cmd)
 		return seterr(err, errlen, "no \"cmd\"");
+	if (shadows) {
+		char sub[SL_ERR_LEN];
+
+		rules = malloc(sizeof(*rules));
+		if (!rules)
+			return seterr(err, errlen, "out of memory");
+		if (shadows_from_json(rules, shadows, sub, sizeof(sub))) {
+			free(rules);
+			return seterr(err, errlen, "shadows: %s", sub);
+		}
+	}
 	if (json_is_array(list)) {
 		int snapshot = !strcmp(cmd, "init") || !strcmp(cmd, "recover");
 
@@ -673,17 +953,28 @@ int sl_state_replay(struct sl_state *st, const json_t *e, char *err, size_t errl
 				       json_object_get(item, "after"),
 				       json_object_get(item, "rollout"),
 				       json_object_get(item, "reset_gen"), gen,
-				       snapshot ? SL_UNDO_NONE : SL_UNDO_PUSH, sub, sizeof(sub)))
+				       snapshot ? SL_UNDO_NONE : SL_UNDO_PUSH, sub, sizeof(sub))) {
+				free(rules);
 				return seterr(err, errlen, "services[%zu]: %s", i, sub);
+			}
 		}
 	} else if (json_is_object(json_object_get(e, "after"))) {
 		if (replay_one(st, json_object_get(e, "before"), json_object_get(e, "after"),
 			       json_object_get(e, "rollout"), json_object_get(e, "reset_gen"),
 			       gen, !strcmp(cmd, "undo") ? SL_UNDO_POP : SL_UNDO_PUSH, err,
-			       errlen))
+			       errlen)) {
+			free(rules);
 			return -1;
-	} else {
+		}
+	} else if (!rules) {
 		return seterr(err, errlen, "%s entry without \"after\" or \"services\"", cmd);
+	}
+	if (rules) {
+		/* the rule set after the entry, whole */
+		st->shadows = *rules;
+		st->shadows_replayed = 1;
+		st->shadow_gen = json_is_integer(sgen) ? (uint32_t)json_integer_value(sgen) : gen;
+		free(rules);
 	}
 	st->gen = gen;
 	return 0;
@@ -702,6 +993,10 @@ void sl_txn_begin(const struct sl_state *st, struct sl_txn *t)
 	memcpy(t->next, st->svc, sizeof(t->next));
 	t->reason[0] = '\0';
 	t->note[0] = '\0';
+	t->shadows = st->shadows;
+	t->shadow_changed = 0;
+	t->shadow_op = SL_SHADOW_NONE;
+	t->shadow_slot = -1;
 }
 
 static int find_service(const struct sl_state *st, const char *name, struct sl_error *e)
@@ -883,6 +1178,106 @@ int sl_plan_undo(const struct sl_state *st, struct sl_txn *t, const char *servic
 		t->publish = 1;
 	}
 	n->gen = t->gen;
+	return 1;
+}
+
+static void shadow_names(const struct sl_shadows *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned r = 0; r < s->n && n < len; r++)
+		if (s->r[r].name[0])
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+					      s->r[r].name);
+	if (!n)
+		snprintf(buf, len, "none");
+}
+
+int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct sl_config *cfg,
+		       const struct sl_shadow_rule *rule, struct sl_error *e)
+{
+	int have = sl_state_shadow(st, rule->name), slot = -1, pc;
+	char what[640], ports[SL_MAX_PORTS * (SL_NAME_LEN + 2)] = "";
+	size_t n = 0;
+
+	for (const char *c = rule->name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+			have = -2;
+	if (!rule->name[0] || strlen(rule->name) >= SL_NAME_LEN || have == -2)
+		return sl_error_set(e, SL_E_BAD_REQUEST, "name", "name '%s' is not a valid shadow "
+				    "rule name (expected 1..31 characters a-z, 0-9, _ or -)",
+				    rule->name);
+	if (find_service(st, rule->service, e) < 0)
+		return -1;
+	pc = sl_config_port(cfg, rule->port);
+	if (pc < 0 || cfg->ports[pc].role != SL_ROLE_SHADOW || hdr_port(st->base, rule->port) < 0) {
+		for (unsigned p = 0; p < cfg->nports; p++)
+			if (cfg->ports[p].role == SL_ROLE_SHADOW &&
+			    hdr_port(st->base, cfg->ports[p].name) >= 0 && n < sizeof(ports))
+				n += (size_t)snprintf(ports + n, sizeof(ports) - n, "%s%s",
+						      n ? ", " : "", cfg->ports[p].name);
+		return sl_error_set(e, SL_E_BAD_PORT, "port", "%s '%s' %s (shadow ports: %s)",
+				    pc < 0 ? "no port" : "port", rule->port,
+				    pc < 0 ? "in the configuration" :
+				    cfg->ports[pc].role == SL_ROLE_SHADOW ? "is not in the table in "
+				    "force" : cfg->ports[pc].role == SL_ROLE_CLIENT ? "has role "
+				    "client, not shadow" : "has role backend, not shadow",
+				    n ? ports : "none configured");
+	}
+	if (have >= 0) {
+		if (rule_eq(&st->shadows.r[have], rule)) {
+			sl_txn_begin(st, t);
+			t->shadow_op = SL_SHADOW_ADD;
+			t->shadow_slot = have;
+			return 0;
+		}
+		sl_shadow_describe(&st->shadows.r[have], what, sizeof(what));
+		return sl_error_set(e, SL_E_BAD_STATE, "name", "shadow rule %s exists with another "
+				    "definition (%s); remove it first (shadow remove %s)",
+				    rule->name, what, rule->name);
+	}
+	for (int r = 0; r < SL_MAX_SHADOWS && slot < 0; r++)
+		if (r >= st->shadows.n || !st->shadows.r[r].name[0])
+			slot = r;
+	if (slot < 0) {
+		shadow_names(&st->shadows, what, sizeof(what));
+		return sl_error_set(e, SL_E_BAD_STATE, "name", "%u shadow rules already (%s), the "
+				    "most a table holds: remove one first", SL_MAX_SHADOWS, what);
+	}
+	sl_txn_begin(st, t);
+	t->shadows.r[slot] = *rule;
+	if (slot + 1 > t->shadows.n)
+		t->shadows.n = (uint16_t)(slot + 1);
+	t->publish = 1;
+	t->shadow_changed = 1;
+	t->shadow_op = SL_SHADOW_ADD;
+	t->shadow_slot = slot;
+	sl_shadow_describe(rule, what, sizeof(what));
+	snprintf(t->reason, sizeof(t->reason), "shadow add %s: %.440s", rule->name, what);
+	return 1;
+}
+
+int sl_plan_shadow_remove(const struct sl_state *st, struct sl_txn *t, const char *name,
+			  struct sl_error *e)
+{
+	int r = sl_state_shadow(st, name);
+	char what[640];
+
+	if (r < 0) {
+		shadow_names(&st->shadows, what, sizeof(what));
+		return sl_error_set(e, SL_E_UNKNOWN_SHADOW, "name", "no shadow rule '%s' (shadow "
+				    "rules: %s)", name, what);
+	}
+	sl_txn_begin(st, t);
+	memset(&t->shadows.r[r], 0, sizeof(t->shadows.r[r]));
+	shadows_trim(&t->shadows);
+	t->publish = 1;
+	t->shadow_changed = 1;
+	t->shadow_op = SL_SHADOW_REMOVE;
+	t->shadow_slot = r;
+	sl_shadow_describe(&st->shadows.r[r], what, sizeof(what));
+	snprintf(t->reason, sizeof(t->reason), "shadow remove %s (was: %.440s)", name, what);
 	return 1;
 }
 
@@ -1159,6 +1554,14 @@ int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config
 		if (st->svc[s].st.name[0] && (s >= laid->nservices ||
 					     strcmp(laid->services[s].name, st->svc[s].st.name)))
 			changed = 1;
+	/* the file's shadow rules replace the rule set, added ones included */
+	shadows_from_cfg(&t->shadows, laid);
+	if (!shadows_eq(&t->shadows, &st->shadows)) {
+		t->shadow_changed = 1;
+		changed = 1;
+		if (!what[0])
+			snprintf(what, sizeof(what), "other shadow rules");
+	}
 	if (old)
 		restart_keys(cfg, old, t->note, sizeof(t->note));
 	free(laid);
@@ -1176,6 +1579,8 @@ void sl_plan_snapshot(const struct sl_state *st, struct sl_txn *t, int publish, 
 {
 	sl_txn_begin(st, t);
 	t->publish = publish;
+	/* a published snapshot (init, recovery) states the rule set anew */
+	t->shadow_changed = publish;
 	if (!publish)
 		t->gen = st->gen;
 	t->undo = clear ? SL_UNDO_CLEAR : SL_UNDO_NONE;
@@ -1183,6 +1588,43 @@ void sl_plan_snapshot(const struct sl_state *st, struct sl_txn *t, int publish, 
 	if (clear)
 		for (int s = 0; s < t->nservices; s++)
 			t->next[s].gen = t->gen;
+}
+
+/* The rule set of t into st->out, by the indexes of the table src. */
+static int render_shadows(struct sl_state *st, const struct sl_txn *t,
+			  const struct sl_table_hdr *src, char *err, size_t errlen)
+{
+	struct sl_table_hdr *o = st->out;
+
+	memset(o->shadows, 0, sizeof(o->shadows));
+	for (unsigned s = 0; s < SL_MAX_SERVICES; s++)
+		o->services[s].shadow_mask = 0;
+	o->nshadows = t->shadows.n;
+	for (unsigned r = 0; r < t->shadows.n; r++) {
+		const struct sl_shadow_rule *x = &t->shadows.r[r];
+		struct sl_shadow_rec *sr = &o->shadows[r];
+		int si, p;
+
+		if (!x->name[0])
+			continue;
+		si = hdr_service(src, x->service);
+		p = hdr_port(src, x->port);
+		if (si < 0 || p < 0)
+			return seterr(err, errlen, "shadow rule %s: %s %s is not in the table",
+				      x->name, si < 0 ? "service" : "port",
+				      si < 0 ? x->service : x->port);
+		snprintf(sr->name, sizeof(sr->name), "%s", x->name);
+		sr->service = (uint8_t)si;
+		sr->port = (uint8_t)p;
+		sr->has_mac = x->has_mac;
+		memcpy(sr->mac, x->mac, 6);
+		sr->sample_bp = x->sample_bp;
+		sr->seed = sl_shadow_seed(src->seed_flow, x->name);
+		snprintf(sr->filter, sizeof(sr->filter), "%s", x->filter);
+		o->services[si].shadow_mask |= (uint16_t)(1u << r);
+	}
+	o->shadow_gen = t->shadow_changed ? t->gen : st->shadow_gen;
+	return 0;
 }
 
 int sl_txn_render(struct sl_state *st, const struct sl_txn *t, char *err, size_t errlen)
@@ -1216,7 +1658,7 @@ int sl_txn_render(struct sl_state *st, const struct sl_txn *t, char *err, size_t
 		r->share_bp = n->st.share_bp;
 		r->reset_gen = n->reset_gen;
 	}
-	return 0;
+	return render_shadows(st, t, src, err, errlen);
 }
 
 void sl_txn_commit(struct sl_state *st, const struct sl_txn *t)
@@ -1237,6 +1679,9 @@ void sl_txn_commit(struct sl_state *st, const struct sl_txn *t)
 		st->undo[t->svc].n--;
 	memcpy(st->svc, t->next, sizeof(st->svc));
 	st->nservices = t->nservices;
+	st->shadows = t->shadows;
+	if (t->shadow_changed && t->publish)
+		st->shadow_gen = t->gen;
 	if (t->reload) {
 		struct sl_table_hdr *h = st->base;
 		struct sl_group_rec *g = st->base_groups;
@@ -1277,7 +1722,18 @@ json_t *sl_txn_journal(const struct sl_state *st, const struct sl_txn *t, const 
 		json_decref(actor);
 		return NULL;
 	}
-	if (t->svc >= 0) {
+	if (t->shadow_op != SL_SHADOW_NONE) {
+		/* the rule added or removed, and the rule set after the change */
+		const struct sl_shadow_rule *r = t->shadow_op == SL_SHADOW_ADD ?
+			&t->shadows.r[t->shadow_slot] : &st->shadows.r[t->shadow_slot];
+
+		json_object_set_new(e, "service", json_string(r->service));
+		json_object_set_new(e, "actor", actor);
+		json_object_set_new(e, "shadow", sl_shadow_json(r, (unsigned)t->shadow_slot));
+		json_object_set_new(e, "shadows", shadows_json(&t->shadows));
+		json_object_set_new(e, "shadow_gen", json_integer(t->gen));
+		json_object_set_new(e, "reason", sl_json_str(t->reason));
+	} else if (t->svc >= 0) {
 		const struct sl_svc *n = &t->next[t->svc];
 
 		json_object_set_new(e, "service", json_string(n->st.name));
@@ -1314,6 +1770,9 @@ json_t *sl_txn_journal(const struct sl_state *st, const struct sl_txn *t, const 
 			json_array_append_new(list, item);
 		}
 		json_object_set_new(e, "services", list ? list : json_null());
+		json_object_set_new(e, "shadows", shadows_json(&t->shadows));
+		json_object_set_new(e, "shadow_gen", json_integer(t->shadow_changed ? t->gen :
+								  st->shadow_gen));
 		json_object_set_new(e, "reason", sl_json_str(t->reason));
 		if (t->note[0])
 			json_object_set_new(e, "note", sl_json_str(t->note));
@@ -1405,6 +1864,48 @@ void sl_state_measure(const struct sl_state *st, int svc, struct sl_measure *m)
 	}
 }
 
+/* A shadow phase (share 0, shadow rules): the challenger sees copies
+ * only.  Returns 0 when the service has no shadow rule. */
+static int shadow_sentence(const struct sl_state *st, const char *svc, char *buf, size_t len)
+{
+	unsigned nrules = 0, nports = 0;
+	const char *ports[SL_MAX_SHADOWS];
+	size_t n;
+
+	for (unsigned r = 0; r < st->shadows.n; r++) {
+		const struct sl_shadow_rule *x = &st->shadows.r[r];
+		unsigned p;
+
+		if (!x->name[0] || strcmp(x->service, svc))
+			continue;
+		nrules++;
+		for (p = 0; p < nports && strcmp(ports[p], x->port); p++)
+			;
+		if (p == nports)
+			ports[nports++] = x->port;
+	}
+	if (!nrules)
+		return 0;
+	n = (size_t)snprintf(buf, len, "Challenger output reaches users: no; the shadow port%s "
+			     "receive%s copies", nports == 1 ? "" : "s", nports == 1 ? "s" : "");
+	for (unsigned r = 0, k = 0; r < st->shadows.n && n < len; r++) {
+		const struct sl_shadow_rule *x = &st->shadows.r[r];
+
+		if (!x->name[0] || strcmp(x->service, svc))
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s of %.2f %% of %s's flows", k++ ?
+				      " and" : "", x->sample_bp / 100.0, svc);
+		if (n < len && x->filter[0])
+			n += (size_t)snprintf(buf + n, len - n, " matching '%s'", x->filter);
+		if (n < len)
+			n += (size_t)snprintf(buf + n, len - n, " (rule %s)", x->name);
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, "; %s output never reaches a user.",
+			 nports == 1 ? "its" : "their");
+	return 1;
+}
+
 void sl_state_sentences(const struct sl_state *st, int svc, struct sl_sentences *out)
 {
 	const struct sl_svc_rec *r = &st->svc[svc].st;
@@ -1415,7 +1916,10 @@ void sl_state_sentences(const struct sl_state *st, int svc, struct sl_sentences 
 
 	sl_state_measure(st, svc, &m);
 	act = (unsigned long long)m.challenger_active;
-	if (r->share_bp == 0)
+	if (r->share_bp == 0 && shadow_sentence(st, r->name, out->challenger_output,
+						sizeof(out->challenger_output)))
+		;
+	else if (r->share_bp == 0)
 		snprintf(out->challenger_output, sizeof(out->challenger_output),
 			 "Challenger output reaches users: no, %s receives no new flows (%llu "
 			 "established %s flow%s remain%s).", r->challenger, act, r->challenger,
@@ -1491,7 +1995,7 @@ json_t *sl_state_status_json(const struct sl_state *st, int svc, uint64_t now_ms
 	const struct sl_svc_rec *r = &st->svc[svc].st;
 	struct sl_sentences s;
 	struct sl_measure m;
-	json_t *nf, *af;
+	json_t *nf, *af, *sh, *o;
 
 	sl_state_measure(st, svc, &m);
 	sl_state_sentences(st, svc, &s);
@@ -1509,7 +2013,7 @@ json_t *sl_state_status_json(const struct sl_state *st, int svc, uint64_t now_ms
 	}
 	json_object_set_new(af, r->champion, json_integer((json_int_t)m.champion_active));
 	json_object_set_new(af, r->challenger, json_integer((json_int_t)m.challenger_active));
-	return json_pack("{s:o, s:I, s:i, s:o, s:i, s:o, s:o, s:o, s:{s:s, s:s, s:s}}",
+	o = json_pack("{s:o, s:I, s:i, s:o, s:i, s:o, s:o, s:o, s:{s:s, s:s, s:s}}",
 			 "state", sl_svc_json(r), "gen", (json_int_t)st->svc[svc].gen,
 			 "configured_share_bp", (int)r->share_bp,
 			 "measured_share_bp", m.measured ? json_integer(m.share_bp) : json_null(),
@@ -1517,4 +2021,16 @@ json_t *sl_state_status_json(const struct sl_state *st, int svc, uint64_t now_ms
 			 "rollout", sl_state_rollout_json(st, svc, now_ms),
 			 "sentences", "challenger_output", s.challenger_output, "live_share",
 			 s.live_share, "rollback", s.rollback);
+	/* the service's shadow rules, when it has some */
+	sh = NULL;
+	for (unsigned k = 0; k < st->shadows.n && o; k++) {
+		if (!st->shadows.r[k].name[0] || strcmp(st->shadows.r[k].service, r->name))
+			continue;
+		if (!sh) {
+			sh = json_array();
+			json_object_set_new(o, "shadows", sh);
+		}
+		json_array_append_new(sh, sl_shadow_json(&st->shadows.r[k], k));
+	}
+	return o;
 }

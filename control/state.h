@@ -41,6 +41,26 @@ struct sl_svc_rec {
 	uint8_t reset;    /* mode of the last change: 1 = reset */
 };
 
+/* A shadow rule as sluiced keeps it: by names, at a stable slot (its index
+ * in the table's shadows[]: a rule keeps its slot while it exists, the
+ * dataplane counts per slot).  PROTOCOL.md SHADOW_RULE. */
+struct sl_shadow_rule {
+	char name[SL_NAME_LEN];    /* "" : free slot */
+	char service[SL_NAME_LEN];
+	char port[SL_NAME_LEN];
+	uint16_t sample_bp;
+	uint8_t has_mac;
+	uint8_t mac[6];
+	char filter[SL_FILTER_LEN];
+};
+
+struct sl_shadows {
+	uint16_t n; /* slots 0..n-1, used or free */
+	struct sl_shadow_rule r[SL_MAX_SHADOWS];
+};
+
+enum sl_shadow_op { SL_SHADOW_NONE = 0, SL_SHADOW_ADD, SL_SHADOW_REMOVE };
+
 /* Everything a change may change about one service. */
 struct sl_svc {
 	struct sl_svc_rec st; /* st.name "" : no service at this index */
@@ -76,6 +96,10 @@ struct sl_txn {
 	struct sl_svc next[SL_MAX_SERVICES];
 	char reason[512];
 	char note[512];    /* reload: what takes effect only at a restart */
+	struct sl_shadows shadows; /* the rule set after the change */
+	int shadow_changed;        /* the rule set changes: shadow_gen = gen */
+	int shadow_op;             /* enum sl_shadow_op: shadow_add / shadow_remove */
+	int shadow_slot;           /* the rule added or removed */
 };
 
 struct sl_state {
@@ -83,6 +107,9 @@ struct sl_state {
 	uint16_t nservices;           /* indexes in use: base->nservices */
 	struct sl_svc svc[SL_MAX_SERVICES];
 	struct sl_undo undo[SL_MAX_SERVICES];
+	struct sl_shadows shadows;    /* shadow rules in force */
+	uint32_t shadow_gen;          /* generation that last changed them */
+	int shadows_replayed;         /* the journal said which rules (replay) */
 
 	/* Table structure in force, the next one (reload), the render target;
 	 * each hdr has SL_MAX_GROUPS group records. */
@@ -195,6 +222,23 @@ int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config
  * starting point). */
 void sl_plan_snapshot(const struct sl_state *st, struct sl_txn *t, int publish, int clear);
 
+/* Shadow rules.  add: a new rule (checked: name, service, a port of role
+ * shadow in cfg, the slot limit); the same rule again is no change (0), a
+ * different rule of that name is refused.  remove: by name. */
+int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct sl_config *cfg,
+		       const struct sl_shadow_rule *rule, struct sl_error *e);
+int sl_plan_shadow_remove(const struct sl_state *st, struct sl_txn *t, const char *name,
+			  struct sl_error *e);
+/* Slot of the rule called name, or -1. */
+int sl_state_shadow(const struct sl_state *st, const char *name);
+/* SHADOW_RULE json ({"name", "index", "service", "filter", "sample_bp",
+ * "port", "mac"}) and back (err names the field). */
+json_t *sl_shadow_json(const struct sl_shadow_rule *r, unsigned slot);
+int sl_shadow_from_json(struct sl_shadow_rule *r, unsigned *slot, const json_t *o, char *err,
+			size_t errlen);
+/* "10.00 % of web's flows matching 'tcp dst port 443' -> port mirror". */
+void sl_shadow_describe(const struct sl_shadow_rule *r, char *buf, size_t len);
+
 /* Render t into st->out / st->out_groups (generation t->gen). */
 int sl_txn_render(struct sl_state *st, const struct sl_txn *t, char *err, size_t errlen);
 
@@ -228,7 +272,7 @@ struct sl_measure {
 void sl_state_measure(const struct sl_state *st, int svc, struct sl_measure *m);
 
 struct sl_sentences {
-	char challenger_output[256];
+	char challenger_output[1024]; /* a shadow phase names its rules */
 	char live_share[256];
 	char rollback[384];
 };

@@ -88,9 +88,9 @@ int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
 		return -1;
 	}
 	for (uint32_t r = 0; r < cfg->nshadows; r++)
-		if (cfg->shadows[r].service >= cfg->nservices ||
+		if (cfg->shadows[r].name[0] && (cfg->shadows[r].service >= cfg->nservices ||
 		    !cfg->services[cfg->shadows[r].service].name[0] ||
-		    cfg->shadows[r].port >= cfg->nports) {
+		    cfg->shadows[r].port >= cfg->nports)) {
 			snprintf(err, errlen, "%s: [shadow %s] names service index %u of %u, port "
 				 "index %u of %u", cfg->path, cfg->shadows[r].name,
 				 cfg->shadows[r].service, cfg->nservices, cfg->shadows[r].port,
@@ -125,6 +125,8 @@ void sl_tables_shadows(struct sl_table_hdr *hdr, const struct sl_config *cfg)
 		const struct sl_cfg_shadow *cs = &cfg->shadows[r];
 		struct sl_shadow_rec *sr = &hdr->shadows[r];
 
+		if (!cs->name[0]) /* a free slot (sluiced keeps rules at their index) */
+			continue;
 		snprintf(sr->name, sizeof(sr->name), "%s", cs->name);
 		sr->service = cs->service;
 		sr->port = cs->port;

@@ -47,8 +47,9 @@ int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
 uint64_t sl_shadow_seed(uint64_t seed_flow, const char *name);
 
 /* Put the shadow rules of a configuration into hdr (shadows[], nshadows,
- * each service's shadow_mask, seeds); hdr's services and seeds must be
- * filled.  shadow_gen is left to the caller. */
+ * each service's shadow_mask, seeds; a rule without a name is a free
+ * slot); hdr's services and seeds must be filled.  shadow_gen is left to
+ * the caller. */
 void sl_tables_shadows(struct sl_table_hdr *hdr, const struct sl_config *cfg);
 
 /* Heap-backed single-slot source built from a configuration (INI mode).

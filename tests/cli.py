@@ -534,7 +534,7 @@ def test_peer_status(d):
 class Daemon:
     """The real sluiced on net_null ports, its own instance, socket and journal."""
 
-    def __init__(self, d):
+    def __init__(self, d, mirror=False):
         self.d = d
         self.instance = f"test-cli-{os.getpid()}"
         self.sock = os.path.join(d, "sluiced.sock")
@@ -558,6 +558,9 @@ devargs = net_null1,no-rx=1
 [port green]
 role = backend
 devargs = net_null2,no-rx=1
+
+{"[port mirror]" + chr(10) + "role = shadow" + chr(10) + "devargs = net_null3,no-rx=1"
+ if mirror else ""}
 
 [group blue]
 port = blue
@@ -591,9 +594,12 @@ journal = {self.journal}
 bpf_object = {os.path.join(BUILD, "ebpf", "sluice_maps.bpf.o")}
 ack_timeout = 1s
 """)
+        self.logf = open(self.log, "w")
+        self.start()
+
+    def start(self):
         exe = os.path.join(BUILD, "control", "sluiced")
         check(os.access(exe, os.X_OK), f"{exe} is not built")
-        self.logf = open(self.log, "w")
         self.p = subprocess.Popen([exe, "-c", self.conf, "--bpffs", BPFFS],
                                   stdout=self.logf, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
@@ -653,9 +659,35 @@ ack_timeout = 1s
             shutil.rmtree(pin, ignore_errors=True)
 
 
-def daemon_test(fn):
+    def restart(self, unpin=False):
+        """Stops sluiced (and its maps too with unpin: a reboot) and starts it
+        again on the same journal."""
+        self.p.send_signal(signal.SIGTERM)
+        self.p.wait(10)
+        if unpin:
+            shutil.rmtree(os.path.join(BPFFS, "sluice", self.instance), ignore_errors=True)
+        self.start()
+
+    def request(self, obj):
+        """One raw protocol request on the socket (what sluicectl would
+        refuse to send); returns the reply object."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(self.sock)
+        s.sendall((json.dumps(obj) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        s.close()
+        return json.loads(buf)
+
+
+def daemon_test(fn, mirror=False):
     def wrapper(d):
-        dm = Daemon(d)
+        dm = Daemon(d, mirror)
         try:
             fn(dm)
         finally:
@@ -841,7 +873,7 @@ def test_daemon_reload(dm):
 @daemon_test
 def test_daemon_misc(dm):
     out, _ = dm.cli(["version"], 0)
-    check(f"sluiced 0.1.0, layout 2, instance {dm.instance}" in out.splitlines() and
+    check(f"sluiced 0.1.0, layout 3, instance {dm.instance}" in out.splitlines() and
           out.startswith("sluicectl "), f"stdout {out!r}")
     out, _ = dm.cli(["stats"], 0)
     lines = out.splitlines()
@@ -851,6 +883,138 @@ def test_daemon_misc(dm):
     check(any(x.split()[:3] == ["web", "green", "0"] for x in lines), f"stats: groups {out!r}")
     out, _ = dm.cli(["--json", "stats"], 0)
     check(json.loads(out)["result"]["gen"] == 1, f"stats --json {out!r}")
+
+
+def mirror_test(fn):
+    return daemon_test(fn, mirror=True)
+
+
+def test_shadow_usage(d):
+    """shadow commands checked locally: nothing is sent for a bad one."""
+    usage_error(["shadow"], "'shadow' needs a verb: add, remove or list")
+    usage_error(["shadow", "frob"], "unknown shadow verb 'frob' (expected add, remove or list)")
+    usage_error(["shadow", "add"], "missing NAME for 'shadow add'")
+    usage_error(["shadow", "add", "x", "--service", "web", "--sample", "5%"],
+                "shadow add needs --port PORT (a port with role shadow)")
+    usage_error(["shadow", "add", "x", "--port", "m", "--sample", "5%"],
+                "shadow add needs --service SERVICE")
+    usage_error(["shadow", "add", "X!", "--service", "web", "--sample", "5%", "--port", "m"],
+                "NAME 'X!' is not a valid name")
+    usage_error(["shadow", "add", "x", "--service", "web", "--sample", "5%", "--port", "m",
+                 "--mac", "ff:ff:ff:ff:ff:ff"],
+                "--mac: 'ff:ff:ff:ff:ff:ff' is a broadcast address (expected a unicast MAC)")
+    usage_error(["shadow", "remove"], "missing NAME for 'shadow remove'")
+    usage_error(["shadow", "list", "x"], "unexpected argument 'x' for 'shadow list'")
+    rc, out, err = run(["--socket", "/nonexistent.sock", "shadow", "add", "x", "--service",
+                        "web", "--sample", "5%", "--port", "m", "--filter", "tcp dst port"])
+    check(rc == 2 and err == "sluicectl: bad_filter: --filter: 'tcp dst port' does not "
+          "compile: can't parse filter expression: syntax error (expected a pcap-filter "
+          "expression, e.g. tcp dst port 443)\n", f"exit {rc}: {err!r}")
+    rc, out, err = run(["--socket", "/nonexistent.sock", "shadow", "add", "x", "--service",
+                        "web", "--sample", "5", "--port", "m"])
+    check(rc == 2 and err.startswith("sluicectl: bad_share: --sample: '5' has no unit"),
+          f"exit {rc}: {err!r}")
+
+
+RULE = ["shadow", "add", "web-443", "--service", "web", "--filter", "tcp dst port 443",
+        "--sample", "10%", "--port", "mirror"]
+RULE_TEXT = "10.00 % of web's flows matching 'tcp dst port 443' -> port mirror"
+
+
+@mirror_test
+def test_daemon_shadow(dm):
+    out, _ = dm.cli(RULE, 0)
+    check(out == f"shadow web-443: added, {RULE_TEXT}, generation 2, published, no "
+          "dataplane attached\n", f"stdout {out!r}")
+    out, _ = dm.cli(RULE, 0)
+    check(out == f"shadow web-443: unchanged (already {RULE_TEXT}), generation 2\n",
+          f"stdout {out!r}")
+    _, err = dm.cli(RULE[:-4] + ["--sample", "20%", "--port", "mirror"], 1)
+    check(err == f"sluicectl: bad_state: shadow rule web-443 exists with another definition "
+          f"({RULE_TEXT}); remove it first (shadow remove web-443)\n", f"stderr {err!r}")
+    _, err = dm.cli(["shadow", "add", "x", "--service", "web", "--sample", "1%", "--port",
+                     "blue"], 1)
+    check(err == "sluicectl: bad_port: port 'blue' has role backend, not shadow (shadow "
+          "ports: mirror)\n", f"stderr {err!r}")
+    dm.cli(["shadow", "add", "x", "--service", "www", "--sample", "1%", "--port", "mirror"],
+           1, err_has=("sluicectl: unknown_service: no service 'www' (services: web, dns)",))
+    # a filter sluicectl would have refused: the daemon compiles it too
+    rep = dm.request({"cmd": "shadow_add", "name": "raw", "service": "web", "sample": "1%",
+                      "port": "mirror", "filter": "tcp dst port 99999"})
+    check(rep["ok"] is False and rep["error"] == {
+        "code": "bad_filter", "field": "filter", "message": "filter: 'tcp dst port 99999' "
+        "does not compile: illegal port number 99999 > 65535 (expected a pcap-filter "
+        "expression, e.g. tcp dst port 443)"}, f"reply {rep}")
+    out, _ = dm.cli(["shadow", "add", "dns-all", "--service", "dns", "--sample", "0.5%",
+                     "--port", "mirror", "--mac", "02:00:00:00:0d:01"], 0)
+    check(out.startswith("shadow dns-all: added, 0.50 % of dns's flows -> port mirror (copies "
+                         "to 02:00:00:00:0d:01), generation 3"), f"stdout {out!r}")
+    out, _ = dm.cli(["shadow", "list"], 0)
+    lines = out.splitlines()
+    check(lines[0] == "shadow rules of generation 3, no dataplane attached", f"{out!r}")
+    check(lines[1].split() == ["rule", "service", "sample", "filter", "port", "mac", "flows",
+                               "packets", "dropped", "pending"], f"{out!r}")
+    check(lines[2].split() == ["web-443", "web", "10.00", "%", "tcp", "dst", "port", "443",
+                               "mirror", "-", "0", "0", "0", "0"], f"{out!r}")
+    check(lines[3].split()[:6] == ["dns-all", "dns", "0.50", "%", "(every", "packet)"],
+          f"{out!r}")
+    # a shadow phase: the status says the challenger's output reaches no user
+    out, _ = dm.cli(["status", "web"], 0)
+    check("  Challenger output reaches users: no; the shadow port receives copies of 10.00 % "
+          "of web's flows matching 'tcp dst port 443' (rule web-443); its output never "
+          "reaches a user." in out.splitlines(), f"status {out!r}")
+    check(f"  shadow web-443: {RULE_TEXT}" in out.splitlines(), f"status {out!r}")
+    # the rules survive a restart (pinned table) and a reboot (journal only)
+    dm.restart()
+    out, _ = dm.cli(["shadow", "list"], 0)
+    check("web-443" in out and "dns-all" in out, f"after a restart: {out!r}")
+    dm.restart(unpin=True)
+    out, _ = dm.cli(["--json", "shadow", "list"], 0)
+    rules = json.loads(out)["result"]["shadows"]
+    check([(r["name"], r["index"], r["filter"], r["sample_bp"], r["mac"]) for r in rules] ==
+          [("web-443", 0, "tcp dst port 443", 1000, None),
+           ("dns-all", 1, "", 50, "02:00:00:00:0d:01")], f"after a reboot: {rules}")
+    dm.cli(["shadow", "remove", "nope"], 1, err_has=(
+        "sluicectl: unknown_shadow: no shadow rule 'nope' (shadow rules: web-443, dns-all)",))
+    out, _ = dm.cli(["shadow", "remove", "web-443"], 0)
+    check(out.startswith(f"shadow web-443: removed (was {RULE_TEXT}), generation "),
+          f"stdout {out!r}")
+    out, _ = dm.cli(["history", "--limit", "20"], 0)
+    lines = out.splitlines()
+    check(sum(" shadow_add " in x for x in lines) == 2 and " shadow_remove " in lines[-1] and
+          " recover " in lines[-2], f"history {out!r}")
+    out, _ = dm.cli(["status", "web"], 0)
+    check("  Challenger output reaches users: no, green receives no new flows (0 established "
+          "green flows remain)." in out.splitlines(), f"status {out!r}")
+
+
+@mirror_test
+def test_daemon_shadow_attached(dm):
+    """With sluice-dp attached the reply says when the dataplane compiled
+    the filters; a dataplane that cannot is exit 4."""
+    dm.attach()
+    out, _ = dm.cli(RULE, 0)
+    check(out.startswith(f"shadow web-443: added, {RULE_TEXT}, generation 2, acknowledged by "
+                         "1 worker in ") and ", filters compiled by the dataplane in " in out
+          and out.endswith(" us\n"), f"stdout {out!r}")
+    out, _ = dm.cli(["--json", "shadow", "list"], 0)
+    res = json.loads(out)["result"]
+    check(res["shadow_gen"] == 2 and res["ready_gen"] == 2, f"list {res}")
+    out, _ = dm.cli(["--json", "stats"], 0)
+    st = json.loads(out)["result"]
+    check([r["name"] for r in st["shadows"]] == ["web-443"] and
+          "shadow_rx_drop" in st["counters"], f"stats {st}")
+    # other changes leave the filters alone
+    out, _ = dm.cli(["canary", "web", "1%"], 0)
+    check("filters" not in out, f"stdout {out!r}")
+    dm.dp.send_signal(signal.SIGSTOP)
+    try:
+        out, _ = dm.cli(["shadow", "remove", "web-443"], 4)
+        check(", NOT acknowledged by worker 0 within 1000 ms, filters NOT compiled by the "
+              "dataplane within 1000 ms (it runs those of generation 2; sampled packets "
+              "count as pending)" in out, f"stdout {out!r}")
+    finally:
+        dm.dp.send_signal(signal.SIGCONT)
 
 
 TESTS = [
@@ -864,6 +1028,7 @@ TESTS = [
     test_daemon_canary, test_daemon_bad_state, test_daemon_json, test_daemon_status,
     test_daemon_history, test_daemon_rollout, test_daemon_rollout_plan_and_timer,
     test_daemon_acks, test_daemon_reload, test_daemon_misc,
+    test_shadow_usage, test_daemon_shadow, test_daemon_shadow_attached,
 ]
 
 

@@ -33,7 +33,8 @@ static void expect_error(const char *line, enum sl_errcode code, const char *fie
 }
 
 #define CMDS "status, switch, canary, weights, rollout_start, rollout_status, rollout_pause, " \
-	"rollout_resume, rollout_promote, rollout_abort, undo, history, stats, reload, version"
+	"rollout_resume, rollout_promote, rollout_abort, undo, history, stats, reload, version, " \
+	"shadow_add, shadow_remove, shadow_list"
 
 static void test_not_json(void)
 {
@@ -320,6 +321,75 @@ static void test_replies(void)
 	json_decref(id);
 }
 
+#define SADD "{\"cmd\":\"shadow_add\",\"name\":\"web-443\",\"service\":\"web\"," \
+	"\"port\":\"mirror\","
+
+static void test_shadow_requests(void)
+{
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 0x0d, 1 };
+
+	CU_ASSERT_EQUAL_FATAL(parse(SADD "\"sample\":\"10%\",\"filter\":\"tcp dst port 443 and "
+				    "src net 198.51.100.0/24\",\"mac\":\"02:00:00:00:0D:01\"}"), 0);
+	CU_ASSERT_EQUAL(req.cmd, SL_CMD_SHADOW_ADD);
+	CU_ASSERT_STRING_EQUAL(req.name, "web-443");
+	CU_ASSERT_STRING_EQUAL(req.service, "web");
+	CU_ASSERT_STRING_EQUAL(req.port, "mirror");
+	CU_ASSERT_EQUAL(req.sample_bp, 1000);
+	CU_ASSERT_STRING_EQUAL(req.filter, "tcp dst port 443 and src net 198.51.100.0/24");
+	CU_ASSERT_EQUAL(req.has_mac, 1);
+	CU_ASSERT_EQUAL(memcmp(req.mac, mac, 6), 0);
+	/* no filter: every packet of the sampled flows */
+	CU_ASSERT_EQUAL_FATAL(parse(SADD "\"sample\":\"50bp\"}"), 0);
+	CU_ASSERT_STRING_EQUAL(req.filter, "");
+	CU_ASSERT_EQUAL(req.has_mac, 0);
+	CU_ASSERT_EQUAL(req.sample_bp, 50);
+	CU_ASSERT_EQUAL_FATAL(parse("{\"cmd\":\"shadow_remove\",\"name\":\"web-443\"}"), 0);
+	CU_ASSERT_EQUAL(req.cmd, SL_CMD_SHADOW_REMOVE);
+	CU_ASSERT_STRING_EQUAL(req.name, "web-443");
+	CU_ASSERT_EQUAL_FATAL(parse("{\"cmd\":\"shadow_list\"}"), 0);
+	CU_ASSERT_EQUAL(req.cmd, SL_CMD_SHADOW_LIST);
+
+	expect_error(SADD "\"sample\":\"10%\",\"filter\":\"tcp dst port\"}", SL_E_BAD_FILTER,
+		     "filter", "filter: 'tcp dst port' does not compile: can't parse filter "
+		     "expression: syntax error (expected a pcap-filter expression, e.g. tcp dst "
+		     "port 443)");
+	expect_error(SADD "\"sample\":\"10%\",\"filter\":\"net 10.0.0.1/8\"}", SL_E_BAD_FILTER,
+		     "filter", "filter: 'net 10.0.0.1/8' does not compile: non-network bits set "
+		     "in \"10.0.0.1/8\" (expected a pcap-filter expression, e.g. tcp dst port 443)");
+	expect_error(SADD "\"sample\":\"10%\",\"filter\":443}", SL_E_BAD_REQUEST, "filter",
+		     "field 'filter': expected a string such as \"tcp dst port 443\", got a "
+		     "number");
+	expect_error(SADD "\"sample\":\"10\"}", SL_E_BAD_SHARE, "sample",
+		     "sample: '10' has no unit (expected % or bp, e.g. 5% or 50bp)");
+	expect_error(SADD "\"sample\":\"10%\",\"mac\":\"ff:ff:ff:ff:ff:ff\"}",
+		     SL_E_BAD_REQUEST, "mac", "mac: 'ff:ff:ff:ff:ff:ff' is a broadcast address "
+		     "(expected a unicast MAC)");
+	expect_error(SADD "\"sample\":\"10%\",\"mac\":\"02:00:00\"}", SL_E_BAD_REQUEST, "mac",
+		     "mac: '02:00:00' is not a MAC address (expected aa:bb:cc:dd:ee:ff)");
+	expect_error("{\"cmd\":\"shadow_add\",\"name\":\"x\",\"service\":\"web\","
+		     "\"sample\":\"1%\"}", SL_E_BAD_REQUEST, "port",
+		     "missing field 'port' (shadow_add needs it)");
+	expect_error("{\"cmd\":\"shadow_add\",\"service\":\"web\",\"port\":\"m\","
+		     "\"sample\":\"1%\"}", SL_E_BAD_REQUEST, "name",
+		     "missing field 'name' (shadow_add needs it)");
+	expect_error("{\"cmd\":\"shadow_remove\"}", SL_E_BAD_REQUEST, "name",
+		     "missing field 'name' (shadow_remove needs it)");
+	expect_error("{\"cmd\":\"shadow_remove\",\"name\":\"a\",\"service\":\"web\"}",
+		     SL_E_BAD_REQUEST, "service",
+		     "unknown field 'service' for shadow_remove (expected: id, cmd, name)");
+	expect_error("{\"cmd\":\"shadow_list\",\"name\":\"a\"}", SL_E_BAD_REQUEST, "name",
+		     "unknown field 'name' for shadow_list (expected: id, cmd)");
+	expect_error("{\"cmd\":\"shadow_add\",\"name\":\"a\",\"service\":\"web\","
+		     "\"port\":\"m\",\"sample\":\"1%\",\"rate\":1}", SL_E_BAD_REQUEST, "rate",
+		     "unknown field 'rate' for shadow_add (expected: id, cmd, service, name, "
+		     "filter, sample, port, mac)");
+	CU_ASSERT_STRING_EQUAL(sl_errcode_name(SL_E_BAD_FILTER), "bad_filter");
+	CU_ASSERT_STRING_EQUAL(sl_errcode_name(SL_E_BAD_PORT), "bad_port");
+	CU_ASSERT_STRING_EQUAL(sl_errcode_name(SL_E_UNKNOWN_SHADOW), "unknown_shadow");
+	CU_ASSERT_STRING_EQUAL(sl_errcode_name(SL_E__COUNT), "internal");
+	sl_req_clear(&req);
+}
+
 void sl_test_register_proto(void)
 {
 	CU_pSuite s = CU_add_suite("proto", NULL, NULL);
@@ -338,4 +408,5 @@ void sl_test_register_proto(void)
 	CU_add_test(s, "valid requests", test_valid);
 	CU_add_test(s, "command and error names", test_names);
 	CU_add_test(s, "reply lines", test_replies);
+	CU_add_test(s, "shadow_add, shadow_remove, shadow_list", test_shadow_requests);
 }

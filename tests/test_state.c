@@ -804,6 +804,290 @@ static void test_structure_diff(void)
 	sl_state_free(b);
 }
 
+/* ---- shadow rules ---- */
+
+static struct sl_shadow_rule rule(const char *name, const char *service, uint16_t bp,
+				  const char *filter)
+{
+	struct sl_shadow_rule r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	snprintf(r.service, sizeof(r.service), "%s", service);
+	snprintf(r.port, sizeof(r.port), "shadow");
+	r.sample_bp = bp;
+	snprintf(r.filter, sizeof(r.filter), "%s", filter);
+	return r;
+}
+
+static void test_shadow_rules(void)
+{
+	struct sl_state *st = fresh(0), *again = sl_state_new();
+	struct sl_config *c = tc_config(0);
+	struct sl_txn *t = txn();
+	struct sl_shadow_rule a = rule("a", "web", 1000, "tcp dst port 443");
+	struct sl_shadow_rule b = rule("b", "dns", 10000, ""), x;
+	json_t *journal = json_array(), *entry;
+	char note[512], name[8];
+	size_t i;
+
+	CU_ASSERT_FATAL(again && journal);
+	sl_plan_snapshot(st, t, 0, 1);
+	json_array_append_new(journal, sl_txn_journal(st, t, "init", json_string("daemon"), 0));
+
+	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_add(st, t, c, &a, &e), 1);
+	CU_ASSERT_EQUAL(t->gen, 2);
+	CU_ASSERT_EQUAL(t->publish, 1);
+	CU_ASSERT_EQUAL(t->shadow_slot, 0);
+	CU_ASSERT_STRING_EQUAL(t->reason, "shadow add a: 10.00 % of web's flows matching 'tcp dst "
+			       "port 443' -> port shadow");
+	commit(st, "shadow_add", journal);                         /* gen 2 */
+	CU_ASSERT_EQUAL(st->gen, 2);
+	CU_ASSERT_EQUAL(st->shadow_gen, 2);
+	CU_ASSERT_EQUAL(st->out->shadow_gen, 2);
+	CU_ASSERT_EQUAL(st->out->nshadows, 1);
+	CU_ASSERT_STRING_EQUAL(st->out->shadows[0].name, "a");
+	CU_ASSERT_EQUAL(st->out->shadows[0].service, TC_S_WEB);
+	CU_ASSERT_EQUAL(st->out->shadows[0].port, TC_SHADOW);
+	CU_ASSERT_EQUAL(st->out->shadows[0].sample_bp, 1000);
+	CU_ASSERT_STRING_EQUAL(st->out->shadows[0].filter, "tcp dst port 443");
+	CU_ASSERT_EQUAL(st->out->shadows[0].seed, sl_shadow_seed(st->out->seed_flow, "a"));
+	CU_ASSERT_EQUAL(st->out->services[TC_S_WEB].shadow_mask, 1);
+	entry = json_array_get(journal, 1);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(entry, "service")), "web");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(entry, "shadow_gen")), 2);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(entry, "shadow"),
+								 "filter")), "tcp dst port 443");
+
+	/* the same rule again changes nothing; another under that name is refused */
+	CU_ASSERT_EQUAL(sl_plan_shadow_add(st, t, c, &a, &e), 0);
+	CU_ASSERT_EQUAL(t->shadow_slot, 0);
+	x = a;
+	x.sample_bp = 2000;
+	CU_ASSERT_EQUAL(sl_plan_shadow_add(st, t, c, &x, &e), -1);
+	CU_ASSERT_EQUAL(e.code, SL_E_BAD_STATE);
+	CU_ASSERT_STRING_EQUAL(e.message, "shadow rule a exists with another definition (10.00 % "
+			       "of web's flows matching 'tcp dst port 443' -> port shadow); remove "
+			       "it first (shadow remove a)");
+	x = rule("x", "www", 100, "");
+	CU_ASSERT_EQUAL(sl_plan_shadow_add(st, t, c, &x, &e), -1);
+	CU_ASSERT_EQUAL(e.code, SL_E_UNKNOWN_SERVICE);
+	CU_ASSERT_STRING_EQUAL(e.message, "no service 'www' (services: web, dns, web6)");
+	x = rule("x", "web", 100, "");
+	snprintf(x.port, sizeof(x.port), "blue");
+	CU_ASSERT_EQUAL(sl_plan_shadow_add(st, t, c, &x, &e), -1);
+	CU_ASSERT_EQUAL(e.code, SL_E_BAD_PORT);
+	CU_ASSERT_STRING_EQUAL(e.field, "port");
+	CU_ASSERT_STRING_EQUAL(e.message, "port 'blue' has role backend, not shadow (shadow "
+			       "ports: shadow)");
+	snprintf(x.port, sizeof(x.port), "mirror");
+	CU_ASSERT_EQUAL(sl_plan_shadow_add(st, t, c, &x, &e), -1);
+	CU_ASSERT_STRING_EQUAL(e.message, "no port 'mirror' in the configuration (shadow ports: "
+			       "shadow)");
+	x = rule("Web.1", "web", 100, "");
+	CU_ASSERT_EQUAL(sl_plan_shadow_add(st, t, c, &x, &e), -1);
+	CU_ASSERT_EQUAL(e.code, SL_E_BAD_REQUEST);
+	CU_ASSERT_STRING_EQUAL(e.message, "name 'Web.1' is not a valid shadow rule name "
+			       "(expected 1..31 characters a-z, 0-9, _ or -)");
+
+	b.has_mac = 1;
+	b.mac[0] = 2;
+	b.mac[5] = 0x42;
+	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_add(st, t, c, &b, &e), 1);
+	commit(st, "shadow_add", journal);                         /* gen 3 */
+	CU_ASSERT_EQUAL(st->out->nshadows, 2);
+	CU_ASSERT_EQUAL(st->out->services[TC_S_DNS].shadow_mask, 2);
+	CU_ASSERT_EQUAL(st->out->shadows[1].has_mac, 1);
+	CU_ASSERT_EQUAL(st->out->shadows[1].mac[5], 0x42);
+
+	/* other changes keep the rule set and its generation */
+	CU_ASSERT_EQUAL(sl_plan_canary(st, t, "web6", 500, 0, &e), 1);
+	commit(st, "canary", journal);                             /* gen 4 */
+	CU_ASSERT_EQUAL(st->out->gen, 4);
+	CU_ASSERT_EQUAL(st->out->shadow_gen, 3);
+	CU_ASSERT_EQUAL(st->out->nshadows, 2);
+	CU_ASSERT_EQUAL(st->out->services[TC_S_WEB].shadow_mask, 1);
+
+	/* removing a frees its slot; the next rule takes it */
+	CU_ASSERT_EQUAL(sl_plan_shadow_remove(st, t, "zz", &e), -1);
+	CU_ASSERT_EQUAL(e.code, SL_E_UNKNOWN_SHADOW);
+	CU_ASSERT_STRING_EQUAL(e.message, "no shadow rule 'zz' (shadow rules: a, b)");
+	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_remove(st, t, "a", &e), 1);
+	CU_ASSERT_STRING_EQUAL(t->reason, "shadow remove a (was: 10.00 % of web's flows matching "
+			       "'tcp dst port 443' -> port shadow)");
+	commit(st, "shadow_remove", journal);                      /* gen 5 */
+	CU_ASSERT_EQUAL(st->out->shadow_gen, 5);
+	CU_ASSERT_EQUAL(st->out->nshadows, 2);
+	CU_ASSERT_STRING_EQUAL(st->out->shadows[0].name, "");
+	CU_ASSERT_EQUAL(st->out->services[TC_S_WEB].shadow_mask, 0);
+	CU_ASSERT_EQUAL(sl_state_shadow(st, "a"), -1);
+	CU_ASSERT_EQUAL(sl_state_shadow(st, "b"), 1);
+	x = rule("c", "web", 5000, "");
+	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_add(st, t, c, &x, &e), 1);
+	CU_ASSERT_EQUAL(t->shadow_slot, 0);
+	commit(st, "shadow_add", journal);                         /* gen 6 */
+
+	/* the journal gives the same rules back, and the table agrees */
+	json_array_foreach(journal, i, entry)
+		CU_ASSERT_EQUAL_FATAL(sl_state_replay(again, entry, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(again->shadows_replayed, 1);
+	CU_ASSERT_EQUAL(again->shadow_gen, 6);
+	CU_ASSERT_EQUAL_FATAL(sl_state_adopt(again, st->out, st->out_groups, SL_ADOPT_CHECK, note,
+					     sizeof(note), err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(note, "");
+	CU_ASSERT_EQUAL(again->shadows.n, 2);
+	CU_ASSERT_EQUAL(memcmp(&again->shadows, &st->shadows, sizeof(st->shadows)), 0);
+	/* a journal ahead of the table (J = P + 1) keeps its rules */
+	json_array_foreach(journal, i, entry)
+		CU_ASSERT_EQUAL_FATAL(sl_state_replay(again, entry, err, sizeof(err)), 0);
+	st->out->nshadows = 0;
+	CU_ASSERT_EQUAL_FATAL(sl_state_adopt(again, st->out, st->out_groups, SL_ADOPT_JOURNAL,
+					     note, sizeof(note), err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(memcmp(&again->shadows, &st->shadows, sizeof(st->shadows)), 0);
+	/* the table wins over a journal that disagrees (J = P), and says so */
+	CU_ASSERT_EQUAL_FATAL(sl_state_adopt(again, st->out, st->out_groups, SL_ADOPT_CHECK, note,
+					     sizeof(note), err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(note, "the journal's shadow rules differ from the table's (the "
+			       "table's kept)");
+	CU_ASSERT_EQUAL(again->shadows.n, 0);
+
+	/* sixteen rules at most */
+	for (int k = 0; k < SL_MAX_SHADOWS - 2; k++) {
+		snprintf(name, sizeof(name), "r%d", k);
+		x = rule(name, "web6", 100, "");
+		CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_add(st, t, c, &x, &e), 1);
+		commit(st, "shadow_add", NULL);
+	}
+	CU_ASSERT_EQUAL(st->out->nshadows, SL_MAX_SHADOWS);
+	CU_ASSERT_EQUAL(st->out->services[TC_S_WEB6].shadow_mask, 0xfffc);
+	x = rule("one-more", "web", 100, "");
+	CU_ASSERT_EQUAL(sl_plan_shadow_add(st, t, c, &x, &e), -1);
+	CU_ASSERT_EQUAL(e.code, SL_E_BAD_STATE);
+	CU_ASSERT_STRING_EQUAL(e.message, "16 shadow rules already (c, b, r0, r1, r2, r3, r4, r5, "
+			       "r6, r7, r8, r9, r10, r11, r12, r13), the most a table holds: "
+			       "remove one first");
+	json_decref(journal);
+	sl_state_free(again);
+	sl_state_free(st);
+	free(c);
+}
+
+/* reload applies the file's rules: a rule keeps its slot by name. */
+static void test_shadow_reload(void)
+{
+	struct sl_state *st = fresh(0);
+	struct sl_config *c = tc_config(0), *n = tc_config(0);
+	struct sl_txn *t = txn();
+	struct sl_shadow_rule a = rule("a", "web", 1000, ""), b = rule("b", "dns", 500, "udp");
+	struct sl_cfg_shadow *r;
+
+	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_add(st, t, c, &a, &e), 1);
+	commit(st, "shadow_add", NULL);                            /* gen 2 */
+	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_add(st, t, c, &b, &e), 1);
+	commit(st, "shadow_add", NULL);                            /* gen 3 */
+	/* the file has b (as it is) and a new rule d, no a */
+	r = &n->shadows[n->nshadows++];
+	snprintf(r->name, sizeof(r->name), "d");
+	r->service = TC_S_WEB6;
+	r->port = TC_SHADOW;
+	r->sample_bp = 10000;
+	r = &n->shadows[n->nshadows++];
+	snprintf(r->name, sizeof(r->name), "b");
+	r->service = TC_S_DNS;
+	r->port = TC_SHADOW;
+	r->sample_bp = 500;
+	snprintf(r->filter, sizeof(r->filter), "udp");
+	CU_ASSERT_EQUAL_FATAL(sl_plan_reload(st, t, n, c, &e), 1);
+	CU_ASSERT_EQUAL(t->shadow_changed, 1);
+	CU_ASSERT_STRING_EQUAL(t->reason, "reload test.ini: other shadow rules");
+	commit(st, "reload", NULL);                                /* gen 4 */
+	CU_ASSERT_EQUAL(st->shadow_gen, 4);
+	CU_ASSERT_STRING_EQUAL(st->out->shadows[0].name, "d");
+	CU_ASSERT_EQUAL(st->out->shadows[0].service, TC_S_WEB6);
+	CU_ASSERT_STRING_EQUAL(st->out->shadows[1].name, "b");
+	CU_ASSERT_EQUAL(st->out->services[TC_S_WEB].shadow_mask, 0);
+	CU_ASSERT_EQUAL(st->out->services[TC_S_WEB6].shadow_mask, 1);
+	CU_ASSERT_EQUAL(st->out->services[TC_S_DNS].shadow_mask, 2);
+	/* the same file again: nothing to do */
+	CU_ASSERT_EQUAL(sl_plan_reload(st, t, n, n, &e), 0);
+	free(c);
+	free(n);
+	sl_state_free(st);
+}
+
+/* A shadow phase: share 0 with rules; the status says where copies go. */
+static void test_shadow_sentences(void)
+{
+	struct sl_state *st = fresh(0);
+	struct sl_config *c = tc_config(0);
+	struct sl_txn *t = txn();
+	struct sl_shadow_rule a = rule("web-443", "web", 1000, "tcp dst port 443");
+	struct sl_shadow_rule b = rule("all", "web", 50, "");
+	struct sl_sentences s;
+	json_t *o;
+
+	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_add(st, t, c, &a, &e), 1);
+	commit(st, "shadow_add", NULL);
+	sl_state_sentences(st, TC_S_WEB, &s);
+	CU_ASSERT_STRING_EQUAL(s.challenger_output, "Challenger output reaches users: no; the "
+			       "shadow port receives copies of 10.00 % of web's flows matching "
+			       "'tcp dst port 443' (rule web-443); its output never reaches a "
+			       "user.");
+	/* dns has no rule: the usual sentence */
+	sl_state_sentences(st, TC_S_DNS, &s);
+	CU_ASSERT_STRING_EQUAL(s.challenger_output, "Challenger output reaches users: no, green "
+			       "receives no new flows (0 established green flows remain).");
+	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_add(st, t, c, &b, &e), 1);
+	commit(st, "shadow_add", NULL);
+	sl_state_sentences(st, TC_S_WEB, &s);
+	CU_ASSERT_STRING_EQUAL(s.challenger_output, "Challenger output reaches users: no; the "
+			       "shadow port receives copies of 10.00 % of web's flows matching "
+			       "'tcp dst port 443' (rule web-443) and of 0.50 % of web's flows "
+			       "(rule all); its output never reaches a user.");
+	o = sl_state_status_json(st, TC_S_WEB, 0);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(o, "shadows")), 2);
+	json_decref(o);
+	o = sl_state_status_json(st, TC_S_DNS, 0);
+	CU_ASSERT_PTR_NULL(json_object_get(o, "shadows"));
+	json_decref(o);
+	/* a canary: challenger output reaches users again */
+	CU_ASSERT_EQUAL(sl_plan_canary(st, t, "web", 100, 0, &e), 1);
+	commit(st, "canary", NULL);
+	sl_state_sentences(st, TC_S_WEB, &s);
+	CU_ASSERT_STRING_EQUAL(s.challenger_output, "Challenger output reaches users: yes, green "
+			       "serves 1.00 % of new flows.");
+	free(c);
+	sl_state_free(st);
+}
+
+/* Journal lines of shadow changes are checked like the others. */
+static void test_shadow_replay_errors(void)
+{
+	struct sl_state *st = sl_state_new();
+	json_t *bad = json_pack("{s:I, s:s, s:[{s:s, s:i, s:s, s:s, s:i, s:s, s:n}]}", "gen",
+				(json_int_t)4, "cmd", "shadow_add", "shadows", "name", "a",
+				"index", 16, "service", "web", "filter", "", "sample_bp", 100,
+				"port", "shadow", "mac");
+
+	CU_ASSERT_FATAL(st && bad);
+	CU_ASSERT_EQUAL(sl_state_replay(st, bad, err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "shadows: shadow rule a: \"index\" is not 0..15");
+	json_object_set_new(json_array_get(json_object_get(bad, "shadows"), 0), "index",
+			    json_integer(3));
+	json_object_set_new(json_array_get(json_object_get(bad, "shadows"), 0), "mac",
+			    json_string("nope"));
+	CU_ASSERT_EQUAL(sl_state_replay(st, bad, err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "shadows: shadow rule a: \"mac\" is not a MAC address");
+	json_object_set_new(json_array_get(json_object_get(bad, "shadows"), 0), "mac",
+			    json_null());
+	CU_ASSERT_EQUAL(sl_state_replay(st, bad, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(st->shadows.n, 4);
+	CU_ASSERT_STRING_EQUAL(st->shadows.r[3].name, "a");
+	CU_ASSERT_EQUAL(st->shadow_gen, 4);
+	json_decref(bad);
+	sl_state_free(st);
+}
+
 void sl_test_register_state(void)
 {
 	CU_pSuite s = CU_add_suite("state", NULL, NULL);
@@ -822,4 +1106,8 @@ void sl_test_register_state(void)
 	CU_add_test(s, "sentences of every strategy", test_sentences);
 	CU_add_test(s, "status object", test_status_json);
 	CU_add_test(s, "structure differences", test_structure_diff);
+	CU_add_test(s, "shadow rules: add, remove, slots, journal", test_shadow_rules);
+	CU_add_test(s, "shadow rules from a reload keep their slots", test_shadow_reload);
+	CU_add_test(s, "shadow phase sentences", test_shadow_sentences);
+	CU_add_test(s, "shadow journal lines checked", test_shadow_replay_errors);
 }
