@@ -1070,6 +1070,11 @@ out_files:
 out_sched:
 	sl_schedule_free(&r->sched);
 out_cfg:
+	/* a failed run leaves no report behind, not even an earlier one */
+	if (status != EXIT_OK) {
+		snprintf(err, sizeof(err), "%s/report.json", r->o.outdir);
+		unlink(err);
+	}
 	rp_report_free(&r->rep);
 	free(r->cfg);
 	return status;

@@ -266,6 +266,8 @@ static json_t *slice_json(const struct rp_report *r, unsigned k)
 	for (unsigned q = 0; q < s->nrules; q++) {
 		const struct rp_rule_slice *rs = &s->rule[q];
 
+		if (!rs->name[0])
+			continue;
 		json_object_set_new(rules, rs->name,
 				    json_pack("{s:I, s:I, s:I, s:I, s:I}",
 					      "flows", (json_int_t)rs->flows,
@@ -342,6 +344,9 @@ static unsigned rule_totals(const struct rp_report *r, struct rule_total *t, uns
 			const struct rp_rule_slice *rs = &r->slices[k].rule[q];
 			unsigned j;
 
+			/* a slot without a name: a rule removed */
+			if (!rs->name[0])
+				continue;
 			for (j = 0; j < n; j++)
 				if (!strcmp(t[j].last->name, rs->name))
 					break;

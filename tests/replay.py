@@ -1,0 +1,876 @@
+#!/usr/bin/env python3
+"""Integration tests of sluice-replay (build/tools/sluice-replay).
+
+The input is the bundled fixtures merged into one client-side capture
+(pcap-fixtures/demo.pcap and the servers' answers, return.pcap, by time).
+Every count of the report is recomputed from the output pcaps with
+tools/pcapcheck.py (a packet reader independent of the C parser) and a
+small model of the decision rules written here: which port each packet
+arrives on and leaves by, which packets start a flow, which flows a
+--reset moves, which are alive at the end of each slice.
+
+Prints PASS/FAIL per test and a final "N passed, N failed" line.
+
+Usage: tests/replay.py [--build DIR] [--keep] [TEST...]
+"""
+
+import argparse
+import collections
+import json
+import os
+import resource
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import pcapcheck as pc  # noqa: E402
+
+FIX = os.path.join(ROOT, "pcap-fixtures")
+DEMO = os.path.join(FIX, "demo.pcap")
+RETURN = os.path.join(FIX, "return.pcap")
+DEMO_INI = os.path.join(ROOT, "conf", "demo.ini")
+GREEN_MACS = {bytes.fromhex(m) for m in
+              ("020000000c01", "020000000c02", "020000000c03")}
+ROUTER_MAC = bytes.fromhex("020000000002")  # dst MAC of frames from clients
+SERVICES = [  # conf/demo.ini, in file order: (name, family, proto, vip, port)
+    ("web", 4, 6, pc.parse_vip("tcp/192.0.2.10/443")[2], 443),
+    ("web6", 6, 6, pc.parse_vip("tcp/2001:db8::10/443")[2], 443),
+    ("dns", 4, 17, pc.parse_vip("udp/192.0.2.53/53")[2], 53),
+]
+# conf/demo.ini leaves the timeouts at their defaults (ms)
+TIMEOUTS = {"syn": 30000, "est": 900000, "fin": 120000, "closed": 10000, "other": 300000}
+
+BUILD = os.path.join(ROOT, "build")
+KEEP = False
+WORK = None  # per-run directory with the merged input
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+# ---- pcap files (records with their timestamps) ----
+
+def read_records(path):
+    """[(ts_ns, frame)], and whether the file has ns timestamps."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = data[:4]
+    endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    out, off = [], 24
+    while off < len(data):
+        s, frac, cl, _ = struct.unpack_from(endian + "IIII", data, off)
+        out.append((s * 1000000000 + frac * (1 if nano else 1000),
+                    data[off + 16:off + 16 + cl]))
+        off += 16 + cl
+    return out, nano
+
+
+def write_pcap(path, records, nano=False, linktype=1, snaplen=65535, lens=None):
+    """records: [(ts_ns, frame)]; lens: original lengths (default: whole)."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b23c4d if nano else 0xa1b2c3d4, 2, 4, 0, 0,
+                            snaplen, linktype))
+        for i, (ts, frame) in enumerate(records):
+            frac = ts % 1000000000 if nano else ts % 1000000000 // 1000
+            ln = lens[i] if lens else len(frame)
+            f.write(struct.pack("<IIII", ts // 1000000000, frac, len(frame), ln) + frame)
+
+
+def merged_input():
+    """demo.pcap and return.pcap by time (ties: demo first), once per run."""
+    path = os.path.join(WORK, "both.pcap")
+    if not os.path.exists(path):
+        a, _ = read_records(DEMO)
+        b, _ = read_records(RETURN)
+        recs = sorted([(ts, 0, i, fr) for i, (ts, fr) in enumerate(a)] +
+                      [(ts, 1, i, fr) for i, (ts, fr) in enumerate(b)])
+        write_pcap(path, [(ts, fr) for ts, _, _, fr in recs])
+    return path
+
+
+def restore_dmac(frame):
+    """Undo the mac-mode rewrite so the frame compares with its input."""
+    if frame[:6] in GREEN_MACS:
+        return ROUTER_MAC + frame[6:]
+    return frame
+
+
+# ---- running the tool ----
+
+def run_replay(args, timeout=300):
+    cmd = [os.path.join(BUILD, "tools", "sluice-replay")] + list(args)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def replay_ok(out, schedule=None, config=DEMO_INI, inp=None, extra=()):
+    args = ["-c", config, "-r", inp or merged_input(), "-o", out] + list(extra)
+    if schedule:
+        args += ["--schedule", schedule]
+    rc, so, se = run_replay(args)
+    check(rc == 0, f"sluice-replay exited {rc}:\n{se[-3000:]}")
+    with open(os.path.join(out, "report.json")) as f:
+        rep = json.load(f)
+    check(rep["complete"] is True, "report not marked complete")
+    return rep, so, se
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+# ---- the model: what each packet must do ----
+
+LAST_L4 = [None]
+_decode_l4 = pc.decode_l4
+
+
+def _l4_spy(b, o, end, p):
+    LAST_L4[0] = o
+    return _decode_l4(b, o, end, p)
+
+
+pc.decode_l4 = _l4_spy
+
+
+def decode(frame):
+    """pcapcheck's decode, plus the TCP flags (0 when not TCP)."""
+    LAST_L4[0] = None
+    p = pc.decode(frame)
+    flags = 0
+    if (not p.bad and p.proto == 6 and not p.icmp_err and not p.frag and
+            LAST_L4[0] is not None):
+        flags = frame[LAST_L4[0] + 13]
+    return p, flags
+
+
+def service_of(family, proto, addr, port, frag):
+    for i, (_, fam, pr, vip, vport) in enumerate(SERVICES):
+        if fam == family and pr == proto and addr.ljust(16, b"\0") == vip and \
+                (frag or port == vport):
+            return i
+    return -1
+
+
+TCP, SYN, EST, FINC, FINS, RST = 1, 2, 4, 8, 16, 32
+
+
+def tcp_next(st, fl, client):
+    if fl & 0x04:
+        st |= RST
+    if fl & 0x01:
+        st |= FINC if client else FINS
+    if not fl & 0x02 or fl & 0x10:
+        st |= EST
+    return st
+
+
+def closed(st):
+    return bool(st & RST) or st & (FINC | FINS) == (FINC | FINS)
+
+
+def timeout(st):
+    if not st & TCP:
+        return TIMEOUTS["other"]
+    if closed(st):
+        return TIMEOUTS["closed"]
+    if st & (FINC | FINS):
+        return TIMEOUTS["fin"]
+    if st & EST:
+        return TIMEOUTS["est"]
+    return TIMEOUTS["syn"]
+
+
+class Flow:
+    __slots__ = ("svc", "group", "st", "last", "gen")
+
+    def __init__(self, svc, group, st, last, gen):
+        self.svc, self.group, self.st, self.last, self.gen = svc, group, st, last, gen
+
+
+def model(inp, out, rep, resets=None):
+    """Replays the decision rules over the input, taking each client
+    packet's group from the output pcaps, and checks every output frame
+    and every count of the report.  resets: {service name: reset_gen} from
+    the --reset actions, with the generation they took effect."""
+    resets = resets or {}
+    recs, _ = read_records(inp)
+    names = [s[0] for s in SERVICES]
+    outs = {p: collections.Counter((ts, restore_dmac(fr)) for ts, fr in
+                                   read_records(os.path.join(out, f"{p}.pcap"))[0])
+            for p in ("client", "blue", "green")}
+    slices = rep["slices"]
+    check(slices[0]["first_packet"] == 1, "the first slice starts at packet 1")
+    for a, b in zip(slices, slices[1:]):
+        check(b["first_packet"] == a["first_packet"] + a["packets"],
+              f"slice {b['index']} does not follow slice {a['index']}")
+    check(sum(s["packets"] for s in slices) == len(recs), "slices do not cover the input")
+    starts = [s["first_packet"] - 1 for s in slices]
+    reset_at = {}  # service -> reset_gen, once its slice starts
+    flows = {}
+    zero = {"packets": 0, "bytes": 0, "new_flows": 0, "return_packets": 0}
+    cnt = [{n: {"blue": dict(zero), "green": dict(zero), "changed": 0, "broken": 0}
+            for n in names} for _ in slices]
+    port_in = collections.Counter()
+    champion = [{n: "blue" for n in names}]
+    first = recs[0][0] if recs else 0
+    clock = first
+    k = -1
+    active_at = []
+
+    def actives(now):
+        a = {n: {"blue": 0, "green": 0} for n in names}
+        for f in flows.values():
+            if now - f.last <= timeout(f.st):
+                a[names[f.svc]][f.group] += 1
+        return a
+
+    for i, (ts, frame) in enumerate(recs):
+        clock = max(clock, ts)
+        now = (clock - first) // 1000000
+        if k + 1 < len(slices) and i == starts[k + 1]:
+            if k >= 0:
+                active_at.append(actives(now))
+            k += 1
+            for n, g in resets.items():
+                if slices[k]["gen"] >= g:
+                    reset_at[n] = g
+        c = cnt[k]
+        gen = slices[k]["gen"]
+        p, fl = decode(frame)
+        key = None if p.bad or not p.family else p.key()
+        rs = -1
+        if key and p.proto in (6, 17):
+            a, pt = (p.dst, p.dport) if p.icmp_err else (p.src, p.sport)
+            rs = service_of(p.family, p.proto, a, pt, bool(p.frag))
+        if p.bad:
+            port_in["client"] += 1
+            continue
+        if rs >= 0:
+            # return traffic: in on its flow's group port, out on the client port
+            n = names[rs]
+            f = flows.get(key)
+            if f and now - f.last > timeout(f.st):
+                f = None
+            g = f.group if f else slices[k]["services"][n]["champion"]
+            port_in[g] += 1
+            c[n][g]["return_packets"] += 1
+            if f:
+                f.last = now
+                if p.proto == 6 and not p.icmp_err and not p.frag and f.st & TCP:
+                    f.st = tcp_next(f.st, fl, False)
+            check(outs["client"][(ts, frame)] > 0,
+                  f"return packet {i + 1} is not on the client port")
+            outs["client"][(ts, frame)] -= 1
+            continue
+        port_in["client"] += 1
+        cs = -1
+        if key and p.proto in (6, 17):
+            a, pt = (p.src, p.sport) if p.icmp_err else (p.dst, p.dport)
+            cs = service_of(p.family, p.proto, a, pt, bool(p.frag))
+        if cs < 0:
+            # matches no service: flooded to every backend port
+            for g in ("blue", "green"):
+                check(outs[g][(ts, frame)] > 0, f"packet {i + 1} (other) is not on {g}")
+                outs[g][(ts, frame)] -= 1
+            continue
+        n = names[cs]
+        g = "blue" if outs["blue"][(ts, frame)] > 0 else "green"
+        check(outs[g][(ts, frame)] > 0, f"packet {i + 1} ({n}) is on no group port")
+        outs[g][(ts, frame)] -= 1
+        c[n][g]["packets"] += 1
+        c[n][g]["bytes"] += len(frame)
+        if p.icmp_err:
+            f = flows.get(key)
+            if f and now - f.last <= timeout(f.st):
+                check(f.group == g, f"packet {i + 1}: an ICMP error left its flow's group")
+            continue
+        is_tcp = p.proto == 6 and not p.frag
+        f = flows.get(key)
+        live = f is not None and now - f.last <= timeout(f.st)
+        syn = is_tcp and fl & 0x12 == 0x02
+        if live and f.gen >= reset_at.get(n, 0) and not (syn and closed(f.st)):
+            check(f.group == g, f"packet {i + 1}: flow {pc.key_text(key)} went to {g}, "
+                  f"decided {f.group}")
+            f.last = now
+            if is_tcp:
+                f.st = tcp_next(f.st, fl, True)
+            continue
+        if live and f.gen < reset_at.get(n, 0) and not (f.st & TCP and closed(f.st)) and \
+                f.group != g:
+            c[n]["changed"] += 1
+            if f.st & TCP and f.st & EST:
+                c[n]["broken"] += 1
+        st = tcp_next(TCP | (SYN if fl & 0x02 else 0), fl, True) if is_tcp else 0
+        flows[key] = Flow(cs, g, st, now, gen)
+        c[n][g]["new_flows"] += 1
+    active_at.append(actives((clock - first) // 1000000))
+
+    for p in outs:
+        left = sum(v for v in outs[p].values() if v > 0)
+        check(left == 0, f"{p}.pcap: {left} frames the model does not explain")
+    for p in ("client", "blue", "green"):
+        check(rep["ports"][p]["in"] == port_in[p],
+              f"port {p}: report says {rep['ports'][p]['in']} in, model {port_in[p]}")
+    for k, s in enumerate(slices):
+        for n in names:
+            rs = s["services"][n]
+            for g in ("blue", "green"):
+                got = rs["groups"][g]
+                for field in ("packets", "bytes", "new_flows", "return_packets"):
+                    check(got[field] == cnt[k][n][g][field],
+                          f"slice {k} {n} {g}: {field} {got[field]} in the report, "
+                          f"{cnt[k][n][g][field]} recomputed")
+                check(got["active_flows"] == active_at[k][n][g],
+                      f"slice {k} {n} {g}: active_flows {got['active_flows']} in the "
+                      f"report, {active_at[k][n][g]} recomputed")
+            for field, mk in (("changed_group", "changed"), ("reset_broken", "broken")):
+                check(rs[field] == cnt[k][n][mk], f"slice {k} {n}: {field} {rs[field]} in "
+                      f"the report, {cnt[k][n][mk]} recomputed")
+            ch, cl = rs["champion"], rs["challenger"]
+            fc, fl_ = cnt[k][n][cl]["new_flows"], cnt[k][n][ch]["new_flows"]
+            want = None if fc + fl_ == 0 else (fc * 10000 + (fc + fl_) // 2) // (fc + fl_)
+            check(rs["measured_share_bp"] == want, f"slice {k} {n}: measured share "
+                  f"{rs['measured_share_bp']}, recomputed {want}")
+    return cnt
+
+
+# ---- tests ----
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@test
+def demo_without_schedule(tmp):
+    """The fixtures with conf/demo.ini: every frame where the rules send it,
+    every count of the report recomputed from the output pcaps."""
+    out = os.path.join(tmp, "out")
+    rep, so, _ = replay_ok(out)
+    check(len(rep["slices"]) == 1 and rep["actions"] == [], "slices or actions without a "
+          "schedule")
+    check(rep["input"]["packets"] == len(read_records(merged_input())[0]), "packet count")
+    cnt = model(merged_input(), out, rep)
+    web = cnt[0]["web"]
+    check(web["blue"]["new_flows"] > 1000 and web["green"]["new_flows"] > 50,
+          "too few flows to check anything")
+    for p, st in rep["ports"].items():
+        n = len(read_records(os.path.join(out, f"{p}.pcap"))[0])
+        check(st["out"] == n, f"port {p}: out {st['out']}, its pcap holds {n}")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "pcapcheck.py"), "split",
+                        "--vip", "tcp/192.0.2.10/443", "--vip", "tcp/2001:db8::10/443",
+                        "--vip", "udp/192.0.2.53/53", os.path.join(out, "blue.pcap"),
+                        os.path.join(out, "green.pcap")], stdout=subprocess.PIPE, text=True)
+    check(r.returncode == 0, f"a flow on both groups: {r.stdout[-500:]}")
+    check(sum(rep["malformed"].values()) == rep["drops"]["malformed"] > 0,
+          "malformed packets not counted")
+    for line in ("web (tcp 192.0.2.10 port 443)", "web6 (tcp 2001:db8::10 port 443)",
+                 "flows that changed group: 0", "(configuration)"):
+        check(line in so, f"summary without '{line}':\n{so}")
+    with open(os.path.join(out, "journal.jsonl")) as f:
+        j = [json.loads(x) for x in f]
+    check(len(j) == 1 and j[0]["cmd"] == "init" and j[0]["gen"] == 1, f"journal: {j}")
+
+
+REHEARSAL = """# canary, a percentage rollout, then a broken challenger
+at 3s canary web 10%
+at 6s rollout start web --steps 20,50,100 --dwell 4s
+at 13s abort web --reset
+at 18s canary dns 50%
+at 22s switch dns green
+at 1h undo dns   # after the capture: not reached
+"""
+
+
+@test
+def rehearsal_canary_rollout_abort(tmp):
+    """canary -> rollout (a step taken by the daemon's timer at packet
+    time) -> abort --reset: the slices, configured and measured shares,
+    flows moved and connections broken match the output pcaps."""
+    sched = write(os.path.join(tmp, "plan.sched"), REHEARSAL)
+    out = os.path.join(tmp, "out")
+    rep, so, _ = replay_ok(out, sched)
+    acts = rep["actions"]
+    by = [(a["by"], a.get("line"), a["status"], a.get("gen")) for a in acts]
+    want = [("schedule", 2, "changed", 2), ("schedule", 3, "changed", 3),
+            ("plan", None, "changed", 4), ("schedule", 4, "changed", 5),
+            ("schedule", 5, "changed", 6), ("schedule", 6, "changed", 7),
+            ("schedule", 7, "not_reached", None)]
+    check(by == want, f"actions {by}, expected {want}")
+    with open(os.path.join(out, "journal.jsonl")) as f:
+        j = [json.loads(x) for x in f]
+    check(acts[2]["reason"] == j[3]["reason"] and "rollout step 2/3: 50.00%" in j[3]["reason"],
+          f"plan step reason: {acts[2]['reason']}, journal {j[3]['reason']}")
+    # the step comes one dwell after the start, at packet time
+    check(acts[2]["applied_ms"] - acts[1]["applied_ms"] in range(4000, 4050),
+          f"step at {acts[2]['applied_ms']} ms, rollout started at {acts[1]['applied_ms']}")
+    shares = [(s["gen"], s["services"]["web"]["configured_share_bp"],
+               s["services"]["dns"]["configured_share_bp"],
+               s["services"]["dns"]["champion"]) for s in rep["slices"]]
+    check(shares == [(1, 500, 500, "blue"), (2, 1000, 500, "blue"), (3, 2000, 500, "blue"),
+                     (4, 5000, 500, "blue"), (5, 0, 500, "blue"), (6, 0, 5000, "blue"),
+                     (7, 0, 0, "green")], f"slices: {shares}")
+    for s, a in zip(rep["slices"][1:], ([0], [1], [2], [3], [4], [5])):
+        check(s["actions"] == a, f"slice {s['index']} actions {s['actions']}, expected {a}")
+    cnt = model(merged_input(), out, rep, resets={"web": 5})
+    moved = sum(c["web"]["changed"] for c in cnt)
+    check(moved > 0 and rep["services"]["web"]["changed_group"] == moved,
+          f"--reset moved {moved} flows, report says {rep['services']['web']['changed_group']}")
+    check(sum(c["web"]["broken"] for c in cnt) > 0, "no established connection was broken")
+    check(rep["services"]["dns"]["changed_group"] == 0, "sticky changes moved dns flows")
+    for n in ("web6",):
+        check(all(s["services"][n]["configured_share_bp"] == 500 for s in rep["slices"]),
+              f"{n} was changed")
+    check([(e["gen"], e["cmd"]) for e in j] ==
+          [(1, "init"), (2, "canary"), (3, "rollout_start"), (4, "rollout_step"),
+           (5, "rollout_abort"), (6, "canary"), (7, "switch")],
+          f"journal: {[(e['gen'], e['cmd']) for e in j]}")
+    check(j[1]["actor"] == f"schedule {sched}:2" and j[3]["actor"] == "plan",
+          f"actors {j[1]['actor']}, {j[3]['actor']}")
+    check(j[4]["after"]["mode"] == "reset" and j[4]["reset_gen"] == 5, "abort not --reset")
+    check(j[1]["time"] == "2026-01-01T00:00:03.001Z", f"journal time {j[1]['time']} is not "
+          "the packet time of the action")
+    check("not reached" in so and "1 rollout step by the plan" in so, f"summary:\n{so}")
+
+
+@test
+def two_runs_identical(tmp):
+    """Same input, configuration and schedule: the same bytes in every
+    output pcap (timestamps included: they are the input's), the same
+    journal and the same report but for the run's own timing."""
+    sched = write(os.path.join(tmp, "plan.sched"), REHEARSAL)
+    reps = []
+    for name in ("a", "b"):
+        rep, _, _ = replay_ok(os.path.join(tmp, name), sched)
+        reps.append(rep)
+    for f in sorted(os.listdir(os.path.join(tmp, "a"))):
+        if f == "report.json":
+            continue
+        with open(os.path.join(tmp, "a", f), "rb") as x, \
+                open(os.path.join(tmp, "b", f), "rb") as y:
+            check(x.read() == y.read(), f"{f} differs between two runs")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "pcapcheck.py"), "same",
+                        os.path.join(tmp, "a"), os.path.join(tmp, "b")],
+                       stdout=subprocess.PIPE, text=True)
+    check(r.returncode == 0, f"pcapcheck same: {r.stdout}")
+    for rep in reps:
+        rep.pop("run")
+        rep.pop("outdir")
+    check(reps[0] == reps[1], "the reports differ")
+
+
+@test
+def timestamps_preserved(tmp):
+    """Every output frame carries its input timestamp, per port in input
+    order; a capture with ns timestamps gives ns outputs, exactly."""
+    out = os.path.join(tmp, "out")
+    replay_ok(out)
+    inp, _ = read_records(merged_input())
+    seen = collections.Counter(inp)
+    for p in ("client", "blue", "green"):
+        recs, nano = read_records(os.path.join(out, f"{p}.pcap"))
+        check(not nano, f"{p}.pcap: ns timestamps from a us capture")
+        for ts, fr in recs:
+            check(seen[(ts, restore_dmac(fr))] > 0, f"{p}.pcap: a frame at {ts} ns that is "
+                  "not in the input with that timestamp")
+        check(all(a[0] <= b[0] for a, b in zip(recs, recs[1:])),
+              f"{p}.pcap: timestamps go back")
+    # ns precision: shift each packet by a few ns
+    ns_in = os.path.join(tmp, "ns.pcap")
+    recs = [(ts + i % 997, fr) for i, (ts, fr) in enumerate(inp[:3000])]
+    write_pcap(ns_in, recs, nano=True)
+    out2 = os.path.join(tmp, "out2")
+    replay_ok(out2, inp=ns_in)
+    have = collections.Counter(recs)
+    for p in ("client", "blue", "green"):
+        got, nano = read_records(os.path.join(out2, f"{p}.pcap"))
+        check(nano, f"{p}.pcap: us timestamps from an ns capture")
+        for ts, fr in got:
+            check(have[(ts, restore_dmac(fr))] > 0, f"{p}.pcap: ns timestamp {ts} changed")
+
+
+@test
+def json_and_quiet(tmp):
+    """--json prints report.json on stdout; --quiet prints nothing."""
+    out = os.path.join(tmp, "out")
+    rep, so, _ = replay_ok(out, extra=["--json"])
+    check(json.loads(so) == rep, "--json output differs from report.json")
+    rc, so, se = run_replay(["-c", DEMO_INI, "-r", merged_input(), "-o", out, "--quiet"])
+    check(rc == 0 and so == "" and se == "", f"--quiet printed: {so[:200]} {se[:200]}")
+
+
+def bad_input(tmp, data_or_records, *frags, rc_want=2, **kw):
+    """A bad capture: exit rc_want, every fragment in the message, and no
+    report.json (an earlier one is removed)."""
+    path = os.path.join(tmp, "bad.pcap")
+    if isinstance(data_or_records, bytes):
+        with open(path, "wb") as f:
+            f.write(data_or_records)
+    else:
+        write_pcap(path, data_or_records, **kw)
+    out = os.path.join(tmp, "out")
+    os.makedirs(out, exist_ok=True)
+    write(os.path.join(out, "report.json"), '{"complete": true}')
+    rc, so, se = run_replay(["-c", DEMO_INI, "-r", path, "-o", out])
+    check(rc == rc_want, f"exit {rc}, expected {rc_want}: {se}")
+    for fr in frags:
+        check(fr.replace("PATH", path) in se, f"message without '{fr}': {se}")
+    check(not os.path.exists(os.path.join(out, "report.json")),
+          "a report.json is left after a failed run")
+    return se
+
+
+@test
+def bad_captures(tmp):
+    """Not a pcap, empty, pcapng, a cut header, a cut record, another link
+    type, a snaplen cut: a clear error naming the file (and the packet and
+    its byte offset), exit 2, no report."""
+    recs, _ = read_records(DEMO)
+    recs = recs[:50]
+    bad_input(tmp, b"this is not a capture\n", "PATH: not a pcap capture (magic number "
+              "74686973")
+    bad_input(tmp, b"", "PATH: empty file")
+    bad_input(tmp, bytes.fromhex("0a0d0d0a") + bytes(40), "PATH: a pcapng capture",
+              "editcap -F pcap")
+    bad_input(tmp, bytes.fromhex("d4c3b2a1") + bytes(10), "PATH: the pcap file header is "
+              "cut: 14 of its 24 bytes")
+    # the last record cut in its data: packet 50, its offset
+    write_pcap(os.path.join(tmp, "whole.pcap"), recs)
+    with open(os.path.join(tmp, "whole.pcap"), "rb") as f:
+        whole = f.read()
+    off = 24 + sum(16 + len(fr) for _, fr in recs[:49])
+    bad_input(tmp, whole[:-10], f"PATH: packet 50 at byte offset {off}:", "truncated")
+    bad_input(tmp, whole[:off + 9], f"PATH: packet 50 at byte offset {off}:", "truncated")
+    se = bad_input(tmp, recs, "PATH: link type 113 (LINUX_SLL", "Ethernet captures only",
+                   linktype=113)
+    lens = [len(fr) for _, fr in recs]
+    lens[7] += 100
+    off = 24 + sum(16 + len(fr) for _, fr in recs[:7])
+    bad_input(tmp, recs, f"PATH: packet 8 at byte offset {off}: only {len(recs[7][1])} of "
+              f"its {lens[7]} bytes were captured", "needs whole packets", lens=lens)
+    check("sluice-replay:" in se, "messages are not prefixed")
+
+
+@test
+def empty_capture(tmp):
+    """A capture with a header and no packet: a complete report of nothing
+    and an empty pcap per port."""
+    path = os.path.join(tmp, "empty.pcap")
+    write_pcap(path, [])
+    out = os.path.join(tmp, "out")
+    rep, _, _ = replay_ok(out, inp=path)
+    check(rep["input"]["packets"] == 0 and rep["slices"][0]["packets"] == 0, "packets")
+    for p in ("client", "blue", "green"):
+        check(os.path.getsize(os.path.join(out, f"{p}.pcap")) == 24, f"{p}.pcap not empty")
+
+
+@test
+def out_of_order_timestamps(tmp):
+    """A packet earlier than the one before it is replayed at the clock
+    reached (which never goes back) and counted; its output keeps its own
+    timestamp."""
+    recs, _ = read_records(merged_input())
+    recs = recs[:2000]
+    recs[1000] = (recs[1000][0] - 5000000000, recs[1000][1])
+    path = os.path.join(tmp, "ooo.pcap")
+    write_pcap(path, recs)
+    out = os.path.join(tmp, "out")
+    rep, _, _ = replay_ok(out, inp=path)
+    check(rep["input"]["out_of_order"] == 1, f"out_of_order {rep['input']['out_of_order']}")
+    got = collections.Counter()
+    for p in ("client", "blue", "green"):
+        got.update(ts for ts, _ in read_records(os.path.join(out, f"{p}.pcap"))[0])
+    check(got[recs[1000][0]] >= 1, "the early packet lost its timestamp")
+
+
+@test
+def schedule_errors(tmp):
+    """A schedule that does not parse, or names an unknown service or
+    group: exit 2, the file and line named, nothing replayed (OUTDIR not
+    even created)."""
+    cases = [
+        ("at 1s canary web 5%\nat 2s canary web 120%\n", ":2: share: '120%'"),
+        ("at 1s canary web 5%\n\n# x\nbogus\n", ":4: expected 'at TIME COMMAND ...'"),
+        ("at 5s canary web 5%\nat 2s canary web 10%\n", ":2: at 2s comes before"),
+        ("at 2 canary web 5%\n", ":1: TIME '2' has no unit"),
+        ("at 1s status\n", ":1: 'status' changes nothing"),
+        ("at 1s canary webx 5%\n", ":1: canary webx 5%: unknown service 'webx'"),
+        ("at 1s switch web purple\n", ":1: switch web purple: group 'purple' is not one of "
+         "service web's groups"),
+    ]
+    for i, (text, frag) in enumerate(cases):
+        sched = write(os.path.join(tmp, f"s{i}.sched"), text)
+        out = os.path.join(tmp, f"out{i}")
+        rc, _, se = run_replay(["-c", DEMO_INI, "-r", merged_input(), "-o", out,
+                                "--schedule", sched])
+        check(rc == 2, f"case {i}: exit {rc}: {se}")
+        check(f"{sched}{frag}" in se, f"case {i}: message without '{sched}{frag}': {se}")
+        check("nothing was replayed" in se, f"case {i}: {se}")
+        check(not os.path.exists(out), f"case {i}: OUTDIR was created")
+    rc, _, se = run_replay(["-c", DEMO_INI, "-r", merged_input(), "-o",
+                            os.path.join(tmp, "o"), "--schedule",
+                            os.path.join(tmp, "nope.sched")])
+    check(rc == 2 and "nope.sched: cannot open the schedule" in se, f"missing file: {se}")
+
+
+@test
+def outdir_not_writable(tmp):
+    """OUTDIR that cannot be a directory: exit 2, named."""
+    f = write(os.path.join(tmp, "file"), "x")
+    for out in (f, os.path.join(f, "sub")):
+        rc, _, se = run_replay(["-c", DEMO_INI, "-r", merged_input(), "-o", out])
+        check(rc == 2 and f"OUTDIR {out}:" in se, f"{out}: exit {rc}: {se}")
+
+
+@test
+def refused_action(tmp):
+    """An action the daemon refuses stops the replay (exit 3, the line and
+    the daemon's message, no report), or is reported with --keep-going."""
+    sched = write(os.path.join(tmp, "plan.sched"),
+                  "at 2s canary web 10%\nat 4s rollout promote web\nat 6s canary web 20%\n")
+    out = os.path.join(tmp, "out")
+    rc, _, se = run_replay(["-c", DEMO_INI, "-r", merged_input(), "-o", out, "--schedule",
+                            sched])
+    check(rc == 3, f"exit {rc}, expected 3: {se}")
+    check(f"{sched}:2: rollout promote web: refused by the daemon at 4.0" in se and
+          "bad_state" in se, f"message: {se}")
+    check(not os.path.exists(os.path.join(out, "report.json")), "report written")
+    rep, _, se = replay_ok(out, sched, extra=["--keep-going"])
+    st = [(a["line"], a["status"]) for a in rep["actions"]]
+    check(st == [(1, "changed"), (2, "refused"), (3, "changed")], f"actions {st}")
+    check(rep["actions"][1]["error"]["code"] == "bad_state", "error code")
+    with open(os.path.join(out, "journal.jsonl")) as f:
+        cmds = [json.loads(x)["cmd"] for x in f]
+    check(cmds == ["init", "canary", "canary"], f"journal {cmds}")
+
+
+MIRROR = """
+[port mirror]
+role = shadow
+devargs = net_null3
+
+[shadow web443]
+service = web
+sample = 30%
+port = mirror
+filter = tcp dst port 443
+"""
+
+
+def be16(b, o):
+    return b[o] << 8 | b[o + 1]
+
+
+def tcp_dst_443(f):
+    """libpcap's "tcp dst port 443" as its compiled program reads a frame:
+    no VLAN tag, IPv6 next header TCP, or IPv4 TCP and not a later
+    fragment; a read past the frame means no match."""
+    if len(f) < 14:
+        return False
+    et = be16(f, 12)
+    if et == 0x86DD:
+        return len(f) >= 58 and f[20] == 6 and be16(f, 56) == 443
+    if et != 0x0800 or len(f) < 24 or f[23] != 6 or be16(f, 20) & 0x1FFF:
+        return False
+    x = 4 * (f[14] & 15)
+    return len(f) >= 14 + x + 4 and be16(f, 14 + x + 2) == 443
+
+
+def web_client(frame):
+    """A client packet of service web (what its shadow rules look at)."""
+    p, _ = decode(frame)
+    return (not p.bad and p.family == 4 and not p.icmp_err and
+            service_of(p.family, p.proto, p.dst, p.dport, bool(p.frag)) == 0)
+
+
+@test
+def shadow_rules(tmp):
+    """A [shadow] rule in the replay: every packet of a selected, sampled
+    flow is on the shadow port and on its group port; no other packet is
+    on the shadow port; flows mirrored and coverage match the pcaps."""
+    with open(DEMO_INI) as f:
+        cfg = write(os.path.join(tmp, "shadow.ini"), f.read() + MIRROR)
+    out = os.path.join(tmp, "out")
+    rep, so, _ = replay_ok(out, config=cfg)
+    mirror, _ = read_records(os.path.join(out, "mirror.pcap"))
+    web = collections.defaultdict(list)
+    for ts, fr in read_records(merged_input())[0]:
+        if web_client(fr) and tcp_dst_443(fr):
+            web[decode(fr)[0].key()].append((ts, fr))
+    on = collections.defaultdict(list)
+    for ts, fr in mirror:
+        k = decode(fr)[0].key()
+        check(k in web and (ts, fr) in web[k], "a frame no rule selects is on the mirror port")
+        on[k].append((ts, fr))
+    partial = [k for k in on if on[k] != web[k]]
+    check(not partial, f"{len(partial)} flows mirrored in part")
+    groups = collections.Counter()
+    for g in ("blue", "green"):
+        groups.update((ts, restore_dmac(fr)) for ts, fr in
+                      read_records(os.path.join(out, f"{g}.pcap"))[0])
+    missing = collections.Counter(m for m in mirror) - groups
+    check(not missing, f"{sum(missing.values())} mirrored packets not on their group port")
+    n, m = len(web), len(on)
+    sd = (n * 0.3 * 0.7) ** 0.5
+    check(abs(m - 0.3 * n) <= 4.5 * sd, f"{m} of {n} flows mirrored, expected about 30 %")
+    sh = rep["shadows"]["web443"]
+    check(sh["packets_mirrored"] == len(mirror) == rep["ports"]["mirror"]["out"],
+          f"packets {sh['packets_mirrored']}, mirror.pcap {len(mirror)}")
+    check(sh["copies_dropped"] == 0 and sh["pending"] == 0, f"dropped/pending: {sh}")
+    # flows: new flows whose first packet was mirrored (port reuse makes a
+    # key a new flow again, so at least the distinct keys)
+    check(m <= sh["flows_mirrored"] <= m + rep["counters"]["redecided"],
+          f"flows_mirrored {sh['flows_mirrored']}, {m} flows on the mirror port")
+    check(sh["service_flows"] == rep["services"]["web"]["new_flows"], "service_flows")
+    check(abs(sh["coverage"] - sh["flows_mirrored"] / sh["service_flows"]) < 1e-9,
+          "coverage")
+    check("shadow web443 -> mirror: web, sample 30.00 %" in so, f"summary:\n{so}")
+    model(merged_input(), out, rep)
+
+
+@test
+def shadow_rule_scheduled(tmp):
+    """shadow add / remove in a schedule: the shadow port carries the
+    rule's packets between the two, and nothing outside."""
+    with open(DEMO_INI) as f:
+        text = f.read() + MIRROR.split("[shadow")[0]
+    cfg = write(os.path.join(tmp, "mirror.ini"), text)
+    sched = write(os.path.join(tmp, "plan.sched"),
+                  "at 10s shadow add all443 --service web --sample 100% --port mirror "
+                  "--filter 'tcp dst port 443'\nat 20s shadow remove all443\n")
+    out = os.path.join(tmp, "out")
+    rep, _, _ = replay_ok(out, sched, config=cfg)
+    st = [a["status"] for a in rep["actions"]]
+    check(st == ["changed", "changed"], f"actions {st}")
+    lo = rep["slices"][1]["first_packet"]
+    hi = rep["slices"][2]["first_packet"]
+    recs, _ = read_records(merged_input())
+    want = collections.Counter((ts, fr) for i, (ts, fr) in enumerate(recs, 1)
+                               if lo <= i < hi and web_client(fr) and tcp_dst_443(fr))
+    got = collections.Counter(read_records(os.path.join(out, "mirror.pcap"))[0])
+    check(got == want, f"mirror port: {sum((got - want).values())} frames too many, "
+          f"{sum((want - got).values())} missing")
+    check(len(want) > 100, "too few packets in the window")
+    sh = rep["shadows"]["all443"]
+    check(sh["packets_mirrored"] == len(want) and sh["pending"] == 0, f"counters {sh}")
+
+
+@test
+def streams_big_captures(tmp):
+    """Memory does not grow with the capture: the same configuration over
+    200 000 and 1 000 000 packets peaks at about the same size."""
+    gen = os.path.join(BUILD, "tools", "sluice-gen-fixtures")
+    cfg = write(os.path.join(tmp, "b.ini"), """[dataplane]
+hash_seed = 0x5eed
+flow_capacity = 1100000
+[port client]
+role = client
+devargs = net_null0
+[port blue]
+role = backend
+devargs = net_null1
+[port green]
+role = backend
+devargs = net_null2
+[group blue]
+port = blue
+[group green]
+port = green
+[service web]
+proto = tcp
+vip = 192.0.2.10
+ports = 443
+champion = blue
+challenger = green
+share = 5%
+""")
+    peaks = []
+    for n in (200000, 1000000):
+        pcap = os.path.join(tmp, f"b{n}.pcap")
+        subprocess.run([gen, "--bench", str(n), pcap], check=True, stdout=subprocess.DEVNULL)
+        r = subprocess.run(["/bin/sh", "-c", 'ulimit -S -c 0; exec "$@"', "sh",
+                            os.path.join(BUILD, "tools", "sluice-replay"), "-c", cfg, "-r",
+                            pcap, "-o", os.path.join(tmp, f"o{n}"), "--quiet"])
+        check(r.returncode == 0, f"{n} packets: exit {r.returncode}")
+        with open(os.path.join(tmp, f"o{n}", "report.json")) as f:
+            check(json.load(f)["input"]["packets"] == n, "packets")
+        peaks.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        os.unlink(pcap)
+    # ru_maxrss of the children so far: the largest peak (kB)
+    check(peaks[1] - peaks[0] < 32 * 1024, f"peak memory {peaks[0]} kB for 200 000 "
+          f"packets, {peaks[1]} kB for 1 000 000")
+
+
+@test
+def usage_errors(tmp):
+    """Missing options and unknown ones: exit 2 with the reason."""
+    for args, frag in (([], "missing -c CONFIG"), (["-c", DEMO_INI], "missing -r IN.pcap"),
+                       (["-c", DEMO_INI, "-r", "x.pcap"], "missing -o OUTDIR"),
+                       (["--bogus"], "unknown option '--bogus'")):
+        rc, _, se = run_replay(args)
+        check(rc == 2 and frag in se, f"{args}: exit {rc}: {se}")
+    rc, _, se = run_replay(["-c", os.path.join(tmp, "nope.ini"), "-r", merged_input(), "-o",
+                            os.path.join(tmp, "o")])
+    check(rc == 2 and "nope.ini" in se, f"missing config: {rc} {se}")
+
+
+def main():
+    global BUILD, KEEP, WORK
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=BUILD)
+    ap.add_argument("--keep", action="store_true", help="keep temporary directories")
+    ap.add_argument("tests", nargs="*")
+    a = ap.parse_args()
+    BUILD = os.path.abspath(a.build)
+    KEEP = a.keep
+    if not os.access(os.path.join(BUILD, "tools", "sluice-replay"), os.X_OK):
+        print(f"replay: {BUILD}/tools/sluice-replay not found: build first")
+        print("0 passed, 1 failed")
+        return 1
+    todo = [t for t in TESTS if not a.tests or t.__name__ in a.tests]
+    passed = failed = 0
+    WORK = tempfile.mkdtemp(prefix="sluice-replay-tests-")
+    for t in todo:
+        tmp = tempfile.mkdtemp(prefix=f"sluice-rp-{t.__name__}-")
+        t0 = time.monotonic()
+        try:
+            t(tmp)
+            passed += 1
+            print(f"PASS {t.__name__} ({time.monotonic() - t0:.1f} s)", flush=True)
+        except Fail as e:
+            failed += 1
+            print(f"FAIL {t.__name__}: {e}", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {t.__name__}: unexpected error\n{traceback.format_exc()}", flush=True)
+        if not KEEP:
+            subprocess.run(["rm", "-rf", tmp])
+        else:
+            print(f"     kept {tmp}")
+    subprocess.run(["rm", "-rf", WORK])
+    print(f"\n{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
