@@ -333,10 +333,20 @@ int sl_schedule_check(const struct sl_schedule *s, const struct sl_config *cfg, 
 		const struct sl_sched_action *a = &s->a[i];
 		const char *svc = json_string_value(json_object_get(a->req, "service"));
 		const char *group = json_string_value(json_object_get(a->req, "group"));
+		const char *port = json_string_value(json_object_get(a->req, "port"));
 		json_t *weights = json_object_get(a->req, "weights"), *v;
 		const char *key;
-		int si;
+		int si, pi;
 
+		/* shadow add: copies go to a port of role shadow */
+		if (port) {
+			pi = sl_config_port(cfg, port);
+			if (pi < 0 || cfg->ports[pi].role != SL_ROLE_SHADOW)
+				return say(err, errlen, "%s:%u: %s: %s '%s' (expected a port of "
+					   "role shadow in %s)", s->path, a->line, a->text,
+					   pi < 0 ? "unknown port" : "not a shadow port", port,
+					   cfg->path);
+		}
 		if (!svc)
 			continue;
 		si = service_of(cfg, svc);

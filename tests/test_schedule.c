@@ -295,6 +295,23 @@ static void test_check(void)
 					   "not one of service web's groups (blue, green"));
 	sl_schedule_free(&s);
 
+	CU_ASSERT_EQUAL_FATAL(parse("at 2s shadow add s1 --service web --sample 5% --port shadow\n"
+				    "at 3s shadow remove s1\n", &s), 0);
+	CU_ASSERT_EQUAL(sl_schedule_check(&s, cfg, err, sizeof(err)), 0);
+	sl_schedule_free(&s);
+	CU_ASSERT_EQUAL_FATAL(parse("at 2s shadow add s1 --service web --sample 5% --port blue\n",
+				    &s), 0);
+	CU_ASSERT_EQUAL(sl_schedule_check(&s, cfg, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "plan.sched:1: shadow add s1 --service web --sample 5% "
+					   "--port blue: not a shadow port 'blue' (expected a port "
+					   "of role shadow in test.ini)"));
+	sl_schedule_free(&s);
+	CU_ASSERT_EQUAL_FATAL(parse("at 2s shadow add s1 --service web --sample 5% --port x\n",
+				    &s), 0);
+	CU_ASSERT_EQUAL(sl_schedule_check(&s, cfg, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown port 'x'"));
+	sl_schedule_free(&s);
+
 	CU_ASSERT_EQUAL_FATAL(parse("at 2s weights web red=20%\n", &s), 0);
 	CU_ASSERT_EQUAL(sl_schedule_check(&s, cfg, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "plan.sched:1: weights web red=20%: group 'red'"));
