@@ -1085,6 +1085,13 @@ static void test_conf_example_4port(void)
 	check_service(1, "web6", 6, 6, v6_web, 443, 443, 100);
 	check_service(2, "quic", 17, 4, v4_web, 443, 443, 50);
 	check_service(3, "rtp", 17, 4, rtp, 16384, 32767, 0);
+	CU_ASSERT_EQUAL(cfg.nshadows, 1);
+	CU_ASSERT_STRING_EQUAL(cfg.shadows[0].name, "web-443");
+	CU_ASSERT_EQUAL(cfg.shadows[0].service, 0);
+	CU_ASSERT_EQUAL(cfg.shadows[0].port, 3);
+	CU_ASSERT_EQUAL(cfg.shadows[0].sample_bp, 1000);
+	CU_ASSERT_STRING_EQUAL(cfg.shadows[0].filter, "tcp dst port 443");
+	CU_ASSERT_EQUAL(cfg.shadows[0].has_mac, 0);
 }
 
 static void test_conf_netns(void)
