@@ -1682,6 +1682,11 @@ void sl_txn_commit(struct sl_state *st, const struct sl_txn *t)
 	st->shadows = t->shadows;
 	if (t->shadow_changed && t->publish)
 		st->shadow_gen = t->gen;
+	/* a reload places the file's rules by the names at each slot now */
+	if (t->shadow_changed && t->publish && !t->reload) {
+		st->base->nshadows = st->out->nshadows;
+		memcpy(st->base->shadows, st->out->shadows, sizeof(st->base->shadows));
+	}
 	if (t->reload) {
 		struct sl_table_hdr *h = st->base;
 		struct sl_group_rec *g = st->base_groups;

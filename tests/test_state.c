@@ -1010,6 +1010,28 @@ static void test_shadow_reload(void)
 	CU_ASSERT_EQUAL(st->out->services[TC_S_DNS].shadow_mask, 2);
 	/* the same file again: nothing to do */
 	CU_ASSERT_EQUAL(sl_plan_reload(st, t, n, n, &e), 0);
+	/* a rule added at run time keeps its slot when the file takes it up */
+	a = rule("e", "web", 100, "");
+	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_add(st, t, c, &a, &e), 1);
+	CU_ASSERT_EQUAL(t->shadow_slot, 2);
+	commit(st, "shadow_add", NULL);                            /* gen 5 */
+	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_remove(st, t, "b", &e), 1);
+	commit(st, "shadow_remove", NULL);                         /* gen 6 */
+	r = &n->shadows[1]; /* the file: d, then e where b was */
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "e");
+	r->service = TC_S_WEB;
+	r->port = TC_SHADOW;
+	r->sample_bp = 100;
+	CU_ASSERT_EQUAL(sl_plan_reload(st, t, n, c, &e), 0);
+	snprintf(r->filter, sizeof(r->filter), "tcp");
+	CU_ASSERT_EQUAL_FATAL(sl_plan_reload(st, t, n, c, &e), 1);
+	commit(st, "reload", NULL);                                /* gen 7 */
+	CU_ASSERT_EQUAL(st->out->nshadows, 3);
+	CU_ASSERT_STRING_EQUAL(st->out->shadows[0].name, "d");
+	CU_ASSERT_STRING_EQUAL(st->out->shadows[1].name, "");
+	CU_ASSERT_STRING_EQUAL(st->out->shadows[2].name, "e");
+	CU_ASSERT_STRING_EQUAL(st->out->shadows[2].filter, "tcp");
 	free(c);
 	free(n);
 	sl_state_free(st);
