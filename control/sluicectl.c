@@ -486,7 +486,8 @@ static int describe_filters(const json_t *f, char *buf, size_t len)
 	} else if (!strcmp(status, "timeout")) {
 		snprintf(buf, len, ", filters NOT compiled by the dataplane within %lld ms (it "
 			 "runs those of generation %lld; sampled packets count as pending)",
-			 (long long)jint_or(f, "timeout_ms", 0), (long long)jint_or(f, "ready_gen", 0));
+			 (long long)jint_or(f, "timeout_ms", 0),
+			 (long long)jint_or(f, "ready_gen", 0));
 		return 1;
 	}
 	return 0;

@@ -123,7 +123,8 @@ static void shadows_from_hdr(struct sl_shadows *o, const struct sl_table_hdr *h)
 			continue;
 		snprintf(x->name, sizeof(x->name), "%.*s", SL_NAME_LEN - 1, sr->name);
 		snprintf(x->service, sizeof(x->service), "%s", h->services[sr->service].name);
-		snprintf(x->port, sizeof(x->port), "%.*s", SL_NAME_LEN - 1, h->port_names[sr->port]);
+		snprintf(x->port, sizeof(x->port), "%.*s", SL_NAME_LEN - 1,
+			 h->port_names[sr->port]);
 		x->sample_bp = sr->sample_bp;
 		x->has_mac = sr->has_mac != 0;
 		memcpy(x->mac, sr->mac, 6);
@@ -1202,7 +1203,8 @@ int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct
 	size_t n = 0;
 
 	for (const char *c = rule->name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '-'))
 			have = -2;
 	if (!rule->name[0] || strlen(rule->name) >= SL_NAME_LEN || have == -2)
 		return sl_error_set(e, SL_E_BAD_REQUEST, "name", "name '%s' is not a valid shadow "
@@ -1220,9 +1222,10 @@ int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct
 		return sl_error_set(e, SL_E_BAD_PORT, "port", "%s '%s' %s (shadow ports: %s)",
 				    pc < 0 ? "no port" : "port", rule->port,
 				    pc < 0 ? "in the configuration" :
-				    cfg->ports[pc].role == SL_ROLE_SHADOW ? "is not in the table in "
-				    "force" : cfg->ports[pc].role == SL_ROLE_CLIENT ? "has role "
-				    "client, not shadow" : "has role backend, not shadow",
+				    cfg->ports[pc].role == SL_ROLE_SHADOW ?
+				    "is not in the table in force" :
+				    cfg->ports[pc].role == SL_ROLE_CLIENT ?
+				    "has role client, not shadow" : "has role backend, not shadow",
 				    n ? ports : "none configured");
 	}
 	if (have >= 0) {

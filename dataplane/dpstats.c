@@ -364,8 +364,8 @@ void sl_dp_summary(const struct sl_dp_report *r, FILE *f)
 
 		if (!sr->name[0])
 			continue;
-		fprintf(f, "  shadow %.*s: %u.%02u%% of %s's flows%s%.*s%s -> port %s: flows %" PRIu64
-			" packets %" PRIu64 " dropped %" PRIu64 " pending %" PRIu64 "\n",
+		fprintf(f, "  shadow %.*s: %u.%02u%% of %s's flows%s%.*s%s -> port %s: flows %"
+			PRIu64 " packets %" PRIu64 " dropped %" PRIu64 " pending %" PRIu64 "\n",
 			SL_NAME_LEN, sr->name, sr->sample_bp / 100, sr->sample_bp % 100,
 			service_name(r, sr->service), sr->filter[0] ? " matching '" : "",
 			SL_FILTER_LEN, sr->filter, sr->filter[0] ? "'" : "", port_name(r, sr->port),

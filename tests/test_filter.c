@@ -117,9 +117,9 @@ static void test_expressions(void)
 			int got = run(f[e], buf, len);
 
 			if (got != c->want[e])
-				fprintf(stderr, "\n  case %zu (IPv%d proto %u port %u vlan %u): '%s' "
-					"gave %d\n", k, c->family, c->proto, c->dport, c->vlan,
-					exprs[e], got);
+				fprintf(stderr, "\n  case %zu (IPv%d proto %u port %u vlan "
+					"%u): '%s' gave %d\n", k, c->family, c->proto, c->dport,
+					c->vlan, exprs[e], got);
 			CU_ASSERT_EQUAL(got, c->want[e]);
 		}
 	}

@@ -355,7 +355,8 @@ static void test_shadow_requests(void)
 		     "port 443)");
 	expect_error(SADD "\"sample\":\"10%\",\"filter\":\"net 10.0.0.1/8\"}", SL_E_BAD_FILTER,
 		     "filter", "filter: 'net 10.0.0.1/8' does not compile: non-network bits set "
-		     "in \"10.0.0.1/8\" (expected a pcap-filter expression, e.g. tcp dst port 443)");
+		     "in \"10.0.0.1/8\" (expected a pcap-filter expression, e.g. tcp dst port "
+		     "443)");
 	expect_error(SADD "\"sample\":\"10%\",\"filter\":443}", SL_E_BAD_REQUEST, "filter",
 		     "field 'filter': expected a string such as \"tcp dst port 443\", got a "
 		     "number");
