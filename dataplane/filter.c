@@ -156,11 +156,16 @@ struct sl_filter_set *sl_filter_set_build(struct sl_filter_cache *c,
 
 		/* the record comes from shared memory: bound it */
 		snprintf(filter, sizeof(filter), "%.*s", SL_FILTER_LEN - 1, sr->filter);
-		if (!sr->name[0] || !filter[0])
+		if (!sr->name[0])
+			continue;
+		s->nrules++;
+		if (!filter[0])
 			continue;
 		s->prog[r] = cache_get(c, filter, why, sizeof(why));
-		if (s->prog[r])
+		if (s->prog[r]) {
+			s->ninterp += !s->prog[r]->jit;
 			continue;
+		}
 		s->nbroken++;
 		if (used < errlen)
 			used += (size_t)snprintf(err + used, errlen - used, "%sshadow rule %.*s: "

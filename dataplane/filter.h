@@ -59,6 +59,8 @@ struct sl_filter_set {
 	uint32_t shadow_gen;
 	uint16_t nshadows;
 	uint16_t nbroken; /* rules whose filter could not be loaded */
+	uint16_t nrules;  /* rules (named slots) */
+	uint16_t ninterp; /* rules run by the interpreter (DPDK gave no JIT code) */
 	struct sl_filter *prog[SL_MAX_SHADOWS];
 };
 

@@ -343,9 +343,9 @@ static void shadow_step(void)
 	if (rc < 0)
 		fprintf(stderr, "sluice-dp: shadow rules of generation %u: %s (those rules never "
 			"match)\n", shadow.cur->shadow_gen, err);
-	printf("sluice-dp: shadow rules of generation %u: %u filter%s ready in %" PRIu64
-	       " us\n", shadow.cur->shadow_gen, shadow.cur->nshadows,
-	       shadow.cur->nshadows == 1 ? "" : "s", shadow.last_build_us);
+	printf("sluice-dp: shadow rules of generation %u: %u rule%s, filters ready in %" PRIu64
+	       " us\n", shadow.cur->shadow_gen, shadow.cur->nrules,
+	       shadow.cur->nrules == 1 ? "" : "s", shadow.last_build_us);
 	fflush(stdout);
 }
 
@@ -597,11 +597,11 @@ static int shadow_start(struct sl_dp_worker **w, unsigned nw, const struct sl_ta
 	if (rc < 0)
 		fprintf(stderr, "sluice-dp: shadow rules of generation %u: %s (those rules never "
 			"match)\n", shadow.cur->shadow_gen, err);
-	if (shadow.cur->nshadows) {
+	if (shadow.cur->nrules) {
 		printf("sluice-dp: %u shadow rule%s, filters ready in %" PRIu64 " us (%s)\n",
-		       shadow.cur->nshadows, shadow.cur->nshadows == 1 ? "" : "s",
-		       shadow.last_build_us, shadow.cache.head && !shadow.cache.head->jit ?
-		       "interpreted: DPDK returned no JIT code" : "JIT-compiled");
+		       shadow.cur->nrules, shadow.cur->nrules == 1 ? "" : "s",
+		       shadow.last_build_us, shadow.cur->ninterp ?
+		       "some interpreted: DPDK returned no JIT code" : "JIT-compiled");
 		fflush(stdout);
 	}
 	return 0;

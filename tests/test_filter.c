@@ -187,6 +187,8 @@ static void test_cache(void)
 	CU_ASSERT_STRING_EQUAL(err, "");
 	CU_ASSERT_EQUAL(a->shadow_gen, 4);
 	CU_ASSERT_EQUAL(a->nshadows, 4);
+	CU_ASSERT_EQUAL(a->nrules, 4);
+	CU_ASSERT_EQUAL(a->ninterp, 0);
 	CU_ASSERT_EQUAL(c.compiled, 2);
 	CU_ASSERT_EQUAL(c.reused, 1);
 	CU_ASSERT_PTR_EQUAL(a->prog[0], a->prog[2]);
@@ -201,6 +203,7 @@ static void test_cache(void)
 	CU_ASSERT_PTR_EQUAL(b->prog[0], a->prog[0]);
 	CU_ASSERT_PTR_NULL(b->prog[4]);
 	CU_ASSERT_EQUAL(b->nbroken, 1);
+	CU_ASSERT_EQUAL(b->nrules, 5);
 	CU_ASSERT_STRING_EQUAL(err, "shadow rule v: filter 'not a filter at all': can't parse "
 			       "filter expression: syntax error");
 	sl_filter_set_free(&c, a);
