@@ -496,6 +496,28 @@ static void burst_send(struct replay *r)
 	r->bn = 0;
 }
 
+static inline int port_used(const struct replay *r, uint16_t port)
+{
+	return r->svc_ports[port >> 6] >> (port & 63) & 1;
+}
+
+/* The common case without a full parse: an untagged, unfragmented TCP or
+ * UDP packet over IPv4 (no options) or IPv6 (no extension header) whose
+ * source port no service uses, while no --reset is in force, arrives on
+ * the client port whatever else it holds (arrival_port would find no
+ * service at its source).  0: look closer. */
+static inline int client_side(const struct replay *r, const uint8_t *d, uint32_t len)
+{
+	if (r->any_reset || len < 58)
+		return 0;
+	if (d[12] == 0x08 && d[13] == 0x00)
+		return d[14] == 0x45 && !(d[20] & 0x3f) && !d[21] && (d[23] == 6 || d[23] == 17) &&
+		       !port_used(r, (uint16_t)(d[34] << 8 | d[35]));
+	if (d[12] == 0x86 && d[13] == 0xdd)
+		return (d[20] == 6 || d[20] == 17) && !port_used(r, (uint16_t)(d[54] << 8 | d[55]));
+	return 0;
+}
+
 /* Which port the packet arrives on (see the usage text); a client packet
  * of a service with a tracked flow fills *pi for group_changes. */
 static unsigned arrival_port(struct replay *r, const uint8_t *d, uint32_t len,
@@ -509,13 +531,14 @@ static unsigned arrival_port(struct replay *r, const uint8_t *d, uint32_t len,
 	int s;
 
 	pi->tracked = 0;
+	if (likely(client_side(r, d, len)))
+		return core->client_port;
 	if (sl_parse(d, len, &p) != SL_OK || !p.family || (p.proto != 6 && p.proto != 17))
 		return core->client_port;
 	/* the service end of the packet is its sender: return traffic (for an
 	 * ICMP error, the quoted packet's receiver); a source port no service
 	 * uses spares the look-up */
-	if (p.icmp_err || p.frag != SL_FRAG_NONE ||
-	    (r->svc_ports[p.sport >> 6] >> (p.sport & 63) & 1))
+	if (p.icmp_err || p.frag != SL_FRAG_NONE || port_used(r, p.sport))
 		s = sl_find_service(h, p.family, p.proto, p.icmp_err ? p.dst : p.src,
 				    p.icmp_err ? p.dport : p.sport, p.frag != SL_FRAG_NONE);
 	else
