@@ -515,7 +515,7 @@ static void change_text(const struct rp_report *r, const struct rp_slice *s, cha
 			off += (size_t)snprintf(buf + off, len - off, "%s%s", a ? "; " : "",
 						x->command);
 		else
-			off += (size_t)snprintf(buf + off, len - off, "%s%u: %s%s", a ? "; " : "",
+			off += (size_t)snprintf(buf + off, len - off, "%sline %u: %s%s", a ? "; " : "",
 						x->line, x->command,
 						x->status == RP_REFUSED ? " (REFUSED)" :
 						x->status == RP_UNCHANGED ? " (unchanged)" : "");
@@ -524,6 +524,9 @@ static void change_text(const struct rp_report *r, const struct rp_slice *s, cha
 		memcpy(buf + len - 4, "...", 4);
 }
 
+/* One table per service: a row per slice; the new and active flows of
+ * the service's two groups (as configured: their roles may swap); flows
+ * moved to the other group, and of those established connections broken. */
 static void service_text(const struct rp_report *r, unsigned i, FILE *f)
 {
 	const struct sl_config *cfg = r->cfg;
@@ -533,33 +536,38 @@ static void service_text(const struct rp_report *r, unsigned i, FILE *f)
 	char addr[64];
 
 	addr_text(cs, addr, sizeof(addr));
-	fprintf(f, "\n%s (%s %s port %u%s)\n", cs->name, cs->proto == 6 ? "tcp" : "udp", addr,
+	fprintf(f, "\n%s: %s %s port %u%s\n", cs->name, cs->proto == 6 ? "tcp" : "udp", addr,
 		cs->ranges[0].lo, cs->nranges > 1 || cs->ranges[0].hi != cs->ranges[0].lo ?
 		" and more" : "");
-	fprintf(f, "  %-5s %-17s %4s  %-34s %-16s %-16s %10s %10s %8s %8s\n", "slice",
-		"time (s)", "gen", "change", "configured", "measured", "new flows", "",
-		"active", "");
-	fprintf(f, "  %-5s %-17s %4s  %-34s %-16s %-16s %10.10s %10.10s %8.8s %8.8s\n", "",
-		"", "", "", "", "", ga, gb, ga, gb);
+	fprintf(f, "  %5s  %-15s %3s  %-32s  %-14s %-14s %17s %17s %9s\n", "slice", "time (s)",
+		"gen", "change", "configured", "measured", "new flows", "active flows",
+		"moved");
+	fprintf(f, "  %5s  %-15s %3s  %-32s  %-14s %-14s %8.8s %8.8s %8.8s %8.8s %9s\n", "", "", "",
+		"", "challenger", "challenger", ga, gb, ga, gb, "(broken)");
 	for (unsigned k = 0; k < r->nslices; k++) {
 		const struct rp_slice *s = &r->slices[k];
 		const struct rp_svc_slice *ss = &s->svc[i];
 		const char *chall = cfg->groups[ss->challenger].name;
-		char when[40], change[64], conf[48], meas[48], sh[24];
+		char when[40], change[64], conf[48], meas[48], sh[24], moved[32];
 
-		snprintf(when, sizeof(when), "%.3f-%.3f", (double)s->from_ns / 1e9,
+		snprintf(when, sizeof(when), "%7.3f-%-7.3f", (double)s->from_ns / 1e9,
 			 (double)s->to_ns / 1e9);
 		change_text(r, s, change, sizeof(change));
 		share_text(sh, sizeof(sh), ss->share_bp);
-		snprintf(conf, sizeof(conf), "%.8s %s", chall, sh);
+		snprintf(conf, sizeof(conf), "%.6s %s", chall, sh);
 		share_text(sh, sizeof(sh), measured_bp(ss));
-		snprintf(meas, sizeof(meas), "%.8s %s", chall, sh);
-		fprintf(f, "  %-5u %-17s %4u  %-34.34s %-16s %-16s %10llu %10llu %8llu %8llu\n",
+		snprintf(meas, sizeof(meas), "%.6s %s", chall, sh);
+		if (ss->changed)
+			snprintf(moved, sizeof(moved), "%llu (%llu)", (unsigned long long)ss->changed,
+				 (unsigned long long)ss->broken);
+		else
+			snprintf(moved, sizeof(moved), "0");
+		fprintf(f, "  %5u  %-15s %3u  %-32.32s  %-14s %-14s %8llu %8llu %8llu %8llu %9s\n",
 			k + 1, when, s->gen, change, conf, meas,
 			(unsigned long long)ss->g[cs->champion].flows,
 			(unsigned long long)ss->g[cs->challenger].flows,
 			(unsigned long long)ss->g[cs->champion].active,
-			(unsigned long long)ss->g[cs->challenger].active);
+			(unsigned long long)ss->g[cs->challenger].active, moved);
 	}
 	svc_total(r, i, &t);
 	fprintf(f, "  flows that changed group: %llu; established connections broken by --reset: "
@@ -594,16 +602,28 @@ void rp_report_text(const struct rp_report *r, FILE *f)
 	}
 	for (int b = 1; b < SL_BAD__COUNT; b++)
 		malformed += c->malformed[b];
+	fprintf(f, "  other traffic dropped: %llu; received on shadow ports and dropped: %llu\n",
+		(unsigned long long)c->other_drop, (unsigned long long)c->shadow_rx_drop);
 	fprintf(f, "  malformed: %llu (%s)", (unsigned long long)malformed,
 		cfg->malformed == SL_MALFORMED_FORWARD ? "forwarded" : "dropped");
-	for (int b = 1, first = 1; b < SL_BAD__COUNT; b++)
-		if (c->malformed[b]) {
-			fprintf(f, "%s%s %llu", first ? ": " : ", ", sl_bad_name((enum sl_bad)b),
-				(unsigned long long)c->malformed[b]);
-			first = 0;
+	for (int b = 1, col = 100; b < SL_BAD__COUNT; b++) {
+		char item[48];
+		int n;
+
+		if (!c->malformed[b])
+			continue;
+		n = snprintf(item, sizeof(item), "%s %llu", sl_bad_name((enum sl_bad)b),
+			     (unsigned long long)c->malformed[b]);
+		/* reasons wrapped under the line, a few to a line */
+		if (col + n + 2 > 96) {
+			fprintf(f, "\n    %s", item);
+			col = 4 + n;
+		} else {
+			fprintf(f, ", %s", item);
+			col += 2 + n;
 		}
-	fprintf(f, "; other traffic dropped: %llu; received on shadow ports and dropped: %llu\n",
-		(unsigned long long)c->other_drop, (unsigned long long)c->shadow_rx_drop);
+	}
+	fputc('\n', f);
 	nrt = rt ? rule_totals(r, rt, MAX_RULE_NAMES) : 0;
 	for (unsigned j = 0; j < nrt; j++) {
 		const struct rp_rule_slice *rs = rt[j].last;
@@ -636,6 +656,7 @@ void rp_report_text(const struct rp_report *r, FILE *f)
 			"%s/journal.jsonl\n", counts[RP_CHANGED] + counts[RP_UNCHANGED],
 			counts[RP_CHANGED], counts[RP_UNCHANGED], counts[RP_REFUSED],
 			counts[RP_NOT_REACHED], nplan, nplan == 1 ? "" : "s", r->outdir);
+	fprintf(f, "  replayed in %.3f s: %.2f M packets/s\n", r->elapsed_s, r->pps / 1e6);
 	for (unsigned k = 0; k < r->nactions; k++) {
 		const struct rp_action *a = &r->actions[k];
 
