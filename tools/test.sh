@@ -13,6 +13,8 @@
 #      (runbook, sticky vs --reset, bad input changes nothing)
 #   8. 10 000 changes under load with no loss (ack latency printed),
 #      kill -9 of sluiced mid-rollout and of sluice-dp
+#   9. sluice-replay over the fixtures: reports recomputed from the output
+#      pcaps, a scheduled rehearsal, determinism, every bad input
 # and prints one final "N passed, N failed" line.  Exit 0 only if all pass.
 set -u
 cd "$(dirname "$0")/.."
@@ -63,6 +65,7 @@ stage live python3 "$root/tests/live_netns.py" --build "$root/build"
 stage cli python3 "$root/tests/cli.py" --build "$root/build"
 stage control-e2e python3 "$root/tests/control_e2e.py" --build "$root/build"
 stage churn python3 "$root/tests/churn.py" --build "$root/build"
+stage replay python3 "$root/tests/replay.py" --build "$root/build"
 
 echo
 echo "=== summary ==="
