@@ -61,8 +61,8 @@ static int header_check(struct rp_in *in, char *err, size_t errlen)
 			    "(convert it: editcap -F pcap %s OUT.pcap, or tcpdump -r %s -w "
 			    "OUT.pcap)", in->path, in->path, in->path);
 	if (n < 4)
-		return fail(err, errlen, "%s: %zd bytes, not a pcap capture (a pcap file "
-			    "header is 24 bytes)", in->path, n);
+		return fail(err, errlen, "%s: %zd byte%s, not a pcap capture (a pcap file "
+			    "header is 24 bytes)", in->path, n, n == 1 ? "" : "s");
 	memcpy(&magic, h, 4);
 	swapped = __builtin_bswap32(magic);
 	if (magic == 0xa1b2c3d4u || swapped == 0xa1b2c3d4u)
