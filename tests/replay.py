@@ -821,6 +821,36 @@ share = 5%
 
 
 @test
+def stopped_by_sigterm(tmp):
+    """SIGTERM during a replay: exit 130 at once, saying where, no report;
+    the EAL leaves no runtime directory behind."""
+    gen = os.path.join(BUILD, "tools", "sluice-gen-fixtures")
+    pcap = os.path.join(tmp, "big.pcap")
+    subprocess.run([gen, "--bench", "6000000", pcap], check=True, stdout=subprocess.DEVNULL)
+    out = os.path.join(tmp, "out")
+    os.makedirs(out)
+    write(os.path.join(out, "report.json"), "{}")
+    p = subprocess.Popen([os.path.join(BUILD, "tools", "sluice-replay"), "-c", DEMO_INI, "-r",
+                          pcap, "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    # wait until it writes packets, then stop it
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 20 and p.poll() is None:
+        blue = os.path.join(out, "blue.pcap")
+        if os.path.exists(blue) and os.path.getsize(blue) > 1 << 20:
+            break
+        time.sleep(0.01)
+    check(p.poll() is None, "the replay ended before it could be stopped")
+    p.send_signal(15)
+    so, se = p.communicate(timeout=30)
+    check(p.returncode == 130, f"exit {p.returncode}: {se}")
+    check("stopped by SIGTERM at packet" in se, f"message: {se}")
+    check(not os.path.exists(os.path.join(out, "report.json")), "a report.json is left")
+    check(not os.path.exists(f"/var/run/dpdk/sluice-replay-{p.pid}"),
+          "the EAL runtime directory is left")
+
+
+@test
 def usage_errors(tmp):
     """Missing options and unknown ones: exit 2 with the reason."""
     for args, frag in (([], "missing -c CONFIG"), (["-c", DEMO_INI], "missing -r IN.pcap"),

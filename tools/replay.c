@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@
 #define SL_VERSION "unknown"
 #endif
 
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REFUSED = 3 };
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REFUSED = 3, EXIT_SIGNAL = 130 };
 
 #define POOL_MBUFS 8191u
 #define POOL_CACHE 256u
@@ -105,6 +106,12 @@ struct replay {
 };
 
 static int ts_off = -1;
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
 
 static inline uint64_t *mbuf_ts(struct rte_mbuf *m)
 {
@@ -143,7 +150,8 @@ static void usage(FILE *f)
 		"tracked); every other packet enters on the client port.\n"
 		"Exit status: 0 replayed, 1 runtime failure (EAL, memory, writing OUTDIR),\n"
 		"2 bad usage, configuration, schedule, capture or OUTDIR (no report.json),\n"
-		"3 the daemon refused a scheduled action (no report.json; see --keep-going).\n");
+		"3 the daemon refused a scheduled action (no report.json; see --keep-going),\n"
+		"130 stopped by SIGINT or SIGTERM (no report.json).\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -956,6 +964,14 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 		if (unlikely((r->pkt_no & PROGRESS_MASK) == 0)) {
 			if (check_outputs(r))
 				return EXIT_RUNTIME;
+			if (stop_signal) {
+				if (show)
+					progress(r, start, 1);
+				fprintf(stderr, "sluice-replay: stopped by %s at packet %" PRIu64
+					"\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM",
+					r->pkt_no);
+				return EXIT_SIGNAL;
+			}
 			if (show && mono_s() - last_show >= 0.5) {
 				progress(r, start, 0);
 				last_show = mono_s();
@@ -1064,6 +1080,9 @@ int main(int argc, char **argv)
 	r->rep.nano = r->in.nano;
 	if (eal_start(r, argv[0]) != 0)
 		goto out_files;
+	/* stop between packets, so that the EAL's files are cleaned up */
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	sl_dp_run_init(&r->run, 0, 0);
 	if (mbufs_create(r) != 0 || worker_create(r) != 0)
 		goto out_eal;
