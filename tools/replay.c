@@ -92,7 +92,7 @@ struct replay {
 	unsigned bport;
 	uint16_t bn;
 	struct rte_mbuf *burst[SL_BURST];
-	struct pinfo info[SL_BURST + 1]; /* + the packet being classified */
+	struct pinfo info[SL_BURST];
 	struct rte_mbuf *stash[SL_BURST]; /* mbufs allocated ahead */
 	unsigned nstash;
 
@@ -927,6 +927,7 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 	loop_start = mono_s();
 
 	for (; rc == 1; rc = rp_in_next(&r->in, &ts, &len, &d, err, sizeof(err))) {
+		struct pinfo pi;
 		struct rte_mbuf *m;
 		uint64_t rel;
 		unsigned port;
@@ -946,13 +947,13 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 				return rc;
 			next_ns = next_event_ns(r);
 		}
-		port = arrival_port(r, d, len, &r->info[r->bn]);
-		if (r->bn && (port != r->bport || r->bn == SL_BURST)) {
-			struct pinfo keep = r->info[r->bn];
-
+		port = arrival_port(r, d, len, &pi);
+		if (r->bn && (port != r->bport || r->bn == SL_BURST))
 			burst_send(r);
-			r->info[0] = keep;
-		}
+		/* group_changes reads the rest only for a tracked flow */
+		r->info[r->bn].tracked = pi.tracked;
+		if (unlikely(pi.tracked))
+			r->info[r->bn] = pi;
 		m = frame_mbuf(r, d, len, ts);
 		if (!m) {
 			fprintf(stderr, "sluice-replay: packet %" PRIu64 ": out of mbufs (pool of "
