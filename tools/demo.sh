@@ -4,7 +4,9 @@
 # pcap-fixtures/demo.pcap with a 5 % canary (green) next to the champion
 # (blue); the servers' answers are replayed from pcap-fixtures/return.pcap.
 # Then checks the output pcaps with an independent reader: no flow may have
-# packets on both groups.  Outputs land in build/demo/.
+# packets on both groups.  Last, rehearses a runbook (conf/demo.sched:
+# canary, rollout, abort --reset) on the same capture with sluice-replay and
+# prints its report.  Outputs land in build/demo/.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,11 @@ python3 tools/pcapcheck.py split \
 	build/demo/blue.pcap build/demo/green.pcap
 
 echo
+echo "== sluice-replay: the runbook conf/demo.sched rehearsed offline on the same capture =="
+build/tools/sluice-replay -c conf/demo.ini -r pcap-fixtures/demo.pcap -o build/demo/replay \
+	--schedule conf/demo.sched
+
+echo
 echo "outputs: build/demo/client.pcap (return traffic), build/demo/blue.pcap," \
-	"build/demo/green.pcap, build/demo/stats.json"
+	"build/demo/green.pcap, build/demo/stats.json; the rehearsal's in build/demo/replay/"
 echo "look inside: tcpdump -nr build/demo/green.pcap -e | head"
