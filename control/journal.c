@@ -11,20 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "journal.h"
-
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* mkdir -p of the directory part of path. */
 static int make_dirs(const char *path, char *err, size_t errlen)
@@ -45,7 +33,7 @@ static int make_dirs(const char *path, char *err, size_t errlen)
 			continue;
 		*p = '\0';
 		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-			return seterr(err, errlen, "journal %s: cannot create directory %s: %s",
+			return sl_seterr(err, errlen, "journal %s: cannot create directory %s: %s",
 				      path, dir, strerror(errno));
 		*p = c;
 		if (!c)
@@ -62,12 +50,12 @@ static int fsync_dir(const char *path, char *err, size_t errlen)
 	snprintf(buf, sizeof(buf), "%s", path);
 	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return seterr(err, errlen, "journal %s: cannot open its directory: %s", path,
+		return sl_seterr(err, errlen, "journal %s: cannot open its directory: %s", path,
 			      strerror(errno));
 	rc = fsync(fd);
 	close(fd);
 	if (rc != 0)
-		return seterr(err, errlen, "journal %s: cannot fsync its directory: %s", path,
+		return sl_seterr(err, errlen, "journal %s: cannot fsync its directory: %s", path,
 			      strerror(errno));
 	return 0;
 }
@@ -78,9 +66,9 @@ static int lock_file(struct sl_journal *j, const char *path, char *err, size_t e
 	if (flock(j->fd, LOCK_EX | LOCK_NB) == 0)
 		return 0;
 	if (errno == EWOULDBLOCK)
-		return seterr(err, errlen, "journal %s is in use by another process (another "
+		return sl_seterr(err, errlen, "journal %s is in use by another process (another "
 			      "sluiced of this instance?)", path);
-	return seterr(err, errlen, "journal %s: cannot lock: %s", path, strerror(errno));
+	return sl_seterr(err, errlen, "journal %s: cannot lock: %s", path, strerror(errno));
 }
 
 static int open_file(struct sl_journal *j, const char *path, char *err, size_t errlen)
@@ -89,12 +77,12 @@ static int open_file(struct sl_journal *j, const char *path, char *err, size_t e
 	if (j->fd >= 0)
 		return lock_file(j, path, err, errlen);
 	if (errno != ENOENT)
-		return seterr(err, errlen, "journal %s: cannot open: %s", path, strerror(errno));
+		return sl_seterr(err, errlen, "journal %s: cannot open: %s", path, strerror(errno));
 	if (make_dirs(path, err, errlen))
 		return -1;
 	j->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (j->fd < 0)
-		return seterr(err, errlen, "journal %s: cannot create: %s", path, strerror(errno));
+		return sl_seterr(err, errlen, "journal %s: cannot create: %s", path, strerror(errno));
 	/* The new name must survive a crash as much as the lines will. */
 	return lock_file(j, path, err, errlen) || fsync_dir(path, err, errlen) ? -1 : 0;
 }
@@ -106,7 +94,7 @@ static int read_all(int fd, const char *path, char **buf, size_t *len, char *err
 	char *b = malloc(cap);
 
 	if (!b)
-		return seterr(err, errlen, "journal %s: out of memory", path);
+		return sl_seterr(err, errlen, "journal %s: out of memory", path);
 	for (;;) {
 		ssize_t r;
 
@@ -115,7 +103,7 @@ static int read_all(int fd, const char *path, char **buf, size_t *len, char *err
 
 			if (!nb) {
 				free(b);
-				return seterr(err, errlen, "journal %s: out of memory", path);
+				return sl_seterr(err, errlen, "journal %s: out of memory", path);
 			}
 			b = nb;
 			cap *= 2;
@@ -125,7 +113,7 @@ static int read_all(int fd, const char *path, char **buf, size_t *len, char *err
 			continue;
 		if (r < 0) {
 			free(b);
-			return seterr(err, errlen, "journal %s: cannot read: %s", path,
+			return sl_seterr(err, errlen, "journal %s: cannot read: %s", path,
 				      strerror(errno));
 		}
 		if (r == 0)
@@ -174,9 +162,9 @@ int sl_journal_open(struct sl_journal *j, const char *path, sl_journal_fn fn, vo
 	if (note && notelen)
 		note[0] = '\0';
 	if (!path)
-		return seterr(err, errlen, "journal: no path");
+		return sl_seterr(err, errlen, "journal: no path");
 	if (strlen(path) >= sizeof(j->path))
-		return seterr(err, errlen, "journal %s: path too long (at most %zu characters)",
+		return sl_seterr(err, errlen, "journal %s: path too long (at most %zu characters)",
 			      path, sizeof(j->path) - 1);
 	snprintf(j->path, sizeof(j->path), "%s", path);
 	if (open_file(j, path, err, errlen) || read_all(j->fd, path, &buf, &len, err, errlen))
@@ -195,14 +183,14 @@ int sl_journal_open(struct sl_journal *j, const char *path, sl_journal_fn fn, vo
 			snprintf(note, notelen, "journal %s: line %llu is torn (%zu bytes): cut off",
 				 path, (unsigned long long)line, len - off);
 			if (ftruncate(j->fd, (off_t)off) != 0 || fsync(j->fd) != 0) {
-				seterr(err, errlen, "journal %s: cannot cut off torn line %llu: %s",
+				sl_seterr(err, errlen, "journal %s: cannot cut off torn line %llu: %s",
 				       path, (unsigned long long)line, strerror(errno));
 				goto fail;
 			}
 			break;
 		}
 		if (!o) {
-			seterr(err, errlen, "journal %s: line %llu is invalid: %s (the journal is "
+			sl_seterr(err, errlen, "journal %s: line %llu is invalid: %s (the journal is "
 			       "damaged; repair or move it away)", path,
 			       (unsigned long long)line, msg);
 			goto fail;
@@ -232,10 +220,10 @@ int sl_journal_append(struct sl_journal *j, const json_t *entry, char *err, size
 	json_t *gen = json_object_get(entry, "gen");
 
 	if (j->fd < 0)
-		return seterr(err, errlen, "journal %s: not open", j->path);
+		return sl_seterr(err, errlen, "journal %s: not open", j->path);
 	s = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (!s)
-		return seterr(err, errlen, "journal %s: cannot encode the entry", j->path);
+		return sl_seterr(err, errlen, "journal %s: cannot encode the entry", j->path);
 	n = strlen(s);
 	s[n++] = '\n'; /* replaces the NUL: written by length */
 	while (done < n) {
@@ -256,7 +244,7 @@ int sl_journal_append(struct sl_journal *j, const json_t *entry, char *err, size
 		j->last_gen = (uint32_t)json_integer_value(gen);
 	return 0;
 fail:
-	seterr(err, errlen, "journal %s: cannot append line %llu: %s", j->path,
+	sl_seterr(err, errlen, "journal %s: cannot append line %llu: %s", j->path,
 	       (unsigned long long)j->lines + 1, strerror(errno ? errno : EIO));
 	free(s);
 	/* Never leave half a line that the next entry would be glued to. */
@@ -306,12 +294,12 @@ json_t *sl_journal_history(const char *path, const char *service, uint32_t limit
 		limit = 1;
 	ring = calloc(limit, sizeof(*ring));
 	if (!ring) {
-		seterr(err, errlen, "journal %s: out of memory", path);
+		sl_seterr(err, errlen, "journal %s: out of memory", path);
 		return NULL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		seterr(err, errlen, "journal %s: cannot open: %s", path, strerror(errno));
+		sl_seterr(err, errlen, "journal %s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
 	if (read_all(fd, path, &buf, &len, err, errlen)) {
@@ -329,7 +317,7 @@ json_t *sl_journal_history(const char *path, const char *service, uint32_t limit
 		o = parse_line(p, (size_t)(nl - p), msg, sizeof(msg));
 		off += (size_t)(nl - p) + 1;
 		if (!o) {
-			seterr(err, errlen, "journal %s: line %llu is invalid: %s", path,
+			sl_seterr(err, errlen, "journal %s: line %llu is invalid: %s", path,
 			       (unsigned long long)line, msg);
 			goto out;
 		}

@@ -3,6 +3,7 @@
  * pass over the raw text finds what iniparser hides (line numbers, duplicate
  * keys and sections).  Nothing reaches the caller unless the whole plan is
  * valid. */
+#include "errmsg.h"
 #include "rollout.h"
 
 #include <ctype.h>
@@ -41,19 +42,6 @@ struct plan {
 	struct psec secs[SL_RO_MAX_STEPS];
 	struct psec *cur; /* section being scanned */
 };
-
-__attribute__((format(printf, 3, 4)))
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* "PATH: [step N] KEY: message", without key, or without section (step 0). */
 __attribute__((format(printf, 4, 5)))
@@ -368,12 +356,12 @@ int sl_plan_load(const char *path, struct sl_ro_step *steps, uint32_t *n, char *
 		errlen = sizeof(sink);
 	}
 	if (!path)
-		return seterr(err, errlen, "sl_plan_load: no file name");
+		return sl_seterr(err, errlen, "sl_plan_load: no file name");
 	if (!steps || !n)
-		return seterr(err, errlen, "%s: sl_plan_load: no step array to fill", path);
+		return sl_seterr(err, errlen, "%s: sl_plan_load: no step array to fill", path);
 	p = calloc(1, sizeof(*p));
 	if (!p)
-		return seterr(err, errlen, "%s: cannot load: out of memory", path);
+		return sl_seterr(err, errlen, "%s: cannot load: out of memory", path);
 	p->path = path;
 	p->err = err;
 	p->errlen = errlen;
@@ -414,30 +402,30 @@ int sl_plan_from_list(const char *list, const char *dwell, struct sl_ro_step *st
 	uint32_t dwell_ms, count = 0;
 
 	if (!steps || !n)
-		return seterr(err, errlen, "sl_plan_from_list: no step array to fill");
+		return sl_seterr(err, errlen, "sl_plan_from_list: no step array to fill");
 	if (!list)
-		return seterr(err, errlen, "--steps: missing (expected shares separated by "
+		return sl_seterr(err, errlen, "--steps: missing (expected shares separated by "
 			      "commas, " LIST_EXAMPLE ")");
 	for (p = list; isspace((unsigned char)*p); p++)
 		;
 	if (!*p)
-		return seterr(err, errlen, "--steps: empty (expected shares separated by commas, "
+		return sl_seterr(err, errlen, "--steps: empty (expected shares separated by commas, "
 			      LIST_EXAMPLE ")");
 	if (!dwell)
-		return seterr(err, errlen, "--dwell: missing (expected the time at each step, "
+		return sl_seterr(err, errlen, "--dwell: missing (expected the time at each step, "
 			      "e.g. 60s)");
 	if (sl_duration_parse(dwell, &dwell_ms, msg, sizeof(msg)))
-		return seterr(err, errlen, "--dwell: %s", msg);
+		return sl_seterr(err, errlen, "--dwell: %s", msg);
 	memset(tmp, 0, sizeof(tmp));
 	for (p = list;; p++) {
 		size_t len = strcspn(p, ",");
 		char *it;
 
 		if (count == SL_RO_MAX_STEPS)
-			return seterr(err, errlen, "--steps: more than %u items (expected at most "
+			return sl_seterr(err, errlen, "--steps: more than %u items (expected at most "
 				      "%u)", SL_RO_MAX_STEPS, SL_RO_MAX_STEPS);
 		if (len >= sizeof(item))
-			return seterr(err, errlen, "--steps item %u '%.20s...': too long (expected "
+			return sl_seterr(err, errlen, "--steps item %u '%.20s...': too long (expected "
 				      "a share such as 5%%, 0.5%% or 50bp)", count + 1, p);
 		memcpy(item, p, len);
 		item[len] = '\0';
@@ -446,9 +434,9 @@ int sl_plan_from_list(const char *list, const char *dwell, struct sl_ro_step *st
 		if (*it && strspn(it, "0123456789.") == strlen(it) && strlen(it) + 1 < sizeof(item))
 			strcat(it, "%");
 		if (sl_share_parse(it, &tmp[count].share_bp, msg, sizeof(msg)))
-			return seterr(err, errlen, "--steps item %u '%s': %s", count + 1, it, msg);
+			return sl_seterr(err, errlen, "--steps item %u '%s': %s", count + 1, it, msg);
 		if (count > 0 && tmp[count].share_bp < tmp[count - 1].share_bp)
-			return seterr(err, errlen, "--steps item %u '%s': lower than item %u '%s' "
+			return sl_seterr(err, errlen, "--steps item %u '%s': lower than item %u '%s' "
 				      "(expected shares that do not decrease, " LIST_EXAMPLE ")",
 				      count + 1, it, count, prev);
 		tmp[count++].dwell_ms = dwell_ms;
@@ -458,7 +446,7 @@ int sl_plan_from_list(const char *list, const char *dwell, struct sl_ro_step *st
 			break;
 	}
 	if (sl_ro_check_steps(tmp, count, msg, sizeof(msg)))
-		return seterr(err, errlen, "--steps: %s", msg);
+		return sl_seterr(err, errlen, "--steps: %s", msg);
 	memcpy(steps, tmp, count * sizeof(*steps));
 	*n = count;
 	return 0;

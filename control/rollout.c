@@ -1,6 +1,7 @@
 /* Percentage rollout state machine.  Every verb checks the state first and
  * writes nothing until it knows it will succeed; refusals say what the
  * rollout is doing and which verbs are possible. */
+#include "errmsg.h"
 #include "rollout.h"
 
 #include <stdarg.h>
@@ -11,19 +12,6 @@
 #define SHARE_MAX_BP 10000u
 #define DWELL_MAX_MS (7u * 24 * 3600 * 1000)
 #define PAUSE_WAIT "paused until `rollout resume` or `rollout promote`"
-
-__attribute__((format(printf, 3, 4)))
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 __attribute__((format(printf, 2, 3)))
 static void reason(struct sl_ro_action *a, const char *fmt, ...)
@@ -82,33 +70,33 @@ int sl_ro_check_steps(const struct sl_ro_step *steps, uint32_t n, char *err, siz
 	char a[32], b[32];
 
 	if (n == 0)
-		return seterr(err, errlen, "no steps (expected 1..%u steps)", SL_RO_MAX_STEPS);
+		return sl_seterr(err, errlen, "no steps (expected 1..%u steps)", SL_RO_MAX_STEPS);
 	if (n > SL_RO_MAX_STEPS)
-		return seterr(err, errlen, "%u steps (expected at most %u)", n, SL_RO_MAX_STEPS);
+		return sl_seterr(err, errlen, "%u steps (expected at most %u)", n, SL_RO_MAX_STEPS);
 	if (!steps)
-		return seterr(err, errlen, "no step array for %u steps", n);
+		return sl_seterr(err, errlen, "no step array for %u steps", n);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct sl_ro_step *s = &steps[i];
 
 		if (s->share_bp > SHARE_MAX_BP)
-			return seterr(err, errlen, "step %u: share %ubp is above 100%% (expected "
+			return sl_seterr(err, errlen, "step %u: share %ubp is above 100%% (expected "
 				      "0%%..100%%)", i + 1, s->share_bp);
 		if (s->pause > 1)
-			return seterr(err, errlen, "step %u: pause is %u (expected 0 or 1)", i + 1,
+			return sl_seterr(err, errlen, "step %u: pause is %u (expected 0 or 1)", i + 1,
 				      s->pause);
 		if (s->pause && s->dwell_ms)
-			return seterr(err, errlen, "step %u: a pause step has no dwell (dwell %s "
+			return sl_seterr(err, errlen, "step %u: a pause step has no dwell (dwell %s "
 				      "given; expected a dwell or a pause, not both)", i + 1,
 				      dur(a, sizeof(a), s->dwell_ms));
 		if (!s->pause && s->dwell_ms == 0)
-			return seterr(err, errlen, "step %u: dwell 0ms is below 1ms (expected "
+			return sl_seterr(err, errlen, "step %u: dwell 0ms is below 1ms (expected "
 				      "1ms..7 days, or a pause step)", i + 1);
 		if (!s->pause && s->dwell_ms > DWELL_MAX_MS)
-			return seterr(err, errlen, "step %u: dwell %s is above 7 days (expected "
+			return sl_seterr(err, errlen, "step %u: dwell %s is above 7 days (expected "
 				      "1ms..7 days, or a pause step)", i + 1,
 				      dur(a, sizeof(a), s->dwell_ms));
 		if (i > 0 && s->share_bp < steps[i - 1].share_bp)
-			return seterr(err, errlen, "step %u: %s after %s: shares must not "
+			return sl_seterr(err, errlen, "step %u: %s after %s: shares must not "
 				      "decrease", i + 1, pct(a, sizeof(a), s->share_bp),
 				      pct(b, sizeof(b), steps[i - 1].share_bp));
 	}
@@ -149,12 +137,12 @@ static int refuse_idle(const struct sl_rollout *r, const char *verb, char *err, 
 	char d[64];
 
 	if (r->state == SL_RO_NONE)
-		return seterr(err, errlen, "no rollout to %s: use `rollout start` to start one",
+		return sl_seterr(err, errlen, "no rollout to %s: use `rollout start` to start one",
 			      verb);
 	if (r->state == SL_RO_COMPLETED && !strcmp(verb, "abort"))
-		return seterr(err, errlen, "rollout is complete, nothing to abort: use `undo` or "
+		return sl_seterr(err, errlen, "rollout is complete, nothing to abort: use `undo` or "
 			      "`switch` to go back to the previous champion");
-	return seterr(err, errlen, "%s, nothing to %s: use `rollout start` to start a new one",
+	return sl_seterr(err, errlen, "%s, nothing to %s: use `rollout start` to start a new one",
 		      describe(r, d, sizeof(d)), verb);
 }
 
@@ -207,7 +195,7 @@ int sl_ro_start(struct sl_rollout *r, const struct sl_ro_step *steps, uint32_t n
 	char d[64];
 
 	if (sl_ro_active(r))
-		return seterr(err, errlen, "%s, cannot start another: use `rollout promote "
+		return sl_seterr(err, errlen, "%s, cannot start another: use `rollout promote "
 			      "--full` to complete it or `rollout abort` to end it first",
 			      describe(r, d, sizeof(d)));
 	if (sl_ro_check_steps(steps, n, err, errlen))
@@ -227,11 +215,11 @@ int sl_ro_pause(struct sl_rollout *r, uint64_t now_ms, struct sl_ro_action *a, c
 	char d[64], left[32], dwell[32];
 
 	if (r->state == SL_RO_PAUSED && r->operator_pause)
-		return seterr(err, errlen, "%s already: use `rollout resume` to continue, "
+		return sl_seterr(err, errlen, "%s already: use `rollout resume` to continue, "
 			      "`rollout promote` to go to the next step, or `rollout abort`",
 			      describe(r, d, sizeof(d)));
 	if (r->state == SL_RO_PAUSED)
-		return seterr(err, errlen, "%s already: use `rollout resume` or `rollout "
+		return sl_seterr(err, errlen, "%s already: use `rollout resume` or `rollout "
 			      "promote` to go to the next step, or `rollout abort`",
 			      describe(r, d, sizeof(d)));
 	if (r->state != SL_RO_RUNNING)
@@ -265,7 +253,7 @@ int sl_ro_resume(struct sl_rollout *r, uint64_t now_ms, struct sl_ro_action *a, 
 	char d[64], p[32], left[32], dwell[32], done[48];
 
 	if (r->state == SL_RO_RUNNING)
-		return seterr(err, errlen, "%s, not paused: use `rollout pause` first, or "
+		return sl_seterr(err, errlen, "%s, not paused: use `rollout pause` first, or "
 			      "`rollout promote` to go to the next step",
 			      describe(r, d, sizeof(d)));
 	if (r->state != SL_RO_PAUSED)
@@ -406,11 +394,11 @@ static int get_uint(const json_t *o, const char *name, const char *where, uint64
 	if (!v)
 		return 0;
 	if (!json_is_integer(v))
-		return seterr(err, errlen, "%s%s: not an integer (expected 0..%llu)", where, name,
+		return sl_seterr(err, errlen, "%s%s: not an integer (expected 0..%llu)", where, name,
 			      (unsigned long long)max);
 	x = json_integer_value(v);
 	if (x < 0 || (uint64_t)x > max)
-		return seterr(err, errlen, "%s%s: %lld is out of range (expected 0..%llu)", where,
+		return sl_seterr(err, errlen, "%s%s: %lld is out of range (expected 0..%llu)", where,
 			      name, (long long)x, (unsigned long long)max);
 	*out = (uint64_t)x;
 	return 1;
@@ -422,7 +410,7 @@ static int need_uint(const json_t *o, const char *name, const char *where, uint6
 	int rc = get_uint(o, name, where, max, out, err, errlen);
 
 	if (rc == 0)
-		return seterr(err, errlen, "%s%s: missing (expected an integer 0..%llu)", where,
+		return sl_seterr(err, errlen, "%s%s: missing (expected an integer 0..%llu)", where,
 			      name, (unsigned long long)max);
 	return rc < 0 ? -1 : 0;
 }
@@ -440,7 +428,7 @@ static int only_keys(const json_t *o, const char *const *keys, const char *where
 		for (int i = 0; keys[i]; i++)
 			known |= !strcmp(keys[i], k);
 		if (!known)
-			return seterr(err, errlen, "%sunknown field '%s' (expected %s)", where, k,
+			return sl_seterr(err, errlen, "%sunknown field '%s' (expected %s)", where, k,
 				      expect);
 	}
 	return 0;
@@ -456,7 +444,7 @@ static int step_from_json(const json_t *j, uint32_t i, struct sl_ro_step *s, cha
 	int rc;
 
 	if (!json_is_object(j))
-		return seterr(err, errlen, "steps[%u]: not an object (expected {\"share_bp\": N, "
+		return sl_seterr(err, errlen, "steps[%u]: not an object (expected {\"share_bp\": N, "
 			      "\"dwell_ms\": N} or {\"share_bp\": N, \"pause\": true})", i);
 	snprintf(where, sizeof(where), "steps[%u]: ", i);
 	if (only_keys(j, keys, where, "share_bp, dwell_ms or pause", err, errlen))
@@ -467,16 +455,16 @@ static int step_from_json(const json_t *j, uint32_t i, struct sl_ro_step *s, cha
 	s->share_bp = (uint16_t)v;
 	pause = json_object_get(j, "pause");
 	if (pause && !json_is_true(pause))
-		return seterr(err, errlen, "steps[%u].pause: %s (expected true, or dwell_ms "
+		return sl_seterr(err, errlen, "steps[%u].pause: %s (expected true, or dwell_ms "
 			      "instead)", i, json_is_false(pause) ? "false" : "not a boolean");
 	rc = get_uint(j, "dwell_ms", where, DWELL_MAX_MS, &v, err, errlen);
 	if (rc < 0)
 		return -1;
 	if (rc > 0 && pause)
-		return seterr(err, errlen, "steps[%u]: both dwell_ms and pause (expected one of "
+		return sl_seterr(err, errlen, "steps[%u]: both dwell_ms and pause (expected one of "
 			      "them)", i);
 	if (rc == 0 && !pause)
-		return seterr(err, errlen, "steps[%u]: neither dwell_ms nor pause (expected one "
+		return sl_seterr(err, errlen, "steps[%u]: neither dwell_ms nor pause (expected one "
 			      "of them)", i);
 	s->pause = pause ? 1 : 0;
 	s->dwell_ms = rc > 0 ? (uint32_t)v : 0;
@@ -505,31 +493,31 @@ static int check_consistent(const struct sl_rollout *r, char *err, size_t errlen
 
 	if (r->state == SL_RO_NONE) {
 		if (r->nsteps)
-			return seterr(err, errlen, "steps: a rollout in state none has no steps "
+			return sl_seterr(err, errlen, "steps: a rollout in state none has no steps "
 				      "(expected [])");
 		if (r->step_started_ms || r->dwell_left_ms)
-			return seterr(err, errlen, "%s: not 0 in state none (expected 0)",
+			return sl_seterr(err, errlen, "%s: not 0 in state none (expected 0)",
 				      r->step_started_ms ? "step_started_ms" : "dwell_left_ms");
 	}
 	if (r->operator_pause && r->state != SL_RO_PAUSED)
-		return seterr(err, errlen, "operator_pause: true in state %s (expected false "
+		return sl_seterr(err, errlen, "operator_pause: true in state %s (expected false "
 			      "unless paused)", st);
 	if (r->operator_pause && cur->pause)
-		return seterr(err, errlen, "operator_pause: true on pause step %u (expected "
+		return sl_seterr(err, errlen, "operator_pause: true on pause step %u (expected "
 			      "false: a pause step waits without an operator pause)", r->step + 1);
 	if (r->state == SL_RO_PAUSED && !r->operator_pause && !cur->pause)
-		return seterr(err, errlen, "operator_pause: false but step %u is not a pause "
+		return sl_seterr(err, errlen, "operator_pause: false but step %u is not a pause "
 			      "step (expected true, or a pause step)", r->step + 1);
 	if (r->state == SL_RO_RUNNING && cur->pause)
-		return seterr(err, errlen, "state: running on pause step %u (expected paused)",
+		return sl_seterr(err, errlen, "state: running on pause step %u (expected paused)",
 			      r->step + 1);
 	if ((r->state == SL_RO_RUNNING || r->state == SL_RO_PAUSED) &&
 	    r->dwell_left_ms > cur->dwell_ms)
-		return seterr(err, errlen, "dwell_left_ms: %llu is more than the %s dwell of "
+		return sl_seterr(err, errlen, "dwell_left_ms: %llu is more than the %s dwell of "
 			      "step %u (expected 0..%u)", (unsigned long long)r->dwell_left_ms,
 			      dur(d, sizeof(d), cur->dwell_ms), r->step + 1, cur->dwell_ms);
 	if ((r->state == SL_RO_COMPLETED || r->state == SL_RO_ABORTED) && r->dwell_left_ms)
-		return seterr(err, errlen, "dwell_left_ms: %llu in state %s (expected 0)",
+		return sl_seterr(err, errlen, "dwell_left_ms: %llu in state %s (expected 0)",
 			      (unsigned long long)r->dwell_left_ms, st);
 	return 0;
 }
@@ -548,7 +536,7 @@ int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t err
 
 	memset(&t, 0, sizeof(t));
 	if (!json_is_object(j))
-		return seterr(err, errlen, "rollout: not an object (expected {\"state\": ..., "
+		return sl_seterr(err, errlen, "rollout: not an object (expected {\"state\": ..., "
 			      "\"step\": ..., \"steps\": [...], ...})");
 	if (only_keys(j, keys, "rollout: ", "state, step, steps, step_started_ms, "
 		      "dwell_left_ms, operator_pause or challenger", err, errlen))
@@ -556,25 +544,25 @@ int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t err
 
 	v = json_object_get(j, "state");
 	if (!v)
-		return seterr(err, errlen, "state: missing (expected none, running, paused, "
+		return sl_seterr(err, errlen, "state: missing (expected none, running, paused, "
 			      "completed or aborted)");
 	if (!json_is_string(v))
-		return seterr(err, errlen, "state: not a string (expected none, running, paused, "
+		return sl_seterr(err, errlen, "state: not a string (expected none, running, paused, "
 			      "completed or aborted)");
 	for (i = 0; i < NSTATES; i++)
 		if (!strcmp(json_string_value(v), state_names[i]))
 			break;
 	if (i == NSTATES)
-		return seterr(err, errlen, "state: '%s' is not a rollout state (expected none, "
+		return sl_seterr(err, errlen, "state: '%s' is not a rollout state (expected none, "
 			      "running, paused, completed or aborted)", json_string_value(v));
 	t.state = (enum sl_ro_state)i;
 
 	steps = json_object_get(j, "steps");
 	if (!steps || !json_is_array(steps))
-		return seterr(err, errlen, "steps: %s (expected an array of 1..%u steps)",
+		return sl_seterr(err, errlen, "steps: %s (expected an array of 1..%u steps)",
 			      steps ? "not an array" : "missing", SL_RO_MAX_STEPS);
 	if (json_array_size(steps) > SL_RO_MAX_STEPS)
-		return seterr(err, errlen, "steps: %zu steps (expected at most %u)",
+		return sl_seterr(err, errlen, "steps: %zu steps (expected at most %u)",
 			      json_array_size(steps), SL_RO_MAX_STEPS);
 	t.nsteps = (uint32_t)json_array_size(steps);
 	for (i = 0; i < t.nsteps; i++)
@@ -582,15 +570,15 @@ int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t err
 				   errlen))
 			return -1;
 	if (t.state != SL_RO_NONE && sl_ro_check_steps(t.steps, t.nsteps, msg, sizeof(msg)))
-		return seterr(err, errlen, "steps: %s", msg);
+		return sl_seterr(err, errlen, "steps: %s", msg);
 
 	if (need_uint(j, "step", "", SL_RO_MAX_STEPS - 1, &u, err, errlen))
 		return -1;
 	if (t.state == SL_RO_NONE && u != 0)
-		return seterr(err, errlen, "step: %llu in state none (expected 0)",
+		return sl_seterr(err, errlen, "step: %llu in state none (expected 0)",
 			      (unsigned long long)u);
 	if (t.state != SL_RO_NONE && u >= t.nsteps)
-		return seterr(err, errlen, "step: %llu is out of range (expected 0..%u, the index "
+		return sl_seterr(err, errlen, "step: %llu is out of range (expected 0..%u, the index "
 			      "of one of the %u steps)", (unsigned long long)u, t.nsteps - 1,
 			      t.nsteps);
 	t.step = (uint32_t)u;
@@ -600,16 +588,16 @@ int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t err
 
 	v = json_object_get(j, "operator_pause");
 	if (!v || !json_is_boolean(v))
-		return seterr(err, errlen, "operator_pause: %s (expected true or false)",
+		return sl_seterr(err, errlen, "operator_pause: %s (expected true or false)",
 			      v ? "not a boolean" : "missing");
 	t.operator_pause = json_is_true(v) ? 1 : 0;
 
 	v = json_object_get(j, "challenger");
 	if (v && !json_is_string(v))
-		return seterr(err, errlen, "challenger: not a string (expected a group name of "
+		return sl_seterr(err, errlen, "challenger: not a string (expected a group name of "
 			      "1..31 characters a-z, 0-9, _ or -)");
 	if (v && !valid_name(json_string_value(v)))
-		return seterr(err, errlen, "challenger: '%s' is not a group name (expected 1..31 "
+		return sl_seterr(err, errlen, "challenger: '%s' is not a group name (expected 1..31 "
 			      "characters a-z, 0-9, _ or -)", json_string_value(v));
 	if (v)
 		snprintf(t.challenger, sizeof(t.challenger), "%s", json_string_value(v));

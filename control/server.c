@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "commands.h"
 #include "proto.h"
 #include "server.h"
@@ -30,19 +31,6 @@ struct sl_client {
 
 static ino_t sock_ino;
 
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int make_parent(const char *path, char *err, size_t errlen)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -60,7 +48,7 @@ static int make_parent(const char *path, char *err, size_t errlen)
 			continue;
 		*p = '\0';
 		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-			return seterr(err, errlen, "socket %s: cannot create directory %s: %s", path,
+			return sl_seterr(err, errlen, "socket %s: cannot create directory %s: %s", path,
 				      dir, strerror(errno));
 		*p = c;
 		if (!c)
@@ -85,26 +73,26 @@ int sl_server_probe(const char *path, char *err, size_t errlen)
 	int fd, rc;
 
 	if (fill_addr(&a, path))
-		return seterr(err, errlen, "socket %s: path too long (at most %zu characters)",
+		return sl_seterr(err, errlen, "socket %s: path too long (at most %zu characters)",
 			      path, sizeof(a.sun_path) - 1);
 	if (lstat(path, &sb) != 0) {
 		if (errno == ENOENT)
 			return 0;
-		return seterr(err, errlen, "socket %s: %s", path, strerror(errno));
+		return sl_seterr(err, errlen, "socket %s: %s", path, strerror(errno));
 	}
 	if (!S_ISSOCK(sb.st_mode))
-		return seterr(err, errlen, "socket %s exists and is not a socket (remove it or "
+		return sl_seterr(err, errlen, "socket %s exists and is not a socket (remove it or "
 			      "choose another --socket)", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return seterr(err, errlen, "socket: %s", strerror(errno));
+		return sl_seterr(err, errlen, "socket: %s", strerror(errno));
 	rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
 	close(fd);
 	if (rc == 0)
 		return 1;
 	if (errno == ECONNREFUSED)
 		return 0;
-	return seterr(err, errlen, "socket %s: cannot tell whether a server listens: %s", path,
+	return sl_seterr(err, errlen, "socket %s: cannot tell whether a server listens: %s", path,
 		      strerror(errno));
 }
 
@@ -121,7 +109,7 @@ int sl_server_listen(struct sl_server *s, const char *path, const char *instance
 	s->handle = handle;
 	s->ctx = ctx;
 	if (fill_addr(&a, path))
-		return seterr(err, errlen, "socket %s: path too long (at most %zu characters)",
+		return sl_seterr(err, errlen, "socket %s: path too long (at most %zu characters)",
 			      path, sizeof(a.sun_path) - 1);
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	if (make_parent(path, err, errlen))
@@ -130,22 +118,22 @@ int sl_server_listen(struct sl_server *s, const char *path, const char *instance
 	if (rc < 0)
 		return -1;
 	if (rc == 1)
-		return seterr(err, errlen, "another sluiced serves %s on %s", instance, path);
+		return sl_seterr(err, errlen, "another sluiced serves %s on %s", instance, path);
 	if (unlink(path) == 0)
 		sl_log("removed the stale socket %s (no server answered on it)", path);
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
-		return seterr(err, errlen, "socket: %s", strerror(errno));
+		return sl_seterr(err, errlen, "socket: %s", strerror(errno));
 	/* Never reachable with looser permissions, not even for an instant. */
 	old = umask(0117);
 	rc = bind(s->fd, (struct sockaddr *)&a, sizeof(a));
 	umask(old);
 	if (rc != 0) {
-		seterr(err, errlen, "socket %s: cannot bind: %s", path, strerror(errno));
+		sl_seterr(err, errlen, "socket %s: cannot bind: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (chmod(path, 0660) != 0 || listen(s->fd, SOMAXCONN) != 0) {
-		seterr(err, errlen, "socket %s: %s", path, strerror(errno));
+		sl_seterr(err, errlen, "socket %s: %s", path, strerror(errno));
 		unlink(path);
 		goto fail;
 	}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errmsg.h"
 #include "config.h"
 #include "journal.h"
 #include "state.h"
@@ -27,19 +28,6 @@ static int strategy_from_name(const char *s)
 	for (int i = 0; i <= SL_STRAT_ROLLOUT; i++)
 		if (!strcmp(s, strategy_names[i]))
 			return i;
-	return -1;
-}
-
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 	return -1;
 }
 
@@ -210,7 +198,7 @@ static int rule_name(const json_t *o, const char *key, char *out, size_t len, ch
 	const json_t *v = json_object_get(o, key);
 
 	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= len)
-		return seterr(err, errlen, "shadow rule: \"%s\" is not a name", key);
+		return sl_seterr(err, errlen, "shadow rule: \"%s\" is not a name", key);
 	snprintf(out, len, "%s", json_string_value(v));
 	return 0;
 }
@@ -223,31 +211,31 @@ int sl_shadow_from_json(struct sl_shadow_rule *r, unsigned *slot, const json_t *
 
 	memset(r, 0, sizeof(*r));
 	if (!json_is_object(o))
-		return seterr(err, errlen, "shadow rule: not an object");
+		return sl_seterr(err, errlen, "shadow rule: not an object");
 	if (rule_name(o, "name", r->name, sizeof(r->name), err, errlen) ||
 	    rule_name(o, "service", r->service, sizeof(r->service), err, errlen) ||
 	    rule_name(o, "port", r->port, sizeof(r->port), err, errlen))
 		return -1;
 	if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
 	    json_integer_value(idx) >= SL_MAX_SHADOWS)
-		return seterr(err, errlen, "shadow rule %s: \"index\" is not 0..%u", r->name,
+		return sl_seterr(err, errlen, "shadow rule %s: \"index\" is not 0..%u", r->name,
 			      SL_MAX_SHADOWS - 1);
 	*slot = (unsigned)json_integer_value(idx);
 	if (!json_is_integer(bp) || json_integer_value(bp) < 0 ||
 	    json_integer_value(bp) > SL_SHARE_MAX_BP)
-		return seterr(err, errlen, "shadow rule %s: \"sample_bp\" is not 0..10000",
+		return sl_seterr(err, errlen, "shadow rule %s: \"sample_bp\" is not 0..10000",
 			      r->name);
 	r->sample_bp = (uint16_t)json_integer_value(bp);
 	if (!json_is_string(f) || json_string_length(f) >= SL_FILTER_LEN)
-		return seterr(err, errlen, "shadow rule %s: \"filter\" is not a filter", r->name);
+		return sl_seterr(err, errlen, "shadow rule %s: \"filter\" is not a filter", r->name);
 	snprintf(r->filter, sizeof(r->filter), "%s", json_string_value(f));
 	if (json_is_string(mac)) {
 		if (sl_mac_parse(json_string_value(mac), r->mac))
-			return seterr(err, errlen, "shadow rule %s: \"mac\" is not a MAC address",
+			return sl_seterr(err, errlen, "shadow rule %s: \"mac\" is not a MAC address",
 				      r->name);
 		r->has_mac = 1;
 	} else if (mac && !json_is_null(mac)) {
-		return seterr(err, errlen, "shadow rule %s: \"mac\" is not a MAC address or null",
+		return sl_seterr(err, errlen, "shadow rule %s: \"mac\" is not a MAC address or null",
 			      r->name);
 	}
 	return 0;
@@ -270,7 +258,7 @@ static int shadows_from_json(struct sl_shadows *o, const json_t *a, char *err, s
 
 	memset(o, 0, sizeof(*o));
 	if (!json_is_array(a))
-		return seterr(err, errlen, "\"shadows\" is not an array");
+		return sl_seterr(err, errlen, "\"shadows\" is not an array");
 	json_array_foreach(a, i, item) {
 		struct sl_shadow_rule r;
 		unsigned slot;
@@ -278,7 +266,7 @@ static int shadows_from_json(struct sl_shadows *o, const json_t *a, char *err, s
 		if (sl_shadow_from_json(&r, &slot, item, err, errlen))
 			return -1;
 		if (o->r[slot].name[0])
-			return seterr(err, errlen, "shadow rules %s and %s at one index %u",
+			return sl_seterr(err, errlen, "shadow rules %s and %s at one index %u",
 				      o->r[slot].name, r.name, slot);
 		o->r[slot] = r;
 		if (slot + 1u > o->n)
@@ -378,7 +366,7 @@ static int ports_check(const struct sl_config *cfg, const struct sl_config *old,
 		for (unsigned p = 0; p < cfg->nports; p++)
 			b += (size_t)snprintf(want + b, sizeof(want) - b, "%s%s", p ? ", " : "",
 					      cfg->ports[p].name);
-		return seterr(err, errlen, "%s: the ports may not change at run time: the table "
+		return sl_seterr(err, errlen, "%s: the ports may not change at run time: the table "
 			      "in force has ports %s, the file has %s (restart sluice-dp and "
 			      "sluiced to change ports)", cfg->path, have, want);
 	}
@@ -390,11 +378,11 @@ static int ports_check(const struct sl_config *cfg, const struct sl_config *old,
 		if (p >= old->nports || strcmp(n->name, o->name))
 			break;
 		if (n->role != o->role)
-			return seterr(err, errlen, "%s: [port %s] role: the ports may not change at "
+			return sl_seterr(err, errlen, "%s: [port %s] role: the ports may not change at "
 				      "run time (restart sluice-dp and sluiced to change ports)",
 				      cfg->path, n->name);
 		if (strcmp(n->devargs, o->devargs))
-			return seterr(err, errlen, "%s: [port %s] devargs: the ports may not change "
+			return sl_seterr(err, errlen, "%s: [port %s] devargs: the ports may not change "
 				      "at run time ('%s' in force, '%s' in the file; restart "
 				      "sluice-dp and sluiced to change ports)", cfg->path, n->name,
 				      o->devargs, n->devargs);
@@ -679,7 +667,7 @@ static int adopt(struct sl_state *st, enum sl_adopt how, uint32_t gen, char *not
 	if (!old || !oundo) {
 		free(old);
 		free(oundo);
-		return seterr(err, errlen, "out of memory");
+		return sl_seterr(err, errlen, "out of memory");
 	}
 	memcpy(old, st->svc, sizeof(st->svc));
 	memcpy(oundo, st->undo, sizeof(st->undo));
@@ -696,7 +684,7 @@ static int adopt(struct sl_state *st, enum sl_adopt how, uint32_t gen, char *not
 		    !g[r->champion].name[0] || !g[r->challenger].name[0]) {
 			free(old);
 			free(oundo);
-			return seterr(err, errlen, "table generation %u: service %s names group "
+			return sl_seterr(err, errlen, "table generation %u: service %s names group "
 				      "indexes %u and %u of %u", h->gen, r->name, r->champion,
 				      r->challenger, h->ngroups);
 		}
@@ -764,7 +752,7 @@ int sl_state_adopt(struct sl_state *st, const struct sl_table_hdr *hdr,
 		note[0] = '\0';
 	if (hdr->layout_version != SL_LAYOUT_VERSION || hdr->ngroups > SL_MAX_GROUPS ||
 	    hdr->nservices > SL_MAX_SERVICES || hdr->nports > SL_MAX_PORTS)
-		return seterr(err, errlen, "table generation %u is not usable (layout %u, %u "
+		return sl_seterr(err, errlen, "table generation %u is not usable (layout %u, %u "
 			      "groups, %u services, %u ports)", hdr->gen, hdr->layout_version,
 			      hdr->ngroups, hdr->nservices, hdr->nports);
 	if (st->base != hdr)
@@ -805,7 +793,7 @@ static int name_of(const json_t *o, const char *key, char *out, const char *wher
 	const json_t *v = json_object_get(o, key);
 
 	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= SL_NAME_LEN)
-		return seterr(err, errlen, "%s: \"%s\" is not a name", where, key);
+		return sl_seterr(err, errlen, "%s: \"%s\" is not a name", where, key);
 	snprintf(out, SL_NAME_LEN, "%s", json_string_value(v));
 	return 0;
 }
@@ -819,22 +807,22 @@ static int rec_from_json(struct sl_svc_rec *r, const json_t *o, const char *wher
 
 	memset(r, 0, sizeof(*r));
 	if (!json_is_object(o))
-		return seterr(err, errlen, "%s: not a service state", where);
+		return sl_seterr(err, errlen, "%s: not a service state", where);
 	if (name_of(o, "name", r->name, where, err, errlen) ||
 	    name_of(o, "champion", r->champion, where, err, errlen) ||
 	    name_of(o, "challenger", r->challenger, where, err, errlen))
 		return -1;
 	if (!json_is_integer(share) || json_integer_value(share) < 0 ||
 	    json_integer_value(share) > SL_SHARE_MAX_BP)
-		return seterr(err, errlen, "%s: \"share_bp\" is not 0..10000", where);
+		return sl_seterr(err, errlen, "%s: \"share_bp\" is not 0..10000", where);
 	r->share_bp = (uint16_t)json_integer_value(share);
 	s = json_is_string(strat) ? strategy_from_name(json_string_value(strat)) : -1;
 	if (s < 0)
-		return seterr(err, errlen, "%s: \"strategy\" is not a strategy", where);
+		return sl_seterr(err, errlen, "%s: \"strategy\" is not a strategy", where);
 	r->strategy = (uint8_t)s;
 	if (!json_is_string(mode) || (strcmp(json_string_value(mode), "sticky") &&
 				      strcmp(json_string_value(mode), "reset")))
-		return seterr(err, errlen, "%s: \"mode\" is not sticky or reset", where);
+		return sl_seterr(err, errlen, "%s: \"mode\" is not sticky or reset", where);
 	r->reset = !strcmp(json_string_value(mode), "reset");
 	return 0;
 }
@@ -886,7 +874,7 @@ static int replay_one(struct sl_state *st, const json_t *before, const json_t *a
 		return -1;
 	if (!json_is_object(after)) {
 		if (!json_is_object(before))
-			return seterr(err, errlen, "neither \"before\" nor \"after\" is a service "
+			return sl_seterr(err, errlen, "neither \"before\" nor \"after\" is a service "
 				      "state");
 		i = replay_slot(st, b.name, 0);
 		if (i >= 0) {
@@ -899,7 +887,7 @@ static int replay_one(struct sl_state *st, const json_t *before, const json_t *a
 		return -1;
 	i = replay_slot(st, a.name, 1);
 	if (i < 0)
-		return seterr(err, errlen, "more than %u services", SL_MAX_SERVICES);
+		return sl_seterr(err, errlen, "more than %u services", SL_MAX_SERVICES);
 	s = &st->svc[i];
 	if (undo_op == SL_UNDO_PUSH && json_is_object(before) && s->st.name[0] &&
 	    !split_eq(&s->st, &a))
@@ -927,16 +915,16 @@ int sl_state_replay(struct sl_state *st, const json_t *e, char *err, size_t errl
 	size_t i;
 
 	if (!cmd)
-		return seterr(err, errlen, "no \"cmd\"");
+		return sl_seterr(err, errlen, "no \"cmd\"");
 	if (shadows) {
 		char sub[SL_ERR_LEN];
 
 		rules = malloc(sizeof(*rules));
 		if (!rules)
-			return seterr(err, errlen, "out of memory");
+			return sl_seterr(err, errlen, "out of memory");
 		if (shadows_from_json(rules, shadows, sub, sizeof(sub))) {
 			free(rules);
-			return seterr(err, errlen, "shadows: %s", sub);
+			return sl_seterr(err, errlen, "shadows: %s", sub);
 		}
 	}
 	if (json_is_array(list)) {
@@ -956,7 +944,7 @@ int sl_state_replay(struct sl_state *st, const json_t *e, char *err, size_t errl
 				       json_object_get(item, "reset_gen"), gen,
 				       snapshot ? SL_UNDO_NONE : SL_UNDO_PUSH, sub, sizeof(sub))) {
 				free(rules);
-				return seterr(err, errlen, "services[%zu]: %s", i, sub);
+				return sl_seterr(err, errlen, "services[%zu]: %s", i, sub);
 			}
 		}
 	} else if (json_is_object(json_object_get(e, "after"))) {
@@ -968,7 +956,7 @@ int sl_state_replay(struct sl_state *st, const json_t *e, char *err, size_t errl
 			return -1;
 		}
 	} else if (!rules) {
-		return seterr(err, errlen, "%s entry without \"after\" or \"services\"", cmd);
+		return sl_seterr(err, errlen, "%s entry without \"after\" or \"services\"", cmd);
 	}
 	if (rules) {
 		/* the rule set after the entry, whole */
@@ -1613,7 +1601,7 @@ static int render_shadows(struct sl_state *st, const struct sl_txn *t,
 		si = hdr_service(src, x->service);
 		p = hdr_port(src, x->port);
 		if (si < 0 || p < 0)
-			return seterr(err, errlen, "shadow rule %s: %s %s is not in the table",
+			return sl_seterr(err, errlen, "shadow rule %s: %s %s is not in the table",
 				      x->name, si < 0 ? "service" : "port",
 				      si < 0 ? x->service : x->port);
 		snprintf(sr->name, sizeof(sr->name), "%s", x->name);
@@ -1639,7 +1627,7 @@ int sl_txn_render(struct sl_state *st, const struct sl_txn *t, char *err, size_t
 	memcpy(st->out_groups, sg, src->ngroups * sizeof(*sg));
 	st->out->gen = t->gen;
 	if (t->nservices != src->nservices)
-		return seterr(err, errlen, "internal: %u service states for a table of %u",
+		return sl_seterr(err, errlen, "internal: %u service states for a table of %u",
 			      t->nservices, src->nservices);
 	for (unsigned s = 0; s < src->nservices; s++) {
 		struct sl_service_rec *r = &st->out->services[s];
@@ -1647,14 +1635,14 @@ int sl_txn_render(struct sl_state *st, const struct sl_txn *t, char *err, size_t
 		int c, h;
 
 		if (strcmp(n->st.name, r->name))
-			return seterr(err, errlen, "internal: service index %u is '%s' in the "
+			return sl_seterr(err, errlen, "internal: service index %u is '%s' in the "
 				      "table and '%s' in the state", s, r->name, n->st.name);
 		if (!r->name[0])
 			continue;
 		c = group_in(src, sg, n->st.champion);
 		h = group_in(src, sg, n->st.challenger);
 		if (c < 0 || h < 0)
-			return seterr(err, errlen, "service %s: group %s is not in the table",
+			return sl_seterr(err, errlen, "service %s: group %s is not in the table",
 				      r->name, c < 0 ? n->st.champion : n->st.challenger);
 		r->champion = (uint8_t)c;
 		r->challenger = (uint8_t)h;

@@ -3,6 +3,7 @@
  * iniparser hides (line numbers, duplicate keys and sections, keys outside
  * any section, unterminated quotes).  Nothing reaches *cfg unless the whole
  * file is valid. */
+#include "errmsg.h"
 #include "config.h"
 #include "filtercheck.h"
 
@@ -121,19 +122,6 @@ static int fail(struct loader *l, const struct sec *s, const char *key, const ch
 	va_start(ap, fmt);
 	vsnprintf(l->err + n, l->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
-	return -1;
-}
-
-__attribute__((format(printf, 3, 4)))
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
 	return -1;
 }
 
@@ -526,9 +514,9 @@ int sl_duration_parse(const char *s, uint32_t *ms, char *err, size_t errlen)
 	uint64_t v = 0, mult;
 
 	if (!*s)
-		return seterr(err, errlen, "empty (" DURATION_EXPECT ")");
+		return sl_seterr(err, errlen, "empty (" DURATION_EXPECT ")");
 	if (!isdigit((unsigned char)*p))
-		return seterr(err, errlen, "'%s' is not a duration (" DURATION_EXPECT ")", s);
+		return sl_seterr(err, errlen, "'%s' is not a duration (" DURATION_EXPECT ")", s);
 	for (; isdigit((unsigned char)*p); p++)
 		if (v <= DURATION_MAX_MS)
 			v = v * 10 + (uint64_t)(*p - '0');
@@ -541,9 +529,9 @@ int sl_duration_parse(const char *s, uint32_t *ms, char *err, size_t errlen)
 	else if (!strcmp(p, "h"))
 		mult = 3600 * 1000;
 	else
-		return seterr(err, errlen, "'%s' is not a duration (" DURATION_EXPECT ")", s);
+		return sl_seterr(err, errlen, "'%s' is not a duration (" DURATION_EXPECT ")", s);
 	if (v > DURATION_MAX_MS / mult || v * mult < 1)
-		return seterr(err, errlen, "'%s' is out of range (" DURATION_EXPECT ")", s);
+		return sl_seterr(err, errlen, "'%s' is out of range (" DURATION_EXPECT ")", s);
 	*ms = (uint32_t)(v * mult);
 	return 0;
 }
@@ -558,9 +546,9 @@ int sl_share_parse(const char *s, uint16_t *bp, char *err, size_t errlen)
 	bool dot = false;
 
 	if (!*s)
-		return seterr(err, errlen, "empty (expected %s)", SHARE_RANGE);
+		return sl_seterr(err, errlen, "empty (expected %s)", SHARE_RANGE);
 	if (!isdigit((unsigned char)*p))
-		return seterr(err, errlen, "'%s' is not a share (expected %s)", s,
+		return sl_seterr(err, errlen, "'%s' is not a share (expected %s)", s,
 				      SHARE_RANGE);
 	for (; isdigit((unsigned char)*p); p++)
 		if (whole <= SL_SHARE_MAX_BP)
@@ -568,7 +556,7 @@ int sl_share_parse(const char *s, uint16_t *bp, char *err, size_t errlen)
 	if (*p == '.') {
 		dot = true;
 		if (!isdigit((unsigned char)p[1]))
-			return seterr(err, errlen, "'%s' is not a share (expected %s)", s,
+			return sl_seterr(err, errlen, "'%s' is not a share (expected %s)", s,
 				      SHARE_RANGE);
 		for (p++; isdigit((unsigned char)*p); p++, nfrac++)
 			if (nfrac < 2)
@@ -576,30 +564,30 @@ int sl_share_parse(const char *s, uint16_t *bp, char *err, size_t errlen)
 	}
 	if (!strcmp(p, "bp")) {
 		if (dot)
-			return seterr(err, errlen, "'%s': basis points must be a whole number "
+			return sl_seterr(err, errlen, "'%s': basis points must be a whole number "
 				      "(expected 0bp..10000bp, e.g. 50bp)", s);
 		if (whole > SL_SHARE_MAX_BP)
-			return seterr(err, errlen, "'%s' is above 10000bp (expected "
+			return sl_seterr(err, errlen, "'%s' is above 10000bp (expected "
 				      "0bp..10000bp, e.g. 50bp)", s);
 		*bp = (uint16_t)whole;
 		return 0;
 	}
 	if (!*p)
-		return seterr(err, errlen, "'%s' has no unit (expected %% or bp, e.g. 5%% or "
+		return sl_seterr(err, errlen, "'%s' has no unit (expected %% or bp, e.g. 5%% or "
 			      "50bp)", s);
 	if (*p == ' ' || *p == '\t')
-		return seterr(err, errlen, "'%s' has a blank before the unit (expected the "
+		return sl_seterr(err, errlen, "'%s' has a blank before the unit (expected the "
 			      "unit right after the number, e.g. 5%% or 50bp)", s);
 	if (strcmp(p, "%"))
-		return seterr(err, errlen, "'%s' has an unknown unit '%s' (expected %% or bp, "
+		return sl_seterr(err, errlen, "'%s' has an unknown unit '%s' (expected %% or bp, "
 			      "e.g. 5%% or 50bp)", s, p);
 	if (nfrac > 2)
-		return seterr(err, errlen, "'%s' has more than two decimals, not a whole basis "
+		return sl_seterr(err, errlen, "'%s' has more than two decimals, not a whole basis "
 			      "point (expected steps of 0.01%% = 1bp, e.g. 0.05%%)", s);
 	if (nfrac == 1)
 		frac *= 10;
 	if (whole * 100 + frac > SL_SHARE_MAX_BP)
-		return seterr(err, errlen, "'%s' is above 100%% (expected %s)", s, SHARE_RANGE);
+		return sl_seterr(err, errlen, "'%s' is above 100%% (expected %s)", s, SHARE_RANGE);
 	*bp = (uint16_t)(whole * 100 + frac);
 	return 0;
 }
@@ -1136,14 +1124,14 @@ static int load_service(struct loader *l, unsigned i)
 int sl_shadow_mac_check(const char *s, uint8_t mac[6], char *err, size_t errlen)
 {
 	if (sl_mac_parse(s, mac))
-		return seterr(err, errlen, "'%s' is not a MAC address (expected "
+		return sl_seterr(err, errlen, "'%s' is not a MAC address (expected "
 			      "aa:bb:cc:dd:ee:ff)", s);
 	if (mac[0] & 1)
-		return seterr(err, errlen, "'%s' is a %s address (expected a unicast MAC)", s,
+		return sl_seterr(err, errlen, "'%s' is a %s address (expected a unicast MAC)", s,
 			      memcmp(mac, "\xff\xff\xff\xff\xff\xff", 6) ? "multicast" :
 			      "broadcast");
 	if (!memcmp(mac, "\0\0\0\0\0\0", 6))
-		return seterr(err, errlen, "'%s' is the zero address (expected a unicast MAC)", s);
+		return sl_seterr(err, errlen, "'%s' is the zero address (expected a unicast MAC)", s);
 	return 0;
 }
 
@@ -1152,10 +1140,10 @@ int sl_shadow_filter_check(const char *s, char *err, size_t errlen)
 	char msg[SL_ERR_LEN];
 
 	if (strlen(s) >= SL_FILTER_LEN)
-		return seterr(err, errlen, "%zu characters long (expected at most %u: %s)",
+		return sl_seterr(err, errlen, "%zu characters long (expected at most %u: %s)",
 			      strlen(s), SL_FILTER_LEN - 1, FILTER_EXPECT);
 	if (sl_filter_check(s, msg, sizeof(msg)))
-		return seterr(err, errlen, "'%s' does not compile: %s (expected %s)", s, msg,
+		return sl_seterr(err, errlen, "'%s' does not compile: %s (expected %s)", s, msg,
 			      FILTER_EXPECT);
 	return 0;
 }
@@ -1331,13 +1319,13 @@ int sl_config_load(const char *path, struct sl_config *cfg, char *err, size_t er
 	int rc = -1;
 
 	if (!cfg)
-		return seterr(err, errlen, "sl_config_load: no configuration to fill");
+		return sl_seterr(err, errlen, "sl_config_load: no configuration to fill");
 	memset(cfg, 0, sizeof(*cfg));
 	if (!path)
-		return seterr(err, errlen, "sl_config_load: no file name");
+		return sl_seterr(err, errlen, "sl_config_load: no file name");
 	l = calloc(1, sizeof(*l));
 	if (!l)
-		return seterr(err, errlen, "%s: cannot load: out of memory", path);
+		return sl_seterr(err, errlen, "%s: cannot load: out of memory", path);
 	l->path = path;
 	l->cfg = cfg;
 	l->err = err;

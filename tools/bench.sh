@@ -57,14 +57,7 @@ trap 'exit 130' INT TERM
 
 # Hugepages: 2048 x 2 MB; otherwise both programs run with --no-huge.
 huge=""
-if [ "$(id -u)" -eq 0 ]; then
-	cur=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
-	[ "$cur" -ge 2048 ] || echo 2048 > /proc/sys/vm/nr_hugepages 2>/dev/null || true
-	if ! grep -q " hugetlbfs " /proc/mounts; then
-		mkdir -p /dev/hugepages
-		mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null || true
-	fi
-fi
+./tools/hugepages.sh 2048
 free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
 if [ "${free:-0}" -ge 1024 ] && grep -q " hugetlbfs " /proc/mounts; then
 	echo "bench: ${free} free 2 MB hugepages"

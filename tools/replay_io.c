@@ -11,23 +11,11 @@
 
 #include <pcap/pcap.h>
 
+#include "errmsg.h"
 #include "replay_io.h"
 
 #define OUT_BUF (1u << 20) /* more than the largest record: 16 + 262144 bytes */
 #define IN_BUF (1u << 20)
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* The file header, read by hand: libpcap would take a pcapng file too, and
  * says less about what a bad file is. */
@@ -41,27 +29,27 @@ static int header_check(struct rp_in *in, char *err, size_t errlen)
 	int fd = open(in->path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return fail(err, errlen, "%s: cannot open the capture: %s", in->path,
+		return sl_seterr(err, errlen, "%s: cannot open the capture: %s", in->path,
 			    strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(err, errlen, "%s: not a regular file (expected a pcap capture)",
+		return sl_seterr(err, errlen, "%s: not a regular file (expected a pcap capture)",
 			    in->path);
 	}
 	in->size = (uint64_t)st.st_size;
 	n = read(fd, h, sizeof(h));
 	close(fd);
 	if (n < 0)
-		return fail(err, errlen, "%s: cannot read the capture: %s", in->path,
+		return sl_seterr(err, errlen, "%s: cannot read the capture: %s", in->path,
 			    strerror(errno));
 	if (n == 0)
-		return fail(err, errlen, "%s: empty file (expected a pcap capture)", in->path);
+		return sl_seterr(err, errlen, "%s: empty file (expected a pcap capture)", in->path);
 	if (n >= 4 && !memcmp(h, ng, 4))
-		return fail(err, errlen, "%s: a pcapng capture; sluice-replay reads pcap files "
+		return sl_seterr(err, errlen, "%s: a pcapng capture; sluice-replay reads pcap files "
 			    "(convert it: editcap -F pcap %s OUT.pcap, or tcpdump -r %s -w "
 			    "OUT.pcap)", in->path, in->path, in->path);
 	if (n < 4)
-		return fail(err, errlen, "%s: %zd byte%s, not a pcap capture (a pcap file "
+		return sl_seterr(err, errlen, "%s: %zd byte%s, not a pcap capture (a pcap file "
 			    "header is 24 bytes)", in->path, n, n == 1 ? "" : "s");
 	memcpy(&magic, h, 4);
 	swapped = __builtin_bswap32(magic);
@@ -70,11 +58,11 @@ static int header_check(struct rp_in *in, char *err, size_t errlen)
 	else if (magic == 0xa1b23c4du || swapped == 0xa1b23c4du)
 		in->nano = 1;
 	else
-		return fail(err, errlen, "%s: not a pcap capture (magic number %02x%02x%02x%02x; "
+		return sl_seterr(err, errlen, "%s: not a pcap capture (magic number %02x%02x%02x%02x; "
 			    "expected a1b2c3d4 or a1b23c4d in either byte order)", in->path, h[0],
 			    h[1], h[2], h[3]);
 	if (n < 24)
-		return fail(err, errlen, "%s: the pcap file header is cut: %zd of its 24 bytes",
+		return sl_seterr(err, errlen, "%s: the pcap file header is cut: %zd of its 24 bytes",
 			    in->path, n);
 	return 0;
 }
@@ -91,7 +79,7 @@ int rp_in_open(struct rp_in *in, const char *path, char *err, size_t errlen)
 		return -1;
 	fp = fopen(path, "rb");
 	if (!fp)
-		return fail(err, errlen, "%s: cannot open the capture: %s", path, strerror(errno));
+		return sl_seterr(err, errlen, "%s: cannot open the capture: %s", path, strerror(errno));
 	/* libpcap reads each record with two freads: one thread reads this
 	 * stream, so stdio need not lock it, and a large buffer saves reads */
 	__fsetlocking(fp, FSETLOCKING_BYCALLER);
@@ -100,7 +88,7 @@ int rp_in_open(struct rp_in *in, const char *path, char *err, size_t errlen)
 	in->p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, perr);
 	if (!in->p) {
 		fclose(fp);
-		return fail(err, errlen, "%s: %s", path, perr);
+		return sl_seterr(err, errlen, "%s: %s", path, perr);
 	}
 	dlt = pcap_datalink(in->p);
 	if (dlt != DLT_EN10MB) {
@@ -108,7 +96,7 @@ int rp_in_open(struct rp_in *in, const char *path, char *err, size_t errlen)
 		const char *desc = pcap_datalink_val_to_description(dlt);
 
 		rp_in_close(in);
-		return fail(err, errlen, "%s: link type %d (%s%s%s): sluice-replay replays "
+		return sl_seterr(err, errlen, "%s: link type %d (%s%s%s): sluice-replay replays "
 			    "Ethernet captures only (link type 1, EN10MB)", path, dlt,
 			    name ? name : "unknown", desc ? ", " : "", desc ? desc : "");
 	}
@@ -128,18 +116,18 @@ int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t *
 		return 0;
 	in->index++;
 	if (rc != 1)
-		return fail(err, errlen, "%s: packet %llu at byte offset %llu: %s (the capture is "
+		return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: %s (the capture is "
 			    "cut or damaged there; %llu bytes in the file)", in->path,
 			    (unsigned long long)in->index, (unsigned long long)in->offset,
 			    pcap_geterr(in->p), (unsigned long long)in->size);
 	if (h->caplen < h->len)
-		return fail(err, errlen, "%s: packet %llu at byte offset %llu: only %u of its %u "
+		return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: only %u of its %u "
 			    "bytes were captured (snaplen %u): the replay needs whole packets "
 			    "(capture with tcpdump -s 0)", in->path,
 			    (unsigned long long)in->index, (unsigned long long)in->offset,
 			    h->caplen, h->len, in->snaplen);
 	if (h->caplen > h->len)
-		return fail(err, errlen, "%s: packet %llu at byte offset %llu: %u bytes captured "
+		return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: %u bytes captured "
 			    "of a %u-byte packet (a damaged record)", in->path,
 			    (unsigned long long)in->index, (unsigned long long)in->offset,
 			    h->caplen, h->len);
@@ -189,7 +177,7 @@ int rp_out_open(struct rp_out *o, const char *path, int nano, uint32_t snaplen, 
 	o->nano = nano;
 	o->buf = malloc(OUT_BUF);
 	if (!o->buf)
-		return fail(err, errlen, "%s: out of memory for its buffer", path);
+		return sl_seterr(err, errlen, "%s: out of memory for its buffer", path);
 	o->cap = OUT_BUF;
 	o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (o->fd < 0) {
@@ -197,7 +185,7 @@ int rp_out_open(struct rp_out *o, const char *path, int nano, uint32_t snaplen, 
 
 		free(o->buf);
 		o->buf = NULL;
-		return fail(err, errlen, "%s: cannot create the output capture: %s", path,
+		return sl_seterr(err, errlen, "%s: cannot create the output capture: %s", path,
 			    strerror(e));
 	}
 	_Static_assert(sizeof(h) == 24, "pcap file header");
