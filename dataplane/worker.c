@@ -132,21 +132,27 @@ static inline void tx_enqueue(struct sl_dp_worker *w, unsigned p, struct rte_mbu
 	b->m[b->hi++] = m;
 }
 
-/* Returns the frames still waiting on that port. */
-static inline unsigned tx_flush(struct sl_dp_worker *w, unsigned p)
+/* Hand m[*lo..*hi) to port p; what it does not take stays, in order.
+ * Returns the frames still waiting. */
+static inline unsigned flush_buf(struct sl_dp_worker *w, unsigned p, uint16_t *lo, uint16_t *hi,
+				 struct rte_mbuf **m)
 {
-	struct sl_dp_txbuf *b = &w->tx[p];
-	uint16_t n = b->hi - b->lo, sent;
+	uint16_t n = *hi - *lo, sent;
 
 	if (n == 0)
 		return 0;
-	sent = w->tx_fn ? w->tx_fn(w->tx_ctx, p, &b->m[b->lo], n)
-			: rte_eth_tx_burst(w->port_id[p], w->queue, &b->m[b->lo], n);
+	sent = w->tx_fn ? w->tx_fn(w->tx_ctx, p, &m[*lo], n)
+			: rte_eth_tx_burst(w->port_id[p], w->queue, &m[*lo], n);
 	w->core.cnt->port_tx[p] += sent;
-	b->lo += sent;
-	if (b->lo == b->hi)
-		b->lo = b->hi = 0;
+	*lo += sent;
+	if (*lo == *hi)
+		*lo = *hi = 0;
 	return n - sent;
+}
+
+static inline unsigned tx_flush(struct sl_dp_worker *w, unsigned p)
+{
+	return flush_buf(w, p, &w->tx[p].lo, &w->tx[p].hi, w->tx[p].m);
 }
 
 static inline void dispatch(struct sl_dp_worker *w, struct rte_mbuf *m, uint16_t mask)
@@ -251,17 +257,8 @@ static inline void shadow_copies(struct sl_dp_worker *w, const struct sl_view *v
 static inline unsigned shadow_flush(struct sl_dp_worker *w, unsigned p)
 {
 	struct sl_dp_shadowbuf *b = &w->shadow_tx[p];
-	uint16_t n = b->hi - b->lo, sent;
 
-	if (n == 0)
-		return 0;
-	sent = w->tx_fn ? w->tx_fn(w->tx_ctx, p, &b->m[b->lo], n)
-			: rte_eth_tx_burst(w->port_id[p], w->queue, &b->m[b->lo], n);
-	w->core.cnt->port_tx[p] += sent;
-	b->lo += sent;
-	if (b->lo == b->hi)
-		b->lo = b->hi = 0;
-	return n - sent;
+	return flush_buf(w, p, &b->lo, &b->hi, b->m);
 }
 
 void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
