@@ -47,6 +47,14 @@ struct opts {
 
 static struct sl_config cfg;
 static struct sl_eal_args eal;
+/* The EAL runtime directory of a --file-prefix of our own (no hugepages). */
+static char runtime_dir[512];
+
+static void remove_runtime_dir(void)
+{
+	if (runtime_dir[0])
+		rmdir(runtime_dir);
+}
 static char *eal_orig[SL_EAL_MAX_ARGS + 1];
 static struct sl_dp_ports ports;
 static struct sl_dp_run run;
@@ -684,7 +692,13 @@ int main(int argc, char **argv)
 
 	/* rte_eal_init permutes argv: keep the order for messages */
 	memcpy(eal_orig, eal.argv, sizeof(eal_orig));
+	/* Registered before EAL's own exit handlers, so it runs after them,
+	 * once the directory is empty. */
+	if (eal.own_runtime_dir)
+		atexit(remove_runtime_dir);
 	rc = rte_eal_init(eal.argc, eal.argv);
+	if (rc >= 0 && eal.own_runtime_dir)
+		snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	if (rc < 0) {
 		fprintf(stderr, "sluice-dp: EAL initialisation failed: %s (see the EAL messages "
 			"above; EAL arguments:", rte_errno ? rte_strerror(rte_errno) :

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -203,6 +204,17 @@ static void drop_family(struct sl_eal_args *a, int fam)
 	a->argv[j] = NULL;
 }
 
+static void drop_arg(struct sl_eal_args *a, const char *name)
+{
+	int j = 1;
+
+	for (int i = 1; i < a->argc; i++)
+		if (strcmp(a->argv[i], name) != 0)
+			a->argv[j++] = a->argv[i];
+	a->argc = j;
+	a->argv[j] = NULL;
+}
+
 static int has_arg(const struct sl_eal_args *a, int from, const char *name, int prefix)
 {
 	size_t n = strlen(name);
@@ -281,17 +293,38 @@ int sl_eal_args_build(struct sl_eal_args *a, const struct sl_config *cfg, const 
 		if (nfree <= 0 || !mounted) {
 			int mem = has_arg(a, 1, "-m", 1) || has_arg(a, 1, "--socket-mem", 1);
 
+			int inmem = has_arg(a, 1, "--in-memory", 0);
+
 			if (args_push_copy(a, "--no-huge", err, errlen) < 0)
 				return -1;
 			if (!mem && (args_push_copy(a, "-m", err, errlen) < 0 ||
 				     args_push_copy(a, "512", err, errlen) < 0))
 				return -1;
+			/* --no-huge is legacy memory, which EAL refuses with
+			 * --in-memory: no shared files and a prefix of our own
+			 * keep concurrent processes apart the same way. */
+			if (inmem) {
+				char pfx[64];
+
+				drop_arg(a, "--in-memory");
+				if (!has_arg(a, 1, "--no-shconf", 0) &&
+				    args_push_copy(a, "--no-shconf", err, errlen) < 0)
+					return -1;
+				if (!has_arg(a, 1, "--file-prefix", 1)) {
+					snprintf(pfx, sizeof(pfx), "--file-prefix=sluice-dp-%ld",
+						 (long)getpid());
+					if (args_push_copy(a, pfx, err, errlen) < 0)
+						return -1;
+					a->own_runtime_dir = 1;
+				}
+			}
 			if (note && notelen)
-				snprintf(note, notelen, "no hugepages (%s): adding --no-huge%s "
+				snprintf(note, notelen, "no hugepages (%s): adding --no-huge%s%s "
 					 "to the EAL arguments",
 					 nfree < 0 ? "HugePages_Free not readable" :
 					 nfree == 0 ? "HugePages_Free is 0" :
-					 "no hugetlbfs mounted", mem ? "" : " -m 512");
+					 "no hugetlbfs mounted", mem ? "" : " -m 512",
+					 inmem ? " (and --no-shconf for --in-memory)" : "");
 		}
 	}
 

@@ -20,6 +20,7 @@ struct sl_eal_args {
 	char *argv[SL_EAL_MAX_ARGS + 1];
 	char buf[SL_EAL_ARGS_LEN + SL_MAX_PORTS * (SL_DEVARGS_LEN + 16) + 64];
 	size_t used;
+	int own_runtime_dir; /* a --file-prefix of this process: remove its runtime dir */
 };
 
 /* Where the hugepage check looks (overridable for tests). */

@@ -149,6 +149,7 @@ def restore_dmac(frame):
 
 
 TESTS = []
+EXPLICIT = []  # run only when named (they need a particular machine state)
 
 
 def test(fn):
@@ -674,6 +675,32 @@ def shadow_bad_filter_exit_2(tmp):
           "something was written")
 
 
+def hugepages_free():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("HugePages_Free:"):
+                return int(line.split()[1])
+    return 0
+
+
+def no_hugepages_fallback(tmp):
+    """With no free hugepage, sluice-dp says it falls back to --no-huge,
+    keeps --in-memory's effect with --no-shconf and its own file prefix,
+    forwards, and leaves no runtime directory behind.  Run by tools/test.sh
+    after releasing the hugepages."""
+    check(hugepages_free() == 0, "this test needs a machine without free hugepages")
+    cfg, out = write_config(tmp, blue_rx=None)
+    text, st = run_ok(cfg)
+    check("no hugepages" in text and "--no-huge" in text, f"no fallback note:\n{text[-800:]}")
+    check(st["rx_packets"] == len(frames(DEMO)), "not every packet received")
+    left = [d for d in os.listdir("/var/run/dpdk") if d.startswith("sluice-dp-")] \
+        if os.path.isdir("/var/run/dpdk") else []
+    check(not left, f"runtime directories left behind: {left}")
+
+
+EXPLICIT.append(no_hugepages_fallback)
+
+
 def main():
     global BUILD, KEEP
     ap = argparse.ArgumentParser(description=__doc__,
@@ -684,7 +711,11 @@ def main():
     a = ap.parse_args()
     BUILD = os.path.abspath(a.build)
     KEEP = a.keep
-    todo = [t for t in TESTS if not a.tests or t.__name__ in a.tests]
+    named = {t.__name__: t for t in TESTS + EXPLICIT}
+    unknown = [n for n in a.tests if n not in named]
+    if unknown:
+        ap.error("no test named " + ", ".join(unknown))
+    todo = [named[n] for n in a.tests] if a.tests else list(TESTS)
     passed = failed = 0
     for t in todo:
         tmp = tempfile.mkdtemp(prefix=f"sluice-it-{t.__name__}-")

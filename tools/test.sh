@@ -5,7 +5,8 @@
 #   2. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (then the shadow filter and copy tests, which need DPDK's EAL)
 #   3. fixture reproducibility (generator output == committed pcaps)
-#   4. integration tests: the real sluice-dp on net_pcap ports
+#   4. integration tests: the real sluice-dp on net_pcap ports, with
+#      hugepages and again a few without (the --no-huge fallback)
 #   5. live tests: real TCP/UDP clients and servers in network namespaces,
 #      sluice-dp between them on af_packet ports (needs root)
 #   6. sluicectl against the real sluiced (and an attached sluice-dp)
@@ -61,6 +62,21 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 stage filter "$root/build/tests/sluice-filter-test"
 stage fixtures sh "$root/tests/test-fixtures.sh" "$root/build/tools/sluice-gen-fixtures"
 stage integration python3 "$root/tests/integration.py" --build "$root/build"
+
+# Without hugepages sluice-dp must fall back to --no-huge (and say so):
+# release them for a few integration tests, then reserve them again.
+without_hugepages() {
+	saved=$(cat /proc/sys/vm/nr_hugepages)
+	echo 0 > /proc/sys/vm/nr_hugepages || return 1
+	python3 "$root/tests/integration.py" --build "$root/build" no_hugepages_fallback \
+		conservation malformed_dropped determinism duration_stops sigterm_stops
+	rc=$?
+	echo "$saved" > /proc/sys/vm/nr_hugepages
+	return $rc
+}
+if [ "$(id -u)" -eq 0 ]; then
+	stage no-hugepages without_hugepages
+fi
 stage live python3 "$root/tests/live_netns.py" --build "$root/build"
 stage cli python3 "$root/tests/cli.py" --build "$root/build"
 stage control-e2e python3 "$root/tests/control_e2e.py" --build "$root/build"
