@@ -1,27 +1,16 @@
 /* Replay schedules: "at TIME COMMAND ARGS..." lines -> requests (see
  * schedule.h). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "errmsg.h"
 #include "../dataplane/config.h"
 #include "schedule.h"
 
 #define SCHED_MAX_BYTES (16u << 20)
 #define TIME_EXAMPLES "e.g. 500ms, 2.0s, 10s, 1m"
-
-static int __attribute__((format(printf, 3, 4))) say(char *err, size_t errlen, const char *fmt,
-						     ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int sl_sched_time_parse(const char *s, uint64_t *ms, char *err, size_t errlen)
 {
@@ -40,30 +29,30 @@ int sl_sched_time_parse(const char *s, uint64_t *ms, char *err, size_t errlen)
 		while (*p >= '0' && *p <= '9' && nfrac < 9)
 			fp = fp * 10 + (uint64_t)(*p++ - '0'), nfrac++, scale *= 10;
 		if (nfrac == 0)
-			return say(err, errlen, "'%s': expected digits after the decimal point "
+			return sl_seterr(err, errlen, "'%s': expected digits after the decimal point "
 				   "(%s)", s, TIME_EXAMPLES);
 	}
 	if (nint == 0 && nfrac == 0)
-		return say(err, errlen, "'%s' is not a time (expected a number and a unit: %s)",
+		return sl_seterr(err, errlen, "'%s' is not a time (expected a number and a unit: %s)",
 			   s, TIME_EXAMPLES);
 	if (*p >= '0' && *p <= '9')
-		return say(err, errlen, "'%s': too many digits (at most 30 days: %llu ms)", s,
+		return sl_seterr(err, errlen, "'%s': too many digits (at most 30 days: %llu ms)", s,
 			   (unsigned long long)SL_SCHED_MAX_MS);
 	if (*p == '\0')
-		return say(err, errlen, "'%s' has no unit (expected ms, s, m or h: %s)", s,
+		return sl_seterr(err, errlen, "'%s' has no unit (expected ms, s, m or h: %s)", s,
 			   TIME_EXAMPLES);
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (!strcmp(p, units[i].name))
 			unit = units[i].ms;
 	if (!unit)
-		return say(err, errlen, "'%s': unknown unit '%s' (expected ms, s, m or h: %s)", s,
+		return sl_seterr(err, errlen, "'%s': unknown unit '%s' (expected ms, s, m or h: %s)", s,
 			   p, TIME_EXAMPLES);
 	if ((fp * unit) % scale)
-		return say(err, errlen, "'%s' is finer than a millisecond (expected whole "
+		return sl_seterr(err, errlen, "'%s' is finer than a millisecond (expected whole "
 			   "milliseconds: %s)", s, TIME_EXAMPLES);
 	v = ip * unit + fp * unit / scale;
 	if (v > SL_SCHED_MAX_MS)
-		return say(err, errlen, "'%s' is more than 30 days after the first packet", s);
+		return sl_seterr(err, errlen, "'%s' is more than 30 days after the first packet", s);
 	*ms = v;
 	return 0;
 }
@@ -82,7 +71,7 @@ static int split(const char *line, char *buf, char **words, int *nw, char *why, 
 		if (*p == '\0' || *p == '#')
 			return 0;
 		if (*nw == SL_SCHED_MAX_WORDS)
-			return say(why, whylen, "more than %d words", SL_SCHED_MAX_WORDS);
+			return sl_seterr(why, whylen, "more than %d words", SL_SCHED_MAX_WORDS);
 		words[(*nw)++] = o;
 		while (*p && *p != ' ' && *p != '\t') {
 			if (*p == '\'' || *p == '"') {
@@ -94,11 +83,11 @@ static int split(const char *line, char *buf, char **words, int *nw, char *why, 
 					*o++ = *p++;
 				}
 				if (*p != q)
-					return say(why, whylen, "unterminated %c quote", q);
+					return sl_seterr(why, whylen, "unterminated %c quote", q);
 				p++;
 			} else if (*p == '\\') {
 				if (!p[1])
-					return say(why, whylen, "a backslash ends the line "
+					return sl_seterr(why, whylen, "a backslash ends the line "
 						   "(expected a character after it)");
 				*o++ = p[1];
 				p += 2;
@@ -182,30 +171,30 @@ static int parse_line(char **w, int nw, uint64_t prev_ms, unsigned prev_line,
 	int used = 0;
 
 	if (strcmp(w[0], "at"))
-		return say(why, whylen, "expected 'at TIME COMMAND ...' (e.g. 'at 2s canary web "
+		return sl_seterr(why, whylen, "expected 'at TIME COMMAND ...' (e.g. 'at 2s canary web "
 			   "5%%'), not '%s'", w[0]);
 	if (nw < 2)
-		return say(why, whylen, "'at' needs a TIME and a COMMAND (e.g. 'at 2s canary web "
+		return sl_seterr(why, whylen, "'at' needs a TIME and a COMMAND (e.g. 'at 2s canary web "
 			   "5%%')");
 	if (sl_sched_time_parse(w[1], &a->at_ms, terr, sizeof(terr)))
-		return say(why, whylen, "TIME %s", terr);
+		return sl_seterr(why, whylen, "TIME %s", terr);
 	if (nw < 3)
-		return say(why, whylen, "'at %s' needs a COMMAND (e.g. 'at %s canary web 5%%')",
+		return sl_seterr(why, whylen, "'at %s' needs a COMMAND (e.g. 'at %s canary web 5%%')",
 			   w[1], w[1]);
 	if (prev_line && a->at_ms < prev_ms)
-		return say(why, whylen, "at %s comes before the time of line %u (%llu ms): times "
+		return sl_seterr(why, whylen, "at %s comes before the time of line %u (%llu ms): times "
 			   "must not decrease", w[1], prev_line, (unsigned long long)prev_ms);
 	if (sl_rq_find(nw - 2, w + 2, 0, &a->cmd, &used, &e))
-		return say(why, whylen, "%s", e.message);
+		return sl_seterr(why, whylen, "%s", e.message);
 	if (a->cmd->kind == SL_RQ_RELOAD)
-		return say(why, whylen, "'reload' cannot run in a replay (the configuration is "
+		return sl_seterr(why, whylen, "'reload' cannot run in a replay (the configuration is "
 			   "the one given with -c)");
 	if (!a->cmd->changes)
-		return say(why, whylen, "'%s' changes nothing (a schedule holds changes: switch, "
+		return sl_seterr(why, whylen, "'%s' changes nothing (a schedule holds changes: switch, "
 			   "canary, weights, rollout start|pause|resume|promote|abort, undo)",
 			   a->cmd->words);
 	if (sl_rq_build(a->cmd, nw - 2 - used, w + 2 + used, 0, &a->req, &e))
-		return say(why, whylen, "%s", e.message);
+		return sl_seterr(why, whylen, "%s", e.message);
 	for (int i = 2; i < nw && off < sizeof(text); i++) {
 		if (i > 2)
 			text[off++] = ' ';
@@ -216,7 +205,7 @@ static int parse_line(char **w, int nw, uint64_t prev_ms, unsigned prev_line,
 	a->text = strdup(text);
 	if (!a->text) {
 		json_decref(a->req);
-		return say(why, whylen, "out of memory");
+		return sl_seterr(why, whylen, "out of memory");
 	}
 	return 0;
 }
@@ -241,14 +230,14 @@ int sl_schedule_parse(const char *name, const char *text, size_t len, struct sl_
 		if (n && text[pos + n - 1] == '\r')
 			n--;
 		if (n > SL_SCHED_MAX_LINE) {
-			say(why, sizeof(why), "line longer than %d bytes", SL_SCHED_MAX_LINE);
+			sl_seterr(why, sizeof(why), "line longer than %d bytes", SL_SCHED_MAX_LINE);
 			goto fail;
 		}
 		memcpy(line, text + pos, n);
 		line[n] = '\0';
 		pos += raw + (nl ? 1 : 0);
 		if (strlen(line) != n) {
-			say(why, sizeof(why), "a NUL byte in the line (not a text file?)");
+			sl_seterr(why, sizeof(why), "a NUL byte in the line (not a text file?)");
 			goto fail;
 		}
 		if (split(line, buf, words, &nw, why, sizeof(why)))
@@ -263,7 +252,7 @@ int sl_schedule_parse(const char *name, const char *text, size_t len, struct sl_
 		if (push(s, &a)) {
 			json_decref(a.req);
 			free(a.text);
-			say(why, sizeof(why), "out of memory");
+			sl_seterr(why, sizeof(why), "out of memory");
 			goto fail;
 		}
 	}
@@ -283,17 +272,17 @@ int sl_schedule_load(const char *path, struct sl_schedule *s, char *err, size_t 
 
 	memset(s, 0, sizeof(*s));
 	if (!f)
-		return say(err, errlen, "%s: cannot open the schedule: %s", path, strerror(errno));
+		return sl_seterr(err, errlen, "%s: cannot open the schedule: %s", path, strerror(errno));
 	text = malloc(SCHED_MAX_BYTES + 1);
 	if (!text) {
 		fclose(f);
-		return say(err, errlen, "%s: out of memory", path);
+		return sl_seterr(err, errlen, "%s: out of memory", path);
 	}
 	n = fread(text, 1, SCHED_MAX_BYTES + 1, f);
 	if (ferror(f)) {
-		rc = say(err, errlen, "%s: cannot read the schedule: %s", path, strerror(errno));
+		rc = sl_seterr(err, errlen, "%s: cannot read the schedule: %s", path, strerror(errno));
 	} else if (n > SCHED_MAX_BYTES) {
-		rc = say(err, errlen, "%s: larger than %u MB (not a schedule?)", path,
+		rc = sl_seterr(err, errlen, "%s: larger than %u MB (not a schedule?)", path,
 			 SCHED_MAX_BYTES >> 20);
 	} else {
 		rc = sl_schedule_parse(path, text, n, s, err, errlen);
@@ -321,7 +310,7 @@ static int group_check(const struct sl_schedule *s, const struct sl_sched_action
 
 	if (!strcmp(group, champ) || !strcmp(group, chall))
 		return 0;
-	return say(err, errlen, "%s:%u: %s: group '%s' is not one of service %s's groups (%s, "
+	return sl_seterr(err, errlen, "%s:%u: %s: group '%s' is not one of service %s's groups (%s, "
 		   "%s in %s)", s->path, a->line, a->text, group, cs->name, champ, chall,
 		   cfg->path);
 }
@@ -342,7 +331,7 @@ int sl_schedule_check(const struct sl_schedule *s, const struct sl_config *cfg, 
 		if (port) {
 			pi = sl_config_port(cfg, port);
 			if (pi < 0 || cfg->ports[pi].role != SL_ROLE_SHADOW)
-				return say(err, errlen, "%s:%u: %s: %s '%s' (expected a port of "
+				return sl_seterr(err, errlen, "%s:%u: %s: %s '%s' (expected a port of "
 					   "role shadow in %s)", s->path, a->line, a->text,
 					   pi < 0 ? "unknown port" : "not a shadow port", port,
 					   cfg->path);
@@ -358,7 +347,7 @@ int sl_schedule_check(const struct sl_schedule *s, const struct sl_config *cfg, 
 			for (unsigned k = 0; k < cfg->nservices && off < sizeof(names); k++)
 				off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
 							k ? ", " : "", cfg->services[k].name);
-			return say(err, errlen, "%s:%u: %s: unknown service '%s' (%s has: %s)",
+			return sl_seterr(err, errlen, "%s:%u: %s: unknown service '%s' (%s has: %s)",
 				   s->path, a->line, a->text, svc, cfg->path, names);
 		}
 		if (group && group_check(s, a, cfg, si, group, err, errlen))

@@ -1,7 +1,6 @@
 /* DPDK ports of sluice-dp: EAL arguments, ethdev mapping, queues, pools. */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <rte_mempool.h>
 
 #include "decide.h"
+#include "errmsg.h"
 #include "ports.h"
 #include "worker.h"
 
@@ -22,18 +22,6 @@ _Static_assert(RTE_MAX_NUMA_NODES <= SL_DP_MAX_SOCKETS, "one pool slot per NUMA 
 #define SL_POOL_CACHE 256
 #define SL_POOL_SLACK 2048
 #define SL_SHADOW_POOL_SLACK 512
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 static int hexrun(const char *s, int n)
 {
@@ -96,7 +84,7 @@ static char *args_store(struct sl_eal_args *a, const char *s, size_t n)
 static int args_push(struct sl_eal_args *a, char *s, char *err, size_t errlen)
 {
 	if (!s || a->argc >= SL_EAL_MAX_ARGS) {
-		seterr(err, errlen, "too many EAL arguments (at most %d, %zu bytes)",
+		sl_seterr(err, errlen, "too many EAL arguments (at most %d, %zu bytes)",
 		       SL_EAL_MAX_ARGS, sizeof(a->buf));
 		return -1;
 	}
@@ -129,7 +117,7 @@ static int split_tokens(struct sl_eal_args *a, const char *s, const char *where,
 				const char *end = strchr(s, q);
 
 				if (!end) {
-					seterr(err, errlen, "%s: unterminated %c quote", where, q);
+					sl_seterr(err, errlen, "%s: unterminated %c quote", where, q);
 					return -1;
 				}
 				if (n + (size_t)(end - s) >= sizeof(tok))
@@ -148,7 +136,7 @@ static int split_tokens(struct sl_eal_args *a, const char *s, const char *where,
 	}
 	return 0;
 toolong:
-	seterr(err, errlen, "%s: argument longer than %zu bytes", where, sizeof(tok) - 1);
+	sl_seterr(err, errlen, "%s: argument longer than %zu bytes", where, sizeof(tok) - 1);
 	return -1;
 }
 
@@ -334,7 +322,7 @@ int sl_eal_args_build(struct sl_eal_args *a, const struct sl_config *cfg, const 
 
 		if (sl_devargs_is_pci(p->devargs)) {
 			if (has_arg(a, 1, "--no-pci", 0)) {
-				seterr(err, errlen,
+				sl_seterr(err, errlen,
 				       "%s: [port %s] devargs %s is a PCI device but the EAL "
 				       "arguments say --no-pci", cfg->path, p->name, p->devargs);
 				return -1;
@@ -361,7 +349,7 @@ int sl_ports_map(struct sl_dp_ports *p, const struct sl_config *cfg, char *err, 
 
 		sl_devargs_name(cp->devargs, name, sizeof(name));
 		if (rte_eth_dev_get_port_by_name(name, &p->port_id[i]) != 0) {
-			seterr(err, errlen,
+			sl_seterr(err, errlen,
 			       "%s: [port %s] devargs %s: no ethdev named '%s' after EAL "
 			       "initialisation (device not probed?)",
 			       cfg->path, cp->name, cp->devargs, name);
@@ -369,7 +357,7 @@ int sl_ports_map(struct sl_dp_ports *p, const struct sl_config *cfg, char *err, 
 		}
 		for (unsigned j = 0; j < i; j++)
 			if (p->port_id[j] == p->port_id[i]) {
-				seterr(err, errlen,
+				sl_seterr(err, errlen,
 				       "%s: [port %s] and [port %s] are the same device '%s'",
 				       cfg->path, cfg->ports[j].name, cp->name, name);
 				return -1;
@@ -397,12 +385,12 @@ static int port_configure(struct sl_dp_ports *p, const struct sl_config *cfg, un
 
 	rc = rte_eth_dev_info_get(pid, &info);
 	if (rc != 0) {
-		seterr(err, errlen, "[port %s] (%s): cannot get device info: %s", cp->name,
+		sl_seterr(err, errlen, "[port %s] (%s): cannot get device info: %s", cp->name,
 		       cp->devargs, rte_strerror(-rc));
 		return -1;
 	}
 	if (info.max_rx_queues < nq || info.max_tx_queues < nq) {
-		seterr(err, errlen,
+		sl_seterr(err, errlen,
 		       "[port %s] (%s): %u worker lcores need %u RX and TX queues, the device "
 		       "has at most %u RX and %u TX queues (use fewer lcores)", cp->name,
 		       cp->devargs, nq, nq, info.max_rx_queues, info.max_tx_queues);
@@ -415,7 +403,7 @@ static int port_configure(struct sl_dp_ports *p, const struct sl_config *cfg, un
 		unsigned klen = info.hash_key_size ? info.hash_key_size : 40;
 
 		if (hf == 0) {
-			seterr(err, errlen,
+			sl_seterr(err, errlen,
 			       "[port %s] (%s): %u worker lcores need RSS on IP/TCP/UDP, the "
 			       "device offers none (use one worker lcore)", cp->name,
 			       cp->devargs, nq);
@@ -429,7 +417,7 @@ static int port_configure(struct sl_dp_ports *p, const struct sl_config *cfg, un
 	}
 	rc = rte_eth_dev_configure(pid, nq, nq, &conf);
 	if (rc != 0) {
-		seterr(err, errlen, "[port %s] (%s): configure with %u queues failed: %s",
+		sl_seterr(err, errlen, "[port %s] (%s): configure with %u queues failed: %s",
 		       cp->name, cp->devargs, nq, rte_strerror(-rc));
 		return -1;
 	}
@@ -438,7 +426,7 @@ static int port_configure(struct sl_dp_ports *p, const struct sl_config *cfg, un
 	p->tx_desc[i] = cfg->tx_desc;
 	rc = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &p->rx_desc[i], &p->tx_desc[i]);
 	if (rc != 0) {
-		seterr(err, errlen, "[port %s] (%s): descriptor counts %u/%u rejected: %s",
+		sl_seterr(err, errlen, "[port %s] (%s): descriptor counts %u/%u rejected: %s",
 		       cp->name, cp->devargs, cfg->rx_desc, cfg->tx_desc, rte_strerror(-rc));
 		return -1;
 	}
@@ -482,7 +470,7 @@ static int shadow_pools_create(struct sl_dp_ports *p, const struct sl_config *cf
 			p->clone_pool[s] = rte_pktmbuf_pool_create(name, (unsigned)n, SL_POOL_CACHE,
 								   0, 0, s);
 		if (!p->copy_pool[s] || !p->clone_pool[s]) {
-			seterr(err, errlen,
+			sl_seterr(err, errlen,
 			       "shadow copy pools on socket %d (%" PRIu64 " mbufs of %u bytes) "
 			       "cannot be created: %s (less [dataplane] tx_desc or mbuf_size, or "
 			       "more memory: EAL -m or hugepages)", s, n, room,
@@ -501,7 +489,7 @@ static int pools_create(struct sl_dp_ports *p, const struct sl_config *cfg, char
 	uint32_t room = cfg->mbuf_size + RTE_PKTMBUF_HEADROOM;
 
 	if (room > UINT16_MAX) {
-		seterr(err, errlen, "%s: [dataplane] mbuf_size %u: data room %u exceeds %u",
+		sl_seterr(err, errlen, "%s: [dataplane] mbuf_size %u: data room %u exceeds %u",
 		       cfg->path, cfg->mbuf_size, room, UINT16_MAX);
 		return -1;
 	}
@@ -531,7 +519,7 @@ static int pools_create(struct sl_dp_ports *p, const struct sl_config *cfg, char
 						     n >= 4 * SL_POOL_CACHE ? SL_POOL_CACHE : 0,
 						     0, (uint16_t)room, s);
 		if (!p->pool[s]) {
-			seterr(err, errlen,
+			sl_seterr(err, errlen,
 			       "mbuf pool on socket %d (%" PRIu64 " mbufs of %u bytes) cannot be "
 			       "created: %s (less [dataplane] mbufs/mbuf_size, or more memory: "
 			       "EAL -m or hugepages)", s, n, room, rte_strerror(rte_errno));
@@ -563,7 +551,7 @@ static int port_start(struct sl_dp_ports *p, const struct sl_config *cfg, unsign
 		rc = rte_eth_rx_queue_setup(pid, q, p->rx_desc[i], (unsigned)p->socket[i], NULL,
 					    p->pool[p->socket[i]]);
 		if (rc != 0) {
-			seterr(err, errlen,
+			sl_seterr(err, errlen,
 			       "[port %s] (%s): RX queue %u setup (%u descriptors, pool of %u "
 			       "mbufs) failed: %s%s", cp->name, cp->devargs, q, p->rx_desc[i],
 			       p->pool_size[p->socket[i]], rte_strerror(-rc),
@@ -573,7 +561,7 @@ static int port_start(struct sl_dp_ports *p, const struct sl_config *cfg, unsign
 		}
 		rc = rte_eth_tx_queue_setup(pid, q, p->tx_desc[i], (unsigned)p->socket[i], NULL);
 		if (rc != 0) {
-			seterr(err, errlen, "[port %s] (%s): TX queue %u setup (%u descriptors) "
+			sl_seterr(err, errlen, "[port %s] (%s): TX queue %u setup (%u descriptors) "
 			       "failed: %s", cp->name, cp->devargs, q, p->tx_desc[i],
 			       rte_strerror(-rc));
 			return -1;
@@ -581,13 +569,13 @@ static int port_start(struct sl_dp_ports *p, const struct sl_config *cfg, unsign
 	}
 	rc = rte_eth_promiscuous_enable(pid);
 	if (rc != 0 && rc != -ENOTSUP) {
-		seterr(err, errlen, "[port %s] (%s): promiscuous mode: %s", cp->name,
+		sl_seterr(err, errlen, "[port %s] (%s): promiscuous mode: %s", cp->name,
 		       cp->devargs, rte_strerror(-rc));
 		return -1;
 	}
 	rc = rte_eth_dev_start(pid);
 	if (rc != 0) {
-		seterr(err, errlen, "[port %s] (%s): start failed: %s%s", cp->name, cp->devargs,
+		sl_seterr(err, errlen, "[port %s] (%s): start failed: %s%s", cp->name, cp->devargs,
 		       rte_strerror(-rc), rc == -ENOMEM ? " (raise [dataplane] mbufs: an "
 		       "infinite_rx pcap holds all its packets in the pool)" : "");
 		return -1;
