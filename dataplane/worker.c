@@ -272,13 +272,9 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 
 	if (unlikely(n == 0 || n > SL_BURST))
 		return;
+	/* Shadow-port input is dropped and counted by sl_decide_burst (verdict
+	 * out 0), like everything else it rules on. */
 	cnt->port_rx[p] += n;
-	if (w->core.port_role[p] == SL_ROLE_SHADOW) {
-		/* Challenger output never reaches a user. */
-		cnt->shadow_rx_drop += n;
-		rte_pktmbuf_free_bulk(pkts, n);
-		return;
-	}
 	for (unsigned i = 0; i < n; i++) {
 		data[i] = rte_pktmbuf_mtod(pkts[i], uint8_t *);
 		len[i] = rte_pktmbuf_data_len(pkts[i]);
