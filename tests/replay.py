@@ -77,15 +77,17 @@ def read_records(path):
     return out, nano
 
 
-def write_pcap(path, records, nano=False, linktype=1, snaplen=65535, lens=None):
-    """records: [(ts_ns, frame)]; lens: original lengths (default: whole)."""
+def write_pcap(path, records, nano=False, linktype=1, snaplen=65535, lens=None, order="<"):
+    """records: [(ts_ns, frame)]; lens: original lengths (default: whole);
+    order: "<" little-endian, ">" big-endian."""
     with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xa1b23c4d if nano else 0xa1b2c3d4, 2, 4, 0, 0,
-                            snaplen, linktype))
+        f.write(struct.pack(order + "IHHiIII", 0xa1b23c4d if nano else 0xa1b2c3d4, 2, 4, 0,
+                            0, snaplen, linktype))
         for i, (ts, frame) in enumerate(records):
             frac = ts % 1000000000 if nano else ts % 1000000000 // 1000
             ln = lens[i] if lens else len(frame)
-            f.write(struct.pack("<IIII", ts // 1000000000, frac, len(frame), ln) + frame)
+            f.write(struct.pack(order + "IIII", ts // 1000000000, frac, len(frame), ln) +
+                    frame)
 
 
 def merged_input():
@@ -506,6 +508,16 @@ def timestamps_preserved(tmp):
         check(nano, f"{p}.pcap: us timestamps from an ns capture")
         for ts, fr in got:
             check(have[(ts, restore_dmac(fr))] > 0, f"{p}.pcap: ns timestamp {ts} changed")
+    # a big-endian capture (written on another machine) replays the same
+    be_in = os.path.join(tmp, "be.pcap")
+    write_pcap(be_in, recs, nano=True, order=">")
+    out3 = os.path.join(tmp, "out3")
+    replay_ok(out3, inp=be_in)
+    for p in ("client", "blue", "green"):
+        a, _ = read_records(os.path.join(out2, f"{p}.pcap"))
+        b, _ = read_records(os.path.join(out3, f"{p}.pcap"))
+        check(a == b and a, f"{p}.pcap: a big-endian capture replays otherwise "
+              f"({len(b)} records, {len(a)} from the little-endian one)")
 
 
 @test
@@ -560,6 +572,11 @@ def bad_captures(tmp):
     off = 24 + sum(16 + len(fr) for _, fr in recs[:49])
     bad_input(tmp, whole[:-10], f"PATH: packet 50 at byte offset {off}:", "truncated")
     bad_input(tmp, whole[:off + 9], f"PATH: packet 50 at byte offset {off}:", "truncated")
+    # a record claiming more than any pcap record holds: damaged, not read
+    damaged = bytearray(whole)
+    struct.pack_into("<II", damaged, off + 8, 300000, 300000)
+    bad_input(tmp, bytes(damaged), f"PATH: packet 50 at byte offset {off}:",
+              "a captured length of 300000 bytes", "at most 262144")
     se = bad_input(tmp, recs, "PATH: link type 113 (LINUX_SLL", "Ethernet captures only",
                    linktype=113)
     lens = [len(fr) for _, fr in recs]

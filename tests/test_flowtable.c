@@ -451,8 +451,9 @@ static void sweep_case(uint64_t seed, uint32_t budget_step)
 
 static void test_sweep(void)
 {
-	for (uint64_t s = 1; s <= 300; s++)
-		sweep_case(s, 1 + (uint32_t)(s % 16));
+	/* budgets below, at and above the sweep's 16-slot scan */
+	for (uint64_t s = 1; s <= 400; s++)
+		sweep_case(s, 1 + (uint32_t)(s % 40));
 }
 
 /* Reference model: one record per key id. */
@@ -610,7 +611,7 @@ static void random_run(uint32_t capacity, uint32_t nhomes, uint64_t seed, uint32
 		} else if (x < 85) {
 			ctx.now += (uint32_t)(sm64(&r64) % 60);
 		} else {
-			uint32_t budget = (uint32_t)(sm64(&r64) % 24), before = ctx.gone_calls;
+			uint32_t budget = (uint32_t)(sm64(&r64) % 48), before = ctx.gone_calls;
 			uint32_t pre = ft->count, got;
 
 			if (x == 99)

@@ -113,6 +113,26 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+/* The input is mapped: a capture cut short by someone else while it is
+ * read faults on the lost pages.  Said plainly, no report (exit 2). */
+static const char *bus_path = "the capture";
+
+static void say(const char *s)
+{
+	ssize_t n = write(2, s, strlen(s));
+
+	(void)n;
+}
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	say("sluice-replay: ");
+	say(bus_path);
+	say(": the capture was cut short while being read (nothing was reported)\n");
+	_exit(EXIT_INPUT);
+}
+
 static inline uint64_t *mbuf_ts(struct rte_mbuf *m)
 {
 	return RTE_MBUF_DYNFIELD(m, ts_off, uint64_t *);
@@ -1083,6 +1103,8 @@ int main(int argc, char **argv)
 		goto out_files;
 	/* stop between packets, so that the EAL's files are cleaned up */
 	signal(SIGINT, on_signal);
+	bus_path = r->in.path;
+	signal(SIGBUS, on_sigbus);
 	signal(SIGTERM, on_signal);
 	sl_dp_run_init(&r->run, 0, 0);
 	if (mbufs_create(r) != 0 || worker_create(r) != 0)

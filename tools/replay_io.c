@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,33 +15,32 @@
 #include "replay_io.h"
 
 #define OUT_BUF (1u << 20) /* more than the largest record: 16 + 262144 bytes */
-#define IN_BUF (1u << 20)
+
+#ifndef likely
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
+#define PCAP_MAX_CAPLEN 262144u /* libpcap's largest record */
+#define PREFETCH_AHEAD 1024u
+#define DROP_EVERY (8ull << 20)   /* bytes read between drops of the pages behind */
+
+static inline uint32_t rd32(const uint8_t *p, int swapped)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return swapped ? __builtin_bswap32(v) : v;
+}
 
 /* The file header, read by hand: libpcap would take a pcapng file too, and
  * says less about what a bad file is. */
-static int header_check(struct rp_in *in, char *err, size_t errlen)
+static int header_check(struct rp_in *in, const uint8_t *h, uint64_t n, char *err,
+			size_t errlen)
 {
 	static const uint8_t ng[4] = { 0x0a, 0x0d, 0x0d, 0x0a };
-	uint8_t h[24];
-	struct stat st;
-	uint32_t magic, swapped;
-	ssize_t n;
-	int fd = open(in->path, O_RDONLY | O_CLOEXEC);
+	uint32_t magic, dlt;
 
-	if (fd < 0)
-		return sl_seterr(err, errlen, "%s: cannot open the capture: %s", in->path,
-			    strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return sl_seterr(err, errlen, "%s: not a regular file (expected a pcap capture)",
-			    in->path);
-	}
-	in->size = (uint64_t)st.st_size;
-	n = read(fd, h, sizeof(h));
-	close(fd);
-	if (n < 0)
-		return sl_seterr(err, errlen, "%s: cannot read the capture: %s", in->path,
-			    strerror(errno));
 	if (n == 0)
 		return sl_seterr(err, errlen, "%s: empty file (expected a pcap capture)", in->path);
 	if (n >= 4 && !memcmp(h, ng, 4))
@@ -49,100 +48,161 @@ static int header_check(struct rp_in *in, char *err, size_t errlen)
 			    "(convert it: editcap -F pcap %s OUT.pcap, or tcpdump -r %s -w "
 			    "OUT.pcap)", in->path, in->path, in->path);
 	if (n < 4)
-		return sl_seterr(err, errlen, "%s: %zd byte%s, not a pcap capture (a pcap file "
-			    "header is 24 bytes)", in->path, n, n == 1 ? "" : "s");
+		return sl_seterr(err, errlen, "%s: %llu byte%s, not a pcap capture (a pcap file "
+			    "header is 24 bytes)", in->path, (unsigned long long)n,
+			    n == 1 ? "" : "s");
 	memcpy(&magic, h, 4);
-	swapped = __builtin_bswap32(magic);
-	if (magic == 0xa1b2c3d4u || swapped == 0xa1b2c3d4u)
+	in->swapped = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
+	magic = rd32(h, in->swapped);
+	if (magic == 0xa1b2c3d4u)
 		in->nano = 0;
-	else if (magic == 0xa1b23c4du || swapped == 0xa1b23c4du)
+	else if (magic == 0xa1b23c4du)
 		in->nano = 1;
 	else
 		return sl_seterr(err, errlen, "%s: not a pcap capture (magic number %02x%02x%02x%02x; "
 			    "expected a1b2c3d4 or a1b23c4d in either byte order)", in->path, h[0],
 			    h[1], h[2], h[3]);
 	if (n < 24)
-		return sl_seterr(err, errlen, "%s: the pcap file header is cut: %zd of its 24 bytes",
-			    in->path, n);
+		return sl_seterr(err, errlen, "%s: the pcap file header is cut: %llu of its 24 "
+			    "bytes", in->path, (unsigned long long)n);
+	in->snaplen = rd32(h + 16, in->swapped);
+	/* the link type's low 16 bits; the high ones carry FCS flags */
+	dlt = rd32(h + 20, in->swapped) & 0xffff;
+	if (dlt != DLT_EN10MB) {
+		const char *name = pcap_datalink_val_to_name((int)dlt);
+		const char *desc = pcap_datalink_val_to_description((int)dlt);
+
+		return sl_seterr(err, errlen, "%s: link type %u (%s%s%s): sluice-replay replays "
+			    "Ethernet captures only (link type 1, EN10MB)", in->path, dlt,
+			    name ? name : "unknown", desc ? ", " : "", desc ? desc : "");
+	}
 	return 0;
 }
 
+/* Let go of the pages already read (kept in the page cache, not in this
+ * process); the current record's page stays. */
+static void drop_behind(struct rp_in *in)
+{
+	uint64_t upto = in->offset & ~(uint64_t)4095;
+
+	if (upto > in->dropped) {
+		madvise((void *)(uintptr_t)(in->map + in->dropped), upto - in->dropped, MADV_DONTNEED);
+		in->dropped = upto;
+	}
+}
+
+/* The capture is mapped, not read: no copy through the kernel and no call
+ * per record.  The pages behind the reader are dropped as it goes, so
+ * memory does not grow with the capture. */
 int rp_in_open(struct rp_in *in, const char *path, char *err, size_t errlen)
 {
-	char perr[PCAP_ERRBUF_SIZE] = "";
-	FILE *fp;
-	int dlt;
+	struct stat st;
+	void *m;
+	int fd;
 
 	memset(in, 0, sizeof(*in));
+	in->fd = -1;
 	snprintf(in->path, sizeof(in->path), "%s", path);
-	if (header_check(in, err, errlen))
-		return -1;
-	fp = fopen(path, "rb");
-	if (!fp)
-		return sl_seterr(err, errlen, "%s: cannot open the capture: %s", path, strerror(errno));
-	/* libpcap reads each record with two freads: one thread reads this
-	 * stream, so stdio need not lock it, and a large buffer saves reads */
-	__fsetlocking(fp, FSETLOCKING_BYCALLER);
-	setvbuf(fp, NULL, _IOFBF, IN_BUF);
-	/* ns whatever the file holds: every timestamp is kept exactly */
-	in->p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, perr);
-	if (!in->p) {
-		fclose(fp);
-		return sl_seterr(err, errlen, "%s: %s", path, perr);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return sl_seterr(err, errlen, "%s: cannot open the capture: %s", path,
+			    strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return sl_seterr(err, errlen, "%s: not a regular file (expected a pcap capture)",
+			    path);
 	}
-	dlt = pcap_datalink(in->p);
-	if (dlt != DLT_EN10MB) {
-		const char *name = pcap_datalink_val_to_name(dlt);
-		const char *desc = pcap_datalink_val_to_description(dlt);
+	in->fd = fd;
+	in->size = (uint64_t)st.st_size;
+	if (in->size == 0) {
+		rp_in_close(in);
+		return header_check(in, NULL, 0, err, errlen);
+	}
+	m = mmap(NULL, in->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED) {
+		int e = errno;
 
 		rp_in_close(in);
-		return sl_seterr(err, errlen, "%s: link type %d (%s%s%s): sluice-replay replays "
-			    "Ethernet captures only (link type 1, EN10MB)", path, dlt,
-			    name ? name : "unknown", desc ? ", " : "", desc ? desc : "");
+		return sl_seterr(err, errlen, "%s: cannot map the capture: %s", path, strerror(e));
 	}
-	in->snaplen = (uint32_t)pcap_snapshot(in->p);
+	in->map = m;
+	madvise(m, in->size, MADV_SEQUENTIAL);
+	if (header_check(in, in->map, in->size, err, errlen)) {
+		rp_in_close(in);
+		return -1;
+	}
 	in->offset = 24;
+	in->dropped = 0;
 	return 0;
+}
+
+static int record_error(struct rp_in *in, char *err, size_t errlen, const char *fmt,
+			uint64_t a, uint64_t b)
+{
+	char what[160];
+
+	snprintf(what, sizeof(what), fmt, (unsigned long long)a, (unsigned long long)b);
+	return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: %s (the capture is cut "
+		    "or damaged there; %llu bytes in the file)", in->path,
+		    (unsigned long long)in->index, (unsigned long long)in->offset, what,
+		    (unsigned long long)in->size);
 }
 
 int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t **data,
 	       char *err, size_t errlen)
 {
-	struct pcap_pkthdr *h;
-	const u_char *d;
-	int rc = pcap_next_ex(in->p, &h, &d);
+	uint64_t left = in->size - in->offset;
+	const uint8_t *h = in->map + in->offset;
+	uint32_t sec, frac, caplen, wire;
 
-	if (rc == PCAP_ERROR_BREAK)
+	if (left == 0)
 		return 0;
 	in->index++;
-	if (rc != 1)
-		return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: %s (the capture is "
-			    "cut or damaged there; %llu bytes in the file)", in->path,
-			    (unsigned long long)in->index, (unsigned long long)in->offset,
-			    pcap_geterr(in->p), (unsigned long long)in->size);
-	if (h->caplen < h->len)
+	if (unlikely(left < 16))
+		return record_error(in, err, errlen, "truncated record: %llu of its %llu header "
+				    "bytes", left, 16);
+	sec = rd32(h, in->swapped);
+	frac = rd32(h + 4, in->swapped);
+	caplen = rd32(h + 8, in->swapped);
+	wire = rd32(h + 12, in->swapped);
+	if (unlikely(caplen > PCAP_MAX_CAPLEN))
+		return record_error(in, err, errlen, "a damaged record: a captured length of %llu "
+				    "bytes (a pcap record holds at most %llu)", caplen,
+				    PCAP_MAX_CAPLEN);
+	if (unlikely(left - 16 < caplen))
+		return record_error(in, err, errlen, "truncated record: %llu of its %llu captured "
+				    "bytes", left - 16, caplen);
+	if (unlikely(caplen < wire))
 		return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: only %u of its %u "
 			    "bytes were captured (snaplen %u): the replay needs whole packets "
 			    "(capture with tcpdump -s 0)", in->path,
 			    (unsigned long long)in->index, (unsigned long long)in->offset,
-			    h->caplen, h->len, in->snaplen);
-	if (h->caplen > h->len)
+			    caplen, wire, in->snaplen);
+	if (unlikely(caplen > wire))
 		return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: %u bytes captured "
 			    "of a %u-byte packet (a damaged record)", in->path,
 			    (unsigned long long)in->index, (unsigned long long)in->offset,
-			    h->caplen, h->len);
-	in->offset += 16 + (uint64_t)h->caplen;
-	*ts_ns = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
-	*len = h->caplen;
-	*data = d;
+			    caplen, wire);
+	*ts_ns = (uint64_t)sec * 1000000000u + (in->nano ? frac : (uint64_t)frac * 1000u);
+	*len = caplen;
+	*data = h + 16;
+	in->offset += 16 + (uint64_t)caplen;
+	/* the records a few ahead, while this one is decided */
+	if (likely(in->size - in->offset > PREFETCH_AHEAD))
+		__builtin_prefetch(in->map + in->offset + PREFETCH_AHEAD);
+	if (unlikely(in->offset - in->dropped >= DROP_EVERY))
+		drop_behind(in);
 	return 1;
 }
 
 void rp_in_close(struct rp_in *in)
 {
-	if (in->p)
-		pcap_close(in->p);
-	in->p = NULL;
+	if (in->map)
+		munmap((void *)in->map, in->size);
+	in->map = NULL;
+	if (in->fd >= 0)
+		close(in->fd);
+	in->fd = -1;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)

@@ -1,7 +1,8 @@
-/* sluice-replay's files: the input capture, read with libpcap as a stream
- * and checked record by record (errors name the file, the packet and its
- * byte offset), and the output captures, one per port, written through a
- * large buffer with the input's timestamps and timestamp precision.
+/* sluice-replay's files: the input capture, mapped and read as a stream
+ * (the pages behind the reader let go) and checked record by record
+ * (errors name the file, the packet and its byte offset), and the output
+ * captures, one per port, written in blocks with the input's timestamps
+ * and timestamp precision.
  * No DPDK here. */
 #ifndef SLUICE_REPLAY_IO_H
 #define SLUICE_REPLAY_IO_H
@@ -11,12 +12,14 @@
 #include <string.h>
 
 #define RP_ERR_LEN 1024
-
-struct pcap;
+#define RP_OUT_BLOCK (64u << 10) /* bytes per write() */
 
 struct rp_in {
 	char path[512];
-	struct pcap *p;
+	int fd;
+	const uint8_t *map; /* the whole file, mapped */
+	uint64_t dropped;   /* pages below this offset were let go */
+	int swapped;        /* the file's byte order is not ours */
 	int nano;           /* the file's timestamps are in ns (else us) */
 	uint32_t snaplen;
 	uint64_t size;      /* file bytes */
@@ -62,10 +65,14 @@ int rp_out_flush(struct rp_out *o);
  * rp_out_record); NULL once the file failed. */
 static inline uint8_t *rp_out_reserve(struct rp_out *o, size_t len)
 {
-	if (o->cap - o->used < len) {
-		if (o->failed || rp_out_flush(o) != 0 || o->cap < len)
+	/* written out in blocks that stay in cache (the kernel's copy reads
+	 * them back); a record above the block size has the whole buffer */
+	if (o->used && o->used + len > RP_OUT_BLOCK) {
+		if (rp_out_flush(o) != 0)
 			return NULL;
 	}
+	if (o->failed || o->cap < len)
+		return NULL;
 	return o->buf + o->used;
 }
 
