@@ -868,6 +868,41 @@ def stopped_by_sigterm(tmp):
 
 
 @test
+def capture_cut_while_read(tmp):
+    """The capture truncated by another program during the replay: exit 2,
+    the packet named, no report, no EAL runtime directory left."""
+    gen = os.path.join(BUILD, "tools", "sluice-gen-fixtures")
+    pcap = os.path.join(tmp, "big.pcap")
+    subprocess.run([gen, "--bench", "2000000", pcap], check=True, stdout=subprocess.DEVNULL)
+    out = os.path.join(tmp, "out")
+    os.makedirs(out)
+    write(os.path.join(out, "report.json"), "{}")
+    p = subprocess.Popen([os.path.join(BUILD, "tools", "sluice-replay"), "-c", DEMO_INI, "-r",
+                          pcap, "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    # the output files are made before the packet loop: stop it there, cut
+    # the capture to 1 000 records, and let it go on
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 20 and p.poll() is None:
+        if os.path.exists(os.path.join(out, "client.pcap")):
+            break
+        time.sleep(0.002)
+    p.send_signal(19)  # SIGSTOP
+    try:
+        with open(pcap, "r+b") as f:
+            f.truncate(24 + 1000 * 76)
+    finally:
+        p.send_signal(18)  # SIGCONT
+    so, se = p.communicate(timeout=60)
+    check(p.returncode == 2, f"exit {p.returncode}: {se}")
+    check(f"{pcap}: the capture was cut short while being read" in se and
+          f"{24 + 1000 * 76} now)" in se, f"message: {se}")
+    check(not os.path.exists(os.path.join(out, "report.json")), "a report.json is left")
+    check(not os.path.exists(f"/var/run/dpdk/sluice-replay-{p.pid}"),
+          "the EAL runtime directory is left")
+
+
+@test
 def usage_errors(tmp):
     """Missing options and unknown ones: exit 2 with the reason."""
     for args, frag in (([], "missing -c CONFIG"), (["-c", DEMO_INI], "missing -r IN.pcap"),

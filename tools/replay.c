@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,24 +114,24 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-/* The input is mapped: a capture cut short by someone else while it is
- * read faults on the lost pages.  Said plainly, no report (exit 2). */
-static const char *bus_path = "the capture";
-
-static void say(const char *s)
-{
-	ssize_t n = write(2, s, strlen(s));
-
-	(void)n;
-}
+/* The input is mapped: a capture cut short by another program while it
+ * is replayed faults on the lost pages.  The packet loop is left (nothing
+ * it runs holds a lock or allocates) and the run ends as for a cut
+ * capture: exit 2, no report. */
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t bus_armed;
 
 static void on_sigbus(int sig)
 {
-	(void)sig;
-	say("sluice-replay: ");
-	say(bus_path);
-	say(": the capture was cut short while being read (nothing was reported)\n");
-	_exit(EXIT_INPUT);
+	static const char msg[] = "sluice-replay: SIGBUS outside the packet loop\n";
+	ssize_t n;
+
+	if (bus_armed)
+		siglongjmp(bus_jmp, 1);
+	n = write(2, msg, sizeof(msg) - 1);
+	(void)n;
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 static inline uint64_t *mbuf_ts(struct rte_mbuf *m)
@@ -1026,6 +1027,25 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 	return check_outputs(r);
 }
 
+static int run_guarded(struct replay *r)
+{
+	int status;
+
+	if (sigsetjmp(bus_jmp, 1)) {
+		struct stat st;
+
+		bus_armed = 0;
+		fprintf(stderr, "sluice-replay: %s: the capture was cut short while being read "
+			"(%" PRIu64 " bytes at the start, %lld now)\n", r->in.path, r->in.size,
+			fstat(r->in.fd, &st) == 0 ? (long long)st.st_size : -1ll);
+		return EXIT_INPUT;
+	}
+	bus_armed = 1;
+	status = run(r);
+	bus_armed = 0;
+	return status;
+}
+
 static int report_write(struct replay *r)
 {
 	char path[768], tmp[800];
@@ -1103,13 +1123,12 @@ int main(int argc, char **argv)
 		goto out_files;
 	/* stop between packets, so that the EAL's files are cleaned up */
 	signal(SIGINT, on_signal);
-	bus_path = r->in.path;
 	signal(SIGBUS, on_sigbus);
 	signal(SIGTERM, on_signal);
 	sl_dp_run_init(&r->run, 0, 0);
 	if (mbufs_create(r) != 0 || worker_create(r) != 0)
 		goto out_eal;
-	status = run(r);
+	status = run_guarded(r);
 	if (status == EXIT_OK)
 		status = report_write(r);
 	else
