@@ -539,16 +539,16 @@ static void service_text(const struct rp_report *r, unsigned i, FILE *f)
 	fprintf(f, "\n%s: %s %s port %u%s\n", cs->name, cs->proto == 6 ? "tcp" : "udp", addr,
 		cs->ranges[0].lo, cs->nranges > 1 || cs->ranges[0].hi != cs->ranges[0].lo ?
 		" and more" : "");
-	fprintf(f, "  %5s  %-15s %3s  %-32s  %-14s %-14s %17s %17s %9s\n", "slice", "time (s)",
-		"gen", "change", "configured", "measured", "new flows", "active flows",
-		"moved");
-	fprintf(f, "  %5s  %-15s %3s  %-32s  %-14s %-14s %8.8s %8.8s %8.8s %8.8s %9s\n", "", "", "",
-		"", "challenger", "challenger", ga, gb, ga, gb, "(broken)");
+	/* the change last: its text is whole however long */
+	fprintf(f, "  %5s  %-15s %3s  %-14s %-14s %17s %17s %9s  %s\n", "slice", "time (s)",
+		"gen", "configured", "measured", "new flows", "active flows", "moved", "change");
+	fprintf(f, "  %5s  %-15s %3s  %-14s %-14s %8.8s %8.8s %8.8s %8.8s %9s\n", "", "", "",
+		"challenger", "challenger", ga, gb, ga, gb, "(broken)");
 	for (unsigned k = 0; k < r->nslices; k++) {
 		const struct rp_slice *s = &r->slices[k];
 		const struct rp_svc_slice *ss = &s->svc[i];
 		const char *chall = cfg->groups[ss->challenger].name;
-		char when[40], change[64], conf[48], meas[48], sh[24], moved[32];
+		char when[40], change[1024], conf[48], meas[48], sh[24], moved[32];
 
 		snprintf(when, sizeof(when), "%7.3f-%-7.3f", (double)s->from_ns / 1e9,
 			 (double)s->to_ns / 1e9);
@@ -562,12 +562,12 @@ static void service_text(const struct rp_report *r, unsigned i, FILE *f)
 				 (unsigned long long)ss->broken);
 		else
 			snprintf(moved, sizeof(moved), "0");
-		fprintf(f, "  %5u  %-15s %3u  %-32.32s  %-14s %-14s %8llu %8llu %8llu %8llu %9s\n",
-			k + 1, when, s->gen, change, conf, meas,
+		fprintf(f, "  %5u  %-15s %3u  %-14s %-14s %8llu %8llu %8llu %8llu %9s  %s\n",
+			k + 1, when, s->gen, conf, meas,
 			(unsigned long long)ss->g[cs->champion].flows,
 			(unsigned long long)ss->g[cs->challenger].flows,
 			(unsigned long long)ss->g[cs->champion].active,
-			(unsigned long long)ss->g[cs->challenger].active, moved);
+			(unsigned long long)ss->g[cs->challenger].active, moved, change);
 	}
 	svc_total(r, i, &t);
 	fprintf(f, "  flows that changed group: %llu; established connections broken by --reset: "
