@@ -18,8 +18,8 @@
 #include <iniparser.h>
 
 #include "config.h"
+#include "ini.h"
 
-#define LINE_MAX_LEN 4096
 #define PLAN_MAX_BYTES (1 << 20)
 #define SECTION_EXPECT "[step N], N of 1..32"
 #define LIST_EXAMPLE "e.g. 1%%,5%%,20%%,50%%,100%%"
@@ -64,66 +64,6 @@ static int fail(struct plan *p, unsigned step, const char *key, const char *fmt,
 	return -1;
 }
 
-/* iniparser reports through a global callback without context: keep the
- * first message of this load. */
-static _Thread_local char ini_msg[512];
-static _Thread_local unsigned ini_nmsg;
-
-__attribute__((format(printf, 1, 2)))
-static int ini_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ini_nmsg++ == 0) {
-		va_start(ap, fmt);
-		vsnprintf(ini_msg, sizeof(ini_msg), fmt, ap);
-		va_end(ap);
-	}
-	return 0;
-}
-
-/* iniparser says "iniparser: syntax error in F (N):\n-> TEXT\n". */
-static int syntax_error(struct plan *p)
-{
-	char *open, *close, *text;
-	unsigned long line;
-
-	close = strstr(ini_msg, "):\n-> ");
-	if (strstr(ini_msg, "syntax error") && close) {
-		*close = '\0';
-		open = strrchr(ini_msg, '(');
-		text = close + 6;
-		text[strcspn(text, "\n")] = '\0';
-		if (open && sscanf(open, "(%lu", &line) == 1)
-			return fail(p, 0, NULL, "line %lu: syntax error: '%s' (expected "
-				    "[step N], KEY = VALUE or a ; comment)", line, text);
-	}
-	if (strstr(ini_msg, "input line too long") && (open = strrchr(ini_msg, '(')) &&
-	    sscanf(open, "(%lu)", &line) == 1)
-		return fail(p, 0, NULL, "line %lu: line too long (expected at most 1022 "
-			    "characters)", line);
-	ini_msg[strcspn(ini_msg, "\n")] = '\0';
-	return fail(p, 0, NULL, "cannot parse: %s", ini_msg);
-}
-
-static char *strip(char *s)
-{
-	size_t n;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	n = strlen(s);
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
-static void lower(char *s)
-{
-	for (; *s; s++)
-		*s = (char)tolower((unsigned char)*s);
-}
-
 static int scan_section(struct plan *p, char *line, unsigned lineno)
 {
 	char *inner, *num, *end;
@@ -131,12 +71,12 @@ static int scan_section(struct plan *p, char *line, unsigned lineno)
 	struct psec *s;
 
 	line[strlen(line) - 1] = '\0';
-	inner = strip(line + 1);
-	lower(inner);
+	inner = sl_ini_strip(line + 1);
+	sl_ini_lower(inner);
 	if (strncmp(inner, "step", 4) || (inner[4] && !isspace((unsigned char)inner[4])))
 		return fail(p, 0, NULL, "[%s]: unknown section (expected " SECTION_EXPECT ")",
 			    inner);
-	num = strip(inner + 4);
+	num = sl_ini_strip(inner + 4);
 	if (!*num)
 		return fail(p, 0, NULL, "[%s]: missing step number (expected " SECTION_EXPECT
 			    ")", inner);
@@ -159,13 +99,14 @@ static int scan_section(struct plan *p, char *line, unsigned lineno)
 	return 0;
 }
 
-static int scan_line(struct plan *p, char *line, unsigned lineno)
+static int scan_line(void *ctx, char *line, unsigned lineno)
 {
+	struct plan *p = ctx;
 	char *eq, *key;
 	unsigned step;
 	int k;
 
-	line = strip(line);
+	line = sl_ini_strip(line);
 	if (!*line || *line == '#' || *line == ';')
 		return 0;
 	if (line[0] == '[' && line[strlen(line) - 1] == ']')
@@ -175,8 +116,8 @@ static int scan_line(struct plan *p, char *line, unsigned lineno)
 		return fail(p, 0, NULL, "line %u: syntax error: '%s' (expected KEY = VALUE)",
 			    lineno, line);
 	*eq = '\0';
-	key = strip(line);
-	lower(key);
+	key = sl_ini_strip(line);
+	sl_ini_lower(key);
 	if (!p->cur)
 		return fail(p, 0, NULL, "line %u: key '%s' is outside any section (expected a "
 			    "[step N] header before it)", lineno, key);
@@ -196,41 +137,14 @@ static int scan_line(struct plan *p, char *line, unsigned lineno)
 /* Walk the text the way iniparser does (a trailing '\' joins lines). */
 static int scan(struct plan *p, const char *text)
 {
-	char *logical = malloc(LINE_MAX_LEN);
-	size_t ll = 0;
-	unsigned lineno = 0, first = 0;
-	int rc = 0;
+	unsigned lineno = 0;
+	int rc = sl_ini_lines(text, scan_line, p, &lineno);
 
-	if (!logical)
+	if (rc == SL_INI_TOO_LONG)
+		return fail(p, 0, NULL, "line %u: line too long (expected at most 1022 "
+			    "characters)", lineno);
+	if (rc == SL_INI_NOMEM)
 		return fail(p, 0, NULL, "cannot read: out of memory");
-	while (*text && rc == 0) {
-		const char *nl = strchr(text, '\n');
-		size_t n = nl ? (size_t)(nl - text) : strlen(text);
-
-		lineno++;
-		while (n > 0 && isspace((unsigned char)text[n - 1]))
-			n--;
-		if (ll == 0)
-			first = lineno;
-		if (ll + n + 1 > LINE_MAX_LEN) {
-			rc = fail(p, 0, NULL, "line %u: line too long (expected at most 1022 "
-				  "characters)", lineno);
-			break;
-		}
-		memcpy(logical + ll, text, n);
-		ll += n;
-		logical[ll] = '\0';
-		text = nl ? nl + 1 : text + strlen(text);
-		if (ll > 0 && logical[ll - 1] == '\\') {
-			ll--;
-			continue;
-		}
-		rc = scan_line(p, logical, first);
-		ll = 0;
-	}
-	if (rc == 0 && ll > 0)
-		rc = scan_line(p, logical, first);
-	free(logical);
 	return rc;
 }
 
@@ -347,7 +261,7 @@ int sl_plan_load(const char *path, struct sl_ro_step *steps, uint32_t *n, char *
 	static _Thread_local char sink[SL_ERR_LEN];
 	struct sl_ro_step tmp[SL_RO_MAX_STEPS];
 	struct plan *p;
-	char *text = NULL;
+	char *text = NULL, msg[1100];
 	uint32_t count = 0;
 	int rc = -1;
 
@@ -368,16 +282,9 @@ int sl_plan_load(const char *path, struct sl_ro_step *steps, uint32_t *n, char *
 	memset(tmp, 0, sizeof(tmp));
 	if (read_text(p, &text))
 		goto out;
-	ini_nmsg = 0;
-	ini_msg[0] = '\0';
-	iniparser_set_error_callback(ini_error);
-	p->dict = iniparser_load(path);
-	iniparser_set_error_callback(NULL);
-	if (!p->dict || ini_nmsg) {
-		if (ini_nmsg)
-			syntax_error(p);
-		else
-			fail(p, 0, NULL, "cannot parse: iniparser failed without a message");
+	p->dict = sl_ini_load(path, "[step N], KEY = VALUE or a ; comment", msg, sizeof(msg));
+	if (!p->dict) {
+		fail(p, 0, NULL, "%s", msg);
 		goto out;
 	}
 	if (scan(p, text) || build(p, tmp, &count))
@@ -429,7 +336,7 @@ int sl_plan_from_list(const char *list, const char *dwell, struct sl_ro_step *st
 				      "a share such as 5%%, 0.5%% or 50bp)", count + 1, p);
 		memcpy(item, p, len);
 		item[len] = '\0';
-		it = strip(item); /* "1%, 5%" as typed in a shell */
+		it = sl_ini_strip(item); /* "1%, 5%" as typed in a shell */
 		/* --steps 1,5,20,50,100 (DESIGN §6): a bare number is a percentage */
 		if (*it && strspn(it, "0123456789.") == strlen(it) && strlen(it) + 1 < sizeof(item))
 			strcat(it, "%");

@@ -6,6 +6,7 @@
 #include "errmsg.h"
 #include "config.h"
 #include "filtercheck.h"
+#include "ini.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -20,7 +21,6 @@
 #include <iniparser.h>
 
 #define DP_MAX_KEYS 17
-#define LINE_MAX_LEN 4096
 #define DURATION_MAX_MS (7ull * 24 * 3600 * 1000)
 
 enum sec_kind {
@@ -86,24 +86,6 @@ struct loader {
 	const struct sec *shadow_sec[SL_MAX_SHADOWS];
 };
 
-/* iniparser reports through a global callback without context; keep its first
- * message per thread. */
-static _Thread_local char ini_msg[SL_ERR_LEN];
-static _Thread_local unsigned ini_nmsg;
-
-__attribute__((format(printf, 1, 2)))
-static int ini_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ini_nmsg++ == 0) {
-		va_start(ap, fmt);
-		vsnprintf(ini_msg, sizeof(ini_msg), fmt, ap);
-		va_end(ap);
-	}
-	return 0;
-}
-
 /* "PATH: [SECTION] KEY: message", or without key, or without section. */
 __attribute__((format(printf, 4, 5)))
 static int fail(struct loader *l, const struct sec *s, const char *key, const char *fmt, ...)
@@ -123,24 +105,6 @@ static int fail(struct loader *l, const struct sec *s, const char *key, const ch
 	vsnprintf(l->err + n, l->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static char *strip(char *s)
-{
-	size_t n;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	n = strlen(s);
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
-static void lower(char *s)
-{
-	for (; *s; s++)
-		*s = (char)tolower((unsigned char)*s);
 }
 
 static bool valid_name(const char *s)
@@ -176,35 +140,6 @@ static void join_keys(const char *const *keys, char *buf, size_t len)
 			break;
 		n += (size_t)w;
 	}
-}
-
-/* Turn iniparser's "iniparser: syntax error in F (N):\n-> TEXT\n" into our
- * format; keep its text verbatim if it ever changes shape. */
-static int syntax_error(struct loader *l)
-{
-	char *msg = ini_msg, *open, *close, *text;
-	unsigned long line;
-
-	if (strstr(msg, "input line too long")) {
-		open = strrchr(msg, '(');
-		if (open && sscanf(open, "(%lu)", &line) == 1)
-			return fail(l, NULL, NULL,
-				    "line %lu: line too long (expected at most 1022 characters)",
-				    line);
-	}
-	close = strstr(msg, "):\n-> ");
-	if (strstr(msg, "syntax error") && close) {
-		*close = '\0';
-		open = strrchr(msg, '(');
-		text = close + 6;
-		text[strcspn(text, "\n")] = '\0';
-		if (open && sscanf(open, "(%lu", &line) == 1)
-			return fail(l, NULL, NULL,
-				    "line %lu: syntax error: '%s' (expected [SECTION], "
-				    "KEY = VALUE or a ; comment)", line, text);
-	}
-	msg[strcspn(msg, "\n")] = '\0';
-	return fail(l, NULL, NULL, "cannot parse: %s", msg);
 }
 
 static int read_file(struct loader *l, char **out, size_t *outlen)
@@ -258,8 +193,8 @@ static int scan_section(struct loader *l, char *line, unsigned lineno)
 		return fail(l, NULL, NULL, "line %u: syntax error: '%s' (expected [SECTION])",
 			    lineno, line);
 	*end = '\0';
-	inner = strip(line + 1);
-	lower(inner);
+	inner = sl_ini_strip(line + 1);
+	sl_ini_lower(inner);
 	if (!*inner)
 		return fail(l, NULL, NULL, "line %u: empty section name (expected %s)", lineno,
 			    SECTION_TYPES);
@@ -338,13 +273,14 @@ static int check_quotes(struct loader *l, const char *line, const char *value, u
 	return 0;
 }
 
-static int scan_line(struct loader *l, char *line, unsigned lineno)
+static int scan_line(void *ctx, char *line, unsigned lineno)
 {
+	struct loader *l = ctx;
 	char *eq, *key, buf[600];
 	struct sec *s;
 	int k;
 
-	line = strip(line);
+	line = sl_ini_strip(line);
 	if (!*line || *line == '#' || *line == ';')
 		return 0;
 	if (line[0] == '[' && line[strlen(line) - 1] == ']')
@@ -356,8 +292,8 @@ static int scan_line(struct loader *l, char *line, unsigned lineno)
 	if (check_quotes(l, line, eq + 1, lineno))
 		return -1;
 	*eq = '\0';
-	key = strip(line);
-	lower(key);
+	key = sl_ini_strip(line);
+	sl_ini_lower(key);
 	if (l->nsecs == 0)
 		return fail(l, NULL, NULL, "line %u: key '%s' is outside any section (expected "
 			    "a [SECTION] header before it)", lineno, key);
@@ -374,44 +310,17 @@ static int scan_line(struct loader *l, char *line, unsigned lineno)
 	return 0;
 }
 
-/* Walk the text the way iniparser does (trailing '\' joins lines). */
+/* Walk the text the way iniparser does (a trailing '\' joins lines). */
 static int scan(struct loader *l, char *text)
 {
-	char *logical = malloc(LINE_MAX_LEN);
-	size_t ll = 0;
-	unsigned lineno = 0, first = 0;
-	int rc = 0;
+	unsigned lineno = 0;
+	int rc = sl_ini_lines(text, scan_line, l, &lineno);
 
-	if (!logical)
+	if (rc == SL_INI_TOO_LONG)
+		return fail(l, NULL, NULL, "line %u: line too long (expected at most 1022 "
+			    "characters)", lineno);
+	if (rc == SL_INI_NOMEM)
 		return fail(l, NULL, NULL, "cannot read: out of memory");
-	while (*text && rc == 0) {
-		char *nl = strchr(text, '\n');
-		size_t n = nl ? (size_t)(nl - text) : strlen(text);
-
-		lineno++;
-		while (n > 0 && isspace((unsigned char)text[n - 1]))
-			n--;
-		if (ll == 0)
-			first = lineno;
-		if (ll + n + 1 > LINE_MAX_LEN) {
-			rc = fail(l, NULL, NULL, "line %u: line too long (expected at most "
-				  "1022 characters)", lineno);
-			break;
-		}
-		memcpy(logical + ll, text, n);
-		ll += n;
-		logical[ll] = '\0';
-		text = nl ? nl + 1 : text + strlen(text);
-		if (ll > 0 && logical[ll - 1] == '\\') {
-			ll--;
-			continue;
-		}
-		rc = scan_line(l, logical, first);
-		ll = 0;
-	}
-	if (rc == 0 && ll > 0)
-		rc = scan_line(l, logical, first);
-	free(logical);
 	return rc;
 }
 
@@ -832,7 +741,7 @@ static int load_members(struct loader *l, const struct sec *s, struct sl_cfg_gro
 		next = strchr(item, ',');
 		if (next)
 			*next++ = '\0';
-		t = strip(item);
+		t = sl_ini_strip(item);
 		n++;
 		if (!*t)
 			return fail(l, s, "members", "entry %u is empty (expected comma-separated "
@@ -967,7 +876,7 @@ static int load_ranges(struct loader *l, const struct sec *s, struct sl_cfg_serv
 		next = strchr(item, ',');
 		if (next)
 			*next++ = '\0';
-		t = strip(item);
+		t = sl_ini_strip(item);
 		if (n == SL_MAX_RANGES)
 			return fail(l, s, "ports", "more than %u items in '%s' (expected at most "
 				    "%u ports or ranges)", SL_MAX_RANGES, v, SL_MAX_RANGES);
@@ -1314,7 +1223,7 @@ static int validate(struct loader *l)
 int sl_config_load(const char *path, struct sl_config *cfg, char *err, size_t errlen)
 {
 	struct loader *l;
-	char *text = NULL;
+	char *text = NULL, msg[1100];
 	size_t len;
 	int rc = -1;
 
@@ -1344,16 +1253,9 @@ int sl_config_load(const char *path, struct sl_config *cfg, char *err, size_t er
 	if (read_file(l, &text, &len))
 		goto out;
 
-	ini_nmsg = 0;
-	ini_msg[0] = '\0';
-	iniparser_set_error_callback(ini_error);
-	l->dict = iniparser_load(path);
-	iniparser_set_error_callback(NULL);
-	if (!l->dict || ini_nmsg) {
-		if (ini_nmsg)
-			syntax_error(l);
-		else
-			fail(l, NULL, NULL, "cannot parse: iniparser failed without a message");
+	l->dict = sl_ini_load(path, "[SECTION], KEY = VALUE or a ; comment", msg, sizeof(msg));
+	if (!l->dict) {
+		fail(l, NULL, NULL, "%s", msg);
 		goto out;
 	}
 	if (scan(l, text) || validate(l))

@@ -1,0 +1,130 @@
+/* INI files read the way iniparser reads them (see ini.h). */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ini.h"
+
+/* iniparser reports through a global callback without context: the first
+ * message of a load is kept, per thread. */
+static _Thread_local char ini_msg[1024];
+static _Thread_local unsigned ini_nmsg;
+
+__attribute__((format(printf, 1, 2)))
+static int ini_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ini_nmsg++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(ini_msg, sizeof(ini_msg), fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+dictionary *sl_ini_load(const char *path, const char *expect, char *msg, size_t msglen)
+{
+	char *open, *close, *text;
+	unsigned long line;
+	dictionary *d;
+
+	ini_nmsg = 0;
+	ini_msg[0] = '\0';
+	iniparser_set_error_callback(ini_error);
+	d = iniparser_load(path);
+	iniparser_set_error_callback(NULL);
+	if (d && !ini_nmsg)
+		return d;
+	if (d)
+		iniparser_freedict(d);
+	if (!ini_nmsg) {
+		snprintf(msg, msglen, "cannot parse: iniparser failed without a message");
+		return NULL;
+	}
+	/* "iniparser: input line too long in F (N)" */
+	if (strstr(ini_msg, "input line too long") && (open = strrchr(ini_msg, '(')) &&
+	    sscanf(open, "(%lu)", &line) == 1) {
+		snprintf(msg, msglen, "line %lu: line too long (expected at most 1022 characters)",
+			 line);
+		return NULL;
+	}
+	/* "iniparser: syntax error in F (N):\n-> TEXT\n"; another shape is
+	 * passed on verbatim */
+	close = strstr(ini_msg, "):\n-> ");
+	if (strstr(ini_msg, "syntax error") && close) {
+		*close = '\0';
+		open = strrchr(ini_msg, '(');
+		text = close + 6;
+		text[strcspn(text, "\n")] = '\0';
+		if (open && sscanf(open, "(%lu", &line) == 1) {
+			snprintf(msg, msglen, "line %lu: syntax error: '%s' (expected %s)", line, text,
+				 expect);
+			return NULL;
+		}
+	}
+	ini_msg[strcspn(ini_msg, "\n")] = '\0';
+	snprintf(msg, msglen, "cannot parse: %s", ini_msg);
+	return NULL;
+}
+
+int sl_ini_lines(const char *text, int (*fn)(void *ctx, char *line, unsigned first),
+		 void *ctx, unsigned *lineno)
+{
+	char *logical = malloc(SL_INI_LINE_MAX);
+	size_t ll = 0;
+	unsigned no = 0, first = 0;
+	int rc = 0;
+
+	if (!logical)
+		return SL_INI_NOMEM;
+	while (*text && rc == 0) {
+		const char *nl = strchr(text, '\n');
+		size_t n = nl ? (size_t)(nl - text) : strlen(text);
+
+		no++;
+		while (n > 0 && isspace((unsigned char)text[n - 1]))
+			n--;
+		if (ll == 0)
+			first = no;
+		if (ll + n + 1 > SL_INI_LINE_MAX) {
+			*lineno = no;
+			rc = SL_INI_TOO_LONG;
+			break;
+		}
+		memcpy(logical + ll, text, n);
+		ll += n;
+		logical[ll] = '\0';
+		text = nl ? nl + 1 : text + strlen(text);
+		if (ll > 0 && logical[ll - 1] == '\\') {
+			ll--;
+			continue;
+		}
+		rc = fn(ctx, logical, first);
+		ll = 0;
+	}
+	if (rc == 0 && ll > 0)
+		rc = fn(ctx, logical, first);
+	free(logical);
+	return rc;
+}
+
+char *sl_ini_strip(char *s)
+{
+	size_t n;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+void sl_ini_lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
