@@ -16,6 +16,7 @@
 #      kill -9 of sluiced mid-rollout and of sluice-dp
 #   9. sluice-replay over the fixtures: reports recomputed from the output
 #      pcaps, a scheduled rehearsal, determinism, every bad input
+#  10. the integration, cli and replay tests again on the ASan+UBSan build
 # and prints one final "N passed, N failed" line.  Exit 0 only if all pass.
 set -u
 cd "$(dirname "$0")/.."
@@ -56,9 +57,14 @@ stage() {
 	total_fail=$((total_fail + f))
 }
 
+# Under AddressSanitizer + UBSan any report aborts the program.
+asan() {
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$@"
+}
+
 stage unit "$root/build/tests/sluice-unit"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	stage unit-asan "$root/build-asan/tests/sluice-unit"
+stage unit-asan asan "$root/build-asan/tests/sluice-unit"
 stage filter "$root/build/tests/sluice-filter-test"
 stage fixtures sh "$root/tests/test-fixtures.sh" "$root/build/tools/sluice-gen-fixtures"
 stage integration python3 "$root/tests/integration.py" --build "$root/build"
@@ -82,6 +88,13 @@ stage cli python3 "$root/tests/cli.py" --build "$root/build"
 stage control-e2e python3 "$root/tests/control_e2e.py" --build "$root/build"
 stage churn python3 "$root/tests/churn.py" --build "$root/build"
 stage replay python3 "$root/tests/replay.py" --build "$root/build"
+
+# sluice-dp, sluiced and sluicectl, and sluice-replay (the worker, shadow and
+# daemon code together) again on the sanitized build: a report aborts the
+# program, and the test that ran it fails.
+stage integration-asan asan python3 "$root/tests/integration.py" --build "$root/build-asan"
+stage cli-asan asan python3 "$root/tests/cli.py" --build "$root/build-asan"
+stage replay-asan asan python3 "$root/tests/replay.py" --build "$root/build-asan"
 
 echo
 echo "=== summary ==="
