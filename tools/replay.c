@@ -164,7 +164,7 @@ static void usage(FILE *f)
 		"  -h, --help           this text\n"
 		"  -V, --version        the version\n"
 		"  -- EAL-ARGS...       DPDK EAL arguments instead of the defaults (one lcore,\n"
-		"                       --no-huge -m 256 --no-pci --in-memory, quiet logs)\n"
+		"                       --no-huge -m 256 --no-pci --no-shconf, quiet logs)\n"
 		"\n"
 		"A packet whose source is a service's VIP and port is return traffic: it enters\n"
 		"on the port of the group its flow is on (the champion's when the flow is not\n"
