@@ -837,56 +837,57 @@ share = 5%
           f"packets, {peaks[1]} kB for 1 000 000")
 
 
-@test
-def stopped_by_sigterm(tmp):
-    """SIGTERM during a replay: exit 130 at once, saying where, no report;
-    the EAL leaves no runtime directory behind."""
+def big_replay(tmp, packets, ready):
+    """sluice-replay over a --bench capture of packets packets, with a
+    report.json left in OUTDIR beforehand; returns (process, capture,
+    OUTDIR) once ready(OUTDIR) holds (or 20 s have passed)."""
     gen = os.path.join(BUILD, "tools", "sluice-gen-fixtures")
     pcap = os.path.join(tmp, "big.pcap")
-    subprocess.run([gen, "--bench", "6000000", pcap], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([gen, "--bench", str(packets), pcap], check=True,
+                   stdout=subprocess.DEVNULL)
     out = os.path.join(tmp, "out")
     os.makedirs(out)
     write(os.path.join(out, "report.json"), "{}")
     p = subprocess.Popen([os.path.join(BUILD, "tools", "sluice-replay"), "-c", DEMO_INI, "-r",
                           pcap, "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
-    # wait until it writes packets, then stop it
     t0 = time.monotonic()
-    while time.monotonic() - t0 < 20 and p.poll() is None:
-        blue = os.path.join(out, "blue.pcap")
-        if os.path.exists(blue) and os.path.getsize(blue) > 1 << 20:
-            break
-        time.sleep(0.01)
-    check(p.poll() is None, "the replay ended before it could be stopped")
-    p.send_signal(15)
-    so, se = p.communicate(timeout=30)
-    check(p.returncode == 130, f"exit {p.returncode}: {se}")
-    check("stopped by SIGTERM at packet" in se, f"message: {se}")
+    while time.monotonic() - t0 < 20 and p.poll() is None and not ready(out):
+        time.sleep(0.002)
+    return p, pcap, out
+
+
+def ended_without_report(p, out):
     check(not os.path.exists(os.path.join(out, "report.json")), "a report.json is left")
     check(not os.path.exists(f"/var/run/dpdk/sluice-replay-{p.pid}"),
           "the EAL runtime directory is left")
 
 
 @test
+def stopped_by_sigterm(tmp):
+    """SIGTERM during a replay: exit 130 at once, saying where, no report;
+    the EAL leaves no runtime directory behind."""
+    def writing(out):
+        blue = os.path.join(out, "blue.pcap")
+        return os.path.exists(blue) and os.path.getsize(blue) > 1 << 20
+
+    p, _, out = big_replay(tmp, 6000000, writing)
+    check(p.poll() is None, "the replay ended before it could be stopped")
+    p.send_signal(15)
+    so, se = p.communicate(timeout=30)
+    check(p.returncode == 130, f"exit {p.returncode}: {se}")
+    check("stopped by SIGTERM at packet" in se, f"message: {se}")
+    ended_without_report(p, out)
+
+
+@test
 def capture_cut_while_read(tmp):
     """The capture truncated by another program during the replay: exit 2,
-    the packet named, no report, no EAL runtime directory left."""
-    gen = os.path.join(BUILD, "tools", "sluice-gen-fixtures")
-    pcap = os.path.join(tmp, "big.pcap")
-    subprocess.run([gen, "--bench", "2000000", pcap], check=True, stdout=subprocess.DEVNULL)
-    out = os.path.join(tmp, "out")
-    os.makedirs(out)
-    write(os.path.join(out, "report.json"), "{}")
-    p = subprocess.Popen([os.path.join(BUILD, "tools", "sluice-replay"), "-c", DEMO_INI, "-r",
-                          pcap, "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    the sizes said, no report, no EAL runtime directory left."""
     # the output files are made before the packet loop: stop it there, cut
     # the capture to 1 000 records, and let it go on
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 20 and p.poll() is None:
-        if os.path.exists(os.path.join(out, "client.pcap")):
-            break
-        time.sleep(0.002)
+    p, pcap, out = big_replay(tmp, 2000000,
+                              lambda out: os.path.exists(os.path.join(out, "client.pcap")))
     p.send_signal(19)  # SIGSTOP
     try:
         with open(pcap, "r+b") as f:
@@ -897,9 +898,7 @@ def capture_cut_while_read(tmp):
     check(p.returncode == 2, f"exit {p.returncode}: {se}")
     check(f"{pcap}: the capture was cut short while being read" in se and
           f"{24 + 1000 * 76} now)" in se, f"message: {se}")
-    check(not os.path.exists(os.path.join(out, "report.json")), "a report.json is left")
-    check(not os.path.exists(f"/var/run/dpdk/sluice-replay-{p.pid}"),
-          "the EAL runtime directory is left")
+    ended_without_report(p, out)
 
 
 @test
