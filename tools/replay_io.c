@@ -132,20 +132,26 @@ int rp_in_open(struct rp_in *in, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	in->offset = 24;
-	in->dropped = 0;
 	return 0;
 }
 
-static int record_error(struct rp_in *in, char *err, size_t errlen, const char *fmt,
-			uint64_t a, uint64_t b)
+/* "PATH: packet N at byte offset O: " and the rest; for a record cut by
+ * the end of the file (cut), where that is. */
+__attribute__((format(printf, 5, 6)))
+static int record_error(const struct rp_in *in, char *err, size_t errlen, int cut,
+			const char *fmt, ...)
 {
-	char what[160];
+	char what[400], where[96] = "";
+	va_list ap;
 
-	snprintf(what, sizeof(what), fmt, (unsigned long long)a, (unsigned long long)b);
-	return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: %s (the capture is cut "
-		    "or damaged there; %llu bytes in the file)", in->path,
-		    (unsigned long long)in->index, (unsigned long long)in->offset, what,
-		    (unsigned long long)in->size);
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (cut)
+		snprintf(where, sizeof(where), " (the capture is cut or damaged there; %llu bytes "
+			 "in the file)", (unsigned long long)in->size);
+	return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: %s%s", in->path,
+		    (unsigned long long)in->index, (unsigned long long)in->offset, what, where);
 }
 
 int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t **data,
@@ -159,30 +165,26 @@ int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t *
 		return 0;
 	in->index++;
 	if (unlikely(left < 16))
-		return record_error(in, err, errlen, "truncated record: %llu of its %llu header "
-				    "bytes", left, 16);
+		return record_error(in, err, errlen, 1, "truncated record: %llu of its 16 header "
+				    "bytes", (unsigned long long)left);
 	sec = rd32(h, in->swapped);
 	frac = rd32(h + 4, in->swapped);
 	caplen = rd32(h + 8, in->swapped);
 	wire = rd32(h + 12, in->swapped);
 	if (unlikely(caplen > PCAP_MAX_CAPLEN))
-		return record_error(in, err, errlen, "a damaged record: a captured length of %llu "
-				    "bytes (a pcap record holds at most %llu)", caplen,
+		return record_error(in, err, errlen, 1, "a damaged record: a captured length of %u "
+				    "bytes (a pcap record holds at most %u)", caplen,
 				    PCAP_MAX_CAPLEN);
 	if (unlikely(left - 16 < caplen))
-		return record_error(in, err, errlen, "truncated record: %llu of its %llu captured "
-				    "bytes", left - 16, caplen);
+		return record_error(in, err, errlen, 1, "truncated record: %llu of its %u captured "
+				    "bytes", (unsigned long long)(left - 16), caplen);
 	if (unlikely(caplen < wire))
-		return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: only %u of its %u "
-			    "bytes were captured (snaplen %u): the replay needs whole packets "
-			    "(capture with tcpdump -s 0)", in->path,
-			    (unsigned long long)in->index, (unsigned long long)in->offset,
-			    caplen, wire, in->snaplen);
+		return record_error(in, err, errlen, 0, "only %u of its %u bytes were captured "
+				    "(snaplen %u): the replay needs whole packets (capture with "
+				    "tcpdump -s 0)", caplen, wire, in->snaplen);
 	if (unlikely(caplen > wire))
-		return sl_seterr(err, errlen, "%s: packet %llu at byte offset %llu: %u bytes captured "
-			    "of a %u-byte packet (a damaged record)", in->path,
-			    (unsigned long long)in->index, (unsigned long long)in->offset,
-			    caplen, wire);
+		return record_error(in, err, errlen, 0, "%u bytes captured of a %u-byte packet (a "
+				    "damaged record)", caplen, wire);
 	*ts_ns = (uint64_t)sec * 1000000000u + (in->nano ? frac : (uint64_t)frac * 1000u);
 	*len = caplen;
 	*data = h + 16;
