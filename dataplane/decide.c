@@ -53,6 +53,7 @@ int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg, struct sl_c
 		return -1;
 	}
 	w->nports = (uint8_t)cfg->nports;
+	w->port_mask = (uint16_t)((1u << cfg->nports) - 1);
 	for (uint32_t p = 0; p < cfg->nports; p++) {
 		w->port_role[p] = cfg->ports[p].role;
 		if (cfg->ports[p].role == SL_ROLE_CLIENT)
@@ -93,9 +94,7 @@ void sl_worker_sweep(struct sl_worker *w, uint32_t now_ms)
  * raising the share only adds flows to the challenger. */
 static inline uint8_t pick_group(const struct sl_service_rec *s, uint64_t h1)
 {
-	uint32_t u = (uint32_t)(((h1 >> 32) * SL_SHARE_MAX_BP) >> 32);
-
-	return u < s->share_bp ? s->challenger : s->champion;
+	return sl_hash_range(h1, SL_SHARE_MAX_BP) < s->share_bp ? s->challenger : s->champion;
 }
 
 static inline uint16_t pick_member(const struct sl_group_rec *g, uint64_t h2)
@@ -104,20 +103,19 @@ static inline uint16_t pick_member(const struct sl_group_rec *g, uint64_t h2)
 }
 
 /* Shadow rules of service s for client packet i (§5): a flow-consistent
- * sample by the rule's own seed, then the rule's filter. */
+ * sample by the rule's own seed, then the rule's filter (ready: the
+ * filters of this rule set are built). */
 static inline uint16_t shadow_pick(struct sl_worker *w, const struct sl_table_hdr *h,
 				   const struct sl_service_rec *s, uint64_t digest, unsigned i,
-				   int new_flow)
+				   int new_flow, int ready)
 {
 	struct sl_counters *c = w->cnt;
 	uint16_t mask = s->shadow_mask, got = 0;
-	int ready = w->shadow.match && w->shadow.ready_gen == h->shadow_gen;
 
 	while (mask) {
 		unsigned r = (unsigned)__builtin_ctz(mask);
 		const struct sl_shadow_rec *sr = &h->shadows[r];
-		uint32_t u = (uint32_t)(((sl_hash_mix(digest, sr->seed) >> 32) *
-					 SL_SHARE_MAX_BP) >> 32);
+		uint32_t u = sl_hash_range(sl_hash_mix(digest, sr->seed), SL_SHARE_MAX_BP);
 
 		mask &= (uint16_t)(mask - 1);
 		if (u >= sr->sample_bp)
@@ -145,12 +143,6 @@ static inline uint8_t tcp_next(uint8_t st, uint8_t fl, int dir_client)
 	if (!(fl & SL_TCP_SYN) || (fl & SL_TCP_ACK))
 		st |= SL_FS_EST;
 	return st;
-}
-
-static inline uint8_t tcp_closed(uint8_t st)
-{
-	return (st & SL_FS_RST) || (st & (SL_FS_FIN_C | SL_FS_FIN_S)) ==
-						   (SL_FS_FIN_C | SL_FS_FIN_S);
 }
 
 /* Decide a new flow of service s and fill the entry (if any). Returns the
@@ -181,7 +173,7 @@ static inline uint16_t other_mask(const struct sl_worker *w, int from_client)
 /* Client -> server packet i of service si. */
 static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int si,
 			      const struct sl_pkt *p, const struct sl_key *k, uint64_t digest,
-			      uint16_t len, int icmp, uint32_t now, unsigned i,
+			      uint16_t len, int icmp, uint32_t now, unsigned i, int shadow_ready,
 			      struct sl_verdict *vd)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
@@ -215,7 +207,7 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 
 		/* A group record without a name is a removed group. */
 		if (f->gen >= s->reset_gen && f->group < v->hdr->ngroups &&
-		    v->groups[f->group].name[0] && !(syn && tcp_closed(f->state))) {
+		    v->groups[f->group].name[0] && !(syn && sl_fs_closed(f->state))) {
 			g = f->group;
 			f->last_seen = now;
 			if (is_tcp)
@@ -238,10 +230,8 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 		gr = &v->groups[g];
 		goto out;
 	}
-	if (res == SL_FT_REUSED) {
-		c->grp[old.service][old.group].active--;
-		c->expired++;
-	}
+	if (res == SL_FT_REUSED)
+		flow_gone(c, &old);
 fill:
 	g = decide_new(v, s, digest, &member, &mac);
 	gr = &v->groups[g];
@@ -268,7 +258,7 @@ fill:
 out_flow:
 	/* A sticky flow keeps its member; a flow decided while its group was in
 	 * port mode gets one now. */
-	if (gr->mode == SL_MODE_MAC && gr->nmembers && f && !(f->mac[0] | f->mac[1] |
+	if (gr->mode == SL_MODE_MAC && gr->nmembers && !(f->mac[0] | f->mac[1] |
 			f->mac[2] | f->mac[3] | f->mac[4] | f->mac[5])) {
 		member = pick_member(gr, sl_hash_mix(digest, v->hdr->seed_member));
 		memcpy(f->mac, gr->macs[member], 6);
@@ -284,7 +274,7 @@ out:
 	}
 	/* ICMP errors are not requests: the shadow sees the flow's own packets */
 	if (s->shadow_mask && !icmp)
-		vd->shadow = shadow_pick(w, v->hdr, s, digest, i, new_flow);
+		vd->shadow = shadow_pick(w, v->hdr, s, digest, i, new_flow, shadow_ready);
 }
 
 /* Server -> client packet of service si, received on backend port in_port. */
@@ -332,6 +322,11 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	struct sl_counters *c = w->cnt;
 	const struct sl_table_hdr *h = v->hdr;
 	int from_client = w->port_role[in_port] == SL_ROLE_CLIENT;
+	/* fixed for the burst: where other traffic goes, what a malformed
+	 * packet becomes */
+	const uint16_t other = other_mask(w, from_client);
+	const uint8_t bad_kind = w->malformed == SL_MALFORMED_FORWARD ? K_FWD_BAD : K_DROP_BAD;
+	const int shadow_ready = w->shadow.match && w->shadow.ready_gen == h->shadow_gen;
 
 	if (w->port_role[in_port] == SL_ROLE_SHADOW) {
 		/* Challenger output never reaches a user. */
@@ -362,7 +357,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 
 		if (bad[i] != SL_OK) {
 			c->malformed[bad[i]]++;
-			kind[i] = w->malformed == SL_MALFORMED_FORWARD ? K_FWD_BAD : K_DROP_BAD;
+			kind[i] = bad_kind;
 			continue;
 		}
 		if (p->family == 0) {
@@ -394,20 +389,20 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		case K_SVC_ICMP:
 			if (from_client)
 				client_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], len[i],
-					   kind[i] == K_SVC_ICMP, now_ms, i, o);
+					   kind[i] == K_SVC_ICMP, now_ms, i, shadow_ready, o);
 			else
 				o->out = return_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], len[i],
 						    kind[i] == K_SVC_ICMP, in_port, now_ms);
 			break;
 		case K_OTHER:
-			o->out = other_mask(w, from_client);
+			o->out = other;
 			if (o->out)
 				c->other_fwd++;
 			else
 				c->other_drop++;
 			break;
 		case K_FWD_BAD:
-			o->out = other_mask(w, from_client);
+			o->out = other;
 			if (o->out)
 				c->malformed_fwd++;
 			else

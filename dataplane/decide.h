@@ -39,6 +39,7 @@ struct sl_worker {
 	struct sl_counters *cnt;
 	uint8_t port_role[SL_MAX_PORTS]; /* enum sl_port_role per port index */
 	uint8_t nports;
+	uint16_t port_mask;              /* output bits that name a port */
 	uint8_t client_port;             /* port index of the client port */
 	uint16_t backend_mask;           /* output mask: every backend port */
 	uint8_t other;                   /* enum sl_other_action */

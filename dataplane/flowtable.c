@@ -19,13 +19,11 @@ _Static_assert(SL_FS_USED == 0x80, "the sweep reads USED as the state's top bit"
 
 static uint32_t state_timeout(uint8_t st, const struct sl_ft_timeouts *t)
 {
-	const uint8_t fins = SL_FS_FIN_C | SL_FS_FIN_S;
-
 	if (!(st & SL_FS_TCP))
 		return t->other;
-	if ((st & SL_FS_RST) || (st & fins) == fins)
+	if (sl_fs_closed(st))
 		return t->tcp_closed;
-	if (st & fins)
+	if (st & (SL_FS_FIN_C | SL_FS_FIN_S))
 		return t->tcp_fin;
 	if (st & SL_FS_EST)
 		return t->tcp_est;

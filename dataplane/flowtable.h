@@ -35,6 +35,13 @@ struct sl_flow {
 
 _Static_assert(sizeof(struct sl_flow) == 64, "one cache line per flow");
 
+/* FIN from both sides, or RST: the connection is over. */
+static inline int sl_fs_closed(uint8_t st)
+{
+	return (st & SL_FS_RST) || (st & (SL_FS_FIN_C | SL_FS_FIN_S)) ==
+					   (SL_FS_FIN_C | SL_FS_FIN_S);
+}
+
 /* Idle timeouts in ms. */
 struct sl_ft_timeouts {
 	uint32_t tcp_syn;     /* SYN seen, nothing after it */

@@ -157,4 +157,10 @@ static inline uint64_t sl_hash_mix(uint64_t digest, uint64_t seed)
 	return x;
 }
 
+/* A hash's top 32 bits mapped onto [0, n) by multiply-shift (no division). */
+static inline uint32_t sl_hash_range(uint64_t h, uint32_t n)
+{
+	return (uint32_t)(((h >> 32) * (uint64_t)n) >> 32);
+}
+
 #endif

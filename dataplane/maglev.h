@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "hash.h"
+
 #define SL_MAGLEV_DEFAULT 65537u
 
 /* 1 if n is prime. */
@@ -20,10 +22,10 @@ int sl_is_prime(uint32_t n);
 int sl_maglev_build(uint16_t *table, uint32_t m, const uint8_t (*macs)[6],
 		    uint32_t n, uint64_t seed);
 
-/* Slot for a hash: multiply-shift range reduction (no division). */
+/* Slot for a hash. */
 static inline uint32_t sl_maglev_slot(uint64_t h2, uint32_t m)
 {
-	return (uint32_t)(((h2 >> 32) * (uint64_t)m) >> 32);
+	return sl_hash_range(h2, m);
 }
 
 #endif

@@ -303,8 +303,6 @@ static struct sl_dp_worker **workers_create(unsigned nw, const unsigned *lc,
 		w[i]->src = src;
 		w[i]->run = &run;
 		w[i]->queue = (uint16_t)i;
-		w[i]->nports = ports.nports;
-		w[i]->port_mask = (uint16_t)((1u << ports.nports) - 1);
 		w[i]->solo = nw == 1 && lc[i] == rte_get_main_lcore();
 		memcpy(w[i]->port_id, ports.port_id, sizeof(ports.port_id));
 		for (unsigned p = 0; p < ports.nports; p++) {

@@ -11,8 +11,6 @@
 
 #include "worker.h"
 
-__extension__ typedef unsigned __int128 sl_u128;
-
 /* How long a stopping worker keeps retrying its TX buffers. */
 #define SL_DRAIN_MS 100
 /* A single-lcore worker checks the stop conditions this often (iterations). */
@@ -63,7 +61,7 @@ uint64_t sl_dp_run_rx(const struct sl_dp_run *run)
 	for (unsigned i = 0; i < run->nworkers; i++) {
 		const struct sl_dp_worker *w = run->workers[i];
 
-		for (unsigned p = 0; p < w->nports; p++)
+		for (unsigned p = 0; p < w->core.nports; p++)
 			sum += *(const volatile uint64_t *)&w->core.cnt->port_rx[p];
 	}
 	return sum;
@@ -115,19 +113,30 @@ void sl_dp_run_reason(const struct sl_dp_run *run, char *buf, unsigned len)
 	}
 }
 
+/* Room at the end of a TX or shadow buffer (rule: its rule bytes, or
+ * NULL): what was sent from the front makes it.  0: the buffer is full. */
+static inline int buf_room(uint16_t *lo, uint16_t *hi, struct rte_mbuf **m, uint8_t *rule)
+{
+	if (likely(*hi < SL_TXBUF_CAP))
+		return 1;
+	if (*lo == 0)
+		return 0;
+	memmove(&m[0], &m[*lo], (size_t)(*hi - *lo) * sizeof(m[0]));
+	if (rule)
+		memmove(&rule[0], &rule[*lo], (size_t)(*hi - *lo));
+	*hi -= *lo;
+	*lo = 0;
+	return 1;
+}
+
 static inline void tx_enqueue(struct sl_dp_worker *w, unsigned p, struct rte_mbuf *m)
 {
 	struct sl_dp_txbuf *b = &w->tx[p];
 
-	if (unlikely(b->hi == SL_TXBUF_CAP)) {
-		if (b->lo == 0) {
-			rte_pktmbuf_free(m);
-			w->core.cnt->port_drop[p]++;
-			return;
-		}
-		memmove(&b->m[0], &b->m[b->lo], (size_t)(b->hi - b->lo) * sizeof(b->m[0]));
-		b->hi -= b->lo;
-		b->lo = 0;
+	if (unlikely(!buf_room(&b->lo, &b->hi, b->m, NULL))) {
+		rte_pktmbuf_free(m);
+		w->core.cnt->port_drop[p]++;
+		return;
 	}
 	b->m[b->hi++] = m;
 }
@@ -157,7 +166,7 @@ static inline unsigned tx_flush(struct sl_dp_worker *w, unsigned p)
 
 static inline void dispatch(struct sl_dp_worker *w, struct rte_mbuf *m, uint16_t mask)
 {
-	mask &= w->port_mask;
+	mask &= w->core.port_mask;
 	if (mask == 0) {
 		rte_pktmbuf_free(m);
 		return;
@@ -201,17 +210,11 @@ static inline void shadow_enqueue(struct sl_dp_worker *w, unsigned p, unsigned r
 {
 	struct sl_dp_shadowbuf *b = &w->shadow_tx[p];
 
-	if (unlikely(b->hi == SL_TXBUF_CAP)) {
-		if (b->lo == 0) {
-			/* the shadow port is behind: this copy goes, nothing waits */
-			w->core.cnt->port_drop[p]++;
-			shadow_drop(w, r, c);
-			return;
-		}
-		memmove(&b->m[0], &b->m[b->lo], (size_t)(b->hi - b->lo) * sizeof(b->m[0]));
-		memmove(&b->rule[0], &b->rule[b->lo], (size_t)(b->hi - b->lo));
-		b->hi -= b->lo;
-		b->lo = 0;
+	if (unlikely(!buf_room(&b->lo, &b->hi, b->m, b->rule))) {
+		/* the shadow port is behind: this copy goes, nothing waits */
+		w->core.cnt->port_drop[p]++;
+		shadow_drop(w, r, c);
+		return;
 	}
 	b->rule[b->hi] = (uint8_t)r;
 	b->m[b->hi++] = c;
@@ -232,7 +235,7 @@ static inline void shadow_copies(struct sl_dp_worker *w, const struct sl_view *v
 		struct rte_mbuf *c;
 
 		mask &= (uint16_t)(mask - 1);
-		if (unlikely(p >= w->nports)) {
+		if (unlikely(p >= w->core.nports)) {
 			shadow_drop(w, r, NULL);
 			continue;
 		}
@@ -293,7 +296,7 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 
 void sl_dp_flush(struct sl_dp_worker *w)
 {
-	for (unsigned p = 0; p < w->nports; p++) {
+	for (unsigned p = 0; p < w->core.nports; p++) {
 		tx_flush(w, p);
 		shadow_flush(w, p);
 	}
@@ -307,10 +310,10 @@ void sl_dp_drain(struct sl_dp_worker *w)
 
 	do {
 		left = 0;
-		for (unsigned p = 0; p < w->nports; p++)
+		for (unsigned p = 0; p < w->core.nports; p++)
 			left += tx_flush(w, p) + shadow_flush(w, p);
 	} while (left && rte_rdtsc() < end);
-	for (unsigned p = 0; p < w->nports; p++) {
+	for (unsigned p = 0; p < w->core.nports; p++) {
 		struct sl_dp_txbuf *b = &w->tx[p];
 		struct sl_dp_shadowbuf *sb = &w->shadow_tx[p];
 
@@ -343,7 +346,7 @@ int sl_dp_worker_main(void *arg)
 		/* an idle worker still lets go of an old filter set */
 		shadow_adopt(w);
 
-		for (unsigned p = 0; p < w->nports; p++) {
+		for (unsigned p = 0; p < w->core.nports; p++) {
 			uint16_t n = rte_eth_rx_burst(w->port_id[p], w->queue, pkts, SL_BURST);
 
 			if (n == 0)

@@ -67,8 +67,6 @@ struct sl_dp_worker {
 	const struct sl_table_src *src;
 	struct sl_dp_run *run;
 	uint16_t queue;        /* RX and TX queue of every port = worker index */
-	uint16_t nports;
-	uint16_t port_mask;    /* output bits that name a port */
 	uint8_t solo;          /* the only lcore: checks the stop conditions too */
 	uint16_t port_id[SL_MAX_PORTS];
 	uint64_t first_rx_tsc; /* TSC of the first and last burst received; */

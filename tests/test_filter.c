@@ -298,8 +298,6 @@ static void rig_up(struct rig *r, uint16_t share_bp, int with_mac, unsigned copy
 	sl_dp_run_init(&r->run, 0, 0);
 	r->w->run = &r->run;
 	r->w->src = r->src;
-	r->w->nports = 4;
-	r->w->port_mask = 0xf;
 	r->w->tx_fn = cap_tx;
 	r->w->tx_ctx = r->cap;
 	snprintf(name, sizeof(name), "tcopy%d", seq);

@@ -471,12 +471,6 @@ static inline const struct sl_view *view(const struct replay *r)
 	return sl_src_view(&r->src);
 }
 
-static inline uint8_t tcp_closed(uint8_t st)
-{
-	return (st & SL_FS_RST) || (st & (SL_FS_FIN_C | SL_FS_FIN_S)) ==
-						   (SL_FS_FIN_C | SL_FS_FIN_S);
-}
-
 /* After a client burst: flows that had a live entry and now are on
  * another group were moved (a --reset); an established TCP connection
  * moved is broken.  Each flow counts once per burst. */
@@ -593,7 +587,7 @@ static unsigned arrival_port(struct replay *r, const uint8_t *d, uint32_t len,
 	pi->dig = sl_key_digest(&pi->key, &p, h->seed_flow);
 	f = sl_ft_lookup(core->ft, &pi->key, pi->dig, r->now32);
 	if (f && f->gen < h->services[s].reset_gen &&
-	    !((f->state & SL_FS_TCP) && tcp_closed(f->state))) {
+	    !((f->state & SL_FS_TCP) && sl_fs_closed(f->state))) {
 		pi->tracked = 1;
 		pi->group = f->group;
 		pi->state = f->state;
@@ -870,8 +864,6 @@ static int worker_init(struct replay *r)
 	w->tx_fn = replay_tx;
 	w->tx_ctx = r;
 	w->run = &r->run;
-	w->nports = r->cfg->nports;
-	w->port_mask = (uint16_t)((1u << r->cfg->nports) - 1);
 	w->solo = 1;
 	return 0;
 }
