@@ -64,8 +64,9 @@ static int fail(struct plan *p, unsigned step, const char *key, const char *fmt,
 	return -1;
 }
 
-static int scan_section(struct plan *p, char *line, unsigned lineno)
+static int scan_section(void *ctx, char *line, unsigned lineno)
 {
+	struct plan *p = ctx;
 	char *inner, *num, *end;
 	unsigned long n;
 	struct psec *s;
@@ -99,25 +100,12 @@ static int scan_section(struct plan *p, char *line, unsigned lineno)
 	return 0;
 }
 
-static int scan_line(void *ctx, char *line, unsigned lineno)
+static int scan_key(void *ctx, char *key, unsigned lineno)
 {
 	struct plan *p = ctx;
-	char *eq, *key;
 	unsigned step;
 	int k;
 
-	line = sl_ini_strip(line);
-	if (!*line || *line == '#' || *line == ';')
-		return 0;
-	if (line[0] == '[' && line[strlen(line) - 1] == ']')
-		return scan_section(p, line, lineno);
-	eq = strchr(line, '=');
-	if (!eq) /* iniparser already refused such a line */
-		return fail(p, 0, NULL, "line %u: syntax error: '%s' (expected KEY = VALUE)",
-			    lineno, line);
-	*eq = '\0';
-	key = sl_ini_strip(line);
-	sl_ini_lower(key);
 	if (!p->cur)
 		return fail(p, 0, NULL, "line %u: key '%s' is outside any section (expected a "
 			    "[step N] header before it)", lineno, key);
@@ -134,18 +122,13 @@ static int scan_line(void *ctx, char *line, unsigned lineno)
 	return 0;
 }
 
-/* Walk the text the way iniparser does (a trailing '\' joins lines). */
+/* Every section and key, with its line (see sl_ini_scan). */
 static int scan(struct plan *p, const char *text)
 {
-	unsigned lineno = 0;
-	int rc = sl_ini_lines(text, scan_line, p, &lineno);
+	char msg[1100];
+	int rc = sl_ini_scan(text, scan_section, scan_key, p, msg, sizeof(msg));
 
-	if (rc == SL_INI_TOO_LONG)
-		return fail(p, 0, NULL, "line %u: line too long (expected at most 1022 "
-			    "characters)", lineno);
-	if (rc == SL_INI_NOMEM)
-		return fail(p, 0, NULL, "cannot read: out of memory");
-	return rc;
+	return rc == SL_INI_ERR ? fail(p, 0, NULL, "%s", msg) : rc;
 }
 
 static int read_text(struct plan *p, char **out)

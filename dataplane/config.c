@@ -183,8 +183,9 @@ static int read_file(struct loader *l, char **out, size_t *outlen)
 	return 0;
 }
 
-static int scan_section(struct loader *l, char *line, unsigned lineno)
+static int scan_section(void *ctx, char *line, unsigned lineno)
 {
+	struct loader *l = ctx;
 	char *end = strchr(line, ']'), *inner, *sp;
 	struct sec *s;
 	int kind = -1;
@@ -250,50 +251,13 @@ static int scan_section(struct loader *l, char *line, unsigned lineno)
 	return 0;
 }
 
-/* iniparser accepts `k = "abc` and `k = "a" junk` silently; refuse both. */
-static int check_quotes(struct loader *l, const char *line, const char *value, unsigned lineno)
-{
-	const char *close, *p;
-	char q;
-
-	while (isspace((unsigned char)*value))
-		value++;
-	q = *value;
-	if (q != '"' && q != '\'')
-		return 0;
-	close = strchr(value + 1, q);
-	if (!close)
-		return fail(l, NULL, NULL, "line %u: syntax error: unterminated quote in '%s' "
-			    "(expected KEY = %cVALUE%c)", lineno, line, q, q);
-	for (p = close + 1; isspace((unsigned char)*p); p++)
-		;
-	if (*p && *p != ';' && *p != '#')
-		return fail(l, NULL, NULL, "line %u: syntax error: text after the closing quote "
-			    "in '%s' (expected nothing or a ; comment after it)", lineno, line);
-	return 0;
-}
-
-static int scan_line(void *ctx, char *line, unsigned lineno)
+static int scan_key(void *ctx, char *key, unsigned lineno)
 {
 	struct loader *l = ctx;
-	char *eq, *key, buf[600];
+	char buf[600];
 	struct sec *s;
 	int k;
 
-	line = sl_ini_strip(line);
-	if (!*line || *line == '#' || *line == ';')
-		return 0;
-	if (line[0] == '[' && line[strlen(line) - 1] == ']')
-		return scan_section(l, line, lineno);
-	eq = strchr(line, '=');
-	if (!eq) /* iniparser already refused such a line */
-		return fail(l, NULL, NULL, "line %u: syntax error: '%s' (expected KEY = VALUE)",
-			    lineno, line);
-	if (check_quotes(l, line, eq + 1, lineno))
-		return -1;
-	*eq = '\0';
-	key = sl_ini_strip(line);
-	sl_ini_lower(key);
 	if (l->nsecs == 0)
 		return fail(l, NULL, NULL, "line %u: key '%s' is outside any section (expected "
 			    "a [SECTION] header before it)", lineno, key);
@@ -310,18 +274,13 @@ static int scan_line(void *ctx, char *line, unsigned lineno)
 	return 0;
 }
 
-/* Walk the text the way iniparser does (a trailing '\' joins lines). */
+/* Every section and key, with its line (see sl_ini_scan). */
 static int scan(struct loader *l, char *text)
 {
-	unsigned lineno = 0;
-	int rc = sl_ini_lines(text, scan_line, l, &lineno);
+	char msg[1100];
+	int rc = sl_ini_scan(text, scan_section, scan_key, l, msg, sizeof(msg));
 
-	if (rc == SL_INI_TOO_LONG)
-		return fail(l, NULL, NULL, "line %u: line too long (expected at most 1022 "
-			    "characters)", lineno);
-	if (rc == SL_INI_NOMEM)
-		return fail(l, NULL, NULL, "cannot read: out of memory");
-	return rc;
+	return rc == SL_INI_ERR ? fail(l, NULL, NULL, "%s", msg) : rc;
 }
 
 /* Value of key in section s, or NULL when the file does not set it. */

@@ -7,6 +7,8 @@
 
 #include "ini.h"
 
+#define TOO_LONG "line %lu: line too long (expected at most 1022 characters)"
+
 /* iniparser reports through a global callback without context: the first
  * message of a load is kept, per thread. */
 static _Thread_local char ini_msg[1024];
@@ -47,8 +49,7 @@ dictionary *sl_ini_load(const char *path, const char *expect, char *msg, size_t 
 	/* "iniparser: input line too long in F (N)" */
 	if (strstr(ini_msg, "input line too long") && (open = strrchr(ini_msg, '(')) &&
 	    sscanf(open, "(%lu)", &line) == 1) {
-		snprintf(msg, msglen, "line %lu: line too long (expected at most 1022 characters)",
-			 line);
+		snprintf(msg, msglen, TOO_LONG, line);
 		return NULL;
 	}
 	/* "iniparser: syntax error in F (N):\n-> TEXT\n"; another shape is
@@ -70,16 +71,75 @@ dictionary *sl_ini_load(const char *path, const char *expect, char *msg, size_t 
 	return NULL;
 }
 
-int sl_ini_lines(const char *text, int (*fn)(void *ctx, char *line, unsigned first),
-		 void *ctx, unsigned *lineno)
+/* iniparser accepts `k = "abc` and `k = "a" junk` silently; refuse both. */
+static int check_quotes(const char *line, const char *value, unsigned lineno, char *msg,
+			size_t msglen)
+{
+	const char *close, *p;
+	char q;
+
+	while (isspace((unsigned char)*value))
+		value++;
+	q = *value;
+	if (q != '"' && q != '\'')
+		return 0;
+	close = strchr(value + 1, q);
+	if (!close) {
+		snprintf(msg, msglen, "line %u: syntax error: unterminated quote in '%s' (expected "
+			 "KEY = %cVALUE%c)", lineno, line, q, q);
+		return SL_INI_ERR;
+	}
+	for (p = close + 1; isspace((unsigned char)*p); p++)
+		;
+	if (*p && *p != ';' && *p != '#') {
+		snprintf(msg, msglen, "line %u: syntax error: text after the closing quote in "
+			 "'%s' (expected nothing or a ; comment after it)", lineno, line);
+		return SL_INI_ERR;
+	}
+	return 0;
+}
+
+static int scan_line(char *line, unsigned lineno,
+		     int (*section)(void *ctx, char *line, unsigned lineno),
+		     int (*key)(void *ctx, char *key, unsigned lineno), void *ctx, char *msg,
+		     size_t msglen)
+{
+	char *eq;
+	int rc;
+
+	line = sl_ini_strip(line);
+	if (!*line || *line == '#' || *line == ';')
+		return 0;
+	if (line[0] == '[' && line[strlen(line) - 1] == ']')
+		return section(ctx, line, lineno);
+	eq = strchr(line, '=');
+	if (!eq) { /* iniparser already refused such a line */
+		snprintf(msg, msglen, "line %u: syntax error: '%s' (expected KEY = VALUE)", lineno,
+			 line);
+		return SL_INI_ERR;
+	}
+	rc = check_quotes(line, eq + 1, lineno, msg, msglen);
+	if (rc)
+		return rc;
+	*eq = '\0';
+	line = sl_ini_strip(line);
+	sl_ini_lower(line);
+	return key(ctx, line, lineno);
+}
+
+int sl_ini_scan(const char *text, int (*section)(void *ctx, char *line, unsigned lineno),
+		int (*key)(void *ctx, char *key, unsigned lineno), void *ctx, char *msg,
+		size_t msglen)
 {
 	char *logical = malloc(SL_INI_LINE_MAX);
 	size_t ll = 0;
 	unsigned no = 0, first = 0;
 	int rc = 0;
 
-	if (!logical)
-		return SL_INI_NOMEM;
+	if (!logical) {
+		snprintf(msg, msglen, "cannot read: out of memory");
+		return SL_INI_ERR;
+	}
 	while (*text && rc == 0) {
 		const char *nl = strchr(text, '\n');
 		size_t n = nl ? (size_t)(nl - text) : strlen(text);
@@ -90,8 +150,8 @@ int sl_ini_lines(const char *text, int (*fn)(void *ctx, char *line, unsigned fir
 		if (ll == 0)
 			first = no;
 		if (ll + n + 1 > SL_INI_LINE_MAX) {
-			*lineno = no;
-			rc = SL_INI_TOO_LONG;
+			snprintf(msg, msglen, TOO_LONG, (unsigned long)no);
+			rc = SL_INI_ERR;
 			break;
 		}
 		memcpy(logical + ll, text, n);
@@ -102,11 +162,11 @@ int sl_ini_lines(const char *text, int (*fn)(void *ctx, char *line, unsigned fir
 			ll--;
 			continue;
 		}
-		rc = fn(ctx, logical, first);
+		rc = scan_line(logical, first, section, key, ctx, msg, msglen);
 		ll = 0;
 	}
 	if (rc == 0 && ll > 0)
-		rc = fn(ctx, logical, first);
+		rc = scan_line(logical, first, section, key, ctx, msg, msglen);
 	free(logical);
 	return rc;
 }

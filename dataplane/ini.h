@@ -10,22 +10,25 @@
 /* Longer than any logical line iniparser accepts ('\0' included). */
 #define SL_INI_LINE_MAX 4096
 
-enum {
-	SL_INI_TOO_LONG = -2, /* *lineno: the physical line past the limit */
-	SL_INI_NOMEM = -3,
-};
+/* sl_ini_scan's own refusal (msg says why); a callback's -1 is its own. */
+#define SL_INI_ERR (-2)
 
 /* iniparser_load(path), or NULL with msg saying what is wrong and on which
  * line ("line N: syntax error: 'TEXT' (expected EXPECT)", "line N: line
  * too long ...", "cannot parse: ..."), without the file's name. */
 dictionary *sl_ini_load(const char *path, const char *expect, char *msg, size_t msglen);
 
-/* Calls fn(ctx, line, first) for each logical line of text: trailing white
- * space cut, a trailing '\' joining the next line, first the number of its
- * first physical line; fn may change line.  Returns 0, fn's first non-zero
- * return, SL_INI_TOO_LONG (with *lineno) or SL_INI_NOMEM. */
-int sl_ini_lines(const char *text, int (*fn)(void *ctx, char *line, unsigned first),
-		 void *ctx, unsigned *lineno);
+/* Walks text's logical lines as iniparser reads them (a trailing '\'
+ * joins the next line; lineno is the first physical line's number),
+ * skipping blank and comment lines: section(ctx, "[...]", lineno) for a
+ * section header, key(ctx, KEY, lineno) for KEY = VALUE with KEY stripped
+ * and in lower case.  What iniparser lets through silently is refused
+ * here: a line without '=', an unterminated quote, text after a closing
+ * quote.  Returns 0, a callback's first non-zero return, or SL_INI_ERR
+ * with msg ("line N: ..."). */
+int sl_ini_scan(const char *text, int (*section)(void *ctx, char *line, unsigned lineno),
+		int (*key)(void *ctx, char *key, unsigned lineno), void *ctx, char *msg,
+		size_t msglen);
 
 /* s without leading and trailing white space (cut in place). */
 char *sl_ini_strip(char *s);

@@ -900,6 +900,13 @@ static void test_plan_errors(void)
 	bad_plan("[step 1]\nshare = 1%\ndwell 1s\n",
 		 "line 3: syntax error: 'dwell 1s' (expected [step N], KEY = VALUE or a ; "
 		 "comment)");
+	/* the configuration's quote rules hold for plans too */
+	bad_plan("[step 1]\nshare = 1%\ndwell = \"60s\" junk\n",
+		 "line 3: syntax error: text after the closing quote in 'dwell = \"60s\" junk' "
+		 "(expected nothing or a ; comment after it)");
+	bad_plan("[step 1]\nshare = 1%\ndwell = \"60s\n",
+		 "line 3: syntax error: unterminated quote in 'dwell = \"60s' (expected KEY = "
+		 "\"VALUE\")");
 
 	CU_ASSERT_EQUAL(sl_plan_load("/nonexistent/plan.ini", steps, &n, err, sizeof(err)), -1);
 	ASSERT_STR(err, "/nonexistent/plan.ini: cannot read: No such file or directory");
