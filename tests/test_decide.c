@@ -394,22 +394,37 @@ static void test_fragments(void)
 }
 
 /* An ICMP error from the client side about a flow goes where the flow goes
- * (PMTU discovery keeps working for the backend that holds the flow). */
+ * (PMTU discovery keeps working for the backend that holds the flow), even
+ * after the share changed: the flow is looked up, not decided again. */
 static void test_icmp_error_follows_flow(void)
 {
+	enum { N = 300 };
 	struct sl_config *c = tc_config(5000);
 	struct sl_worker w;
-	struct tview t;
+	struct tview t, t2;
+	uint16_t out[N];
+	uint32_t green = 0;
 
 	worker_for(&w, c);
 	tview_make(&t, c, 1);
-	for (uint32_t i = 0; i < 300; i++) {
-		uint8_t a[256], seg[256], icmp[300];
+	for (uint32_t i = 0; i < N; i++) {
+		uint8_t a[256];
 		struct tb_flow f;
-		uint16_t out, ls;
 
 		tb_client_flow(&f, i, 4, 6, tc_vip_web, 443);
-		out = one(&w, &t, TC_CLIENT, a, tb_frame(a, &f, 0, SL_TCP_SYN, 0), 1);
+		out[i] = one(&w, &t, TC_CLIENT, a, tb_frame(a, &f, 0, SL_TCP_SYN, 0), 1);
+		green += out[i] == M(TC_GREEN);
+	}
+	CU_ASSERT(green > 0 && green < N);
+	/* every new flow would now go to blue */
+	c->services[TC_S_WEB].share_bp = 0;
+	tview_make(&t2, c, 2);
+	for (uint32_t i = 0; i < N; i++) {
+		uint8_t seg[256], icmp[300];
+		struct tb_flow f;
+		uint16_t ls;
+
+		tb_client_flow(&f, i, 4, 6, tc_vip_web, 443);
 		ls = tb_frame(seg, &f, 1, SL_TCP_ACK, 0);
 		memcpy(icmp, seg + 6, 6);           /* towards the servers */
 		memcpy(icmp + 6, seg, 6);
@@ -425,11 +440,12 @@ static void test_icmp_error_follows_flow(void)
 		icmp[34] = 3;
 		icmp[35] = 4;
 		memcpy(icmp + 42, seg + 14, ls - 14);
-		CU_ASSERT_EQUAL(one(&w, &t, TC_CLIENT, icmp, (uint16_t)(42 + ls - 14), 2), out);
+		CU_ASSERT_EQUAL(one(&w, &t2, TC_CLIENT, icmp, (uint16_t)(42 + ls - 14), 2), out[i]);
 	}
 	CU_ASSERT_EQUAL(w.cnt->grp[TC_S_WEB][TC_G_BLUE].flows +
-			w.cnt->grp[TC_S_WEB][TC_G_GREEN].flows, 300);
+			w.cnt->grp[TC_S_WEB][TC_G_GREEN].flows, N);
 	tview_free(&t);
+	tview_free(&t2);
 	sl_worker_fini(&w);
 	free(c);
 }

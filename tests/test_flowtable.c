@@ -321,11 +321,11 @@ static void test_capacity(void)
 	struct sl_key k;
 	enum sl_ft_result r;
 
-	/* the slot numbers below are worked out for a probe bound of 32 */
-	ft->max_probe = 32;
 	uint32_t removed = 0;
 
 	CU_ASSERT_FATAL(ft != NULL && log != NULL);
+	/* the slot numbers below are worked out for a probe bound of 32 */
+	ft->max_probe = 32;
 	for (uint32_t i = 0; i < C; i++) {
 		k = key_of(i);
 		f = sl_ft_lookup_insert(ft, &k, dig_at(ft->mask, i, i), 0, &r, &old);
@@ -529,9 +529,8 @@ static void random_run(uint32_t capacity, uint32_t nhomes, uint64_t seed, uint32
 	struct sl_key keys[R_KEYS];
 	uint32_t n_res[4] = { 0 }, failures = 0, sweeps = 0, n_bound = 0;
 
-	ft->max_probe = 32; /* so the larger table reaches the bound */
-
 	CU_ASSERT_FATAL(ft != NULL && ref != NULL);
+	ft->max_probe = 32; /* so the larger table reaches the bound */
 	for (uint32_t i = 0; i < R_KEYS; i++) {
 		keys[i] = key_of(i);
 		/* Few home slots near the array end (clusters wrap); pairs of keys
