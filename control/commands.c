@@ -10,6 +10,7 @@
 #include "parse.h"
 #include "proto.h"
 #include "stats.h"
+#include "tables.h"
 
 #ifndef SL_VERSION
 #define SL_VERSION "unknown"
@@ -81,16 +82,8 @@ static void lat_record(struct sl_daemon *d, uint32_t us)
 		d->lat_max = us;
 }
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* Wait for gen, published at published_us (mono_us): the acks object of the
- * reply and a text for the log.  The time reported runs from the
+/* Wait for gen, published at published_us (sl_mono_us): the acks object of
+ * the reply and a text for the log.  The time reported runs from the
  * publication, not from the start of the wait: a busy worker often
  * acknowledges while the reply is being built. */
 static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, uint64_t published_us, char *text,
@@ -98,9 +91,9 @@ static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, uint64_t published_u
 {
 	uint32_t missing[SL_MAX_WORKERS], nmissing = 0, waited = 0;
 	uint32_t nw = sl_maps_workers(&d->maps);
-	uint64_t before = mono_us() - published_us;
-	int rc = sl_maps_wait_acks(&d->maps, gen, d->ack_timeout_ms * 1000u, &waited, missing,
-				   &nmissing);
+	uint64_t before = sl_mono_us() - published_us;
+	int rc = sl_maps_wait_acks(&d->maps, gen, d->cfg->ack_timeout_ms * 1000u, &waited,
+				   missing, &nmissing);
 	json_t *list;
 	size_t n;
 
@@ -120,7 +113,7 @@ static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, uint64_t published_u
 	}
 	list = json_array();
 	n = (size_t)snprintf(text, len, "NOT acknowledged within %u ms by worker%s",
-			     d->ack_timeout_ms, nmissing == 1 ? "" : "s");
+			     d->cfg->ack_timeout_ms, nmissing == 1 ? "" : "s");
 	for (uint32_t i = 0; i < nmissing; i++) {
 		json_array_append_new(list, json_integer(missing[i]));
 		if (n < len)
@@ -128,7 +121,7 @@ static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, uint64_t published_u
 	}
 	return json_pack("{s:s, s:I, s:I, s:I, s:o}", "status", "timeout", "workers",
 			 (json_int_t)nw, "waited_us", (json_int_t)waited, "timeout_ms",
-			 (json_int_t)d->ack_timeout_ms, "missing", list ? list : json_array());
+			 (json_int_t)d->cfg->ack_timeout_ms, "missing", list ? list : json_array());
 }
 
 /* A new rule set (shadow_gen = gen): wait until the dataplane has
@@ -137,7 +130,7 @@ static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, uint64_t published_u
 static json_t *wait_filters(struct sl_daemon *d, uint32_t gen, uint64_t published_us,
 			    char *text, size_t len)
 {
-	uint64_t deadline = published_us + (uint64_t)d->ack_timeout_ms * 1000u, now, took;
+	uint64_t deadline = published_us + (uint64_t)d->cfg->ack_timeout_ms * 1000u, now, took;
 	uint32_t ready;
 
 	if (sl_maps_workers(&d->maps) == 0) {
@@ -148,7 +141,7 @@ static json_t *wait_filters(struct sl_daemon *d, uint32_t gen, uint64_t publishe
 		struct timespec ts = { 0, 50000 };
 
 		ready = __atomic_load_n(&d->maps.dp->shadow_ready_gen, __ATOMIC_ACQUIRE);
-		now = mono_us();
+		now = sl_mono_us();
 		/* generations only grow: a later rule set compiled covers this one */
 		if ((int32_t)(ready - gen) >= 0 || now >= deadline || !sl_maps_workers(&d->maps))
 			break;
@@ -165,9 +158,9 @@ static json_t *wait_filters(struct sl_daemon *d, uint32_t gen, uint64_t publishe
 		return json_pack("{s:s}", "status", "no_dataplane");
 	}
 	snprintf(text, len, "filters NOT compiled by the dataplane within %u ms (it has those "
-		 "of generation %u)", d->ack_timeout_ms, ready);
+		 "of generation %u)", d->cfg->ack_timeout_ms, ready);
 	return json_pack("{s:s, s:I, s:I}", "status", "timeout", "timeout_ms",
-			 (json_int_t)d->ack_timeout_ms, "ready_gen", (json_int_t)ready);
+			 (json_int_t)d->cfg->ack_timeout_ms, "ready_gen", (json_int_t)ready);
 }
 
 /* Counters of shadow rule slot r summed over the workers. */
@@ -290,7 +283,6 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 	}
 	if (t->publish) {
 		sl_maps_avoid_workers(&d->maps);
-		pub_us = mono_us();
 		if (sl_maps_publish(&d->maps, st->out, st->out_groups, st->out->ngroups, err,
 				    sizeof(err))) {
 			/* Journaled: it is the state now; the timer publishes it. */
@@ -299,7 +291,7 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 			d->unpublished = 1;
 		} else {
 			published = 1;
-			pub_us = mono_us();
+			pub_us = sl_mono_us();
 		}
 	}
 	res = result_of(entry, cmd, published);
@@ -349,7 +341,7 @@ static int publish_only(struct sl_daemon *d, char *err, size_t errlen)
 	    sl_maps_publish(&d->maps, d->st->out, d->st->out_groups, d->st->out->ngroups, err,
 			    errlen))
 		return -1;
-	pub_us = mono_us();
+	pub_us = sl_mono_us();
 	sl_txn_commit(d->st, t);
 	acks = wait_acks(d, t->gen, pub_us, text, sizeof(text));
 	json_decref(acks);
@@ -413,17 +405,9 @@ static json_t *cmd_status(struct sl_daemon *d, const struct sl_req *r, struct sl
 	json_t *list = json_array();
 	int only = -1;
 
-	if (r->has_service) {
-		char names[1024];
-
-		only = sl_state_service(st, r->service);
-		if (only < 0) {
-			sl_state_service_list(st, names, sizeof(names));
-			json_decref(list);
-			sl_error_set(e, SL_E_UNKNOWN_SERVICE, "service", "no service '%s' "
-				     "(services: %s)", r->service, names);
-			return NULL;
-		}
+	if (r->has_service && (only = sl_state_find_service(st, r->service, e)) < 0) {
+		json_decref(list);
+		return NULL;
 	}
 	/* A dataplane attached or gone since the last sample: say so now, not
 	 * up to a second later in contradiction with "dataplane". */
@@ -445,17 +429,9 @@ static json_t *cmd_rollout_status(struct sl_daemon *d, const struct sl_req *r,
 	json_t *list = json_array();
 	int only = -1;
 
-	if (r->has_service) {
-		char names[1024];
-
-		only = sl_state_service(st, r->service);
-		if (only < 0) {
-			sl_state_service_list(st, names, sizeof(names));
-			json_decref(list);
-			sl_error_set(e, SL_E_UNKNOWN_SERVICE, "service", "no service '%s' "
-				     "(services: %s)", r->service, names);
-			return NULL;
-		}
+	if (r->has_service && (only = sl_state_find_service(st, r->service, e)) < 0) {
+		json_decref(list);
+		return NULL;
 	}
 	for (int s = 0; s < st->nservices && list; s++) {
 		if (!st->svc[s].st.name[0] || (only >= 0 && s != only) ||
@@ -623,7 +599,6 @@ static json_t *cmd_reload(struct sl_daemon *d, const struct sl_actor *who, struc
 	}
 	free(d->cfg);
 	d->cfg = nc;
-	d->ack_timeout_ms = nc->ack_timeout_ms;
 	return res;
 }
 
@@ -644,21 +619,10 @@ static json_t *cmd_shadow(struct sl_daemon *d, const struct sl_req *r, const str
 	struct sl_txn *t = d->txn;
 	int rc;
 
-	if (r->cmd == SL_CMD_SHADOW_ADD) {
-		struct sl_shadow_rule rule;
-
-		memset(&rule, 0, sizeof(rule));
-		snprintf(rule.name, sizeof(rule.name), "%.*s", SL_NAME_LEN - 1, r->name);
-		snprintf(rule.service, sizeof(rule.service), "%.*s", SL_NAME_LEN - 1, r->service);
-		snprintf(rule.port, sizeof(rule.port), "%.*s", SL_NAME_LEN - 1, r->port);
-		snprintf(rule.filter, sizeof(rule.filter), "%s", r->filter);
-		rule.sample_bp = r->sample_bp;
-		rule.has_mac = (uint8_t)r->has_mac;
-		memcpy(rule.mac, r->mac, 6);
-		rc = sl_plan_shadow_add(d->st, t, d->cfg, &rule, e);
-	} else {
+	if (r->cmd == SL_CMD_SHADOW_ADD)
+		rc = sl_plan_shadow_add(d->st, t, d->cfg, r, e);
+	else
 		rc = sl_plan_shadow_remove(d->st, t, r->name, e);
-	}
 	if (rc < 0)
 		return NULL;
 	if (rc == 0)
@@ -765,7 +729,7 @@ void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms)
 		char text[160];
 
 		d->unpublished = 0;
-		json_decref(wait_acks(d, d->st->gen, mono_us(), text, sizeof(text)));
+		json_decref(wait_acks(d, d->st->gen, sl_mono_us(), text, sizeof(text)));
 		sl_log("generation %u published at last: %s", d->st->gen, text);
 	}
 	if (now_ms < d->tick_retry_ms)
@@ -833,7 +797,7 @@ static void compare_config(struct sl_daemon *d)
 		return;
 	if (sl_state_layout(d->cfg, NULL, st->base, st->base_groups, laid, NULL, msg,
 			    sizeof(msg)) ||
-	    sl_state_build(laid, st->gen, st->nbase, st->nbase_groups, msg, sizeof(msg))) {
+	    sl_tables_build(st->nbase, st->nbase_groups, laid, st->gen, msg, sizeof(msg))) {
 		sl_log("%s; the pinned table stays in force", msg);
 		free(laid);
 		return;

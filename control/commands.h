@@ -24,7 +24,6 @@ struct sl_daemon {
 	char socket_path[256];
 	char journal_path[256];
 	char bpf_object[512];
-	uint32_t ack_timeout_ms;
 	/* In-process use (sluice-replay): the tables in memory (sl_maps_memory:
 	 * no bpffs, no dataplane attached), and a clock the caller advances
 	 * (packet time) for rollout dwells and journal times. */

@@ -11,34 +11,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "errmsg.h"
 #include "journal.h"
+#include "maps.h"
 
 /* mkdir -p of the directory part of path. */
 static int make_dirs(const char *path, char *err, size_t errlen)
 {
-	char dir[256];
-	size_t n;
+	char dir[256], sub[SL_ERR_LEN];
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	for (n = strlen(dir); n > 0 && dir[n - 1] != '/'; n--)
-		;
-	if (n <= 1)
-		return 0;
-	dir[n - 1] = '\0';
-	for (char *p = dir + 1; ; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-			return sl_seterr(err, errlen, "journal %s: cannot create directory %s: %s",
-				      path, dir, strerror(errno));
-		*p = c;
-		if (!c)
-			break;
-	}
+	if (sl_mkdir_p(dirname(dir), sub, sizeof(sub)))
+		return sl_seterr(err, errlen, "journal %s: %s", path, sub);
 	return 0;
 }
 

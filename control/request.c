@@ -50,44 +50,35 @@ static const struct {
 #define NOPTS (sizeof(cmd_opts) / sizeof(cmd_opts[0]))
 
 static const struct sl_rq_command commands[] = {
-	{ "status", "status", SL_RQ_STATUS, 0, 1, 0, "status [SERVICE]", 0 },
-	{ "switch", "switch", SL_RQ_SWITCH, 2, 2, O_STICKY | O_RESET,
+	{ "status", SL_CMD_STATUS, 0, 1, 0, "status [SERVICE]", 0 },
+	{ "switch", SL_CMD_SWITCH, 2, 2, O_STICKY | O_RESET,
 	  "switch SERVICE GROUP [--sticky|--reset]", 1 },
-	{ "canary", "canary", SL_RQ_CANARY, 2, 2, O_STICKY | O_RESET,
+	{ "canary", SL_CMD_CANARY, 2, 2, O_STICKY | O_RESET,
 	  "canary SERVICE SHARE [--sticky|--reset]", 1 },
-	{ "weights", "weights", SL_RQ_WEIGHTS, 2, 3, O_STICKY | O_RESET,
+	{ "weights", SL_CMD_WEIGHTS, 2, 3, O_STICKY | O_RESET,
 	  "weights SERVICE GROUP=SHARE [GROUP=SHARE] [--sticky|--reset]", 1 },
-	{ "rollout start", "rollout_start", SL_RQ_RO_START, 1, 1, O_STEPS | O_DWELL | O_PLAN,
+	{ "rollout start", SL_CMD_ROLLOUT_START, 1, 1, O_STEPS | O_DWELL | O_PLAN,
 	  "rollout start SERVICE (--steps 1%,5%,20%,50%,100% --dwell 60s | --plan FILE)", 1 },
-	{ "rollout status", "rollout_status", SL_RQ_RO_STATUS, 0, 1, 0,
-	  "rollout status [SERVICE]", 0 },
-	{ "rollout pause", "rollout_pause", SL_RQ_RO_PAUSE, 0, 1, 0, "rollout pause [SERVICE]",
-	  1 },
-	{ "rollout resume", "rollout_resume", SL_RQ_RO_RESUME, 0, 1, 0,
-	  "rollout resume [SERVICE]", 1 },
-	{ "rollout promote", "rollout_promote", SL_RQ_RO_PROMOTE, 0, 1, O_FULL,
+	{ "rollout status", SL_CMD_ROLLOUT_STATUS, 0, 1, 0, "rollout status [SERVICE]", 0 },
+	{ "rollout pause", SL_CMD_ROLLOUT_PAUSE, 0, 1, 0, "rollout pause [SERVICE]", 1 },
+	{ "rollout resume", SL_CMD_ROLLOUT_RESUME, 0, 1, 0, "rollout resume [SERVICE]", 1 },
+	{ "rollout promote", SL_CMD_ROLLOUT_PROMOTE, 0, 1, O_FULL,
 	  "rollout promote [SERVICE] [--full]", 1 },
-	{ "rollout abort", "rollout_abort", SL_RQ_RO_ABORT, 0, 1, O_STICKY | O_RESET,
+	{ "rollout abort", SL_CMD_ROLLOUT_ABORT, 0, 1, O_STICKY | O_RESET,
 	  "rollout abort [SERVICE] [--reset]", 1 },
-	{ "undo", "undo", SL_RQ_UNDO, 1, 1, 0, "undo SERVICE", 1 },
-	{ "history", "history", SL_RQ_HISTORY, 0, 1, O_LIMIT, "history [SERVICE] [--limit N]", 0 },
-	{ "stats", "stats", SL_RQ_STATS, 0, 0, 0, "stats", 0 },
-	{ "reload", "reload", SL_RQ_RELOAD, 0, 0, 0, "reload", 1 },
-	{ "version", "version", SL_RQ_VERSION, 0, 0, 0, "version", 0 },
-	{ "shadow add", "shadow_add", SL_RQ_SHADOW_ADD, 1, 1,
-	  O_SERVICE | O_FILTER | O_SAMPLE | O_PORT | O_MAC,
+	{ "undo", SL_CMD_UNDO, 1, 1, 0, "undo SERVICE", 1 },
+	{ "history", SL_CMD_HISTORY, 0, 1, O_LIMIT, "history [SERVICE] [--limit N]", 0 },
+	{ "stats", SL_CMD_STATS, 0, 0, 0, "stats", 0 },
+	{ "reload", SL_CMD_RELOAD, 0, 0, 0, "reload", 1 },
+	{ "version", SL_CMD_VERSION, 0, 0, 0, "version", 0 },
+	{ "shadow add", SL_CMD_SHADOW_ADD, 1, 1, O_SERVICE | O_FILTER | O_SAMPLE | O_PORT | O_MAC,
 	  "shadow add NAME --service SERVICE [--filter EXPR] --sample SHARE --port PORT "
 	  "[--mac MAC]", 1 },
-	{ "shadow remove", "shadow_remove", SL_RQ_SHADOW_REMOVE, 1, 1, 0, "shadow remove NAME",
-	  1 },
-	{ "shadow list", "shadow_list", SL_RQ_SHADOW_LIST, 0, 0, 0, "shadow list", 0 },
+	{ "shadow remove", SL_CMD_SHADOW_REMOVE, 1, 1, 0, "shadow remove NAME", 1 },
+	{ "shadow list", SL_CMD_SHADOW_LIST, 0, 0, 0, "shadow list", 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-static const char *const rollout_verbs[] = { "start", "status", "pause", "resume", "promote",
-					     "abort" };
-static const char *const shadow_verbs[] = { "add", "remove", "list" };
 
 struct args {
 	const char *pos[3];
@@ -115,19 +106,6 @@ static const struct sl_rq_command *find_command(const char *words)
 		if (!strcmp(commands[i].words, words))
 			return &commands[i];
 	return NULL;
-}
-
-int sl_rq_valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= SL_NAME_LEN)
-		return 0;
-	for (; *s; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_' &&
-		    *s != '-')
-			return 0;
-	return 1;
 }
 
 static int is_global_opt(const char *a)
@@ -242,13 +220,13 @@ static int parse_args(const struct sl_rq_command *c, int argc, char *const *argv
 	}
 	if (a->npos < c->min_pos) {
 		static const char *const names[][3] = {
-			[SL_RQ_SWITCH] = { "SERVICE", "GROUP" },
-			[SL_RQ_CANARY] = { "SERVICE", "SHARE" },
-			[SL_RQ_WEIGHTS] = { "SERVICE", "GROUP=SHARE" },
-			[SL_RQ_RO_START] = { "SERVICE" },
-			[SL_RQ_UNDO] = { "SERVICE" },
-			[SL_RQ_SHADOW_ADD] = { "NAME" },
-			[SL_RQ_SHADOW_REMOVE] = { "NAME" },
+			[SL_CMD_SWITCH] = { "SERVICE", "GROUP" },
+			[SL_CMD_CANARY] = { "SERVICE", "SHARE" },
+			[SL_CMD_WEIGHTS] = { "SERVICE", "GROUP=SHARE" },
+			[SL_CMD_ROLLOUT_START] = { "SERVICE" },
+			[SL_CMD_UNDO] = { "SERVICE" },
+			[SL_CMD_SHADOW_ADD] = { "NAME" },
+			[SL_CMD_SHADOW_REMOVE] = { "NAME" },
 		};
 
 		return fail(e, "usage", "missing %s for '%s' (usage: %s)",
@@ -265,9 +243,9 @@ static int parse_args(const struct sl_rq_command *c, int argc, char *const *argv
 
 static int check_name(const char *what, const char *v, struct sl_rq_error *e)
 {
-	if (!sl_rq_valid_name(v))
+	if (!sl_name_valid(v))
 		return fail(e, "usage", "%s '%s' is not a valid name (expected %s)", what, v,
-			    SL_RQ_NAME_RULE);
+			    SL_NAME_RULE);
 	return 0;
 }
 
@@ -307,10 +285,10 @@ static int weights_request(json_t *req, const struct args *a, struct sl_rq_error
 			glen = SL_NAME_LEN - 1;
 		memcpy(groups[i], item, glen);
 		groups[i][glen] = '\0';
-		if (glen != (size_t)(eq - item) || !sl_rq_valid_name(groups[i]))
+		if (glen != (size_t)(eq - item) || !sl_name_valid(groups[i]))
 			return fail(e, "usage", "weights: '%s': group '%.*s' is not a valid name "
 				    "(expected %s)", item, (int)(eq - item), item,
-				    SL_RQ_NAME_RULE);
+				    SL_NAME_RULE);
 		if (sl_share_parse(eq + 1, &bp[i], err, sizeof(err)))
 			return fail(e, "bad_share", "weights: %s: %s", item, err);
 		if (i == 1 && !strcmp(groups[0], groups[1]))
@@ -416,44 +394,44 @@ int sl_rq_build(const struct sl_rq_command *c, int argc, char *const *argv, unsi
 	req = json_object();
 	if (!req)
 		return fail(e, "internal", "out of memory");
-	set_str(req, "cmd", c->cmd);
+	set_str(req, "cmd", sl_cmd_name(c->kind));
 	switch (c->kind) {
-	case SL_RQ_SWITCH:
+	case SL_CMD_SWITCH:
 		rc = add_service(req, &a, 0, e);
 		if (!rc && (rc = check_name("GROUP", a.pos[1], e)) == 0)
 			set_str(req, "group", a.pos[1]);
 		break;
-	case SL_RQ_CANARY:
+	case SL_CMD_CANARY:
 		rc = add_service(req, &a, 0, e);
 		if (!rc && sl_share_parse(a.pos[1], &bp, err, sizeof(err)))
 			rc = fail(e, "bad_share", "share: %s", err);
 		if (!rc)
 			set_str(req, "share", a.pos[1]);
 		break;
-	case SL_RQ_WEIGHTS:
+	case SL_CMD_WEIGHTS:
 		rc = add_service(req, &a, 0, e);
 		if (!rc)
 			rc = weights_request(req, &a, e);
 		break;
-	case SL_RQ_RO_START:
+	case SL_CMD_ROLLOUT_START:
 		rc = add_service(req, &a, 0, e);
 		if (!rc)
 			rc = rollout_start_request(req, &a, e);
 		break;
-	case SL_RQ_RO_PROMOTE:
+	case SL_CMD_ROLLOUT_PROMOTE:
 		rc = add_service(req, &a, 0, e);
 		if (!rc && (a.given & O_FULL))
 			json_object_set_new(req, "full", json_true());
 		break;
-	case SL_RQ_SHADOW_ADD:
+	case SL_CMD_SHADOW_ADD:
 		rc = shadow_add_request(req, &a, e);
 		break;
-	case SL_RQ_SHADOW_REMOVE:
+	case SL_CMD_SHADOW_REMOVE:
 		rc = check_name("NAME", a.pos[0], e);
 		if (!rc)
 			set_str(req, "name", a.pos[0]);
 		break;
-	case SL_RQ_HISTORY:
+	case SL_CMD_HISTORY:
 		rc = add_service(req, &a, 0, e);
 		if (!rc && a.limit) {
 			char *end;
@@ -487,6 +465,13 @@ int sl_rq_build(const struct sl_rq_command *c, int argc, char *const *argv, unsi
 int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_command **out,
 	       int *used, struct sl_rq_error *e)
 {
+	/* commands of two words: the first, and its verbs for messages */
+	static const struct {
+		const char *word, *verbs;
+	} pairs[] = {
+		{ "rollout", "start, status, pause, resume, promote or abort" },
+		{ "shadow", "add, remove or list" },
+	};
 	static const char *const aliases[] = { "pause", "resume", "promote", "abort" };
 	const char *hint = flags & SL_RQ_CLI ? "; see sluicectl --help" : "";
 	const struct sl_rq_command *c;
@@ -494,32 +479,20 @@ int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_c
 
 	if (argc == 0)
 		return fail(e, "usage", "missing COMMAND");
-	if (!strcmp(argv[0], "rollout")) {
+	for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+		if (strcmp(argv[0], pairs[k].word))
+			continue;
 		if (argc == 1 || argv[1][0] == '-')
-			return fail(e, "usage", "'rollout' needs a verb: start, status, pause, "
-				    "resume, promote or abort");
-		for (size_t k = 0; k < sizeof(rollout_verbs) / sizeof(rollout_verbs[0]); k++)
-			if (!strcmp(argv[1], rollout_verbs[k])) {
-				snprintf(words, sizeof(words), "rollout %s", rollout_verbs[k]);
-				*out = find_command(words);
-				*used = 2;
-				return 0;
-			}
-		return fail(e, "usage", "unknown rollout verb '%s' (expected start, status, "
-			    "pause, resume, promote or abort)", argv[1]);
-	}
-	if (!strcmp(argv[0], "shadow")) {
-		if (argc == 1 || argv[1][0] == '-')
-			return fail(e, "usage", "'shadow' needs a verb: add, remove or list");
-		for (size_t k = 0; k < sizeof(shadow_verbs) / sizeof(shadow_verbs[0]); k++)
-			if (!strcmp(argv[1], shadow_verbs[k])) {
-				snprintf(words, sizeof(words), "shadow %s", shadow_verbs[k]);
-				*out = find_command(words);
-				*used = 2;
-				return 0;
-			}
-		return fail(e, "usage", "unknown shadow verb '%s' (expected add, remove or list)",
-			    argv[1]);
+			return fail(e, "usage", "'%s' needs a verb: %s", pairs[k].word,
+				    pairs[k].verbs);
+		snprintf(words, sizeof(words), "%s %s", pairs[k].word, argv[1]);
+		c = find_command(words);
+		if (!c)
+			return fail(e, "usage", "unknown %s verb '%s' (expected %s)", pairs[k].word,
+				    argv[1], pairs[k].verbs);
+		*out = c;
+		*used = 2;
+		return 0;
 	}
 	for (size_t k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++)
 		if (!strcmp(argv[0], aliases[k])) {

@@ -10,19 +10,11 @@
 
 #include <jansson.h>
 
-#define SL_RQ_NAME_RULE "1..31 characters a-z, 0-9, _ or -"
-
-enum sl_rq_kind {
-	SL_RQ_STATUS, SL_RQ_SWITCH, SL_RQ_CANARY, SL_RQ_WEIGHTS, SL_RQ_RO_START,
-	SL_RQ_RO_STATUS, SL_RQ_RO_PAUSE, SL_RQ_RO_RESUME, SL_RQ_RO_PROMOTE, SL_RQ_RO_ABORT,
-	SL_RQ_UNDO, SL_RQ_HISTORY, SL_RQ_STATS, SL_RQ_RELOAD, SL_RQ_VERSION,
-	SL_RQ_SHADOW_ADD, SL_RQ_SHADOW_REMOVE, SL_RQ_SHADOW_LIST,
-};
+#include "proto.h"
 
 struct sl_rq_command {
 	const char *words;  /* as typed: "canary", "rollout start" */
-	const char *cmd;    /* protocol name */
-	enum sl_rq_kind kind;
+	enum sl_cmd kind;   /* the protocol command (sl_cmd_name: its name) */
 	int min_pos, max_pos;
 	unsigned opts;      /* options it takes (request.c) */
 	const char *usage;
@@ -50,8 +42,5 @@ int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_c
  * SL_RQ_CLI and -h/--help was given (nothing built), or -1 with e. */
 int sl_rq_build(const struct sl_rq_command *c, int argc, char *const *argv, unsigned flags,
 		json_t **req, struct sl_rq_error *e);
-
-/* A service, group or instance name as the configuration allows it. */
-int sl_rq_valid_name(const char *s);
 
 #endif

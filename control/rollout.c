@@ -1,6 +1,7 @@
 /* Percentage rollout state machine.  Every verb checks the state first and
  * writes nothing until it knows it will succeed; refusals say what the
  * rollout is doing and which verbs are possible. */
+#include "config.h"
 #include "errmsg.h"
 #include "rollout.h"
 
@@ -12,6 +13,8 @@
 #define SHARE_MAX_BP 10000u
 #define DWELL_MAX_MS (7u * 24 * 3600 * 1000)
 #define PAUSE_WAIT "paused until `rollout resume` or `rollout promote`"
+
+_Static_assert(SL_RO_NAME_LEN == SL_NAME_LEN, "a rollout's challenger is a group name");
 
 __attribute__((format(printf, 2, 3)))
 static void reason(struct sl_ro_action *a, const char *fmt, ...)
@@ -30,8 +33,7 @@ static const char *pct2(char *buf, size_t len, uint16_t bp)
 	return buf;
 }
 
-/* "5%", "0.5%", "12.34%": the share as an operator would type it. */
-static const char *pct(char *buf, size_t len, uint32_t bp)
+const char *sl_share_str(uint16_t bp, char *buf, size_t len)
 {
 	if (bp % 100 == 0)
 		snprintf(buf, len, "%u%%", bp / 100);
@@ -97,8 +99,8 @@ int sl_ro_check_steps(const struct sl_ro_step *steps, uint32_t n, char *err, siz
 				      dur(a, sizeof(a), s->dwell_ms));
 		if (i > 0 && s->share_bp < steps[i - 1].share_bp)
 			return sl_seterr(err, errlen, "step %u: %s after %s: shares must not "
-				      "decrease", i + 1, pct(a, sizeof(a), s->share_bp),
-				      pct(b, sizeof(b), steps[i - 1].share_bp));
+				      "decrease", i + 1, sl_share_str(s->share_bp, a, sizeof(a)),
+				      sl_share_str(steps[i - 1].share_bp, b, sizeof(b)));
 	}
 	return 0;
 }
@@ -471,19 +473,6 @@ static int step_from_json(const json_t *j, uint32_t i, struct sl_ro_step *s, cha
 	return 0;
 }
 
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= SL_RO_NAME_LEN)
-		return false;
-	for (; *s; s++)
-		if (!(*s >= 'a' && *s <= 'z') && !(*s >= '0' && *s <= '9') && *s != '_' &&
-		    *s != '-')
-			return false;
-	return true;
-}
-
 /* The fields agree with each other and with the state. */
 static int check_consistent(const struct sl_rollout *r, char *err, size_t errlen)
 {
@@ -595,10 +584,10 @@ int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t err
 	v = json_object_get(j, "challenger");
 	if (v && !json_is_string(v))
 		return sl_seterr(err, errlen, "challenger: not a string (expected a group name of "
-			      "1..31 characters a-z, 0-9, _ or -)");
-	if (v && !valid_name(json_string_value(v)))
-		return sl_seterr(err, errlen, "challenger: '%s' is not a group name (expected 1..31 "
-			      "characters a-z, 0-9, _ or -)", json_string_value(v));
+			      SL_NAME_RULE ")");
+	if (v && !sl_name_valid(json_string_value(v)))
+		return sl_seterr(err, errlen, "challenger: '%s' is not a group name (expected "
+			      SL_NAME_RULE ")", json_string_value(v));
 	if (v)
 		snprintf(t.challenger, sizeof(t.challenger), "%s", json_string_value(v));
 	if (check_consistent(&t, err, errlen))

@@ -90,6 +90,10 @@ int sl_ro_active(const struct sl_rollout *r);
 
 const char *sl_ro_state_name(enum sl_ro_state s); /* "none", "running", ... */
 
+/* "5%", "0.5%", "0.05%": a share as the configuration writes it, shortest
+ * form; returns buf. */
+const char *sl_share_str(uint16_t bp, char *buf, size_t len);
+
 /* Journal form and back: {"state", "step", "steps": [{"share_bp", "dwell_ms"
  * | "pause"}], "step_started_ms", "dwell_left_ms", "operator_pause",
  * "challenger" (only when set)}.  "step" is the 0-based index as in the

@@ -186,7 +186,7 @@ static int parse_line(char **w, int nw, uint64_t prev_ms, unsigned prev_line,
 			   "must not decrease", w[1], prev_line, (unsigned long long)prev_ms);
 	if (sl_rq_find(nw - 2, w + 2, 0, &a->cmd, &used, &e))
 		return sl_seterr(why, whylen, "%s", e.message);
-	if (a->cmd->kind == SL_RQ_RELOAD)
+	if (a->cmd->kind == SL_CMD_RELOAD)
 		return sl_seterr(why, whylen, "'reload' cannot run in a replay (the configuration is "
 			   "the one given with -c)");
 	if (!a->cmd->changes)
@@ -292,14 +292,6 @@ int sl_schedule_load(const char *path, struct sl_schedule *s, char *err, size_t 
 	return rc;
 }
 
-static int service_of(const struct sl_config *cfg, const char *name)
-{
-	for (unsigned i = 0; i < cfg->nservices; i++)
-		if (!strcmp(cfg->services[i].name, name))
-			return (int)i;
-	return -1;
-}
-
 static int group_check(const struct sl_schedule *s, const struct sl_sched_action *a,
 		       const struct sl_config *cfg, int svc, const char *group, char *err,
 		       size_t errlen)
@@ -338,7 +330,7 @@ int sl_schedule_check(const struct sl_schedule *s, const struct sl_config *cfg, 
 		}
 		if (!svc)
 			continue;
-		si = service_of(cfg, svc);
+		si = sl_config_service(cfg, svc);
 		if (si < 0) {
 			char names[1024];
 			size_t off = 0;

@@ -1,6 +1,7 @@
 /* The control socket (see server.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,27 +34,12 @@ static ino_t sock_ino;
 
 static int make_parent(const char *path, char *err, size_t errlen)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *slash;
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], sub[SL_ERR_LEN];
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; ; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-			return sl_seterr(err, errlen, "socket %s: cannot create directory %s: %s", path,
-				      dir, strerror(errno));
-		*p = c;
-		if (!c)
-			return 0;
-	}
+	if (sl_mkdir_p(dirname(dir), sub, sizeof(sub)))
+		return sl_seterr(err, errlen, "socket %s: %s", path, sub);
+	return 0;
 }
 
 static int fill_addr(struct sockaddr_un *a, const char *path)

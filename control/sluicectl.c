@@ -28,6 +28,7 @@
 #include "../dataplane/config.h"
 #include "request.h"
 #include "rollout.h"
+#include "state.h"
 
 /* meson passes the project version as SL_VERSION (as for sluiced) */
 #ifdef SL_VERSION
@@ -368,8 +369,19 @@ static void describe_state(const json_t *st, bool compact, char *buf, size_t len
 		snprintf(buf, len, compact ? "%s %s to %s" : "%s %s -> %s", strategy, share, chall);
 }
 
-/* ", acknowledged by 1 worker in 37 us"; returns 1 when not acknowledged. */
-static int describe_acks(const json_t *acks, char *buf, size_t len)
+/* Exit status 4 for a change's result: published but not acknowledged in
+ * time, journaled but not yet published, or a new rule set's filters not
+ * compiled in time.  The human output and --json agree on it. */
+static bool not_acked(const json_t *res)
+{
+	const char *acks = jstr(json_object_get(res, "acks"), "status", "");
+
+	return !strcmp(acks, "timeout") || !strcmp(acks, "unpublished") ||
+	       !strcmp(jstr(json_object_get(res, "filters"), "status", ""), "timeout");
+}
+
+/* ", acknowledged by 1 worker in 37 us". */
+static void describe_acks(const json_t *acks, char *buf, size_t len)
 {
 	const char *status = jstr(acks, "status", NULL);
 	json_int_t workers = jint_or(acks, "workers", 0);
@@ -377,21 +389,21 @@ static int describe_acks(const json_t *acks, char *buf, size_t len)
 
 	if (!status) {
 		buf[0] = '\0';
-		return 0;
+		return;
 	}
 	if (!strcmp(status, "acked")) {
 		snprintf(buf, len, ", acknowledged by %lld worker%s in %lld us",
 			 (long long)workers, workers == 1 ? "" : "s", (long long)waited);
-		return 0;
+		return;
 	}
 	if (!strcmp(status, "no_dataplane")) {
 		snprintf(buf, len, ", published, no dataplane attached");
-		return 0;
+		return;
 	}
 	if (!strcmp(status, "unpublished")) {
 		snprintf(buf, len, ", journaled but NOT published yet (the maps refused the "
 			 "table; sluiced retries every second)");
-		return 1;
+		return;
 	}
 	if (!strcmp(status, "timeout")) {
 		json_t *missing = json_object_get(acks, "missing");
@@ -408,14 +420,13 @@ static int describe_acks(const json_t *acks, char *buf, size_t len)
 		if (off < len)
 			snprintf(buf + off, len - off, " within %lld ms",
 				 (long long)jint_or(acks, "timeout_ms", (waited + 999) / 1000));
-		return 1;
+		return;
 	}
 	snprintf(buf, len, ", acknowledgement: %s", status);
-	return 0;
 }
 
-/* One line for a change (or a no-change); returns the exit status. */
-static int print_change(const struct sl_rq_command *c, const json_t *res)
+/* One line for a change (or a no-change). */
+static void print_change(const struct sl_rq_command *c, const json_t *res)
 {
 	const json_t *after = json_object_get(res, "after");
 	const json_t *ro = json_object_get(res, "rollout");
@@ -423,12 +434,11 @@ static int print_change(const struct sl_rq_command *c, const json_t *res)
 	const char *note = jstr(res, "note", NULL);
 	char st[256], line[256], desc[640], acks[256];
 	bool changed = !json_is_false(json_object_get(res, "changed"));
-	int rc;
 
 	describe_state(after, false, st, sizeof(st));
 	snprintf(desc, sizeof(desc), "%s", st);
 	/* a rollout verb says where the rollout stands */
-	if (c->kind >= SL_RQ_RO_START && c->kind <= SL_RQ_RO_ABORT &&
+	if (c->kind >= SL_CMD_ROLLOUT_START && c->kind <= SL_CMD_ROLLOUT_ABORT &&
 	    rollout_line(ro, jstr(after, "challenger", NULL), line, sizeof(line))) {
 		const char *state = jstr(ro, "state", "");
 
@@ -437,7 +447,7 @@ static int print_change(const struct sl_rq_command *c, const json_t *res)
 		else
 			snprintf(desc, sizeof(desc), "rollout %s", line);
 	}
-	rc = describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
+	describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
 	if (svc && json_is_object(after) && !changed)
 		printf("%s: unchanged (already %s), generation %lld\n", svc, desc,
 		       (long long)jint_or(res, "gen", 0));
@@ -452,30 +462,24 @@ static int print_change(const struct sl_rq_command *c, const json_t *res)
 	/* what a reload could not apply: the operator must know */
 	if (note && *note)
 		printf("%s: note: %s\n", svc ? svc : c->words, note);
-	return rc ? EXIT_NOT_ACKED : 0;
 }
 
 /* "10.00 % of web's flows matching 'tcp dst port 443' -> port mirror" for
- * a SHADOW_RULE. */
+ * a SHADOW_RULE: sluiced's own words for it. */
 static void describe_rule(const json_t *r, char *buf, size_t len)
 {
-	const char *filter = jstr(r, "filter", "");
-	char share[32];
-	size_t n;
+	struct sl_shadow_rule rule;
+	char err[SL_ERR_LEN];
+	unsigned slot;
 
-	fmt_share(share, sizeof(share), jint_or(r, "sample_bp", -1));
-	n = (size_t)snprintf(buf, len, "%s of %s's flows", share, jstr(r, "service", "?"));
-	if (n < len && *filter)
-		n += (size_t)snprintf(buf + n, len - n, " matching '%s'", filter);
-	if (n < len)
-		n += (size_t)snprintf(buf + n, len - n, " -> port %s", jstr(r, "port", "?"));
-	if (n < len && jstr(r, "mac", NULL))
-		snprintf(buf + n, len - n, " (copies to %s)", jstr(r, "mac", ""));
+	if (sl_shadow_from_json(&rule, &slot, r, err, sizeof(err)))
+		snprintf(buf, len, "(%s)", err);
+	else
+		sl_shadow_describe(&rule, buf, len);
 }
 
-/* ", filters compiled by the dataplane in 812 us"; returns 1 when the
- * dataplane did not compile them in time. */
-static int describe_filters(const json_t *f, char *buf, size_t len)
+/* ", filters compiled by the dataplane in 812 us". */
+static void describe_filters(const json_t *f, char *buf, size_t len)
 {
 	const char *status = jstr(f, "status", "");
 
@@ -488,47 +492,42 @@ static int describe_filters(const json_t *f, char *buf, size_t len)
 			 "runs those of generation %lld; sampled packets count as pending)",
 			 (long long)jint_or(f, "timeout_ms", 0),
 			 (long long)jint_or(f, "ready_gen", 0));
-		return 1;
 	}
-	return 0;
 }
 
 /* shadow add / remove: one line. */
-static int print_shadow_change(const struct sl_rq_command *c, const json_t *res)
+static void print_shadow_change(const struct sl_rq_command *c, const json_t *res)
 {
 	const json_t *rule = json_object_get(res, "shadow");
 	char what[640], acks[256], filters[256];
-	int rc;
 
 	describe_rule(rule, what, sizeof(what));
 	if (json_is_false(json_object_get(res, "changed"))) {
 		printf("shadow %s: unchanged (already %s), generation %lld\n",
 		       jstr(rule, "name", "?"), what, (long long)jint_or(res, "gen", 0));
-		return 0;
+		return;
 	}
-	rc = describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
-	rc |= describe_filters(json_object_get(res, "filters"), filters, sizeof(filters));
-	if (c->kind == SL_RQ_SHADOW_ADD)
+	describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
+	describe_filters(json_object_get(res, "filters"), filters, sizeof(filters));
+	if (c->kind == SL_CMD_SHADOW_ADD)
 		printf("shadow %s: added, %s, generation %lld%s%s\n", jstr(rule, "name", "?"),
 		       what, (long long)jint_or(res, "gen", 0), acks, filters);
 	else
 		printf("shadow %s: removed (was %s), generation %lld%s%s\n",
 		       jstr(rule, "name", "?"), what, (long long)jint_or(res, "gen", 0), acks,
 		       filters);
-	return rc ? EXIT_NOT_ACKED : 0;
 }
 
 /* reload: a line for the whole, then one per service whose split moved. */
-static int print_reload(const json_t *res)
+static void print_reload(const json_t *res)
 {
 	json_t *svcs = json_object_get(res, "services");
 	const char *note = jstr(res, "note", NULL);
 	char acks[256];
 	json_t *e;
 	size_t i;
-	int rc;
 
-	rc = describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
+	describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
 	if (json_is_true(json_object_get(res, "changed")))
 		printf("reload: %s applied, generation %lld%s\n", jstr(res, "config", "the file"),
 		       (long long)jint_or(res, "gen", 0), acks);
@@ -551,7 +550,6 @@ static int print_reload(const json_t *res)
 	}
 	if (note && *note)
 		printf("reload: note: %s\n", note);
-	return rc ? EXIT_NOT_ACKED : 0;
 }
 
 /* ---- aligned tables ---- */
@@ -761,16 +759,10 @@ static void print_rollouts(const json_t *res)
 	size_t i, shown = 0;
 	char line[160];
 
-	if (!list && json_object_get(res, "rollout"))
-		list = json_pack("[O]", res);
-	else
-		json_incref(list);
 	json_array_foreach(list, i, r) {
-		const char *svc = jstr(r, "service", NULL);
+		const char *svc = jstr(r, "service", "?");
 		const json_t *ro = json_object_get(r, "rollout");
 
-		if (!svc) /* a service status entry */
-			svc = jstr(json_object_get(r, "state"), "name", "?");
 		if (rollout_line(ro, NULL, line, sizeof(line))) {
 			printf("%s: rollout: %s\n", svc, line);
 			shown++;
@@ -781,7 +773,6 @@ static void print_rollouts(const json_t *res)
 	}
 	if (!shown)
 		printf("no rollout\n");
-	json_decref(list);
 }
 
 /* ---- history ---- */
@@ -820,7 +811,7 @@ static void print_history(const json_t *res)
 	static const char *const head[] = { "time", "gen", "actor", "cmd", "service", "change",
 					    "reason" };
 	static const bool right[] = { false, true, false, false, false, false, false };
-	json_t *list = json_is_array(res) ? (json_t *)res : json_object_get(res, "entries");
+	json_t *list = json_object_get(res, "entries");
 	struct table *t;
 	json_t *e;
 	size_t i;
@@ -997,41 +988,44 @@ static void print_version(const json_t *res)
 {
 	printf("sluicectl %s\n", SLUICECTL_VERSION);
 	printf("sluiced %s, layout %lld, instance %s\n", jstr(res, "version", "?"),
-	       (long long)jint_or(res, "layout", jint_or(res, "layout_version", -1)),
+	       (long long)jint_or(res, "layout", -1),
 	       jstr(res, "instance", "?"));
 }
 
-static int print_reply(const struct sl_rq_command *c, const json_t *res)
+static void print_reply(const struct sl_rq_command *c, const json_t *res)
 {
 	switch (c->kind) {
-	case SL_RQ_STATUS:
+	case SL_CMD_STATUS:
 		print_status(res);
-		return 0;
-	case SL_RQ_RO_STATUS:
+		break;
+	case SL_CMD_ROLLOUT_STATUS:
 		print_rollouts(res);
-		return 0;
-	case SL_RQ_HISTORY:
+		break;
+	case SL_CMD_HISTORY:
 		print_history(res);
-		return 0;
-	case SL_RQ_VERSION:
+		break;
+	case SL_CMD_VERSION:
 		print_version(res);
-		return 0;
-	case SL_RQ_STATS:
+		break;
+	case SL_CMD_STATS:
 		render(res, 0);
-		return 0;
-	case SL_RQ_RELOAD:
-		return print_reload(res);
-	case SL_RQ_SHADOW_ADD:
-	case SL_RQ_SHADOW_REMOVE:
-		return print_shadow_change(c, res);
-	case SL_RQ_SHADOW_LIST:
+		break;
+	case SL_CMD_RELOAD:
+		print_reload(res);
+		break;
+	case SL_CMD_SHADOW_ADD:
+	case SL_CMD_SHADOW_REMOVE:
+		print_shadow_change(c, res);
+		break;
+	case SL_CMD_SHADOW_LIST:
 		print_shadow_list(res);
-		return 0;
+		break;
 	default:
 		if (json_object_get(res, "changed") || json_object_get(res, "after"))
-			return print_change(c, res);
-		render(res, 0);
-		return 0;
+			print_change(c, res);
+		else
+			render(res, 0);
+		break;
 	}
 }
 
@@ -1090,9 +1084,9 @@ static int parse_globals(int argc, char **argv, struct globals *g, int *next)
 		} else if (opt_is(a, "--instance")) {
 			if (!(v = opt_value("--instance", argc, argv, &i, &rc)))
 				return rc;
-			if (!sl_rq_valid_name(v))
+			if (!sl_name_valid(v))
 				return fail(EXIT_USAGE, "usage", "--instance: '%s' is not a valid "
-					    "instance name (expected %s)", v, SL_RQ_NAME_RULE);
+					    "instance name (expected %s)", v, SL_NAME_RULE);
 			g->instance = v;
 		} else if (opt_is(a, "--timeout")) {
 			char *end;
@@ -1154,10 +1148,10 @@ int main(int argc, char **argv)
 
 		if (!inst || !*inst) {
 			inst = "default";
-		} else if (!sl_rq_valid_name(inst)) {
+		} else if (!sl_name_valid(inst)) {
 			json_decref(req);
 			return fail(EXIT_USAGE, "usage", "SLUICE_INSTANCE: '%s' is not a valid "
-				    "instance name (expected %s)", inst, SL_RQ_NAME_RULE);
+				    "instance name (expected %s)", inst, SL_NAME_RULE);
 		}
 		snprintf(path, sizeof(path), "/run/sluice/%s.sock", inst);
 	}
@@ -1211,14 +1205,12 @@ int main(int argc, char **argv)
 	if (json_is_false(json_object_get(rep, "ok"))) {
 		rc = fail(EXIT_REFUSED, jstr(err, "code", "error"), "%s",
 			  jstr(err, "message", "(no message)"));
-	} else if (g.json) {
-		json_t *res = json_object_get(rep, "result");
-		json_t *acks = json_object_get(res, "acks"), *f = json_object_get(res, "filters");
-
-		rc = !strcmp(jstr(acks, "status", ""), "timeout") ||
-		     !strcmp(jstr(f, "status", ""), "timeout") ? EXIT_NOT_ACKED : 0;
 	} else {
-		rc = print_reply(c, json_object_get(rep, "result"));
+		const json_t *res = json_object_get(rep, "result");
+
+		if (!g.json)
+			print_reply(c, res);
+		rc = not_acked(res) ? EXIT_NOT_ACKED : 0;
 	}
 	json_decref(rep);
 	fflush(stdout);

@@ -72,20 +72,6 @@ static int usage_error(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* The rule of [control] instance: the name is a path component. */
-static int instance_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= SL_NAME_LEN)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
-		      *s == '-'))
-			return 0;
-	return 1;
-}
-
 struct opts {
 	const char *config, *instance, *socket, *journal, *bpffs, *bpf_object;
 };
@@ -114,9 +100,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->config = optarg;
 			break;
 		case 'n':
-			if (!instance_valid(optarg))
-				return usage_error("--instance '%s': expected 1..31 characters a-z, "
-						   "0-9, _ or -", optarg);
+			/* the rule of [control] instance: the name is a path component */
+			if (!sl_name_valid(optarg))
+				return usage_error("--instance '%s': expected " SL_NAME_RULE, optarg);
 			o->instance = optarg;
 			break;
 		case 's':
@@ -189,7 +175,6 @@ static int settle_paths(struct sl_daemon *d, const struct opts *o)
 		snprintf(d->bpf_object, sizeof(d->bpf_object), "%s",
 			 SL_BPF_OBJECT_BUILD[0] && access(SL_BPF_OBJECT_BUILD, R_OK) == 0 ?
 			 SL_BPF_OBJECT_BUILD : SL_BPF_OBJECT_INSTALL);
-	d->ack_timeout_ms = c->ack_timeout_ms ? c->ack_timeout_ms : 1000;
 	return -1;
 }
 

@@ -18,7 +18,7 @@ static const char *const strategy_names[] = {
 	[SL_STRAT_ROLLOUT] = "rollout",
 };
 
-const char *sl_strategy_name(enum sl_strategy s)
+static const char *strategy_name(enum sl_strategy s)
 {
 	return (unsigned)s <= SL_STRAT_ROLLOUT ? strategy_names[s] : "steady";
 }
@@ -52,18 +52,6 @@ static void note_add(char *note, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(note + n, len - n, fmt, ap);
 	va_end(ap);
-}
-
-/* "5%", "0.5%", "0.05%": the configuration's grammar, shortest form. */
-static const char *share_str(uint16_t bp, char *buf, size_t len)
-{
-	if (bp % 100 == 0)
-		snprintf(buf, len, "%u%%", bp / 100);
-	else if (bp % 10 == 0)
-		snprintf(buf, len, "%u.%u%%", bp / 100, bp % 100 / 10);
-	else
-		snprintf(buf, len, "%u.%02u%%", bp / 100, bp % 100);
-	return buf;
 }
 
 /* ---- shadow rules ---- */
@@ -192,14 +180,15 @@ json_t *sl_shadow_json(const struct sl_shadow_rule *r, unsigned slot)
 			 r->has_mac ? json_string(mac) : json_null());
 }
 
-static int rule_name(const json_t *o, const char *key, char *out, size_t len, char *err,
-		     size_t errlen)
+/* A name field of a journal entry or reply; where names the object. */
+static int name_of(const json_t *o, const char *key, char *out, const char *where, char *err,
+		   size_t errlen)
 {
 	const json_t *v = json_object_get(o, key);
 
-	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= len)
-		return sl_seterr(err, errlen, "shadow rule: \"%s\" is not a name", key);
-	snprintf(out, len, "%s", json_string_value(v));
+	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= SL_NAME_LEN)
+		return sl_seterr(err, errlen, "%s: \"%s\" is not a name", where, key);
+	snprintf(out, SL_NAME_LEN, "%s", json_string_value(v));
 	return 0;
 }
 
@@ -212,9 +201,9 @@ int sl_shadow_from_json(struct sl_shadow_rule *r, unsigned *slot, const json_t *
 	memset(r, 0, sizeof(*r));
 	if (!json_is_object(o))
 		return sl_seterr(err, errlen, "shadow rule: not an object");
-	if (rule_name(o, "name", r->name, sizeof(r->name), err, errlen) ||
-	    rule_name(o, "service", r->service, sizeof(r->service), err, errlen) ||
-	    rule_name(o, "port", r->port, sizeof(r->port), err, errlen))
+	if (name_of(o, "name", r->name, "shadow rule", err, errlen) ||
+	    name_of(o, "service", r->service, "shadow rule", err, errlen) ||
+	    name_of(o, "port", r->port, "shadow rule", err, errlen))
 		return -1;
 	if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
 	    json_integer_value(idx) >= SL_MAX_SHADOWS)
@@ -332,7 +321,7 @@ int sl_state_service(const struct sl_state *st, const char *name)
 	return -1;
 }
 
-int sl_state_group(const struct sl_state *st, const char *name)
+static int base_group(const struct sl_state *st, const char *name)
 {
 	return group_in(st->base, st->base_groups, name);
 }
@@ -506,27 +495,6 @@ int sl_state_layout(const struct sl_config *cfg, const struct sl_config *old,
 	return 0;
 }
 
-int sl_state_build(const struct sl_config *laid, uint32_t gen, struct sl_table_hdr *hdr,
-		   struct sl_group_rec *groups, char *err, size_t errlen)
-{
-	if (sl_tables_build(hdr, groups, laid, gen, err, errlen))
-		return -1;
-	/* An index no service uses must never be found. */
-	memset(hdr->vip_index, 0, sizeof(hdr->vip_index));
-	for (uint32_t s = 0; s < hdr->nservices; s++) {
-		const struct sl_service_rec *sr = &hdr->services[s];
-		uint32_t i;
-
-		if (!sr->name[0])
-			continue;
-		i = sl_vip_hash(sr->family, sr->proto, sr->vip);
-		while (hdr->vip_index[i] != 0)
-			i = (i + 1) & (SL_VIP_SLOTS - 1);
-		hdr->vip_index[i] = (uint8_t)(s + 1);
-	}
-	return 0;
-}
-
 static int differ(char *what, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -611,7 +579,7 @@ static void rec_from_table(struct sl_svc *s, const struct sl_service_rec *r,
 	s->gen = gen;
 }
 
-void sl_state_window_reset(struct sl_state *st)
+static void window_reset(struct sl_state *st)
 {
 	st->nsamples = 0;
 	st->head = 0;
@@ -710,9 +678,9 @@ static int adopt(struct sl_state *st, enum sl_adopt how, uint32_t gen, char *not
 
 			note_add(note, notelen, "%s: the journal says %s %s / %s, the table %s %s "
 				 "/ %s (kept)", r->name, old[k].st.champion,
-				 share_str(old[k].st.share_bp, a, sizeof(a)),
+				 sl_share_str(old[k].st.share_bp, a, sizeof(a)),
 				 old[k].st.challenger, s->st.champion,
-				 share_str(s->st.share_bp, b, sizeof(b)), s->st.challenger);
+				 sl_share_str(s->st.share_bp, b, sizeof(b)), s->st.challenger);
 			/* The split in force wins, the strategy goes with it. */
 			s->ro = old[k].ro;
 			if (sl_ro_active(&s->ro))
@@ -738,7 +706,7 @@ static int adopt(struct sl_state *st, enum sl_adopt how, uint32_t gen, char *not
 	adopt_shadows(st, how, note, notelen);
 	st->nservices = h->nservices;
 	st->gen = gen;
-	sl_state_window_reset(st);
+	window_reset(st);
 	free(old);
 	free(oundo);
 	return 0;
@@ -768,7 +736,7 @@ int sl_state_adopt_config(struct sl_state *st, const struct sl_config *laid, uin
 {
 	if (note && notelen)
 		note[0] = '\0';
-	if (sl_state_build(laid, gen, st->base, st->base_groups, err, errlen))
+	if (sl_tables_build(st->base, st->base_groups, laid, gen, err, errlen))
 		return -1;
 	return adopt(st, how, gen, note, notelen, err, errlen);
 }
@@ -786,17 +754,6 @@ int sl_state_from_config(struct sl_state *st, const struct sl_config *cfg, char 
 }
 
 /* ---- journal replay ---- */
-
-static int name_of(const json_t *o, const char *key, char *out, const char *where, char *err,
-		   size_t errlen)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= SL_NAME_LEN)
-		return sl_seterr(err, errlen, "%s: \"%s\" is not a name", where, key);
-	snprintf(out, SL_NAME_LEN, "%s", json_string_value(v));
-	return 0;
-}
 
 static int rec_from_json(struct sl_svc_rec *r, const json_t *o, const char *where, char *err,
 			 size_t errlen)
@@ -971,7 +928,7 @@ int sl_state_replay(struct sl_state *st, const json_t *e, char *err, size_t errl
 
 /* ---- planners ---- */
 
-void sl_txn_begin(const struct sl_state *st, struct sl_txn *t)
+static void txn_begin(const struct sl_state *st, struct sl_txn *t)
 {
 	t->gen = st->gen + 1;
 	t->publish = 0;
@@ -988,7 +945,7 @@ void sl_txn_begin(const struct sl_state *st, struct sl_txn *t)
 	t->shadow_slot = -1;
 }
 
-static int find_service(const struct sl_state *st, const char *name, struct sl_error *e)
+int sl_state_find_service(const struct sl_state *st, const char *name, struct sl_error *e)
 {
 	int s = sl_state_service(st, name);
 	char list[1024];
@@ -1002,11 +959,11 @@ static int find_service(const struct sl_state *st, const char *name, struct sl_e
 
 static const char *ro_where(const struct sl_rollout *r, char *buf, size_t len)
 {
+	uint16_t bp = r->steps[r->step < SL_RO_MAX_STEPS ? r->step : 0].share_bp;
 	char sh[16];
 
 	snprintf(buf, len, "%s at step %u of %u (%s)", sl_ro_state_name(r->state), r->step + 1,
-		 r->nsteps, share_str(r->steps[r->step < SL_RO_MAX_STEPS ? r->step : 0].share_bp,
-				      sh, sizeof(sh)));
+		 r->nsteps, sl_share_str(bp, sh, sizeof(sh)));
 	return buf;
 }
 
@@ -1053,7 +1010,7 @@ static int own_group(const struct sl_state *st, int s, const char *group, const 
 
 	if (!strcmp(group, r->champion) || !strcmp(group, r->challenger))
 		return 0;
-	if (sl_state_group(st, group) < 0)
+	if (base_group(st, group) < 0)
 		return sl_error_set(e, SL_E_UNKNOWN_GROUP, field, "no group '%s' (service %s has "
 				    "champion %s and challenger %s)", group, r->name, r->champion,
 				    r->challenger);
@@ -1065,13 +1022,13 @@ static int own_group(const struct sl_state *st, int s, const char *group, const 
 int sl_plan_switch(const struct sl_state *st, struct sl_txn *t, const char *service,
 		   const char *group, int reset, struct sl_error *e)
 {
-	int s = find_service(st, service, e);
+	int s = sl_state_find_service(st, service, e);
 	struct sl_svc_rec *n;
 	char other[SL_NAME_LEN];
 
 	if (s < 0 || no_rollout(st, s, "switch", e) || own_group(st, s, group, "group", e))
 		return -1;
-	sl_txn_begin(st, t);
+	txn_begin(st, t);
 	n = &t->next[s].st;
 	snprintf(other, sizeof(other), "%s", strcmp(group, n->champion) ? n->champion :
 		 n->challenger);
@@ -1087,23 +1044,23 @@ int sl_plan_switch(const struct sl_state *st, struct sl_txn *t, const char *serv
 int sl_plan_canary(const struct sl_state *st, struct sl_txn *t, const char *service,
 		   uint16_t share_bp, int reset, struct sl_error *e)
 {
-	int s = find_service(st, service, e);
+	int s = sl_state_find_service(st, service, e);
 	char sh[16];
 
 	if (s < 0 || no_rollout(st, s, "canary", e))
 		return -1;
-	sl_txn_begin(st, t);
+	txn_begin(st, t);
 	t->next[s].st.share_bp = share_bp;
 	t->next[s].st.strategy = share_bp ? SL_STRAT_CANARY : SL_STRAT_STEADY;
 	snprintf(t->reason, sizeof(t->reason), "canary %s %s (%s)", service,
-		 share_str(share_bp, sh, sizeof(sh)), mode_name(reset));
+		 sl_share_str(share_bp, sh, sizeof(sh)), mode_name(reset));
 	return finish(st, t, s, reset);
 }
 
 int sl_plan_weights(const struct sl_state *st, struct sl_txn *t, const char *service,
 		    const struct sl_weight *w, uint32_t n, int reset, struct sl_error *e)
 {
-	int s = find_service(st, service, e);
+	int s = sl_state_find_service(st, service, e);
 	uint16_t share = 0;
 	size_t len;
 	char sh[16];
@@ -1118,13 +1075,13 @@ int sl_plan_weights(const struct sl_state *st, struct sl_txn *t, const char *ser
 		else
 			share = (uint16_t)(SL_SHARE_MAX_BP - w[i].share_bp);
 	}
-	sl_txn_begin(st, t);
+	txn_begin(st, t);
 	t->next[s].st.share_bp = share;
 	t->next[s].st.strategy = share ? SL_STRAT_CANARY : SL_STRAT_STEADY;
 	len = (size_t)snprintf(t->reason, sizeof(t->reason), "weights %s", service);
 	for (uint32_t i = 0; i < n && len < sizeof(t->reason); i++)
 		len += (size_t)snprintf(t->reason + len, sizeof(t->reason) - len, " %s=%s",
-					w[i].group, share_str(w[i].share_bp, sh, sizeof(sh)));
+					w[i].group, sl_share_str(w[i].share_bp, sh, sizeof(sh)));
 	if (len < sizeof(t->reason))
 		snprintf(t->reason + len, sizeof(t->reason) - len, " (%s)", mode_name(reset));
 	return finish(st, t, s, reset);
@@ -1133,7 +1090,7 @@ int sl_plan_weights(const struct sl_state *st, struct sl_txn *t, const char *ser
 int sl_plan_undo(const struct sl_state *st, struct sl_txn *t, const char *service,
 		 struct sl_error *e)
 {
-	int s = find_service(st, service, e);
+	int s = sl_state_find_service(st, service, e);
 	const struct sl_undo_ent *top;
 	struct sl_svc *n;
 	char sh[16];
@@ -1144,12 +1101,12 @@ int sl_plan_undo(const struct sl_state *st, struct sl_txn *t, const char *servic
 		return sl_error_set(e, SL_E_BAD_STATE, "service", "nothing to undo for %s (no "
 				    "change of it is left in the history)", service);
 	top = &st->undo[s].e[st->undo[s].n - 1];
-	if (sl_state_group(st, top->st.champion) < 0 || sl_state_group(st, top->st.challenger) < 0)
+	if (base_group(st, top->st.champion) < 0 || base_group(st, top->st.challenger) < 0)
 		return sl_error_set(e, SL_E_BAD_STATE, "service", "cannot undo %s: generation %u "
 				    "had champion %s and challenger %s, and the configuration no "
 				    "longer has both groups", service, top->gen, top->st.champion,
 				    top->st.challenger);
-	sl_txn_begin(st, t);
+	txn_begin(st, t);
 	n = &t->next[s];
 	n->st = top->st;
 	/* The rollout that state belonged to is over: keep its share only. */
@@ -1157,7 +1114,7 @@ int sl_plan_undo(const struct sl_state *st, struct sl_txn *t, const char *servic
 		n->st.strategy = n->st.share_bp ? SL_STRAT_CANARY : SL_STRAT_STEADY;
 	n->st.reset = 0;
 	snprintf(t->reason, sizeof(t->reason), "undo %s: back to generation %u (%s %s / %s)",
-		 service, top->gen, n->st.champion, share_str(n->st.share_bp, sh, sizeof(sh)),
+		 service, top->gen, n->st.champion, sl_share_str(n->st.share_bp, sh, sizeof(sh)),
 		 n->st.challenger);
 	t->svc = s;
 	t->undo = SL_UNDO_POP;
@@ -1184,31 +1141,29 @@ static void shadow_names(const struct sl_shadows *s, char *buf, size_t len)
 }
 
 int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct sl_config *cfg,
-		       const struct sl_shadow_rule *rule, struct sl_error *e)
+		       const struct sl_req *req, struct sl_error *e)
 {
-	int have = sl_state_shadow(st, rule->name), slot = -1, pc;
+	int have = sl_state_shadow(st, req->name), slot = -1, pc;
 	char what[640], ports[SL_MAX_PORTS * (SL_NAME_LEN + 2)] = "";
+	struct sl_shadow_rule rule;
 	size_t n = 0;
 
-	for (const char *c = rule->name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
-		      *c == '-'))
-			have = -2;
-	if (!rule->name[0] || strlen(rule->name) >= SL_NAME_LEN || have == -2)
+	/* the request's names as sent: one that does not fit a rule is refused,
+	 * never cut */
+	if (!sl_name_valid(req->name))
 		return sl_error_set(e, SL_E_BAD_REQUEST, "name", "name '%s' is not a valid shadow "
-				    "rule name (expected 1..31 characters a-z, 0-9, _ or -)",
-				    rule->name);
-	if (find_service(st, rule->service, e) < 0)
+				    "rule name (expected " SL_NAME_RULE ")", req->name);
+	if (sl_state_find_service(st, req->service, e) < 0)
 		return -1;
-	pc = sl_config_port(cfg, rule->port);
-	if (pc < 0 || cfg->ports[pc].role != SL_ROLE_SHADOW || hdr_port(st->base, rule->port) < 0) {
+	pc = sl_config_port(cfg, req->port);
+	if (pc < 0 || cfg->ports[pc].role != SL_ROLE_SHADOW || hdr_port(st->base, req->port) < 0) {
 		for (unsigned p = 0; p < cfg->nports; p++)
 			if (cfg->ports[p].role == SL_ROLE_SHADOW &&
 			    hdr_port(st->base, cfg->ports[p].name) >= 0 && n < sizeof(ports))
 				n += (size_t)snprintf(ports + n, sizeof(ports) - n, "%s%s",
 						      n ? ", " : "", cfg->ports[p].name);
 		return sl_error_set(e, SL_E_BAD_PORT, "port", "%s '%s' %s (shadow ports: %s)",
-				    pc < 0 ? "no port" : "port", rule->port,
+				    pc < 0 ? "no port" : "port", req->port,
 				    pc < 0 ? "in the configuration" :
 				    cfg->ports[pc].role == SL_ROLE_SHADOW ?
 				    "is not in the table in force" :
@@ -1216,9 +1171,19 @@ int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct
 				    "has role client, not shadow" : "has role backend, not shadow",
 				    n ? ports : "none configured");
 	}
+	/* every name fits now (checked, or found in the table): the precisions
+	 * cut nothing */
+	memset(&rule, 0, sizeof(rule));
+	snprintf(rule.name, sizeof(rule.name), "%.*s", SL_NAME_LEN - 1, req->name);
+	snprintf(rule.service, sizeof(rule.service), "%.*s", SL_NAME_LEN - 1, req->service);
+	snprintf(rule.port, sizeof(rule.port), "%.*s", SL_NAME_LEN - 1, req->port);
+	snprintf(rule.filter, sizeof(rule.filter), "%s", req->filter);
+	rule.sample_bp = req->sample_bp;
+	rule.has_mac = req->has_mac != 0;
+	memcpy(rule.mac, req->mac, 6);
 	if (have >= 0) {
-		if (rule_eq(&st->shadows.r[have], rule)) {
-			sl_txn_begin(st, t);
+		if (rule_eq(&st->shadows.r[have], &rule)) {
+			txn_begin(st, t);
 			t->shadow_op = SL_SHADOW_ADD;
 			t->shadow_slot = have;
 			return 0;
@@ -1226,7 +1191,7 @@ int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct
 		sl_shadow_describe(&st->shadows.r[have], what, sizeof(what));
 		return sl_error_set(e, SL_E_BAD_STATE, "name", "shadow rule %s exists with another "
 				    "definition (%s); remove it first (shadow remove %s)",
-				    rule->name, what, rule->name);
+				    rule.name, what, rule.name);
 	}
 	for (int r = 0; r < SL_MAX_SHADOWS && slot < 0; r++)
 		if (r >= st->shadows.n || !st->shadows.r[r].name[0])
@@ -1236,16 +1201,16 @@ int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct
 		return sl_error_set(e, SL_E_BAD_STATE, "name", "%u shadow rules already (%s), the "
 				    "most a table holds: remove one first", SL_MAX_SHADOWS, what);
 	}
-	sl_txn_begin(st, t);
-	t->shadows.r[slot] = *rule;
+	txn_begin(st, t);
+	t->shadows.r[slot] = rule;
 	if (slot + 1 > t->shadows.n)
 		t->shadows.n = (uint16_t)(slot + 1);
 	t->publish = 1;
 	t->shadow_changed = 1;
 	t->shadow_op = SL_SHADOW_ADD;
 	t->shadow_slot = slot;
-	sl_shadow_describe(rule, what, sizeof(what));
-	snprintf(t->reason, sizeof(t->reason), "shadow add %s: %.440s", rule->name, what);
+	sl_shadow_describe(&rule, what, sizeof(what));
+	snprintf(t->reason, sizeof(t->reason), "shadow add %s: %.440s", rule.name, what);
 	return 1;
 }
 
@@ -1260,7 +1225,7 @@ int sl_plan_shadow_remove(const struct sl_state *st, struct sl_txn *t, const cha
 		return sl_error_set(e, SL_E_UNKNOWN_SHADOW, "name", "no shadow rule '%s' (shadow "
 				    "rules: %s)", name, what);
 	}
-	sl_txn_begin(st, t);
+	txn_begin(st, t);
 	memset(&t->shadows.r[r], 0, sizeof(t->shadows.r[r]));
 	shadows_trim(&t->shadows);
 	t->publish = 1;
@@ -1339,7 +1304,7 @@ int sl_plan_rollout(const struct sl_state *st, struct sl_txn *t, enum sl_cmd cmd
 	char msg[SL_ERR_LEN];
 	int s, rc, reset = 0;
 
-	s = service ? find_service(st, service, e) : active_rollout(st, e);
+	s = service ? sl_state_find_service(st, service, e) : active_rollout(st, e);
 	if (s < 0)
 		return -1;
 	ro = st->svc[s].ro;
@@ -1371,7 +1336,7 @@ int sl_plan_rollout(const struct sl_state *st, struct sl_txn *t, enum sl_cmd cmd
 	if (rc)
 		return sl_error_set(e, SL_E_BAD_STATE, "", "%s %s: %s", sl_cmd_name(cmd),
 				    st->svc[s].st.name, msg);
-	sl_txn_begin(st, t);
+	txn_begin(st, t);
 	t->next[s].ro = ro;
 	snprintf(t->reason, sizeof(t->reason), "%s: %s", st->svc[s].st.name,
 		 a.reason);
@@ -1389,7 +1354,7 @@ int sl_plan_tick(const struct sl_state *st, struct sl_txn *t, uint64_t now_ms)
 		memset(&a, 0, sizeof(a));
 		if (!sl_ro_tick(&ro, now_ms, &a))
 			continue;
-		sl_txn_begin(st, t);
+		txn_begin(st, t);
 		t->next[s].ro = ro;
 		snprintf(t->reason, sizeof(t->reason), "plan %s: %s", st->svc[s].st.name,
 			 a.reason);
@@ -1494,10 +1459,10 @@ int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config
 	laid = malloc(sizeof(*laid));
 	if (!laid)
 		return sl_error_set(e, SL_E_INTERNAL, "", "reload: out of memory");
-	sl_txn_begin(st, t);
+	txn_begin(st, t);
 	if (sl_state_layout(cfg, old, st->base, st->base_groups, laid, &removed, msg,
 			    sizeof(msg)) ||
-	    sl_state_build(laid, t->gen, st->nbase, st->nbase_groups, msg, sizeof(msg))) {
+	    sl_tables_build(st->nbase, st->nbase_groups, laid, t->gen, msg, sizeof(msg))) {
 		free(laid);
 		return sl_error_set(e, SL_E_RELOAD_INVALID, "", "%s", msg);
 	}
@@ -1568,7 +1533,7 @@ int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config
 
 void sl_plan_snapshot(const struct sl_state *st, struct sl_txn *t, int publish, int clear)
 {
-	sl_txn_begin(st, t);
+	txn_begin(st, t);
 	t->publish = publish;
 	/* a published snapshot (init, recovery) states the rule set anew */
 	t->shadow_changed = publish;
@@ -1585,15 +1550,12 @@ void sl_plan_snapshot(const struct sl_state *st, struct sl_txn *t, int publish, 
 static int render_shadows(struct sl_state *st, const struct sl_txn *t,
 			  const struct sl_table_hdr *src, char *err, size_t errlen)
 {
-	struct sl_table_hdr *o = st->out;
+	struct sl_cfg_shadow rules[SL_MAX_SHADOWS];
 
-	memset(o->shadows, 0, sizeof(o->shadows));
-	for (unsigned s = 0; s < SL_MAX_SERVICES; s++)
-		o->services[s].shadow_mask = 0;
-	o->nshadows = t->shadows.n;
+	memset(rules, 0, sizeof(rules));
 	for (unsigned r = 0; r < t->shadows.n; r++) {
 		const struct sl_shadow_rule *x = &t->shadows.r[r];
-		struct sl_shadow_rec *sr = &o->shadows[r];
+		struct sl_cfg_shadow *cs = &rules[r];
 		int si, p;
 
 		if (!x->name[0])
@@ -1604,17 +1566,16 @@ static int render_shadows(struct sl_state *st, const struct sl_txn *t,
 			return sl_seterr(err, errlen, "shadow rule %s: %s %s is not in the table",
 				      x->name, si < 0 ? "service" : "port",
 				      si < 0 ? x->service : x->port);
-		snprintf(sr->name, sizeof(sr->name), "%s", x->name);
-		sr->service = (uint8_t)si;
-		sr->port = (uint8_t)p;
-		sr->has_mac = x->has_mac;
-		memcpy(sr->mac, x->mac, 6);
-		sr->sample_bp = x->sample_bp;
-		sr->seed = sl_shadow_seed(src->seed_flow, x->name);
-		snprintf(sr->filter, sizeof(sr->filter), "%s", x->filter);
-		o->services[si].shadow_mask |= (uint16_t)(1u << r);
+		snprintf(cs->name, sizeof(cs->name), "%s", x->name);
+		cs->service = (uint8_t)si;
+		cs->port = (uint8_t)p;
+		cs->has_mac = x->has_mac;
+		memcpy(cs->mac, x->mac, 6);
+		cs->sample_bp = x->sample_bp;
+		snprintf(cs->filter, sizeof(cs->filter), "%s", x->filter);
 	}
-	o->shadow_gen = t->shadow_changed ? t->gen : st->shadow_gen;
+	sl_tables_shadows(st->out, rules, t->shadows.n);
+	st->out->shadow_gen = t->shadow_changed ? t->gen : st->shadow_gen;
 	return 0;
 }
 
@@ -1686,7 +1647,7 @@ void sl_txn_commit(struct sl_state *st, const struct sl_txn *t)
 		st->base_groups = st->nbase_groups;
 		st->nbase = h;
 		st->nbase_groups = g;
-		sl_state_window_reset(st);
+		window_reset(st);
 	}
 	if (t->publish)
 		st->gen = t->gen;
@@ -1698,7 +1659,7 @@ json_t *sl_svc_json(const struct sl_svc_rec *r)
 {
 	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "name", r->name, "champion",
 			 r->champion, "challenger", r->challenger, "share_bp", (int)r->share_bp,
-			 "strategy", sl_strategy_name(r->strategy), "mode", mode_name(r->reset));
+			 "strategy", strategy_name(r->strategy), "mode", mode_name(r->reset));
 }
 
 static json_t *ro_or_null(const struct sl_rollout *r)
@@ -1786,7 +1747,7 @@ void sl_state_sample(struct sl_state *st, const struct sl_counters *stats, uint3
 	int dropped = 0;
 
 	if (nworkers == 0 || nworkers != st->workers) {
-		sl_state_window_reset(st);
+		window_reset(st);
 		memset(st->active, 0, SL_MAX_SERVICES * sizeof(*st->active));
 	}
 	st->workers = nworkers;
@@ -1831,7 +1792,7 @@ void sl_state_sample(struct sl_state *st, const struct sl_counters *stats, uint3
 void sl_state_measure(const struct sl_state *st, int svc, struct sl_measure *m)
 {
 	const struct sl_svc_rec *r = &st->svc[svc].st;
-	int c = sl_state_group(st, r->champion), h = sl_state_group(st, r->challenger);
+	int c = base_group(st, r->champion), h = base_group(st, r->challenger);
 	unsigned newest, oldest;
 
 	memset(m, 0, sizeof(*m));

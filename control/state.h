@@ -128,11 +128,11 @@ struct sl_state {
 struct sl_state *sl_state_new(void);
 void sl_state_free(struct sl_state *st);
 
-const char *sl_strategy_name(enum sl_strategy s);
-
-/* Index of the service / group called name in the table in force, or -1. */
+/* Index of the service called name in the table in force, or -1;
+ * sl_state_find_service: or -1 with e (unknown_service, the services
+ * listed). */
 int sl_state_service(const struct sl_state *st, const char *name);
-int sl_state_group(const struct sl_state *st, const char *name);
+int sl_state_find_service(const struct sl_state *st, const char *name, struct sl_error *e);
 
 /* "web, web6, dns": the services, for error messages. */
 void sl_state_service_list(const struct sl_state *st, char *buf, size_t len);
@@ -146,11 +146,6 @@ void sl_state_service_list(const struct sl_state *st, char *buf, size_t len);
 int sl_state_layout(const struct sl_config *cfg, const struct sl_config *old,
 		    const struct sl_table_hdr *prev, const struct sl_group_rec *prev_groups,
 		    struct sl_config *out, uint32_t *removed, char *err, size_t errlen);
-
-/* Build a table structure from a laid-out configuration into hdr/groups
- * (services at empty indexes are kept out of the VIP index). */
-int sl_state_build(const struct sl_config *laid, uint32_t gen, struct sl_table_hdr *hdr,
-		   struct sl_group_rec *groups, char *err, size_t errlen);
 
 /* The first structural difference between two tables (services' matches
  * and names, groups, members, Maglev tables, seeds, ports; not the splits
@@ -195,7 +190,6 @@ int sl_state_replay(struct sl_state *st, const json_t *entry, char *err, size_t 
 /* Planners.  Each fills t from the current state and returns 1 when the
  * request changes something, 0 when it would not (changed: false), -1
  * with e filled when it is refused.  now_ms: wall clock (rollouts). */
-void sl_txn_begin(const struct sl_state *st, struct sl_txn *t);
 int sl_plan_switch(const struct sl_state *st, struct sl_txn *t, const char *service,
 		   const char *group, int reset, struct sl_error *e);
 int sl_plan_canary(const struct sl_state *st, struct sl_txn *t, const char *service,
@@ -222,11 +216,12 @@ int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config
  * starting point). */
 void sl_plan_snapshot(const struct sl_state *st, struct sl_txn *t, int publish, int clear);
 
-/* Shadow rules.  add: a new rule (checked: name, service, a port of role
- * shadow in cfg, the slot limit); the same rule again is no change (0), a
- * different rule of that name is refused.  remove: by name. */
+/* Shadow rules.  add: the rule of a shadow_add request (checked: name,
+ * service, a port of role shadow in cfg, the slot limit); the same rule
+ * again is no change (0), a different rule of that name is refused.
+ * remove: by name. */
 int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct sl_config *cfg,
-		       const struct sl_shadow_rule *rule, struct sl_error *e);
+		       const struct sl_req *req, struct sl_error *e);
 int sl_plan_shadow_remove(const struct sl_state *st, struct sl_txn *t, const char *name,
 			  struct sl_error *e);
 /* Slot of the rule called name, or -1. */
@@ -260,7 +255,6 @@ json_t *sl_svc_json(const struct sl_svc_rec *r);
  * means the dataplane restarted: the window starts again. */
 void sl_state_sample(struct sl_state *st, const struct sl_counters *stats, uint32_t nworkers,
 		     uint64_t now_ms);
-void sl_state_window_reset(struct sl_state *st);
 
 struct sl_measure {
 	int measured;         /* 0: no new flow in the window (or no samples) */

@@ -61,7 +61,7 @@ static const char *const reserved_types[] = { "slice", NULL };
 
 #define SECTION_TYPES \
 	"[dataplane], [port NAME], [group NAME], [service NAME], [shadow NAME] or [control]"
-#define NAME_RULE "1..31 characters a-z, 0-9, _ or -"
+_Static_assert(SL_NAME_LEN == 32, "SL_NAME_RULE says 1..31 characters");
 
 struct sec {
 	char full[48]; /* as iniparser stores it: "port blue" */
@@ -107,17 +107,17 @@ static int fail(struct loader *l, const struct sec *s, const char *key, const ch
 	return -1;
 }
 
-static bool valid_name(const char *s)
+int sl_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
 	if (n == 0 || n >= SL_NAME_LEN)
-		return false;
+		return 0;
 	for (; *s; s++)
 		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_' &&
 		    *s != '-')
-			return false;
-	return true;
+			return 0;
+	return 1;
 }
 
 static int key_index(const char *const *keys, const char *key)
@@ -229,11 +229,11 @@ static int scan_section(void *ctx, char *line, unsigned lineno)
 	}
 	if (kind != SEC_DATAPLANE && kind != SEC_CONTROL && !sp)
 		return fail(l, NULL, NULL, "[%s]: missing name (expected [%s NAME], NAME of %s)",
-			    inner, inner, NAME_RULE);
-	if (sp && !valid_name(sp + 1)) {
+			    inner, inner, SL_NAME_RULE);
+	if (sp && !sl_name_valid(sp + 1)) {
 		*sp = ' ';
 		return fail(l, NULL, NULL, "[%s]: name '%s' is not valid (expected %s)", inner,
-			    sp + 1, NAME_RULE);
+			    sp + 1, SL_NAME_RULE);
 	}
 	if (sp)
 		*sp = ' ';
@@ -1100,9 +1100,9 @@ static int load_control(struct loader *l, const struct sec *s)
 		return 0;
 	v = value(l, s, "instance");
 	if (v) {
-		if (!valid_name(v))
+		if (!sl_name_valid(v))
 			return fail(l, s, "instance", "'%s' is not a valid instance name "
-				    "(expected %s)", v, NAME_RULE);
+				    "(expected %s)", v, SL_NAME_RULE);
 		snprintf(c->instance, sizeof(c->instance), "%s", v);
 	}
 	if (path_key(l, s, "bpffs", c->bpffs, sizeof(c->bpffs)) ||

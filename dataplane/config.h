@@ -111,6 +111,11 @@ int sl_share_parse(const char *s, uint16_t *bp, char *err, size_t errlen);
  * milliseconds.  Returns 0, or -1 with what was wrong and expected in err. */
 int sl_duration_parse(const char *s, uint32_t *ms, char *err, size_t errlen);
 
+/* The name rule of instances, ports, groups, services and shadow rules (an
+ * instance name is a path component): 1 when s follows it. */
+#define SL_NAME_RULE "1..31 characters a-z, 0-9, _ or -"
+int sl_name_valid(const char *s);
+
 /* Index of the port / group / service called name, or -1. */
 int sl_config_port(const struct sl_config *cfg, const char *name);
 int sl_config_group(const struct sl_config *cfg, const char *name);

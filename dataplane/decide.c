@@ -90,6 +90,14 @@ void sl_worker_sweep(struct sl_worker *w, uint32_t now_ms)
 	sl_ft_sweep(w->ft, now_ms, w->sweep_budget, flow_gone, w->cnt);
 }
 
+void sl_worker_sweep_all(struct sl_worker *w, uint32_t now_ms)
+{
+	uint64_t slots = w->ft->mask + 1;
+
+	sl_ft_sweep(w->ft, now_ms, slots < UINT32_MAX ? (uint32_t)slots : UINT32_MAX, flow_gone,
+		    w->cnt);
+}
+
 /* Monotonic group choice (§3.3): u in [0, 10000) from the top of h1;
  * raising the share only adds flows to the challenger. */
 static inline uint8_t pick_group(const struct sl_service_rec *s, uint64_t h1)

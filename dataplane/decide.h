@@ -73,4 +73,8 @@ static inline void sl_verdict_rewrite(uint8_t *frame, const struct sl_verdict *v
 /* Settle expired flows (call about once per burst). */
 void sl_worker_sweep(struct sl_worker *w, uint32_t now_ms);
 
+/* Settle the expired flows of the whole table now (sluice-replay: the
+ * active flows at a slice's end are those still alive then). */
+void sl_worker_sweep_all(struct sl_worker *w, uint32_t now_ms);
+
 #endif

@@ -9,13 +9,6 @@
 #include "dpstats.h"
 #include "parse.h"
 
-static const char *const role_names[] = { "client", "backend", "shadow" };
-
-static const char *role_str(uint8_t role)
-{
-	return role < 3 ? role_names[role] : "?";
-}
-
 static const char *group_name(const struct sl_dp_report *r, unsigned g)
 {
 	if (r->view && r->view->groups && r->view->groups[g].name[0])
@@ -104,7 +97,7 @@ static json_t *ports_json(const struct sl_dp_report *r, int *bad)
 			*bad = 1;
 			break;
 		}
-		put(o, "role", json_string(role_str(cfg->ports[p].role)), bad);
+		put(o, "role", json_string(sl_role_name(cfg->ports[p].role)), bad);
 		put(o, "rx", u64(r->sum->port_rx[p]), bad);
 		put(o, "tx", u64(r->sum->port_tx[p]), bad);
 		put(o, "drops", u64(r->sum->port_drop[p]), bad);
@@ -215,17 +208,13 @@ static json_t *shadows_json(const struct sl_dp_report *r, int *bad)
 static json_t *malformed_json(const struct sl_dp_report *r, int *bad)
 {
 	json_t *o = json_object();
-	uint64_t t = 0;
 
 	if (!o)
 		return NULL;
-	for (unsigned i = 1; i < SL_BAD__COUNT; i++) {
-		if (!r->sum->malformed[i])
-			continue;
-		put(o, sl_bad_name((enum sl_bad)i), u64(r->sum->malformed[i]), bad);
-		t += r->sum->malformed[i];
-	}
-	put(o, "total", u64(t), bad);
+	for (unsigned i = 1; i < SL_BAD__COUNT; i++)
+		if (r->sum->malformed[i])
+			put(o, sl_bad_name((enum sl_bad)i), u64(r->sum->malformed[i]), bad);
+	put(o, "total", u64(sl_malformed_total(r->sum)), bad);
 	return o;
 }
 
@@ -321,7 +310,6 @@ void sl_dp_summary(const struct sl_dp_report *r, FILE *f)
 {
 	const struct sl_config *cfg = r->cfg;
 	const struct sl_counters *c = r->sum;
-	uint64_t mal = 0;
 
 	fprintf(f, "sluice-dp: %.3f s, %u worker%s, rx %" PRIu64 " tx %" PRIu64
 		" packets, %.0f pps%s%s\n", r->elapsed_s, r->nworkers, r->nworkers == 1 ? "" : "s",
@@ -336,7 +324,7 @@ void sl_dp_summary(const struct sl_dp_report *r, FILE *f)
 	for (unsigned p = 0; p < cfg->nports; p++)
 		fprintf(f, "  port %-12s %-7s rx %" PRIu64 " tx %" PRIu64 " drops %" PRIu64
 			" rx_missed %" PRIu64 " tx_errors %" PRIu64 "\n", cfg->ports[p].name,
-			role_str(cfg->ports[p].role), c->port_rx[p], c->port_tx[p],
+			sl_role_name(cfg->ports[p].role), c->port_rx[p], c->port_tx[p],
 			c->port_drop[p], r->rx_missed[p], r->tx_errors[p]);
 	for (unsigned s = 0; s < nservices(r); s++) {
 		const struct sl_service_rec *rec = &r->view->hdr->services[s];
@@ -371,9 +359,7 @@ void sl_dp_summary(const struct sl_dp_report *r, FILE *f)
 			SL_FILTER_LEN, sr->filter, sr->filter[0] ? "'" : "", port_name(r, sr->port),
 			sc->flows, sc->pkts, sc->drops, sc->pending);
 	}
-	for (unsigned i = 1; i < SL_BAD__COUNT; i++)
-		mal += c->malformed[i];
-	fprintf(f, "  malformed %" PRIu64, mal);
+	fprintf(f, "  malformed %" PRIu64, sl_malformed_total(c));
 	for (unsigned i = 1; i < SL_BAD__COUNT; i++)
 		if (c->malformed[i])
 			fprintf(f, " %s=%" PRIu64, sl_bad_name((enum sl_bad)i), c->malformed[i]);

@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 
 #include "filter.h"
+#include "filtercheck.h"
 #include "tables.h"
 #include "worker.h"
 
@@ -23,7 +24,6 @@ int sl_filter_compile(const char *expr, struct sl_filter **out, char *err, size_
 	struct rte_bpf_prm *prm;
 	struct rte_bpf_jit jit;
 	struct sl_filter *f;
-	pcap_t *p;
 
 	*out = NULL;
 	if (strlen(expr) >= SL_FILTER_LEN) {
@@ -31,17 +31,8 @@ int sl_filter_compile(const char *expr, struct sl_filter **out, char *err, size_
 			 SL_FILTER_LEN - 1);
 		return -1;
 	}
-	p = pcap_open_dead(DLT_EN10MB, 65535);
-	if (!p) {
-		snprintf(err, errlen, "libpcap cannot open a dead Ethernet handle");
+	if (sl_filter_pcap_compile(expr, &prog, err, errlen))
 		return -1;
-	}
-	if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-		snprintf(err, errlen, "%s", pcap_geterr(p));
-		pcap_close(p);
-		return -1;
-	}
-	pcap_close(p);
 	prm = rte_bpf_convert(&prog);
 	pcap_freecode(&prog);
 	if (!prm) {
@@ -78,9 +69,17 @@ void sl_filter_free(struct sl_filter *f)
 	free(f);
 }
 
-int sl_filter_run(const struct sl_filter *f, struct rte_mbuf *m)
+/* The one body of sl_filter_run, static so that it is inlined into
+ * sl_filter_match, which runs per packet (a -fPIC library does not
+ * inline its exported functions). */
+static inline int filter_run(const struct sl_filter *f, struct rte_mbuf *m)
 {
 	return (f->jit ? f->jit(m) : rte_bpf_exec(f->bpf, m)) != 0;
+}
+
+int sl_filter_run(const struct sl_filter *f, struct rte_mbuf *m)
+{
+	return filter_run(f, m);
 }
 
 int sl_filter_run_interp(const struct sl_filter *f, struct rte_mbuf *m)
@@ -96,7 +95,7 @@ int sl_filter_match(void *ctx, unsigned r, unsigned i)
 	/* a filter that could not be loaded lets nothing through */
 	if (unlikely(!f))
 		return 0;
-	return (f->jit ? f->jit(b->pkts[i]) : rte_bpf_exec(f->bpf, b->pkts[i])) != 0;
+	return filter_run(f, b->pkts[i]);
 }
 
 /* ---- cache and sets ---- */
@@ -184,7 +183,7 @@ void sl_filter_set_free(struct sl_filter_cache *c, struct sl_filter_set *s)
 	free(s);
 }
 
-void sl_filter_cache_clear(struct sl_filter_cache *c)
+static void cache_clear(struct sl_filter_cache *c)
 {
 	while (c->head) {
 		struct sl_filter *f = c->head;
@@ -298,7 +297,7 @@ void sl_dp_shadow_fini(struct sl_dp_shadow *sh)
 	sh->nretired = 0;
 	sl_filter_set_free(&sh->cache, sh->cur);
 	sh->cur = NULL;
-	sl_filter_cache_clear(&sh->cache);
+	cache_clear(&sh->cache);
 	free(sh->snap);
 	sh->snap = NULL;
 }

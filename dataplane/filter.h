@@ -73,7 +73,6 @@ struct sl_filter_set *sl_filter_set_build(struct sl_filter_cache *c,
 					  size_t errlen);
 /* Release a set; programs no set uses any more are destroyed. */
 void sl_filter_set_free(struct sl_filter_cache *c, struct sl_filter_set *s);
-void sl_filter_cache_clear(struct sl_filter_cache *c);
 
 /* The burst being decided, for struct sl_shadow_matcher: match(ctx, r, i)
  * runs rule r's program on pkts[i]. */

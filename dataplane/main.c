@@ -141,20 +141,6 @@ static int stats_dir_check(const char *path)
 	return 0;
 }
 
-/* The rule of [control] instance: the name is a path component. */
-static int instance_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= SL_NAME_LEN)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
-		      *s == '-'))
-			return 0;
-	return 1;
-}
-
 /* Returns -1 to go on, or an exit status. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -228,9 +214,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				   argv[optind]);
 	if (!o->config)
 		return usage_error("%s", "missing -c CONFIG");
-	if (o->instance && o->instance[0] && !instance_valid(o->instance))
-		return usage_error("--instance '%s': expected 1..31 characters a-z, 0-9, _ or -",
-				   o->instance);
+	/* the rule of [control] instance: the name is a path component */
+	if (o->instance && o->instance[0] && !sl_name_valid(o->instance))
+		return usage_error("--instance '%s': expected " SL_NAME_RULE, o->instance);
 	if (o->stats && stats_dir_check(o->stats) != 0)
 		return EXIT_USAGE;
 	o->neal = argc - optind;

@@ -31,7 +31,9 @@ static int hexrun(const char *s, int n)
 	return 1;
 }
 
-int sl_devargs_is_pci(const char *d)
+/* 1 if devargs names a PCI device ("0000:3b:00.0" or "3b:00.0", options
+ * after a comma allowed), else 0. */
+static int devargs_is_pci(const char *d)
 {
 	size_t n = strcspn(d, ",");
 	const char *bdf = d;
@@ -50,12 +52,14 @@ int sl_devargs_is_pci(const char *d)
 	       bdf[6] >= '0' && bdf[6] <= '7';
 }
 
-void sl_devargs_name(const char *devargs, char *name, size_t len)
+/* The ethdev name of a device: devargs up to the first comma, PCI
+ * addresses with their domain ("3b:00.0" -> "0000:3b:00.0"). */
+static void devargs_name(const char *devargs, char *name, size_t len)
 {
 	size_t n = strcspn(devargs, ",");
 
 	/* DPDK names PCI devices with a domain of at least 4 hex digits */
-	if (sl_devargs_is_pci(devargs)) {
+	if (devargs_is_pci(devargs)) {
 		unsigned long dom = n > 7 ? strtoul(devargs, NULL, 16) : 0;
 		char bdf[8];
 
@@ -320,7 +324,7 @@ int sl_eal_args_build(struct sl_eal_args *a, const struct sl_config *cfg, const 
 		const struct sl_cfg_port *p = &cfg->ports[i];
 		char dev[SL_DEVARGS_LEN + 16];
 
-		if (sl_devargs_is_pci(p->devargs)) {
+		if (devargs_is_pci(p->devargs)) {
 			if (has_arg(a, 1, "--no-pci", 0)) {
 				sl_seterr(err, errlen,
 				       "%s: [port %s] devargs %s is a PCI device but the EAL "
@@ -347,7 +351,7 @@ int sl_ports_map(struct sl_dp_ports *p, const struct sl_config *cfg, char *err, 
 		const struct sl_cfg_port *cp = &cfg->ports[i];
 		char name[RTE_ETH_NAME_MAX_LEN];
 
-		sl_devargs_name(cp->devargs, name, sizeof(name));
+		devargs_name(cp->devargs, name, sizeof(name));
 		if (rte_eth_dev_get_port_by_name(name, &p->port_id[i]) != 0) {
 			sl_seterr(err, errlen,
 			       "%s: [port %s] devargs %s: no ethdev named '%s' after EAL "
@@ -482,17 +486,26 @@ static int shadow_pools_create(struct sl_dp_ports *p, const struct sl_config *cf
 	return 0;
 }
 
-static int pools_create(struct sl_dp_ports *p, const struct sl_config *cfg, char *err,
-			size_t errlen)
+uint32_t sl_ports_data_room(const struct sl_config *cfg, char *err, size_t errlen)
 {
-	uint64_t need[SL_DP_MAX_SOCKETS] = { 0 };
 	uint32_t room = cfg->mbuf_size + RTE_PKTMBUF_HEADROOM;
 
 	if (room > UINT16_MAX) {
 		sl_seterr(err, errlen, "%s: [dataplane] mbuf_size %u: data room %u exceeds %u",
 		       cfg->path, cfg->mbuf_size, room, UINT16_MAX);
-		return -1;
+		return 0;
 	}
+	return room;
+}
+
+static int pools_create(struct sl_dp_ports *p, const struct sl_config *cfg, char *err,
+			size_t errlen)
+{
+	uint64_t need[SL_DP_MAX_SOCKETS] = { 0 };
+	uint32_t room = sl_ports_data_room(cfg, err, errlen);
+
+	if (!room)
+		return -1;
 	/* Everything one port can hold: both rings, the TX buffer and a burst
 	 * in flight, per queue; every pool is sized for all ports because
 	 * mbufs cross to other ports' TX queues. */

@@ -23,19 +23,11 @@ struct sl_eal_args {
 	int own_runtime_dir; /* a --file-prefix of this process: remove its runtime dir */
 };
 
-/* Where the hugepage check looks (overridable for tests). */
+/* Where the hugepage check looks. */
 struct sl_huge_probe {
 	const char *meminfo; /* "/proc/meminfo" */
 	const char *mounts;  /* "/proc/mounts" */
 };
-
-/* 1 if devargs names a PCI device ("0000:3b:00.0" or "3b:00.0", options
- * after a comma allowed), else 0. */
-int sl_devargs_is_pci(const char *devargs);
-
-/* The ethdev name of a device: devargs up to the first comma, PCI
- * addresses with their domain ("3b:00.0" -> "0000:3b:00.0"). */
-void sl_devargs_name(const char *devargs, char *name, size_t len);
 
 /* Build the EAL arguments: prog, the tokens of cfg->eal_args, extra[]
  * (command line after "--"), the hugepage fallback, the ports' devices.
@@ -75,6 +67,12 @@ int sl_ports_map(struct sl_dp_ports *p, const struct sl_config *cfg, char *err, 
  * Returns 0, or -1 with err naming the port and what failed. */
 int sl_ports_setup(struct sl_dp_ports *p, const struct sl_config *cfg, uint16_t nqueues,
 		   char *err, size_t errlen);
+
+/* The data room of every packet mbuf: [dataplane] mbuf_size plus the
+ * headroom.  sluice-replay sizes its pool with it too, so that a frame
+ * takes the same segments in both.  Returns it, or 0 with err naming the
+ * file when it does not fit a pool's uint16_t. */
+uint32_t sl_ports_data_room(const struct sl_config *cfg, char *err, size_t errlen);
 
 /* The copy and clone pools of port index i (NULL unless it has role
  * shadow). */

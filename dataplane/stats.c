@@ -24,3 +24,23 @@ void sl_counters_add(struct sl_counters *acc, const struct sl_counters *c)
 		memcpy(a + off, &x, sizeof(x));
 	}
 }
+
+uint64_t sl_malformed_total(const struct sl_counters *c)
+{
+	uint64_t t = 0;
+
+	for (unsigned i = 1; i < SL_BAD__COUNT; i++)
+		t += c->malformed[i];
+	return t;
+}
+
+const char *sl_role_name(uint8_t role)
+{
+	static const char *const names[] = {
+		[SL_ROLE_CLIENT] = "client",
+		[SL_ROLE_BACKEND] = "backend",
+		[SL_ROLE_SHADOW] = "shadow",
+	};
+
+	return role < sizeof(names) / sizeof(names[0]) ? names[role] : "?";
+}

@@ -16,4 +16,10 @@ _Static_assert(SL_BAD__COUNT <= SL_MAX_BAD, "malformed counters fit the layout")
 /* acc += c, field by field. */
 void sl_counters_add(struct sl_counters *acc, const struct sl_counters *c);
 
+/* Malformed packets of every reason. */
+uint64_t sl_malformed_total(const struct sl_counters *c);
+
+/* "client", "backend" or "shadow" (enum sl_port_role); "?" for any other. */
+const char *sl_role_name(uint8_t role);
+
 #endif

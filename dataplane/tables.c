@@ -75,6 +75,9 @@ int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
 		memcpy(sr->vip, cs->vip, 16);
 		memcpy(sr->ranges, cs->ranges, sizeof(sr->ranges));
 		snprintf(sr->name, sizeof(sr->name), "%s", cs->name);
+		/* an index no service uses (sluiced's stable indexes) is never found */
+		if (!cs->name[0])
+			continue;
 
 		/* Index order insertion: the lowest service of a VIP comes first. */
 		i = sl_vip_hash(sr->family, sr->proto, sr->vip);
@@ -97,7 +100,7 @@ int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
 				 cfg->nports);
 			return -1;
 		}
-	sl_tables_shadows(hdr, cfg);
+	sl_tables_shadows(hdr, cfg->shadows, cfg->nshadows);
 	/* Built from a configuration: its rule set is this generation's. */
 	hdr->shadow_gen = gen;
 	return 0;
@@ -115,14 +118,14 @@ uint64_t sl_shadow_seed(uint64_t seed_flow, const char *name)
 	return sl_hash_mix(h, seed_flow ^ SHADOW_SEED_SALT);
 }
 
-void sl_tables_shadows(struct sl_table_hdr *hdr, const struct sl_config *cfg)
+void sl_tables_shadows(struct sl_table_hdr *hdr, const struct sl_cfg_shadow *rules, unsigned n)
 {
 	hdr->nshadows = 0;
 	memset(hdr->shadows, 0, sizeof(hdr->shadows));
 	for (uint32_t s = 0; s < SL_MAX_SERVICES; s++)
 		hdr->services[s].shadow_mask = 0;
-	for (uint32_t r = 0; r < cfg->nshadows && r < SL_MAX_SHADOWS; r++) {
-		const struct sl_cfg_shadow *cs = &cfg->shadows[r];
+	for (uint32_t r = 0; r < n && r < SL_MAX_SHADOWS; r++) {
+		const struct sl_cfg_shadow *cs = &rules[r];
 		struct sl_shadow_rec *sr = &hdr->shadows[r];
 
 		if (!cs->name[0]) /* a free slot (sluiced keeps rules at their index) */

@@ -14,6 +14,7 @@
 #include "../ebpf/sluice_layout.h"
 
 struct sl_config;
+struct sl_cfg_shadow;
 
 /* One slot: the header block and the group records it refers to. */
 struct sl_view {
@@ -36,7 +37,8 @@ static inline const struct sl_view *sl_src_view(const struct sl_table_src *src)
 }
 
 /* Build a complete slot from a validated configuration: services, VIP
- * index, groups with their Maglev tables.  Returns 0, or -1 with a message
+ * index (a service without a name, an index sluiced keeps free, is left
+ * out), groups with their Maglev tables.  Returns 0, or -1 with a message
  * in err (only for inconsistencies a configuration check cannot see). */
 int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
 		    const struct sl_config *cfg, uint32_t gen, char *err, size_t errlen);
@@ -46,11 +48,11 @@ int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
  * the same flows whatever other rules come and go, on every box. */
 uint64_t sl_shadow_seed(uint64_t seed_flow, const char *name);
 
-/* Put the shadow rules of a configuration into hdr (shadows[], nshadows,
- * each service's shadow_mask, seeds; a rule without a name is a free
- * slot); hdr's services and seeds must be filled.  shadow_gen is left to
- * the caller. */
-void sl_tables_shadows(struct sl_table_hdr *hdr, const struct sl_config *cfg);
+/* Put n shadow rules (slot r: rules[r]; a rule without a name is a free
+ * slot) into hdr: shadows[], nshadows, each service's shadow_mask, seeds.
+ * hdr's services and seeds must be filled.  shadow_gen is left to the
+ * caller.  Used by the configuration's tables and by sluiced's. */
+void sl_tables_shadows(struct sl_table_hdr *hdr, const struct sl_cfg_shadow *rules, unsigned n);
 
 /* Heap-backed single-slot source built from a configuration (INI mode).
  * Returns NULL with err set on failure. */

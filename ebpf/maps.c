@@ -20,6 +20,7 @@
 #include <linux/bpf.h>
 #include <linux/magic.h>
 
+#include "../dataplane/config.h"
 #include "../dataplane/tables.h"
 #include "maps.h"
 
@@ -82,20 +83,10 @@ static void maps_release(struct sl_maps *m)
 /* Same rule as [control] instance in the configuration. */
 static int instance_check(const char *instance, char *err, size_t errlen)
 {
-	size_t n = instance ? strlen(instance) : 0;
-
-	if (n == 0 || n >= SL_NAME_LEN)
-		goto bad;
-	for (size_t i = 0; i < n; i++) {
-		char c = instance[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			goto bad;
-	}
-	return 0;
-bad:
-	snprintf(err, errlen, "instance '%s': not a valid instance name (expected 1..%d "
-		 "characters a-z, 0-9, _ or -)", instance ? instance : "", SL_NAME_LEN - 1);
+	if (instance && sl_name_valid(instance))
+		return 0;
+	snprintf(err, errlen, "instance '%s': not a valid instance name (expected "
+		 SL_NAME_RULE ")", instance ? instance : "");
 	return -1;
 }
 
@@ -123,7 +114,7 @@ static void pin_path(const struct sl_maps *m, int i, char *path, size_t len)
 	snprintf(path, len, "%s/%s", m->dir, specs[i].name);
 }
 
-static int mkdir_p(const char *dir, char *err, size_t errlen)
+int sl_mkdir_p(const char *dir, char *err, size_t errlen)
 {
 	char buf[256];
 	size_t n = strlen(dir);
@@ -158,7 +149,7 @@ static int bpffs_ensure(const char *bpffs, char *err, size_t errlen)
 
 	if (statfs(bpffs, &st) == 0 && (unsigned long)st.f_type == BPF_FS_MAGIC)
 		return 0;
-	if (mkdir_p(bpffs, err, errlen) != 0)
+	if (sl_mkdir_p(bpffs, err, errlen) != 0)
 		return -1;
 	if (mount("bpf", bpffs, "bpf", 0, "mode=0755") != 0) {
 		snprintf(err, errlen, "%s is not a bpf filesystem and mounting one there failed: "
@@ -242,6 +233,24 @@ static size_t map_len(int i)
 	return (n + page - 1) & ~(page - 1);
 }
 
+/* The typed views of the mapped maps (addr[i]: map i). */
+static void maps_point(struct sl_maps *m, void *const *addr)
+{
+	m->tables = addr[M_TABLES];
+	m->groups = addr[M_GROUPS];
+	m->control = addr[M_CONTROL];
+	m->dp = addr[M_ACKS];
+	m->stats = addr[M_STATS];
+}
+
+/* New maps take this build's layout version: dp first, control last (the
+ * dataplane takes maps whose control is not stamped as not ready). */
+static void maps_stamp(struct sl_maps *m)
+{
+	m->dp->layout_version = SL_LAYOUT_VERSION;
+	__atomic_store_n(&m->control->layout_version, SL_LAYOUT_VERSION, __ATOMIC_RELEASE);
+}
+
 /* mmap every map; writable[i] selects PROT_WRITE. */
 static int maps_map(struct sl_maps *m, const int *writable, char *err, size_t errlen)
 {
@@ -264,11 +273,7 @@ static int maps_map(struct sl_maps *m, const int *writable, char *err, size_t er
 			return -1;
 		}
 	}
-	m->tables = addr[M_TABLES];
-	m->groups = addr[M_GROUPS];
-	m->control = addr[M_CONTROL];
-	m->dp = addr[M_ACKS];
-	m->stats = addr[M_STATS];
+	maps_point(m, addr);
 	return 0;
 }
 
@@ -308,7 +313,7 @@ int sl_maps_create(const char *bpffs, const char *instance, const char *obj_path
 		return -1;
 	if (!bpffs || !*bpffs)
 		bpffs = SL_BPFFS_DEFAULT;
-	if (bpffs_ensure(bpffs, err, errlen) != 0 || mkdir_p(m->dir, err, errlen) != 0)
+	if (bpffs_ensure(bpffs, err, errlen) != 0 || sl_mkdir_p(m->dir, err, errlen) != 0)
 		return -1;
 
 	opts.pin_root_path = m->dir;
@@ -359,10 +364,8 @@ int sl_maps_create(const char *bpffs, const char *instance, const char *obj_path
 	v = version_check(m, err, errlen);
 	if (v < 0)
 		goto fail;
-	if (v == 0) {
-		m->dp->layout_version = SL_LAYOUT_VERSION;
-		__atomic_store_n(&m->control->layout_version, SL_LAYOUT_VERSION, __ATOMIC_RELEASE);
-	}
+	if (v == 0)
+		maps_stamp(m);
 	*fresh = __atomic_load_n(&m->control->gen, __ATOMIC_ACQUIRE) == 0;
 	return 0;
 
@@ -435,13 +438,8 @@ int sl_maps_memory(struct sl_maps *m, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	m->tables = addr[M_TABLES];
-	m->groups = addr[M_GROUPS];
-	m->control = addr[M_CONTROL];
-	m->dp = addr[M_ACKS];
-	m->stats = addr[M_STATS];
-	m->dp->layout_version = SL_LAYOUT_VERSION;
-	__atomic_store_n(&m->control->layout_version, SL_LAYOUT_VERSION, __ATOMIC_RELEASE);
+	maps_point(m, addr);
+	maps_stamp(m);
 	return 0;
 }
 
@@ -631,7 +629,7 @@ int sl_maps_publish(struct sl_maps *m, const struct sl_table_hdr *hdr,
 	return 0;
 }
 
-static uint64_t now_us(void)
+uint64_t sl_mono_us(void)
 {
 	struct timespec ts;
 
@@ -676,7 +674,7 @@ void sl_maps_avoid_workers(struct sl_maps *m)
 int sl_maps_wait_acks(const struct sl_maps *m, uint32_t gen, uint32_t timeout_us,
 		      uint32_t *waited_us, uint32_t *missing, uint32_t *nmissing)
 {
-	uint64_t start = now_us(), el = 0;
+	uint64_t start = sl_mono_us(), el = 0;
 	uint32_t nw = sl_maps_workers(m), iter = 0;
 
 	*waited_us = 0;
@@ -685,7 +683,7 @@ int sl_maps_wait_acks(const struct sl_maps *m, uint32_t gen, uint32_t timeout_us
 		return 2;
 	for (;;) {
 		if (acks_missing(m, nw, gen, NULL) == 0) {
-			el = now_us() - start;
+			el = sl_mono_us() - start;
 			*waited_us = el > UINT32_MAX ? UINT32_MAX : (uint32_t)el;
 			return 0;
 		}
@@ -695,7 +693,7 @@ int sl_maps_wait_acks(const struct sl_maps *m, uint32_t gen, uint32_t timeout_us
 			cpu_relax();
 			if ((++iter & SPIN_YIELD_MASK) == 0) {
 				sched_yield();
-				el = now_us() - start;
+				el = sl_mono_us() - start;
 			}
 			continue;
 		}
@@ -710,7 +708,7 @@ int sl_maps_wait_acks(const struct sl_maps *m, uint32_t gen, uint32_t timeout_us
 
 			nanosleep(&ts, NULL);
 		}
-		el = now_us() - start;
+		el = sl_mono_us() - start;
 	}
 	*waited_us = el > UINT32_MAX ? UINT32_MAX : (uint32_t)el;
 	*nmissing = acks_missing(m, nw, gen, missing);

@@ -101,4 +101,11 @@ uint32_t sl_maps_workers(const struct sl_maps *m);
 int sl_maps_wait_acks(const struct sl_maps *m, uint32_t gen, uint32_t timeout_us,
 		      uint32_t *waited_us, uint32_t *missing, uint32_t *nmissing);
 
+/* mkdir -p dir (mode 0755).  Returns 0, or -1 with err ("cannot create
+ * directory D: reason"). */
+int sl_mkdir_p(const char *dir, char *err, size_t errlen);
+
+/* CLOCK_MONOTONIC in microseconds: publication and acknowledgement times. */
+uint64_t sl_mono_us(void);
+
 #endif

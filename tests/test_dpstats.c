@@ -269,6 +269,24 @@ static void test_summary_text(void)
 	fixture_fini(&f);
 }
 
+/* The helpers sluice-dp's and sluice-replay's reports share. */
+static void test_role_names_malformed_total(void)
+{
+	struct sl_counters *c = calloc(1, sizeof(*c));
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(sl_role_name(SL_ROLE_CLIENT), "client");
+	CU_ASSERT_STRING_EQUAL(sl_role_name(SL_ROLE_BACKEND), "backend");
+	CU_ASSERT_STRING_EQUAL(sl_role_name(SL_ROLE_SHADOW), "shadow");
+	CU_ASSERT_STRING_EQUAL(sl_role_name(SL_ROLE_SHADOW + 1), "?");
+	CU_ASSERT_EQUAL(sl_malformed_total(c), 0);
+	c->malformed[0] = 100; /* not a reason: never counted */
+	c->malformed[1] = 1;
+	c->malformed[SL_BAD__COUNT - 1] = 2;
+	CU_ASSERT_EQUAL(sl_malformed_total(c), 3);
+	free(c);
+}
+
 void sl_test_register_dpstats(void)
 {
 	CU_pSuite s = CU_add_suite("dpstats", NULL, NULL);
@@ -280,4 +298,5 @@ void sl_test_register_dpstats(void)
 	CU_add_test(s, "JSON group outside champion/challenger", test_json_extra_group);
 	CU_add_test(s, "write, read back, unwritable path", test_write_and_read_back);
 	CU_add_test(s, "human summary", test_summary_text);
+	CU_add_test(s, "role names, malformed total", test_role_names_malformed_total);
 }

@@ -132,7 +132,7 @@ static void test_runbook(void)
 	       "{\"share\": \"100bp\", \"dwell\": \"2000ms\"}, "
 	       "{\"share\": \"500bp\", \"dwell\": \"2000ms\"}, "
 	       "{\"share\": \"2000bp\", \"dwell\": \"2000ms\"}]}");
-	CU_ASSERT_EQUAL(s.a[2].cmd->kind, SL_RQ_RO_START);
+	CU_ASSERT_EQUAL(s.a[2].cmd->kind, SL_CMD_ROLLOUT_START);
 	req_is(&s.a[3], "{\"cmd\": \"rollout_promote\"}");
 	req_is(&s.a[4], "{\"cmd\": \"rollout_promote\", \"service\": \"web\", \"full\": true}");
 	req_is(&s.a[5], "{\"cmd\": \"rollout_pause\"}");

@@ -806,12 +806,14 @@ static void test_structure_diff(void)
 
 /* ---- shadow rules ---- */
 
-static struct sl_shadow_rule rule(const char *name, const char *service, uint16_t bp,
-				  const char *filter)
+/* A shadow_add request, as sluiced has it from the protocol. */
+static struct sl_req rule(const char *name, const char *service, uint16_t bp,
+			  const char *filter)
 {
-	struct sl_shadow_rule r;
+	struct sl_req r;
 
 	memset(&r, 0, sizeof(r));
+	r.cmd = SL_CMD_SHADOW_ADD;
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	snprintf(r.service, sizeof(r.service), "%s", service);
 	snprintf(r.port, sizeof(r.port), "shadow");
@@ -825,8 +827,8 @@ static void test_shadow_rules(void)
 	struct sl_state *st = fresh(0), *again = sl_state_new();
 	struct sl_config *c = tc_config(0);
 	struct sl_txn *t = txn();
-	struct sl_shadow_rule a = rule("a", "web", 1000, "tcp dst port 443");
-	struct sl_shadow_rule b = rule("b", "dns", 10000, ""), x;
+	struct sl_req a = rule("a", "web", 1000, "tcp dst port 443");
+	struct sl_req b = rule("b", "dns", 10000, ""), x;
 	json_t *journal = json_array(), *entry;
 	char note[512], name[8];
 	size_t i;
@@ -889,6 +891,26 @@ static void test_shadow_rules(void)
 	CU_ASSERT_EQUAL(e.code, SL_E_BAD_REQUEST);
 	CU_ASSERT_STRING_EQUAL(e.message, "name 'Web.1' is not a valid shadow rule name "
 			       "(expected 1..31 characters a-z, 0-9, _ or -)");
+	/* names as sent (the protocol takes up to 127 characters): one too long
+	 * for a rule is refused or unknown, never cut to 31 */
+	x = rule("shadow-rule-with-a-name-of-40-chars-long", "web", 100, "");
+	CU_ASSERT_EQUAL(sl_plan_shadow_add(st, t, c, &x, &e), -1);
+	CU_ASSERT_EQUAL(e.code, SL_E_BAD_REQUEST);
+	CU_ASSERT_STRING_EQUAL(e.field, "name");
+	CU_ASSERT_STRING_EQUAL(e.message, "name 'shadow-rule-with-a-name-of-40-chars-long' is not "
+			       "a valid shadow rule name (expected 1..31 characters a-z, 0-9, _ "
+			       "or -)");
+	x = rule("x", "web-service-with-a-name-of-40-chars-long", 100, "");
+	CU_ASSERT_EQUAL(sl_plan_shadow_add(st, t, c, &x, &e), -1);
+	CU_ASSERT_EQUAL(e.code, SL_E_UNKNOWN_SERVICE);
+	CU_ASSERT_STRING_EQUAL(e.message, "no service 'web-service-with-a-name-of-40-chars-long' "
+			       "(services: web, dns, web6)");
+	x = rule("x", "web", 100, "");
+	snprintf(x.port, sizeof(x.port), "shadow-port-with-a-name-of-40-chars-long");
+	CU_ASSERT_EQUAL(sl_plan_shadow_add(st, t, c, &x, &e), -1);
+	CU_ASSERT_EQUAL(e.code, SL_E_BAD_PORT);
+	CU_ASSERT_STRING_EQUAL(e.message, "no port 'shadow-port-with-a-name-of-40-chars-long' in the "
+			       "configuration (shadow ports: shadow)");
 
 	b.has_mac = 1;
 	b.mac[0] = 2;
@@ -978,7 +1000,7 @@ static void test_shadow_reload(void)
 	struct sl_state *st = fresh(0);
 	struct sl_config *c = tc_config(0), *n = tc_config(0);
 	struct sl_txn *t = txn();
-	struct sl_shadow_rule a = rule("a", "web", 1000, ""), b = rule("b", "dns", 500, "udp");
+	struct sl_req a = rule("a", "web", 1000, ""), b = rule("b", "dns", 500, "udp");
 	struct sl_cfg_shadow *r;
 
 	CU_ASSERT_EQUAL_FATAL(sl_plan_shadow_add(st, t, c, &a, &e), 1);
@@ -1043,8 +1065,8 @@ static void test_shadow_sentences(void)
 	struct sl_state *st = fresh(0);
 	struct sl_config *c = tc_config(0);
 	struct sl_txn *t = txn();
-	struct sl_shadow_rule a = rule("web-443", "web", 1000, "tcp dst port 443");
-	struct sl_shadow_rule b = rule("all", "web", 50, "");
+	struct sl_req a = rule("web-443", "web", 1000, "tcp dst port 443");
+	struct sl_req b = rule("all", "web", 50, "");
 	struct sl_sentences s;
 	json_t *o;
 

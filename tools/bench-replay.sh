@@ -100,11 +100,21 @@ with open(dst, "wb") as o:
 EOF
 }
 
+# A failed run stops the bench: a median over the runs that worked would
+# not say that one failed.
 run() { # NAME CONFIG CAPTURE
 	for i in 1 2 3 4 5; do
-		"$replay" -c "$2" -r "$3" -o "$out" --json |
-			python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["run"]["pps"])'
-	done | sort -n | awk -v n="$1" -v p="$packets" '{v[NR] = $1} END {
+		rc=0
+		"$replay" -c "$2" -r "$3" -o "$out" --json > "$tmp/run.json" || rc=$?
+		if [ "$rc" -ne 0 ]; then
+			echo "bench-replay: $1: run $i of 5 of $replay failed (exit $rc;" \
+			     "its message is above): no result" >&2
+			exit 1
+		fi
+		python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["run"]["pps"])' \
+			< "$tmp/run.json"
+	done > "$tmp/pps"
+	sort -n "$tmp/pps" | awk -v n="$1" -v p="$packets" '{v[NR] = $1} END {
 		printf "%-34s %10d %8.2f Mpps %8.2f Mpps\n", n, p, v[int((NR + 1) / 2)] / 1e6,
 		       v[NR] / 1e6}'
 }

@@ -37,6 +37,7 @@
 #include "hash.h"
 #include "maps.h"
 #include "parse.h"
+#include "ports.h"
 #include "replay_io.h"
 #include "replay_report.h"
 #include "schedule.h"
@@ -97,7 +98,7 @@ struct replay {
 	struct rte_mbuf *stash[SL_BURST]; /* mbufs allocated ahead */
 	unsigned nstash;
 
-	uint64_t first_ns, clock_ns;   /* first packet, packet clock (never goes back) */
+	uint64_t clock_ns;             /* packet clock, never goes back (start: rep.first_ns) */
 	uint32_t now32;                /* ms after the first packet: the core's clock */
 	uint64_t pkt_no;               /* the packet being handled (1-based) */
 	uint64_t svc_ports[1024];      /* bit per port number some service uses */
@@ -381,16 +382,20 @@ static int mbufs_create(struct replay *r)
 		.size = sizeof(uint64_t),
 		.align = __alignof__(uint64_t),
 	};
-	uint32_t room = r->cfg->mbuf_size >= 512 ? r->cfg->mbuf_size : 2176;
+	char err[256];
+	/* sluice-dp's data room: a frame must take the same segments here */
+	uint32_t room = sl_ports_data_room(r->cfg, err, sizeof(err));
 
+	if (!room) {
+		fprintf(stderr, "sluice-replay: %s\n", err);
+		return -1;
+	}
 	ts_off = rte_mbuf_dynfield_register(&ts_desc);
 	if (ts_off < 0) {
 		fprintf(stderr, "sluice-replay: cannot register the mbuf timestamp field: %s\n",
 			rte_strerror(rte_errno));
 		return -1;
 	}
-	if (room > UINT16_MAX)
-		room = UINT16_MAX;
 	r->pool = rte_pktmbuf_pool_create("sl_replay", POOL_MBUFS, POOL_CACHE, 0,
 					  (uint16_t)room, (int)rte_socket_id());
 	if (!r->pool) {
@@ -626,7 +631,6 @@ static int daemon_start(struct replay *r, uint64_t clock_ms)
 		return -1;
 	}
 	memcpy(d->journal_path, r->journal, strlen(r->journal) + 1);
-	d->ack_timeout_ms = 1000;
 	d->in_memory = 1;
 	d->virtual_clock = 1;
 	d->clock_ms = clock_ms;
@@ -697,19 +701,6 @@ static void journal_skip(struct replay *r)
 		r->journal_off = (long)st.st_size;
 }
 
-/* Sweep the whole flow table now: active flows at a slice's end are those
- * still alive then (a running worker sweeps between bursts). */
-static void sweep_all(struct replay *r)
-{
-	struct sl_worker *core = &r->w->core;
-	uint32_t b = core->sweep_budget;
-
-	core->sweep_budget = (uint32_t)(core->ft->mask + 1 < UINT32_MAX ? core->ft->mask + 1 :
-					UINT32_MAX);
-	sl_worker_sweep(core, r->now32);
-	core->sweep_budget = b;
-}
-
 /* Apply schedule action k; 0, or an exit status (refused). */
 static int action_apply(struct replay *r, unsigned k, uint64_t rel_ns)
 {
@@ -725,7 +716,7 @@ static int action_apply(struct replay *r, unsigned k, uint64_t rel_ns)
 		return EXIT_RUNTIME;
 	}
 	snprintf(r->actor, sizeof(r->actor), "schedule %s:%u", r->sched.path, sa->line);
-	r->d->clock_ms = (r->first_ns + rel_ns) / 1000000u;
+	r->d->clock_ms = (r->rep.first_ns + rel_ns) / 1000000u;
 	reply = sl_daemon_request(r->d, line, strlen(line), &who);
 	free(line);
 	rep = reply ? json_loads(reply, 0, NULL) : NULL;
@@ -786,14 +777,14 @@ static void table_changed(struct replay *r)
  * returns 0 or an exit status. */
 static int events(struct replay *r, uint64_t rel_ns)
 {
-	uint64_t abs_ms = (r->first_ns + rel_ns) / 1000000u;
+	uint64_t abs_ms = (r->rep.first_ns + rel_ns) / 1000000u;
 	int boundary = 0, rc;
 
 	burst_send(r);
 	while (r->next_action < r->sched.n &&
 	       rel_ns >= r->sched.a[r->next_action].at_ms * 1000000u) {
 		if (!boundary) {
-			sweep_all(r);
+			sl_worker_sweep_all(&r->w->core, r->now32);
 			if (rp_slice_begin(&r->rep, rel_ns, r->pkt_no, r->w->core.cnt))
 				return EXIT_RUNTIME;
 			boundary = 1;
@@ -807,7 +798,7 @@ static int events(struct replay *r, uint64_t rel_ns)
 		int step = sl_state_deadline(r->d->st) <= abs_ms;
 
 		if (step && !boundary) {
-			sweep_all(r);
+			sl_worker_sweep_all(&r->w->core, r->now32);
 			if (rp_slice_begin(&r->rep, rel_ns, r->pkt_no, r->w->core.cnt))
 				return EXIT_RUNTIME;
 			boundary = 1;
@@ -831,7 +822,7 @@ static uint64_t next_event_ns(const struct replay *r)
 	if (dm != UINT64_MAX) {
 		uint64_t t = dm * 1000000u;
 
-		t = t > r->first_ns ? t - r->first_ns : 0;
+		t = t > r->rep.first_ns ? t - r->rep.first_ns : 0;
 		if (t < next)
 			next = t;
 	}
@@ -864,7 +855,6 @@ static int worker_init(struct replay *r)
 	w->tx_fn = replay_tx;
 	w->tx_ctx = r;
 	w->run = &r->run;
-	w->solo = 1;
 	return 0;
 }
 
@@ -917,8 +907,7 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 		fprintf(stderr, "sluice-replay: %s\n", err);
 		return EXIT_INPUT;
 	}
-	r->first_ns = r->clock_ns = ts;
-	r->rep.first_ns = r->rep.last_ns = ts;
+	r->clock_ns = r->rep.first_ns = r->rep.last_ns = ts;
 	if (daemon_start(r, rc ? ts / 1000000u : 0) != 0 || worker_init(r) != 0)
 		return EXIT_RUNTIME;
 	journal_skip(r);
@@ -946,13 +935,12 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 		unsigned port;
 
 		r->pkt_no++;
-		r->rep.packets++;
 		r->rep.bytes += len;
 		if (ts < r->clock_ns)
 			r->rep.out_of_order++;
 		else
 			r->clock_ns = ts;
-		rel = r->clock_ns - r->first_ns;
+		rel = r->clock_ns - r->rep.first_ns;
 		r->now32 = (uint32_t)(rel / 1000000u);
 		if (unlikely(rel >= next_ns)) {
 			rc = events(r, rel);
@@ -1001,9 +989,10 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 	burst_send(r);
 	sl_dp_drain(r->w);
 	loop_s = mono_s() - loop_start;
-	sweep_all(r);
+	sl_worker_sweep_all(&r->w->core, r->now32);
+	r->rep.packets = r->pkt_no;
 	r->rep.last_ns = r->clock_ns;
-	rp_slice_close(&r->rep, r->clock_ns - r->first_ns, r->w->core.cnt);
+	rp_slice_close(&r->rep, r->clock_ns - r->rep.first_ns, r->w->core.cnt);
 	/* actions after the last packet were not reached: listed as such */
 	for (; r->next_action < r->sched.n; r->next_action++) {
 		const struct sl_sched_action *sa = &r->sched.a[r->next_action];

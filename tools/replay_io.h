@@ -48,7 +48,6 @@ struct rp_out {
 	int nano;           /* write ns timestamps (the input's precision) */
 	uint8_t *buf;
 	size_t used, cap;
-	uint64_t packets, bytes;
 	int failed;         /* a write failed: err says why, nothing more is written */
 	char err[RP_ERR_LEN];
 };
@@ -93,8 +92,6 @@ static inline uint8_t *rp_out_record(struct rp_out *o, uint64_t ts_ns, uint32_t 
 	h[3] = len;
 	memcpy(p, h, 16);
 	o->used += 16 + (size_t)len;
-	o->packets++;
-	o->bytes += len;
 	return p + 16;
 }
 

@@ -6,6 +6,7 @@
 
 #include "parse.h"
 #include "replay_report.h"
+#include "stats.h"
 
 int rp_report_init(struct rp_report *r, const struct sl_config *cfg)
 {
@@ -375,7 +376,7 @@ json_t *rp_report_json(const struct rp_report *r)
 	json_t *o, *slices = json_array(), *actions = json_array(), *svcs = json_object();
 	json_t *ports = json_object(), *bad = json_object(), *shadows = json_object();
 	struct rule_total *rt = calloc(MAX_RULE_NAMES, sizeof(*rt));
-	uint64_t malformed = 0, tx_full = 0, copies_dropped = 0;
+	uint64_t tx_full = 0, copies_dropped = 0;
 	char first[48], last[48];
 	unsigned nrt;
 
@@ -405,22 +406,18 @@ json_t *rp_report_json(const struct rp_report *r)
 					      groups));
 	}
 	for (unsigned p = 0; p < cfg->nports; p++) {
-		static const char *const roles[] = { "client", "backend", "shadow" };
-
 		tx_full += c->port_drop[p];
 		json_object_set_new(ports, cfg->ports[p].name,
 				    json_pack("{s:s, s:I, s:I, s:I, s:s+}", "role",
-					      roles[cfg->ports[p].role % 3], "in",
+					      sl_role_name(cfg->ports[p].role), "in",
 					      (json_int_t)c->port_rx[p], "out",
 					      (json_int_t)c->port_tx[p], "dropped",
 					      (json_int_t)c->port_drop[p], "file",
 					      cfg->ports[p].name, ".pcap"));
 	}
-	for (int b = 1; b < SL_BAD__COUNT; b++) {
-		malformed += c->malformed[b];
+	for (int b = 1; b < SL_BAD__COUNT; b++)
 		json_object_set_new(bad, sl_bad_name((enum sl_bad)b),
 				    json_integer((json_int_t)c->malformed[b]));
-	}
 	nrt = rule_totals(r, rt, MAX_RULE_NAMES);
 	for (unsigned j = 0; j < nrt; j++) {
 		const struct rp_rule_slice *rs = rt[j].last;
@@ -462,7 +459,7 @@ json_t *rp_report_json(const struct rp_report *r)
 					    (json_int_t)c->expired, "ret_untracked",
 					    (json_int_t)c->ret_untracked, "other_fwd",
 					    (json_int_t)c->other_fwd),
-		      "drops", "malformed", (json_int_t)malformed, "other",
+		      "drops", "malformed", (json_int_t)sl_malformed_total(c), "other",
 		      (json_int_t)c->other_drop, "tx_full", (json_int_t)tx_full,
 		      "shadow_received", (json_int_t)c->shadow_rx_drop, "shadow_copies",
 		      (json_int_t)copies_dropped,
@@ -580,7 +577,6 @@ void rp_report_text(const struct rp_report *r, FILE *f)
 	const struct sl_counters *c = r->total;
 	struct rule_total *rt = calloc(MAX_RULE_NAMES, sizeof(*rt));
 	unsigned counts[4] = { 0 }, nplan = 0, nrt;
-	uint64_t malformed = 0;
 
 	fprintf(f, "sluice-replay: %s: %llu packets, %llu bytes, %.3f s of traffic; %s%s%s\n",
 		r->input_path, (unsigned long long)r->packets, (unsigned long long)r->bytes,
@@ -592,19 +588,14 @@ void rp_report_text(const struct rp_report *r, FILE *f)
 
 	fprintf(f, "\n  %-12s %-8s %10s %10s %8s  %s\n", "port", "role", "in", "out", "dropped",
 		"file");
-	for (unsigned p = 0; p < cfg->nports; p++) {
-		static const char *const roles[] = { "client", "backend", "shadow" };
-
+	for (unsigned p = 0; p < cfg->nports; p++)
 		fprintf(f, "  %-12s %-8s %10llu %10llu %8llu  %s/%s.pcap\n", cfg->ports[p].name,
-			roles[cfg->ports[p].role % 3], (unsigned long long)c->port_rx[p],
+			sl_role_name(cfg->ports[p].role), (unsigned long long)c->port_rx[p],
 			(unsigned long long)c->port_tx[p], (unsigned long long)c->port_drop[p],
 			r->outdir, cfg->ports[p].name);
-	}
-	for (int b = 1; b < SL_BAD__COUNT; b++)
-		malformed += c->malformed[b];
 	fprintf(f, "  other traffic dropped: %llu; received on shadow ports and dropped: %llu\n",
 		(unsigned long long)c->other_drop, (unsigned long long)c->shadow_rx_drop);
-	fprintf(f, "  malformed: %llu (%s)", (unsigned long long)malformed,
+	fprintf(f, "  malformed: %llu (%s)", (unsigned long long)sl_malformed_total(c),
 		cfg->malformed == SL_MALFORMED_FORWARD ? "forwarded" : "dropped");
 	for (int b = 1, col = 100; b < SL_BAD__COUNT; b++) {
 		char item[48];
