@@ -45,6 +45,7 @@ TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS_DIR)
 sys.path.insert(0, TESTS_DIR)
 import control_e2e as e2e  # noqa: E402  (sluiced/sluicectl/sluice-dp drivers, pinned maps)
+from harness import Tally  # noqa: E402
 
 Fail = e2e.Fail
 check = e2e.check
@@ -137,7 +138,7 @@ def flow_sets(path):
     return flows
 
 
-class Churn:
+class Churn(Tally):
     def __init__(self, args):
         self.build = os.path.abspath(args.build)
         self.keep = args.keep_logs
@@ -149,14 +150,6 @@ class Churn:
         self.passed = self.failed = 0
         self.dps = []
         self.cleaned = False
-
-    def report(self, name, ok, detail):
-        print("%s %s%s" % ("PASS" if ok else "FAIL", name, (": " + detail) if detail else ""),
-              flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
 
     def gen_pcap(self, flows, path):
         exe = os.path.join(self.build, "tools", "sluice-gen-fixtures")
@@ -182,12 +175,7 @@ class Churn:
         self.cleaned = True
         for dp in self.dps:
             dp.kill()
-        rc = self.ctl.stop()
-        if rc not in (None, 0):
-            print("note: sluiced exited %s after SIGTERM: %s" % (rc, self.ctl.logtail(500)))
-        if not self.ctl.unpin():
-            print("FAIL cleanup: %s/sluice/%s still pinned" % (e2e.BPFFS, self.instance))
-            self.failed += 1
+        self.ctl.stop_checked(self)
         if self.keep:
             print("logs and configurations: %s" % self.tmp)
         else:
@@ -418,7 +406,7 @@ class Churn:
               "before the kill: %d blue and %d green flows, %d shared, %d expected in all"
               % (len(before["blue"]), len(before["green"]),
                  len(before["blue"] & before["green"]), FINITE_FLOWS))
-        exp, tol = n * 0.3, e2e.tolerance(n, 0.3)
+        exp, tol = n * 0.3, e2e.ln.tolerance(n, 0.3)
         check(abs(len(before["green"]) - exp) <= tol, "green %d of %d flows at 30 %%, expected "
               "%.0f +- %.0f" % (len(before["green"]), n, exp, tol))
 

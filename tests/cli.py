@@ -21,7 +21,6 @@ any failed).
 Usage: tests/cli.py [--build DIR] [--no-daemon] [--keep] [TEST...]
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -29,14 +28,14 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
+
+from harness import Fail, check
+import harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
-KEEP = False
 BPFFS = "/sys/fs/bpf"
 
 # The grammar sluicectl --help must show, line for line.
@@ -58,15 +57,6 @@ sluicectl [--socket PATH | --instance NAME] [--json] [--timeout MS] COMMAND ...
   reload
   version
 """
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 def cli_path():
@@ -401,6 +391,9 @@ def test_peer_unpublished(d):
     _, out, _ = with_peer(d, ["canary", "web", "1%"], reply, 4)
     check(out == "web: canary 1.00 % -> green, generation 12, journaled but NOT published "
           "yet (the maps refused the table; sluiced retries every second)\n", f"{out!r}")
+    # --json: the reply as is, and the same exit status
+    _, out, _ = with_peer(d, ["--json", "canary", "web", "1%"], reply, 4)
+    check(json.loads(out)["result"]["acks"]["status"] == "unpublished", f"stdout {out!r}")
 
 
 def test_peer_unchanged(d):
@@ -605,15 +598,16 @@ ack_timeout = 1s
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.p.poll() is not None:
-                raise Fail(f"sluiced exited {self.p.returncode}: {self.logtext()}")
+                rc, self.p = self.p.returncode, None  # reported here, not again by stop()
+                raise Fail(f"sluiced exited {rc}: {self.logtext()}")
             if os.path.exists(self.sock) and run(["--socket", self.sock, "version"])[0] == 0:
                 return
             time.sleep(0.05)
-        self.stop()
-        raise Fail(f"sluiced did not answer within 15 s: {self.logtext()}")
+        text = self.logtext()
+        raise Fail("\n".join([f"sluiced did not answer within 15 s: {text}"] + self.stop()))
 
-    def logtext(self):
-        with open(self.log) as f:
+    def logtext(self, path=None):
+        with open(path or self.log) as f:
             return f.read()[-2000:]
 
     def cli(self, args, rc, out_has=(), err_has=()):
@@ -636,34 +630,29 @@ ack_timeout = 1s
         raise Fail("sluice-dp did not attach within 30 s")
 
     def stop(self):
-        if self.dp and self.dp.poll() is None:
-            self.dp.send_signal(signal.SIGCONT)
-            self.dp.send_signal(signal.SIGTERM)
-            try:
-                self.dp.wait(15)
-            except subprocess.TimeoutExpired:
-                self.dp.kill()
-                self.dp.wait()
+        """Stops sluice-dp and sluiced and unpins the instance; returns what
+        went wrong with their exits (empty: both exited 0)."""
+        bad = []
         if self.dp:
+            bad.append(terminate(self.dp, "sluice-dp", 15,
+                                 lambda: self.logtext(self.dplog.name)))
+            self.dp = None
             self.dplog.close()
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+        if self.p:
+            bad.append(terminate(self.p, "sluiced", 10, self.logtext))
+            self.p = None
         self.logf.close()
         pin = os.path.join(BPFFS, "sluice", self.instance)
         if os.path.isdir(pin):
             shutil.rmtree(pin, ignore_errors=True)
-
+        return [b for b in bad if b]
 
     def restart(self, unpin=False):
         """Stops sluiced (and its maps too with unpin: a reboot) and starts it
         again on the same journal."""
-        self.p.send_signal(signal.SIGTERM)
-        self.p.wait(10)
+        bad = terminate(self.p, "sluiced", 10, self.logtext)
+        self.p = None
+        check(bad is None, bad)
         if unpin:
             shutil.rmtree(os.path.join(BPFFS, "sluice", self.instance), ignore_errors=True)
         self.start()
@@ -685,15 +674,38 @@ ack_timeout = 1s
         return json.loads(buf)
 
 
+def terminate(p, name, wait, log):
+    """SIGTERM to p (SIGCONT first: a test may have stopped it), SIGKILL
+    after wait s.  None if it exited 0, else what went wrong with the end of
+    its log, log() (sanitizer reports come at exit)."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGCONT)
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(wait)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return f"{name} did not stop within {wait} s of SIGTERM: {log()}"
+    if p.returncode != 0:
+        return f"{name} exited {p.returncode}: {log()}"
+    return None
+
+
 def daemon_test(fn, mirror=False):
     def wrapper(d):
         dm = Daemon(d, mirror)
+        why = []
         try:
             fn(dm)
+        except Fail as e:
+            why.append(str(e))
         finally:
-            dm.stop()
-            check(not os.path.exists(os.path.join(BPFFS, "sluice", dm.instance)),
-                  f"{BPFFS}/sluice/{dm.instance} still pinned")
+            # also after a failed test: its daemons' exits are checked too
+            why += dm.stop()
+        if os.path.exists(os.path.join(BPFFS, "sluice", dm.instance)):
+            why.append(f"{BPFFS}/sluice/{dm.instance} still pinned")
+        check(not why, "\n".join(why))
     wrapper.__name__ = fn.__name__
     wrapper.daemon = True
     return wrapper
@@ -1033,44 +1045,18 @@ TESTS = [
 
 
 def main():
-    global BUILD, KEEP
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default=BUILD)
-    ap.add_argument("--no-daemon", action="store_true",
-                    help="skip the tests that need the real sluiced")
-    ap.add_argument("--keep", action="store_true", help="keep temporary directories")
-    ap.add_argument("tests", nargs="*")
-    a = ap.parse_args()
-    BUILD = os.path.abspath(a.build)
-    KEEP = a.keep
-    todo = [t for t in TESTS if not a.tests or t.__name__ in a.tests]
+    global BUILD
+    a = harness.parse(__doc__, TESTS, options=lambda ap: ap.add_argument(
+        "--no-daemon", action="store_true", help="skip the tests that need the real sluiced"))
+    BUILD = a.build
+    todo = a.todo
     if a.no_daemon:
         todo = [t for t in todo if not getattr(t, "daemon", False)]
     if not os.access(cli_path(), os.X_OK):
         print(f"FAIL setup: {cli_path()} is not built (--build DIR names the build)")
         print(f"\n0 passed, {len(todo)} failed")
         return 1
-    passed = failed = 0
-    for t in todo:
-        tmp = tempfile.mkdtemp(prefix=f"sluice-cli-{t.__name__}-")
-        t0 = time.monotonic()
-        try:
-            t(tmp)
-            passed += 1
-            print(f"PASS {t.__name__} ({time.monotonic() - t0:.1f} s)", flush=True)
-        except Fail as e:
-            failed += 1
-            print(f"FAIL {t.__name__}: {e}", flush=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {t.__name__}: unexpected error\n{traceback.format_exc()}", flush=True)
-        if not KEEP:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"     kept {tmp}")
-    print(f"\n{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return harness.run(todo, "sluice-cli-", a.keep)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ import argparse
 import ctypes
 import hashlib
 import json
-import math
 import mmap
 import os
 import platform
@@ -52,6 +51,7 @@ TESTS_DIR = os.path.dirname(SELF)
 ROOT = os.path.dirname(TESTS_DIR)
 sys.path.insert(0, TESTS_DIR)
 import live_netns as ln  # noqa: E402  (namespaces, servers, process helpers)
+from harness import Tally  # noqa: E402
 
 Fail = ln.Fail
 check = ln.check
@@ -60,7 +60,6 @@ VIP = ln.VIP
 PORT = 9090            # the named echo servers (live_netns's own servers use 8080, 7, 5353)
 GROUPS = ("blue", "green")
 BPFFS = "/sys/fs/bpf"
-SIGMAS = 4.5
 BATCH = 100            # new connections per checked step
 TICK = 0.1             # a long connection exchanges a line every 100 ms
 T_CMD = 15             # any sluicectl call
@@ -337,6 +336,7 @@ class Control:
         self.exe = os.path.join(build, "control", "sluiced")
         self.ctl_exe = os.path.join(build, "control", "sluicectl")
         self.p = None
+        self.killed = False  # by kill9(): its exit status says nothing
         self.logf = None
         with open(self.conf, "w") as f:
             f.write(conf_text_fn(self))
@@ -351,6 +351,7 @@ class Control:
         for exe in (self.exe, self.ctl_exe):
             check(os.access(exe, os.X_OK), "%s is not built (meson setup && ninja first)" % exe)
         self.logf = open(self.logpath, "a")
+        self.killed = False
         log("sluiced -c %s" % self.conf)
         self.p = subprocess.Popen([self.exe, "-c", self.conf], stdout=self.logf,
                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -366,16 +367,31 @@ class Control:
         raise Fail("sluiced did not answer within %ss: %s" % (T_START, self.logtail()))
 
     def stop(self):
-        """SIGTERM: exit 0 expected."""
-        if self.p is None or self.p.poll() is not None:
-            return self.p.returncode if self.p else None
+        """SIGTERM: exit 0 expected.  Returns the exit status (None: never
+        started, or killed by kill9)."""
+        if self.p is None or self.killed:
+            return None
+        if self.p.poll() is not None:
+            return self.p.returncode
         rc = stop_proc(self.p)
         self.logf.close()
         return rc
 
+    def stop_checked(self, tally):
+        """The end of a run: stop() and unpin(); a non-zero exit (a sanitizer
+        report comes at exit) or a pin left behind is a failure of tally."""
+        rc = self.stop()
+        if rc not in (None, 0):
+            print("FAIL cleanup: sluiced exited %s: %s" % (rc, self.logtail()))
+            tally.failed += 1
+        if not self.unpin():
+            print("FAIL cleanup: %s/sluice/%s still pinned" % (BPFFS, self.instance))
+            tally.failed += 1
+
     def kill9(self):
         self.p.kill()
         self.p.wait(5)
+        self.killed = True
         self.logf.close()
 
     def logtail(self, n=1500):
@@ -589,10 +605,6 @@ class Long:
             stop_proc(self.p, signal.SIGTERM, 10)
 
 
-def tolerance(n, p):
-    return SIGMAS * math.sqrt(n * p * (1 - p))
-
-
 def batch(topo, n, green_bp, what):
     """n new connections; each answered, by the groups green_bp says
     (0 and 10000 exact, else binomial within 4.5 sigma).  Returns
@@ -617,7 +629,7 @@ def batch(topo, n, green_bp, what):
         check(by["blue"] == 0, "%s: %d of %d new connections on blue, 0 expected"
               % (what, by["blue"], n))
     else:
-        exp, tol = n * p, tolerance(n, p)
+        exp, tol = n * p, ln.tolerance(n, p)
         check(abs(by["green"] - exp) <= tol, "%s: green answered %d of %d new connections, "
               "expected %.0f +- %.1f" % (what, by["green"], n, exp, tol))
     log("%s: %d connections in %.1fs: blue %d, green %d" % (what, n, dt, by["blue"],
@@ -732,7 +744,7 @@ def conf_text(ctl):
 ACK = r", acknowledged by 1 worker in \d+ us\n"
 
 
-class Run:
+class Run(Tally):
     def __init__(self, args):
         self.build = os.path.abspath(args.build)
         self.keep = args.keep_logs
@@ -744,14 +756,6 @@ class Run:
         self.dps = []
         self.longs = []
         self.cleaned = False
-
-    def report(self, name, ok, detail):
-        print("%s %s%s" % ("PASS" if ok else "FAIL", name, (": " + detail) if detail else ""),
-              flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
 
     def dataplane(self, tag):
         dp = AttachedDP(self.build, self.ctl, tag, netns=self.topo.ns["dp"])
@@ -783,12 +787,7 @@ class Run:
             lg.quit()
         for dp in self.dps:
             dp.kill()
-        rc = self.ctl.stop()
-        if rc not in (None, 0):
-            print("note: sluiced exited %s after SIGTERM: %s" % (rc, self.ctl.logtail(500)))
-        if not self.ctl.unpin():
-            print("FAIL cleanup: %s/sluice/%s still pinned" % (BPFFS, self.instance))
-            self.failed += 1
+        self.ctl.stop_checked(self)
         self.topo.cleanup()
         if self.keep:
             print("logs and configurations: %s" % self.tmp)

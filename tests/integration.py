@@ -9,20 +9,19 @@ one.  Prints PASS/FAIL per test and a final "N passed, N failed" line.
 Usage: tests/integration.py [--build DIR] [--keep] [TEST...]
 """
 
-import argparse
 import collections
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import pcapcheck as pc  # noqa: E402
+from harness import Fail, check, restore_dmac, GREEN_MACS  # noqa: E402
+import harness  # noqa: E402
 
 FIX = os.path.join(ROOT, "pcap-fixtures")
 DEMO = os.path.join(FIX, "demo.pcap")
@@ -30,21 +29,8 @@ RETURN = os.path.join(FIX, "return.pcap")
 MALFORMED = os.path.join(FIX, "malformed.pcap")
 VIPS = {pc.parse_vip(v) for v in
         ("tcp/192.0.2.10/443", "tcp/2001:db8::10/443", "udp/192.0.2.53/53")}
-GREEN_MACS = {bytes.fromhex(m) for m in
-              ("020000000c01", "020000000c02", "020000000c03")}
-ROUTER_MAC = bytes.fromhex("020000000002")  # dst MAC of frames from clients
 
 BUILD = os.path.join(ROOT, "build")
-KEEP = False
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
 
 
 def frames(path):
@@ -141,20 +127,8 @@ def run_ok(cfg, *args):
     return out, st
 
 
-def restore_dmac(frame):
-    """Undo the mac-mode rewrite so the frame compares with its input."""
-    if frame[:6] in GREEN_MACS:
-        return ROUTER_MAC + frame[6:]
-    return frame
-
-
-TESTS = []
+TESTS, test = harness.registry()
 EXPLICIT = []  # run only when named (they need a particular machine state)
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
 
 
 @test
@@ -478,25 +452,6 @@ DNS_VIP = {pc.parse_vip("udp/192.0.2.53/53")}
 SHADOW_MAC = bytes.fromhex("020000000d01")
 
 
-def be16(b, o):
-    return b[o] << 8 | b[o + 1]
-
-
-def tcp_dst_443(f):
-    """libpcap's "tcp dst port 443" on an Ethernet frame, as its compiled
-    program reads it: no VLAN tag, IPv6 next header TCP, or IPv4 TCP and
-    not a later fragment; a read past the frame means no match."""
-    if len(f) < 14:
-        return False
-    et = be16(f, 12)
-    if et == 0x86DD:
-        return len(f) >= 58 and f[20] == 6 and be16(f, 56) == 443
-    if et != 0x0800 or len(f) < 24 or f[23] != 6 or be16(f, 20) & 0x1FFF:
-        return False
-    x = 4 * (f[14] & 15)
-    return len(f) >= 14 + x + 4 and be16(f, 14 + x + 2) == 443
-
-
 def service_pkts(vips):
     """Client frames of demo.pcap that a shadow rule of those services
     sees: valid, of the service, not ICMP errors; with their flow keys."""
@@ -537,7 +492,7 @@ def shadow_copies_all(tmp):
     text, st = run_ok(cfg)
     check("2 shadow rules, filters ready" in text, f"no filter line: {text[:300]}")
     mirror = frames(os.path.join(out, "mirror.pcap"))
-    web = [(f, k) for f, k in service_pkts(WEB_VIP) if tcp_dst_443(f)]
+    web = [(f, k) for f, k in service_pkts(WEB_VIP) if pc.tcp_dst_443(f)]
     dns = service_pkts(DNS_VIP)
     check(len(web) > 1000 and len(dns) > 1000, "fixtures without enough traffic")
     want = collections.Counter([f for f, _ in web] + [SHADOW_MAC + f[6:] for f, _ in dns])
@@ -564,7 +519,7 @@ def shadow_copies_all(tmp):
     # a flow twice, so the counter may exceed distinct keys by that much)
     first = {}
     for f, k in service_pkts(WEB_VIP):
-        first.setdefault(k, tcp_dst_443(f))
+        first.setdefault(k, pc.tcp_dst_443(f))
     nfirst = sum(first.values())
     redecided = st["flow_table"]["redecided"]
     check(nfirst <= sh["web443"]["flows"] <= nfirst + redecided,
@@ -581,7 +536,7 @@ def shadow_sampled_flows(tmp):
     _, st = run_ok(cfg)
     per_flow = collections.defaultdict(collections.Counter)
     for f, k in service_pkts(WEB_VIP):
-        if tcp_dst_443(f):
+        if pc.tcp_dst_443(f):
             per_flow[k][f] += 1
     on = collections.defaultdict(collections.Counter)
     for f in frames(os.path.join(out, "mirror.pcap")):
@@ -702,40 +657,10 @@ EXPLICIT.append(no_hugepages_fallback)
 
 
 def main():
-    global BUILD, KEEP
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default=BUILD)
-    ap.add_argument("--keep", action="store_true", help="keep temporary directories")
-    ap.add_argument("tests", nargs="*")
-    a = ap.parse_args()
-    BUILD = os.path.abspath(a.build)
-    KEEP = a.keep
-    named = {t.__name__: t for t in TESTS + EXPLICIT}
-    unknown = [n for n in a.tests if n not in named]
-    if unknown:
-        ap.error("no test named " + ", ".join(unknown))
-    todo = [named[n] for n in a.tests] if a.tests else list(TESTS)
-    passed = failed = 0
-    for t in todo:
-        tmp = tempfile.mkdtemp(prefix=f"sluice-it-{t.__name__}-")
-        t0 = time.monotonic()
-        try:
-            t(tmp)
-            passed += 1
-            print(f"PASS {t.__name__} ({time.monotonic() - t0:.1f} s)", flush=True)
-        except Fail as e:
-            failed += 1
-            print(f"FAIL {t.__name__}: {e}", flush=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {t.__name__}: unexpected error\n{traceback.format_exc()}", flush=True)
-        if not KEEP:
-            subprocess.run(["rm", "-rf", tmp])
-        else:
-            print(f"     kept {tmp}")
-    print(f"\n{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    global BUILD
+    a = harness.parse(__doc__, TESTS, EXPLICIT)
+    BUILD = a.build
+    return harness.run(a.todo, "sluice-it-", a.keep)
 
 
 if __name__ == "__main__":

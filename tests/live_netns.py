@@ -33,6 +33,8 @@ import threading
 import time
 import traceback
 
+from harness import Fail, Tally, check
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SELF = os.path.abspath(__file__)
 BASE_CONF = os.path.join(ROOT, "conf", "netns.ini")
@@ -304,15 +306,6 @@ def helper_main(argv):
 # ---------------------------------------------------------------------------
 # The test driver (root namespace)
 # ---------------------------------------------------------------------------
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
 
 def log(msg):
     if VERBOSE:
@@ -618,7 +611,7 @@ def check_web(dp, results, count, share):
     return by
 
 
-class Runner:
+class Runner(Tally):
     def __init__(self, args):
         self.binary = os.path.join(args.build, "dataplane", "sluice-dp")
         self.passed = 0
@@ -626,14 +619,6 @@ class Runner:
         self.topo = Topology()
         self.tmp = tempfile.mkdtemp(prefix="sluice-live-")
         self.keep = args.keep_logs
-
-    def report(self, name, ok, detail):
-        print("%s %s%s" % ("PASS" if ok else "FAIL", name, (": " + detail) if detail else ""),
-              flush=True)
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
 
     def dataplane_run(self, share, body, names):
         """Start sluice-dp at share, run body(dp, results), stop sluice-dp,

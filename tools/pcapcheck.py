@@ -46,11 +46,11 @@ ICMP6_ERRORS = (1, 2, 3, 4)
 PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6"}
 PROTO_NUMBERS = {"tcp": 6, "udp": 17}
 
-MAGICS = {
-    b"\xd4\xc3\xb2\xa1": "<",
-    b"\xa1\xb2\xc3\xd4": ">",
-    b"\x4d\x3c\xb2\xa1": "<",  # nanosecond timestamps
-    b"\xa1\xb2\x3c\x4d": ">",
+MAGICS = {  # byte order, timestamp fraction unit in ns
+    b"\xd4\xc3\xb2\xa1": ("<", 1000),
+    b"\xa1\xb2\xc3\xd4": (">", 1000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1),  # nanosecond timestamps
+    b"\xa1\xb2\x3c\x4d": (">", 1),
 }
 MAX_CAPLEN = 262144
 
@@ -61,13 +61,14 @@ class BadInput(Exception):
 
 # ---- pcap files ----
 
-def read_pcap(path):
-    """Yield (index, frame bytes) for each record of a pcap file."""
+def _open_pcap(path):
+    """Open a pcap file and check its header; returns (file positioned at
+    the first record, record header struct, ns per timestamp fraction)."""
     try:
         f = open(path, "rb")
     except OSError as e:
         raise BadInput(f"{path}: {e.strerror}") from None
-    with f:
+    try:
         hdr = f.read(24)
         if hdr[:4] == b"\x0a\x0d\x0d\x0a":
             raise BadInput(f"{path}: pcapng is not supported "
@@ -75,33 +76,58 @@ def read_pcap(path):
         if len(hdr) < 24:
             raise BadInput(f"{path}: {len(hdr)} bytes, shorter than a pcap "
                            "file header (24 bytes)")
-        endian = MAGICS.get(hdr[:4])
-        if endian is None:
+        if hdr[:4] not in MAGICS:
             raise BadInput(f"{path}: not a pcap file (magic {hdr[:4].hex()})")
+        endian, frac_ns = MAGICS[hdr[:4]]
         linktype = struct.unpack(endian + "I", hdr[20:24])[0] & 0xFFFF
         if linktype != 1:
             raise BadInput(f"{path}: link type {linktype}, expected 1 "
                            "(Ethernet)")
-        rec = struct.Struct(endian + "IIII")
-        off, idx = 24, 0
-        while True:
-            h = f.read(16)
-            if not h:
-                return
-            if len(h) < 16:
-                raise BadInput(f"{path}: record {idx} at byte {off}: header "
-                               f"cut ({len(h)} of 16 bytes)")
-            caplen = rec.unpack(h)[2]
-            if caplen > MAX_CAPLEN:
-                raise BadInput(f"{path}: record {idx} at byte {off}: "
-                               f"captured length {caplen} is not plausible")
-            data = f.read(caplen)
-            if len(data) < caplen:
-                raise BadInput(f"{path}: record {idx} at byte {off}: data cut "
-                               f"({len(data)} of {caplen} bytes)")
+    except BaseException:
+        f.close()
+        raise
+    return f, struct.Struct(endian + "IIII"), frac_ns
+
+
+def _records(path, f, rec, frac_ns):
+    """Yield (index, timestamp in ns, frame bytes) for each record of an
+    _open_pcap() file."""
+    off, idx = 24, 0
+    while True:
+        h = f.read(16)
+        if not h:
+            return
+        if len(h) < 16:
+            raise BadInput(f"{path}: record {idx} at byte {off}: header "
+                           f"cut ({len(h)} of 16 bytes)")
+        sec, frac, caplen, _ = rec.unpack(h)
+        if caplen > MAX_CAPLEN:
+            raise BadInput(f"{path}: record {idx} at byte {off}: "
+                           f"captured length {caplen} is not plausible")
+        data = f.read(caplen)
+        if len(data) < caplen:
+            raise BadInput(f"{path}: record {idx} at byte {off}: data cut "
+                           f"({len(data)} of {caplen} bytes)")
+        yield idx, sec * 1000000000 + frac * frac_ns, data
+        off += 16 + caplen
+        idx += 1
+
+
+def read_pcap(path):
+    """Yield (index, frame bytes) for each record of a pcap file."""
+    f, rec, frac_ns = _open_pcap(path)
+    with f:
+        for idx, _, data in _records(path, f, rec, frac_ns):
             yield idx, data
-            off += 16 + caplen
-            idx += 1
+
+
+def read_records(path):
+    """([(timestamp in ns, frame bytes)] of a pcap file, whether its
+    timestamps are in ns)."""
+    f, rec, frac_ns = _open_pcap(path)
+    with f:
+        recs = [(ts, data) for _, ts, data in _records(path, f, rec, frac_ns)]
+    return recs, frac_ns == 1
 
 
 # ---- packets ----
@@ -136,6 +162,21 @@ class Pkt:
 
 def be16(b, o):
     return b[o] << 8 | b[o + 1]
+
+
+def tcp_dst_443(f):
+    """libpcap's "tcp dst port 443" on an Ethernet frame, as its compiled
+    program reads it: no VLAN tag, IPv6 next header TCP, or IPv4 TCP and
+    not a later fragment; a read past the frame means no match."""
+    if len(f) < 14:
+        return False
+    et = be16(f, 12)
+    if et == 0x86DD:
+        return len(f) >= 58 and f[20] == 6 and be16(f, 56) == 443
+    if et != 0x0800 or len(f) < 24 or f[23] != 6 or be16(f, 20) & 0x1FFF:
+        return False
+    x = 4 * (f[14] & 15)
+    return len(f) >= 14 + x + 4 and be16(f, 14 + x + 2) == 443
 
 
 class Malformed(Exception):
