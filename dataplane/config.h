@@ -63,6 +63,49 @@ struct sl_cfg_shadow {
 	char filter[SL_FILTER_LEN]; /* pcap-filter expression, "" = every packet */
 };
 
+/* [slice NAME]: a named part of a service's flows (sl_slice_rec). */
+struct sl_cfg_slice {
+	char name[SL_NAME_LEN];
+	uint8_t service;   /* index into services[] */
+	uint8_t nprefixes; /* src = prefix, prefix, ... (client source addresses) */
+	struct sl_prefix src[SL_SLICE_PREFIXES];
+	char filter[SL_FILTER_LEN]; /* pcap-filter on the flow's first packet */
+};
+
+/* What a guard watches.  Every signal is a per-flow bad/good count. */
+enum sl_signal {
+	SL_SIG_RST = 1,   /* "rst": flows reset by the backend / new flows */
+	SL_SIG_HANDSHAKE, /* "handshake": failed handshakes / handshakes ended */
+	SL_SIG_ICMP,      /* "icmp": flows with an ICMP unreachable / new flows */
+	SL_SIG_TTFB,      /* "ttfb": TTFB above threshold / flows with a TTFB */
+	SL_SIG_SYNACK,    /* "synack": SYN->SYN-ACK above threshold / handshakes ok */
+	SL_SIG_PUSHED,    /* "pushed:NAME": counts from `sluicectl evidence push` */
+};
+
+enum sl_guard_fail { SL_GUARD_ABORT = 0, SL_GUARD_PAUSE = 1 };          /* on_fail */
+enum sl_guard_inconclusive { SL_GUARD_INC_PAUSE = 0, SL_GUARD_INC_HOLD = 1 }; /* on_inconclusive */
+
+#define SL_MAX_GUARDS 64
+
+/* [guard NAME] (also a plan's [guard NAME]): compare the challenger with
+ * the champion on one signal; see control/guard.h. */
+struct sl_cfg_guard {
+	char name[SL_NAME_LEN];
+	char service[SL_NAME_LEN];
+	char slice[SL_NAME_LEN];   /* "": the whole service */
+	uint8_t signal;            /* enum sl_signal */
+	char pushed[SL_NAME_LEN];  /* SL_SIG_PUSHED: the pushed signal's name */
+	uint32_t threshold_us;     /* ttfb / synack: a flow is bad above it */
+	uint32_t min_flows;        /* per group before a verdict (default 1000) */
+	double margin;             /* challenger may be worse by this (fraction: 0.005 = 0.5 pp) */
+	double alpha;              /* false-alarm rate, (0, 0.5), default 0.01 */
+	uint8_t on_fail;           /* enum sl_guard_fail, default abort */
+	uint8_t on_inconclusive;   /* enum sl_guard_inconclusive, default pause */
+	uint8_t reset;             /* on_fail abort re-decides existing flows (--reset) */
+	uint8_t named;             /* rollouts = named: only when a plan or --guard names it
+				      (default all: every rollout of the service) */
+};
+
 struct sl_config {
 	char path[512];
 
@@ -80,6 +123,7 @@ struct sl_config {
 	uint32_t mbufs;    /* mbuf pool size (0: computed) */
 	uint32_t mbuf_size;/* mbuf data room */
 	uint16_t rx_desc, tx_desc;
+	uint32_t handshake_timeout_ms; /* SYN without SYN-ACK: failed (default 3 s) */
 
 	/* [control]: how sluiced and an attached sluice-dp meet */
 	char instance[SL_NAME_LEN]; /* "" : sluice-dp uses the INI tables alone */
@@ -88,6 +132,8 @@ struct sl_config {
 	char journal_path[256];     /* "" : /var/lib/sluice/INSTANCE.journal */
 	char bpf_object[256];       /* "" : found next to the binaries */
 	uint32_t ack_timeout_ms;    /* default 1 s */
+	char control_group[SL_NAME_LEN]; /* "" : root only; else a group (name or gid)
+					    whose members may use the socket */
 
 	uint16_t nports, ngroups, nservices;
 	struct sl_cfg_port ports[SL_MAX_PORTS];
@@ -95,6 +141,10 @@ struct sl_config {
 	struct sl_cfg_service services[SL_MAX_SERVICES];
 	uint16_t nshadows;
 	struct sl_cfg_shadow shadows[SL_MAX_SHADOWS];
+	uint16_t nslices;
+	struct sl_cfg_slice slices[SL_MAX_SLICES];
+	uint16_t nguards;
+	struct sl_cfg_guard guards[SL_MAX_GUARDS];
 };
 
 /* Load and validate path into *cfg (zeroed first).  Returns 0, or -1 with a

@@ -26,7 +26,7 @@ typedef uint32_t sl_u32;
 typedef uint64_t sl_u64;
 #endif
 
-#define SL_LAYOUT_VERSION 3u
+#define SL_LAYOUT_VERSION 4u
 
 #define SL_MAX_PORTS     16   /* port indexes fit a 16-bit output mask */
 #define SL_MAX_SERVICES  128
@@ -43,6 +43,17 @@ typedef uint64_t sl_u64;
 #define SL_MAX_BAD       24   /* malformed-reason counters (>= SL_BAD__COUNT) */
 
 #define SL_SHARE_MAX_BP  10000u /* 100 % in basis points */
+
+/* Slices: named parts of a service's flows (by client source prefixes
+ * and/or a pcap-filter on the flow's first packet), counted apart. */
+#define SL_MAX_SLICES         64 /* slice slots of a table, all services */
+#define SL_SLICES_PER_SERVICE 8  /* a flow's slice mask is 8 bits */
+#define SL_SLICE_PREFIXES     8  /* src prefixes of one slice */
+
+/* Latency histograms: 4 buckets per octave of microseconds.  Bucket 0
+ * holds 0 us; bucket k >= 1 holds [sl_hist_edge(k), sl_hist_edge(k + 1));
+ * the last bucket holds everything from its edge up (12.6 s). */
+#define SL_HIST_BUCKETS 96
 
 enum sl_port_role { SL_ROLE_CLIENT = 0, SL_ROLE_BACKEND = 1, SL_ROLE_SHADOW = 2 };
 enum sl_group_mode { SL_MODE_PORT = 0, SL_MODE_MAC = 1 };
@@ -96,6 +107,27 @@ struct sl_shadow_rec {
 	char filter[SL_FILTER_LEN]; /* pcap-filter expression, "" = every packet */
 };
 
+struct sl_prefix {
+	sl_u8 addr[16];  /* IPv4 in the first 4 bytes, rest zero; bits past len zero */
+	sl_u8 family;    /* 4 or 6 */
+	sl_u8 len;       /* prefix length in bits */
+	sl_u8 pad[2];
+};
+
+/* A slice: flows of the service whose client source address is in one of
+ * src[] (nprefixes 0: any) and whose first packet passes filter ("": any).
+ * Decided once per flow, at its first packet; kept in the flow entry as
+ * bit `bit` of its slice mask. */
+struct sl_slice_rec {
+	char name[SL_NAME_LEN]; /* "": free slot */
+	sl_u8 service;          /* service index */
+	sl_u8 bit;              /* 0..SL_SLICES_PER_SERVICE-1, unique per service */
+	sl_u8 nprefixes;
+	sl_u8 pad0;
+	struct sl_prefix src[SL_SLICE_PREFIXES];
+	char filter[SL_FILTER_LEN];
+};
+
 /* Everything but the groups' member tables: one cache-friendly block that
  * the per-packet path touches (services, VIP index). */
 struct sl_table_hdr {
@@ -123,6 +155,13 @@ struct sl_table_hdr {
 	sl_u16 pad2;
 	sl_u32 shadow_gen;
 	struct sl_shadow_rec shadows[SL_MAX_SHADOWS];
+	/* Slices, in slots 0..nslices-1 (a slot keeps its index while its
+	 * name exists: counters are per slot).  Their filters are compiled
+	 * with the shadow rules' (one set per shadow_gen: a change to either
+	 * moves shadow_gen). */
+	sl_u16 nslices;
+	sl_u16 pad3[3];
+	struct sl_slice_rec slices[SL_MAX_SLICES];
 };
 
 /* Which slot is live.  Written last by the publisher (release order), read
@@ -168,6 +207,33 @@ struct sl_grp_counters {
 	sl_u64 ret_synack;  /* SYN-ACKs from the group's backends */
 } __attribute__((aligned(64)));
 
+/* Evidence of one service (or slice) and role: per-flow events, each
+ * counted once per flow, and latency histograms (SL_HIST_BUCKETS). */
+enum sl_ev_role { SL_EV_CHAMPION = 0, SL_EV_CHALLENGER = 1 };
+
+struct sl_ev_cell {
+	sl_u64 flows;      /* new flows decided for the group (exposures) */
+	sl_u64 hs_ok;      /* SYN-ACK from the backend within handshake_timeout */
+	sl_u64 hs_fail;    /* no SYN-ACK within handshake_timeout (the SYN
+			      retransmitted, answered late, refused by RST or
+			      ICMP, or the entry expired) */
+	sl_u64 rst;        /* flows reset by the backend side */
+	sl_u64 icmp;       /* flows that got an ICMP/ICMPv6 unreachable from
+			      the backend side */
+	sl_u64 ttfb_flows; /* flows whose TTFB was measured */
+	sl_u64 pad[2];
+	sl_u64 hs_us[SL_HIST_BUCKETS];   /* SYN -> SYN-ACK, first SYN to answer */
+	sl_u64 ttfb_us[SL_HIST_BUCKETS]; /* client's first data -> server's first data */
+} __attribute__((aligned(64)));
+
+/* The role is the flow's group at the event: the champion or challenger
+ * of the service in the table the worker uses (a flow of a third group is
+ * not counted). */
+struct sl_evidence {
+	struct sl_ev_cell svc[SL_MAX_SERVICES][2];  /* [service][enum sl_ev_role] */
+	struct sl_ev_cell slice[SL_MAX_SLICES][2];  /* [slice slot][role] */
+};
+
 struct sl_counters {
 	sl_u64 port_rx[SL_MAX_PORTS];
 	sl_u64 port_tx[SL_MAX_PORTS];
@@ -193,6 +259,33 @@ struct sl_counters {
 		                   rule set not compiled yet */
 	} shadow[SL_MAX_SHADOWS];
 	struct sl_grp_counters grp[SL_MAX_SERVICES][SL_MAX_GROUPS];
+	struct sl_evidence ev;
 };
+
+#ifndef __bpf__
+/* Histogram bucket of a latency in microseconds, and a bucket's lower edge. */
+static inline unsigned sl_hist_bucket(sl_u64 us)
+{
+	unsigned l, sub, k;
+
+	if (us == 0)
+		return 0;
+	l = 63u - (unsigned)__builtin_clzll(us);
+	sub = l >= 2 ? (unsigned)(us >> (l - 2)) & 3u : (unsigned)(us << (2 - l)) & 3u;
+	k = 1u + 4u * l + sub;
+	return k < SL_HIST_BUCKETS ? k : SL_HIST_BUCKETS - 1;
+}
+
+static inline sl_u64 sl_hist_edge(unsigned k)
+{
+	unsigned l, sub;
+
+	if (k == 0)
+		return 0;
+	l = (k - 1) / 4;
+	sub = (k - 1) % 4;
+	return ((sl_u64)(4 + sub) << l) >> 2;
+}
+#endif
 
 #endif
