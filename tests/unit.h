@@ -19,5 +19,6 @@ void sl_test_register_proto(void);
 void sl_test_register_journal(void);
 void sl_test_register_state(void);
 void sl_test_register_schedule(void);
+void sl_test_register_sequential(void);
 
 #endif
