@@ -48,18 +48,15 @@ __attribute__((format(printf, 4, 5)))
 static int fail(struct plan *p, unsigned step, const char *key, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (step && key)
-		n = snprintf(p->err, p->errlen, "%s: [step %u] %s: ", p->path, step, key);
+		sl_seterr(p->err, p->errlen, "%s: [step %u] %s: ", p->path, step, key);
 	else if (step)
-		n = snprintf(p->err, p->errlen, "%s: [step %u]: ", p->path, step);
+		sl_seterr(p->err, p->errlen, "%s: [step %u]: ", p->path, step);
 	else
-		n = snprintf(p->err, p->errlen, "%s: ", p->path);
-	if (n < 0 || (size_t)n >= p->errlen)
-		return -1;
+		sl_seterr(p->err, p->errlen, "%s: ", p->path);
 	va_start(ap, fmt);
-	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	sl_vadderr(p->err, p->errlen, fmt, ap);
 	va_end(ap);
 	return -1;
 }

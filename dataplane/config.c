@@ -91,18 +91,15 @@ __attribute__((format(printf, 4, 5)))
 static int fail(struct loader *l, const struct sec *s, const char *key, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (s && key)
-		n = snprintf(l->err, l->errlen, "%s: [%s] %s: ", l->path, s->full, key);
+		sl_seterr(l->err, l->errlen, "%s: [%s] %s: ", l->path, s->full, key);
 	else if (s)
-		n = snprintf(l->err, l->errlen, "%s: [%s]: ", l->path, s->full);
+		sl_seterr(l->err, l->errlen, "%s: [%s]: ", l->path, s->full);
 	else
-		n = snprintf(l->err, l->errlen, "%s: ", l->path);
-	if (n < 0 || (size_t)n >= l->errlen)
-		return -1;
+		sl_seterr(l->err, l->errlen, "%s: ", l->path);
 	va_start(ap, fmt);
-	vsnprintf(l->err + n, l->errlen - (size_t)n, fmt, ap);
+	sl_vadderr(l->err, l->errlen, fmt, ap);
 	va_end(ap);
 	return -1;
 }

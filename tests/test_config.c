@@ -11,7 +11,10 @@
 
 #include <CUnit/CUnit.h>
 
+#include <sys/stat.h>
+
 #include "config.h"
+#include "errmsg.h"
 #include "unit.h"
 
 #ifndef SL_SOURCE_ROOT
@@ -764,12 +767,81 @@ static void test_file_errors(void)
 	CU_ASSERT_EQUAL(rc, -1);
 	CU_ASSERT(cfg_is_zero());
 	CU_ASSERT_STRING_EQUAL(err, "/tmp: cannot read: Is a directory");
-	/* A message that does not fit is cut, never overrun. */
+	/* A message that does not fit is cut visibly, never overrun. */
 	memset(err, 'x', sizeof(err));
 	rc = sl_config_load("/nonexistent/sluice.ini", &cfg, err, 20);
 	CU_ASSERT_EQUAL(rc, -1);
-	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/sluice");
+	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/slu\xe2\x80\xa6");
 	CU_ASSERT_EQUAL(err[20], 'x');
+}
+
+/* A message names file, section and key whole, or ends in "…" where it was
+ * cut: a 200-character section name under a long path. */
+static void test_long_names(void)
+{
+	char parent[64], mid[256], dir[600], path[700], want[1024], sec[201];
+	size_t n;
+	FILE *f;
+	int rc;
+
+	memset(sec, 'a', 200);
+	sec[200] = '\0';
+	/* short path: the whole message fits */
+	reset_text();
+	add("%s[%s]\n", BASE, sec);
+	snprintf(want, sizeof(want), "[%s]: unknown section (expected " SECTION_TYPES ")", sec);
+	EXPECT_ERR(text, want);
+	/* a 300-character path: cut, and visibly */
+	snprintf(parent, sizeof(parent), "/tmp/sluice-config-long-XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(parent) != NULL);
+	n = strlen(parent);
+	snprintf(mid, sizeof(mid), "%.63s/%0150d", parent, 0);
+	CU_ASSERT_FATAL(mkdir(mid, 0700) == 0);
+	snprintf(dir, sizeof(dir), "%s/%0*d", mid, (int)(300 - n - 152), 0);
+	CU_ASSERT_FATAL(strlen(dir) == 300);
+	CU_ASSERT_FATAL(mkdir(dir, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/c.ini", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fprintf(f, "%s[%s]\n", BASE, sec);
+	fclose(f);
+	memset(err, 'x', sizeof(err));
+	rc = sl_config_load(path, &cfg, err, sizeof(err));
+	unlink(path);
+	rmdir(dir);
+	rmdir(mid);
+	rmdir(parent);
+	CU_ASSERT_EQUAL(rc, -1);
+	snprintf(want, sizeof(want), "%s: [%s]: unknown section", path, sec);
+	n = strlen(err);
+	CU_ASSERT(n < sizeof(err));
+	/* as much as fits, then "…" */
+	CU_ASSERT(n >= 3 && !strcmp(err + n - 3, "\xe2\x80\xa6"));
+	CU_ASSERT(n >= 3 && !strncmp(err, want, n - 3));
+	if (n < 3 || strcmp(err + n - 3, "\xe2\x80\xa6"))
+		fprintf(stderr, "\n  cut without a mark: %s\n", err);
+}
+
+/* The visible cut itself: on a character boundary, appended text too. */
+static void test_errmsg_cut(void)
+{
+	char e[12];
+
+	CU_ASSERT_EQUAL(sl_seterr(e, sizeof(e), "%s", "0123456789ab"), -1);
+	CU_ASSERT_STRING_EQUAL(e, "01234567\xe2\x80\xa6");
+	CU_ASSERT_EQUAL(sl_seterr(e, sizeof(e), "%s", "0123456\xc3\xa9xyz"), -1);
+	CU_ASSERT_STRING_EQUAL(e, "0123456\xe2\x80\xa6"); /* not half of the é */
+	sl_seterr(e, sizeof(e), "abc");
+	sl_adderr(e, sizeof(e), "%s", "defgh");
+	CU_ASSERT_STRING_EQUAL(e, "abcdefgh");
+	sl_adderr(e, sizeof(e), "%s", "ijkl");
+	CU_ASSERT_STRING_EQUAL(e, "abcdefgh\xe2\x80\xa6");
+	sl_adderr(e, sizeof(e), "%s", "more");
+	CU_ASSERT_STRING_EQUAL(e, "abcdefgh\xe2\x80\xa6"); /* nothing after the mark */
+	sl_seterr(e, sizeof(e), "0123456789a");
+	CU_ASSERT_STRING_EQUAL(e, "0123456789a"); /* exactly full: not cut */
+	sl_seterr(e, 3, "abcdef");
+	CU_ASSERT_STRING_EQUAL(e, "ab"); /* no room for the mark */
 }
 
 static void test_comments_quotes_case(void)
@@ -1164,6 +1236,8 @@ void sl_test_register_config(void)
 	CU_add_test(s, "duplicate keys and sections", test_duplicates);
 	CU_add_test(s, "syntax errors", test_syntax_error);
 	CU_add_test(s, "file errors", test_file_errors);
+	CU_add_test(s, "long section name and path: cut visibly", test_long_names);
+	CU_add_test(s, "sl_seterr / sl_adderr cut", test_errmsg_cut);
 	CU_add_test(s, "comments, quotes, case", test_comments_quotes_case);
 	CU_add_test(s, "defaults and every dataplane key", test_defaults);
 	CU_add_test(s, "port and group lookup", test_lookup);
