@@ -572,6 +572,36 @@ def bad_captures(tmp):
 
 
 @test
+def fraction_out_of_range(tmp):
+    """A record whose fraction of a second is a second or more (us >= 10^6
+    in a microsecond capture, ns >= 10^9 in a nanosecond one, either byte
+    order) would carry the clock into the next seconds: refused, naming the
+    packet and its byte offset; the largest valid fraction is replayed."""
+    recs, _ = read_records(DEMO)
+    recs = recs[:30]
+    off = 24 + sum(16 + len(fr) for _, fr in recs[:11])
+    for nano, order, frac in ((False, "<", 1000000), (False, ">", 0xffffffff),
+                              (True, "<", 1000000000), (True, ">", 0xffffffff)):
+        path = os.path.join(tmp, "whole.pcap")
+        write_pcap(path, recs, nano=nano, order=order)
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        struct.pack_into(order + "I", data, off + 4, frac)
+        unit = "ns" if nano else "us"
+        bad_input(tmp, bytes(data), f"PATH: packet 12 at byte offset {off}:",
+                  f"{frac} {unit}", "out of range")
+    # the largest fraction of each precision is a valid timestamp
+    for nano, frac in ((False, 999999), (True, 999999999)):
+        path = os.path.join(tmp, "edge.pcap")
+        write_pcap(path, recs, nano=nano)
+        with open(path, "r+b") as f:
+            f.seek(off + 4)
+            f.write(struct.pack("<I", frac))
+        rep, _, _ = replay_ok(os.path.join(tmp, f"out-{nano}"), inp=path)
+        check(rep["input"]["packets"] == len(recs), f"packets: {rep['input']['packets']}")
+
+
+@test
 def empty_capture(tmp):
     """A capture with a header and no packet: a complete report of nothing
     and an empty pcap per port."""

@@ -185,6 +185,13 @@ int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t *
 	if (unlikely(caplen > wire))
 		return record_error(in, err, errlen, 0, "%u bytes captured of a %u-byte packet (a "
 				    "damaged record)", caplen, wire);
+	/* a fraction of a second of a second or more would carry the clock
+	 * into later seconds (and out of order): a damaged record */
+	if (unlikely(frac >= (in->nano ? 1000000000u : 1000000u)))
+		return record_error(in, err, errlen, 0, "a timestamp fraction of %u %s, out of "
+				    "range (a fraction of a second is below %s %s; a damaged "
+				    "record)", frac, in->nano ? "ns" : "us",
+				    in->nano ? "1000000000" : "1000000", in->nano ? "ns" : "us");
 	*ts_ns = (uint64_t)sec * 1000000000u + (in->nano ? frac : (uint64_t)frac * 1000u);
 	*len = caplen;
 	*data = h + 16;

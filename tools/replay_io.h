@@ -36,7 +36,8 @@ int rp_in_open(struct rp_in *in, const char *path, char *err, size_t errlen);
 /* The next record: 1 with *ts_ns (since the epoch), *len and *data (valid
  * until the next call), 0 at the end of the file, -1 with err naming the
  * file, the packet number and its byte offset: a record cut by the end of
- * the file, or one captured shorter than it was (snaplen). */
+ * the file, one captured shorter than it was (snaplen), or a timestamp
+ * whose fraction of a second is out of range (us >= 10^6, ns >= 10^9). */
 int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t **data,
 	       char *err, size_t errlen);
 
