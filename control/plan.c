@@ -1,4 +1,4 @@
-/* Rollout plans: an INI file of [step N] sections, or the --steps/--dwell
+/* Rollout plans: an INI file of [step N] and [guard NAME] sections, or the --steps/--dwell
  * form of the CLI.  iniparser reads the values and finds syntax errors; a
  * pass over the raw text finds what iniparser hides (line numbers, duplicate
  * keys and sections).  Nothing reaches the caller unless the whole plan is
@@ -34,13 +34,26 @@ struct psec {
 	unsigned keyline[K_N];
 };
 
+#define GUARD_NKEYS 11
+
+/* A [guard NAME] section: its keys are sl_guard_keys. */
+struct gsec {
+	char full[64];      /* as iniparser stores it: "guard billing" */
+	char name[SL_NAME_LEN];
+	unsigned line;
+	unsigned keyline[GUARD_NKEYS];
+};
+
 struct plan {
 	const char *path;
 	char *err;
 	size_t errlen;
 	dictionary *dict;
 	struct psec secs[SL_RO_MAX_STEPS];
-	struct psec *cur; /* section being scanned */
+	struct psec *cur; /* step section being scanned */
+	struct gsec guards[SL_MAX_GUARDS];
+	unsigned nguards;
+	struct gsec *gcur; /* guard section being scanned */
 };
 
 /* "PATH: [step N] KEY: message", without key, or without section (step 0). */
@@ -61,6 +74,50 @@ static int fail(struct plan *p, unsigned step, const char *key, const char *fmt,
 	return -1;
 }
 
+/* "PATH: [guard NAME] KEY: message", or without key. */
+__attribute__((format(printf, 4, 5)))
+static int gfail(struct plan *p, const struct gsec *g, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (key)
+		sl_seterr(p->err, p->errlen, "%s: [guard %s] %s: ", p->path, g->name, key);
+	else
+		sl_seterr(p->err, p->errlen, "%s: [guard %s]: ", p->path, g->name);
+	va_start(ap, fmt);
+	sl_vadderr(p->err, p->errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int scan_guard(struct plan *p, char *inner, unsigned lineno)
+{
+	const char *name = sl_ini_strip(inner + 5);
+	struct gsec *g;
+
+	if (!*name)
+		return fail(p, 0, NULL, "[%s]: missing name (expected [guard NAME], NAME of %s)",
+			    inner, SL_NAME_RULE);
+	if (!sl_name_valid(name))
+		return fail(p, 0, NULL, "[%s]: name '%s' is not valid (expected %s)", inner, name,
+			    SL_NAME_RULE);
+	for (unsigned i = 0; i < p->nguards; i++)
+		if (!strcmp(p->guards[i].name, name))
+			return gfail(p, &p->guards[i], NULL, "appears twice, at lines %u and %u "
+				     "(expected each guard once)", p->guards[i].line, lineno);
+	if (p->nguards == SL_MAX_GUARDS)
+		return fail(p, 0, NULL, "[%s]: too many guards (expected at most %u)", inner,
+			    SL_MAX_GUARDS);
+	g = &p->guards[p->nguards++];
+	memset(g, 0, sizeof(*g));
+	snprintf(g->full, sizeof(g->full), "%s", inner);
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->line = lineno;
+	p->gcur = g;
+	p->cur = NULL;
+	return 0;
+}
+
 static int scan_section(void *ctx, char *line, unsigned lineno)
 {
 	struct plan *p = ctx;
@@ -71,9 +128,11 @@ static int scan_section(void *ctx, char *line, unsigned lineno)
 	line[strlen(line) - 1] = '\0';
 	inner = sl_ini_strip(line + 1);
 	sl_ini_lower(inner);
+	if (!strncmp(inner, "guard", 5) && (!inner[5] || isspace((unsigned char)inner[5])))
+		return scan_guard(p, inner, lineno);
 	if (strncmp(inner, "step", 4) || (inner[4] && !isspace((unsigned char)inner[4])))
-		return fail(p, 0, NULL, "[%s]: unknown section (expected " SECTION_EXPECT ")",
-			    inner);
+		return fail(p, 0, NULL, "[%s]: unknown section (expected " SECTION_EXPECT
+			    ", or [guard NAME])", inner);
 	num = sl_ini_strip(inner + 4);
 	if (!*num)
 		return fail(p, 0, NULL, "[%s]: missing step number (expected " SECTION_EXPECT
@@ -94,6 +153,7 @@ static int scan_section(void *ctx, char *line, unsigned lineno)
 	snprintf(s->full, sizeof(s->full), "%s", inner);
 	s->line = lineno;
 	p->cur = s;
+	p->gcur = NULL;
 	return 0;
 }
 
@@ -103,6 +163,26 @@ static int scan_key(void *ctx, char *key, unsigned lineno)
 	unsigned step;
 	int k;
 
+	if (p->gcur) {
+		char keys[300];
+		size_t used = 0;
+
+		for (k = 0; k < GUARD_NKEYS && sl_guard_keys[k] && strcmp(sl_guard_keys[k], key);
+		     k++)
+			;
+		if (k == GUARD_NKEYS || !sl_guard_keys[k]) {
+			keys[0] = '\0';
+			for (int i = 0; sl_guard_keys[i] && used < sizeof(keys); i++)
+				used += (size_t)snprintf(keys + used, sizeof(keys) - used, "%s%s",
+							 i ? ", " : "", sl_guard_keys[i]);
+			return gfail(p, p->gcur, key, "unknown key (expected one of: %s)", keys);
+		}
+		if (p->gcur->keyline[k])
+			return gfail(p, p->gcur, key, "set twice, at lines %u and %u (expected "
+				     "each key once per guard)", p->gcur->keyline[k], lineno);
+		p->gcur->keyline[k] = lineno;
+		return 0;
+	}
 	if (!p->cur)
 		return fail(p, 0, NULL, "line %u: key '%s' is outside any section (expected a "
 			    "[step N] header before it)", lineno, key);
@@ -235,13 +315,56 @@ static int build(struct plan *p, struct sl_ro_step *steps, uint32_t *n)
 	return 0;
 }
 
+/* Read, parse and scan path into a new *pp (NULL on error, with err). */
+static int plan_open(const char *path, struct plan **pp, char *err, size_t errlen)
+{
+	struct plan *p;
+	char *text = NULL, msg[1100];
+	int rc = -1;
+
+	*pp = NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return sl_seterr(err, errlen, "%s: cannot load: out of memory", path);
+	p->path = path;
+	p->err = err;
+	p->errlen = errlen;
+	if (read_text(p, &text))
+		goto out;
+	p->dict = sl_ini_load(path, "[step N], [guard NAME], KEY = VALUE or a ; comment", msg,
+			      sizeof(msg));
+	if (!p->dict) {
+		fail(p, 0, NULL, "%s", msg);
+		goto out;
+	}
+	if (scan(p, text))
+		goto out;
+	rc = 0;
+out:
+	free(text);
+	if (rc) {
+		if (p->dict)
+			iniparser_freedict(p->dict);
+		free(p);
+		return -1;
+	}
+	*pp = p;
+	return 0;
+}
+
+static void plan_close(struct plan *p)
+{
+	if (p->dict)
+		iniparser_freedict(p->dict);
+	free(p);
+}
+
 int sl_plan_load(const char *path, struct sl_ro_step *steps, uint32_t *n, char *err,
 		 size_t errlen)
 {
 	static _Thread_local char sink[SL_ERR_LEN];
 	struct sl_ro_step tmp[SL_RO_MAX_STEPS];
 	struct plan *p;
-	char *text = NULL, msg[1100];
 	uint32_t count = 0;
 	int rc = -1;
 
@@ -253,30 +376,83 @@ int sl_plan_load(const char *path, struct sl_ro_step *steps, uint32_t *n, char *
 		return sl_seterr(err, errlen, "sl_plan_load: no file name");
 	if (!steps || !n)
 		return sl_seterr(err, errlen, "%s: sl_plan_load: no step array to fill", path);
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return sl_seterr(err, errlen, "%s: cannot load: out of memory", path);
-	p->path = path;
-	p->err = err;
-	p->errlen = errlen;
 	memset(tmp, 0, sizeof(tmp));
-	if (read_text(p, &text))
-		goto out;
-	p->dict = sl_ini_load(path, "[step N], KEY = VALUE or a ; comment", msg, sizeof(msg));
-	if (!p->dict) {
-		fail(p, 0, NULL, "%s", msg);
+	if (plan_open(path, &p, err, errlen))
+		return -1;
+	if (build(p, tmp, &count) == 0) {
+		memcpy(steps, tmp, count * sizeof(*steps));
+		*n = count;
+		rc = 0;
+	}
+	plan_close(p);
+	return rc;
+}
+
+struct guard_ctx {
+	struct plan *p;
+	const struct gsec *g;
+};
+
+static const char *guard_value(void *ctx, const char *key)
+{
+	const struct guard_ctx *c = ctx;
+	char full[128];
+	int k;
+
+	for (k = 0; k < GUARD_NKEYS && sl_guard_keys[k]; k++)
+		if (!strcmp(sl_guard_keys[k], key))
+			break;
+	if (k == GUARD_NKEYS || !sl_guard_keys[k] || !c->g->keyline[k])
+		return NULL;
+	snprintf(full, sizeof(full), "%s:%s", c->g->full, key);
+	return iniparser_getstring(c->p->dict, full, "");
+}
+
+int sl_plan_load_guards(const char *path, struct sl_cfg_guard *g, uint32_t *n, uint32_t max,
+			char *err, size_t errlen)
+{
+	static _Thread_local char sink[SL_ERR_LEN];
+	struct sl_cfg_guard *tmp;
+	struct plan *p;
+	int rc = -1;
+
+	if (!err || !errlen) {
+		err = sink;
+		errlen = sizeof(sink);
+	}
+	if (!path)
+		return sl_seterr(err, errlen, "sl_plan_load_guards: no file name");
+	if ((!g && max) || !n)
+		return sl_seterr(err, errlen, "%s: sl_plan_load_guards: no guard array to fill",
+			      path);
+	if (plan_open(path, &p, err, errlen))
+		return -1;
+	tmp = calloc(SL_MAX_GUARDS, sizeof(*tmp));
+	if (!tmp) {
+		sl_seterr(err, errlen, "%s: cannot load: out of memory", path);
 		goto out;
 	}
-	if (scan(p, text) || build(p, tmp, &count))
+	if (p->nguards > max) {
+		gfail(p, &p->guards[max], NULL, "a guard too many (expected at most %u [guard "
+		      "NAME] sections)", max);
 		goto out;
-	memcpy(steps, tmp, count * sizeof(*steps));
-	*n = count;
+	}
+	for (unsigned i = 0; i < p->nguards; i++) {
+		struct guard_ctx ctx = { p, &p->guards[i] };
+		char where[600];
+
+		snprintf(where, sizeof(where), "%s: [guard %s]", path, p->guards[i].name);
+		if (sl_guard_parse(&tmp[i], p->guards[i].name, guard_value, &ctx, where, err,
+				   errlen))
+			goto out;
+	}
+	if (p->nguards)
+		memcpy(g, tmp, p->nguards * sizeof(*g));
+	*n = p->nguards;
 	rc = 0;
 out:
-	if (p->dict)
-		iniparser_freedict(p->dict);
-	free(text);
-	free(p);
+	free(tmp);
+	plan_close(p);
 	return rc;
 }
 

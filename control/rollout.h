@@ -109,6 +109,17 @@ int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t err
  * sl_ro_check_steps; errors name the file, section and key, or the item. */
 int sl_plan_load(const char *path, struct sl_ro_step *steps, uint32_t *n, char *err,
 		 size_t errlen);
+
+/* A plan file's [guard NAME] sections (sl_plan_load ignores them), in file
+ * order, parsed with sl_guard_parse: syntax and ranges only, the daemon checks
+ * the service and slice (sl_guard_check).  At most max guards; the steps are
+ * not looked at (a file with guards only is fine here).  Returns 0 with *n
+ * (0..max) filled, or -1 with err naming file, section and key ("plan.ini:
+ * [guard billing] alpha: '0.7' is outside (0, 0.5) (expected ...)"); g and n
+ * are untouched on error. */
+struct sl_cfg_guard;
+int sl_plan_load_guards(const char *path, struct sl_cfg_guard *g, uint32_t *n, uint32_t max,
+			char *err, size_t errlen);
 int sl_plan_from_list(const char *list, const char *dwell, struct sl_ro_step *steps,
 		      uint32_t *n, char *err, size_t errlen);
 

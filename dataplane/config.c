@@ -20,17 +20,19 @@
 
 #include <iniparser.h>
 
-#define DP_MAX_KEYS 17
+#define DP_MAX_KEYS 18 /* keys of the section type with the most ([dataplane]) */
 #define DURATION_MAX_MS (7ull * 24 * 3600 * 1000)
 
 enum sec_kind {
-	SEC_DATAPLANE, SEC_PORT, SEC_GROUP, SEC_SERVICE, SEC_SHADOW, SEC_CONTROL, SEC_NKINDS
+	SEC_DATAPLANE, SEC_PORT, SEC_GROUP, SEC_SERVICE, SEC_SHADOW, SEC_CONTROL, SEC_SLICE,
+	SEC_GUARD, SEC_NKINDS
 };
 
 static const char *const dataplane_keys[] = {
 	"eal_args", "hash_seed", "group_seed", "member_seed", "flow_capacity", "maglev_size",
 	"tcp_syn_timeout", "tcp_timeout", "tcp_fin_timeout", "tcp_closed_timeout",
-	"udp_timeout", "other", "malformed", "mbufs", "mbuf_size", "rx_desc", "tx_desc", NULL
+	"udp_timeout", "other", "malformed", "mbufs", "mbuf_size", "rx_desc", "tx_desc",
+	"handshake_timeout", NULL
 };
 static const char *const port_keys[] = { "role", "devargs", NULL };
 static const char *const group_keys[] = { "port", "mode", "members", NULL };
@@ -38,6 +40,7 @@ static const char *const service_keys[] = {
 	"proto", "vip", "ports", "champion", "challenger", "share", NULL
 };
 static const char *const shadow_keys[] = { "service", "filter", "sample", "port", "mac", NULL };
+static const char *const slice_keys[] = { "service", "src", "filter", NULL };
 static const char *const control_keys[] = {
 	"instance", "bpffs", "socket", "journal", "bpf_object", "ack_timeout", NULL
 };
@@ -54,13 +57,16 @@ static const struct kind {
 	[SEC_SERVICE] = { "service", service_keys, SL_MAX_SERVICES, "services" },
 	[SEC_SHADOW] = { "shadow", shadow_keys, SL_MAX_SHADOWS, "shadow rules" },
 	[SEC_CONTROL] = { "control", control_keys, 1, "control sections" },
+	[SEC_SLICE] = { "slice", slice_keys, SL_MAX_SLICES, "slices" },
+	[SEC_GUARD] = { "guard", sl_guard_keys, SL_MAX_GUARDS, "guards" },
 };
 
 /* Section types of features that are designed but not implemented yet. */
-static const char *const reserved_types[] = { "slice", NULL };
+static const char *const reserved_types[] = { NULL };
 
 #define SECTION_TYPES \
-	"[dataplane], [port NAME], [group NAME], [service NAME], [shadow NAME] or [control]"
+	"[dataplane], [port NAME], [group NAME], [service NAME], [shadow NAME], " \
+	"[slice NAME], [guard NAME] or [control]"
 _Static_assert(SL_NAME_LEN == 32, "SL_NAME_RULE says 1..31 characters");
 
 struct sec {
@@ -77,13 +83,16 @@ struct loader {
 	size_t errlen;
 	dictionary *dict;
 	struct sl_config *cfg;
-	struct sec secs[2 + SL_MAX_PORTS + SL_MAX_GROUPS + SL_MAX_SERVICES + SL_MAX_SHADOWS];
+	struct sec secs[2 + SL_MAX_PORTS + SL_MAX_GROUPS + SL_MAX_SERVICES + SL_MAX_SHADOWS +
+			SL_MAX_SLICES + SL_MAX_GUARDS];
 	unsigned nsecs;
 	unsigned count[SEC_NKINDS];
 	const struct sec *port_sec[SL_MAX_PORTS];
 	const struct sec *group_sec[SL_MAX_GROUPS];
 	const struct sec *service_sec[SL_MAX_SERVICES];
 	const struct sec *shadow_sec[SL_MAX_SHADOWS];
+	const struct sec *slice_sec[SL_MAX_SLICES];
+	const struct sec *guard_sec[SL_MAX_GUARDS];
 };
 
 /* "PATH: [SECTION] KEY: message", or without key, or without section. */
@@ -457,6 +466,10 @@ int sl_share_parse(const char *s, uint16_t *bp, char *err, size_t errlen)
 	return 0;
 }
 
+#define HANDSHAKE_EXPECT \
+	"1ms..60s as a whole number with ms, s or m, e.g. 3s or 500ms; a bare number is " \
+	"seconds"
+
 static int load_dataplane(struct loader *l, const struct sec *s)
 {
 	static const char *const timeout_keys[] = {
@@ -572,6 +585,18 @@ static int load_dataplane(struct loader *l, const struct sec *s)
 			c->tx_desc = (uint16_t)u;
 		else
 			c->rx_desc = (uint16_t)u;
+	}
+	if ((rc = get(l, s, "handshake_timeout", HANDSHAKE_EXPECT, &v)) < 0)
+		return -1;
+	if (rc > 0) {
+		uint32_t ms = 0;
+
+		msg[0] = '\0';
+		if (sl_duration_parse(v, &ms, msg, sizeof(msg)) || ms > 60000)
+			return fail(l, s, "handshake_timeout", "'%s' is %s (expected %s)", v,
+				    strstr(msg, "is not a duration") ? "not a duration" :
+				    "out of range", HANDSHAKE_EXPECT);
+		c->handshake_timeout_ms = ms;
 	}
 	return 0;
 }
@@ -1072,6 +1097,496 @@ static int load_shadow(struct loader *l, const struct sec *s, struct sl_cfg_shad
 	return 0;
 }
 
+static void service_names(const struct sl_config *c, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned k = 0; k < c->nservices && n < len; k++) {
+		int w = snprintf(buf + n, len - n, "%s%s", k ? ", " : "", c->services[k].name);
+
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
+int sl_config_slice(const struct sl_config *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->nslices; i++)
+		if (cfg->slices[i].name[0] && !strcmp(cfg->slices[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+#define SRC_EXPECT \
+	"client source prefixes ADDR/LEN separated by commas, e.g. 198.51.100.0/24, " \
+	"2001:db8::/32"
+
+/* "198.51.100.0/24", "2001:db8::/32", or a bare address (a host). */
+static int load_prefix(struct loader *l, const struct sec *s, const struct sl_cfg_service *svc,
+		       char *t, struct sl_prefix *p)
+{
+	char *slash = strchr(t, '/'), canon[INET6_ADDRSTRLEN];
+	unsigned long len;
+	unsigned max, fam;
+	uint8_t addr[16] = { 0 };
+
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, t, addr) == 1)
+		fam = 4;
+	else if (inet_pton(AF_INET6, t, addr) == 1)
+		fam = 6;
+	else
+		fam = 0;
+	if (slash)
+		*slash = '/';
+	if (!fam)
+		return fail(l, s, "src", "'%s' is not a prefix (expected %s)", t, SRC_EXPECT);
+	max = fam == 4 ? 32 : 128;
+	if (slash) {
+		const char *d = slash + 1;
+
+		if (!isdigit((unsigned char)*d) || strlen(d) > 3 ||
+		    strspn(d, "0123456789") != strlen(d))
+			return fail(l, s, "src", "'%s' has no prefix length after '/' (expected "
+				    "%s)", t, SRC_EXPECT);
+		len = strtoul(d, NULL, 10);
+		if (len > max)
+			return fail(l, s, "src", "'%s': prefix length %lu is above %u (expected "
+				    "an IPv%u prefix length 0..%u)", t, len, max, fam, max);
+	} else {
+		len = max;
+	}
+	if (fam != svc->family)
+		return fail(l, s, "src", "'%s' is IPv%u but [service %s] has an IPv%u vip "
+			    "(expected IPv%u prefixes)", t, fam, svc->name, svc->family,
+			    svc->family);
+	for (unsigned b = (unsigned)len; b < max; b++)
+		if (addr[b / 8] & (0x80u >> (b % 8))) {
+			for (; b < max; b++)
+				addr[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+			inet_ntop(fam == 4 ? AF_INET : AF_INET6, addr, canon, sizeof(canon));
+			return fail(l, s, "src", "'%s' has host bits set (expected %s/%lu)", t,
+				    canon, len);
+		}
+	memset(p, 0, sizeof(*p));
+	memcpy(p->addr, addr, 16);
+	p->family = (uint8_t)fam;
+	p->len = (uint8_t)len;
+	return 0;
+}
+
+static int load_src(struct loader *l, const struct sec *s, struct sl_cfg_slice *sl,
+		    const struct sl_cfg_service *svc, const char *v)
+{
+	char buf[1024], *item, *next, *items[SL_SLICE_PREFIXES];
+	unsigned n = 0;
+
+	if (strlen(v) >= sizeof(buf))
+		return fail(l, s, "src", "%zu characters long (expected at most %u %s)",
+			    strlen(v), SL_SLICE_PREFIXES, SRC_EXPECT);
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (item = buf; item; item = next) {
+		struct sl_prefix *p;
+		char *t;
+
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		t = sl_ini_strip(item);
+		if (n == SL_SLICE_PREFIXES)
+			return fail(l, s, "src", "more than %u prefixes in '%s' (expected at most "
+				    "%u)", SL_SLICE_PREFIXES, v, SL_SLICE_PREFIXES);
+		n++;
+		if (!*t)
+			return fail(l, s, "src", "item %u of '%s' is empty (expected %s)", n, v,
+				    SRC_EXPECT);
+		p = &sl->src[n - 1];
+		if (load_prefix(l, s, svc, t, p))
+			return -1;
+		for (unsigned j = 0; j + 1 < n; j++)
+			if (sl->src[j].len == p->len && !memcmp(sl->src[j].addr, p->addr, 16))
+				return fail(l, s, "src", "'%s' is the same prefix as '%s' "
+					    "(expected each prefix once)", t, items[j]);
+		items[n - 1] = t;
+	}
+	sl->nprefixes = (uint8_t)n;
+	return 0;
+}
+
+static int load_slice(struct loader *l, const struct sec *s, unsigned idx)
+{
+	struct sl_config *c = l->cfg;
+	struct sl_cfg_slice *sl = &c->slices[idx];
+	char names[SL_ERR_LEN], msg[SL_ERR_LEN];
+	const char *v, *src, *filter;
+	unsigned same = 0;
+	int i, rs, rf;
+
+	snprintf(sl->name, sizeof(sl->name), "%s", s->name);
+	if (required(l, s, "service", "the name of a [service NAME]", &v))
+		return -1;
+	i = sl_config_service(c, v);
+	if (i < 0) {
+		service_names(c, names, sizeof(names));
+		return fail(l, s, "service", "no service named '%s' (services: %s)", v, names);
+	}
+	sl->service = (uint8_t)i;
+	for (unsigned j = 0; j < idx; j++)
+		if (c->slices[j].service == sl->service)
+			same++;
+	if (same >= SL_SLICES_PER_SERVICE)
+		return fail(l, s, "service", "[service %s] has %u slices already (expected at most "
+			    "%u slices per service)", v, same, SL_SLICES_PER_SERVICE);
+	if ((rs = get(l, s, "src", SRC_EXPECT, &src)) < 0)
+		return -1;
+	if ((rf = get(l, s, "filter", FILTER_EXPECT, &filter)) < 0)
+		return -1;
+	if (!rs && !rf)
+		return fail(l, s, NULL, "neither src nor filter (expected at least one of them, "
+			    "e.g. src = 198.51.100.0/24 or filter = tcp dst port 443)");
+	if (rs && load_src(l, s, sl, &c->services[i], src))
+		return -1;
+	if (rf) {
+		if (sl_shadow_filter_check(filter, msg, sizeof(msg)))
+			return fail(l, s, "filter", "%s", msg);
+		snprintf(sl->filter, sizeof(sl->filter), "%s", filter);
+	}
+	return 0;
+}
+
+/* [guard NAME]: syntax and ranges (sl_guard_parse), then the configuration
+ * (sl_guard_check). */
+const char *const sl_guard_keys[] = {
+	"service", "slice", "signal", "threshold", "min_flows", "margin", "alpha", "on_fail",
+	"on_inconclusive", "reset", "rollouts", NULL
+};
+
+__attribute__((format(printf, 5, 6)))
+static int gfail(char *err, size_t errlen, const char *where, const char *key,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (key)
+		sl_seterr(err, errlen, "%s %s: ", where, key);
+	else
+		sl_seterr(err, errlen, "%s: ", where);
+	va_start(ap, fmt);
+	sl_vadderr(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+#define SIGNAL_EXPECT "rst, handshake, icmp, ttfb, synack or pushed:NAME"
+#define THRESHOLD_EXPECT \
+	"1us..1h as a whole number with us, ms, s, m or h, e.g. 500us, 200ms, 2s; a bare " \
+	"number is seconds"
+#define MARGIN_EXPECT \
+	"percentage points 0..below 100, e.g. 0.5pp or 0.5%, or 0"
+#define ALPHA_EXPECT "a false-alarm rate above 0 and below 0.5, e.g. 0.01 or 1%"
+
+/* "0.5", "12", "0.005" (digits, optionally '.' and digits): *v and the rest. */
+static int parse_decimal(const char *s, double *v, const char **rest)
+{
+	const char *p = s;
+	char buf[32];
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return -1;
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	}
+	if ((size_t)(p - s) >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, (size_t)(p - s));
+	buf[p - s] = '\0';
+	*v = strtod(buf, NULL);
+	*rest = p;
+	return 0;
+}
+
+/* Like sl_duration_parse's grammar, with "us" too, into microseconds. */
+static int parse_threshold(const char *s, uint32_t *us, bool *range)
+{
+	static const struct { const char *unit; uint64_t mult; } units[] = {
+		{ "us", 1 }, { "ms", 1000 }, { "s", 1000000 }, { "", 1000000 },
+		{ "m", 60000000 }, { "h", 3600000000ull },
+	};
+	const uint64_t max = 3600000000ull;
+	const char *p = s;
+	uint64_t v = 0;
+
+	*range = false;
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++)
+		if (v <= max)
+			v = v * 10 + (uint64_t)(*p - '0');
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].unit))
+			continue;
+		if (v > max / units[i].mult || v * units[i].mult < 1) {
+			*range = true;
+			return -1;
+		}
+		*us = (uint32_t)(v * units[i].mult);
+		return 0;
+	}
+	return -1;
+}
+
+/* One of words (NULL-terminated), case-insensitive: its index, or -1. */
+static int word(const char *v, const char *const *words)
+{
+	for (int i = 0; words[i]; i++)
+		if (!strcasecmp(v, words[i]))
+			return i;
+	return -1;
+}
+
+int sl_guard_parse(struct sl_cfg_guard *out, const char *name, sl_guard_get_fn *get, void *ctx,
+		   const char *where, char *err, size_t errlen)
+{
+	static const char *const signals[] = { "rst", "handshake", "icmp", "ttfb", "synack",
+					       NULL };
+	static const uint8_t signal_ids[] = { SL_SIG_RST, SL_SIG_HANDSHAKE, SL_SIG_ICMP,
+					      SL_SIG_TTFB, SL_SIG_SYNACK };
+	static const char *const fails[] = { "abort", "pause", NULL };
+	static const char *const incs[] = { "pause", "hold", NULL };
+	static const char *const yesno[] = { "no", "yes", NULL };
+	static const char *const rollouts[] = { "all", "named", NULL };
+	static const struct {
+		const char *key, *expect;
+	} expects[] = {
+		{ "service", "the name of a [service NAME]" },
+		{ "slice", "the name of a [slice NAME] of the service, or no slice key" },
+		{ "signal", SIGNAL_EXPECT },
+		{ "threshold", THRESHOLD_EXPECT },
+		{ "min_flows", "1..1000000000 flows per group" },
+		{ "margin", MARGIN_EXPECT },
+		{ "alpha", ALPHA_EXPECT },
+		{ "on_fail", "abort or pause" },
+		{ "on_inconclusive", "pause or hold" },
+		{ "reset", "yes or no" },
+		{ "rollouts", "all or named" },
+	};
+	const char *v[sizeof(expects) / sizeof(expects[0])];
+	struct sl_cfg_guard g;
+	const char *rest;
+	uint64_t u;
+	bool range;
+	double d;
+	int k;
+
+	if (!out || !get || !where)
+		return sl_seterr(err, errlen, "sl_guard_parse: no guard, getter or place");
+	memset(&g, 0, sizeof(g));
+	if (!name || !sl_name_valid(name))
+		return gfail(err, errlen, where, NULL, "name '%s' is not valid (expected %s)",
+			     name ? name : "", SL_NAME_RULE);
+	snprintf(g.name, sizeof(g.name), "%s", name);
+	g.min_flows = 1000;
+	g.alpha = 0.01;
+	g.on_fail = SL_GUARD_ABORT;
+	g.on_inconclusive = SL_GUARD_INC_PAUSE;
+	for (size_t i = 0; i < sizeof(expects) / sizeof(expects[0]); i++) {
+		v[i] = get(ctx, expects[i].key);
+		if (v[i] && !*v[i])
+			return gfail(err, errlen, where, expects[i].key, "empty (expected %s)",
+				     expects[i].expect);
+	}
+	enum { V_SERVICE, V_SLICE, V_SIGNAL, V_THRESHOLD, V_MIN_FLOWS, V_MARGIN, V_ALPHA,
+	       V_ON_FAIL, V_ON_INC, V_RESET, V_ROLLOUTS };
+
+	if (!v[V_SERVICE])
+		return gfail(err, errlen, where, "service", "missing (expected %s)",
+			     expects[V_SERVICE].expect);
+	if (!sl_name_valid(v[V_SERVICE]))
+		return gfail(err, errlen, where, "service", "'%s' is not a valid service name "
+			     "(expected %s)", v[V_SERVICE], SL_NAME_RULE);
+	snprintf(g.service, sizeof(g.service), "%s", v[V_SERVICE]);
+	if (v[V_SLICE]) {
+		if (!sl_name_valid(v[V_SLICE]))
+			return gfail(err, errlen, where, "slice", "'%s' is not a valid slice "
+				     "name (expected %s)", v[V_SLICE], SL_NAME_RULE);
+		snprintf(g.slice, sizeof(g.slice), "%s", v[V_SLICE]);
+	}
+
+	if (!v[V_SIGNAL])
+		return gfail(err, errlen, where, "signal", "missing (expected %s)",
+			     SIGNAL_EXPECT);
+	if (!strncasecmp(v[V_SIGNAL], "pushed:", 7)) {
+		if (!sl_name_valid(v[V_SIGNAL] + 7))
+			return gfail(err, errlen, where, "signal", "'%s': pushed signal name '%s' "
+				     "is not valid (expected pushed:NAME, NAME of %s)",
+				     v[V_SIGNAL], v[V_SIGNAL] + 7, SL_NAME_RULE);
+		g.signal = SL_SIG_PUSHED;
+		snprintf(g.pushed, sizeof(g.pushed), "%s", v[V_SIGNAL] + 7);
+	} else if ((k = word(v[V_SIGNAL], signals)) >= 0) {
+		g.signal = signal_ids[k];
+	} else {
+		return gfail(err, errlen, where, "signal", "'%s' is not a signal (expected %s)",
+			     v[V_SIGNAL], SIGNAL_EXPECT);
+	}
+
+	if (g.signal == SL_SIG_TTFB || g.signal == SL_SIG_SYNACK) {
+		const char *sig = g.signal == SL_SIG_TTFB ? "ttfb" : "synack";
+
+		if (!v[V_THRESHOLD])
+			return gfail(err, errlen, where, "threshold", "missing (expected, with "
+				     "signal %s, the time above which a flow is bad: %s)", sig,
+				     THRESHOLD_EXPECT);
+		if (parse_threshold(v[V_THRESHOLD], &g.threshold_us, &range))
+			return gfail(err, errlen, where, "threshold", "'%s' is %s (expected %s)",
+				     v[V_THRESHOLD], range ? "out of range" : "not a duration",
+				     THRESHOLD_EXPECT);
+	} else if (v[V_THRESHOLD]) {
+		return gfail(err, errlen, where, "threshold", "not used by signal %s (expected "
+			     "threshold only with signal ttfb or synack)", v[V_SIGNAL]);
+	}
+
+	if (v[V_MIN_FLOWS]) {
+		if (strspn(v[V_MIN_FLOWS], "0123456789") != strlen(v[V_MIN_FLOWS]) ||
+		    parse_u64(v[V_MIN_FLOWS], &u))
+			return gfail(err, errlen, where, "min_flows", "'%s' is not an integer "
+				     "(expected %s)", v[V_MIN_FLOWS], expects[V_MIN_FLOWS].expect);
+		if (u < 1 || u > 1000000000)
+			return gfail(err, errlen, where, "min_flows", "'%s' is out of range "
+				     "(expected %s)", v[V_MIN_FLOWS], expects[V_MIN_FLOWS].expect);
+		g.min_flows = (uint32_t)u;
+	}
+
+	if (v[V_MARGIN]) {
+		const char *m = v[V_MARGIN];
+
+		if (parse_decimal(m, &d, &rest) ||
+		    (*rest && strcmp(rest, "pp") && strcmp(rest, "%")))
+			return gfail(err, errlen, where, "margin", "'%s' is not a margin "
+				     "(expected %s)", m, MARGIN_EXPECT);
+		if (!*rest && d != 0)
+			return gfail(err, errlen, where, "margin", "'%s' has no unit (expected pp "
+				     "or %% after the number, e.g. 0.5pp; only 0 needs none)", m);
+		if (d >= 100)
+			return gfail(err, errlen, where, "margin", "'%s' is not below 100pp "
+				     "(expected %s)", m, MARGIN_EXPECT);
+		g.margin = d / 100;
+	}
+
+	if (v[V_ALPHA]) {
+		const char *a = v[V_ALPHA];
+
+		if (parse_decimal(a, &d, &rest) || (*rest && strcmp(rest, "%")))
+			return gfail(err, errlen, where, "alpha", "'%s' is not a fraction or a "
+				     "percentage (expected %s)", a, ALPHA_EXPECT);
+		if (*rest)
+			d /= 100;
+		if (!(d > 0 && d < 0.5))
+			return gfail(err, errlen, where, "alpha", "'%s' is outside (0, 0.5) "
+				     "(expected %s)", a, ALPHA_EXPECT);
+		g.alpha = d;
+	}
+
+	if (v[V_ON_FAIL]) {
+		if ((k = word(v[V_ON_FAIL], fails)) < 0)
+			return gfail(err, errlen, where, "on_fail", "'%s' is not an action "
+				     "(expected abort or pause)", v[V_ON_FAIL]);
+		g.on_fail = (uint8_t)(k ? SL_GUARD_PAUSE : SL_GUARD_ABORT);
+	}
+	if (v[V_ON_INC]) {
+		if ((k = word(v[V_ON_INC], incs)) < 0)
+			return gfail(err, errlen, where, "on_inconclusive", "'%s' is not an action "
+				     "(expected pause or hold)", v[V_ON_INC]);
+		g.on_inconclusive = (uint8_t)(k ? SL_GUARD_INC_HOLD : SL_GUARD_INC_PAUSE);
+	}
+	if (v[V_RESET]) {
+		if ((k = word(v[V_RESET], yesno)) < 0)
+			return gfail(err, errlen, where, "reset", "'%s' is not yes or no (expected "
+				     "yes to re-decide existing flows on abort, or no)", v[V_RESET]);
+		if (k && g.on_fail != SL_GUARD_ABORT)
+			return gfail(err, errlen, where, "reset", "yes with on_fail = pause "
+				     "(expected reset = yes only with on_fail = abort)");
+		g.reset = (uint8_t)k;
+	}
+	if (v[V_ROLLOUTS]) {
+		if ((k = word(v[V_ROLLOUTS], rollouts)) < 0)
+			return gfail(err, errlen, where, "rollouts", "'%s' is not all or named "
+				     "(expected all: every rollout of the service, or named: only "
+				     "when a plan or --guard names it)", v[V_ROLLOUTS]);
+		g.named = (uint8_t)k;
+	}
+	*out = g;
+	return 0;
+}
+
+int sl_guard_check(const struct sl_cfg_guard *g, const struct sl_config *cfg, const char *where,
+		   char *err, size_t errlen)
+{
+	char names[SL_ERR_LEN];
+	size_t n = 0;
+	int svc, sl;
+
+	svc = sl_config_service(cfg, g->service);
+	if (svc < 0) {
+		service_names(cfg, names, sizeof(names));
+		return gfail(err, errlen, where, "service", "no service named '%s' (services: %s)",
+			     g->service, names);
+	}
+	if (!g->slice[0])
+		return 0;
+	names[0] = '\0';
+	for (unsigned i = 0; i < cfg->nslices && n < sizeof(names); i++)
+		if (cfg->slices[i].service == svc) {
+			int w = snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "",
+					 cfg->slices[i].name);
+
+			if (w < 0)
+				break;
+			n += (size_t)w;
+		}
+	sl = sl_config_slice(cfg, g->slice);
+	if (sl < 0)
+		return gfail(err, errlen, where, "slice", "no slice named '%s' (slices of "
+			     "[service %s]: %s)", g->slice, g->service, n ? names : "none");
+	if (cfg->slices[sl].service != svc)
+		return gfail(err, errlen, where, "slice", "slice '%s' belongs to [service %s] "
+			     "(expected a slice of [service %s]: %s)", g->slice,
+			     cfg->services[cfg->slices[sl].service].name, g->service,
+			     n ? names : "none configured");
+	return 0;
+}
+
+struct sec_ctx {
+	struct loader *l;
+	const struct sec *s;
+};
+
+static const char *sec_value(void *ctx, const char *key)
+{
+	struct sec_ctx *c = ctx;
+
+	return value(c->l, c->s, key);
+}
+
+static int load_guard(struct loader *l, const struct sec *s, struct sl_cfg_guard *g)
+{
+	struct sec_ctx ctx = { l, s };
+	char where[sizeof(l->cfg->path) + 64];
+
+	snprintf(where, sizeof(where), "%s: [%s]", l->path, s->full);
+	if (sl_guard_parse(g, s->name, sec_value, &ctx, where, l->err, l->errlen) ||
+	    sl_guard_check(g, l->cfg, where, l->err, l->errlen))
+		return -1;
+	return 0;
+}
+
 /* A path key: non-empty, fits its buffer. */
 static int path_key(struct loader *l, const struct sec *s, const char *key, char *buf,
 		    size_t len)
@@ -1130,6 +1645,7 @@ static void set_defaults(struct sl_config *c)
 	c->tx_desc = 1024;
 	snprintf(c->bpffs, sizeof(c->bpffs), "/sys/fs/bpf");
 	c->ack_timeout_ms = 1000;
+	c->handshake_timeout_ms = 3000;
 }
 
 static int validate(struct loader *l)
@@ -1159,6 +1675,12 @@ static int validate(struct loader *l)
 		case SEC_CONTROL:
 			ctl = s;
 			break;
+		case SEC_SLICE:
+			l->slice_sec[c->nslices++] = s;
+			break;
+		case SEC_GUARD:
+			l->guard_sec[c->nguards++] = s;
+			break;
 		}
 	}
 	set_defaults(c);
@@ -1172,6 +1694,12 @@ static int validate(struct loader *l)
 			return -1;
 	for (unsigned i = 0; i < c->nshadows; i++)
 		if (load_shadow(l, l->shadow_sec[i], &c->shadows[i]))
+			return -1;
+	for (unsigned i = 0; i < c->nslices; i++)
+		if (load_slice(l, l->slice_sec[i], i))
+			return -1;
+	for (unsigned i = 0; i < c->nguards; i++)
+		if (load_guard(l, l->guard_sec[i], &c->guards[i]))
 			return -1;
 	return 0;
 }

@@ -181,4 +181,45 @@ int sl_mac_parse(const char *s, uint8_t mac[6]);
 int sl_shadow_mac_check(const char *s, uint8_t mac[6], char *err, size_t errlen);
 int sl_shadow_filter_check(const char *s, char *err, size_t errlen);
 
+/* [guard NAME] sections, in a configuration or a plan file.  Keys (one
+ * line each, every other key refused):
+ *   service = NAME           required
+ *   slice = NAME             optional, a [slice NAME] of that service
+ *   signal = rst | handshake | icmp | ttfb | synack | pushed:NAME   required
+ *   threshold = 200ms        ttfb and synack only, and required there: NNNus,
+ *                            or a duration as sl_duration_parse reads it; 1us..1h
+ *   min_flows = 1000         1..1000000000 (default 1000)
+ *   margin = 0.5pp           percentage points: 0.5pp or 0.5%, or 0; 0 <= m < 100pp
+ *                            (default 0), stored as a fraction (0.005)
+ *   alpha = 0.01             a fraction or a percentage (1%), 0 < alpha < 0.5
+ *                            (default 0.01)
+ *   on_fail = abort | pause              (default abort)
+ *   on_inconclusive = pause | hold       (default pause)
+ *   reset = yes | no         (default no; yes only with on_fail = abort)
+ *   rollouts = all | named   (default all)
+ * The key names, NULL-terminated: */
+extern const char *const sl_guard_keys[];
+
+/* Value of key in the section being parsed, NULL when the section does not
+ * set it ("" when it is set but empty). */
+typedef const char *sl_guard_get_fn(void *ctx, const char *key);
+
+/* Parse one [guard NAME] section, needing no configuration: syntax and ranges
+ * only (service and slice names follow SL_NAME_RULE, nothing more).  g is
+ * filled (defaults first) only on success.  where prefixes every message:
+ * "demo.ini: [guard billing-errors]" gives "demo.ini: [guard billing-errors]
+ * alpha: '0.7' is outside (0, 0.5) (expected ...)".  Returns 0 or -1 with err. */
+int sl_guard_parse(struct sl_cfg_guard *g, const char *name, sl_guard_get_fn *get, void *ctx,
+		   const char *where, char *err, size_t errlen);
+
+/* A parsed guard against a configuration: its service is configured, its
+ * slice (if any) is a [slice NAME] of that service.  Messages as
+ * sl_guard_parse's ("WHERE service: no service named 'x' (services: ...)").
+ * Returns 0 or -1 with err. */
+int sl_guard_check(const struct sl_cfg_guard *g, const struct sl_config *cfg, const char *where,
+		   char *err, size_t errlen);
+
+/* Index of the slice called name, or -1. */
+int sl_config_slice(const struct sl_config *cfg, const char *name);
+
 #endif

@@ -44,7 +44,8 @@ static size_t text_len;
 #define BASE PORTS GROUPS WEB
 
 #define SECTION_TYPES \
-	"[dataplane], [port NAME], [group NAME], [service NAME], [shadow NAME] or [control]"
+	"[dataplane], [port NAME], [group NAME], [service NAME], [shadow NAME], " \
+	"[slice NAME], [guard NAME] or [control]"
 
 static void reset_text(void)
 {
@@ -123,9 +124,8 @@ static void test_unknown_section(void)
 		   "[frobnicate]: unknown section (expected " SECTION_TYPES ")");
 	EXPECT_ERR(BASE "[Backend blue]\n",
 		   "[backend blue]: unknown section (expected " SECTION_TYPES ")");
-	EXPECT_ERR(BASE "[slice billing]\nport = green\n",
-		   "[slice billing]: section type 'slice' is not supported yet by this version "
-		   "(expected " SECTION_TYPES ")");
+	EXPECT_ERR(BASE "[slices billing]\nport = green\n",
+		   "[slices billing]: unknown section (expected " SECTION_TYPES ")");
 	EXPECT_ERR("[control main]\n" BASE,
 		   "[control main]: [control] takes no name (expected [control])");
 	EXPECT_ERR("[dataplane main]\n" BASE,
@@ -179,7 +179,7 @@ static void test_unknown_key(void)
 		   "[dataplane] flow_capacty: unknown key (expected one of: eal_args, hash_seed, "
 		   "group_seed, member_seed, flow_capacity, maglev_size, tcp_syn_timeout, "
 		   "tcp_timeout, tcp_fin_timeout, tcp_closed_timeout, udp_timeout, other, "
-		   "malformed, mbufs, mbuf_size, rx_desc, tx_desc)");
+		   "malformed, mbufs, mbuf_size, rx_desc, tx_desc, handshake_timeout)");
 	EXPECT_ERR(PORTS GROUPS "[service web]\nProto = tcp\nweight = 5\n",
 		   "[service web] weight: unknown key (expected one of: proto, vip, ports, "
 		   "champion, challenger, share)");
@@ -893,6 +893,9 @@ static void check_defaults_dataplane(void)
 	CU_ASSERT_EQUAL(cfg.mbuf_size, 2176);
 	CU_ASSERT_EQUAL(cfg.rx_desc, 1024);
 	CU_ASSERT_EQUAL(cfg.tx_desc, 1024);
+	CU_ASSERT_EQUAL(cfg.handshake_timeout_ms, 3000);
+	CU_ASSERT_EQUAL(cfg.nslices, 0);
+	CU_ASSERT_EQUAL(cfg.nguards, 0);
 }
 
 static void test_defaults(void)
@@ -1205,6 +1208,513 @@ static void test_conf_all(void)
 	globfree(&g);
 }
 
+
+/* [dataplane] handshake_timeout: 1ms..60s, default 3s. */
+#define HS_EXPECT "(expected 1ms..60s as a whole number with ms, s or m, e.g. 3s or 500ms; " \
+	"a bare number is seconds)"
+
+static void test_handshake_timeout(void)
+{
+	EXPECT_OK(BASE);
+	CU_ASSERT_EQUAL(cfg.handshake_timeout_ms, 3000);
+	EXPECT_OK("[dataplane]\nhandshake_timeout = 500ms\n" BASE);
+	CU_ASSERT_EQUAL(cfg.handshake_timeout_ms, 500);
+	EXPECT_OK("[dataplane]\nhandshake_timeout = 1m\n" BASE);
+	CU_ASSERT_EQUAL(cfg.handshake_timeout_ms, 60000);
+	EXPECT_OK("[dataplane]\nhandshake_timeout = 1ms\n" BASE);
+	CU_ASSERT_EQUAL(cfg.handshake_timeout_ms, 1);
+	EXPECT_OK("[dataplane]\nhandshake_timeout = 7\n" BASE);
+	CU_ASSERT_EQUAL(cfg.handshake_timeout_ms, 7000);
+	EXPECT_ERR("[dataplane]\nhandshake_timeout = 61s\n" BASE,
+		   "[dataplane] handshake_timeout: '61s' is out of range " HS_EXPECT);
+	EXPECT_ERR("[dataplane]\nhandshake_timeout = 0ms\n" BASE,
+		   "[dataplane] handshake_timeout: '0ms' is out of range " HS_EXPECT);
+	EXPECT_ERR("[dataplane]\nhandshake_timeout = 8d\n" BASE,
+		   "[dataplane] handshake_timeout: '8d' is not a duration " HS_EXPECT);
+	EXPECT_ERR("[dataplane]\nhandshake_timeout = soon\n" BASE,
+		   "[dataplane] handshake_timeout: 'soon' is not a duration " HS_EXPECT);
+	EXPECT_ERR("[dataplane]\nhandshake_timeout =\n" BASE,
+		   "[dataplane] handshake_timeout: empty (expected 1ms..60s as a whole number "
+		   "with ms, s or m, e.g. 3s or 500ms; a bare number is seconds)");
+}
+
+/* [slice NAME]: a named part of a service's flows. */
+#define WEB6 SVC("web6", "tcp", "2001:db8::10", "443", "blue", "green", "5%")
+#define SLICE_BASE BASE WEB6
+#define SRC_EXPECT "client source prefixes ADDR/LEN separated by commas, e.g. " \
+	"198.51.100.0/24, 2001:db8::/32"
+
+static void test_slice_section(void)
+{
+	static const uint8_t a24[16] = { 198, 51, 100, 0 }, a32[16] = { 203, 0, 113, 7 };
+	static const uint8_t a6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1 };
+	char want[SL_ERR_LEN + 64], why[SL_ERR_LEN];
+
+	EXPECT_OK(SLICE_BASE "[slice billing]\nservice = web\n"
+		  "src = 198.51.100.0/24, 203.0.113.7\n"
+		  "[slice v6]\nservice = web6\nsrc = 2001:db8:1::/48\nfilter = tcp dst port 443\n"
+		  "[slice tls]\nservice = web\nfilter = tcp[13] & 2 != 0\n"
+		  "[slice all4]\nservice = web\nsrc = 0.0.0.0/0\n");
+	CU_ASSERT_EQUAL_FATAL(cfg.nslices, 4);
+	CU_ASSERT_STRING_EQUAL(cfg.slices[0].name, "billing");
+	CU_ASSERT_EQUAL(cfg.slices[0].service, 0);
+	CU_ASSERT_EQUAL(cfg.slices[0].nprefixes, 2);
+	CU_ASSERT_EQUAL(cfg.slices[0].src[0].family, 4);
+	CU_ASSERT_EQUAL(cfg.slices[0].src[0].len, 24);
+	CU_ASSERT_EQUAL(memcmp(cfg.slices[0].src[0].addr, a24, 16), 0);
+	CU_ASSERT_EQUAL(cfg.slices[0].src[1].len, 32); /* a bare address: one host */
+	CU_ASSERT_EQUAL(memcmp(cfg.slices[0].src[1].addr, a32, 16), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.slices[0].filter, "");
+	CU_ASSERT_STRING_EQUAL(cfg.slices[1].name, "v6");
+	CU_ASSERT_EQUAL(cfg.slices[1].service, 1);
+	CU_ASSERT_EQUAL(cfg.slices[1].src[0].family, 6);
+	CU_ASSERT_EQUAL(cfg.slices[1].src[0].len, 48);
+	CU_ASSERT_EQUAL(memcmp(cfg.slices[1].src[0].addr, a6, 16), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.slices[1].filter, "tcp dst port 443");
+	CU_ASSERT_EQUAL(cfg.slices[2].nprefixes, 0);
+	CU_ASSERT_STRING_EQUAL(cfg.slices[2].filter, "tcp[13] & 2 != 0");
+	CU_ASSERT_EQUAL(cfg.slices[3].src[0].len, 0);
+	CU_ASSERT_EQUAL(sl_config_slice(&cfg, "tls"), 2);
+	CU_ASSERT_EQUAL(sl_config_slice(&cfg, "nope"), -1);
+
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nsrc = 198.51.100.0/24\n",
+		   "[slice billing] service: missing (expected the name of a [service NAME])");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = mail\nsrc = 198.51.100.0/24\n",
+		   "[slice billing] service: no service named 'mail' (services: web, web6)");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice =\nsrc = 198.51.100.0/24\n",
+		   "[slice billing] service: empty (expected the name of a [service NAME])");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\n",
+		   "[slice billing]: neither src nor filter (expected at least one of them, "
+		   "e.g. src = 198.51.100.0/24 or filter = tcp dst port 443)");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc =\n",
+		   "[slice billing] src: empty (expected " SRC_EXPECT ")");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc = 198.51.100.1/24\n",
+		   "[slice billing] src: '198.51.100.1/24' has host bits set (expected "
+		   "198.51.100.0/24)");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web6\nsrc = 2001:db8::1/32\n",
+		   "[slice billing] src: '2001:db8::1/32' has host bits set (expected "
+		   "2001:db8::/32)");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc = 0.0.0.1/0\n",
+		   "[slice billing] src: '0.0.0.1/0' has host bits set (expected 0.0.0.0/0)");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc = 198.51.100.0/24, "
+		   "2001:db8::/32\n",
+		   "[slice billing] src: '2001:db8::/32' is IPv6 but [service web] has an IPv4 "
+		   "vip (expected IPv4 prefixes)");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web6\nsrc = 198.51.100.0/24\n",
+		   "[slice billing] src: '198.51.100.0/24' is IPv4 but [service web6] has an "
+		   "IPv6 vip (expected IPv6 prefixes)");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc = 198.51.100/24\n",
+		   "[slice billing] src: '198.51.100/24' is not a prefix (expected " SRC_EXPECT
+		   ")");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc = 198.51.100.0/33\n",
+		   "[slice billing] src: '198.51.100.0/33': prefix length 33 is above 32 "
+		   "(expected an IPv4 prefix length 0..32)");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web6\nsrc = 2001:db8::/129\n",
+		   "[slice billing] src: '2001:db8::/129': prefix length 129 is above 128 "
+		   "(expected an IPv6 prefix length 0..128)");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc = 198.51.100.0/\n",
+		   "[slice billing] src: '198.51.100.0/' has no prefix length after '/' "
+		   "(expected " SRC_EXPECT ")");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc = 198.51.100.0/+8\n",
+		   "[slice billing] src: '198.51.100.0/+8' has no prefix length after '/' "
+		   "(expected " SRC_EXPECT ")");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc = 198.51.100.0/24,\n",
+		   "[slice billing] src: item 2 of '198.51.100.0/24,' is empty (expected "
+		   SRC_EXPECT ")");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc = 198.51.100.0/24, "
+		   "10.0.0.0/8, 198.51.100.0/24\n",
+		   "[slice billing] src: '198.51.100.0/24' is the same prefix as "
+		   "'198.51.100.0/24' (expected each prefix once)");
+	EXPECT_OK(SLICE_BASE "[slice billing]\nservice = web\nsrc = 10.0.0.0/8, 10.1.0.0/16, "
+		  "10.2.0.0/16, 10.3.0.0/16, 10.4.0.0/16, 10.5.0.0/16, 10.6.0.0/16, 10.7.0.0/16\n");
+	CU_ASSERT_EQUAL(cfg.slices[0].nprefixes, SL_SLICE_PREFIXES);
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nsrc = 10.0.0.0/8, 10.1.0.0/16, "
+		   "10.2.0.0/16, 10.3.0.0/16, 10.4.0.0/16, 10.5.0.0/16, 10.6.0.0/16, 10.7.0.0/16, "
+		   "10.8.0.0/16\n",
+		   "[slice billing] src: more than 8 prefixes in '10.0.0.0/8, 10.1.0.0/16, "
+		   "10.2.0.0/16, 10.3.0.0/16, 10.4.0.0/16, 10.5.0.0/16, 10.6.0.0/16, 10.7.0.0/16, "
+		   "10.8.0.0/16' (expected at most 8)");
+	CU_ASSERT_EQUAL(sl_shadow_filter_check("tcp dst prot 443", why, sizeof(why)), -1);
+	snprintf(want, sizeof(want), "[slice billing] filter: %s", why);
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nfilter = tcp dst prot 443\n", want);
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nfilter =\n",
+		   "[slice billing] filter: empty (expected a pcap-filter expression, e.g. tcp "
+		   "dst port 443)");
+	EXPECT_ERR(SLICE_BASE "[slice billing]\nservice = web\nport = blue\n",
+		   "[slice billing] port: unknown key (expected one of: service, src, filter)");
+	EXPECT_ERR(SLICE_BASE "[slice]\nservice = web\n",
+		   "[slice]: missing name (expected [slice NAME], NAME of 1..31 characters a-z, "
+		   "0-9, _ or -)");
+	EXPECT_ERR(SLICE_BASE "[slice Bill.ing]\nservice = web\n",
+		   "[slice bill.ing]: name 'bill.ing' is not valid (expected 1..31 characters "
+		   "a-z, 0-9, _ or -)");
+	EXPECT_ERR(SLICE_BASE "[slice b]\nservice = web\nsrc = 10.0.0.0/8\n[slice b]\n",
+		   "[slice b]: appears twice, at lines 30 and 33 (expected each section once)");
+}
+
+static void test_slice_limits(void)
+{
+	/* 8 per service */
+	reset_text();
+	add("%s", SLICE_BASE);
+	for (int i = 0; i < SL_SLICES_PER_SERVICE; i++)
+		add("[slice s%d]\nservice = web\nsrc = 10.%d.0.0/16\n", i, i);
+	add("[slice v6]\nservice = web6\nsrc = 2001:db8::/32\n");
+	EXPECT_OK(text);
+	CU_ASSERT_EQUAL(cfg.nslices, SL_SLICES_PER_SERVICE + 1);
+	add("[slice s8]\nservice = web\nsrc = 10.8.0.0/16\n");
+	EXPECT_ERR(text, "[slice s8] service: [service web] has 8 slices already (expected at "
+		   "most 8 slices per service)");
+	/* 64 in all */
+	build_services(SL_MAX_SLICES / SL_SLICES_PER_SERVICE + 1);
+	for (int i = 0; i < SL_MAX_SLICES; i++)
+		add("[slice x%d]\nservice = s%d\nfilter = tcp\n", i, i / SL_SLICES_PER_SERVICE);
+	EXPECT_OK(text);
+	CU_ASSERT_EQUAL(cfg.nslices, SL_MAX_SLICES);
+	CU_ASSERT_EQUAL(cfg.slices[63].service, 7);
+	add("[slice x64]\nservice = s8\nfilter = tcp\n");
+	EXPECT_ERR(text, "[slice x64]: too many slices (expected at most 64)");
+}
+
+/* [guard NAME]: every key's good and bad values. */
+#define GUARD_BASE SLICE_BASE "[slice billing]\nservice = web\nsrc = 198.51.100.0/24\n" \
+	"[slice v6]\nservice = web6\nsrc = 2001:db8::/32\n"
+#define GUARD(keys) GUARD_BASE "[guard g]\n" keys
+#define RST "service = web\nsignal = rst\n"
+#define THR_EXPECT "(expected 1us..1h as a whole number with us, ms, s, m or h, e.g. " \
+	"500us, 200ms, 2s; a bare number is seconds)"
+#define MARGIN_EXPECT "(expected percentage points 0..below 100, e.g. 0.5pp or 0.5%, or 0)"
+#define ALPHA_EXPECT "(expected a false-alarm rate above 0 and below 0.5, e.g. 0.01 or 1%)"
+
+static void test_guard_section(void)
+{
+	const struct sl_cfg_guard *g = &cfg.guards[0];
+
+	/* defaults */
+	EXPECT_OK(GUARD(RST));
+	CU_ASSERT_EQUAL_FATAL(cfg.nguards, 1);
+	CU_ASSERT_STRING_EQUAL(g->name, "g");
+	CU_ASSERT_STRING_EQUAL(g->service, "web");
+	CU_ASSERT_STRING_EQUAL(g->slice, "");
+	CU_ASSERT_EQUAL(g->signal, SL_SIG_RST);
+	CU_ASSERT_STRING_EQUAL(g->pushed, "");
+	CU_ASSERT_EQUAL(g->threshold_us, 0);
+	CU_ASSERT_EQUAL(g->min_flows, 1000);
+	CU_ASSERT_DOUBLE_EQUAL(g->margin, 0, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(g->alpha, 0.01, 1e-12);
+	CU_ASSERT_EQUAL(g->on_fail, SL_GUARD_ABORT);
+	CU_ASSERT_EQUAL(g->on_inconclusive, SL_GUARD_INC_PAUSE);
+	CU_ASSERT_EQUAL(g->reset, 0);
+	CU_ASSERT_EQUAL(g->named, 0);
+	/* every key set */
+	EXPECT_OK(GUARD("service = web6\nslice = v6\nsignal = TTFB\nthreshold = 1500us\n"
+			"min_flows = 1000000000\nmargin = 0.5pp\nalpha = 1%\non_fail = pause\n"
+			"on_inconclusive = hold\nreset = no\nrollouts = named\n"));
+	CU_ASSERT_STRING_EQUAL(g->service, "web6");
+	CU_ASSERT_STRING_EQUAL(g->slice, "v6");
+	CU_ASSERT_EQUAL(g->signal, SL_SIG_TTFB);
+	CU_ASSERT_EQUAL(g->threshold_us, 1500);
+	CU_ASSERT_EQUAL(g->min_flows, 1000000000);
+	CU_ASSERT_DOUBLE_EQUAL(g->margin, 0.005, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(g->alpha, 0.01, 1e-12);
+	CU_ASSERT_EQUAL(g->on_fail, SL_GUARD_PAUSE);
+	CU_ASSERT_EQUAL(g->on_inconclusive, SL_GUARD_INC_HOLD);
+	CU_ASSERT_EQUAL(g->named, 1);
+
+	/* service */
+	EXPECT_ERR(GUARD("signal = rst\n"),
+		   "[guard g] service: missing (expected the name of a [service NAME])");
+	EXPECT_ERR(GUARD("service =\nsignal = rst\n"),
+		   "[guard g] service: empty (expected the name of a [service NAME])");
+	EXPECT_ERR(GUARD("service = mail\nsignal = rst\n"),
+		   "[guard g] service: no service named 'mail' (services: web, web6)");
+	EXPECT_ERR(GUARD("service = Web\nsignal = rst\n"),
+		   "[guard g] service: 'Web' is not a valid service name (expected 1..31 "
+		   "characters a-z, 0-9, _ or -)");
+	/* slice */
+	EXPECT_OK(GUARD(RST "slice = billing\n"));
+	CU_ASSERT_STRING_EQUAL(g->slice, "billing");
+	EXPECT_ERR(GUARD(RST "slice = v6\n"),
+		   "[guard g] slice: slice 'v6' belongs to [service web6] (expected a slice of "
+		   "[service web]: billing)");
+	EXPECT_ERR(GUARD(RST "slice = vip\n"),
+		   "[guard g] slice: no slice named 'vip' (slices of [service web]: billing)");
+	EXPECT_ERR(BASE "[guard g]\n" RST "slice = vip\n",
+		   "[guard g] slice: no slice named 'vip' (slices of [service web]: none)");
+	EXPECT_ERR(GUARD(RST "slice = Bill\n"),
+		   "[guard g] slice: 'Bill' is not a valid slice name (expected 1..31 "
+		   "characters a-z, 0-9, _ or -)");
+	EXPECT_ERR(GUARD(RST "slice =\n"),
+		   "[guard g] slice: empty (expected the name of a [slice NAME] of the service, "
+		   "or no slice key)");
+	/* signal */
+	static const struct { const char *v; uint8_t sig; } sigs[] = {
+		{ "rst", SL_SIG_RST }, { "handshake", SL_SIG_HANDSHAKE }, { "icmp", SL_SIG_ICMP },
+		{ "Rst", SL_SIG_RST },
+	};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		reset_text();
+		add("%s[guard g]\nservice = web\nsignal = %s\n", GUARD_BASE, sigs[i].v);
+		EXPECT_OK(text);
+		CU_ASSERT_EQUAL(g->signal, sigs[i].sig);
+	}
+	EXPECT_OK(GUARD("service = web\nsignal = synack\nthreshold = 2s\n"));
+	CU_ASSERT_EQUAL(g->signal, SL_SIG_SYNACK);
+	CU_ASSERT_EQUAL(g->threshold_us, 2000000);
+	EXPECT_OK(GUARD("service = web\nsignal = pushed:checkout-errors\n"));
+	CU_ASSERT_EQUAL(g->signal, SL_SIG_PUSHED);
+	CU_ASSERT_STRING_EQUAL(g->pushed, "checkout-errors");
+	EXPECT_ERR(GUARD("service = web\n"),
+		   "[guard g] signal: missing (expected rst, handshake, icmp, ttfb, synack or "
+		   "pushed:NAME)");
+	EXPECT_ERR(GUARD("service = web\nsignal = resets\n"),
+		   "[guard g] signal: 'resets' is not a signal (expected rst, handshake, icmp, "
+		   "ttfb, synack or pushed:NAME)");
+	EXPECT_ERR(GUARD("service = web\nsignal = pushed:\n"),
+		   "[guard g] signal: 'pushed:': pushed signal name '' is not valid (expected "
+		   "pushed:NAME, NAME of 1..31 characters a-z, 0-9, _ or -)");
+	EXPECT_ERR(GUARD("service = web\nsignal = pushed:Bad.Name\n"),
+		   "[guard g] signal: 'pushed:Bad.Name': pushed signal name 'Bad.Name' is not "
+		   "valid (expected pushed:NAME, NAME of 1..31 characters a-z, 0-9, _ or -)");
+	/* threshold */
+	static const struct { const char *v; uint32_t us; } thr[] = {
+		{ "1us", 1 }, { "500us", 500 }, { "200ms", 200000 }, { "2", 2000000 },
+		{ "1m", 60000000 }, { "1h", 3600000000u }, { "3600000000us", 3600000000u },
+	};
+	for (size_t i = 0; i < sizeof(thr) / sizeof(thr[0]); i++) {
+		reset_text();
+		add("%s[guard g]\nservice = web\nsignal = ttfb\nthreshold = %s\n", GUARD_BASE,
+		    thr[i].v);
+		EXPECT_OK(text);
+		CU_ASSERT_EQUAL(g->threshold_us, thr[i].us);
+	}
+	EXPECT_ERR(GUARD("service = web\nsignal = ttfb\n"),
+		   "[guard g] threshold: missing (expected, with signal ttfb, the time above "
+		   "which a flow is bad: 1us..1h as a whole number with us, ms, s, m or h, e.g. "
+		   "500us, 200ms, 2s; a bare number is seconds)");
+	EXPECT_ERR(GUARD("service = web\nsignal = synack\n"),
+		   "[guard g] threshold: missing (expected, with signal synack, the time above "
+		   "which a flow is bad: 1us..1h as a whole number with us, ms, s, m or h, e.g. "
+		   "500us, 200ms, 2s; a bare number is seconds)");
+	EXPECT_ERR(GUARD(RST "threshold = 200ms\n"),
+		   "[guard g] threshold: not used by signal rst (expected threshold only with "
+		   "signal ttfb or synack)");
+	EXPECT_ERR(GUARD("service = web\nsignal = pushed:x\nthreshold = 1s\n"),
+		   "[guard g] threshold: not used by signal pushed:x (expected threshold only "
+		   "with signal ttfb or synack)");
+	EXPECT_ERR(GUARD("service = web\nsignal = ttfb\nthreshold = 1.5s\n"),
+		   "[guard g] threshold: '1.5s' is not a duration " THR_EXPECT);
+	EXPECT_ERR(GUARD("service = web\nsignal = ttfb\nthreshold = 200 ms\n"),
+		   "[guard g] threshold: '200 ms' is not a duration " THR_EXPECT);
+	EXPECT_ERR(GUARD("service = web\nsignal = ttfb\nthreshold = 0ms\n"),
+		   "[guard g] threshold: '0ms' is out of range " THR_EXPECT);
+	EXPECT_ERR(GUARD("service = web\nsignal = ttfb\nthreshold = 61m\n"),
+		   "[guard g] threshold: '61m' is out of range " THR_EXPECT);
+	EXPECT_ERR(GUARD("service = web\nsignal = ttfb\nthreshold = 99999999999999999999us\n"),
+		   "[guard g] threshold: '99999999999999999999us' is out of range " THR_EXPECT);
+	EXPECT_ERR(GUARD("service = web\nsignal = ttfb\nthreshold =\n"),
+		   "[guard g] threshold: empty " THR_EXPECT);
+	/* min_flows */
+	EXPECT_OK(GUARD(RST "min_flows = 1\n"));
+	CU_ASSERT_EQUAL(g->min_flows, 1);
+	EXPECT_ERR(GUARD(RST "min_flows = 0\n"),
+		   "[guard g] min_flows: '0' is out of range (expected 1..1000000000 flows per "
+		   "group)");
+	EXPECT_ERR(GUARD(RST "min_flows = 1000000001\n"),
+		   "[guard g] min_flows: '1000000001' is out of range (expected 1..1000000000 "
+		   "flows per group)");
+	EXPECT_ERR(GUARD(RST "min_flows = 0x10\n"),
+		   "[guard g] min_flows: '0x10' is not an integer (expected 1..1000000000 flows "
+		   "per group)");
+	EXPECT_ERR(GUARD(RST "min_flows = -5\n"),
+		   "[guard g] min_flows: '-5' is not an integer (expected 1..1000000000 flows "
+		   "per group)");
+	/* margin */
+	static const struct { const char *v; double f; } margins[] = {
+		{ "0", 0 }, { "0pp", 0 }, { "0.5%", 0.005 }, { "2pp", 0.02 }, { "99.99pp", 0.9999 },
+		{ "0.0", 0 },
+	};
+	for (size_t i = 0; i < sizeof(margins) / sizeof(margins[0]); i++) {
+		reset_text();
+		add("%s[guard g]\n%smargin = %s\n", GUARD_BASE, RST, margins[i].v);
+		EXPECT_OK(text);
+		CU_ASSERT_DOUBLE_EQUAL(g->margin, margins[i].f, 1e-12);
+	}
+	EXPECT_ERR(GUARD(RST "margin = 0.5\n"),
+		   "[guard g] margin: '0.5' has no unit (expected pp or % after the number, "
+		   "e.g. 0.5pp; only 0 needs none)");
+	EXPECT_ERR(GUARD(RST "margin = 100pp\n"),
+		   "[guard g] margin: '100pp' is not below 100pp " MARGIN_EXPECT);
+	EXPECT_ERR(GUARD(RST "margin = -1pp\n"),
+		   "[guard g] margin: '-1pp' is not a margin " MARGIN_EXPECT);
+	EXPECT_ERR(GUARD(RST "margin = 0.5 pp\n"),
+		   "[guard g] margin: '0.5 pp' is not a margin " MARGIN_EXPECT);
+	EXPECT_ERR(GUARD(RST "margin = .5pp\n"),
+		   "[guard g] margin: '.5pp' is not a margin " MARGIN_EXPECT);
+	EXPECT_ERR(GUARD(RST "margin = 5bp\n"),
+		   "[guard g] margin: '5bp' is not a margin " MARGIN_EXPECT);
+	/* alpha */
+	static const struct { const char *v; double a; } alphas[] = {
+		{ "0.01", 0.01 }, { "1%", 0.01 }, { "0.001", 0.001 }, { "0.4999", 0.4999 },
+		{ "49.9%", 0.499 },
+	};
+	for (size_t i = 0; i < sizeof(alphas) / sizeof(alphas[0]); i++) {
+		reset_text();
+		add("%s[guard g]\n%salpha = %s\n", GUARD_BASE, RST, alphas[i].v);
+		EXPECT_OK(text);
+		CU_ASSERT_DOUBLE_EQUAL(g->alpha, alphas[i].a, 1e-12);
+	}
+	EXPECT_ERR(GUARD(RST "alpha = 0.7\n"),
+		   "[guard g] alpha: '0.7' is outside (0, 0.5) " ALPHA_EXPECT);
+	EXPECT_ERR(GUARD(RST "alpha = 0.5\n"),
+		   "[guard g] alpha: '0.5' is outside (0, 0.5) " ALPHA_EXPECT);
+	EXPECT_ERR(GUARD(RST "alpha = 0\n"),
+		   "[guard g] alpha: '0' is outside (0, 0.5) " ALPHA_EXPECT);
+	EXPECT_ERR(GUARD(RST "alpha = 50%\n"),
+		   "[guard g] alpha: '50%' is outside (0, 0.5) " ALPHA_EXPECT);
+	EXPECT_ERR(GUARD(RST "alpha = 1e-3\n"),
+		   "[guard g] alpha: '1e-3' is not a fraction or a percentage " ALPHA_EXPECT);
+	EXPECT_ERR(GUARD(RST "alpha = 1pp\n"),
+		   "[guard g] alpha: '1pp' is not a fraction or a percentage " ALPHA_EXPECT);
+	/* on_fail, on_inconclusive, reset, rollouts */
+	EXPECT_OK(GUARD(RST "on_fail = Abort\nreset = yes\non_inconclusive = pause\n"
+			"rollouts = all\n"));
+	CU_ASSERT_EQUAL(g->on_fail, SL_GUARD_ABORT);
+	CU_ASSERT_EQUAL(g->reset, 1);
+	CU_ASSERT_EQUAL(g->on_inconclusive, SL_GUARD_INC_PAUSE);
+	CU_ASSERT_EQUAL(g->named, 0);
+	EXPECT_OK(GUARD(RST "reset = yes\n"));
+	CU_ASSERT_EQUAL(g->reset, 1);
+	EXPECT_OK(GUARD(RST "on_fail = pause\nreset = no\n"));
+	CU_ASSERT_EQUAL(g->reset, 0);
+	EXPECT_ERR(GUARD(RST "on_fail = stop\n"),
+		   "[guard g] on_fail: 'stop' is not an action (expected abort or pause)");
+	EXPECT_ERR(GUARD(RST "on_inconclusive = abort\n"),
+		   "[guard g] on_inconclusive: 'abort' is not an action (expected pause or hold)");
+	EXPECT_ERR(GUARD(RST "reset = maybe\n"),
+		   "[guard g] reset: 'maybe' is not yes or no (expected yes to re-decide "
+		   "existing flows on abort, or no)");
+	EXPECT_ERR(GUARD(RST "on_fail = pause\nreset = yes\n"),
+		   "[guard g] reset: yes with on_fail = pause (expected reset = yes only with "
+		   "on_fail = abort)");
+	EXPECT_ERR(GUARD(RST "rollouts = some\n"),
+		   "[guard g] rollouts: 'some' is not all or named (expected all: every rollout "
+		   "of the service, or named: only when a plan or --guard names it)");
+	EXPECT_ERR(GUARD(RST "rollouts =\n"),
+		   "[guard g] rollouts: empty (expected all or named)");
+	/* unknown keys, names, duplicates, limits */
+	EXPECT_ERR(GUARD(RST "window = 5m\n"),
+		   "[guard g] window: unknown key (expected one of: service, slice, signal, "
+		   "threshold, min_flows, margin, alpha, on_fail, on_inconclusive, reset, "
+		   "rollouts)");
+	EXPECT_ERR(GUARD_BASE "[guard Bill.ing]\n" RST,
+		   "[guard bill.ing]: name 'bill.ing' is not valid (expected 1..31 characters "
+		   "a-z, 0-9, _ or -)");
+	EXPECT_ERR(GUARD_BASE "[guard g]\n" RST "[guard g]\n" RST,
+		   "[guard g]: appears twice, at lines 36 and 39 (expected each section once)");
+	reset_text();
+	add("%s", GUARD_BASE);
+	for (int i = 0; i < SL_MAX_GUARDS; i++)
+		add("[guard g%d]\n%s", i, RST);
+	EXPECT_OK(text);
+	CU_ASSERT_EQUAL(cfg.nguards, SL_MAX_GUARDS);
+	add("[guard g64]\n%s", RST);
+	EXPECT_ERR(text, "[guard g64]: too many guards (expected at most 64)");
+}
+
+/* sl_guard_parse without a configuration, as plans use it. */
+struct kv {
+	const char *const *pairs; /* key, value, ..., NULL */
+};
+
+static const char *kv_get(void *ctx, const char *key)
+{
+	const struct kv *kv = ctx;
+
+	for (int i = 0; kv->pairs[i]; i += 2)
+		if (!strcmp(kv->pairs[i], key))
+			return kv->pairs[i + 1];
+	return NULL;
+}
+
+static void test_guard_parse(void)
+{
+	static const char *const good[] = { "service", "nowhere", "slice", "nothing",
+					    "signal", "icmp", NULL };
+	static const char *const bad[] = { "service", "web", "signal", "rst", "alpha", "0.7",
+					   NULL };
+	struct kv kv = { good };
+	struct sl_cfg_guard g;
+	struct sl_config *c = calloc(1, sizeof(*c));
+
+	memset(&g, 0x5a, sizeof(g));
+	CU_ASSERT_EQUAL_FATAL(sl_guard_parse(&g, "billing-errors", kv_get, &kv,
+					     "demo.ini: [guard billing-errors]", err,
+					     sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(g.name, "billing-errors");
+	CU_ASSERT_STRING_EQUAL(g.service, "nowhere"); /* no configuration to ask */
+	CU_ASSERT_STRING_EQUAL(g.slice, "nothing");
+	CU_ASSERT_EQUAL(g.signal, SL_SIG_ICMP);
+	CU_ASSERT_EQUAL(g.min_flows, 1000);
+	/* the configuration check names the place the same way */
+	strcpy(c->services[0].name, "web");
+	c->nservices = 1;
+	CU_ASSERT_EQUAL(sl_guard_check(&g, c, "plan.ini: [guard billing-errors]", err,
+				       sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "plan.ini: [guard billing-errors] service: no service "
+			       "named 'nowhere' (services: web)");
+	strcpy(g.service, "web");
+	CU_ASSERT_EQUAL(sl_guard_check(&g, c, "plan.ini: [guard billing-errors]", err,
+				       sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "plan.ini: [guard billing-errors] slice: no slice named "
+			       "'nothing' (slices of [service web]: none)");
+	g.slice[0] = '\0';
+	CU_ASSERT_EQUAL(sl_guard_check(&g, c, "x", err, sizeof(err)), 0);
+	free(c);
+
+	kv.pairs = bad;
+	memset(&g, 0x5a, sizeof(g));
+	CU_ASSERT_EQUAL(sl_guard_parse(&g, "billing-errors", kv_get, &kv,
+				       "demo.ini: [guard billing-errors]", err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "demo.ini: [guard billing-errors] alpha: '0.7' is outside "
+			       "(0, 0.5) (expected a false-alarm rate above 0 and below 0.5, "
+			       "e.g. 0.01 or 1%)");
+	CU_ASSERT_EQUAL(g.min_flows, 0x5a5a5a5a); /* untouched on error */
+	CU_ASSERT_EQUAL(sl_guard_parse(&g, "Bad", kv_get, &kv, "p.ini: [guard Bad]", err,
+				       sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "p.ini: [guard Bad]: name 'Bad' is not valid (expected "
+			       "1..31 characters a-z, 0-9, _ or -)");
+}
+
+static void test_conf_guards(void)
+{
+	load_conf("guards.ini");
+	CU_ASSERT_EQUAL(cfg.nservices, 3);
+	CU_ASSERT_EQUAL(cfg.handshake_timeout_ms, 3000);
+	CU_ASSERT_EQUAL_FATAL(cfg.nslices, 2);
+	CU_ASSERT_STRING_EQUAL(cfg.slices[0].name, "billing");
+	CU_ASSERT_EQUAL(cfg.slices[0].service, 0);
+	CU_ASSERT_EQUAL(cfg.slices[0].nprefixes, 2);
+	CU_ASSERT_EQUAL(cfg.slices[0].src[1].len, 25);
+	CU_ASSERT_STRING_EQUAL(cfg.slices[1].name, "web6-api");
+	CU_ASSERT_EQUAL(cfg.slices[1].service, 1);
+	CU_ASSERT_STRING_EQUAL(cfg.slices[1].filter, "tcp dst port 443");
+	CU_ASSERT_EQUAL_FATAL(cfg.nguards, 3);
+	CU_ASSERT_STRING_EQUAL(cfg.guards[0].name, "billing-resets");
+	CU_ASSERT_STRING_EQUAL(cfg.guards[0].slice, "billing");
+	CU_ASSERT_EQUAL(cfg.guards[0].signal, SL_SIG_RST);
+	CU_ASSERT_DOUBLE_EQUAL(cfg.guards[0].margin, 0.005, 1e-12);
+	CU_ASSERT_EQUAL(cfg.guards[0].reset, 1);
+	CU_ASSERT_EQUAL(cfg.guards[1].signal, SL_SIG_TTFB);
+	CU_ASSERT_EQUAL(cfg.guards[1].threshold_us, 200000);
+	CU_ASSERT_EQUAL(cfg.guards[1].on_fail, SL_GUARD_PAUSE);
+	CU_ASSERT_EQUAL(cfg.guards[1].on_inconclusive, SL_GUARD_INC_HOLD);
+	CU_ASSERT_EQUAL(cfg.guards[2].signal, SL_SIG_PUSHED);
+	CU_ASSERT_STRING_EQUAL(cfg.guards[2].pushed, "checkout-errors");
+	CU_ASSERT_DOUBLE_EQUAL(cfg.guards[2].alpha, 0.05, 1e-12);
+	CU_ASSERT_EQUAL(cfg.guards[2].named, 1);
+}
+
 void sl_test_register_config(void)
 {
 	CU_pSuite s = CU_add_suite("config", NULL, NULL);
@@ -1247,4 +1757,10 @@ void sl_test_register_config(void)
 	CU_add_test(s, "conf/example-4port.ini", test_conf_example_4port);
 	CU_add_test(s, "conf/netns.ini", test_conf_netns);
 	CU_add_test(s, "every conf/*.ini loads", test_conf_all);
+	CU_add_test(s, "[dataplane] handshake_timeout", test_handshake_timeout);
+	CU_add_test(s, "[slice NAME] sections", test_slice_section);
+	CU_add_test(s, "8 slices per service, 64 in all", test_slice_limits);
+	CU_add_test(s, "[guard NAME] sections, every key", test_guard_section);
+	CU_add_test(s, "sl_guard_parse and sl_guard_check alone", test_guard_parse);
+	CU_add_test(s, "conf/guards.ini", test_conf_guards);
 }

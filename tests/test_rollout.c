@@ -10,6 +10,7 @@
 
 #include <CUnit/CUnit.h>
 
+#include "config.h"
 #include "rollout.h"
 #include "unit.h"
 
@@ -853,7 +854,7 @@ static void test_plan_errors(void)
 	bad_plan("[step 1]\nshare = 1%\nwait = 1s\n",
 		 "[step 1] wait: unknown key (expected one of: share, dwell, pause)");
 	bad_plan("[stage 1]\nshare = 1%\n",
-		 "[stage 1]: unknown section (expected [step N], N of 1..32)");
+		 "[stage 1]: unknown section (expected [step N], N of 1..32, or [guard NAME])");
 	bad_plan("[step 1]\nshare = 1%\ndwell = 1s\npause = yes\n",
 		 "[step 1] dwell: set together with pause = yes (expected exactly one of dwell "
 		 "or pause = yes)");
@@ -898,7 +899,8 @@ static void test_plan_errors(void)
 		 "it)");
 	bad_plan("; nothing\n", "no [step N] section (expected [step 1]..[step N], N of 1..32)");
 	bad_plan("[step 1]\nshare = 1%\ndwell 1s\n",
-		 "line 3: syntax error: 'dwell 1s' (expected [step N], KEY = VALUE or a ; "
+		 "line 3: syntax error: 'dwell 1s' (expected [step N], [guard NAME], KEY = VALUE "
+		 "or a ; "
 		 "comment)");
 	/* the configuration's quote rules hold for plans too */
 	bad_plan("[step 1]\nshare = 1%\ndwell = \"60s\" junk\n",
@@ -910,6 +912,157 @@ static void test_plan_errors(void)
 
 	CU_ASSERT_EQUAL(sl_plan_load("/nonexistent/plan.ini", steps, &n, err, sizeof(err)), -1);
 	ASSERT_STR(err, "/nonexistent/plan.ini: cannot read: No such file or directory");
+}
+
+
+/* Plan files with [guard NAME] sections. */
+static struct sl_cfg_guard pg[SL_MAX_GUARDS];
+static char gwant[700];
+
+static int load_guards(const char *text, uint32_t *n, uint32_t max)
+{
+	size_t len = strlen(text);
+	int fd, rc;
+
+	snprintf(plan_path, sizeof(plan_path), "/tmp/sluice-plan-XXXXXX.ini");
+	fd = mkstemps(plan_path, 4);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, text, len) == (ssize_t)len);
+	close(fd);
+	err[0] = '\0';
+	rc = sl_plan_load_guards(plan_path, pg, n, max, err, sizeof(err));
+	unlink(plan_path);
+	return rc;
+}
+
+/* Refused by sl_plan_load_guards with "PATH: " + want; outputs untouched. */
+static void bad_guards(const char *text, const char *want)
+{
+	uint32_t n = 77;
+	char full[700];
+
+	memset(pg, 0x5a, sizeof(pg));
+	CU_ASSERT_EQUAL(load_guards(text, &n, SL_MAX_GUARDS), -1);
+	snprintf(full, sizeof(full), "%s: %s", plan_path, want);
+	ASSERT_STR(err, full);
+	CU_ASSERT_EQUAL(n, 77);
+	CU_ASSERT_EQUAL(pg[0].min_flows, 0x5a5a5a5a);
+}
+
+#define STEPS2 "[step 1]\nshare = 1%\ndwell = 60s\n[step 2]\nshare = 100%\ndwell = 60s\n"
+#define G_RST "[guard resets]\nservice = web\nsignal = rst\n"
+#define G_ALPHA "(expected a false-alarm rate above 0 and below 0.5, e.g. 0.01 or 1%)"
+
+static void test_plan_guards(void)
+{
+	struct sl_ro_step steps[SL_RO_MAX_STEPS];
+	uint32_t n = 0;
+	const char *plan = "[guard resets]\nservice = web\nslice = billing\nsignal = rst\n"
+			   "margin = 0.5pp\nreset = yes\n"
+			   STEPS2
+			   "[guard ttfb]\nservice = web\nsignal = ttfb\nthreshold = 250ms\n"
+			   "alpha = 2%\non_fail = pause\non_inconclusive = hold\n"
+			   "rollouts = named\nmin_flows = 50\n";
+
+	/* sl_plan_load reads the steps and leaves the guards alone */
+	CU_ASSERT_EQUAL(load_plan(plan, steps, &n), 0);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(steps[1].share_bp, 10000);
+	n = 0;
+	CU_ASSERT_EQUAL_FATAL(load_guards(plan, &n, SL_MAX_GUARDS), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_STRING_EQUAL(pg[0].name, "resets");
+	CU_ASSERT_STRING_EQUAL(pg[0].service, "web");
+	CU_ASSERT_STRING_EQUAL(pg[0].slice, "billing");
+	CU_ASSERT_EQUAL(pg[0].signal, SL_SIG_RST);
+	CU_ASSERT_DOUBLE_EQUAL(pg[0].margin, 0.005, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(pg[0].alpha, 0.01, 1e-12);
+	CU_ASSERT_EQUAL(pg[0].min_flows, 1000);
+	CU_ASSERT_EQUAL(pg[0].reset, 1);
+	CU_ASSERT_EQUAL(pg[0].on_fail, SL_GUARD_ABORT);
+	CU_ASSERT_STRING_EQUAL(pg[1].name, "ttfb");
+	CU_ASSERT_EQUAL(pg[1].signal, SL_SIG_TTFB);
+	CU_ASSERT_EQUAL(pg[1].threshold_us, 250000);
+	CU_ASSERT_DOUBLE_EQUAL(pg[1].alpha, 0.02, 1e-12);
+	CU_ASSERT_EQUAL(pg[1].on_fail, SL_GUARD_PAUSE);
+	CU_ASSERT_EQUAL(pg[1].on_inconclusive, SL_GUARD_INC_HOLD);
+	CU_ASSERT_EQUAL(pg[1].named, 1);
+	CU_ASSERT_EQUAL(pg[1].min_flows, 50);
+	/* no guards, or guards only */
+	n = 9;
+	CU_ASSERT_EQUAL(load_guards(STEPS2, &n, SL_MAX_GUARDS), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_EQUAL(load_guards(G_RST, &n, SL_MAX_GUARDS), 0);
+	CU_ASSERT_EQUAL(n, 1);
+	bad_plan(G_RST, "no [step N] section (expected [step 1]..[step N], N of 1..32)");
+	/* at most max */
+	CU_ASSERT_EQUAL(load_guards(G_RST "[guard b]\nservice = web\nsignal = icmp\n", &n, 1),
+			-1);
+	snprintf(gwant, sizeof(gwant), "%s: [guard b]: a guard too many "
+		 "(expected at most 1 [guard NAME] sections)", plan_path);
+	ASSERT_STR(err, gwant);
+
+	/* section and key errors: both loaders refuse them */
+	bad_guards(STEPS2 "[guard]\nservice = web\n",
+		   "[guard]: missing name (expected [guard NAME], NAME of 1..31 characters a-z, "
+		   "0-9, _ or -)");
+	bad_plan(STEPS2 "[guard]\nservice = web\n",
+		 "[guard]: missing name (expected [guard NAME], NAME of 1..31 characters a-z, "
+		 "0-9, _ or -)");
+	bad_guards(STEPS2 "[guard Bill.ing]\nservice = web\n",
+		   "[guard bill.ing]: name 'bill.ing' is not valid (expected 1..31 characters "
+		   "a-z, 0-9, _ or -)");
+	bad_guards(G_RST STEPS2 G_RST,
+		   "[guard resets]: appears twice, at lines 1 and 10 (expected each guard once)");
+	bad_guards(G_RST "window = 5m\n" STEPS2,
+		   "[guard resets] window: unknown key (expected one of: service, slice, signal, "
+		   "threshold, min_flows, margin, alpha, on_fail, on_inconclusive, reset, "
+		   "rollouts)");
+	bad_plan(G_RST "share = 5%\n" STEPS2,
+		 "[guard resets] share: unknown key (expected one of: service, slice, signal, "
+		 "threshold, min_flows, margin, alpha, on_fail, on_inconclusive, reset, "
+		 "rollouts)");
+	bad_guards(G_RST "Signal = icmp\n",
+		   "[guard resets] signal: set twice, at lines 3 and 4 (expected each key once "
+		   "per guard)");
+	/* a step after a guard is a step again */
+	bad_plan(G_RST "[step 1]\nshare = 1%\ndwell = 1s\nservice = web\n",
+		 "[step 1] service: unknown key (expected one of: share, dwell, pause)");
+	/* values: sl_guard_parse's checks, named by file, section and key */
+	bad_guards(STEPS2 "[guard resets]\nsignal = rst\n",
+		   "[guard resets] service: missing (expected the name of a [service NAME])");
+	bad_guards(STEPS2 "[guard resets]\nservice = web\n",
+		   "[guard resets] signal: missing (expected rst, handshake, icmp, ttfb, synack "
+		   "or pushed:NAME)");
+	bad_guards(STEPS2 G_RST "alpha = 0.7\n",
+		   "[guard resets] alpha: '0.7' is outside (0, 0.5) " G_ALPHA);
+	bad_guards(STEPS2 G_RST "threshold = 1s\n",
+		   "[guard resets] threshold: not used by signal rst (expected threshold only "
+		   "with signal ttfb or synack)");
+	bad_guards(STEPS2 "[guard t]\nservice = web\nsignal = synack\nthreshold = soon\n",
+		   "[guard t] threshold: 'soon' is not a duration (expected 1us..1h as a whole "
+		   "number with us, ms, s, m or h, e.g. 500us, 200ms, 2s; a bare number is "
+		   "seconds)");
+	bad_guards(STEPS2 G_RST "margin = 0.5\n",
+		   "[guard resets] margin: '0.5' has no unit (expected pp or % after the number, "
+		   "e.g. 0.5pp; only 0 needs none)");
+	bad_guards(STEPS2 G_RST "min_flows = 0\n",
+		   "[guard resets] min_flows: '0' is out of range (expected 1..1000000000 flows "
+		   "per group)");
+	bad_guards(STEPS2 G_RST "on_fail = pause\nreset = yes\n",
+		   "[guard resets] reset: yes with on_fail = pause (expected reset = yes only "
+		   "with on_fail = abort)");
+	bad_guards(STEPS2 G_RST "on_inconclusive = later\n",
+		   "[guard resets] on_inconclusive: 'later' is not an action (expected pause or "
+		   "hold)");
+	bad_guards(STEPS2 G_RST "rollouts = any\n",
+		   "[guard resets] rollouts: 'any' is not all or named (expected all: every "
+		   "rollout of the service, or named: only when a plan or --guard names it)");
+	bad_guards(STEPS2 G_RST "slice =\n",
+		   "[guard resets] slice: empty (expected the name of a [slice NAME] of the "
+		   "service, or no slice key)");
+	/* a plan's guard values are not sl_plan_load's business */
+	CU_ASSERT_EQUAL(load_plan(STEPS2 G_RST "alpha = 0.7\n", steps, &n), 0);
 }
 
 static int from_list(const char *list, const char *dwell, struct sl_ro_step *steps,
@@ -1008,5 +1161,6 @@ void sl_test_register_rollout(void)
 	CU_add_test(s, "example plan file", test_plan_example);
 	CU_add_test(s, "valid plan files", test_plan_valid);
 	CU_add_test(s, "plan file errors", test_plan_errors);
+	CU_add_test(s, "plan [guard NAME] sections", test_plan_guards);
 	CU_add_test(s, "--steps/--dwell list", test_plan_list);
 }
