@@ -20,7 +20,6 @@
 #include "config.h"
 #include "ini.h"
 
-#define PLAN_MAX_BYTES (1 << 20)
 #define SECTION_EXPECT "[step N], N of 1..32"
 #define LIST_EXAMPLE "e.g. 1%%,5%%,20%%,50%%,100%%"
 
@@ -210,34 +209,11 @@ static int scan(struct plan *p, const char *text)
 
 static int read_text(struct plan *p, char **out)
 {
-	FILE *f = fopen(p->path, "r");
-	char *buf;
-	size_t n;
+	char msg[SL_ERR_LEN];
+	size_t len;
 
-	if (!f)
-		return fail(p, 0, NULL, "cannot read: %s", strerror(errno));
-	buf = malloc(PLAN_MAX_BYTES + 1);
-	if (!buf) {
-		fclose(f);
-		return fail(p, 0, NULL, "cannot read: out of memory");
-	}
-	n = fread(buf, 1, PLAN_MAX_BYTES + 1, f);
-	if (ferror(f)) {
-		int e = errno;
-
-		free(buf);
-		fclose(f);
-		return fail(p, 0, NULL, "cannot read: %s", strerror(e));
-	}
-	fclose(f);
-	if (n > PLAN_MAX_BYTES) {
-		free(buf);
-		return fail(p, 0, NULL, "larger than %u bytes (expected a plan of at most %u "
-			    "steps)", PLAN_MAX_BYTES, SL_RO_MAX_STEPS);
-	}
-	buf[n] = '\0';
-	*out = buf;
-	return 0;
+	*out = sl_ini_read(p->path, &len, msg, sizeof(msg));
+	return *out ? 0 : fail(p, 0, NULL, "%s", msg);
 }
 
 static const char *value(struct plan *p, const struct psec *s, int k)

@@ -150,43 +150,10 @@ static void join_keys(const char *const *keys, char *buf, size_t len)
 
 static int read_file(struct loader *l, char **out, size_t *outlen)
 {
-	FILE *f = fopen(l->path, "r");
-	size_t cap = 0, n = 0;
-	char *buf = NULL;
+	char msg[SL_ERR_LEN];
 
-	if (!f)
-		return fail(l, NULL, NULL, "cannot read: %s", strerror(errno));
-	for (;;) {
-		size_t r;
-
-		if (cap - n < 4096) {
-			char *nb = realloc(buf, cap + 65536);
-
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return fail(l, NULL, NULL, "cannot read: out of memory");
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		r = fread(buf + n, 1, cap - n - 1, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		int e = errno;
-
-		free(buf);
-		fclose(f);
-		return fail(l, NULL, NULL, "cannot read: %s", strerror(e));
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*out = buf;
-	*outlen = n;
-	return 0;
+	*out = sl_ini_read(l->path, outlen, msg, sizeof(msg));
+	return *out ? 0 : fail(l, NULL, NULL, "%s", msg);
 }
 
 static int scan_section(void *ctx, char *line, unsigned lineno)

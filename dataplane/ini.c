@@ -1,10 +1,15 @@
 /* INI files read the way iniparser reads them (see ini.h). */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "errmsg.h"
 #include "ini.h"
 
 #define TOO_LONG "line %lu: line too long (expected at most 1022 characters)"
@@ -25,6 +30,85 @@ static int ini_error(const char *fmt, ...)
 		va_end(ap);
 	}
 	return 0;
+}
+
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "a special file";
+}
+
+#define TOO_BIG "cannot read: larger than %u bytes (expected a file of at most 1 MiB)"
+
+char *sl_ini_read(const char *path, size_t *len, char *msg, size_t msglen)
+{
+	struct stat st;
+	size_t n = 0;
+	char *buf;
+	int fd;
+
+	/* O_NONBLOCK: opening a FIFO does not wait for a writer */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		sl_seterr(msg, msglen, "cannot read: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st)) {
+		sl_seterr(msg, msglen, "cannot read: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sl_seterr(msg, msglen, "cannot read: %s, not a regular file (expected a file of "
+			  "at most 1 MiB)", file_kind(st.st_mode));
+		close(fd);
+		return NULL;
+	}
+	if (st.st_size > (off_t)SL_INI_MAX_BYTES) {
+		sl_seterr(msg, msglen, TOO_BIG, SL_INI_MAX_BYTES);
+		close(fd);
+		return NULL;
+	}
+	buf = malloc(SL_INI_MAX_BYTES + 2);
+	if (!buf) {
+		sl_seterr(msg, msglen, "cannot read: out of memory");
+		close(fd);
+		return NULL;
+	}
+	/* the file may grow while it is read: never past the cap */
+	while (n <= SL_INI_MAX_BYTES) {
+		ssize_t r = read(fd, buf + n, SL_INI_MAX_BYTES + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			sl_seterr(msg, msglen, "cannot read: %s", strerror(errno));
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n > SL_INI_MAX_BYTES) {
+		sl_seterr(msg, msglen, TOO_BIG, SL_INI_MAX_BYTES);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
 }
 
 dictionary *sl_ini_load(const char *path, const char *expect, char *msg, size_t msglen)

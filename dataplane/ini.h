@@ -13,6 +13,16 @@
 /* sl_ini_scan's own refusal (msg says why); a callback's -1 is its own. */
 #define SL_INI_ERR (-2)
 
+/* What a configuration or a plan file may weigh. */
+#define SL_INI_MAX_BYTES (1u << 20)
+
+/* path's whole text, read once, NUL-terminated (free() it), its length in
+ * *len; or NULL with msg ("cannot read: ..."), without the file's name.
+ * Refused: what is not a regular file after symlinks (a directory, a FIFO
+ * or a device: opened without blocking, so a FIFO cannot hang the caller),
+ * and more than SL_INI_MAX_BYTES bytes. */
+char *sl_ini_read(const char *path, size_t *len, char *msg, size_t msglen);
+
 /* iniparser_load(path), or NULL with msg saying what is wrong and on which
  * line ("line N: syntax error: 'TEXT' (expected EXPECT)", "line N: line
  * too long ...", "cannot parse: ..."), without the file's name. */

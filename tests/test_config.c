@@ -11,7 +11,9 @@
 
 #include <CUnit/CUnit.h>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "config.h"
 #include "errmsg.h"
@@ -762,17 +764,108 @@ static void test_file_errors(void)
 	CU_ASSERT(cfg_is_zero());
 	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/sluice.ini: cannot read: No such file or "
 			       "directory");
-	memset(&cfg, 0xa5, sizeof(cfg));
-	rc = sl_config_load("/tmp", &cfg, err, sizeof(err));
-	CU_ASSERT_EQUAL(rc, -1);
-	CU_ASSERT(cfg_is_zero());
-	CU_ASSERT_STRING_EQUAL(err, "/tmp: cannot read: Is a directory");
 	/* A message that does not fit is cut visibly, never overrun. */
 	memset(err, 'x', sizeof(err));
 	rc = sl_config_load("/nonexistent/sluice.ini", &cfg, err, 20);
 	CU_ASSERT_EQUAL(rc, -1);
 	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/slu\xe2\x80\xa6");
 	CU_ASSERT_EQUAL(err[20], 'x');
+}
+
+/* sl_config_load in a child that cannot hang (5 s) or take much memory
+ * (1 GiB): 0 or -1 with err as the child saw it, -2 when it was killed. */
+static int load_in_child(const char *path)
+{
+	int fds[2], status, rc = -2;
+	pid_t pid;
+	ssize_t n;
+
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct rlimit lim = { 1ul << 30, 1ul << 30 };
+		static struct sl_config c;
+		char e[SL_ERR_LEN];
+
+		close(fds[0]);
+		alarm(5);
+		setrlimit(RLIMIT_AS, &lim);
+		rc = sl_config_load(path, &c, e, sizeof(e));
+		if (write(fds[1], e, strlen(e) + 1) < 0)
+			_exit(3);
+		_exit(rc ? 1 : 0);
+	}
+	close(fds[1]);
+	memset(err, 0, sizeof(err));
+	n = read(fds[0], err, sizeof(err) - 1);
+	close(fds[0]);
+	CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) <= 1 && n > 0)
+		rc = WEXITSTATUS(status) ? -1 : 0;
+	else
+		snprintf(err, sizeof(err), "(the load was killed or failed: status %d)", status);
+	return rc;
+}
+
+#define NOT_REGULAR ", not a regular file (expected a file of at most 1 MiB)"
+
+/* Only regular files of at most 1 MiB, after symlinks; nothing blocks. */
+static void test_not_regular(void)
+{
+	char dir[64], path[128], want[256];
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/tmp/sluice-config-XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	/* a FIFO nobody writes to */
+	snprintf(path, sizeof(path), "%s/fifo.ini", dir);
+	CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
+	CU_ASSERT_EQUAL(load_in_child(path), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: a FIFO" NOT_REGULAR, path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	unlink(path);
+	/* a symlink to /dev/zero */
+	snprintf(path, sizeof(path), "%s/zero.ini", dir);
+	CU_ASSERT_FATAL(symlink("/dev/zero", path) == 0);
+	CU_ASSERT_EQUAL(load_in_child(path), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: a character device" NOT_REGULAR, path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	unlink(path);
+	/* a directory, directly and through a symlink */
+	CU_ASSERT_EQUAL(load_in_child(dir), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: a directory" NOT_REGULAR, dir);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	snprintf(path, sizeof(path), "%s/dir.ini", dir);
+	CU_ASSERT_FATAL(symlink(dir, path) == 0);
+	CU_ASSERT_EQUAL(load_in_child(path), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: a directory" NOT_REGULAR, path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	unlink(path);
+	/* 1 MiB loads, a byte more does not */
+	snprintf(path, sizeof(path), "%s/big.ini", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(BASE, f);
+	for (long n = (long)strlen(BASE); n < (1l << 20); n += 100)
+		fprintf(f, ";%.*s\n", (int)((1l << 20) - n < 100 ? (1l << 20) - n - 2 : 98),
+			"----------------------------------------------------------------------"
+			"----------------------------");
+	CU_ASSERT_EQUAL(ftell(f), 1l << 20);
+	fclose(f);
+	if (load_in_child(path) != 0)
+		fprintf(stderr, "\n  %s\n", err);
+	CU_ASSERT_EQUAL(load_in_child(path), 0);
+	f = fopen(path, "a");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(";", f);
+	fclose(f);
+	CU_ASSERT_EQUAL(load_in_child(path), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: larger than 1048576 bytes (expected a "
+		 "file of at most 1 MiB)", path);
+	CU_ASSERT_STRING_EQUAL(err, want);
+	unlink(path);
+	rmdir(dir);
 }
 
 /* A message names file, section and key whole, or ends in "…" where it was
@@ -1746,6 +1839,7 @@ void sl_test_register_config(void)
 	CU_add_test(s, "duplicate keys and sections", test_duplicates);
 	CU_add_test(s, "syntax errors", test_syntax_error);
 	CU_add_test(s, "file errors", test_file_errors);
+	CU_add_test(s, "FIFO, /dev/zero, directory, 1 MiB + 1", test_not_regular);
 	CU_add_test(s, "long section name and path: cut visibly", test_long_names);
 	CU_add_test(s, "sl_seterr / sl_adderr cut", test_errmsg_cut);
 	CU_add_test(s, "comments, quotes, case", test_comments_quotes_case);

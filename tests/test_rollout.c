@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
@@ -1065,6 +1068,83 @@ static void test_plan_guards(void)
 	CU_ASSERT_EQUAL(load_plan(STEPS2 G_RST "alpha = 0.7\n", steps, &n), 0);
 }
 
+/* sl_plan_load in a child that cannot hang (5 s) or take much memory (1 GiB):
+ * 0 or -1 with err as the child saw it, -2 when it was killed. */
+static int plan_in_child(const char *path)
+{
+	int fds[2], status, rc = -2;
+	pid_t pid;
+	ssize_t n;
+
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct rlimit lim = { 1ul << 30, 1ul << 30 };
+		struct sl_ro_step steps[SL_RO_MAX_STEPS];
+		char e[512] = "";
+		uint32_t k;
+
+		close(fds[0]);
+		alarm(5);
+		setrlimit(RLIMIT_AS, &lim);
+		rc = sl_plan_load(path, steps, &k, e, sizeof(e));
+		if (write(fds[1], e, strlen(e) + 1) < 0)
+			_exit(3);
+		_exit(rc ? 1 : 0);
+	}
+	close(fds[1]);
+	memset(err, 0, sizeof(err));
+	n = read(fds[0], err, sizeof(err) - 1);
+	close(fds[0]);
+	CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) <= 1 && n > 0)
+		rc = WEXITSTATUS(status) ? -1 : 0;
+	else
+		snprintf(err, sizeof(err), "(the load was killed or failed: status %d)", status);
+	return rc;
+}
+
+#define NOT_REGULAR ", not a regular file (expected a file of at most 1 MiB)"
+
+/* The configuration's reader: regular files of at most 1 MiB, no blocking. */
+static void test_plan_not_regular(void)
+{
+	char dir[64], path[128], want[256];
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/tmp/sluice-plan-XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/fifo.ini", dir);
+	CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
+	CU_ASSERT_EQUAL(plan_in_child(path), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: a FIFO" NOT_REGULAR, path);
+	ASSERT_STR(err, want);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/zero.ini", dir);
+	CU_ASSERT_FATAL(symlink("/dev/zero", path) == 0);
+	CU_ASSERT_EQUAL(plan_in_child(path), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: a character device" NOT_REGULAR, path);
+	ASSERT_STR(err, want);
+	unlink(path);
+	CU_ASSERT_EQUAL(plan_in_child(dir), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: a directory" NOT_REGULAR, dir);
+	ASSERT_STR(err, want);
+	snprintf(path, sizeof(path), "%s/big.ini", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("[step 1]\nshare = 1%\ndwell = 1s\n", f);
+	while (ftell(f) <= 1l << 20)
+		fputs("; ------------------------------------------------------------------\n", f);
+	fclose(f);
+	CU_ASSERT_EQUAL(plan_in_child(path), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: larger than 1048576 bytes (expected a "
+		 "file of at most 1 MiB)", path);
+	ASSERT_STR(err, want);
+	unlink(path);
+	rmdir(dir);
+}
+
 static int from_list(const char *list, const char *dwell, struct sl_ro_step *steps,
 		     uint32_t *n)
 {
@@ -1162,5 +1242,6 @@ void sl_test_register_rollout(void)
 	CU_add_test(s, "valid plan files", test_plan_valid);
 	CU_add_test(s, "plan file errors", test_plan_errors);
 	CU_add_test(s, "plan [guard NAME] sections", test_plan_guards);
+	CU_add_test(s, "plan: FIFO, /dev/zero, directory, 1 MiB + 1", test_plan_not_regular);
 	CU_add_test(s, "--steps/--dwell list", test_plan_list);
 }
