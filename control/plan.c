@@ -202,17 +202,17 @@ static int scan_key(void *ctx, char *key, unsigned lineno)
 static int scan(struct plan *p, const char *text)
 {
 	char msg[1100];
-	int rc = sl_ini_scan(text, scan_section, scan_key, p, msg, sizeof(msg));
+	int rc = sl_ini_scan(text, p->dict, scan_section, scan_key, p, msg,
+			     sizeof(msg));
 
 	return rc == SL_INI_ERR ? fail(p, 0, NULL, "%s", msg) : rc;
 }
 
-static int read_text(struct plan *p, char **out)
+static int read_text(struct plan *p, char **out, size_t *len)
 {
 	char msg[SL_ERR_LEN];
-	size_t len;
 
-	*out = sl_ini_read(p->path, &len, msg, sizeof(msg));
+	*out = sl_ini_read(p->path, len, msg, sizeof(msg));
 	return *out ? 0 : fail(p, 0, NULL, "%s", msg);
 }
 
@@ -296,6 +296,7 @@ static int plan_open(const char *path, struct plan **pp, char *err, size_t errle
 {
 	struct plan *p;
 	char *text = NULL, msg[1100];
+	size_t len;
 	int rc = -1;
 
 	*pp = NULL;
@@ -305,10 +306,10 @@ static int plan_open(const char *path, struct plan **pp, char *err, size_t errle
 	p->path = path;
 	p->err = err;
 	p->errlen = errlen;
-	if (read_text(p, &text))
+	if (read_text(p, &text, &len))
 		goto out;
-	p->dict = sl_ini_load(path, "[step N], [guard NAME], KEY = VALUE or a ; comment", msg,
-			      sizeof(msg));
+	p->dict = sl_ini_parse(text, len, "[step N], [guard NAME], KEY = VALUE or a ; "
+			       "comment", msg, sizeof(msg));
 	if (!p->dict) {
 		fail(p, 0, NULL, "%s", msg);
 		goto out;

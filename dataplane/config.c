@@ -251,7 +251,8 @@ static int scan_key(void *ctx, char *key, unsigned lineno)
 static int scan(struct loader *l, char *text)
 {
 	char msg[1100];
-	int rc = sl_ini_scan(text, scan_section, scan_key, l, msg, sizeof(msg));
+	int rc = sl_ini_scan(text, l->dict, scan_section, scan_key, l, msg,
+			     sizeof(msg));
 
 	return rc == SL_INI_ERR ? fail(l, NULL, NULL, "%s", msg) : rc;
 }
@@ -1704,7 +1705,8 @@ int sl_config_load(const char *path, struct sl_config *cfg, char *err, size_t er
 	if (read_file(l, &text, &len))
 		goto out;
 
-	l->dict = sl_ini_load(path, "[SECTION], KEY = VALUE or a ; comment", msg, sizeof(msg));
+	l->dict = sl_ini_parse(text, len, "[SECTION], KEY = VALUE or a ; comment", msg,
+			       sizeof(msg));
 	if (!l->dict) {
 		fail(l, NULL, NULL, "%s", msg);
 		goto out;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@
 
 /* iniparser reports through a global callback without context: the first
  * message of a load is kept, per thread. */
-static _Thread_local char ini_msg[1024];
+static _Thread_local char ini_msg[2 * SL_INI_LINE_MAX];
 static _Thread_local unsigned ini_nmsg;
 
 __attribute__((format(printf, 1, 2)))
@@ -45,6 +46,39 @@ static const char *file_kind(mode_t m)
 	if (S_ISSOCK(m))
 		return "a socket";
 	return "a special file";
+}
+
+/* Bytes the scan (C strings, lines cut at '\n') and iniparser (fgets, then
+ * isspace() at both ends) could read differently, or an editor shows
+ * otherwise than both read them: NUL, control bytes but tab, and a carriage
+ * return anywhere but right before a line feed. */
+static int check_bytes(const char *t, size_t n, char *msg, size_t msglen)
+{
+	unsigned long line = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+
+		if (c == '\n') {
+			line++;
+			continue;
+		}
+		if (c == '\t' || (c >= 0x20 && c != 0x7f))
+			continue;
+		if (c == '\r' && i + 1 < n && t[i + 1] == '\n')
+			continue;
+		if (c == '\0')
+			sl_seterr(msg, msglen, "line %lu: a NUL byte (expected text: the lines after "
+				  "it would be read by one parser and not the other)", line);
+		else if (c == '\r')
+			sl_seterr(msg, msglen, "line %lu: a carriage return inside a line (expected "
+				  "LF or CR LF line ends)", line);
+		else
+			sl_seterr(msg, msglen, "line %lu: control byte 0x%02x (expected text: "
+				  "printable characters, tabs and line ends)", line, c);
+		return -1;
+	}
+	return 0;
 }
 
 #define TOO_BIG "cannot read: larger than %u bytes (expected a file of at most 1 MiB)"
@@ -107,33 +141,75 @@ char *sl_ini_read(const char *path, size_t *len, char *msg, size_t msglen)
 		return NULL;
 	}
 	buf[n] = '\0';
+	if (check_bytes(buf, n, msg, msglen)) {
+		free(buf);
+		return NULL;
+	}
 	*len = n;
 	return buf;
 }
 
-dictionary *sl_ini_load(const char *path, const char *expect, char *msg, size_t msglen)
+/* iniparser 4.1 reads only named files: it gets the very bytes the scan
+ * checked through an anonymous memory file, never the path again (the file
+ * could have changed, or become a FIFO, since it was read). */
+static dictionary *load_text(const char *text, size_t len, char *msg, size_t msglen)
 {
-	char *open, *close, *text;
+	char name[64];
+	dictionary *d;
+	size_t off = 0;
+	int fd = memfd_create("sluice-ini", MFD_CLOEXEC);
+
+	if (fd < 0) {
+		sl_seterr(msg, msglen, "cannot parse: memfd_create: %s", strerror(errno));
+		return NULL;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			sl_seterr(msg, msglen, "cannot parse: writing the memory file: %s",
+				  w < 0 ? strerror(errno) : "nothing written");
+			close(fd);
+			return NULL;
+		}
+		off += (size_t)w;
+	}
+	snprintf(name, sizeof(name), "/proc/self/fd/%d", fd);
+	d = iniparser_load(name);
+	close(fd);
+	if (!d && !ini_nmsg)
+		sl_seterr(msg, msglen, "cannot parse: iniparser cannot read %s", name);
+	return d;
+}
+
+dictionary *sl_ini_parse(const char *text, size_t len, const char *expect, char *msg,
+			 size_t msglen)
+{
+	char *open, *close, *line_text;
 	unsigned long line;
 	dictionary *d;
 
 	ini_nmsg = 0;
 	ini_msg[0] = '\0';
+	msg[0] = '\0';
 	iniparser_set_error_callback(ini_error);
-	d = iniparser_load(path);
+	d = load_text(text, len, msg, msglen);
 	iniparser_set_error_callback(NULL);
 	if (d && !ini_nmsg)
 		return d;
 	if (d)
 		iniparser_freedict(d);
 	if (!ini_nmsg) {
-		snprintf(msg, msglen, "cannot parse: iniparser failed without a message");
+		if (!msg[0])
+			sl_seterr(msg, msglen, "cannot parse: iniparser failed without a message");
 		return NULL;
 	}
 	/* "iniparser: input line too long in F (N)" */
 	if (strstr(ini_msg, "input line too long") && (open = strrchr(ini_msg, '(')) &&
 	    sscanf(open, "(%lu)", &line) == 1) {
-		snprintf(msg, msglen, TOO_LONG, line);
+		sl_seterr(msg, msglen, TOO_LONG, line);
 		return NULL;
 	}
 	/* "iniparser: syntax error in F (N):\n-> TEXT\n"; another shape is
@@ -142,16 +218,16 @@ dictionary *sl_ini_load(const char *path, const char *expect, char *msg, size_t 
 	if (strstr(ini_msg, "syntax error") && close) {
 		*close = '\0';
 		open = strrchr(ini_msg, '(');
-		text = close + 6;
-		text[strcspn(text, "\n")] = '\0';
+		line_text = close + 6;
+		line_text[strcspn(line_text, "\n")] = '\0';
 		if (open && sscanf(open, "(%lu", &line) == 1) {
-			snprintf(msg, msglen, "line %lu: syntax error: '%s' (expected %s)", line, text,
-				 expect);
+			sl_seterr(msg, msglen, "line %lu: syntax error: '%s' (expected %s)", line,
+				  line_text, expect);
 			return NULL;
 		}
 	}
 	ini_msg[strcspn(ini_msg, "\n")] = '\0';
-	snprintf(msg, msglen, "cannot parse: %s", ini_msg);
+	sl_seterr(msg, msglen, "cannot parse: %s", ini_msg);
 	return NULL;
 }
 
@@ -169,61 +245,107 @@ static int check_quotes(const char *line, const char *value, unsigned lineno, ch
 		return 0;
 	close = strchr(value + 1, q);
 	if (!close) {
-		snprintf(msg, msglen, "line %u: syntax error: unterminated quote in '%s' (expected "
+		sl_seterr(msg, msglen, "line %u: syntax error: unterminated quote in '%s' (expected "
 			 "KEY = %cVALUE%c)", lineno, line, q, q);
 		return SL_INI_ERR;
 	}
 	for (p = close + 1; isspace((unsigned char)*p); p++)
 		;
 	if (*p && *p != ';' && *p != '#') {
-		snprintf(msg, msglen, "line %u: syntax error: text after the closing quote in "
+		sl_seterr(msg, msglen, "line %u: syntax error: text after the closing quote in "
 			 "'%s' (expected nothing or a ; comment after it)", lineno, line);
 		return SL_INI_ERR;
 	}
 	return 0;
 }
 
-static int scan_line(char *line, unsigned lineno,
-		     int (*section)(void *ctx, char *line, unsigned lineno),
-		     int (*key)(void *ctx, char *key, unsigned lineno), void *ctx, char *msg,
-		     size_t msglen)
+struct scan {
+	dictionary *d;
+	int (*section)(void *ctx, char *line, unsigned lineno);
+	int (*key)(void *ctx, char *key, unsigned lineno);
+	void *ctx;
+	char *msg;
+	size_t msglen;
+	char sec[SL_INI_LINE_MAX]; /* the current section, as iniparser names it */
+	char full[2 * SL_INI_LINE_MAX];
+	long entries;              /* sections and keys accepted */
+};
+
+#define DIFFERS "line %u: iniparser reads this %s differently: '%s' (expected plain " \
+	"[SECTION] and KEY = VALUE lines)"
+
+static int scan_line(struct scan *sc, char *line, unsigned lineno)
 {
-	char *eq;
+	char *eq, *k;
 	int rc;
 
 	line = sl_ini_strip(line);
 	if (!*line || *line == '#' || *line == ';')
 		return 0;
-	if (line[0] == '[' && line[strlen(line) - 1] == ']')
-		return section(ctx, line, lineno);
+	if (line[0] == '[' && line[strlen(line) - 1] == ']') {
+		/* iniparser: sscanf "[%[^]]", stripped, in lower case */
+		size_t n = strcspn(line + 1, "]");
+
+		memcpy(sc->sec, line + 1, n);
+		sc->sec[n] = '\0';
+		k = sl_ini_strip(sc->sec);
+		memmove(sc->sec, k, strlen(k) + 1);
+		sl_ini_lower(sc->sec);
+		rc = sc->section(sc->ctx, line, lineno);
+		if (rc || !sc->d)
+			return rc;
+		if (!iniparser_find_entry(sc->d, sc->sec))
+			return sl_seterr(sc->msg, sc->msglen, DIFFERS, lineno, "section", sc->sec),
+			       SL_INI_ERR;
+		sc->entries++;
+		return 0;
+	}
 	eq = strchr(line, '=');
 	if (!eq) { /* iniparser already refused such a line */
-		snprintf(msg, msglen, "line %u: syntax error: '%s' (expected KEY = VALUE)", lineno,
-			 line);
+		sl_seterr(sc->msg, sc->msglen, "line %u: syntax error: '%s' (expected KEY = VALUE)",
+			  lineno, line);
 		return SL_INI_ERR;
 	}
-	rc = check_quotes(line, eq + 1, lineno, msg, msglen);
+	rc = check_quotes(line, eq + 1, lineno, sc->msg, sc->msglen);
 	if (rc)
 		return rc;
 	*eq = '\0';
-	line = sl_ini_strip(line);
-	sl_ini_lower(line);
-	return key(ctx, line, lineno);
+	k = sl_ini_strip(line);
+	sl_ini_lower(k);
+	snprintf(sc->full, sizeof(sc->full), "%s:%s", sc->sec, k);
+	rc = sc->key(sc->ctx, k, lineno);
+	if (rc || !sc->d)
+		return rc;
+	if (!iniparser_find_entry(sc->d, sc->full))
+		return sl_seterr(sc->msg, sc->msglen, DIFFERS, lineno, "key", sc->full),
+		       SL_INI_ERR;
+	sc->entries++;
+	return 0;
 }
 
-int sl_ini_scan(const char *text, int (*section)(void *ctx, char *line, unsigned lineno),
+int sl_ini_scan(const char *text, dictionary *d,
+		int (*section)(void *ctx, char *line, unsigned lineno),
 		int (*key)(void *ctx, char *key, unsigned lineno), void *ctx, char *msg,
 		size_t msglen)
 {
 	char *logical = malloc(SL_INI_LINE_MAX);
+	struct scan *sc = calloc(1, sizeof(*sc));
 	size_t ll = 0;
 	unsigned no = 0, first = 0;
 	int rc = 0;
 
-	if (!logical) {
-		snprintf(msg, msglen, "cannot read: out of memory");
+	if (!logical || !sc) {
+		free(logical);
+		free(sc);
+		sl_seterr(msg, msglen, "cannot read: out of memory");
 		return SL_INI_ERR;
 	}
+	sc->d = d;
+	sc->section = section;
+	sc->key = key;
+	sc->ctx = ctx;
+	sc->msg = msg;
+	sc->msglen = msglen;
 	while (*text && rc == 0) {
 		const char *nl = strchr(text, '\n');
 		size_t n = nl ? (size_t)(nl - text) : strlen(text);
@@ -234,7 +356,7 @@ int sl_ini_scan(const char *text, int (*section)(void *ctx, char *line, unsigned
 		if (ll == 0)
 			first = no;
 		if (ll + n + 1 > SL_INI_LINE_MAX) {
-			snprintf(msg, msglen, TOO_LONG, (unsigned long)no);
+			sl_seterr(msg, msglen, TOO_LONG, (unsigned long)no);
 			rc = SL_INI_ERR;
 			break;
 		}
@@ -246,12 +368,19 @@ int sl_ini_scan(const char *text, int (*section)(void *ctx, char *line, unsigned
 			ll--;
 			continue;
 		}
-		rc = scan_line(logical, first, section, key, ctx, msg, msglen);
+		rc = scan_line(sc, logical, first);
 		ll = 0;
 	}
 	if (rc == 0 && ll > 0)
-		rc = scan_line(logical, first, section, key, ctx, msg, msglen);
+		rc = scan_line(sc, logical, first);
+	/* and iniparser holds nothing the scan did not see */
+	if (rc == 0 && d && d->n != sc->entries) {
+		sl_seterr(msg, msglen, "iniparser reads %d sections and keys, the line scan %ld "
+			  "(expected plain [SECTION] and KEY = VALUE lines)", d->n, sc->entries);
+		rc = SL_INI_ERR;
+	}
 	free(logical);
+	free(sc);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "errmsg.h"
+#include "ini.h"
 #include "unit.h"
 
 #ifndef SL_SOURCE_ROOT
@@ -770,6 +771,222 @@ static void test_file_errors(void)
 	CU_ASSERT_EQUAL(rc, -1);
 	CU_ASSERT_STRING_EQUAL(err, "/nonexistent/slu\xe2\x80\xa6");
 	CU_ASSERT_EQUAL(err[20], 'x');
+}
+
+/* Load len bytes (NULs and all) from a fresh temporary file. */
+static int load_bytes(const char *s, size_t len)
+{
+	int fd, rc;
+
+	snprintf(tmp_path, sizeof(tmp_path), "/tmp/sluice-config-XXXXXX.ini");
+	fd = mkstemps(tmp_path, 4);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, s, len) == (ssize_t)len);
+	close(fd);
+	memset(&cfg, 0xa5, sizeof(cfg));
+	err[0] = '\0';
+	rc = sl_config_load(tmp_path, &cfg, err, sizeof(err));
+	unlink(tmp_path);
+	return rc;
+}
+
+static void expect_bytes_err(const char *s, size_t len, const char *msg, int line)
+{
+	char want[1024];
+	int rc = load_bytes(s, len);
+
+	snprintf(want, sizeof(want), "%s: %s", tmp_path, msg);
+	CU_ASSERT_EQUAL(rc, -1);
+	CU_ASSERT(cfg_is_zero());
+	if (strcmp(err, want)) {
+		fprintf(stderr, "\n  test_config.c:%d:\n  want: %s\n  got:  %s\n", line, want, err);
+		CU_FAIL("error text differs");
+	}
+}
+
+#define EXPECT_BYTES_ERR(s, msg) expect_bytes_err(s, sizeof(s) - 1, msg, __LINE__)
+#define ZERO_SHARE PORTS GROUPS SVC("web", "tcp", "192.0.2.10", "443", "blue", "green", "0%")
+
+/* What the line scan checks is what iniparser reads: bytes they could read
+ * differently are refused with the line. */
+static void test_hidden_bytes(void)
+{
+	/* the visible text says 0%; iniparser read the share after the NUL */
+	EXPECT_BYTES_ERR(ZERO_SHARE "\0\nshare = 50%\n",
+			 "line 23: a NUL byte (expected text: the lines after it would be read "
+			 "by one parser and not the other)");
+	EXPECT_BYTES_ERR(ZERO_SHARE "; a comment\0share = 50%\n",
+			 "line 23: a NUL byte (expected text: the lines after it would be read "
+			 "by one parser and not the other)");
+	EXPECT_BYTES_ERR("\0" ZERO_SHARE, "line 1: a NUL byte (expected text: the lines after "
+			 "it would be read by one parser and not the other)");
+	/* a lone CR: one line for both parsers, two in an editor */
+	EXPECT_BYTES_ERR(ZERO_SHARE "; note\rshare = 50%\n",
+			 "line 23: a carriage return inside a line (expected LF or CR LF line "
+			 "ends)");
+	EXPECT_BYTES_ERR(PORTS "[group blue]\rport = green\n",
+			 "line 10: a carriage return inside a line (expected LF or CR LF line "
+			 "ends)");
+	EXPECT_BYTES_ERR(ZERO_SHARE "\r", "line 23: a carriage return inside a line (expected "
+			 "LF or CR LF line ends)");
+	EXPECT_BYTES_ERR(ZERO_SHARE "; \v\n", "line 23: control byte 0x0b (expected text: "
+			 "printable characters, tabs and line ends)");
+	EXPECT_BYTES_ERR(ZERO_SHARE "\f\n", "line 23: control byte 0x0c (expected text: "
+			 "printable characters, tabs and line ends)");
+	EXPECT_BYTES_ERR(PORTS "[group blue]\nport = blue\x1b[2K\n",
+			 "line 11: control byte 0x1b (expected text: printable characters, tabs "
+			 "and line ends)");
+	EXPECT_BYTES_ERR(PORTS "[group blue]\nport = blue\x7f\n",
+			 "line 11: control byte 0x7f (expected text: printable characters, tabs "
+			 "and line ends)");
+	/* CR LF line ends, tabs and UTF-8 text are fine */
+	reset_text();
+	for (const char *p = BASE "; caf\xc3\xa9\t\xe2\x80\xa6\n"; *p; p++)
+		add(*p == '\n' ? "\r\n" : "%c", *p);
+	EXPECT_OK(text);
+	CU_ASSERT_EQUAL(cfg.services[0].share_bp, 500);
+	CU_ASSERT_STRING_EQUAL(cfg.ports[2].devargs, "net_null2");
+	EXPECT_OK(PORTS GROUPS "[service web]\nproto = tcp\nvip = 192.0.2.10\nports = 80, \\\r\n"
+		  "\t443\r\nchampion = blue\nchallenger = green\nshare = 5%\r\n");
+	CU_ASSERT_EQUAL(cfg.services[0].nranges, 2);
+	/* a line iniparser cuts: refused, not read in two parts */
+	reset_text();
+	add("%s[service web]\nproto = tcp\nvip = 192.0.2.10\nports = 443\nchampion = blue\n"
+	    "challenger = green\n; ", PORTS GROUPS);
+	for (int i = 0; i < 1020; i++)
+		add("x");
+	add("share = 50%%\n");
+	EXPECT_ERR(text, "line 22: line too long (expected at most 1022 characters)");
+}
+
+/* The two parsers on random text: whenever both accept, iniparser holds
+ * exactly the sections and keys the scan saw. */
+struct fz {
+	char names[64][80];
+	unsigned n;
+	char sec[80];
+	int have_sec;
+};
+
+static int fz_add(struct fz *f, const char *name)
+{
+	for (unsigned i = 0; i < f->n; i++)
+		if (!strcmp(f->names[i], name))
+			return -1; /* duplicates are the callbacks' to refuse */
+	if (f->n == 64 || strlen(name) >= sizeof(f->names[0]))
+		return -1;
+	snprintf(f->names[f->n++], sizeof(f->names[0]), "%s", name);
+	return 0;
+}
+
+static int fz_section(void *ctx, char *line, unsigned lineno)
+{
+	struct fz *f = ctx;
+	char *end = strchr(line, ']'), *inner;
+
+	(void)lineno;
+	if (end[1])
+		return -1; /* as the configuration: nothing after the first ']' */
+	*end = '\0';
+	inner = sl_ini_strip(line + 1);
+	sl_ini_lower(inner);
+	if (!*inner || strlen(inner) >= sizeof(f->sec))
+		return -1;
+	snprintf(f->sec, sizeof(f->sec), "%s", inner);
+	f->have_sec = 1;
+	return fz_add(f, inner);
+}
+
+static int fz_key(void *ctx, char *key, unsigned lineno)
+{
+	struct fz *f = ctx;
+	char full[200];
+
+	(void)lineno;
+	if (!f->have_sec || !*key)
+		return -1;
+	snprintf(full, sizeof(full), "%s:%s", f->sec, key);
+	return fz_add(f, full);
+}
+
+static void test_parsers_agree(void)
+{
+	static const char alphabet[] = "ab [] =;#\"'\\\n\n\n\r\t\v\0\x01\x7f\xc3\xa9Z";
+	unsigned seed = 12345, accepted = 0, refused_bytes = 0;
+	char buf[200], msg[SL_ERR_LEN];
+
+	for (int round = 0; round < 3000; round++) {
+		size_t len = 0, got;
+		struct fz f;
+		dictionary *d;
+		char *t;
+		int fd, rc, rc2;
+
+		/* well-formed lines, some with a byte put in */
+		for (int line = 0; line < 6; line++) {
+			static const char *const frags[] = {
+				"[s a]\n", "[b]\n", "k = v\n", "K = \"x;y\"\n", "k2 = 'q' ; c\n",
+				"a = b \\\n c\n", "; c\n", "[ C ]\n", "k3=\n", "\n", "k4 = v # c\n",
+			};
+			const char *fr;
+			size_t fl, at;
+
+			seed = seed * 1103515245 + 12345;
+			fr = frags[(seed >> 8) % (sizeof(frags) / sizeof(frags[0]))];
+			fl = strlen(fr);
+			memcpy(buf + len, fr, fl);
+			seed = seed * 1103515245 + 12345;
+			if ((seed >> 16) % 3 == 0) {
+				at = (seed >> 8) % fl;
+				memmove(buf + len + at + 1, buf + len + at, fl - at);
+				buf[len + at] = alphabet[(seed >> 20) % (sizeof(alphabet) - 1)];
+				fl++;
+			}
+			len += fl;
+		}
+		snprintf(tmp_path, sizeof(tmp_path), "/tmp/sluice-config-XXXXXX.ini");
+		fd = mkstemps(tmp_path, 4);
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT_FATAL(write(fd, buf, len) == (ssize_t)len);
+		close(fd);
+		t = sl_ini_read(tmp_path, &got, msg, sizeof(msg));
+		unlink(tmp_path);
+		if (!t) {
+			refused_bytes++;
+			continue;
+		}
+		CU_ASSERT_EQUAL(got, len);
+		d = sl_ini_parse(t, got, "x", msg, sizeof(msg));
+		if (!d) {
+			free(t);
+			continue;
+		}
+		memset(&f, 0, sizeof(f));
+		rc = sl_ini_scan(t, NULL, fz_section, fz_key, &f, msg, sizeof(msg));
+		if (rc == 0) {
+			/* the test's own comparison, independent of the scan's check */
+			bool same = d->n == (int)f.n;
+
+			for (unsigned i = 0; same && i < f.n; i++)
+				same = iniparser_find_entry(d, f.names[i]);
+			if (!same) {
+				fprintf(stderr, "\n  parsers differ on: ");
+				fwrite(buf, 1, len, stderr);
+				CU_FAIL("iniparser and the scan differ");
+			}
+			accepted++;
+			/* and the scan's own check agrees */
+			memset(&f, 0, sizeof(f));
+			rc2 = sl_ini_scan(t, d, fz_section, fz_key, &f, msg, sizeof(msg));
+			CU_ASSERT_EQUAL(rc2, 0);
+		}
+		iniparser_freedict(d);
+		free(t);
+	}
+	if (accepted <= 100 || refused_bytes <= 100)
+		fprintf(stderr, "\n  accepted %u, refused for bytes %u\n", accepted, refused_bytes);
+	CU_ASSERT(accepted > 100);
+	CU_ASSERT(refused_bytes > 100);
 }
 
 /* sl_config_load in a child that cannot hang (5 s) or take much memory
@@ -1840,6 +2057,8 @@ void sl_test_register_config(void)
 	CU_add_test(s, "syntax errors", test_syntax_error);
 	CU_add_test(s, "file errors", test_file_errors);
 	CU_add_test(s, "FIFO, /dev/zero, directory, 1 MiB + 1", test_not_regular);
+	CU_add_test(s, "NUL, CR and control bytes refused by line", test_hidden_bytes);
+	CU_add_test(s, "iniparser and the line scan agree (random text)", test_parsers_agree);
 	CU_add_test(s, "long section name and path: cut visibly", test_long_names);
 	CU_add_test(s, "sl_seterr / sl_adderr cut", test_errmsg_cut);
 	CU_add_test(s, "comments, quotes, case", test_comments_quotes_case);

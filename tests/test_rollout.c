@@ -1068,6 +1068,41 @@ static void test_plan_guards(void)
 	CU_ASSERT_EQUAL(load_plan(STEPS2 G_RST "alpha = 0.7\n", steps, &n), 0);
 }
 
+/* Plans are read like configurations: a NUL byte or a lone CR is refused
+ * with its line (iniparser read the step after the NUL, the scan did not). */
+static void test_plan_hidden_bytes(void)
+{
+	static const char nul[] = "[step 1]\nshare = 1%\ndwell = 1s\n\0\n[step 2]\nshare = 100%\n"
+				  "dwell = 1s\n";
+	static const char cr[] = "[step 1]\nshare = 1%\ndwell = 1s ; x\rpause = yes\n";
+	struct sl_ro_step steps[SL_RO_MAX_STEPS];
+	char want[600];
+	uint32_t n = 77;
+	int fd;
+
+	for (int i = 0; i < 2; i++) {
+		const char *t = i ? cr : nul;
+		size_t len = i ? sizeof(cr) - 1 : sizeof(nul) - 1;
+
+		snprintf(plan_path, sizeof(plan_path), "/tmp/sluice-plan-XXXXXX.ini");
+		fd = mkstemps(plan_path, 4);
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT_FATAL(write(fd, t, len) == (ssize_t)len);
+		close(fd);
+		CU_ASSERT_EQUAL(sl_plan_load(plan_path, steps, &n, err, sizeof(err)), -1);
+		CU_ASSERT_EQUAL(n, 77);
+		snprintf(want, sizeof(want), "%s: %s", plan_path, i ?
+			 "line 3: a carriage return inside a line (expected LF or CR LF line ends)" :
+			 "line 4: a NUL byte (expected text: the lines after it would be read by "
+			 "one parser and not the other)");
+		ASSERT_STR(err, want);
+		CU_ASSERT_EQUAL(sl_plan_load_guards(plan_path, pg, &n, SL_MAX_GUARDS, err,
+						    sizeof(err)), -1);
+		ASSERT_STR(err, want);
+		unlink(plan_path);
+	}
+}
+
 /* sl_plan_load in a child that cannot hang (5 s) or take much memory (1 GiB):
  * 0 or -1 with err as the child saw it, -2 when it was killed. */
 static int plan_in_child(const char *path)
@@ -1243,5 +1278,6 @@ void sl_test_register_rollout(void)
 	CU_add_test(s, "plan file errors", test_plan_errors);
 	CU_add_test(s, "plan [guard NAME] sections", test_plan_guards);
 	CU_add_test(s, "plan: FIFO, /dev/zero, directory, 1 MiB + 1", test_plan_not_regular);
+	CU_add_test(s, "plan: NUL and CR bytes refused by line", test_plan_hidden_bytes);
 	CU_add_test(s, "--steps/--dwell list", test_plan_list);
 }
