@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "errmsg.h"
 #include "parse.h"
 #include "proto.h"
 #include "stats.h"
@@ -244,9 +245,11 @@ static json_t *result_of(const json_t *entry, const char *cmd, int published)
 	return r;
 }
 
-/* Journal, publish and commit d->txn (planned).  Returns the result, or
- * NULL with e (nothing changed). */
-static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct sl_error *e)
+/* Journal, publish and commit d->txn (planned); extra's members go into
+ * the journal entry too (a guard's figures).  Returns the result, or NULL
+ * with e (nothing changed). */
+static json_t *apply_with(struct sl_daemon *d, const char *cmd, json_t *actor, json_t *extra,
+			  struct sl_error *e)
 {
 	struct sl_state *st = d->st;
 	struct sl_txn *t = d->txn;
@@ -275,6 +278,8 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 	}
 	if (!strcmp(cmd, "reload") || !strcmp(cmd, "init"))
 		json_object_set_new(entry, "config", sl_json_str(d->config_path));
+	if (extra)
+		json_object_update(entry, extra);
 	if (sl_journal_append(&d->journal, entry, err, sizeof(err))) {
 		sl_log("%s by %s refused: %s", t->reason, who, err);
 		sl_error_set(e, SL_E_INTERNAL, "", "%s (nothing changed)", err);
@@ -327,6 +332,11 @@ static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct
 		sl_error_set(e, SL_E_INTERNAL, "", "generation %u is in force but its reply ran "
 			     "out of memory", t->gen);
 	return res;
+}
+
+static json_t *apply(struct sl_daemon *d, const char *cmd, json_t *actor, struct sl_error *e)
+{
+	return apply_with(d, cmd, actor, NULL, e);
 }
 
 /* Publish d->txn without journaling it (it already is: startup). */
@@ -388,6 +398,271 @@ static json_t *unchanged(const struct sl_daemon *d, int svc)
 	return r;
 }
 
+/* ---- guards ---- */
+
+/* A failed guard acts through the rollout verbs, as `sluicectl abort`
+ * would, journaled with actor "guard NAME" and the figures. */
+static void guard_act(struct sl_daemon *d, int s, unsigned i, uint64_t now)
+{
+	struct sl_guard_run *run = &d->board->r[s][i];
+	const struct sl_cfg_guard *g = &run->def;
+	const struct sl_svc *sv = &d->st->svc[s];
+	char sentence[768], actor[SL_NAME_LEN + 8], why[640];
+	struct sl_error e;
+	struct sl_req *req;
+	enum sl_cmd cmd;
+	json_t *extra, *res;
+	int rc, reset;
+
+	if (g->on_fail == SL_GUARD_ABORT) {
+		cmd = SL_CMD_ROLLOUT_ABORT;
+	} else if (sv->ro.state == SL_RO_RUNNING) {
+		cmd = SL_CMD_ROLLOUT_PAUSE;
+	} else {
+		snprintf(run->action, sizeof(run->action), "rollout already paused");
+		sl_guard_sentence(run, sentence, sizeof(sentence));
+		sl_log("%s: %s", sv->st.name, sentence);
+		return;
+	}
+	reset = cmd == SL_CMD_ROLLOUT_ABORT && g->reset;
+	req = calloc(1, sizeof(*req));
+	if (!req) {
+		sl_log("guard %s failed but there is no memory to act on it", g->name);
+		return;
+	}
+	req->cmd = cmd;
+	req->reset = reset;
+	rc = sl_plan_rollout(d->st, d->txn, cmd, sv->st.name, req, now, &e);
+	free(req);
+	if (rc <= 0) {
+		sl_log("guard %s failed; %s refused: %s", g->name, sl_cmd_name(cmd),
+		       rc < 0 ? e.message : "no change");
+		if (rc == 0)
+			snprintf(run->action, sizeof(run->action), "no change");
+		return;
+	}
+	/* the figures as the journal keeps them, with the action taken */
+	snprintf(run->action, sizeof(run->action), "rollout %s%s",
+		 cmd == SL_CMD_ROLLOUT_ABORT ? "aborted" : "paused",
+		 reset ? ", established flows re-decided" : "");
+	sl_guard_sentence(run, sentence, sizeof(sentence));
+	snprintf(why, sizeof(why), "%s", d->txn->reason);
+	sl_seterr(d->txn->reason, sizeof(d->txn->reason), "guard %s; %s", sentence, why);
+	snprintf(actor, sizeof(actor), "guard %s", g->name);
+	extra = json_pack("{s:o}", "guard", sl_guard_run_json(run, now));
+	res = apply_with(d, sl_cmd_name(cmd), json_string(actor), extra, &e);
+	json_decref(extra);
+	if (!res) {
+		/* busy: the guard stays failed and acts again at the next look */
+		sl_log("guard %s failed; %s waits: %s", g->name, sl_cmd_name(cmd), e.message);
+		run->action[0] = '\0';
+		return;
+	}
+	json_decref(res);
+}
+
+/* Look at every running rollout's guards (each sample, each push) and act
+ * on those that failed. */
+static void guards_look(struct sl_daemon *d, uint64_t now)
+{
+	struct sl_state *st = d->st;
+	uint32_t nw = sl_maps_workers(&d->maps);
+
+	for (int s = 0; s < st->nservices; s++) {
+		struct sl_svc *sv = &st->svc[s];
+		struct sl_guard_look_svc out;
+
+		if (!sv->st.name[0] || !sv->ro.nguards) {
+			d->held[s] = 0;
+			continue;
+		}
+		/* an operator resumed a rollout a guard had paused: fresh evidence */
+		for (uint32_t i = 0; i < sv->ro.nguards && sv->ro.state == SL_RO_RUNNING; i++) {
+			struct sl_guard_run *r = &d->board->r[s][i];
+
+			if (r->used && r->verdict == SL_GV_FAILED &&
+			    r->def.on_fail == SL_GUARD_PAUSE && r->action[0]) {
+				sl_log("%s: rollout running again after guard %s paused it: the "
+				       "guard's window starts again", sv->st.name, r->def.name);
+				r->used = 0;
+			}
+		}
+		sl_guards_look(d->board, s, &sv->ro, sv->st.champion, sv->st.challenger, st->base,
+			       d->maps.stats, nw, d->pushed, now, &out);
+		for (uint32_t i = 0; i < SL_RO_MAX_GUARDS && i < sv->ro.nguards; i++) {
+			struct sl_guard_run *r = &d->board->r[s][i];
+
+			/* a failed guard whose action did not go through yet acts now */
+			if (r->used && !r->frozen && r->verdict == SL_GV_FAILED && !r->action[0] &&
+			    sl_ro_active(&sv->ro))
+				guard_act(d, s, i, now);
+		}
+		if (!sl_ro_active(&sv->ro))
+			d->held[s] = 0;
+	}
+}
+
+/* At the end of a dwell, every guard must have its flows and not have
+ * failed: otherwise pause (on_inconclusive = pause) or hold the step.
+ * Fills d->held for the tick. */
+static void guards_gate(struct sl_daemon *d, uint64_t now)
+{
+	struct sl_state *st = d->st;
+
+	for (int s = 0; s < st->nservices; s++) {
+		struct sl_svc *sv = &st->svc[s];
+		char reason[320];
+		struct sl_error e;
+		struct sl_req *req;
+		int pause, rc;
+		json_t *res;
+
+		if (!sv->st.name[0] || !sv->ro.nguards || sv->ro.state != SL_RO_RUNNING ||
+		    sl_ro_deadline(&sv->ro) > now) {
+			if (sv->ro.state != SL_RO_RUNNING)
+				d->held[s] = 0;
+			continue;
+		}
+		if (!sl_guards_gate(d->board, s, &sv->ro, &pause, reason, sizeof(reason))) {
+			if (d->held[s])
+				sl_log("%s: step %u/%u held until now: every guard has its flows",
+				       sv->st.name, sv->ro.step + 1, sv->ro.nsteps);
+			d->held[s] = 0;
+			continue;
+		}
+		if (!pause) {
+			if (!d->held[s] || strcmp(d->held_why[s], reason))
+				sl_log("%s: step %u/%u dwell ended, held: %s", sv->st.name,
+				       sv->ro.step + 1, sv->ro.nsteps, reason);
+			d->held[s] = 1;
+			snprintf(d->held_why[s], sizeof(d->held_why[s]), "%s", reason);
+			continue;
+		}
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			continue;
+		req->cmd = SL_CMD_ROLLOUT_PAUSE;
+		rc = sl_plan_rollout(st, d->txn, SL_CMD_ROLLOUT_PAUSE, sv->st.name, req, now, &e);
+		free(req);
+		if (rc <= 0) {
+			sl_log("%s: guards would pause the rollout (%s) but: %s", sv->st.name, reason,
+			       rc < 0 ? e.message : "no change");
+			d->held[s] = 1;
+			snprintf(d->held_why[s], sizeof(d->held_why[s]), "%s", reason);
+			continue;
+		}
+		{
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s", d->txn->reason);
+			sl_seterr(d->txn->reason, sizeof(d->txn->reason), "step %u/%u dwell ended "
+				  "inconclusive: %s; %s", sv->ro.step + 1, sv->ro.nsteps, reason, why);
+		}
+		res = apply(d, "rollout_pause", json_string("guards"), &e);
+		if (!res) {
+			d->held[s] = 1;
+			sl_seterr(d->held_why[s], sizeof(d->held_why[s]), "%s (pause waits: %s)",
+				  reason, e.message);
+			continue;
+		}
+		json_decref(res);
+		d->held[s] = 0;
+	}
+}
+
+/* The figures of service s's guards (status, guard list). */
+static json_t *guards_json(const struct sl_daemon *d, int s, uint64_t now)
+{
+	const struct sl_svc *sv = &d->st->svc[s];
+	json_t *list = json_array();
+
+	for (uint32_t i = 0; list && i < sv->ro.nguards && i < SL_RO_MAX_GUARDS; i++) {
+		const struct sl_guard_run *r = &d->board->r[s][i];
+		struct sl_guard_run fresh;
+
+		if (!r->used || strcmp(r->def.name, sv->ro.guards[i].name)) {
+			/* not looked at since sluiced started (or since the rollout began) */
+			memset(&fresh, 0, sizeof(fresh));
+			fresh.def = sv->ro.guards[i];
+			sl_seq_init(&fresh.seq, fresh.def.alpha, fresh.def.margin);
+			fresh.used = 1;
+			fresh.verdict = SL_GV_NONE;
+			fresh.frozen = !sl_ro_active(&sv->ro);
+			r = &fresh;
+		}
+		json_array_append_new(list, sl_guard_run_json(r, now));
+	}
+	return list;
+}
+
+/* The guards of a new rollout of service s: the configuration's guards of
+ * the service with rollouts = all, the guards named (a plan's, or the
+ * configuration's), and every guard the plan defines.  A plan's guard
+ * wins over a configuration's of the same name. */
+static int rollout_guards(struct sl_daemon *d, int s, const struct sl_req *r,
+			  struct sl_cfg_guard *out, uint32_t *n, struct sl_error *e)
+{
+	const struct sl_config *cfg = d->cfg;
+	const char *svc = d->st->svc[s].st.name;
+	char msg[SL_ERR_LEN], where[64];
+	const struct sl_cfg_guard *pick[SL_MAX_GUARDS + SL_RO_MAX_GUARDS];
+	uint32_t np = 0;
+
+	for (uint32_t i = 0; i < r->nguard_defs; i++)
+		pick[np++] = &r->guard_defs[i];
+	for (uint32_t i = 0; i < r->nguard_names; i++) {
+		const struct sl_cfg_guard *g = NULL;
+		int dup = 0;
+
+		for (uint32_t k = 0; k < r->nguard_defs && !g; k++)
+			if (!strcmp(r->guard_defs[k].name, r->guard_names[i]))
+				g = &r->guard_defs[k], dup = 1;
+		for (uint32_t k = 0; k < cfg->nguards && !g; k++)
+			if (!strcmp(cfg->guards[k].name, r->guard_names[i]))
+				g = &cfg->guards[k];
+		if (!g) {
+			char list[512] = "";
+			size_t len = 0;
+
+			for (uint32_t k = 0; k < cfg->nguards && len < sizeof(list); k++)
+				if (!strcmp(cfg->guards[k].service, svc))
+					len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+								len ? ", " : "", cfg->guards[k].name);
+			return sl_error_set(e, SL_E_BAD_GUARD, "guards", "guards: no guard named "
+					    "'%s' in %s or the plan (guards of %s: %s)",
+					    r->guard_names[i], d->config_path, svc,
+					    list[0] ? list : "none");
+		}
+		if (!dup)
+			pick[np++] = g;
+	}
+	for (uint32_t k = 0; k < cfg->nguards; k++) {
+		const struct sl_cfg_guard *g = &cfg->guards[k];
+		int have = 0;
+
+		if (g->named || strcmp(g->service, svc))
+			continue;
+		for (uint32_t j = 0; j < np && !have; j++)
+			have = !strcmp(pick[j]->name, g->name);
+		if (!have)
+			pick[np++] = g;
+	}
+	if (np > SL_RO_MAX_GUARDS)
+		return sl_error_set(e, SL_E_BAD_GUARD, "guards", "%u guards would watch this "
+				    "rollout of %s (at most %u)", np, svc, SL_RO_MAX_GUARDS);
+	for (uint32_t j = 0; j < np; j++) {
+		snprintf(where, sizeof(where), "guard %s", pick[j]->name);
+		if (strcmp(pick[j]->service, svc))
+			return sl_error_set(e, SL_E_BAD_GUARD, "guards", "%s watches service %s, "
+					    "not %s", where, pick[j]->service, svc);
+		if (sl_guard_check(pick[j], cfg, where, msg, sizeof(msg)))
+			return sl_error_set(e, SL_E_BAD_GUARD, "guards", "%s", msg);
+		out[j] = *pick[j];
+	}
+	*n = np;
+	return 0;
+}
+
 /* ---- read-only commands ---- */
 
 static json_t *dataplane_json(const struct sl_daemon *d)
@@ -413,9 +688,19 @@ static json_t *cmd_status(struct sl_daemon *d, const struct sl_req *r, struct sl
 	 * up to a second later in contradiction with "dataplane". */
 	if (sl_maps_workers(&d->maps) != st->workers)
 		sl_state_sample(d->st, d->maps.stats, sl_maps_workers(&d->maps), now);
-	for (int s = 0; s < st->nservices && list; s++)
-		if (st->svc[s].st.name[0] && (only < 0 || s == only))
-			json_array_append_new(list, sl_state_status_json(st, s, now));
+	for (int s = 0; s < st->nservices && list; s++) {
+		json_t *o;
+
+		if (!st->svc[s].st.name[0] || (only >= 0 && s != only))
+			continue;
+		o = sl_state_status_json(st, s, now);
+		if (o) {
+			json_object_set_new(o, "guards", guards_json(d, s, now));
+			if (d->held[s])
+				json_object_set_new(o, "held", sl_json_str(d->held_why[s]));
+		}
+		json_array_append_new(list, o);
+	}
 	return json_pack("{s:s, s:I, s:o, s:o}", "instance", d->instance, "gen",
 			 (json_int_t)st->gen, "dataplane", dataplane_json(d), "services",
 			 list ? list : json_null());
@@ -651,6 +936,35 @@ static json_t *cmd_change(struct sl_daemon *d, const struct sl_req *r, const str
 	case SL_CMD_UNDO:
 		rc = sl_plan_undo(d->st, t, r->service, e);
 		break;
+	case SL_CMD_ROLLOUT_START: {
+		struct sl_cfg_guard *g = calloc(SL_RO_MAX_GUARDS, sizeof(*g));
+		uint32_t ng = 0;
+		int s = sl_state_find_service(d->st, r->service, e);
+
+		if (!g) {
+			sl_error_set(e, SL_E_INTERNAL, "", "out of memory for the guards");
+			return NULL;
+		}
+		if (s < 0 || rollout_guards(d, s, r, g, &ng, e)) {
+			free(g);
+			return NULL;
+		}
+		rc = sl_plan_rollout(d->st, t, r->cmd, r->service, r, daemon_now(d), e);
+		if (rc > 0) {
+			t->next[s].ro.nguards = ng;
+			memcpy(t->next[s].ro.guards, g, ng * sizeof(*g));
+			if (ng) {
+				size_t len = strlen(t->reason);
+
+				for (uint32_t i = 0; i < ng && len < sizeof(t->reason); i++)
+					len += (size_t)snprintf(t->reason + len, sizeof(t->reason) - len,
+								"%s%s", i ? ", " : "; guards: ",
+								g[i].name);
+			}
+		}
+		free(g);
+		break;
+	}
 	default:
 		rc = sl_plan_rollout(d->st, t, r->cmd, r->has_service ? r->service : NULL, r,
 				     daemon_now(d), e);
@@ -661,6 +975,149 @@ static json_t *cmd_change(struct sl_daemon *d, const struct sl_req *r, const str
 	if (rc == 0)
 		return unchanged(d, t->svc);
 	return apply(d, sl_cmd_name(r->cmd), actor_json(who), e);
+}
+
+/* evidence push: counts from an application monitor, journaled with its
+ * actor; the guards look at once. */
+/* A refusal from a function returning the result. */
+static json_t *refused(int rc)
+{
+	(void)rc;
+	return NULL;
+}
+
+static json_t *cmd_evidence(struct sl_daemon *d, const struct sl_req *r,
+			    const struct sl_actor *who, struct sl_error *e)
+{
+	struct sl_state *st = d->st;
+	const struct sl_config *cfg = d->cfg;
+	char err[SL_ERR_LEN], who_text[64];
+	const struct sl_svc_rec *rec;
+	const struct sl_pushed_ent *pe = NULL;
+	json_t *entry, *ev, *res;
+	uint64_t now = daemon_now(d);
+	int s, role;
+
+	if ((s = sl_state_find_service(st, r->service, e)) < 0)
+		return NULL;
+	rec = &st->svc[s].st;
+	if (!strcmp(r->group, rec->champion) && rec->challenger[0] &&
+	    !strcmp(r->group, rec->challenger))
+		role = -1;
+	else if (!strcmp(r->group, rec->champion))
+		role = SL_EV_CHAMPION;
+	else if (rec->challenger[0] && !strcmp(r->group, rec->challenger))
+		role = SL_EV_CHALLENGER;
+	else
+		return refused(sl_error_set(e, SL_E_BAD_EVIDENCE, "group", "group: %.64s is neither %s's "
+				    "champion (%s) nor its challenger (%s): evidence is counted "
+				    "for those two", r->group, rec->name, rec->champion,
+				    rec->challenger[0] ? rec->challenger : "none"));
+	if (role < 0)
+		return refused(sl_error_set(e, SL_E_BAD_EVIDENCE, "group", "group: %.64s is both "
+				    "champion and challenger of %s", r->group, rec->name));
+	if (r->slice[0]) {
+		int k = sl_config_slice(cfg, r->slice);
+
+		if (k < 0 || strcmp(cfg->services[cfg->slices[k].service].name, rec->name)) {
+			char list[512] = "";
+			size_t len = 0;
+
+			for (unsigned j = 0; j < cfg->nslices && len < sizeof(list); j++)
+				if (!strcmp(cfg->services[cfg->slices[j].service].name, rec->name))
+					len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+								len ? ", " : "", cfg->slices[j].name);
+			return refused(sl_error_set(e, SL_E_UNKNOWN_SLICE, "slice", "slice: %s has no slice "
+					    "named '%.64s' (slices of %s: %s)", rec->name, r->slice,
+					    rec->name, list[0] ? list : "none"));
+		}
+	}
+	if (sl_pushed_add(d->pushed, rec->name, r->slice, r->signal, role, r->total, r->bad,
+			  err, sizeof(err)))
+		return refused(sl_error_set(e, SL_E_BAD_EVIDENCE, "total", "%s", err));
+	for (uint32_t i = 0; i < d->pushed->n && !pe; i++)
+		if (!strcmp(d->pushed->e[i].service, rec->name) &&
+		    !strcmp(d->pushed->e[i].slice, r->slice) &&
+		    !strcmp(d->pushed->e[i].signal, r->signal))
+			pe = &d->pushed->e[i];
+	ev = json_pack("{s:s, s:s, s:s, s:I, s:I, s:{s:I, s:I}}", "group", r->group, "role",
+		       role ? "challenger" : "champion", "signal", r->signal, "total",
+		       (json_int_t)r->total, "bad", (json_int_t)r->bad, "cumulative", "total",
+		       (json_int_t)pe->total[role], "bad", (json_int_t)pe->bad[role]);
+	if (ev && r->slice[0])
+		json_object_set_new(ev, "slice", json_string(r->slice));
+	entry = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o}", "time", (json_int_t)now, "gen",
+			  (json_int_t)st->gen, "cmd", "evidence_push", "service", rec->name,
+			  "actor", actor_json(who), "evidence", ev ? json_incref(ev) : json_null());
+	actor_text(json_object_get(entry, "actor"), who_text, sizeof(who_text));
+	if (!entry || sl_journal_append(&d->journal, entry, err, sizeof(err))) {
+		/* counted but not journaled: take it back */
+		if (role >= 0) {
+			struct sl_pushed_ent *w = (struct sl_pushed_ent *)pe;
+
+			w->total[role] -= r->total;
+			w->bad[role] -= r->bad;
+		}
+		sl_error_set(e, SL_E_INTERNAL, "", "%s (nothing changed)",
+			     entry ? err : "out of memory");
+		json_decref(entry);
+		json_decref(ev);
+		return NULL;
+	}
+	json_decref(entry);
+	sl_log("evidence %s%s%s %s %s: %llu bad of %llu, by %s", rec->name,
+	       r->slice[0] ? "/" : "", r->slice, r->signal, r->group,
+	       (unsigned long long)r->bad, (unsigned long long)r->total, who_text);
+	guards_look(d, now);
+	res = json_pack("{s:s, s:o, s:o}", "service", rec->name, "evidence", ev ? ev : json_null(),
+			"guards", guards_json(d, s, now));
+	return res;
+}
+
+static json_t *cmd_guard_list(struct sl_daemon *d, const struct sl_req *r, struct sl_error *e)
+{
+	const struct sl_config *cfg = d->cfg;
+	uint64_t now = daemon_now(d);
+	json_t *list = json_array();
+	int only = -1;
+
+	if (r->has_service && (only = sl_state_find_service(d->st, r->service, e)) < 0) {
+		json_decref(list);
+		return NULL;
+	}
+	for (uint32_t k = 0; k < cfg->nguards && list; k++) {
+		json_t *o;
+
+		if (only >= 0 && strcmp(cfg->guards[k].service, d->st->svc[only].st.name))
+			continue;
+		o = sl_guard_def_json(&cfg->guards[k]);
+		if (!o)
+			continue;
+		json_object_set_new(o, "rollouts", json_string(cfg->guards[k].named ? "named" :
+							       "all"));
+		json_object_set_new(o, "source", json_string("config"));
+		json_array_append_new(list, o);
+	}
+	for (int s = 0; s < d->st->nservices && list; s++) {
+		const struct sl_svc *sv = &d->st->svc[s];
+		json_t *figs;
+
+		if (!sv->st.name[0] || !sv->ro.nguards || (only >= 0 && s != only))
+			continue;
+		figs = guards_json(d, s, now);
+		for (uint32_t i = 0; figs && i < json_array_size(figs); i++) {
+			json_t *o = sl_guard_def_json(&sv->ro.guards[i]);
+
+			if (!o)
+				continue;
+			json_object_set_new(o, "source", json_string("rollout"));
+			json_object_set_new(o, "rollout", json_string(sl_ro_state_name(sv->ro.state)));
+			json_object_set(o, "figures", json_array_get(figs, i));
+			json_array_append_new(list, o);
+		}
+		json_decref(figs);
+	}
+	return json_pack("{s:o}", "guards", list ? list : json_null());
 }
 
 char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
@@ -699,6 +1156,12 @@ char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
 		case SL_CMD_SHADOW_REMOVE:
 			res = cmd_shadow(d, &r, who, &e);
 			break;
+		case SL_CMD_EVIDENCE_PUSH:
+			res = cmd_evidence(d, &r, who, &e);
+			break;
+		case SL_CMD_GUARD_LIST:
+			res = cmd_guard_list(d, &r, &e);
+			break;
 		default:
 			res = cmd_change(d, &r, who, &e);
 			break;
@@ -722,6 +1185,7 @@ void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms)
 
 		sl_state_sample(d->st, d->maps.stats, nw, now_ms);
 		d->next_sample_ms = now_ms + 1000;
+		guards_look(d, now_ms);
 	}
 	if (d->unpublished && sl_maps_publish(&d->maps, d->st->out, d->st->out_groups,
 					      d->st->out->ngroups, e.message,
@@ -734,10 +1198,11 @@ void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms)
 	}
 	if (now_ms < d->tick_retry_ms)
 		return;
+	guards_gate(d, now_ms);
 	for (int i = 0; i <= SL_MAX_SERVICES; i++) {
 		json_t *res;
 
-		if (!sl_plan_tick(d->st, d->txn, now_ms))
+		if (!sl_plan_tick_skip(d->st, d->txn, now_ms, d->held))
 			break;
 		res = apply(d, "rollout_step", json_string("plan"), &e);
 		if (!res) {
@@ -754,7 +1219,7 @@ void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms)
 
 uint64_t sl_daemon_next_ms(const struct sl_daemon *d)
 {
-	uint64_t next = d->next_sample_ms, ro = sl_state_deadline(d->st);
+	uint64_t next = d->next_sample_ms, ro = sl_state_deadline_skip(d->st, d->held);
 
 	if (ro < d->tick_retry_ms)
 		ro = d->tick_retry_ms;
@@ -842,7 +1307,11 @@ int sl_daemon_start(struct sl_daemon *d, char *err, size_t errlen)
 
 	d->st = sl_state_new();
 	d->txn = malloc(sizeof(*d->txn));
-	if (!d->st || !d->txn) {
+	d->board = calloc(1, sizeof(*d->board));
+	d->pushed = calloc(1, sizeof(*d->pushed));
+	d->held_why = calloc(SL_MAX_SERVICES, sizeof(*d->held_why));
+	memset(d->held, 0, sizeof(d->held));
+	if (!d->st || !d->txn || !d->board || !d->pushed || !d->held_why) {
 		snprintf(err, errlen, "out of memory for the service states");
 		return -1;
 	}
@@ -981,6 +1450,12 @@ void sl_daemon_stop(struct sl_daemon *d)
 	d->st = NULL;
 	free(d->txn);
 	d->txn = NULL;
+	free(d->board);
+	d->board = NULL;
+	free(d->pushed);
+	d->pushed = NULL;
+	free(d->held_why);
+	d->held_why = NULL;
 	free(d->cfg);
 	d->cfg = NULL;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "guard.h"
 #include "journal.h"
 #include "maps.h"
 #include "state.h"
@@ -46,6 +47,15 @@ struct sl_daemon {
 	/* The dataplane counts per shadow rule slot: what a slot had counted
 	 * when its rule was added is not that rule's. */
 	struct sl_shadow_counters shadow_base[SL_MAX_SHADOWS];
+
+	/* Guards (guard.h): their windows and tests, the pushed evidence, and
+	 * the rollouts held at the end of a dwell (on_inconclusive = hold)
+	 * with the reason; none of it journaled but the pushes, so a
+	 * restarted sluiced starts every guard's window again. */
+	struct sl_guard_board *board;
+	struct sl_pushed *pushed;
+	uint8_t held[SL_MAX_SERVICES];
+	char (*held_why)[320];          /* [SL_MAX_SERVICES] */
 };
 
 /* Who asks: a client (SO_PEERCRED), the daemon itself (uid -1), or a

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "guard.h"
 #include "proto.h"
 
 enum {
@@ -21,12 +22,19 @@ enum {
 	F_SAMPLE = 1 << 10,
 	F_PORT = 1 << 11,
 	F_MAC = 1 << 12,
-	F__COUNT = 13,
+	F_SLICE = 1 << 13,
+	F_SIGNAL = 1 << 14,
+	F_TOTAL = 1 << 15,
+	F_BAD = 1 << 16,
+	F_GUARDS = 1 << 17,
+	F_GUARD_DEFS = 1 << 18,
+	F__COUNT = 19,
 };
 
 static const char *const field_names[F__COUNT] = {
 	"service", "group", "share", "mode", "weights", "steps", "full", "limit",
-	"name", "filter", "sample", "port", "mac",
+	"name", "filter", "sample", "port", "mac", "slice", "signal", "total", "bad",
+	"guards", "guard_defs",
 };
 
 struct cmd_def {
@@ -40,7 +48,8 @@ static const struct cmd_def cmds[SL_CMD__COUNT] = {
 	[SL_CMD_SWITCH] = { "switch", F_SERVICE | F_GROUP | F_MODE, F_SERVICE | F_GROUP },
 	[SL_CMD_CANARY] = { "canary", F_SERVICE | F_SHARE | F_MODE, F_SERVICE | F_SHARE },
 	[SL_CMD_WEIGHTS] = { "weights", F_SERVICE | F_WEIGHTS | F_MODE, F_SERVICE | F_WEIGHTS },
-	[SL_CMD_ROLLOUT_START] = { "rollout_start", F_SERVICE | F_STEPS, F_SERVICE | F_STEPS },
+	[SL_CMD_ROLLOUT_START] = { "rollout_start", F_SERVICE | F_STEPS | F_GUARDS | F_GUARD_DEFS,
+				   F_SERVICE | F_STEPS },
 	[SL_CMD_ROLLOUT_STATUS] = { "rollout_status", F_SERVICE, 0 },
 	[SL_CMD_ROLLOUT_PAUSE] = { "rollout_pause", F_SERVICE, 0 },
 	[SL_CMD_ROLLOUT_RESUME] = { "rollout_resume", F_SERVICE, 0 },
@@ -55,6 +64,10 @@ static const struct cmd_def cmds[SL_CMD__COUNT] = {
 				F_MAC, F_NAME | F_SERVICE | F_SAMPLE | F_PORT },
 	[SL_CMD_SHADOW_REMOVE] = { "shadow_remove", F_NAME, F_NAME },
 	[SL_CMD_SHADOW_LIST] = { "shadow_list", 0, 0 },
+	[SL_CMD_EVIDENCE_PUSH] = { "evidence_push", F_SERVICE | F_GROUP | F_SLICE | F_SIGNAL |
+				   F_TOTAL | F_BAD, F_SERVICE | F_GROUP | F_SIGNAL | F_TOTAL |
+				   F_BAD },
+	[SL_CMD_GUARD_LIST] = { "guard_list", F_SERVICE, 0 },
 };
 
 static const char *const errcode_names[] = {
@@ -73,6 +86,9 @@ static const char *const errcode_names[] = {
 	[SL_E_BAD_FILTER] = "bad_filter",
 	[SL_E_BAD_PORT] = "bad_port",
 	[SL_E_UNKNOWN_SHADOW] = "unknown_shadow",
+	[SL_E_UNKNOWN_SLICE] = "unknown_slice",
+	[SL_E_BAD_EVIDENCE] = "bad_evidence",
+	[SL_E_BAD_GUARD] = "bad_guard",
 };
 
 const char *sl_cmd_name(enum sl_cmd c)
@@ -338,8 +354,112 @@ static int get_mac(const json_t *v, struct sl_req *r, struct sl_error *e)
 	return 0;
 }
 
+static int get_count(const json_t *v, const char *field, uint64_t *out, struct sl_error *e)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) > SL_PROTO_EVIDENCE_MAX)
+		return sl_error_set(e, json_is_integer(v) ? SL_E_BAD_EVIDENCE : SL_E_BAD_REQUEST,
+				    field, "field '%s': expected a whole number of flows "
+				    "0..%llu, got %s", field, SL_PROTO_EVIDENCE_MAX,
+				    json_is_integer(v) ? "one out of range" : type_name(v));
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+/* A pushed signal's name ("pushed:" in front is taken too). */
+static int get_signal(const json_t *v, struct sl_req *r, struct sl_error *e)
+{
+	const char *s;
+
+	if (get_name(v, "signal", r->signal, e))
+		return -1;
+	s = r->signal;
+	if (!strncmp(s, "pushed:", 7))
+		s += 7;
+	if (!sl_name_valid(s))
+		return sl_error_set(e, SL_E_BAD_EVIDENCE, "signal", "signal: '%s' is not a pushed "
+				    "signal's name (expected %s, as a guard's signal = pushed:NAME "
+				    "names it)", r->signal, SL_NAME_RULE);
+	memmove(r->signal, s, strlen(s) + 1);
+	return 0;
+}
+
+static int get_guard_names(const json_t *v, struct sl_req *r, struct sl_error *e)
+{
+	size_t i;
+	const json_t *x;
+
+	if (!json_is_array(v))
+		return sl_error_set(e, SL_E_BAD_REQUEST, "guards", "field 'guards': expected an "
+				    "array of guard names, got %s", type_name(v));
+	if (json_array_size(v) > SL_RO_MAX_GUARDS)
+		return sl_error_set(e, SL_E_BAD_GUARD, "guards", "guards: %zu names (a rollout has "
+				    "at most %u guards)", json_array_size(v), SL_RO_MAX_GUARDS);
+	json_array_foreach(v, i, x) {
+		const char *s = json_string_value(x);
+
+		if (!s || !sl_name_valid(s))
+			return sl_error_set(e, SL_E_BAD_GUARD, "guards", "guards[%zu]: %s (expected "
+					    "a guard's name: %s)", i, s ? "not a valid name" :
+					    type_name(x), SL_NAME_RULE);
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(r->guard_names[k], s))
+				return sl_error_set(e, SL_E_BAD_GUARD, "guards", "guards[%zu]: '%s' "
+						    "given twice", i, s);
+		snprintf(r->guard_names[i], sizeof(r->guard_names[i]), "%s", s);
+	}
+	r->nguard_names = (uint32_t)json_array_size(v);
+	return 0;
+}
+
+static int get_guard_defs(const json_t *v, struct sl_req *r, struct sl_error *e)
+{
+	char msg[SL_ERR_LEN], where[32];
+	size_t i;
+	const json_t *x;
+
+	if (!json_is_array(v))
+		return sl_error_set(e, SL_E_BAD_REQUEST, "guard_defs", "field 'guard_defs': "
+				    "expected an array of guard objects, got %s", type_name(v));
+	if (json_array_size(v) > SL_RO_MAX_GUARDS)
+		return sl_error_set(e, SL_E_BAD_GUARD, "guard_defs", "guard_defs: %zu guards (a "
+				    "rollout has at most %u)", json_array_size(v),
+				    SL_RO_MAX_GUARDS);
+	json_array_foreach(v, i, x) {
+		snprintf(where, sizeof(where), "guard_defs[%zu]", i);
+		if (sl_guard_def_from_json(&r->guard_defs[i], x, where, msg, sizeof(msg)))
+			return sl_error_set(e, SL_E_BAD_GUARD, "guard_defs", "%s", msg);
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(r->guard_defs[k].name, r->guard_defs[i].name))
+				return sl_error_set(e, SL_E_BAD_GUARD, "guard_defs", "%s: guard '%s' "
+						    "defined twice", where, r->guard_defs[i].name);
+	}
+	r->nguard_defs = (uint32_t)json_array_size(v);
+	return 0;
+}
+
 static int get_field(const char *key, const json_t *v, struct sl_req *r, struct sl_error *e)
 {
+	if (!strcmp(key, "slice"))
+		return get_name(v, "slice", r->slice, e);
+	if (!strcmp(key, "signal"))
+		return get_signal(v, r, e);
+	if (!strcmp(key, "total"))
+		return get_count(v, "total", &r->total, e);
+	if (!strcmp(key, "bad")) {
+		if (get_count(v, "bad", &r->bad, e))
+			return -1;
+		/* total is read first (field order) */
+		if (r->bad > r->total)
+			return sl_error_set(e, SL_E_BAD_EVIDENCE, "bad", "bad: %llu bad of %llu "
+					    "(expected bad <= total)", (unsigned long long)r->bad,
+					    (unsigned long long)r->total);
+		return 0;
+	}
+	if (!strcmp(key, "guards"))
+		return get_guard_names(v, r, e);
+	if (!strcmp(key, "guard_defs"))
+		return get_guard_defs(v, r, e);
 	if (!strcmp(key, "service")) {
 		r->has_service = 1;
 		return get_name(v, "service", r->service, e);

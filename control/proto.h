@@ -16,6 +16,7 @@
 #define SL_PROTO_MAX_LINE 65536 /* bytes of one request, newline excluded */
 #define SL_PROTO_NAME_MAX 128   /* service and group names as sent (checked later) */
 #define SL_PROTO_HISTORY_MAX 10000
+#define SL_PROTO_EVIDENCE_MAX 1000000000000ull /* flows of one push */
 
 enum sl_cmd {
 	SL_CMD_STATUS = 0,
@@ -36,6 +37,8 @@ enum sl_cmd {
 	SL_CMD_SHADOW_ADD,
 	SL_CMD_SHADOW_REMOVE,
 	SL_CMD_SHADOW_LIST,
+	SL_CMD_EVIDENCE_PUSH,
+	SL_CMD_GUARD_LIST,
 	SL_CMD__COUNT
 };
 
@@ -55,6 +58,9 @@ enum sl_errcode {
 	SL_E_BAD_FILTER,     /* a shadow filter libpcap does not compile */
 	SL_E_BAD_PORT,       /* not a port with role shadow */
 	SL_E_UNKNOWN_SHADOW, /* no shadow rule of that name */
+	SL_E_UNKNOWN_SLICE,  /* no [slice NAME] of that service */
+	SL_E_BAD_EVIDENCE,   /* counts that cannot be (bad > total, a group with no role) */
+	SL_E_BAD_GUARD,      /* a guard named or defined that cannot watch this rollout */
 	SL_E__COUNT
 };
 
@@ -90,6 +96,13 @@ struct sl_req {
 	uint16_t sample_bp;              /* shadow_add */
 	int has_mac;                     /* shadow_add: the copies' destination MAC */
 	uint8_t mac[6];
+	char slice[SL_PROTO_NAME_MAX];   /* evidence_push: "" the whole service */
+	char signal[SL_PROTO_NAME_MAX];  /* evidence_push: the pushed signal's name */
+	uint64_t total, bad;             /* evidence_push */
+	uint32_t nguard_names;           /* rollout_start "guards": names */
+	char guard_names[SL_RO_MAX_GUARDS][SL_NAME_LEN];
+	uint32_t nguard_defs;            /* rollout_start "guard_defs": a plan's guards */
+	struct sl_cfg_guard guard_defs[SL_RO_MAX_GUARDS];
 };
 
 /* Command name <-> enum ("rollout_start"); NULL / -1 when unknown. */

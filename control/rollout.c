@@ -3,6 +3,7 @@
  * rollout is doing and which verbs are possible. */
 #include "config.h"
 #include "errmsg.h"
+#include "guard.h"
 #include "rollout.h"
 
 #include <stdarg.h>
@@ -206,6 +207,9 @@ int sl_ro_start(struct sl_rollout *r, const struct sl_ro_step *steps, uint32_t n
 	r->nsteps = n;
 	memset(r->steps, 0, sizeof(r->steps));
 	memcpy(r->steps, steps, n * sizeof(*steps));
+	r->started_ms = now_ms;
+	r->nguards = 0;
+	memset(r->guards, 0, sizeof(r->guards));
 	enter_step(r, 0, now_ms, a, "rollout started: ");
 	return 0;
 }
@@ -383,6 +387,18 @@ json_t *sl_ro_to_json(const struct sl_rollout *r)
 		json_decref(o);
 		return NULL;
 	}
+	if (o && r->started_ms)
+		json_object_set_new(o, "started_ms", json_integer((json_int_t)r->started_ms));
+	if (o && r->nguards) {
+		json_t *g = json_array();
+
+		for (uint32_t i = 0; g && i < r->nguards && i < SL_RO_MAX_GUARDS; i++)
+			json_array_append_new(g, sl_guard_def_json(&r->guards[i]));
+		if (!g || json_array_size(g) != r->nguards || json_object_set_new(o, "guards", g)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
 	return o;
 }
 
@@ -515,7 +531,7 @@ int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t err
 {
 	static const char *const keys[] = {
 		"state", "step", "steps", "step_started_ms", "dwell_left_ms", "operator_pause",
-		"challenger", NULL
+		"challenger", "started_ms", "guards", NULL
 	};
 	struct sl_rollout t;
 	const json_t *v, *steps;
@@ -528,7 +544,8 @@ int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t err
 		return sl_seterr(err, errlen, "rollout: not an object (expected {\"state\": ..., "
 			      "\"step\": ..., \"steps\": [...], ...})");
 	if (only_keys(j, keys, "rollout: ", "state, step, steps, step_started_ms, "
-		      "dwell_left_ms, operator_pause or challenger", err, errlen))
+		      "dwell_left_ms, operator_pause, challenger, started_ms or guards", err,
+		      errlen))
 		return -1;
 
 	v = json_object_get(j, "state");
@@ -590,6 +607,20 @@ int sl_ro_from_json(struct sl_rollout *r, const json_t *j, char *err, size_t err
 			      SL_NAME_RULE ")", json_string_value(v));
 	if (v)
 		snprintf(t.challenger, sizeof(t.challenger), "%s", json_string_value(v));
+	if (get_uint(j, "started_ms", "", INT64_MAX, &t.started_ms, err, errlen) < 0)
+		return -1;
+	v = json_object_get(j, "guards");
+	if (v && (!json_is_array(v) || json_array_size(v) > SL_RO_MAX_GUARDS))
+		return sl_seterr(err, errlen, "guards: %s (expected an array of at most %u guards)",
+				 json_is_array(v) ? "too many" : "not an array", SL_RO_MAX_GUARDS);
+	for (i = 0; v && i < json_array_size(v); i++) {
+		char where[32];
+
+		snprintf(where, sizeof(where), "guards[%zu]", i);
+		if (sl_guard_def_from_json(&t.guards[i], json_array_get(v, i), where, err, errlen))
+			return -1;
+	}
+	t.nguards = v ? (uint32_t)json_array_size(v) : 0;
 	if (check_consistent(&t, err, errlen))
 		return -1;
 	*r = t;

@@ -18,8 +18,8 @@
  *  - promote full: RUNNING/PAUSED -> COMPLETED now.
  *  - abort: RUNNING/PAUSED -> ABORTED, challenger share 0.
  * Everything else is refused with a message saying why and what is possible.
- * Guards (a later feature) will call sl_ro_pause / sl_ro_abort with their
- * own reason. */
+ * Guards (guard.h) pause or abort through the same verbs, with their own
+ * reason. */
 #ifndef SLUICE_ROLLOUT_H
 #define SLUICE_ROLLOUT_H
 
@@ -28,7 +28,10 @@
 
 #include <jansson.h>
 
+#include "../dataplane/config.h"
+
 #define SL_RO_MAX_STEPS 32
+#define SL_RO_MAX_GUARDS 16 /* guards of one rollout */
 #define SL_RO_NAME_LEN 32
 
 enum sl_ro_state { SL_RO_NONE = 0, SL_RO_RUNNING, SL_RO_PAUSED, SL_RO_COMPLETED, SL_RO_ABORTED };
@@ -50,6 +53,13 @@ struct sl_rollout {
 	/* The challenger group's name, for reasons ("rollout complete: green is
 	 * champion"); "" says "the challenger".  Set by the caller, kept by start. */
 	char challenger[SL_RO_NAME_LEN];
+	/* When start began it (guard windows tell rollouts apart), and the
+	 * guards in force for it, whole (guard.h): fixed at start, journaled
+	 * with the rollout, so that a reload or a restart never changes what
+	 * watches a running rollout.  Set by the caller after start. */
+	uint64_t started_ms;
+	uint32_t nguards;
+	struct sl_cfg_guard guards[SL_RO_MAX_GUARDS];
 };
 
 struct sl_ro_action {
@@ -96,7 +106,8 @@ const char *sl_share_str(uint16_t bp, char *buf, size_t len);
 
 /* Journal form and back: {"state", "step", "steps": [{"share_bp", "dwell_ms"
  * | "pause"}], "step_started_ms", "dwell_left_ms", "operator_pause",
- * "challenger" (only when set)}.  "step" is the 0-based index as in the
+ * "challenger" (only when set), "started_ms", "guards" (only when there are
+ * any: sl_guard_def_json objects)}.  "step" is the 0-based index as in the
  * struct; from_json checks every field and their consistency, and changes
  * nothing on error. */
 json_t *sl_ro_to_json(const struct sl_rollout *r);
@@ -117,7 +128,6 @@ int sl_plan_load(const char *path, struct sl_ro_step *steps, uint32_t *n, char *
  * (0..max) filled, or -1 with err naming file, section and key ("plan.ini:
  * [guard billing] alpha: '0.7' is outside (0, 0.5) (expected ...)"); g and n
  * are untouched on error. */
-struct sl_cfg_guard;
 int sl_plan_load_guards(const char *path, struct sl_cfg_guard *g, uint32_t *n, uint32_t max,
 			char *err, size_t errlen);
 int sl_plan_from_list(const char *list, const char *dwell, struct sl_ro_step *steps,

@@ -873,6 +873,10 @@ int sl_state_replay(struct sl_state *st, const json_t *e, char *err, size_t errl
 
 	if (!cmd)
 		return sl_seterr(err, errlen, "no \"cmd\"");
+	/* pushed evidence changes no state: guard windows start again after a
+	 * restart, from the counts then */
+	if (!strcmp(cmd, "evidence_push"))
+		return 0;
 	if (shadows) {
 		char sub[SL_ERR_LEN];
 
@@ -1345,11 +1349,17 @@ int sl_plan_rollout(const struct sl_state *st, struct sl_txn *t, enum sl_cmd cmd
 
 int sl_plan_tick(const struct sl_state *st, struct sl_txn *t, uint64_t now_ms)
 {
+	return sl_plan_tick_skip(st, t, now_ms, NULL);
+}
+
+int sl_plan_tick_skip(const struct sl_state *st, struct sl_txn *t, uint64_t now_ms,
+		      const uint8_t *skip)
+{
 	for (int s = 0; s < st->nservices; s++) {
 		struct sl_rollout ro = st->svc[s].ro;
 		struct sl_ro_action a;
 
-		if (!st->svc[s].st.name[0] || sl_ro_deadline(&ro) > now_ms)
+		if (!st->svc[s].st.name[0] || (skip && skip[s]) || sl_ro_deadline(&ro) > now_ms)
 			continue;
 		memset(&a, 0, sizeof(a));
 		if (!sl_ro_tick(&ro, now_ms, &a))
@@ -1365,12 +1375,17 @@ int sl_plan_tick(const struct sl_state *st, struct sl_txn *t, uint64_t now_ms)
 
 uint64_t sl_state_deadline(const struct sl_state *st)
 {
+	return sl_state_deadline_skip(st, NULL);
+}
+
+uint64_t sl_state_deadline_skip(const struct sl_state *st, const uint8_t *skip)
+{
 	uint64_t d = UINT64_MAX;
 
 	for (int s = 0; s < st->nservices; s++) {
 		uint64_t x;
 
-		if (!st->svc[s].st.name[0])
+		if (!st->svc[s].st.name[0] || (skip && skip[s]))
 			continue;
 		x = sl_ro_deadline(&st->svc[s].ro);
 		if (x < d)

@@ -207,6 +207,10 @@ int sl_plan_rollout(const struct sl_state *st, struct sl_txn *t, enum sl_cmd cmd
 int sl_plan_tick(const struct sl_state *st, struct sl_txn *t, uint64_t now_ms);
 /* Earliest rollout deadline (UINT64_MAX: none). */
 uint64_t sl_state_deadline(const struct sl_state *st);
+/* The same skipping the services s with skip[s] != 0 (held by guards). */
+int sl_plan_tick_skip(const struct sl_state *st, struct sl_txn *t, uint64_t now_ms,
+		      const uint8_t *skip);
+uint64_t sl_state_deadline_skip(const struct sl_state *st, const uint8_t *skip);
 /* Reload: cfg (validated) becomes the structure; old is the configuration
  * loaded before (ports compared).  Fills st->nbase. */
 int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config *cfg,
