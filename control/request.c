@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../dataplane/config.h"
+#include "guard.h"
 #include "request.h"
 #include "rollout.h"
 
@@ -26,6 +27,12 @@ enum opt_bit {
 	O_SAMPLE = 1 << 9,
 	O_PORT = 1 << 10,
 	O_MAC = 1 << 11,
+	O_GROUP = 1 << 12,
+	O_SLICE = 1 << 13,
+	O_SIGNAL = 1 << 14,
+	O_TOTAL = 1 << 15,
+	O_BAD = 1 << 16,
+	O_GUARD = 1 << 17,
 };
 
 static const struct {
@@ -45,6 +52,12 @@ static const struct {
 	{ "--sample", O_SAMPLE, 1 },
 	{ "--port", O_PORT, 1 },
 	{ "--mac", O_MAC, 1 },
+	{ "--group", O_GROUP, 1 },
+	{ "--slice", O_SLICE, 1 },
+	{ "--signal", O_SIGNAL, 1 },
+	{ "--total", O_TOTAL, 1 },
+	{ "--bad", O_BAD, 1 },
+	{ "--guard", O_GUARD, 1 },
 };
 
 #define NOPTS (sizeof(cmd_opts) / sizeof(cmd_opts[0]))
@@ -57,8 +70,9 @@ static const struct sl_rq_command commands[] = {
 	  "canary SERVICE SHARE [--sticky|--reset]", 1 },
 	{ "weights", SL_CMD_WEIGHTS, 2, 3, O_STICKY | O_RESET,
 	  "weights SERVICE GROUP=SHARE [GROUP=SHARE] [--sticky|--reset]", 1 },
-	{ "rollout start", SL_CMD_ROLLOUT_START, 1, 1, O_STEPS | O_DWELL | O_PLAN,
-	  "rollout start SERVICE (--steps 1%,5%,20%,50%,100% --dwell 60s | --plan FILE)", 1 },
+	{ "rollout start", SL_CMD_ROLLOUT_START, 1, 1, O_STEPS | O_DWELL | O_PLAN | O_GUARD,
+	  "rollout start SERVICE (--steps 1%,5%,20%,50%,100% --dwell 60s | --plan FILE) "
+	  "[--guard NAME[,NAME...]]", 1 },
 	{ "rollout status", SL_CMD_ROLLOUT_STATUS, 0, 1, 0, "rollout status [SERVICE]", 0 },
 	{ "rollout pause", SL_CMD_ROLLOUT_PAUSE, 0, 1, 0, "rollout pause [SERVICE]", 1 },
 	{ "rollout resume", SL_CMD_ROLLOUT_RESUME, 0, 1, 0, "rollout resume [SERVICE]", 1 },
@@ -76,6 +90,10 @@ static const struct sl_rq_command commands[] = {
 	  "[--mac MAC]", 1 },
 	{ "shadow remove", SL_CMD_SHADOW_REMOVE, 1, 1, 0, "shadow remove NAME", 1 },
 	{ "shadow list", SL_CMD_SHADOW_LIST, 0, 0, 0, "shadow list", 0 },
+	{ "evidence push", SL_CMD_EVIDENCE_PUSH, 1, 1, O_GROUP | O_SLICE | O_SIGNAL | O_TOTAL |
+	  O_BAD, "evidence push SERVICE --group GROUP [--slice SLICE] --signal NAME --total N "
+	  "--bad M", 1 },
+	{ "guard list", SL_CMD_GUARD_LIST, 0, 1, 0, "guard list [SERVICE]", 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -86,6 +104,7 @@ struct args {
 	unsigned given;
 	const char *steps, *dwell, *plan, *limit;
 	const char *service, *filter, *sample, *port, *mac;
+	const char *group, *slice, *signal, *total, *bad, *guard;
 };
 
 static int __attribute__((format(printf, 3, 4))) fail(struct sl_rq_error *e, const char *code,
@@ -214,6 +233,24 @@ static int parse_args(const struct sl_rq_command *c, int argc, char *const *argv
 		case O_MAC:
 			a->mac = val;
 			break;
+		case O_GROUP:
+			a->group = val;
+			break;
+		case O_SLICE:
+			a->slice = val;
+			break;
+		case O_SIGNAL:
+			a->signal = val;
+			break;
+		case O_TOTAL:
+			a->total = val;
+			break;
+		case O_BAD:
+			a->bad = val;
+			break;
+		case O_GUARD:
+			a->guard = val;
+			break;
 		default:
 			break;
 		}
@@ -227,6 +264,7 @@ static int parse_args(const struct sl_rq_command *c, int argc, char *const *argv
 			[SL_CMD_UNDO] = { "SERVICE" },
 			[SL_CMD_SHADOW_ADD] = { "NAME" },
 			[SL_CMD_SHADOW_REMOVE] = { "NAME" },
+			[SL_CMD_EVIDENCE_PUSH] = { "SERVICE" },
 		};
 
 		return fail(e, "usage", "missing %s for '%s' (usage: %s)",
@@ -302,6 +340,64 @@ static int weights_request(json_t *req, const struct args *a, struct sl_rq_error
 	return 0;
 }
 
+/* --guard a,b and the plan file's [guard NAME] sections (sent whole: the
+ * daemon has not read the plan). */
+static int rollout_guards_request(json_t *req, const struct args *a, struct sl_rq_error *e)
+{
+	struct sl_cfg_guard *defs = NULL;
+	char err[SL_ERR_LEN];
+	uint32_t n = 0;
+
+	if (a->guard) {
+		json_t *names = json_array();
+		const char *p = a->guard;
+
+		json_object_set_new(req, "guards", names);
+		for (;;) {
+			const char *c = strchr(p, ',');
+			size_t len = c ? (size_t)(c - p) : strlen(p);
+			char name[SL_NAME_LEN];
+
+			if (len == 0 || len >= sizeof(name))
+				return fail(e, "usage", "--guard: '%s': %s (expected NAME[,NAME...])",
+					    a->guard, len ? "a name is too long" : "an empty name");
+			memcpy(name, p, len);
+			name[len] = '\0';
+			if (!sl_name_valid(name))
+				return fail(e, "usage", "--guard: '%s' is not a valid guard name "
+					    "(expected %s)", name, SL_NAME_RULE);
+			for (size_t k = 0; k < json_array_size(names); k++)
+				if (!strcmp(json_string_value(json_array_get(names, k)), name))
+					return fail(e, "usage", "--guard: '%s' given twice", name);
+			if (json_array_size(names) == SL_RO_MAX_GUARDS)
+				return fail(e, "usage", "--guard: more than %u guards",
+					    SL_RO_MAX_GUARDS);
+			json_array_append_new(names, json_string(name));
+			if (!c)
+				break;
+			p = c + 1;
+		}
+	}
+	if (!a->plan)
+		return 0;
+	defs = calloc(SL_RO_MAX_GUARDS, sizeof(*defs));
+	if (!defs)
+		return fail(e, "internal", "out of memory");
+	if (sl_plan_load_guards(a->plan, defs, &n, SL_RO_MAX_GUARDS, err, sizeof(err))) {
+		free(defs);
+		return fail(e, "bad_plan", "%s", err);
+	}
+	if (n) {
+		json_t *arr = json_array();
+
+		for (uint32_t i = 0; i < n; i++)
+			json_array_append_new(arr, sl_guard_def_json(&defs[i]));
+		json_object_set_new(req, "guard_defs", arr);
+	}
+	free(defs);
+	return 0;
+}
+
 static int rollout_start_request(json_t *req, const struct args *a, struct sl_rq_error *e)
 {
 	struct sl_ro_step steps[SL_RO_MAX_STEPS];
@@ -340,7 +436,7 @@ static int rollout_start_request(json_t *req, const struct args *a, struct sl_rq
 		}
 	}
 	json_object_set_new(req, "steps", arr);
-	return 0;
+	return rollout_guards_request(req, a, e);
 }
 
 /* shadow add NAME --service S [--filter EXPR] --sample SHARE --port P
@@ -376,6 +472,53 @@ static int shadow_add_request(json_t *req, const struct args *a, struct sl_rq_er
 	set_str(req, "port", a->port);
 	if (a->mac)
 		set_str(req, "mac", a->mac);
+	return 0;
+}
+
+static int count_arg(const char *opt, const char *v, json_t *req, const char *key,
+		     struct sl_rq_error *e)
+{
+	unsigned long long x;
+	char *end;
+
+	errno = 0;
+	x = isdigit((unsigned char)v[0]) ? strtoull(v, &end, 10) : 0;
+	if (!isdigit((unsigned char)v[0]) || errno || *end || x > SL_PROTO_EVIDENCE_MAX)
+		return fail(e, "usage", "%s: '%s' is not a number of flows (expected 0..%llu)", opt,
+			    v, SL_PROTO_EVIDENCE_MAX);
+	json_object_set_new(req, key, json_integer((json_int_t)x));
+	return 0;
+}
+
+/* evidence push SERVICE --group G [--slice S] --signal NAME --total N --bad M */
+static int evidence_request(json_t *req, const struct args *a, struct sl_rq_error *e)
+{
+	static const char usage[] = "evidence push SERVICE --group GROUP [--slice SLICE] "
+				    "--signal NAME --total N --bad M";
+	const char *sig;
+
+	if (add_service(req, a, 0, e))
+		return -1;
+	if (!a->group || !a->signal || !a->total || !a->bad)
+		return fail(e, "usage", "evidence push needs %s (usage: %s)",
+			    !a->group ? "--group GROUP (the champion or the challenger)" :
+			    !a->signal ? "--signal NAME (a guard's signal = pushed:NAME)" :
+			    !a->total ? "--total N (flows or requests seen)" :
+			    "--bad M (how many of them were bad)", usage);
+	sig = strncmp(a->signal, "pushed:", 7) ? a->signal : a->signal + 7;
+	if (check_name("--group", a->group, e) || check_name("--signal", sig, e) ||
+	    (a->slice && check_name("--slice", a->slice, e)))
+		return -1;
+	if (count_arg("--total", a->total, req, "total", e) ||
+	    count_arg("--bad", a->bad, req, "bad", e))
+		return -1;
+	if (json_integer_value(json_object_get(req, "bad")) >
+	    json_integer_value(json_object_get(req, "total")))
+		return fail(e, "usage", "--bad %s is more than --total %s", a->bad, a->total);
+	set_str(req, "group", a->group);
+	if (a->slice)
+		set_str(req, "slice", a->slice);
+	set_str(req, "signal", sig);
 	return 0;
 }
 
@@ -426,6 +569,9 @@ int sl_rq_build(const struct sl_rq_command *c, int argc, char *const *argv, unsi
 	case SL_CMD_SHADOW_ADD:
 		rc = shadow_add_request(req, &a, e);
 		break;
+	case SL_CMD_EVIDENCE_PUSH:
+		rc = evidence_request(req, &a, e);
+		break;
 	case SL_CMD_SHADOW_REMOVE:
 		rc = check_name("NAME", a.pos[0], e);
 		if (!rc)
@@ -471,6 +617,8 @@ int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_c
 	} pairs[] = {
 		{ "rollout", "start, status, pause, resume, promote or abort" },
 		{ "shadow", "add, remove or list" },
+		{ "evidence", "push" },
+		{ "guard", "list" },
 	};
 	static const char *const aliases[] = { "pause", "resume", "promote", "abort" };
 	const char *hint = flags & SL_RQ_CLI ? "; see sluicectl --help" : "";
@@ -505,7 +653,7 @@ int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_c
 	if (!c || strchr(c->words, ' '))
 		return fail(e, "usage", "unknown command '%s' (expected status, switch, canary, "
 			    "weights, rollout, pause, resume, promote, abort, undo, shadow, "
-			    "history, stats, reload or version%s)", argv[0], hint);
+			    "evidence, guard, history, stats, reload or version%s)", argv[0], hint);
 	*out = c;
 	*used = 1;
 	return 0;

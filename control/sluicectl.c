@@ -57,6 +57,7 @@ static const char usage_text[] =
 	"  canary SERVICE SHARE [--sticky|--reset]\n"
 	"  weights SERVICE GROUP=SHARE [GROUP=SHARE] [--sticky|--reset]\n"
 	"  rollout start SERVICE (--steps 1%,5%,20%,50%,100% --dwell 60s | --plan FILE)\n"
+	"                [--guard NAME[,NAME...]]\n"
 	"  rollout status [SERVICE]\n"
 	"  rollout pause|resume [SERVICE]\n"
 	"  rollout promote [SERVICE] [--full]\n"
@@ -67,6 +68,9 @@ static const char usage_text[] =
 	"             [--mac MAC]\n"
 	"  shadow remove NAME\n"
 	"  shadow list\n"
+	"  evidence push SERVICE --group GROUP [--slice SLICE] --signal NAME --total N\n"
+	"                --bad M\n"
+	"  guard list [SERVICE]\n"
 	"  history [SERVICE] [--limit N]\n"
 	"  stats\n"
 	"  reload\n"
@@ -87,6 +91,10 @@ static const char usage_text[] =
 	"shadow add: copies of SHARE of SERVICE's flows (whole flows, chosen by hash), those\n"
 	"packets that match the pcap-filter EXPR (default: every packet), go to PORT (role\n"
 	"shadow), with destination MAC if given; the filter is compiled before sending.\n"
+	"Guards ([guard NAME] in the configuration or the plan; --guard adds those with\n"
+	"rollouts = named) watch a rollout and abort or pause it on evidence; evidence\n"
+	"push adds an application monitor's counts (N requests, M bad) for GROUP, the\n"
+	"champion or the challenger, to the guards with signal = pushed:NAME.\n"
 	"\n"
 	"exit status:\n"
 	"  0  success (including a change that was already in force)\n"
@@ -669,6 +677,8 @@ static void print_dataplane(const json_t *dp)
 		printf("dataplane: not attached\n");
 }
 
+static void print_guards(const json_t *guards, const char *indent);
+
 static void print_service_status(const json_t *s)
 {
 	static const char *const head[] = { "group", "role", "configured", "measured",
@@ -715,6 +725,9 @@ static void print_service_status(const json_t *s)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (json_is_string(json_object_get(sentences, keys[i])))
 			printf("  %s\n", jstr(sentences, keys[i], ""));
+	print_guards(json_object_get(s, "guards"), "  ");
+	if (json_is_string(json_object_get(s, "held")))
+		printf("  held at the end of the step: %s\n", jstr(s, "held", ""));
 	printf("  strategy: %s (%s)\n", jstr(st, "strategy", "?"), jstr(st, "mode", "sticky"));
 	printf("  generation: %lld\n", (long long)jint_or(s, "gen", 0));
 	if (rollout_line(ro, NULL, line, sizeof(line)))
@@ -730,6 +743,107 @@ static void print_service_status(const json_t *s)
 			printf("  shadow %s: %s\n", jstr(r, "name", "?"), what);
 		}
 	}
+}
+
+/* Each guard: its counts, rates, statistic against threshold, sentence. */
+static void print_guards(const json_t *guards, const char *indent)
+{
+	static const char *const head[] = { "guard", "signal", "verdict", "champion",
+					    "challenger", "log E", "threshold" };
+	static const bool right[] = { false, false, false, true, true, true, true };
+	struct table *t;
+	json_t *g;
+	size_t i;
+
+	if (!json_array_size(guards))
+		return;
+	t = table_new(7, head, right);
+	if (!t)
+		return;
+	json_array_foreach(guards, i, g) {
+		char (*row)[TBL_CELL] = table_row(t);
+		const json_t *a = json_object_get(g, "champion"), *b = json_object_get(g, "challenger");
+
+		if (!row)
+			break;
+		snprintf(row[0], TBL_CELL, "%s%s%s", jstr(g, "name", "?"),
+			 json_object_get(g, "slice") ? "/" : "", jstr(g, "slice", ""));
+		snprintf(row[1], TBL_CELL, "%s", jstr(g, "signal", "?"));
+		snprintf(row[2], TBL_CELL, "%s", jstr(g, "verdict", "?"));
+		snprintf(row[3], TBL_CELL, "%lld/%lld %.2f%%", (long long)jint_or(a, "bad", 0),
+			 (long long)jint_or(a, "flows", 0),
+			 100.0 * json_number_value(json_object_get(a, "rate")));
+		snprintf(row[4], TBL_CELL, "%lld/%lld %.2f%%", (long long)jint_or(b, "bad", 0),
+			 (long long)jint_or(b, "flows", 0),
+			 100.0 * json_number_value(json_object_get(b, "rate")));
+		snprintf(row[5], TBL_CELL, "%.2f", json_number_value(json_object_get(g, "statistic")));
+		snprintf(row[6], TBL_CELL, "%.2f", json_number_value(json_object_get(g, "threshold")));
+	}
+	table_print(t, indent);
+	json_array_foreach(guards, i, g)
+		printf("%s%s\n", indent, jstr(g, "sentence", ""));
+}
+
+static void print_evidence(const json_t *res)
+{
+	const json_t *ev = json_object_get(res, "evidence");
+	const json_t *cum = json_object_get(ev, "cumulative");
+
+	printf("%s: evidence %s%s%s for %s (%s): %lld bad of %lld; %lld bad of %lld pushed so "
+	       "far\n", jstr(res, "service", "?"), jstr(ev, "signal", "?"),
+	       json_object_get(ev, "slice") ? " on slice " : "", jstr(ev, "slice", ""),
+	       jstr(ev, "group", "?"), jstr(ev, "role", "?"), (long long)jint_or(ev, "bad", 0),
+	       (long long)jint_or(ev, "total", 0), (long long)jint_or(cum, "bad", 0),
+	       (long long)jint_or(cum, "total", 0));
+	print_guards(json_object_get(res, "guards"), "  ");
+}
+
+static void print_guard_list(const json_t *res)
+{
+	static const char *const head[] = { "guard", "source", "service", "slice", "signal",
+					    "min_flows", "margin", "alpha", "on_fail",
+					    "on_inconclusive" };
+	json_t *list = json_object_get(res, "guards");
+	static const bool right[10] = { false };
+	struct table *t;
+	json_t *g;
+	size_t i;
+	int figs = 0;
+
+	if (!json_array_size(list)) {
+		printf("no guards\n");
+		return;
+	}
+	t = table_new(10, head, right);
+	if (!t)
+		return;
+	json_array_foreach(list, i, g) {
+		char (*row)[TBL_CELL] = table_row(t);
+
+		if (!row)
+			break;
+		snprintf(row[0], TBL_CELL, "%s", jstr(g, "name", "?"));
+		if (!strcmp(jstr(g, "source", ""), "rollout"))
+			snprintf(row[1], TBL_CELL, "rollout (%s)", jstr(g, "rollout", "?"));
+		else
+			snprintf(row[1], TBL_CELL, "config (%s)", jstr(g, "rollouts", "all"));
+		snprintf(row[2], TBL_CELL, "%s", jstr(g, "service", "?"));
+		snprintf(row[3], TBL_CELL, "%s", jstr(g, "slice", "-"));
+		snprintf(row[4], TBL_CELL, "%s%s%s", jstr(g, "signal", "?"),
+			 json_object_get(g, "threshold") ? " >= " : "", jstr(g, "threshold", ""));
+		snprintf(row[5], TBL_CELL, "%lld", (long long)jint_or(g, "min_flows", 0));
+		snprintf(row[6], TBL_CELL, "%s", jstr(g, "margin", "?"));
+		snprintf(row[7], TBL_CELL, "%s", jstr(g, "alpha", "?"));
+		snprintf(row[8], TBL_CELL, "%s%s", jstr(g, "on_fail", "?"),
+			 !strcmp(jstr(g, "reset", "no"), "yes") ? " --reset" : "");
+		snprintf(row[9], TBL_CELL, "%s", jstr(g, "on_inconclusive", "?"));
+		figs |= json_is_object(json_object_get(g, "figures"));
+	}
+	table_print(t, "");
+	json_array_foreach(list, i, g)
+		if (json_is_object(json_object_get(g, "figures")))
+			printf("%s\n", jstr(json_object_get(g, "figures"), "sentence", ""));
+	(void)figs;
 }
 
 static void print_status(const json_t *res)
@@ -845,6 +959,14 @@ static void print_history(const json_t *res)
 		else
 			snprintf(row[5], TBL_CELL, "-");
 		snprintf(row[6], TBL_CELL, "%s", jstr(e, "reason", ""));
+		if (json_is_object(json_object_get(e, "evidence"))) {
+			const json_t *ev = json_object_get(e, "evidence");
+
+			snprintf(row[5], TBL_CELL, "%s %s%s%s: %lld bad of %lld", jstr(ev, "group", "?"),
+				 jstr(ev, "signal", "?"), json_object_get(ev, "slice") ? "/" : "",
+				 jstr(ev, "slice", ""), (long long)jint_or(ev, "bad", 0),
+				 (long long)jint_or(ev, "total", 0));
+		}
 	}
 	table_print(t, "");
 }
@@ -1019,6 +1141,12 @@ static void print_reply(const struct sl_rq_command *c, const json_t *res)
 		break;
 	case SL_CMD_SHADOW_LIST:
 		print_shadow_list(res);
+		break;
+	case SL_CMD_EVIDENCE_PUSH:
+		print_evidence(res);
+		break;
+	case SL_CMD_GUARD_LIST:
+		print_guard_list(res);
 		break;
 	default:
 		if (json_object_get(res, "changed") || json_object_get(res, "after"))

@@ -594,7 +594,8 @@ static void test_json_shape(void)
 	j = sl_ro_to_json(&r);
 	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	ASSERT_STR(s, "{\"challenger\":\"green\",\"dwell_left_ms\":40000,"
-		   "\"operator_pause\":true,\"state\":\"paused\",\"step\":2,"
+		   "\"operator_pause\":true,\"started_ms\":1700000000000,"
+		   "\"state\":\"paused\",\"step\":2,"
 		   "\"step_started_ms\":1700000090000,\"steps\":["
 		   "{\"dwell_ms\":60000,\"share_bp\":100},{\"pause\":true,\"share_bp\":500},"
 		   "{\"dwell_ms\":60000,\"share_bp\":2000},{\"dwell_ms\":60000,\"share_bp\":5000},"
@@ -677,7 +678,7 @@ static void test_json_errors(void)
 		 "\"steps\": [...], ...})");
 	bad_json("{\"state\":\"running\",\"step\":0," STEPS3 "," TAIL ",\"colour\":1}",
 		 "rollout: unknown field 'colour' (expected state, step, steps, step_started_ms, "
-		 "dwell_left_ms, operator_pause or challenger)");
+		 "dwell_left_ms, operator_pause, challenger, started_ms or guards)");
 	bad_json("{\"step\":0," STEPS3 "," TAIL "}",
 		 "state: missing (expected none, running, paused, completed or aborted)");
 	bad_json("{\"state\":\"walking\",\"step\":0," STEPS3 "," TAIL "}",
