@@ -586,6 +586,7 @@ static json_t *guards_json(const struct sl_daemon *d, int s, uint64_t now)
 			fresh.def = sv->ro.guards[i];
 			sl_seq_init(&fresh.seq, fresh.def.alpha, fresh.def.margin);
 			fresh.used = 1;
+			fresh.window_ms = now;
 			fresh.verdict = SL_GV_NONE;
 			fresh.frozen = !sl_ro_active(&sv->ro);
 			r = &fresh;
@@ -921,6 +922,7 @@ static json_t *cmd_change(struct sl_daemon *d, const struct sl_req *r, const str
 			  struct sl_error *e)
 {
 	struct sl_txn *t = d->txn;
+	json_t *res;
 	int rc;
 
 	switch (r->cmd) {
@@ -974,7 +976,11 @@ static json_t *cmd_change(struct sl_daemon *d, const struct sl_req *r, const str
 		return NULL;
 	if (rc == 0)
 		return unchanged(d, t->svc);
-	return apply(d, sl_cmd_name(r->cmd), actor_json(who), e);
+	res = apply(d, sl_cmd_name(r->cmd), actor_json(who), e);
+	/* a step began or a rollout ended: the guards' windows follow now */
+	if (res)
+		guards_look(d, daemon_now(d));
+	return res;
 }
 
 /* evidence push: counts from an application monitor, journaled with its
@@ -1032,6 +1038,9 @@ static json_t *cmd_evidence(struct sl_daemon *d, const struct sl_req *r,
 					    rec->name, list[0] ? list : "none"));
 		}
 	}
+	/* windows that start now (a step began since the last look) start
+	 * before these counts */
+	guards_look(d, now);
 	if (sl_pushed_add(d->pushed, rec->name, r->slice, r->signal, role, r->total, r->bad,
 			  err, sizeof(err)))
 		return refused(sl_error_set(e, SL_E_BAD_EVIDENCE, "total", "%s", err));
@@ -1205,6 +1214,8 @@ void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms)
 		if (!sl_plan_tick_skip(d->st, d->txn, now_ms, d->held))
 			break;
 		res = apply(d, "rollout_step", json_string("plan"), &e);
+		if (res)
+			guards_look(d, now_ms);
 		if (!res) {
 			/* Busy: the step is taken once the workers caught up. */
 			if (d->tick_retry_ms == 0 || e.code != SL_E_BUSY)

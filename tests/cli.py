@@ -527,9 +527,9 @@ def test_peer_status(d):
 class Daemon:
     """The real sluiced on net_null ports, its own instance, socket and journal."""
 
-    def __init__(self, d, mirror=False):
+    def __init__(self, d, mirror=False, extra="", name="cli"):
         self.d = d
-        self.instance = f"test-cli-{os.getpid()}"
+        self.instance = f"test-{name}-{os.getpid()}"
         self.sock = os.path.join(d, "sluiced.sock")
         self.journal = os.path.join(d, "journal")
         self.conf = os.path.join(d, "sluice.ini")
@@ -586,6 +586,7 @@ socket = {self.sock}
 journal = {self.journal}
 bpf_object = {os.path.join(BUILD, "ebpf", "sluice_maps.bpf.o")}
 ack_timeout = 1s
+{extra}
 """)
         self.logf = open(self.log, "w")
         self.start()

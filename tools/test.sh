@@ -85,6 +85,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 stage live python3 "$root/tests/live_netns.py" --build "$root/build"
 stage cli python3 "$root/tests/cli.py" --build "$root/build"
+stage guards python3 "$root/tests/guards.py" --build "$root/build"
 stage control-e2e python3 "$root/tests/control_e2e.py" --build "$root/build"
 stage churn python3 "$root/tests/churn.py" --build "$root/build"
 stage replay python3 "$root/tests/replay.py" --build "$root/build"
@@ -94,6 +95,7 @@ stage replay python3 "$root/tests/replay.py" --build "$root/build"
 # program, and the test that ran it fails.
 stage integration-asan asan python3 "$root/tests/integration.py" --build "$root/build-asan"
 stage cli-asan asan python3 "$root/tests/cli.py" --build "$root/build-asan"
+stage guards-asan asan python3 "$root/tests/guards.py" --build "$root/build-asan"
 stage replay-asan asan python3 "$root/tests/replay.py" --build "$root/build-asan"
 
 echo
