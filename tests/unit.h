@@ -20,5 +20,6 @@ void sl_test_register_journal(void);
 void sl_test_register_state(void);
 void sl_test_register_schedule(void);
 void sl_test_register_sequential(void);
+void sl_test_register_guard(void);
 
 #endif

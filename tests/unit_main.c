@@ -29,6 +29,7 @@ int main(int argc, char **argv)
 	sl_test_register_state();
 	sl_test_register_schedule();
 	sl_test_register_sequential();
+	sl_test_register_guard();
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {
