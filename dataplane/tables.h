@@ -13,6 +13,12 @@
 
 #include "../ebpf/sluice_layout.h"
 
+/* Filter programs of a table's rule set (struct sl_filter_set, struct
+ * sl_shadow_matcher): shadow rule r is program r, slice slot s program
+ * SL_FILTER_SLICE(s). */
+#define SL_FILTER_SLICE(s) (SL_MAX_SHADOWS + (s))
+#define SL_FILTER_PROGS    (SL_MAX_SHADOWS + SL_MAX_SLICES)
+
 struct sl_config;
 struct sl_cfg_shadow;
 
