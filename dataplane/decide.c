@@ -230,17 +230,33 @@ static inline void ev_client(struct sl_worker *w, struct sl_flow *f, const struc
 	}
 }
 
-/* Server packet of a tracked flow; rst_first: the first RST from the
- * server (SL_FS_RST_S just set). */
+/* ICMP/ICMPv6 destination unreachable (ICMP type 3, ICMPv6 type 1), but
+ * not IPv4's "fragmentation needed" (type 3 code 4): that one is path MTU
+ * discovery at work, not a failure. */
+static inline int icmp_unreach(const struct sl_pkt *p, const uint8_t *frame)
+{
+	const uint8_t *icmp = frame + p->l4_off;
+
+	if (p->family == 4)
+		return icmp[0] == 3 && icmp[1] != 4;
+	return icmp[0] == 1;
+}
+
+/* Server packet of a tracked flow: icmp, an ICMP error quoting the flow;
+ * tcp, a TCP segment of a TCP flow; rst_first, the flow's first RST from
+ * the server (SL_FS_RST_S just set). */
 static inline void ev_server(struct sl_worker *w, struct sl_flow *f, const struct sl_pkt *p,
 			     const uint8_t *frame, int icmp, int tcp, int rst_first,
 			     uint32_t now_us)
 {
-	uint8_t ph = ev_phase(f);
+	uint8_t ph = ev_phase(f), fl = tcp ? p->tcp_flags : 0;
+	uint32_t lat;
 
+	/* the established flow's packets: nothing to do */
+	if (__builtin_expect((ph == SL_EV_DONE || ph == SL_EV_IDLE) && !icmp && !rst_first, 1))
+		return;
 	if (icmp) {
-		/* destination unreachable: ICMP type 3, ICMPv6 type 1 */
-		if (frame[p->l4_off] != (p->family == 4 ? 3 : 1))
+		if (!icmp_unreach(p, frame))
 			return;
 		if (!(f->gev & SL_EV_ICMP)) {
 			f->gev |= SL_EV_ICMP;
@@ -252,31 +268,32 @@ static inline void ev_server(struct sl_worker *w, struct sl_flow *f, const struc
 		}
 		return;
 	}
-	if (tcp) {
-		uint8_t fl = p->tcp_flags;
-
-		if (fl & SL_TCP_RST) {
-			if (rst_first)
-				ev_flow(w, f, EV_RST, 0);
-			if (ph == SL_EV_SYNACK) {
-				ev_flow(w, f, EV_HS_FAIL, 0);
-				ev_phase_set(f, SL_EV_DONE);
-			}
-			return;
-		}
+	if (rst_first)
+		ev_flow(w, f, EV_RST, 0);
+	if (fl & SL_TCP_RST) {
+		/* refused (the SYN's answer is a RST), or reset before the
+		 * server's first data: nothing more to time */
+		if (ph == SL_EV_SYNACK)
+			ev_flow(w, f, EV_HS_FAIL, 0);
+		if (ph == SL_EV_SYNACK || ph == SL_EV_DATA)
+			ev_phase_set(f, SL_EV_DONE);
+		return;
+	}
+	if (ph == SL_EV_SYNACK) {
+		lat = now_us - f->t0_us;
 		if ((fl & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK)) {
-			if (ph == SL_EV_SYNACK) {
-				uint32_t lat = now_us - f->t0_us;
-
-				if (lat <= w->hs_timeout_us)
-					ev_flow(w, f, EV_HS_OK, sl_hist_bucket(lat));
-				else
-					ev_flow(w, f, EV_HS_FAIL, 0);
-				/* the client's first data starts the TTFB timer */
-				ev_phase_set(f, SL_EV_IDLE);
-			}
-			return;
+			/* answered: in time, or late (a failed handshake whose
+			 * connection may still serve: its TTFB is measured) */
+			if (lat <= w->hs_timeout_us)
+				ev_flow(w, f, EV_HS_OK, sl_hist_bucket(lat));
+			else
+				ev_flow(w, f, EV_HS_FAIL, 0);
+			ev_phase_set(f, SL_EV_IDLE);
+		} else if (lat > w->hs_timeout_us) {
+			ev_flow(w, f, EV_HS_FAIL, 0);
+			ev_phase_set(f, SL_EV_DONE);
 		}
+		return;
 	}
 	if (ph == SL_EV_DATA && has_data(p, frame)) {
 		ev_flow(w, f, EV_TTFB, sl_hist_bucket(now_us - f->t0_us));
@@ -346,9 +363,32 @@ static void flow_gone(void *ctx, const struct sl_flow *f)
 	ev_settle(w, f);
 }
 
+/* Handshakes of slots [pos, pos + n) unanswered past handshake_timeout
+ * fail now rather than when their entry expires (tcp_syn_timeout, often
+ * much later).  The slots are those the sweep just passed: in the cache. */
+static void ev_scan(struct sl_worker *w, uint64_t pos, uint64_t n, uint32_t now_us)
+{
+	const struct sl_flowtable *ft = w->ft;
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct sl_flow *f = &ft->slots[(pos + i) & ft->mask];
+
+		if (__builtin_expect((f->gev & SL_EV_PHASE) != SL_EV_SYNACK, 1) ||
+		    !(f->state & SL_FS_USED) || now_us - f->t0_us <= w->hs_timeout_us)
+			continue;
+		ev_flow(w, f, EV_HS_FAIL, 0);
+		ev_phase_set(f, SL_EV_DONE);
+	}
+}
+
 void sl_worker_sweep(struct sl_worker *w, uint64_t now_us)
 {
+	uint64_t pos = w->ft->sweep_pos;
+
 	sl_ft_sweep(w->ft, sl_clock_ms(now_us), w->sweep_budget, flow_gone, w);
+	/* the slots the cursor went past (it stays on a slot an entry was
+	 * shifted into: that one is looked at next time) */
+	ev_scan(w, pos, (w->ft->sweep_pos - pos) & w->ft->mask, (uint32_t)now_us);
 }
 
 void sl_worker_sweep_all(struct sl_worker *w, uint64_t now_us)
@@ -357,6 +397,7 @@ void sl_worker_sweep_all(struct sl_worker *w, uint64_t now_us)
 
 	sl_ft_sweep(w->ft, sl_clock_ms(now_us), slots < UINT32_MAX ? (uint32_t)slots : UINT32_MAX,
 		    flow_gone, w);
+	ev_scan(w, 0, slots, (uint32_t)now_us);
 }
 
 /* Monotonic group choice (§3.3): u in [0, 10000) from the top of h1;
@@ -500,14 +541,10 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 		c->ft_full++;
 		g = decide_new(v, s, digest, &member, &mac);
 		gr = &v->groups[g];
-		/* Stateless: every packet is decided as a new flow, but only one
-		 * that starts a flow as far as it shows (a TCP SYN, any other
-		 * packet) counts as a flow of the evidence. */
-		if (!is_tcp || syn)
-			ev_add(w, (unsigned)si, g,
-			       w->ev.bits[si] ? slice_mask(w, v->hdr, (unsigned)si, p, i,
-							   shadow_ready) : 0,
-			       EV_FLOW, 0);
+		/* Stateless: no entry, so neither this flow's outcome (SYN-ACK,
+		 * RST, ICMP, TTFB) nor whether a packet starts it can be seen.
+		 * It is no evidence either way (ft_full counts it): an exposure
+		 * whose failures cannot be counted would dilute the rates. */
 		goto out;
 	}
 	if (res == SL_FT_REUSED)
