@@ -492,6 +492,9 @@ int sl_state_layout(const struct sl_config *cfg, const struct sl_config *old,
 		out->shadows[rmap[i]] = cfg->shadows[i];
 		out->shadows[rmap[i]].service = smap[cfg->shadows[i].service];
 	}
+	/* slices name their service by index too */
+	for (unsigned i = 0; i < cfg->nslices; i++)
+		out->slices[i].service = smap[cfg->slices[i].service];
 	return 0;
 }
 
@@ -1527,11 +1530,20 @@ int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config
 			changed = 1;
 	/* the file's shadow rules replace the rule set, added ones included */
 	shadows_from_cfg(&t->shadows, laid);
+	/* slice filters are compiled with the shadow rules: other slices are
+	 * a new rule set (shadow_gen) */
 	if (!shadows_eq(&t->shadows, &st->shadows)) {
 		t->shadow_changed = 1;
 		changed = 1;
 		if (!what[0])
 			snprintf(what, sizeof(what), "other shadow rules");
+	}
+	if (st->nbase->nslices != st->base->nslices ||
+	    memcmp(st->nbase->slices, st->base->slices, sizeof(st->base->slices))) {
+		t->shadow_changed = 1;
+		changed = 1;
+		if (!what[0])
+			snprintf(what, sizeof(what), "other slices");
 	}
 	if (old)
 		restart_keys(cfg, old, t->note, sizeof(t->note));

@@ -26,6 +26,10 @@
 /* Per-packet classes after the first pass. */
 enum { K_DROP_BAD, K_FWD_BAD, K_OTHER, K_SVC, K_SVC_ICMP };
 
+#define HS_TIMEOUT_DEFAULT_MS 3000u
+
+static void ev_map_build(struct sl_ev_map *m, const struct sl_table_hdr *h);
+
 int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg, struct sl_counters *cnt)
 {
 	struct sl_ft_timeouts t = {
@@ -64,6 +68,14 @@ int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg, struct sl_c
 	w->other = cfg->other;
 	w->malformed = cfg->malformed;
 	w->sweep_budget = 8;
+	{
+		uint64_t ms = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms
+							: HS_TIMEOUT_DEFAULT_MS;
+
+		w->hs_timeout_us = ms * 1000u > UINT32_MAX / 2 ? UINT32_MAX / 2
+							   : (uint32_t)(ms * 1000u);
+	}
+	ev_map_build(&w->ev, NULL);
 	return 0;
 }
 
@@ -77,25 +89,315 @@ void sl_worker_fini(struct sl_worker *w)
 	w->cnt = NULL;
 }
 
+/* ---- evidence (per flow, counted once, per service and slice x role) ---- */
+
+/* The per-table part: roles by group and the slots of each service's
+ * slices.  h NULL: an empty map (no table seen yet). */
+static void ev_map_build(struct sl_ev_map *m, const struct sl_table_hdr *h)
+{
+	memset(m->champion, 0xff, sizeof(m->champion));
+	memset(m->challenger, 0xff, sizeof(m->challenger));
+	memset(m->bits, 0, sizeof(m->bits));
+	memset(m->slot, 0, sizeof(m->slot));
+	m->hdr = h;
+	m->gen = h ? h->gen : 0;
+	if (!h)
+		return;
+	for (unsigned s = 0; s < h->nservices && s < SL_MAX_SERVICES; s++) {
+		m->champion[s] = h->services[s].champion;
+		m->challenger[s] = h->services[s].challenger;
+	}
+	for (unsigned k = 0; k < h->nslices && k < SL_MAX_SLICES; k++) {
+		const struct sl_slice_rec *sr = &h->slices[k];
+
+		/* records come from shared memory: a bad one is left out */
+		if (!sr->name[0] || sr->service >= SL_MAX_SERVICES ||
+		    sr->bit >= SL_SLICES_PER_SERVICE || (m->bits[sr->service] >> sr->bit & 1))
+			continue;
+		m->bits[sr->service] |= (uint8_t)(1u << sr->bit);
+		m->slot[sr->service][sr->bit] = (uint8_t)k;
+	}
+}
+
+enum ev_kind { EV_FLOW, EV_HS_OK, EV_HS_FAIL, EV_RST, EV_ICMP, EV_TTFB };
+
+static inline void ev_cell(struct sl_ev_cell *e, enum ev_kind k, unsigned b)
+{
+	switch (k) {
+	case EV_FLOW:
+		e->flows++;
+		break;
+	case EV_HS_OK:
+		e->hs_ok++;
+		e->hs_us[b]++;
+		break;
+	case EV_HS_FAIL:
+		e->hs_fail++;
+		break;
+	case EV_RST:
+		e->rst++;
+		break;
+	case EV_ICMP:
+		e->icmp++;
+		break;
+	case EV_TTFB:
+		e->ttfb_flows++;
+		e->ttfb_us[b]++;
+		break;
+	}
+}
+
+/* Event k (histogram bucket b) of a flow of service si, group g, slice
+ * mask sm: in the service's cell of the role and in the cell of each of
+ * its slices.  The role is g against the roles of the table in use; a
+ * flow of a third group is not counted. */
+static inline void ev_add(struct sl_worker *w, unsigned si, unsigned g, unsigned sm,
+			  enum ev_kind k, unsigned b)
+{
+	struct sl_evidence *ev = &w->cnt->ev;
+	unsigned role;
+
+	if (g == w->ev.champion[si])
+		role = SL_EV_CHAMPION;
+	else if (g == w->ev.challenger[si])
+		role = SL_EV_CHALLENGER;
+	else
+		return;
+	ev_cell(&ev->svc[si][role], k, b);
+	sm &= w->ev.bits[si];
+	while (sm) {
+		unsigned bit = (unsigned)__builtin_ctz(sm);
+
+		sm &= sm - 1;
+		ev_cell(&ev->slice[w->ev.slot[si][bit]][role], k, b);
+	}
+}
+
+static inline void ev_flow(struct sl_worker *w, const struct sl_flow *f, enum ev_kind k,
+			   unsigned b)
+{
+	ev_add(w, f->service, sl_flow_group(f), f->slices, k, b);
+}
+
+static inline uint8_t ev_phase(const struct sl_flow *f)
+{
+	return f->gev & SL_EV_PHASE;
+}
+
+static inline void ev_phase_set(struct sl_flow *f, uint8_t ph)
+{
+	f->gev = (uint8_t)((f->gev & ~SL_EV_PHASE) | ph);
+}
+
+/* A flow leaves (expired, taken over, re-decided): a handshake still
+ * awaited failed. */
+static inline void ev_settle(struct sl_worker *w, const struct sl_flow *f)
+{
+	if (ev_phase(f) == SL_EV_SYNACK)
+		ev_flow(w, f, EV_HS_FAIL, 0);
+}
+
+/* The packet carries data: TCP payload (unfragmented), any UDP datagram. */
+static inline int has_data(const struct sl_pkt *p, const uint8_t *frame)
+{
+	if (p->proto != 6)
+		return 1;
+	if (p->frag != SL_FRAG_NONE || !p->l4_off)
+		return 0;
+	return (uint32_t)p->l3_off + p->l3_len >
+	       (uint32_t)p->l4_off + (uint32_t)(frame[p->l4_off + 12] >> 4) * 4u;
+}
+
+/* Client packet of a tracked flow (not its first). */
+static inline void ev_client(struct sl_worker *w, struct sl_flow *f, const struct sl_pkt *p,
+			     const uint8_t *frame, uint32_t now_us)
+{
+	uint8_t ph = ev_phase(f);
+
+	if (__builtin_expect(ph == SL_EV_DONE || ph == SL_EV_DATA, 1))
+		return;
+	if (ph == SL_EV_SYNACK) {
+		/* a SYN retransmitted (or anything) past the timeout: failed */
+		if (now_us - f->t0_us > w->hs_timeout_us) {
+			ev_flow(w, f, EV_HS_FAIL, 0);
+			ev_phase_set(f, SL_EV_DONE);
+		}
+		return;
+	}
+	if (has_data(p, frame)) {
+		f->t0_us = now_us;
+		ev_phase_set(f, SL_EV_DATA);
+	}
+}
+
+/* ICMP/ICMPv6 destination unreachable (ICMP type 3, ICMPv6 type 1), but
+ * not IPv4's "fragmentation needed" (type 3 code 4): that one is path MTU
+ * discovery at work, not a failure. */
+static inline int icmp_unreach(const struct sl_pkt *p, const uint8_t *frame)
+{
+	const uint8_t *icmp = frame + p->l4_off;
+
+	if (p->family == 4)
+		return icmp[0] == 3 && icmp[1] != 4;
+	return icmp[0] == 1;
+}
+
+/* Server packet of a tracked flow: icmp, an ICMP error quoting the flow;
+ * tcp, a TCP segment of a TCP flow; rst_first, the flow's first RST from
+ * the server (SL_FS_RST_S just set). */
+static inline void ev_server(struct sl_worker *w, struct sl_flow *f, const struct sl_pkt *p,
+			     const uint8_t *frame, int icmp, int tcp, int rst_first,
+			     uint32_t now_us)
+{
+	uint8_t ph = ev_phase(f), fl = tcp ? p->tcp_flags : 0;
+	uint32_t lat;
+
+	/* the established flow's packets: nothing to do */
+	if (__builtin_expect((ph == SL_EV_DONE || ph == SL_EV_IDLE) && !icmp && !rst_first, 1))
+		return;
+	if (icmp) {
+		if (!icmp_unreach(p, frame))
+			return;
+		if (!(f->gev & SL_EV_ICMP)) {
+			f->gev |= SL_EV_ICMP;
+			ev_flow(w, f, EV_ICMP, 0);
+		}
+		if (ph == SL_EV_SYNACK) {
+			ev_flow(w, f, EV_HS_FAIL, 0);
+			ev_phase_set(f, SL_EV_DONE);
+		}
+		return;
+	}
+	if (rst_first)
+		ev_flow(w, f, EV_RST, 0);
+	if (fl & SL_TCP_RST) {
+		/* refused (the SYN's answer is a RST), or reset before the
+		 * server's first data: nothing more to time */
+		if (ph == SL_EV_SYNACK)
+			ev_flow(w, f, EV_HS_FAIL, 0);
+		if (ph == SL_EV_SYNACK || ph == SL_EV_DATA)
+			ev_phase_set(f, SL_EV_DONE);
+		return;
+	}
+	if (ph == SL_EV_SYNACK) {
+		lat = now_us - f->t0_us;
+		if ((fl & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK)) {
+			/* answered: in time, or late (a failed handshake whose
+			 * connection may still serve: its TTFB is measured) */
+			if (lat <= w->hs_timeout_us)
+				ev_flow(w, f, EV_HS_OK, sl_hist_bucket(lat));
+			else
+				ev_flow(w, f, EV_HS_FAIL, 0);
+			ev_phase_set(f, SL_EV_IDLE);
+		} else if (lat > w->hs_timeout_us) {
+			ev_flow(w, f, EV_HS_FAIL, 0);
+			ev_phase_set(f, SL_EV_DONE);
+		}
+		return;
+	}
+	if (ph == SL_EV_DATA && has_data(p, frame)) {
+		ev_flow(w, f, EV_TTFB, sl_hist_bucket(now_us - f->t0_us));
+		ev_phase_set(f, SL_EV_DONE);
+	}
+}
+
+/* Client source address in prefix x (family-aware). */
+static inline int prefix_match(const struct sl_prefix *x, const struct sl_pkt *p)
+{
+	unsigned len = x->len;
+	uint64_t a0, a1, b0, b1, m0, m1;
+
+	if (x->family != p->family)
+		return 0;
+	len = len > 128 ? 128 : len;
+	a0 = __builtin_bswap64(sl_ld64(p->src));
+	a1 = __builtin_bswap64(sl_ld64(p->src + 8));
+	b0 = __builtin_bswap64(sl_ld64(x->addr));
+	b1 = __builtin_bswap64(sl_ld64(x->addr + 8));
+	m0 = len >= 64 ? ~0ull : len ? ~0ull << (64 - len) : 0;
+	m1 = len >= 128 ? ~0ull : len > 64 ? ~0ull << (128 - len) : 0;
+	return (((a0 ^ b0) & m0) | ((a1 ^ b1) & m1)) == 0;
+}
+
+/* Slice mask of a new flow of service si, from its first packet (packet i
+ * of the burst): source prefixes (none: any) and filter ("": any). */
+static inline uint8_t slice_mask(struct sl_worker *w, const struct sl_table_hdr *h,
+				 unsigned si, const struct sl_pkt *p, unsigned i, int ready)
+{
+	unsigned bits = w->ev.bits[si];
+	uint8_t m = 0;
+
+	while (bits) {
+		unsigned bit = (unsigned)__builtin_ctz(bits), slot = w->ev.slot[si][bit];
+		const struct sl_slice_rec *sr = &h->slices[slot];
+		unsigned np = sr->nprefixes < SL_SLICE_PREFIXES ? sr->nprefixes
+								: SL_SLICE_PREFIXES;
+
+		bits &= bits - 1;
+		if (np) {
+			unsigned k = 0;
+
+			while (k < np && !prefix_match(&sr->src[k], p))
+				k++;
+			if (k == np)
+				continue;
+		}
+		/* A filter not compiled yet (the matcher is not ready for this
+		 * shadow_gen) does not match: the evidence of the first flows
+		 * after a change of the rule set may miss the slice. */
+		if (sr->filter[0] &&
+		    (!ready || !w->shadow.match(w->shadow.ctx, SL_FILTER_SLICE(slot), i)))
+			continue;
+		m |= (uint8_t)(1u << bit);
+	}
+	return m;
+}
+
 static void flow_gone(void *ctx, const struct sl_flow *f)
 {
-	struct sl_counters *c = ctx;
+	struct sl_worker *w = ctx;
+	struct sl_counters *c = w->cnt;
 
-	c->grp[f->service][f->group].active--;
+	c->grp[f->service][sl_flow_group(f)].active--;
 	c->expired++;
+	ev_settle(w, f);
 }
 
-void sl_worker_sweep(struct sl_worker *w, uint32_t now_ms)
+/* Handshakes of slots [pos, pos + n) unanswered past handshake_timeout
+ * fail now rather than when their entry expires (tcp_syn_timeout, often
+ * much later).  The slots are those the sweep just passed: in the cache. */
+static void ev_scan(struct sl_worker *w, uint64_t pos, uint64_t n, uint32_t now_us)
 {
-	sl_ft_sweep(w->ft, now_ms, w->sweep_budget, flow_gone, w->cnt);
+	const struct sl_flowtable *ft = w->ft;
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct sl_flow *f = &ft->slots[(pos + i) & ft->mask];
+
+		if (__builtin_expect((f->gev & SL_EV_PHASE) != SL_EV_SYNACK, 1) ||
+		    !(f->state & SL_FS_USED) || now_us - f->t0_us <= w->hs_timeout_us)
+			continue;
+		ev_flow(w, f, EV_HS_FAIL, 0);
+		ev_phase_set(f, SL_EV_DONE);
+	}
 }
 
-void sl_worker_sweep_all(struct sl_worker *w, uint32_t now_ms)
+void sl_worker_sweep(struct sl_worker *w, uint64_t now_us)
+{
+	uint64_t pos = w->ft->sweep_pos;
+
+	sl_ft_sweep(w->ft, sl_clock_ms(now_us), w->sweep_budget, flow_gone, w);
+	/* the slots the cursor went past (it stays on a slot an entry was
+	 * shifted into: that one is looked at next time) */
+	ev_scan(w, pos, (w->ft->sweep_pos - pos) & w->ft->mask, (uint32_t)now_us);
+}
+
+void sl_worker_sweep_all(struct sl_worker *w, uint64_t now_us)
 {
 	uint64_t slots = w->ft->mask + 1;
 
-	sl_ft_sweep(w->ft, now_ms, slots < UINT32_MAX ? (uint32_t)slots : UINT32_MAX, flow_gone,
-		    w->cnt);
+	sl_ft_sweep(w->ft, sl_clock_ms(now_us), slots < UINT32_MAX ? (uint32_t)slots : UINT32_MAX,
+		    flow_gone, w);
+	ev_scan(w, 0, slots, (uint32_t)now_us);
 }
 
 /* Monotonic group choice (§3.3): u in [0, 10000) from the top of h1;
@@ -145,7 +447,7 @@ static inline uint16_t shadow_pick(struct sl_worker *w, const struct sl_table_hd
 static inline uint8_t tcp_next(uint8_t st, uint8_t fl, int dir_client)
 {
 	if (fl & SL_TCP_RST)
-		st |= SL_FS_RST;
+		st |= dir_client ? SL_FS_RST : SL_FS_RST | SL_FS_RST_S;
 	if (fl & SL_TCP_FIN)
 		st |= dir_client ? SL_FS_FIN_C : SL_FS_FIN_S;
 	if (!(fl & SL_TCP_SYN) || (fl & SL_TCP_ACK))
@@ -181,8 +483,8 @@ static inline uint16_t other_mask(const struct sl_worker *w, int from_client)
 /* Client -> server packet i of service si. */
 static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int si,
 			      const struct sl_pkt *p, const struct sl_key *k, uint64_t digest,
-			      uint16_t len, int icmp, uint32_t now, unsigned i, int shadow_ready,
-			      struct sl_verdict *vd)
+			      const uint8_t *frame, uint16_t len, int icmp, uint32_t now,
+			      uint32_t now_us, unsigned i, int shadow_ready, struct sl_verdict *vd)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
 	struct sl_counters *c = w->cnt;
@@ -192,14 +494,14 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 	const uint8_t *mac;
 	uint16_t member;
 	uint8_t g;
-	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0;
+	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0, syn;
 
 	c->svc_pkts[si]++;
 	if (icmp) {
 		/* An ICMP error follows its flow but never makes one. */
 		f = sl_ft_lookup(w->ft, k, digest, now);
 		if (f) {
-			g = f->group;
+			g = sl_flow_group(f);
 			mac = f->mac;
 			gr = &v->groups[g];
 			goto out_flow;
@@ -210,16 +512,18 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 	}
 
 	f = sl_ft_lookup_insert(w->ft, k, digest, now, &res, &old);
+	syn = is_tcp && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
 	if (res == SL_FT_HIT) {
-		int syn = is_tcp && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
+		uint8_t fg = sl_flow_group(f);
 
 		/* A group record without a name is a removed group. */
-		if (f->gen >= s->reset_gen && f->group < v->hdr->ngroups &&
-		    v->groups[f->group].name[0] && !(syn && sl_fs_closed(f->state))) {
-			g = f->group;
+		if (f->gen >= s->reset_gen && fg < v->hdr->ngroups &&
+		    v->groups[fg].name[0] && !(syn && sl_fs_closed(f->state))) {
+			g = fg;
 			f->last_seen = now;
 			if (is_tcp)
 				f->state = tcp_next(f->state, p->tcp_flags, 1);
+			ev_client(w, f, p, frame, now_us);
 			gr = &v->groups[g];
 			mac = f->mac;
 			goto out_flow;
@@ -227,7 +531,8 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 		/* Re-decided: --reset, a group gone, or a new connection on the
 		 * 4-tuple of a closed one. */
 		c->redecided++;
-		c->grp[f->service][f->group].active--;
+		c->grp[f->service][fg].active--;
+		ev_settle(w, f);
 		f->state = SL_FS_USED;
 		f->last_seen = now;
 		goto fill;
@@ -236,30 +541,42 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 		c->ft_full++;
 		g = decide_new(v, s, digest, &member, &mac);
 		gr = &v->groups[g];
+		/* Stateless: no entry, so neither this flow's outcome (SYN-ACK,
+		 * RST, ICMP, TTFB) nor whether a packet starts it can be seen.
+		 * It is no evidence either way (ft_full counts it): an exposure
+		 * whose failures cannot be counted would dilute the rates. */
 		goto out;
 	}
 	if (res == SL_FT_REUSED)
-		flow_gone(c, &old);
+		flow_gone(w, &old);
 fill:
 	g = decide_new(v, s, digest, &member, &mac);
 	gr = &v->groups[g];
-	f->service = (uint16_t)si;
-	f->group = g;
-	f->member = member;
+	f->service = (uint8_t)si;
 	f->gen = v->hdr->gen;
 	if (mac)
 		memcpy(f->mac, mac, 6);
 	else
 		memset(f->mac, 0, 6);
+	/* Evidence: the slices, and what is timed first: a SYN's handshake, a
+	 * UDP flow's first answer; a TCP flow picked up mid-stream is not
+	 * timed. */
+	f->slices = w->ev.bits[si] ? slice_mask(w, v->hdr, (unsigned)si, p, i, shadow_ready) : 0;
+	f->t0_us = now_us;
 	if (is_tcp) {
 		uint8_t st = SL_FS_USED | SL_FS_TCP;
 
 		if (p->tcp_flags & SL_TCP_SYN)
 			st |= SL_FS_SYN;
 		f->state = tcp_next(st, p->tcp_flags, 1);
+		f->gev = (uint8_t)(g | (syn ? SL_EV_SYNACK : SL_EV_DONE));
+	} else {
+		f->gev = (uint8_t)(g | (p->proto == 17 && p->frag == SL_FRAG_NONE ? SL_EV_DATA
+										   : SL_EV_DONE));
 	}
 	c->grp[si][g].flows++;
 	c->grp[si][g].active++;
+	ev_flow(w, f, EV_FLOW, 0);
 	new_flow = 1;
 	goto out;
 
@@ -270,7 +587,6 @@ out_flow:
 			f->mac[2] | f->mac[3] | f->mac[4] | f->mac[5])) {
 		member = pick_member(gr, sl_hash_mix(digest, v->hdr->seed_member));
 		memcpy(f->mac, gr->macs[member], 6);
-		f->member = member;
 	}
 out:
 	c->grp[si][g].pkts++;
@@ -288,8 +604,8 @@ out:
 /* Server -> client packet of service si, received on backend port in_port. */
 static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v, int si,
 				  const struct sl_pkt *p, const struct sl_key *k,
-				  uint64_t digest, uint16_t len, int icmp, uint8_t in_port,
-				  uint32_t now)
+				  uint64_t digest, const uint8_t *frame, uint16_t len, int icmp,
+				  uint8_t in_port, uint32_t now, uint32_t now_us)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
 	struct sl_counters *c = w->cnt;
@@ -298,10 +614,15 @@ static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v, 
 	uint8_t g;
 
 	if (f) {
-		g = f->group;
+		int tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE &&
+			  (f->state & SL_FS_TCP);
+		uint8_t st0 = f->state;
+
+		g = sl_flow_group(f);
 		f->last_seen = now;
-		if (p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE && (f->state & SL_FS_TCP))
-			f->state = tcp_next(f->state, p->tcp_flags, 0);
+		if (tcp)
+			f->state = tcp_next(st0, p->tcp_flags, 0);
+		ev_server(w, f, p, frame, icmp, tcp, (f->state & ~st0 & SL_FS_RST_S) != 0, now_us);
 	} else {
 		c->ret_untracked++;
 		g = v->groups[s->challenger].port == in_port ? s->challenger : s->champion;
@@ -319,7 +640,7 @@ static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v, 
 
 void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
 		     const uint8_t *const *data, const uint16_t *len, uint16_t n,
-		     uint32_t now_ms, struct sl_verdict *vd)
+		     uint64_t now, struct sl_verdict *vd)
 {
 	struct sl_pkt pk[SL_BURST];
 	struct sl_key key[SL_BURST];
@@ -335,6 +656,10 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	const uint16_t other = other_mask(w, from_client);
 	const uint8_t bad_kind = w->malformed == SL_MALFORMED_FORWARD ? K_FWD_BAD : K_DROP_BAD;
 	const int shadow_ready = w->shadow.match && w->shadow.ready_gen == h->shadow_gen;
+	const uint32_t now_ms = sl_clock_ms(now), now_us = (uint32_t)now;
+
+	if (__builtin_expect(w->ev.hdr != h || w->ev.gen != h->gen, 0))
+		ev_map_build(&w->ev, h);
 
 	if (w->port_role[in_port] == SL_ROLE_SHADOW) {
 		/* Challenger output never reaches a user. */
@@ -396,11 +721,13 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		case K_SVC:
 		case K_SVC_ICMP:
 			if (from_client)
-				client_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], len[i],
-					   kind[i] == K_SVC_ICMP, now_ms, i, shadow_ready, o);
+				client_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], data[i],
+					   len[i], kind[i] == K_SVC_ICMP, now_ms, now_us, i,
+					   shadow_ready, o);
 			else
-				o->out = return_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], len[i],
-						    kind[i] == K_SVC_ICMP, in_port, now_ms);
+				o->out = return_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], data[i],
+						    len[i], kind[i] == K_SVC_ICMP, in_port, now_ms,
+						    now_us);
 			break;
 		case K_OTHER:
 			o->out = other;

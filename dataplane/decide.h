@@ -24,13 +24,28 @@ struct sl_verdict {
 	uint8_t pad;
 };
 
-/* Shadow filter evaluation, provided by the caller: 1 if packet i of the
- * burst being decided passes the filter of rule r of the table whose
- * shadow_gen is ready_gen.  The core stays free of DPDK and libpcap. */
+/* Filter evaluation, provided by the caller: 1 if packet i of the burst
+ * being decided passes program r of the table whose shadow_gen is
+ * ready_gen: shadow rule r (r < SL_MAX_SHADOWS), or the filter of slice
+ * slot s for r = SL_FILTER_SLICE(s).  The core stays free of DPDK and
+ * libpcap. */
 struct sl_shadow_matcher {
 	int (*match)(void *ctx, unsigned r, unsigned i);
 	void *ctx;
 	uint32_t ready_gen;
+};
+
+/* What the evidence counters need of the table in use, derived once per
+ * table: sl_decide_burst rebuilds it when the header or its generation
+ * changes (a published header never changes under one generation).  The
+ * sweep settles flows against the last one built. */
+struct sl_ev_map {
+	const struct sl_table_hdr *hdr; /* built from this header ... */
+	uint32_t gen;                   /* ... at this generation */
+	uint8_t champion[SL_MAX_SERVICES];   /* group of each role; */
+	uint8_t challenger[SL_MAX_SERVICES]; /* 0xff: no service */
+	uint8_t bits[SL_MAX_SERVICES];       /* slice bits the service has */
+	uint8_t slot[SL_MAX_SERVICES][SL_SLICES_PER_SERVICE]; /* slot of each bit */
 };
 
 /* Per worker lcore state; never shared. */
@@ -45,8 +60,11 @@ struct sl_worker {
 	uint8_t other;                   /* enum sl_other_action */
 	uint8_t malformed;               /* enum sl_malformed_action */
 	uint32_t sweep_budget;           /* flow slots examined per burst */
-	struct sl_shadow_matcher shadow; /* match NULL: shadow rules stay pending */
+	struct sl_shadow_matcher shadow; /* match NULL: shadow rules stay pending,
+					    slice filters do not match */
 	uint8_t own_cnt;                 /* cnt allocated by sl_worker_init */
+	uint32_t hs_timeout_us;          /* handshake_timeout (0 in the config: 3 s) */
+	struct sl_ev_map ev;
 };
 
 /* Set up a worker from a configuration; the flow table is allocated here
@@ -58,11 +76,19 @@ void sl_worker_fini(struct sl_worker *w);
 
 /* Decide a burst of n (<= SL_BURST) frames received on port in_port; the
  * frames are not modified (the caller makes the shadow copies, then applies
- * the MAC rewrite: sl_verdict_rewrite).  now_ms is a wrapping millisecond
- * clock. */
+ * the MAC rewrite: sl_verdict_rewrite).  now_us is a microsecond clock
+ * that never goes back: latencies are taken from it (32 bits, wrapping)
+ * and idle timeouts from now_us / 1000 (milliseconds, 32 bits, wrapping). */
 void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
 		     const uint8_t *const *data, const uint16_t *len, uint16_t n,
-		     uint32_t now_ms, struct sl_verdict *vd);
+		     uint64_t now_us, struct sl_verdict *vd);
+
+/* The millisecond clock of the flow table (idle timeouts) from the
+ * microsecond clock: a division by a constant (a multiply). */
+static inline uint32_t sl_clock_ms(uint64_t now_us)
+{
+	return (uint32_t)(now_us / 1000u);
+}
 
 static inline void sl_verdict_rewrite(uint8_t *frame, const struct sl_verdict *vd)
 {
@@ -70,11 +96,13 @@ static inline void sl_verdict_rewrite(uint8_t *frame, const struct sl_verdict *v
 		__builtin_memcpy(frame, vd->dmac, 6);
 }
 
-/* Settle expired flows (call about once per burst). */
-void sl_worker_sweep(struct sl_worker *w, uint32_t now_ms);
+/* Settle expired flows (call about once per burst); now_us as for
+ * sl_decide_burst.  A flow still awaiting its SYN-ACK counts as a failed
+ * handshake. */
+void sl_worker_sweep(struct sl_worker *w, uint64_t now_us);
 
 /* Settle the expired flows of the whole table now (sluice-replay: the
  * active flows at a slice's end are those still alive then). */
-void sl_worker_sweep_all(struct sl_worker *w, uint32_t now_ms);
+void sl_worker_sweep_all(struct sl_worker *w, uint64_t now_us);
 
 #endif

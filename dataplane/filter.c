@@ -134,12 +134,35 @@ static void cache_put(struct sl_filter_cache *c, struct sl_filter *f)
 	sl_filter_free(f);
 }
 
+/* Program slot k of set s for filter text raw (from shared memory: bounded
+ * here); what names it in err. */
+static void set_prog(struct sl_filter_cache *c, struct sl_filter_set *s, unsigned k,
+		     const char *raw, const char *what, const char *name, char *err,
+		     size_t errlen, size_t *used)
+{
+	char filter[SL_FILTER_LEN], why[SL_ERR_LEN];
+
+	snprintf(filter, sizeof(filter), "%.*s", SL_FILTER_LEN - 1, raw);
+	if (!filter[0])
+		return;
+	s->prog[k] = cache_get(c, filter, why, sizeof(why));
+	if (s->prog[k]) {
+		s->ninterp += !s->prog[k]->jit;
+		return;
+	}
+	s->nbroken++;
+	if (*used < errlen)
+		*used += (size_t)snprintf(err + *used, errlen - *used, "%s%s %.*s: filter '%s': %s",
+					  *used ? "; " : "", what, SL_NAME_LEN, name, filter, why);
+}
+
 struct sl_filter_set *sl_filter_set_build(struct sl_filter_cache *c,
 					  const struct sl_table_hdr *h, char *err,
 					  size_t errlen)
 {
 	struct sl_filter_set *s = calloc(1, sizeof(*s));
 	size_t used = 0;
+	unsigned nsl;
 
 	if (errlen)
 		err[0] = '\0';
@@ -151,25 +174,22 @@ struct sl_filter_set *sl_filter_set_build(struct sl_filter_cache *c,
 	s->nshadows = h->nshadows < SL_MAX_SHADOWS ? h->nshadows : SL_MAX_SHADOWS;
 	for (unsigned r = 0; r < s->nshadows; r++) {
 		const struct sl_shadow_rec *sr = &h->shadows[r];
-		char filter[SL_FILTER_LEN], why[SL_ERR_LEN];
 
-		/* the record comes from shared memory: bound it */
-		snprintf(filter, sizeof(filter), "%.*s", SL_FILTER_LEN - 1, sr->filter);
 		if (!sr->name[0])
 			continue;
 		s->nrules++;
-		if (!filter[0])
+		set_prog(c, s, r, sr->filter, "shadow rule", sr->name, err, errlen, &used);
+	}
+	nsl = h->nslices < SL_MAX_SLICES ? h->nslices : SL_MAX_SLICES;
+	for (unsigned k = 0; k < nsl; k++) {
+		const struct sl_slice_rec *sl = &h->slices[k];
+
+		if (!sl->name[0])
 			continue;
-		s->prog[r] = cache_get(c, filter, why, sizeof(why));
-		if (s->prog[r]) {
-			s->ninterp += !s->prog[r]->jit;
-			continue;
-		}
-		s->nbroken++;
-		if (used < errlen)
-			used += (size_t)snprintf(err + used, errlen - used, "%sshadow rule %.*s: "
-						 "filter '%s': %s", used ? "; " : "",
-						 SL_NAME_LEN, sr->name, filter, why);
+		s->nslices++;
+		s->nslice_filters += sl->filter[0] != '\0';
+		set_prog(c, s, SL_FILTER_SLICE(k), sl->filter, "slice", sl->name, err, errlen,
+			 &used);
 	}
 	return s;
 }
@@ -178,7 +198,7 @@ void sl_filter_set_free(struct sl_filter_cache *c, struct sl_filter_set *s)
 {
 	if (!s)
 		return;
-	for (unsigned r = 0; r < SL_MAX_SHADOWS; r++)
+	for (unsigned r = 0; r < SL_FILTER_PROGS; r++)
 		cache_put(c, s->prog[r]);
 	free(s);
 }
@@ -222,7 +242,7 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* The rules of the table in force, copied whole.  A mapped slot is
+/* The rules and slices of the table in force, copied whole.  A mapped slot is
  * rewritten only after the publisher moved control->gen away from it, so
  * an unchanged generation around the copy means the copy is whole. */
 static void snapshot(struct sl_dp_shadow *sh)
@@ -237,6 +257,8 @@ static void snapshot(struct sl_dp_shadow *sh)
 		o->shadow_gen = h->shadow_gen;
 		o->nshadows = h->nshadows;
 		memcpy(o->shadows, h->shadows, sizeof(o->shadows));
+		o->nslices = h->nslices;
+		memcpy(o->slices, h->slices, sizeof(o->slices));
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&src->control->gen, __ATOMIC_RELAXED) == g)
 			return;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "../ebpf/sluice_layout.h"
+#include "tables.h"
 
 struct rte_mbuf;
 struct rte_bpf;
@@ -52,22 +53,25 @@ struct sl_filter_cache {
 	uint64_t reused;   /* rules served from the cache */
 };
 
-/* The programs of one table's rule set: prog[r] for shadows[r]; NULL for a
- * rule without filter (every packet passes; the core never asks) and for
+/* The programs of one table's rule set (tables.h): prog[r] for
+ * shadows[r], prog[SL_FILTER_SLICE(s)] for slices[s]; NULL for a rule or
+ * slice without filter (every packet passes; the core never asks) and for
  * one whose filter could not be loaded (it never matches). */
 struct sl_filter_set {
 	uint32_t shadow_gen;
 	uint16_t nshadows;
-	uint16_t nbroken; /* rules whose filter could not be loaded */
+	uint16_t nbroken; /* rules and slices whose filter could not be loaded */
 	uint16_t nrules;  /* rules (named slots) */
-	uint16_t ninterp; /* rules run by the interpreter (DPDK gave no JIT code) */
-	struct sl_filter *prog[SL_MAX_SHADOWS];
+	uint16_t ninterp; /* programs run by the interpreter (DPDK gave no JIT code) */
+	uint16_t nslices; /* slices (named slots) */
+	uint16_t nslice_filters; /* of those, slices with a filter */
+	struct sl_filter *prog[SL_FILTER_PROGS];
 };
 
-/* Build the set for the rules of a table header (a stable copy: see
- * sl_dp_shadow_update for the mapped tables).  Returns the set (NULL only
- * when out of memory, with err); err names every rule whose filter could
- * not be loaded ("" when all were). */
+/* Build the set for the rules and slices of a table header (a stable
+ * copy: see sl_dp_shadow_update for the mapped tables).  Returns the set
+ * (NULL only when out of memory, with err); err names every rule and slice
+ * whose filter could not be loaded ("" when all were). */
 struct sl_filter_set *sl_filter_set_build(struct sl_filter_cache *c,
 					  const struct sl_table_hdr *h, char *err,
 					  size_t errlen);
@@ -75,7 +79,7 @@ struct sl_filter_set *sl_filter_set_build(struct sl_filter_cache *c,
 void sl_filter_set_free(struct sl_filter_cache *c, struct sl_filter_set *s);
 
 /* The burst being decided, for struct sl_shadow_matcher: match(ctx, r, i)
- * runs rule r's program on pkts[i]. */
+ * runs program r (r < SL_FILTER_PROGS) on pkts[i]. */
 struct sl_filter_burst {
 	const struct sl_filter_set *set;
 	struct rte_mbuf *const *pkts;
@@ -95,7 +99,7 @@ struct sl_dp_shadow {
 	unsigned nretired;            /* sets handed over before, maybe in use */
 	struct sl_filter_set *retired[SL_SHADOW_RETIRED_MAX];
 	uint64_t last_build_us;       /* time the last set took to build */
-	struct sl_table_hdr *snap;    /* scratch: the rules as read from src */
+	struct sl_table_hdr *snap;    /* scratch: the rules and slices as read from src */
 };
 
 /* Returns 0, or -1 with err (out of memory). */

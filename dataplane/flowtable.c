@@ -103,7 +103,11 @@ uint64_t sl_ft_bytes(const struct sl_flowtable *ft)
 	return ft->map_bytes + sizeof(*ft);
 }
 
-/* 40-byte key equality as five word compares (no memcmp call). */
+/* 40-byte key equality as five word compares (no memcmp call).  The top
+ * 16 bits of the fifth word are the key's pad, which holds the slice mask
+ * and gev in a stored entry: not compared. */
+#define KEY_W4_MASK 0x0000ffffffffffffull
+
 static inline int key_eq(const struct sl_key *a, const struct sl_key *b)
 {
 	uint64_t x[5], y[5];
@@ -111,7 +115,7 @@ static inline int key_eq(const struct sl_key *a, const struct sl_key *b)
 	memcpy(x, a, sizeof(x));
 	memcpy(y, b, sizeof(y));
 	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
-		 (x[4] ^ y[4]));
+		 ((x[4] ^ y[4]) & KEY_W4_MASK));
 }
 
 static inline void fresh(struct sl_flow *f, const struct sl_key *key, uint32_t sig,

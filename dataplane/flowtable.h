@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "hash.h"
+#include "../ebpf/sluice_layout.h"
 
 /* Flow state bits. */
 #define SL_FS_TCP   0x01 /* TCP flow: state bits below are tracked */
@@ -17,23 +18,54 @@
 #define SL_FS_FIN_C 0x08 /* FIN from the client */
 #define SL_FS_FIN_S 0x10 /* FIN from the server */
 #define SL_FS_RST   0x20 /* RST from either side */
+#define SL_FS_RST_S 0x40 /* RST from the server (with SL_FS_RST): counted as
+			  * evidence when it is set; no timeout of its own */
 #define SL_FS_USED  0x80 /* entry in use */
 
+/* The byte `gev` of an entry: its group and its evidence flags. */
+#define SL_FLOW_GROUP 0x1f /* group index (SL_MAX_GROUPS 32) */
+#define SL_EV_PHASE   0x60 /* timing phase: */
+#define SL_EV_IDLE    0x00 /*   the client's next data starts the TTFB timer
+			    *   (a new UDP flow, or a TCP handshake just done) */
+#define SL_EV_SYNACK  0x20 /*   SYN seen at t0_us, awaiting the SYN-ACK */
+#define SL_EV_DATA    0x40 /*   client data seen at t0_us, awaiting the server's */
+#define SL_EV_DONE    0x60 /*   nothing more to time (also mid-stream pickups) */
+#define SL_EV_ICMP    0x80 /* an ICMP unreachable from the backend was counted */
+
+/* One cache line per flow.  The key's two pad bytes hold the slice mask
+ * and gev in a stored entry: key_eq ignores them (the lookup key's pad
+ * stays zero and the hash never covers a stored key). */
 struct sl_flow {
-	struct sl_key key;  /* 40 */
+	union {
+		struct sl_key key; /* 40 */
+		struct {
+			uint8_t key_bytes_[38]; /* the key up to its pad */
+			uint8_t slices;  /* slice mask: bit sl_slice_rec.bit of the
+					  * service's slices the flow is in */
+			uint8_t gev;     /* group (SL_FLOW_GROUP) | SL_EV_* flags */
+		};
+	};
 	uint32_t sig;       /* low half of the digest, checked before the key; its
 			     * low bits are the home slot (backward-shift
 			     * deletion needs every entry's home) */
 	uint32_t last_seen; /* ms, wrapping */
 	uint32_t gen;       /* table generation that decided the flow */
-	uint16_t service;
-	uint16_t member;
-	uint8_t group;
+	uint32_t t0_us;     /* start of the phase being timed (us, wrapping) */
+	uint8_t service;
 	uint8_t state;      /* SL_FS_* */
 	uint8_t mac[6];     /* member MAC in mac mode (survives member list changes) */
 };
 
 _Static_assert(sizeof(struct sl_flow) == 64, "one cache line per flow");
+_Static_assert(__builtin_offsetof(struct sl_flow, slices) ==
+	       __builtin_offsetof(struct sl_flow, key.pad), "slices and gev are the key's pad");
+_Static_assert(SL_MAX_SERVICES <= 256, "a flow's service is a byte");
+_Static_assert(SL_MAX_GROUPS <= SL_FLOW_GROUP + 1, "a flow's group is 5 bits");
+
+static inline uint8_t sl_flow_group(const struct sl_flow *f)
+{
+	return f->gev & SL_FLOW_GROUP;
+}
 
 /* FIN from both sides, or RST: the connection is over. */
 static inline int sl_fs_closed(uint8_t st)

@@ -589,9 +589,15 @@ static int shadow_start(struct sl_dp_worker **w, unsigned nw, const struct sl_ta
 	if (rc < 0)
 		fprintf(stderr, "sluice-dp: shadow rules of generation %u: %s (those rules never "
 			"match)\n", shadow.cur->shadow_gen, err);
-	if (shadow.cur->nrules) {
-		printf("sluice-dp: %u shadow rule%s, filters ready in %" PRIu64 " us (%s)\n",
-		       shadow.cur->nrules, shadow.cur->nrules == 1 ? "" : "s",
+	if (shadow.cur->nrules || shadow.cur->nslice_filters) {
+		char slices[48] = "";
+
+		if (shadow.cur->nslice_filters)
+			snprintf(slices, sizeof(slices), " and %u slice filter%s",
+				 shadow.cur->nslice_filters,
+				 shadow.cur->nslice_filters == 1 ? "" : "s");
+		printf("sluice-dp: %u shadow rule%s%s, filters ready in %" PRIu64 " us (%s)\n",
+		       shadow.cur->nrules, shadow.cur->nrules == 1 ? "" : "s", slices,
 		       shadow.last_build_us, shadow.cur->ninterp ?
 		       "some interpreted: DPDK returned no JIT code" : "JIT-compiled");
 		fflush(stdout);

@@ -101,6 +101,34 @@ int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
 			return -1;
 		}
 	sl_tables_shadows(hdr, cfg->shadows, cfg->nshadows);
+	if (cfg->nslices > SL_MAX_SLICES) {
+		snprintf(err, errlen, "%s: %u slices exceed the table limit (%u)", cfg->path,
+			 cfg->nslices, SL_MAX_SLICES);
+		return -1;
+	}
+	for (uint32_t k = 0; k < cfg->nslices; k++) {
+		const struct sl_cfg_slice *cs = &cfg->slices[k];
+		unsigned same = 0;
+
+		if (!cs->name[0])
+			continue;
+		if (cs->service >= cfg->nservices || !cfg->services[cs->service].name[0] ||
+		    cs->nprefixes > SL_SLICE_PREFIXES) {
+			snprintf(err, errlen, "%s: [slice %s] names service index %u of %u, %u "
+				 "prefixes (at most %u)", cfg->path, cs->name, cs->service,
+				 cfg->nservices, cs->nprefixes, SL_SLICE_PREFIXES);
+			return -1;
+		}
+		for (uint32_t j = 0; j < k; j++)
+			same += cfg->slices[j].name[0] && cfg->slices[j].service == cs->service;
+		if (same >= SL_SLICES_PER_SERVICE) {
+			snprintf(err, errlen, "%s: [slice %s]: service %s has %u slices already "
+				 "(at most %u)", cfg->path, cs->name,
+				 cfg->services[cs->service].name, same, SL_SLICES_PER_SERVICE);
+			return -1;
+		}
+	}
+	sl_tables_slices(hdr, cfg->slices, cfg->nslices);
 	/* Built from a configuration: its rule set is this generation's. */
 	hdr->shadow_gen = gen;
 	return 0;
@@ -140,6 +168,35 @@ void sl_tables_shadows(struct sl_table_hdr *hdr, const struct sl_cfg_shadow *rul
 		snprintf(sr->filter, sizeof(sr->filter), "%s", cs->filter);
 		hdr->services[cs->service].shadow_mask |= (uint16_t)(1u << r);
 		hdr->nshadows = (uint16_t)(r + 1);
+	}
+}
+
+void sl_tables_slices(struct sl_table_hdr *hdr, const struct sl_cfg_slice *slices, unsigned n)
+{
+	uint8_t taken[SL_MAX_SERVICES];
+
+	memset(taken, 0, sizeof(taken));
+	hdr->nslices = 0;
+	memset(hdr->slices, 0, sizeof(hdr->slices));
+	for (uint32_t k = 0; k < n && k < SL_MAX_SLICES; k++) {
+		const struct sl_cfg_slice *cs = &slices[k];
+		struct sl_slice_rec *sr = &hdr->slices[k];
+		unsigned bit;
+
+		/* a free slot; a service without a free bit (checked before) */
+		if (!cs->name[0] || cs->service >= SL_MAX_SERVICES ||
+		    taken[cs->service] == 0xff)
+			continue;
+		bit = (unsigned)__builtin_ctz(~(unsigned)taken[cs->service]);
+		taken[cs->service] |= (uint8_t)(1u << bit);
+		snprintf(sr->name, sizeof(sr->name), "%s", cs->name);
+		sr->service = cs->service;
+		sr->bit = (uint8_t)bit;
+		sr->nprefixes = cs->nprefixes < SL_SLICE_PREFIXES ? cs->nprefixes
+								 : SL_SLICE_PREFIXES;
+		memcpy(sr->src, cs->src, sr->nprefixes * sizeof(sr->src[0]));
+		snprintf(sr->filter, sizeof(sr->filter), "%s", cs->filter);
+		hdr->nslices = (uint16_t)(k + 1);
 	}
 }
 

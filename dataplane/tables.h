@@ -13,8 +13,15 @@
 
 #include "../ebpf/sluice_layout.h"
 
+/* Filter programs of a table's rule set (struct sl_filter_set, struct
+ * sl_shadow_matcher): shadow rule r is program r, slice slot s program
+ * SL_FILTER_SLICE(s). */
+#define SL_FILTER_SLICE(s) (SL_MAX_SHADOWS + (s))
+#define SL_FILTER_PROGS    (SL_MAX_SHADOWS + SL_MAX_SLICES)
+
 struct sl_config;
 struct sl_cfg_shadow;
+struct sl_cfg_slice;
 
 /* One slot: the header block and the group records it refers to. */
 struct sl_view {
@@ -38,7 +45,7 @@ static inline const struct sl_view *sl_src_view(const struct sl_table_src *src)
 
 /* Build a complete slot from a validated configuration: services, VIP
  * index (a service without a name, an index sluiced keeps free, is left
- * out), groups with their Maglev tables.  Returns 0, or -1 with a message
+ * out), groups with their Maglev tables, shadow rules and slices.  Returns 0, or -1 with a message
  * in err (only for inconsistencies a configuration check cannot see). */
 int sl_tables_build(struct sl_table_hdr *hdr, struct sl_group_rec *groups,
 		    const struct sl_config *cfg, uint32_t gen, char *err, size_t errlen);
@@ -53,6 +60,13 @@ uint64_t sl_shadow_seed(uint64_t seed_flow, const char *name);
  * hdr's services and seeds must be filled.  shadow_gen is left to the
  * caller.  Used by the configuration's tables and by sluiced's. */
 void sl_tables_shadows(struct sl_table_hdr *hdr, const struct sl_cfg_shadow *rules, unsigned n);
+
+/* Put n slices (slot k: slices[k]; a slice without a name is a free slot)
+ * into hdr: slices[], nslices.  Each slice of a service gets the lowest
+ * bit of the flow's slice mask its service's earlier slots left free.
+ * shadow_gen is left to the caller (slice filters are compiled with the
+ * shadow rules'). */
+void sl_tables_slices(struct sl_table_hdr *hdr, const struct sl_cfg_slice *slices, unsigned n);
 
 /* Heap-backed single-slot source built from a configuration (INI mode).
  * Returns NULL with err set on failure. */

@@ -21,7 +21,7 @@ void sl_dp_run_init(struct sl_dp_run *run, double duration_s, uint32_t idle_ms)
 	/* run->stop starts zeroed (static): a signal received during the
 	 * start-up is kept, and the workers stop at once */
 	run->tsc_hz = rte_get_tsc_hz();
-	run->ms_mult = (uint64_t)(((sl_u128)1000 << 64) / run->tsc_hz);
+	run->us_mult = (uint64_t)(((sl_u128)1000000 << 64) / run->tsc_hz);
 	run->start_tsc = rte_rdtsc();
 	if (__atomic_load_n(&run->stop, __ATOMIC_ACQUIRE) != SL_DP_RUNNING)
 		run->stop_tsc = run->start_tsc;
@@ -33,9 +33,10 @@ void sl_dp_run_init(struct sl_dp_run *run, double duration_s, uint32_t idle_ms)
 	run->idle_since = run->start_tsc;
 }
 
-static inline uint32_t now_ms(const struct sl_dp_run *run, uint64_t tsc)
+/* Microseconds since the start: a multiply and a shift. */
+static inline uint64_t now_us(const struct sl_dp_run *run, uint64_t tsc)
 {
-	return (uint32_t)(((sl_u128)(tsc - run->start_tsc) * run->ms_mult) >> 64);
+	return (uint64_t)(((sl_u128)(tsc - run->start_tsc) * run->us_mult) >> 64);
 }
 
 static inline int stopping(const struct sl_dp_run *run)
@@ -265,7 +266,7 @@ static inline unsigned shadow_flush(struct sl_dp_worker *w, unsigned p)
 }
 
 void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
-		   struct rte_mbuf **pkts, uint16_t n, uint32_t now)
+		   struct rte_mbuf **pkts, uint16_t n, uint64_t now)
 {
 	struct sl_counters *cnt = w->core.cnt;
 	/* zeroed: gcc cannot see that the loop below fills the first n */
@@ -337,7 +338,7 @@ int sl_dp_worker_main(void *arg)
 
 	while (!stopping(run)) {
 		uint64_t tsc = rte_rdtsc();
-		uint32_t now = now_ms(run, tsc);
+		uint64_t now = now_us(run, tsc);
 		const struct sl_view *v = sl_src_view(w->src);
 
 		if (w->src->acks)

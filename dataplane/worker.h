@@ -44,7 +44,7 @@ struct sl_dp_run {
 	int stop;              /* enum sl_dp_stop, set once */
 	int signo;             /* signal that stopped the run */
 	uint64_t tsc_hz;
-	uint64_t ms_mult;      /* now_ms = (tsc - start_tsc) * ms_mult >> 64 */
+	uint64_t us_mult;      /* now_us = (tsc - start_tsc) * us_mult >> 64 */
 	uint64_t start_tsc;
 	uint64_t stop_tsc;
 	uint64_t duration_tsc; /* 0: no --duration */
@@ -107,9 +107,10 @@ void sl_dp_run_reason(const struct sl_dp_run *run, char *buf, unsigned len);
 /* One burst received on port index p: count it, decide it, make the
  * shadow copies, rewrite, and queue every frame for its ports (shared by
  * sluice-dp's loop and sluice-replay).  Takes the filter set handed over
- * by sl_dp_shadow_update first, if there is a new one. */
+ * by sl_dp_shadow_update first, if there is a new one.  now_us: the
+ * microsecond clock of sl_decide_burst. */
 void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
-		   struct rte_mbuf **pkts, uint16_t n, uint32_t now);
+		   struct rte_mbuf **pkts, uint16_t n, uint64_t now_us);
 
 /* Hand every queued frame to its port (what a port does not take stays
  * queued, in order), shadow copies included. */

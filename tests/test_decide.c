@@ -38,14 +38,17 @@ static void tview_free(struct tview *t)
 	free(t->groups);
 }
 
+/* The core's clock is in microseconds; these tests count in ms. */
+#define MS(x) ((uint64_t)(x) * 1000u)
+
 static uint16_t one(struct sl_worker *w, const struct tview *t, uint8_t port, uint8_t *frame,
-		    uint16_t len, uint32_t now)
+		    uint16_t len, uint32_t now_ms)
 {
 	const uint8_t *d[1] = { frame };
 	uint16_t l[1] = { len };
 	struct sl_verdict vd = { .out = 0xffff };
 
-	sl_decide_burst(w, &t->v, port, d, l, 1, now, &vd);
+	sl_decide_burst(w, &t->v, port, d, l, 1, MS(now_ms), &vd);
 	sl_verdict_rewrite(frame, &vd); /* as the dataplane does after shadow copies */
 	return vd.out;
 }
@@ -53,7 +56,7 @@ static uint16_t one(struct sl_worker *w, const struct tview *t, uint8_t port, ui
 /* Send the first packet (SYN or UDP) of flows [first, first+n) of service
  * web (or dns) in bursts of SL_BURST; record each flow's output mask. */
 static void open_flows(struct sl_worker *w, const struct tview *t, uint32_t first, uint32_t n,
-		       uint8_t proto, uint16_t *mask, uint32_t now)
+		       uint8_t proto, uint16_t *mask, uint32_t now_ms)
 {
 	static uint8_t buf[SL_BURST][256];
 	const uint8_t *d[SL_BURST];
@@ -71,7 +74,7 @@ static void open_flows(struct sl_worker *w, const struct tview *t, uint32_t firs
 			l[j] = tb_frame(buf[j], &f, 0, SL_TCP_SYN, 0);
 			d[j] = buf[j];
 		}
-		sl_decide_burst(w, &t->v, TC_CLIENT, d, l, b, now, vd);
+		sl_decide_burst(w, &t->v, TC_CLIENT, d, l, b, MS(now_ms), vd);
 		for (uint16_t j = 0; j < b; j++)
 			mask[i + j] = vd[j].out;
 	}
@@ -572,10 +575,10 @@ static void test_expiry(void)
 	active = w.cnt->grp[TC_S_DNS][TC_G_BLUE].active + w.cnt->grp[TC_S_DNS][TC_G_GREEN].active;
 	CU_ASSERT_EQUAL(active, N);
 	for (int i = 0; i < 1000; i++)
-		sl_worker_sweep(&w, 500); /* not yet idle long enough */
+		sl_worker_sweep(&w, MS(500)); /* not yet idle long enough */
 	CU_ASSERT_EQUAL(w.cnt->expired, 0);
 	for (int i = 0; i < 1000; i++)
-		sl_worker_sweep(&w, 2001);
+		sl_worker_sweep(&w, MS(2001));
 	CU_ASSERT_EQUAL(w.cnt->expired, N);
 	active = w.cnt->grp[TC_S_DNS][TC_G_BLUE].active + w.cnt->grp[TC_S_DNS][TC_G_GREEN].active;
 	CU_ASSERT_EQUAL(active, 0);

@@ -1,6 +1,7 @@
 /* Flow table: hits, collisions, expiry and reuse, TCP timeouts, capacity,
  * sweep with backward shift across the array end, and a randomized run
  * against a reference model. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,18 +131,22 @@ static void test_insert_hit(void)
 	CU_ASSERT_EQUAL(f->sig, (uint32_t)d);
 	CU_ASSERT_EQUAL(f->last_seen, 10);
 	CU_ASSERT_EQUAL(f->state, SL_FS_USED);
-	CU_ASSERT(f->gen == 0 && f->service == 0 && f->member == 0 && f->group == 0);
+	CU_ASSERT(f->gen == 0 && f->service == 0 && f->t0_us == 0);
+	CU_ASSERT(f->gev == 0 && f->slices == 0);
 	CU_ASSERT_EQUAL(ft->count, 1);
 
-	f->member = 7;
-	f->group = 1;
+	f->t0_us = 7;
+	/* the stored key's pad bytes hold the slice mask and gev: the
+	 * lookups below (pad zero) still find the entry */
+	f->gev = 0xe1;
+	f->slices = 0x81;
 	f->gen = 3;
 	f->state |= SL_FS_TCP | SL_FS_SYN;
 	memcpy(f->mac, "\x02\x00\x00\x00\x0b\x01", 6);
 	g = sl_ft_lookup_insert(ft, &k, d, 40, &r, &old);
 	CU_ASSERT_EQUAL(r, SL_FT_HIT);
 	CU_ASSERT_PTR_EQUAL(g, f);
-	CU_ASSERT_EQUAL(g->member, 7);
+	CU_ASSERT_EQUAL(g->t0_us, 7);
 	CU_ASSERT_EQUAL(g->last_seen, 10); /* the caller refreshes it */
 	CU_ASSERT_EQUAL(memcmp(g->mac, "\x02\x00\x00\x00\x0b\x01", 6), 0);
 	CU_ASSERT_PTR_EQUAL(sl_ft_lookup(ft, &k, d, 40), f);
@@ -175,14 +180,14 @@ static void test_collisions(void)
 		CU_ASSERT_FATAL(f[i] != NULL);
 		CU_ASSERT_EQUAL(r, SL_FT_NEW);
 		CU_ASSERT_EQUAL(f[i] - ft->slots, 5 + i);
-		f[i]->member = (uint16_t)(1000 + i);
+		f[i]->t0_us = (uint16_t)(1000 + i);
 	}
 	CU_ASSERT_EQUAL(ft->count, 12);
 	for (uint32_t i = 0; i < 12; i++) {
 		struct sl_flow *g = sl_ft_lookup(ft, &k[i], d[i], 1);
 
 		CU_ASSERT_PTR_EQUAL(g, f[i]);
-		CU_ASSERT_EQUAL(g ? g->member : 0, 1000 + i);
+		CU_ASSERT_EQUAL(g ? g->t0_us : 0, 1000 + i);
 		g = sl_ft_lookup_insert(ft, &k[i], d[i], 1, &r, &old);
 		CU_ASSERT_EQUAL(r, SL_FT_HIT);
 		CU_ASSERT_PTR_EQUAL(g, f[i]);
@@ -207,8 +212,10 @@ static void test_expiry(void)
 	CU_ASSERT_FATAL(ft != NULL);
 	f = sl_ft_lookup_insert(ft, &k, d, t0, &r, &old);
 	CU_ASSERT_FATAL(f != NULL);
-	f->member = 42;
+	f->t0_us = 42;
 	f->service = 3;
+	f->slices = 0xff;
+	f->gev = 0xff;
 	/* other (UDP) timeout 300: live at +300, expired at +301 */
 	CU_ASSERT_PTR_EQUAL(sl_ft_lookup(ft, &k, d, t0 + 300), f);
 	CU_ASSERT_PTR_NULL(sl_ft_lookup(ft, &k, d, t0 + 301));
@@ -216,12 +223,15 @@ static void test_expiry(void)
 	g = sl_ft_lookup_insert(ft, &k, d, t0 + 301, &r, &old);
 	CU_ASSERT_EQUAL(r, SL_FT_REUSED);
 	CU_ASSERT_PTR_EQUAL(g, f);
-	CU_ASSERT_EQUAL(memcmp(&old.key, &k, sizeof(k)), 0);
-	CU_ASSERT_EQUAL(old.member, 42);
+	/* the key up to its pad (the slice mask and gev of the old entry) */
+	CU_ASSERT_EQUAL(memcmp(&old.key, &k, offsetof(struct sl_key, pad)), 0);
+	CU_ASSERT_EQUAL(old.t0_us, 42);
 	CU_ASSERT_EQUAL(old.service, 3);
 	CU_ASSERT_EQUAL(old.last_seen, t0);
-	CU_ASSERT_EQUAL(g->member, 0);
+	CU_ASSERT_EQUAL(g->t0_us, 0);
 	CU_ASSERT_EQUAL(g->service, 0);
+	CU_ASSERT_EQUAL(old.gev, 0xff);
+	CU_ASSERT(g->slices == 0 && g->gev == 0);
 	CU_ASSERT_EQUAL(g->state, SL_FS_USED);
 	CU_ASSERT_EQUAL(g->last_seen, t0 + 301);
 	CU_ASSERT_EQUAL(ft->count, 1);
@@ -231,7 +241,7 @@ static void test_expiry(void)
 	h = sl_ft_lookup_insert(ft, &k2, d2, t0 + 400, &r, &old);
 	CU_ASSERT_EQUAL(r, SL_FT_NEW);
 	CU_ASSERT_EQUAL(h - ft->slots, 127);
-	h->member = 9;
+	h->t0_us = 9;
 	g = sl_ft_lookup_insert(ft, &k3, d3, t0 + 602, &r, &old);
 	CU_ASSERT_EQUAL(r, SL_FT_REUSED);
 	CU_ASSERT_PTR_EQUAL(g, f);
@@ -409,7 +419,7 @@ static void sweep_case(uint64_t seed, uint32_t budget_step)
 		f = sl_ft_lookup_insert(ft, &k[i], d[i], 0, &r, &old);
 		CU_ASSERT_FATAL(f != NULL);
 		CU_ASSERT_EQUAL(r, SL_FT_NEW);
-		f->member = (uint16_t)(500 + i);
+		f->t0_us = (uint16_t)(500 + i);
 	}
 	/* Refresh about half of them afterwards (inserting at 0 would take
 	 * over entries stamped 1000: the clock difference wraps). */
@@ -439,7 +449,7 @@ static void sweep_case(uint64_t seed, uint32_t budget_step)
 		f = sl_ft_lookup(ft, &k[i], d[i], 1100);
 		if (live[i]) {
 			CU_ASSERT_PTR_NOT_NULL(f);
-			CU_ASSERT_EQUAL(f ? f->member : 0, 500 + i);
+			CU_ASSERT_EQUAL(f ? f->t0_us : 0, 500 + i);
 		} else {
 			CU_ASSERT_PTR_NULL(f);
 		}
@@ -592,14 +602,14 @@ static void random_run(uint32_t capacity, uint32_t nhomes, uint64_t seed, uint32
 			}
 			if (f && res != SL_FT_HIT) {
 				failures += f->state != SL_FS_USED || f->last_seen != ctx.now ||
-					    f->member || f->gen ||
+					    f->t0_us || f->gen ||
 					    memcmp(&f->key, &keys[id], sizeof(keys[id]));
 			}
 			if (f) {
 				/* The caller's part: refresh and fill. */
 				f->last_seen = ctx.now;
 				f->state = STATES[sm64(&r64) % sizeof(STATES)];
-				f->member = (uint16_t)sm64(&r64);
+				f->t0_us = (uint16_t)sm64(&r64);
 				f->gen = op;
 				rf->present = 1;
 				rf->e = *f;

@@ -11,6 +11,7 @@ void sl_test_register_maglev(void);
 void sl_test_register_flowtable(void);
 void sl_test_register_tables(void);
 void sl_test_register_decide(void);
+void sl_test_register_evidence(void);
 void sl_test_register_config(void);
 void sl_test_register_dpstats(void);
 void sl_test_register_maps(void);

@@ -20,6 +20,7 @@ int main(int argc, char **argv)
 	sl_test_register_flowtable();
 	sl_test_register_tables();
 	sl_test_register_decide();
+	sl_test_register_evidence();
 	sl_test_register_config();
 	sl_test_register_dpstats();
 	sl_test_register_maps();

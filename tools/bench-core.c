@@ -126,8 +126,9 @@ static int run(uint32_t flows, double secs)
 
 		for (uint16_t j = 0; j < b; j++)
 			data[j] = pkts + (size_t)(i + j) * 64;
-		sl_decide_burst(&w, sl_src_view(src), 0, data, len, b, 1, out);
-		sl_worker_sweep(&w, 1);
+		/* the clock in us: 1 ms, then 2 ms */
+		sl_decide_burst(&w, sl_src_view(src), 0, data, len, b, 1000, out);
+		sl_worker_sweep(&w, 1000);
 	}
 	c1 = __rdtsc();
 	t1 = now_s();
@@ -143,8 +144,8 @@ static int run(uint32_t flows, double secs)
 				if (++next == flows)
 					next = 0;
 			}
-			sl_decide_burst(&w, sl_src_view(src), 0, data, len, SL_BURST, 2, out);
-			sl_worker_sweep(&w, 2);
+			sl_decide_burst(&w, sl_src_view(src), 0, data, len, SL_BURST, 2000, out);
+			sl_worker_sweep(&w, 2000);
 			n += SL_BURST;
 		}
 		t1 = now_s();

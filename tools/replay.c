@@ -99,7 +99,8 @@ struct replay {
 	unsigned nstash;
 
 	uint64_t clock_ns;             /* packet clock, never goes back (start: rep.first_ns) */
-	uint32_t now32;                /* ms after the first packet: the core's clock */
+	uint64_t now_us;               /* us after the first packet: the core's clock */
+	uint32_t now32;                /* the same in ms: the flow table's clock */
 	uint64_t pkt_no;               /* the packet being handled (1-based) */
 	uint64_t svc_ports[1024];      /* bit per port number some service uses */
 	int any_reset;                 /* some service of the table has a reset_gen */
@@ -491,7 +492,7 @@ static void group_changes(struct replay *r)
 		if (!pi->tracked)
 			continue;
 		f = sl_ft_lookup(r->w->core.ft, &pi->key, pi->dig, r->now32);
-		if (!f || f->group == pi->group)
+		if (!f || sl_flow_group(f) == pi->group)
 			continue;
 		for (j = 0; j < i; j++)
 			if (r->info[j].tracked && r->info[j].dig == pi->dig &&
@@ -515,11 +516,11 @@ static void burst_send(struct replay *r)
 
 	if (n == 0)
 		return;
-	sl_dp_forward(w, view(r), port, r->burst, n, r->now32);
+	sl_dp_forward(w, view(r), port, r->burst, n, r->now_us);
 	sl_dp_flush(w);
 	if (port == w->core.client_port)
 		group_changes(r);
-	sl_worker_sweep(&w->core, r->now32);
+	sl_worker_sweep(&w->core, r->now_us);
 	rp_slice_cur(&r->rep)->packets += n;
 	r->bn = 0;
 }
@@ -579,7 +580,7 @@ static unsigned arrival_port(struct replay *r, const uint8_t *d, uint32_t len,
 			burst_send(r);
 		pi->dig = sl_key_digest(&pi->key, &p, h->seed_flow);
 		f = sl_ft_lookup(core->ft, &pi->key, pi->dig, r->now32);
-		g = f ? f->group : h->services[s].champion;
+		g = f ? sl_flow_group(f) : h->services[s].champion;
 		return g < h->ngroups ? v->groups[g].port : v->groups[h->services[s].champion].port;
 	}
 	/* a live flow moves only when decided before its service's reset_gen
@@ -594,7 +595,7 @@ static unsigned arrival_port(struct replay *r, const uint8_t *d, uint32_t len,
 	if (f && f->gen < h->services[s].reset_gen &&
 	    !((f->state & SL_FS_TCP) && sl_fs_closed(f->state))) {
 		pi->tracked = 1;
-		pi->group = f->group;
+		pi->group = sl_flow_group(f);
 		pi->state = f->state;
 		pi->svc = (int16_t)s;
 	}
@@ -784,7 +785,7 @@ static int events(struct replay *r, uint64_t rel_ns)
 	while (r->next_action < r->sched.n &&
 	       rel_ns >= r->sched.a[r->next_action].at_ms * 1000000u) {
 		if (!boundary) {
-			sl_worker_sweep_all(&r->w->core, r->now32);
+			sl_worker_sweep_all(&r->w->core, r->now_us);
 			if (rp_slice_begin(&r->rep, rel_ns, r->pkt_no, r->w->core.cnt))
 				return EXIT_RUNTIME;
 			boundary = 1;
@@ -798,7 +799,7 @@ static int events(struct replay *r, uint64_t rel_ns)
 		int step = sl_state_deadline(r->d->st) <= abs_ms;
 
 		if (step && !boundary) {
-			sl_worker_sweep_all(&r->w->core, r->now32);
+			sl_worker_sweep_all(&r->w->core, r->now_us);
 			if (rp_slice_begin(&r->rep, rel_ns, r->pkt_no, r->w->core.cnt))
 				return EXIT_RUNTIME;
 			boundary = 1;
@@ -941,7 +942,8 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 		else
 			r->clock_ns = ts;
 		rel = r->clock_ns - r->rep.first_ns;
-		r->now32 = (uint32_t)(rel / 1000000u);
+		r->now_us = rel / 1000u;
+		r->now32 = sl_clock_ms(r->now_us);
 		if (unlikely(rel >= next_ns)) {
 			rc = events(r, rel);
 			if (rc)
@@ -989,7 +991,7 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 	burst_send(r);
 	sl_dp_drain(r->w);
 	loop_s = mono_s() - loop_start;
-	sl_worker_sweep_all(&r->w->core, r->now32);
+	sl_worker_sweep_all(&r->w->core, r->now_us);
 	r->rep.packets = r->pkt_no;
 	r->rep.last_ns = r->clock_ns;
 	rp_slice_close(&r->rep, r->clock_ns - r->rep.first_ns, r->w->core.cnt);
