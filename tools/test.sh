@@ -87,6 +87,7 @@ stage live python3 "$root/tests/live_netns.py" --build "$root/build"
 stage cli python3 "$root/tests/cli.py" --build "$root/build"
 stage guards python3 "$root/tests/guards.py" --build "$root/build"
 stage control-e2e python3 "$root/tests/control_e2e.py" --build "$root/build"
+stage guards-live python3 "$root/tests/guards_live.py" --build "$root/build"
 stage churn python3 "$root/tests/churn.py" --build "$root/build"
 stage replay python3 "$root/tests/replay.py" --build "$root/build"
 
