@@ -364,6 +364,43 @@ at 1h undo dns   # after the capture: not reached
 """
 
 
+GUARD_SCHED = """\
+at 2s rollout start web --steps 5%,20%,100% --dwell 4s --guard web-checkout
+at 3s evidence push web --group blue --signal checkout-errors --total 95000 --bad 1710
+at 4s evidence push web --group green --signal checkout-errors --total 5000 --bad 230
+"""
+
+
+@test
+def rehearsal_guard_abort(tmp):
+    """A guard in a rehearsal: pushed counts in the schedule (the seed's 1.8 %
+    vs 4.6 %) make the guard abort at packet time; the report and the summary
+    name the guard's action, and no new flow reaches green after it."""
+    sched = write(os.path.join(tmp, "guard.sched"), GUARD_SCHED)
+    out = os.path.join(tmp, "out")
+    rep, so, _ = replay_ok(out, sched, config=os.path.join(ROOT, "conf", "guards.ini"))
+    by = [(a["by"], a.get("line"), a["status"]) for a in rep["actions"]]
+    want = [("schedule", 1, "changed"), ("schedule", 2, "changed"),
+            ("schedule", 3, "changed"), ("guard", None, "changed")]
+    check(by == want, f"actions {by}, expected {want}")
+    g = rep["actions"][3]
+    check(g["reason"].startswith("guard web-checkout: challenger 4.60 % vs champion 1.80 % "
+                                 "on 5000 / 95000 flows: failed"), f"reason {g['reason']}")
+    check(g["applied_ms"] == rep["actions"][2]["applied_ms"], "the abort is not at the push")
+    last = rep["slices"][-1]
+    check(last["services"]["web"]["configured_share_bp"] == 0 and
+          last["services"]["web"]["groups"]["green"]["new_flows"] == 0 and
+          last["actions"] == [2, 3], f"last slice {last['services']['web']} {last['actions']}")
+    with open(os.path.join(out, "journal.jsonl")) as f:
+        j = [json.loads(x) for x in f]
+    check([e["cmd"] for e in j] == ["init", "rollout_start", "evidence_push", "evidence_push",
+                                    "rollout_abort"] and
+          j[4]["actor"] == "guard web-checkout" and j[4]["guard"]["challenger"]["bad"] == 230,
+          f"journal {[(e['cmd'], e['actor']) for e in j]}")
+    check("1 guard action" in so and "guard web-checkout: challenger 4.60 %" in so,
+          f"summary:\n{so}")
+
+
 @test
 def rehearsal_canary_rollout_abort(tmp):
     """canary -> rollout (a step taken by the daemon's timer at packet

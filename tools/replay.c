@@ -657,7 +657,9 @@ static void daemon_stop(struct replay *r)
 	sl_log_sink(NULL, NULL);
 }
 
-/* Rollout steps the daemon's timer took: its journal says which. */
+/* Rollout steps the daemon's timer took, and what guards did (an abort
+ * or a pause, at a look of the timer or at a pushed count): its journal
+ * says which. */
 static void plan_steps(struct replay *r, uint64_t rel_ns)
 {
 	FILE *f = fopen(r->journal, "r");
@@ -674,10 +676,11 @@ static void plan_steps(struct replay *r, uint64_t rel_ns)
 			struct rp_action *a;
 
 			r->journal_off += n;
-			if (actor && !strcmp(actor, "plan")) {
+			if (actor && (!strcmp(actor, "plan") || !strncmp(actor, "guard", 5))) {
 				const char *why = json_string_value(json_object_get(e, "reason"));
 
-				a = rp_action_add(&r->rep, 1, 0, 0, why ? why : "rollout step");
+				a = rp_action_add(&r->rep, strcmp(actor, "plan") ? RP_BY_GUARD :
+						  RP_BY_PLAN, 0, 0, why ? why : "rollout step");
 				if (a) {
 					a->status = RP_CHANGED;
 					a->applied_ns = rel_ns;
@@ -732,7 +735,8 @@ static int action_apply(struct replay *r, unsigned k, uint64_t rel_ns)
 		a->status = json_is_false(json_object_get(res, "changed")) ? RP_UNCHANGED :
 									      RP_CHANGED;
 		json_decref(rep);
-		journal_skip(r);
+		/* the action's own entry is skipped; a guard it set off is not */
+		plan_steps(r, rel_ns);
 		return 0;
 	}
 	a->status = RP_REFUSED;

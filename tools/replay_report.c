@@ -289,7 +289,8 @@ static json_t *action_json(const struct rp_report *r, unsigned k)
 {
 	const struct rp_action *a = &r->actions[k];
 	json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "index", (int)k, "by",
-			      a->by_plan ? "plan" : "schedule", a->by_plan ? "reason" : "command",
+			      a->by_plan == RP_BY_GUARD ? "guard" : a->by_plan ? "plan" :
+			      "schedule", a->by_plan ? "reason" : "command",
 			      a->command, "status", status_name(a->status));
 
 	if (!o)
@@ -576,7 +577,7 @@ void rp_report_text(const struct rp_report *r, FILE *f)
 	const struct sl_config *cfg = r->cfg;
 	const struct sl_counters *c = r->total;
 	struct rule_total *rt = calloc(MAX_RULE_NAMES, sizeof(*rt));
-	unsigned counts[4] = { 0 }, nplan = 0, nrt;
+	unsigned counts[4] = { 0 }, nplan = 0, nguard = 0, nrt;
 
 	fprintf(f, "sluice-replay: %s: %llu packets, %llu bytes, %.3f s of traffic; %s%s%s\n",
 		r->input_path, (unsigned long long)r->packets, (unsigned long long)r->bytes,
@@ -636,17 +637,20 @@ void rp_report_text(const struct rp_report *r, FILE *f)
 	}
 	free(rt);
 	for (unsigned k = 0; k < r->nactions; k++) {
-		if (r->actions[k].by_plan)
+		if (r->actions[k].by_plan == RP_BY_GUARD)
+			nguard++;
+		else if (r->actions[k].by_plan)
 			nplan++;
 		else
 			counts[r->actions[k].status]++;
 	}
 	if (r->schedule_path)
 		fprintf(f, "  schedule: %u applied (%u changed, %u unchanged), %u refused, %u not "
-			"reached (after the last packet); %u rollout step%s by the plan; journal "
-			"%s/journal.jsonl\n", counts[RP_CHANGED] + counts[RP_UNCHANGED],
-			counts[RP_CHANGED], counts[RP_UNCHANGED], counts[RP_REFUSED],
-			counts[RP_NOT_REACHED], nplan, nplan == 1 ? "" : "s", r->outdir);
+			"reached (after the last packet); %u rollout step%s by the plan; %u guard "
+			"action%s; journal %s/journal.jsonl\n",
+			counts[RP_CHANGED] + counts[RP_UNCHANGED], counts[RP_CHANGED],
+			counts[RP_UNCHANGED], counts[RP_REFUSED], counts[RP_NOT_REACHED], nplan,
+			nplan == 1 ? "" : "s", nguard, nguard == 1 ? "" : "s", r->outdir);
 	fprintf(f, "  replayed in %.3f s: %.2f M packets/s\n", r->elapsed_s, r->pps / 1e6);
 	for (unsigned k = 0; k < r->nactions; k++) {
 		const struct rp_action *a = &r->actions[k];

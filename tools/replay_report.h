@@ -49,7 +49,9 @@ struct rp_slice {
 enum rp_status { RP_NOT_REACHED = 0, RP_CHANGED, RP_UNCHANGED, RP_REFUSED };
 
 struct rp_action {
-	int by_plan;                  /* a rollout step the daemon's timer took */
+	int by_plan;                  /* 0: a schedule line; RP_BY_PLAN: a rollout
+					 step the daemon's timer took; RP_BY_GUARD:
+					 a guard's abort or pause */
 	unsigned line;                /* schedule line (by_plan 0) */
 	uint64_t at_ms;               /* schedule time (by_plan 0) */
 	char *command;                /* schedule text, or the step's reason */
@@ -82,6 +84,9 @@ int rp_report_init(struct rp_report *r, const struct sl_config *cfg);
 void rp_report_free(struct rp_report *r);
 
 /* A new action (returns it, NULL when out of memory); command is copied. */
+#define RP_BY_PLAN 1
+#define RP_BY_GUARD 2
+
 struct rp_action *rp_action_add(struct rp_report *r, int by_plan, unsigned line,
 				uint64_t at_ms, const char *command);
 
