@@ -466,7 +466,8 @@ static void guard_act(struct sl_daemon *d, int s, unsigned i, uint64_t now)
 static void guards_look(struct sl_daemon *d, uint64_t now)
 {
 	struct sl_state *st = d->st;
-	uint32_t nw = sl_maps_workers(&d->maps);
+	const struct sl_counters *stats = d->local_stats ? d->local_stats : d->maps.stats;
+	uint32_t nw = d->local_stats ? 1 : sl_maps_workers(&d->maps);
 
 	for (int s = 0; s < st->nservices; s++) {
 		struct sl_svc *sv = &st->svc[s];
@@ -488,7 +489,7 @@ static void guards_look(struct sl_daemon *d, uint64_t now)
 			}
 		}
 		sl_guards_look(d->board, s, &sv->ro, sv->st.champion, sv->st.challenger, st->base,
-			       d->maps.stats, nw, d->pushed, now, &out);
+			       stats, nw, d->pushed, now, &out);
 		for (uint32_t i = 0; i < SL_RO_MAX_GUARDS && i < sv->ro.nguards; i++) {
 			struct sl_guard_run *r = &d->board->r[s][i];
 

@@ -53,6 +53,9 @@ struct sl_daemon {
 	 * with the reason; none of it journaled but the pushes, so a
 	 * restarted sluiced starts every guard's window again. */
 	struct sl_guard_board *board;
+	/* In-process use (sluice-replay): the one worker's counters, read by
+	 * the guards instead of the stats map. */
+	const struct sl_counters *local_stats;
 	struct sl_pushed *pushed;
 	uint8_t held[SL_MAX_SERVICES];
 	char (*held_why)[320];          /* [SL_MAX_SERVICES] */

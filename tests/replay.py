@@ -401,6 +401,143 @@ def rehearsal_guard_abort(tmp):
           f"summary:\n{so}")
 
 
+RST_GUARD = """
+[guard web-resets]
+service = web
+signal = rst
+min_flows = 20
+alpha = 1%
+on_fail = abort
+on_inconclusive = hold
+"""
+
+
+def tcp_frame(src_port, to_server, flags, seq, ack, payload=b""):
+    """An Ethernet/IPv4/TCP frame of a web flow (client 198.51.100.7)."""
+    ip = bytearray(20)
+    ip[0], ip[8], ip[9] = 0x45, 64, 6
+    struct.pack_into(">H", ip, 2, 40 + len(payload))
+    client, server = bytes([198, 51, 100, 7]), bytes([192, 0, 2, 10])
+    ip[12:16], ip[16:20] = (client, server) if to_server else (server, client)
+    tcp = bytearray(20)
+    ports = (src_port, 443) if to_server else (443, src_port)
+    struct.pack_into(">HHII", tcp, 0, ports[0], ports[1], seq, ack)
+    tcp[12], tcp[13] = 0x50, flags
+    struct.pack_into(">H", tcp, 14, 65535)
+    macs = (ROUTER_MAC + bytes.fromhex("020000000101") if to_server else
+            bytes.fromhex("020000000101") + ROUTER_MAC)
+    return macs + b"\x08\x00" + bytes(ip) + bytes(tcp) + payload
+
+
+def web_flows(n, reset=frozenset()):
+    """n TCP flows to web, one every 100 ms from t0 (ports 20000..): handshake,
+    a request, then the server's answer and a clean close, or the server's
+    RST for the ports in reset.  Returns [(ts_ns, frame)]."""
+    t0, ms = 1700000000 * 10**9, 10**6
+    recs = []
+    for i in range(n):
+        p, t = 20000 + i, t0 + i * 100 * ms
+        SYN, ACK, PSH, FIN, RST = 0x02, 0x10, 0x08, 0x01, 0x04
+        recs += [(t, tcp_frame(p, True, SYN, 1000, 0)),
+                 (t + 1 * ms, tcp_frame(p, False, SYN | ACK, 5000, 1001)),
+                 (t + 2 * ms, tcp_frame(p, True, ACK, 1001, 5001)),
+                 (t + 3 * ms, tcp_frame(p, True, PSH | ACK, 1001, 5001, b"GET / HTTP/1.0\r\n"))]
+        if p in reset:
+            recs.append((t + 5 * ms, tcp_frame(p, False, RST | ACK, 5001, 1017)))
+        else:
+            recs += [(t + 5 * ms, tcp_frame(p, False, PSH | ACK, 5001, 1017, b"HTTP/1.0 200")),
+                     (t + 6 * ms, tcp_frame(p, True, FIN | ACK, 1017, 5013)),
+                     (t + 7 * ms, tcp_frame(p, False, FIN | ACK, 5013, 1018)),
+                     (t + 8 * ms, tcp_frame(p, True, ACK, 1018, 5014))]
+    return sorted(recs, key=lambda r: r[0])
+
+
+def log_evalue(na, xa, nb, xb):
+    """control/sequential.h's statistic at margin 0, recomputed: Jeffreys
+    mixture over the binomial likelihood maximised under p_b <= p_a."""
+    from math import lgamma, log, pi
+
+    def lbeta(a, b):
+        return lgamma(a) + lgamma(b) - lgamma(a + b)
+
+    def ll(x, n, p):
+        return (x * log(p) if x else 0.0) + ((n - x) * log(1 - p) if n - x else 0.0)
+    num = lbeta(xa + .5, na - xa + .5) + lbeta(xb + .5, nb - xb + .5) - 2 * log(pi)
+    if nb == 0 or na == 0 or xb / nb <= xa / na:
+        den = ll(xa, na, xa / na if na else 0) + ll(xb, nb, xb / nb if nb else 0)
+    else:
+        p = (xa + xb) / (na + nb)
+        den = ll(xa, na, p) + ll(xb, nb, p)
+    return num - den
+
+
+@test
+def guard_on_green_resets(tmp):
+    """A capture whose green flows get RSTs from the server: the rst guard
+    fails and aborts the rehearsed rollout; its counts (flows and resets of
+    each group in the step's window) and its statistic are recomputed from
+    the output pcaps and the input; the same capture without the RSTs lets
+    the rollout run."""
+    conf = write(os.path.join(tmp, "guard.ini"), open(DEMO_INI).read() + RST_GUARD)
+    sched = write(os.path.join(tmp, "s.sched"),
+                  "at 500ms rollout start web --steps 20%,50% --dwell 60s\n")
+    n = 400
+    healthy = os.path.join(tmp, "healthy.pcap")
+    write_pcap(healthy, web_flows(n))
+    out1 = os.path.join(tmp, "out1")
+    rep1, so1, _ = replay_ok(out1, sched, config=conf, inp=healthy)
+    check([a["by"] for a in rep1["actions"]] == ["schedule"] and "0 guard actions" in so1,
+          f"healthy capture: actions {rep1['actions']}")
+    model(healthy, out1, rep1)
+
+    def green_ports(out):
+        return {int.from_bytes(fr[34:36], "big") for _, fr in
+                read_records(os.path.join(out, "green.pcap"))[0] if fr[47] == 0x02}
+    green = sorted(green_ports(out1))
+    check(len(green) > 40, f"only {len(green)} green flows")
+    bad = frozenset(p for i, p in enumerate(green) if i % 5 < 2)  # 40 % of green's
+    inp = os.path.join(tmp, "resets.pcap")
+    recs = web_flows(n, bad)
+    write_pcap(inp, recs)
+    out = os.path.join(tmp, "out2")
+    rep, so, _ = replay_ok(out, sched, config=conf, inp=inp)
+    model(inp, out, rep)
+    # the same decisions up to the abort (then every new flow is blue's)
+    check(green_ports(out) <= set(green), "the RSTs changed which flows went to green")
+    acts = rep["actions"]
+    check([a["by"] for a in acts] == ["schedule", "guard"] and
+          acts[1]["reason"].startswith("guard web-resets: challenger ") and
+          "failed (log E " in acts[1]["reason"] and "1 guard action" in so,
+          f"actions {acts}")
+    # the slice the guard ended: green gets no new flow after it
+    last = rep["slices"][-1]
+    check(last["actions"] == [1] and last["services"]["web"]["configured_share_bp"] == 0 and
+          last["services"]["web"]["groups"]["green"]["new_flows"] == 0, f"last slice {last}")
+    with open(os.path.join(out, "journal.jsonl")) as f:
+        abort = [json.loads(x) for x in f][-1]
+    check(abort["actor"] == "guard web-resets", f"last entry {abort}")
+    g = abort["guard"]
+    # the window: packets from the rollout's start up to the guard's look
+    lo, hi = acts[0]["packet"] - 1, acts[1]["packet"] - 1
+    flows = {"blue": 0, "green": 0}
+    resets = {"blue": 0, "green": 0}
+    for ts, fr in recs[lo:hi]:
+        port = int.from_bytes(fr[34:36] if fr[30:34] == bytes([192, 0, 2, 10]) else
+                              fr[36:38], "big")
+        grp = "green" if port in green else "blue"
+        if fr[47] == 0x02:
+            flows[grp] += 1
+        if fr[47] & 0x04:
+            resets[grp] += 1
+    want = {"champion": (flows["blue"], resets["blue"]),
+            "challenger": (flows["green"], resets["green"])}
+    got = {r: (g[r]["flows"], g[r]["bad"]) for r in ("champion", "challenger")}
+    check(got == want, f"guard counts {got}, recomputed from the capture {want}")
+    stat = log_evalue(flows["blue"], resets["blue"], flows["green"], resets["green"])
+    check(abs(stat - g["statistic"]) < 1e-6 and stat >= g["threshold"],
+          f"statistic {g['statistic']}, recomputed {stat}, threshold {g['threshold']}")
+
+
 @test
 def rehearsal_canary_rollout_abort(tmp):
     """canary -> rollout (a step taken by the daemon's timer at packet

@@ -705,6 +705,15 @@ static void journal_skip(struct replay *r)
 		r->journal_off = (long)st.st_size;
 }
 
+/* The daemon journaled something since plan_steps last read (a guard's
+ * pause publishes nothing). */
+static int journal_grew(const struct replay *r)
+{
+	struct stat st;
+
+	return stat(r->journal, &st) == 0 && (long)st.st_size > r->journal_off;
+}
+
 /* Apply schedule action k; 0, or an exit status (refused). */
 static int action_apply(struct replay *r, unsigned k, uint64_t rel_ns)
 {
@@ -800,7 +809,7 @@ static int events(struct replay *r, uint64_t rel_ns)
 	}
 	for (int i = 0; i < 64 && abs_ms >= sl_daemon_next_ms(r->d); i++) {
 		uint32_t gen = r->d->st->gen;
-		int step = sl_state_deadline(r->d->st) <= abs_ms;
+		int step = sl_state_deadline_skip(r->d->st, r->d->held) <= abs_ms;
 
 		if (step && !boundary) {
 			sl_worker_sweep_all(&r->w->core, r->now_us);
@@ -810,7 +819,15 @@ static int events(struct replay *r, uint64_t rel_ns)
 		}
 		r->d->clock_ms = abs_ms;
 		sl_daemon_timer(r->d, abs_ms);
-		if (r->d->st->gen != gen || step)
+		if ((r->d->st->gen != gen || journal_grew(r)) && !boundary) {
+			/* a guard acted at this look: the slice ends here (no
+			 * packet came in between) */
+			sl_worker_sweep_all(&r->w->core, r->now_us);
+			if (rp_slice_begin(&r->rep, rel_ns, r->pkt_no, r->w->core.cnt))
+				return EXIT_RUNTIME;
+			boundary = 1;
+		}
+		if (r->d->st->gen != gen || step || journal_grew(r))
 			plan_steps(r, rel_ns);
 	}
 	if (boundary)
@@ -916,6 +933,7 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 	if (daemon_start(r, rc ? ts / 1000000u : 0) != 0 || worker_init(r) != 0)
 		return EXIT_RUNTIME;
 	journal_skip(r);
+	r->d->local_stats = r->w->core.cnt; /* the guards read this worker's evidence */
 	r->w->src = &r->src;
 	if (sl_dp_shadow_init(&r->shadow, &r->src, &r->w, 1, NULL, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluice-replay: %s\n", err);
