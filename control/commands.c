@@ -597,6 +597,11 @@ static json_t *guards_json(const struct sl_daemon *d, int s, uint64_t now)
 	return list;
 }
 
+json_t *sl_daemon_guards(const struct sl_daemon *d, int svc, uint64_t now_ms)
+{
+	return guards_json(d, svc, now_ms);
+}
+
 /* The guards of a new rollout of service s: the configuration's guards of
  * the service with rollouts = all, the guards named (a plan's, or the
  * configuration's), and every guard the plan defines.  A plan's guard

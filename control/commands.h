@@ -87,6 +87,10 @@ void sl_daemon_stop(struct sl_daemon *d);
 char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
 			const struct sl_actor *who);
 
+/* The figures of the guards of service svc's rollout (guard.h
+ * sl_guard_run_json objects; [] without guards). */
+json_t *sl_daemon_guards(const struct sl_daemon *d, int svc, uint64_t now_ms);
+
 /* Stats sampling and rollout steps due by now; the next time it has
  * something to do (ms, wall clock). */
 void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms);

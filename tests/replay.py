@@ -513,6 +513,15 @@ def guard_on_green_resets(tmp):
     last = rep["slices"][-1]
     check(last["actions"] == [1] and last["services"]["web"]["configured_share_bp"] == 0 and
           last["services"]["web"]["groups"]["green"]["new_flows"] == 0, f"last slice {last}")
+    # the verdict per slice: none before the rollout, failed at the end of the
+    # slice whose evidence made it fail (the one the abort ends)
+    verdicts = [[x["verdict"] for x in sl["services"]["web"].get("guards", [])]
+                for sl in rep["slices"]]
+    check(verdicts[0] == [] and verdicts[-2] == ["failed"] and
+          all(v == ["collecting"] or v == ["passing"] for v in verdicts[1:-2]),
+          f"verdicts per slice {verdicts}")
+    check(f"guard at the end of slice {len(verdicts) - 1}: web-resets: challenger " in so,
+          f"summary:\n{so}")
     with open(os.path.join(out, "journal.jsonl")) as f:
         abort = [json.loads(x) for x in f][-1]
     check(abort["actor"] == "guard web-resets", f"last entry {abort}")

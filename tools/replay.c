@@ -705,6 +705,24 @@ static void journal_skip(struct replay *r)
 		r->journal_off = (long)st.st_size;
 }
 
+/* The guards' figures at the end of the open slice, per service whose
+ * rollout has guards (as of their last look). */
+static void guards_capture(struct replay *r)
+{
+	struct rp_slice *s = rp_slice_cur(&r->rep);
+
+	if (!s || !r->d || !r->d->st)
+		return;
+	for (unsigned i = 0; i < r->cfg->nservices; i++) {
+		int k = sl_state_service(r->d->st, r->cfg->services[i].name);
+
+		if (k < 0 || !r->d->st->svc[k].ro.nguards)
+			continue;
+		json_decref(s->svc[i].guards);
+		s->svc[i].guards = sl_daemon_guards(r->d, k, r->d->clock_ms);
+	}
+}
+
 /* The daemon journaled something since plan_steps last read (a guard's
  * pause publishes nothing). */
 static int journal_grew(const struct replay *r)
@@ -799,6 +817,7 @@ static int events(struct replay *r, uint64_t rel_ns)
 	       rel_ns >= r->sched.a[r->next_action].at_ms * 1000000u) {
 		if (!boundary) {
 			sl_worker_sweep_all(&r->w->core, r->now_us);
+			guards_capture(r);
 			if (rp_slice_begin(&r->rep, rel_ns, r->pkt_no, r->w->core.cnt))
 				return EXIT_RUNTIME;
 			boundary = 1;
@@ -813,6 +832,7 @@ static int events(struct replay *r, uint64_t rel_ns)
 
 		if (step && !boundary) {
 			sl_worker_sweep_all(&r->w->core, r->now_us);
+			guards_capture(r);
 			if (rp_slice_begin(&r->rep, rel_ns, r->pkt_no, r->w->core.cnt))
 				return EXIT_RUNTIME;
 			boundary = 1;
@@ -823,6 +843,7 @@ static int events(struct replay *r, uint64_t rel_ns)
 			/* a guard acted at this look: the slice ends here (no
 			 * packet came in between) */
 			sl_worker_sweep_all(&r->w->core, r->now_us);
+			guards_capture(r);
 			if (rp_slice_begin(&r->rep, rel_ns, r->pkt_no, r->w->core.cnt))
 				return EXIT_RUNTIME;
 			boundary = 1;
@@ -1016,6 +1037,7 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 	sl_worker_sweep_all(&r->w->core, r->now_us);
 	r->rep.packets = r->pkt_no;
 	r->rep.last_ns = r->clock_ns;
+	guards_capture(r);
 	rp_slice_close(&r->rep, r->clock_ns - r->rep.first_ns, r->w->core.cnt);
 	/* actions after the last packet were not reached: listed as such */
 	for (; r->next_action < r->sched.n; r->next_action++) {

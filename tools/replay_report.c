@@ -22,8 +22,11 @@ void rp_report_free(struct rp_report *r)
 		free(r->actions[i].command);
 		free(r->actions[i].message);
 	}
-	for (unsigned i = 0; i < r->nslices; i++)
+	for (unsigned i = 0; i < r->nslices; i++) {
+		for (unsigned k = 0; r->slices[i].svc && k < r->cfg->nservices; k++)
+			json_decref(r->slices[i].svc[k].guards);
 		free(r->slices[i].svc);
+	}
 	free(r->actions);
 	free(r->slices);
 	free(r->prev);
@@ -263,6 +266,9 @@ static json_t *slice_json(const struct rp_report *r, unsigned k)
 					      "changed_group", (json_int_t)ss->changed,
 					      "reset_broken", (json_int_t)ss->broken,
 					      "groups", groups));
+		if (ss->guards)
+			json_object_set(json_object_get(svcs, cfg->services[i].name), "guards",
+					ss->guards);
 	}
 	for (unsigned q = 0; q < s->nrules; q++) {
 		const struct rp_rule_slice *rs = &s->rule[q];
@@ -570,6 +576,16 @@ static void service_text(const struct rp_report *r, unsigned i, FILE *f)
 	svc_total(r, i, &t);
 	fprintf(f, "  flows that changed group: %llu; established connections broken by --reset: "
 		"%llu\n", (unsigned long long)t.changed, (unsigned long long)t.broken);
+	/* each guard at the end of each slice it watched */
+	for (unsigned k = 0; k < r->nslices; k++) {
+		const json_t *g = r->slices[k].svc[i].guards;
+		size_t j;
+		json_t *x;
+
+		json_array_foreach(g, j, x)
+			fprintf(f, "  guard at the end of slice %u: %s\n", k + 1,
+				json_string_value(json_object_get(x, "sentence")));
+	}
 }
 
 void rp_report_text(const struct rp_report *r, FILE *f)

@@ -25,6 +25,7 @@ struct rp_svc_slice {
 	uint64_t changed;             /* flows sent to another group than before */
 	uint64_t broken;              /* of those, established TCP connections */
 	struct rp_grp g[SL_MAX_GROUPS];
+	json_t *guards;               /* the guards' figures at the slice's end (NULL: none) */
 };
 
 struct rp_rule_slice {
