@@ -23,7 +23,7 @@
 #define READ_CHUNK 65536     /* one read per connection per turn */
 #define ACCEPT_BATCH 256     /* connections accepted per turn */
 #define EVENTS_BATCH 512
-#define TURN_US 20000        /* a turn serves at most this long (then polls again) */
+#define TURN_US 2000         /* a turn serves at most this long (then polls again) */
 #define EVICT_SCAN 256       /* idle connections looked at to make room */
 #define AUTH_CACHE_MS 5000   /* a uid's group membership is looked up again after */
 #define LOG_PER_SECOND 20    /* connection log lines */
@@ -750,6 +750,8 @@ static void accept_some(struct sl_server *s)
 		c->last_ms = mono_ms();
 		lru_append(s, c);
 		conn_log(s, "client uid %ld pid %ld attached", c->uid, c->pid);
+		read_in(s, c);
+		settle(s, c);
 	}
 }
 
@@ -775,8 +777,8 @@ static void sweep_idle(struct sl_server *s)
 		flush_out(c);
 		conn_log(s, "client uid %ld pid %ld closed: idle for %llu ms%s", c->uid, c->pid,
 		     (unsigned long long)(now - c->last_ms),
-		     c->inlen ? " with a part of a request" :
-		     c->outoff < c->outlen ? " not reading its replies" : "");
+		     c->outlen - c->outoff >= OUT_HIGH ? " not reading its replies" :
+		     c->inlen ? " with a part of a request" : "");
 		s->timed_out++;
 		client_free(s, c);
 	}
@@ -808,6 +810,9 @@ void sl_server_run(struct sl_server *s)
 			c->dead = 1;
 		settle(s, c);
 	}
+	/* New connections: their first request is often in already. */
+	if (accept_now)
+		accept_some(s);
 	/* Round-robin: one request of each ready connection per pass, those
 	 * with more go to the back; passes until the turn's time is up. */
 	start = sl_mono_us();
@@ -825,8 +830,6 @@ void sl_server_run(struct sl_server *s)
 		}
 	}
 	sweep_idle(s);
-	if (accept_now)
-		accept_some(s);
 }
 
 void sl_server_close(struct sl_server *s)
