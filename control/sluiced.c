@@ -182,8 +182,18 @@ static int settle_paths(struct sl_daemon *d, const struct opts *o)
 static char *on_request(void *ctx, const char *line, size_t len, long uid, long pid)
 {
 	struct sl_actor who = { uid, pid, NULL };
+	char *reply = sl_daemon_request(ctx, line, len, &who);
 
-	return sl_daemon_request(ctx, line, len, &who);
+	return reply == SL_DAEMON_DEFERRED ? SL_REPLY_DEFERRED : reply;
+}
+
+/* A change that waited for the dataplane has settled: its reply. */
+static void settle_pending(struct sl_daemon *d, struct sl_server *srv)
+{
+	char *reply;
+
+	if (sl_daemon_poll(d, &reply) == 2)
+		sl_server_complete(srv, reply);
 }
 
 static int serve(struct sl_daemon *d, struct sl_server *srv, const sigset_t *waitmask)
@@ -194,6 +204,7 @@ static int serve(struct sl_daemon *d, struct sl_server *srv, const sigset_t *wai
 		struct timespec ts;
 		int rc;
 
+		settle_pending(d, srv);
 		sl_daemon_timer(d, now);
 		next = sl_daemon_next_ms(d);
 		now = sl_now_ms();
@@ -215,6 +226,7 @@ static int serve(struct sl_daemon *d, struct sl_server *srv, const sigset_t *wai
 		}
 		if (rc >= 0)
 			sl_server_run(srv);
+		settle_pending(d, srv);
 	}
 	return EXIT_OK;
 }
@@ -326,6 +338,9 @@ int main(int argc, char **argv)
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
+	/* From now on a change the dataplane is slow to acknowledge is
+	 * answered later: the event loop never waits for ack_timeout. */
+	d->defer_acks = 1;
 	sl_log("listening on %s (generation %u in force; %s; at most %u connections, %u per "
 	       "uid but root, closed after %u ms without a request)", d->socket_path, d->st->gen,
 	       lim.has_group ? "root and the operator group" : "root only", lim.max_connections,

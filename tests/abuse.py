@@ -711,6 +711,13 @@ def test_stalled_dataplane(dm):
         th.start()
         time.sleep(0.05)
         lat = []
+        # another change meanwhile: refused at once, not queued behind the wait
+        t = time.monotonic()
+        rep, _ = request(dm.sock, b'{"cmd":"canary","service":"web","share":"4%"}\n')
+        busy_dt = time.monotonic() - t
+        check(not rep["ok"] and rep["error"]["code"] == "busy" and
+              "waits for the dataplane's acknowledgement" in rep["error"]["message"] and
+              busy_dt < 0.1, f"a change while another waits: {rep} in {busy_dt:.2f} s")
         while th.is_alive():
             rep, dt = request(dm.sock)
             check(rep["ok"], f"status while a change waits: {rep}")
@@ -737,7 +744,8 @@ def test_stalled_dataplane(dm):
         if rc == 0:
             break
         time.sleep(0.1)
-    check(rc == 0 and "acked" in out, f"after SIGCONT: exit {rc}: {out!r} {err!r}")
+    check(rc == 0 and "acknowledged by 1 worker" in out,
+          f"after SIGCONT: exit {rc}: {out!r} {err!r}")
 
 
 TESTS = [test_idle_connections, test_storm, test_slow_client, test_long_line,
