@@ -802,10 +802,17 @@ void sl_server_run(struct sl_server *s)
 		c = evs[i].data.ptr;
 		if (re & EPOLLOUT)
 			flush_out(c);
-		if (re & EPOLLIN)
+		if (re & EPOLLIN) {
 			read_in(s, c);
-		else if (re & (EPOLLHUP | EPOLLERR))
-			c->eof = 1;
+		} else if (re & (EPOLLHUP | EPOLLERR)) {
+			/* the peer has gone; what it sent before is still served */
+			if (c->deferred)
+				c->dead = 1; /* nobody to answer (the change goes on) */
+			else if (!c->ready && !c->eof && !c->closing && !(re & EPOLLERR))
+				read_in(s, c); /* the rest of its requests, then EOF */
+			else if (!c->ready)
+				c->eof = 1;
+		}
 		if (re & EPOLLERR && c->outoff < c->outlen)
 			c->dead = 1;
 		settle(s, c);
