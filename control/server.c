@@ -63,26 +63,32 @@ static uint64_t mono_ms(void)
 
 /* ---- connection log lines, at most LOG_PER_SECOND a second ---- */
 
-static void __attribute__((format(printf, 2, 3))) conn_log(struct sl_server *s, const char *fmt,
-							  ...)
+/* kind 0: a client attached (the common case), 1: refused, timed out,
+ * closed to make room: each kind has its own budget, so that a burst of
+ * attachments never hides a refusal. */
+static void __attribute__((format(printf, 3, 4))) conn_log(struct sl_server *s, int kind,
+							  const char *fmt, ...)
 {
 	uint64_t sec = mono_ms() / 1000u;
 	char line[1024];
 	va_list ap;
 
 	if (sec != s->log_second) {
-		if (s->log_dropped)
-			sl_log("(%llu more connection messages in the last second%s not logged)",
-			       (unsigned long long)s->log_dropped, s->log_dropped == 1 ? "" : "s");
+		for (int k = 0; k < 2; k++)
+			if (s->log_dropped[k])
+				sl_log("(%llu more %s in the last second%s not logged)",
+				       (unsigned long long)s->log_dropped[k],
+				       k ? "refused or closed connections" : "attached connections",
+				       s->log_dropped[k] == 1 ? "" : "s");
 		s->log_second = sec;
-		s->log_count = 0;
-		s->log_dropped = 0;
+		s->log_count[0] = s->log_count[1] = 0;
+		s->log_dropped[0] = s->log_dropped[1] = 0;
 	}
-	if (s->log_count >= LOG_PER_SECOND) {
-		s->log_dropped++;
+	if (s->log_count[kind] >= LOG_PER_SECOND) {
+		s->log_dropped[kind]++;
 		return;
 	}
-	s->log_count++;
+	s->log_count[kind]++;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
@@ -649,7 +655,7 @@ static int evict(struct sl_server *s, long for_uid)
 			 "(%llu ms)", s->nclients, (unsigned long long)(mono_ms() - c->last_ms));
 		queue(c, conn_error("too_many_connections", msg));
 		flush_out(c);
-		conn_log(s, "client uid %ld pid %ld closed after %llu ms idle to make room for uid %ld",
+		conn_log(s, 1, "client uid %ld pid %ld closed after %llu ms idle to make room for uid %ld",
 		     c->uid, c->pid, (unsigned long long)(mono_ms() - c->last_ms), for_uid);
 		s->evicted++;
 		client_free(s, c);
@@ -676,21 +682,21 @@ static void accept_some(struct sl_server *s)
 			if (errno == EMFILE || errno == ENFILE) {
 				/* no descriptor for it: make room, it is taken next turn */
 				if (evict(s, -1))
-					conn_log(s, "socket %s: accept: %s (%u connections held)", s->path,
+					conn_log(s, 1, "socket %s: accept: %s (%u connections held)", s->path,
 					     strerror(errno), s->nclients);
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				conn_log(s, "socket %s: accept: %s", s->path, strerror(errno));
+				conn_log(s, 1, "socket %s: accept: %s", s->path, strerror(errno));
 			}
 			return;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-			conn_log(s, "socket %s: client without credentials (%s): closed", s->path,
+			conn_log(s, 1, "socket %s: client without credentials (%s): closed", s->path,
 			     strerror(errno));
 			close(fd);
 			continue;
 		}
 		if (authorise(s, &cred, why, sizeof(why))) {
-			conn_log(s, "client uid %u pid %d refused: %s", (unsigned)cred.uid,
+			conn_log(s, 1, "client uid %u pid %d refused: %s", (unsigned)cred.uid,
 			     (int)cred.pid, why);
 			s->refused++;
 			refuse(fd, "forbidden", why);
@@ -705,7 +711,7 @@ static void accept_some(struct sl_server *s)
 			snprintf(why, sizeof(why), "uid %u holds %u connections already (at most %u "
 				 "per uid but root, [control] max_connections_per_uid)",
 				 (unsigned)cred.uid, u->count, s->lim.max_per_uid);
-			conn_log(s, "client uid %u pid %d refused: %s", (unsigned)cred.uid,
+			conn_log(s, 1, "client uid %u pid %d refused: %s", (unsigned)cred.uid,
 			     (int)cred.pid, why);
 			s->refused++;
 			refuse(fd, "too_many_connections", why);
@@ -719,7 +725,7 @@ static void accept_some(struct sl_server *s)
 			snprintf(why, sizeof(why), "sluiced holds %u connections, all busy (at most "
 				 "%u, [control] max_connections%s)", s->nclients,
 				 s->lim.max_connections, cred.uid ? ", the last 32 for root" : "");
-			conn_log(s, "client uid %u pid %d refused: %s", (unsigned)cred.uid,
+			conn_log(s, 1, "client uid %u pid %d refused: %s", (unsigned)cred.uid,
 			     (int)cred.pid, why);
 			s->refused++;
 			refuse(fd, "too_many_connections", why);
@@ -736,7 +742,7 @@ static void accept_some(struct sl_server *s)
 		c->events = EPOLLIN;
 		ev.data.ptr = c;
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			conn_log(s, "socket %s: epoll: %s", s->path, strerror(errno));
+			conn_log(s, 1, "socket %s: epoll: %s", s->path, strerror(errno));
 			close(fd);
 			free(c);
 			continue;
@@ -749,7 +755,7 @@ static void accept_some(struct sl_server *s)
 			s->peak = s->nclients;
 		c->last_ms = mono_ms();
 		lru_append(s, c);
-		conn_log(s, "client uid %ld pid %ld attached", c->uid, c->pid);
+		conn_log(s, 0, "client uid %ld pid %ld attached", c->uid, c->pid);
 		read_in(s, c);
 		settle(s, c);
 	}
@@ -775,7 +781,7 @@ static void sweep_idle(struct sl_server *s)
 		if (c->outlen - c->outoff < OUT_HIGH)
 			queue(c, conn_error("idle_timeout", msg));
 		flush_out(c);
-		conn_log(s, "client uid %ld pid %ld closed: idle for %llu ms%s", c->uid, c->pid,
+		conn_log(s, 1, "client uid %ld pid %ld closed: idle for %llu ms%s", c->uid, c->pid,
 		     (unsigned long long)(now - c->last_ms),
 		     c->outlen - c->outoff >= OUT_HIGH ? " not reading its replies" :
 		     c->inlen ? " with a part of a request" : "");

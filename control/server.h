@@ -60,8 +60,8 @@ struct sl_server {
 	struct sl_uid_count *uids;
 	unsigned nuids, capuids;
 	uint64_t log_second;    /* connection log lines: at most a few per second */
-	unsigned log_count;
-	uint64_t log_dropped;
+	unsigned log_count[2];  /* attached; refused or closed */
+	uint64_t log_dropped[2];
 	/* counters (the log at close; tests read them there) */
 	uint64_t accepted, refused, evicted, timed_out, served;
 	unsigned peak;

@@ -175,6 +175,10 @@ idle_timeout = {idle}
                     return int(line.split()[1])
         return 0
 
+    def sanitized(self):
+        with open(f"/proc/{self.p.pid}/maps") as f:
+            return "libasan" in f.read()
+
     def nfds(self):
         return len(os.listdir(f"/proc/{self.p.pid}/fd"))
 
@@ -348,10 +352,13 @@ def test_idle_connections(dm):
         held = dm.nfds() - base
         check(held >= n, f"sluiced holds {held} connections, expected {n}")
         opened = time.monotonic() - t0
-        times = timed_status(dm, 20)
-        figure(f"idle: {n} idle connections held (opened in {opened:.1f} s); sluicectl "
-               f"status p50 {pct(times, 50) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
-        check(pct(times, 95) < 0.1, f"status took {[round(t * 1000) for t in times]} ms "
+        times = timed_status(dm, 10)
+        raw = [request(dm.sock)[1] for _ in range(50)]
+        figure(f"idle: {n} idle connections held (opened in {opened:.1f} s); status on a "
+               f"new connection p50 {pct(raw, 50) * 1000:.1f} ms, max "
+               f"{max(raw) * 1000:.1f} ms; sluicectl status (its process start included) "
+               f"p50 {pct(times, 50) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+        check(pct(raw, 98) < 0.1, f"status took {[round(t * 1000) for t in raw]} ms "
               f"with {n} idle connections (expected < 100 ms)")
         t = time.monotonic()
         _, out, _ = dm.cli(["abort", "web"], 0)
@@ -517,7 +524,10 @@ def test_never_reads(dm):
     grown = dm.rss_kb() - rss0
     figure(f"never reads: {sent // len(STATUS)} requests sent, none read; sluiced RSS grew "
            f"by {grown} kB; status meanwhile max {max(lat) * 1000:.1f} ms")
-    check(grown < 8192, f"sluiced grew by {grown} kB for a client that never reads")
+    # 1 MiB of unread replies at most; AddressSanitizer's quarantine keeps
+    # every freed reply for a while
+    bound = 65536 if dm.sanitized() else 8192
+    check(grown < bound, f"sluiced grew by {grown} kB for a client that never reads")
     check(max(lat) < 0.1, f"status beside it: max {max(lat) * 1000:.1f} ms")
     # closed after idle_timeout (no complete request served since its replies piled up)
     deadline = time.monotonic() + 6
@@ -705,11 +715,12 @@ def test_stalled_dataplane(dm):
 
         def change():
             t = time.monotonic()
-            res["rc"], res["out"], res["err"] = dm.cli(["canary", "web", "2%"], None)
+            res["rep"], _ = request(dm.sock, b'{"cmd":"canary","service":"web",'
+                                    b'"share":"2%"}\n')
             res["t"] = time.monotonic() - t
         th = threading.Thread(target=change)
         th.start()
-        time.sleep(0.05)
+        time.sleep(0.1)
         lat = []
         # another change meanwhile: refused at once, not queued behind the wait
         t = time.monotonic()
@@ -724,14 +735,17 @@ def test_stalled_dataplane(dm):
             lat.append(dt)
             time.sleep(0.01)
         th.join()
-        check(res["rc"] == 4 and "NOT acknowledged" in res["out"] + res["err"],
-              f"the change to a stopped dataplane: exit {res['rc']}: {res}")
+        acks = res["rep"].get("result", {}).get("acks", {})
+        check(res["rep"]["ok"] and acks.get("status") == "timeout" and acks["missing"] == [0],
+              f"the change to a stopped dataplane: {res}")
         check(lat and max(lat) < 0.1, f"status while the change waited {res['t']:.2f} s: "
               f"max {max(lat or [0]) * 1000:.1f} ms")
         t = time.monotonic()
-        rc, out, err = dm.cli(["canary", "web", "3%"], 1)
+        rep, _ = request(dm.sock, b'{"cmd":"canary","service":"web","share":"3%"}\n')
         dt = time.monotonic() - t
-        check("busy" in err and dt < 0.2, f"the next change: {err!r} in {dt:.2f} s")
+        check(not rep["ok"] and rep["error"]["code"] == "busy" and dt < 0.1,
+              f"the next change: {rep} in {dt:.2f} s")
+        dm.cli(["canary", "web", "3%"], 1)
         figure(f"stalled dataplane: the change waited {res['t']:.2f} s (ack_timeout 1 s) "
                f"while {len(lat)} status requests were answered (max "
                f"{max(lat) * 1000:.1f} ms); the next change refused (busy) in "
