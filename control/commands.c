@@ -83,23 +83,21 @@ static void lat_record(struct sl_daemon *d, uint32_t us)
 		d->lat_max = us;
 }
 
-/* Wait for gen, published at published_us (sl_mono_us): the acks object of
- * the reply and a text for the log.  The time reported runs from the
- * publication, not from the start of the wait: a busy worker often
- * acknowledges while the reply is being built. */
-static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, uint64_t published_us, char *text,
-			 size_t len)
+/* How long a change spins for its acknowledgement before its reply is
+ * deferred (defer_acks): a busy worker acknowledges within a burst. */
+#define SL_ACK_SPIN_US 2000
+
+/* The acks object of the reply and a text for the log, from the outcome rc
+ * of sl_maps_wait_acks, waited_us after the publication (the time reported
+ * runs from the publication, not from the start of the wait: a busy worker
+ * often acknowledges while the reply is being built). */
+static json_t *acks_json(struct sl_daemon *d, int rc, uint64_t waited_us,
+			 const uint32_t *missing, uint32_t nmissing, char *text, size_t len)
 {
-	uint32_t missing[SL_MAX_WORKERS], nmissing = 0, waited = 0;
 	uint32_t nw = sl_maps_workers(&d->maps);
-	uint64_t before = sl_mono_us() - published_us;
-	int rc = sl_maps_wait_acks(&d->maps, gen, d->cfg->ack_timeout_ms * 1000u, &waited,
-				   missing, &nmissing);
+	uint32_t waited = waited_us > UINT32_MAX ? UINT32_MAX : (uint32_t)waited_us;
 	json_t *list;
 	size_t n;
-
-	before += waited;
-	waited = before > UINT32_MAX ? UINT32_MAX : (uint32_t)before;
 
 	if (rc == 0) {
 		lat_record(d, waited);
@@ -125,11 +123,25 @@ static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, uint64_t published_u
 			 (json_int_t)d->cfg->ack_timeout_ms, "missing", list ? list : json_array());
 }
 
-/* A new rule set (shadow_gen = gen): wait until the dataplane has
- * compiled its filters (dp->shadow_ready_gen), at most ack_timeout, timed
- * from the publication like the acks. */
-static json_t *wait_filters(struct sl_daemon *d, uint32_t gen, uint64_t published_us,
-			    char *text, size_t len)
+/* Wait for gen, published at published_us (sl_mono_us), at most
+ * ack_timeout: the acks object and the log's text. */
+static json_t *wait_acks(struct sl_daemon *d, uint32_t gen, uint64_t published_us, char *text,
+			 size_t len)
+{
+	uint32_t missing[SL_MAX_WORKERS], nmissing = 0, waited = 0;
+	uint64_t before = sl_mono_us() - published_us;
+	int rc = sl_maps_wait_acks(&d->maps, gen, d->cfg->ack_timeout_ms * 1000u, &waited,
+				   missing, &nmissing);
+
+	return acks_json(d, rc, before + waited, missing, nmissing, text, len);
+}
+
+/* A new rule set (shadow_gen = gen): has the dataplane compiled its
+ * filters (dp->shadow_ready_gen)?  At most ack_timeout, timed from the
+ * publication like the acks; block: wait until then, else NULL while it is
+ * still to come. */
+static json_t *filters_json(struct sl_daemon *d, uint32_t gen, uint64_t published_us,
+			    int block, char *text, size_t len)
 {
 	uint64_t deadline = published_us + (uint64_t)d->cfg->ack_timeout_ms * 1000u, now, took;
 	uint32_t ready;
@@ -146,6 +158,8 @@ static json_t *wait_filters(struct sl_daemon *d, uint32_t gen, uint64_t publishe
 		/* generations only grow: a later rule set compiled covers this one */
 		if ((int32_t)(ready - gen) >= 0 || now >= deadline || !sl_maps_workers(&d->maps))
 			break;
+		if (!block)
+			return NULL;
 		nanosleep(&ts, NULL);
 	}
 	took = now - published_us;
@@ -162,6 +176,104 @@ static json_t *wait_filters(struct sl_daemon *d, uint32_t gen, uint64_t publishe
 		 "of generation %u)", d->cfg->ack_timeout_ms, ready);
 	return json_pack("{s:s, s:I, s:I}", "status", "timeout", "timeout_ms",
 			 (json_int_t)d->cfg->ack_timeout_ms, "ready_gen", (json_int_t)ready);
+}
+
+/* ---- a published change waiting for the dataplane (sl_pending) ---- */
+
+/* Start waiting for gen; res (may be NULL) gets "acks" (and "filters"). */
+static void pending_start(struct sl_daemon *d, uint32_t gen, uint64_t pub_us, int shadow,
+			  json_t *res, const char *what, const char *who, const char *reason,
+			  const char *note)
+{
+	struct sl_pending *p = &d->pending;
+
+	p->active = 1;
+	p->deferred = 0;
+	p->acks_done = 0;
+	p->gen = gen;
+	p->pub_us = pub_us;
+	p->shadow = shadow;
+	p->res = res ? json_incref(res) : NULL;
+	p->id = NULL;
+	snprintf(p->what, sizeof(p->what), "%s", what);
+	snprintf(p->who, sizeof(p->who), "%s", who);
+	snprintf(p->reason, sizeof(p->reason), "%s", reason);
+	snprintf(p->note, sizeof(p->note), "%s", note);
+	p->text[0] = '\0';
+}
+
+/* Settle d->pending if it can: acks, then filters, then the log line.
+ * Spins spin_us for the acks first; block: waits until settled (at most
+ * ack_timeout).  1 when settled (the result released unless a deferred
+ * request waits for it), 0 while it waits. */
+static int pending_check(struct sl_daemon *d, uint32_t spin_us, int block)
+{
+	struct sl_pending *p = &d->pending;
+	uint64_t limit = (uint64_t)d->cfg->ack_timeout_ms * 1000u;
+
+	if (!p->active)
+		return 1;
+	if (!p->acks_done) {
+		uint32_t missing[SL_MAX_WORKERS], nmissing = 0, waited = 0;
+		uint64_t el = sl_mono_us() - p->pub_us;
+		uint32_t wait = block ? (el < limit ? (uint32_t)(limit - el) : 0) : spin_us;
+		int rc = sl_maps_wait_acks(&d->maps, p->gen, wait, &waited, missing, &nmissing);
+		json_t *acks;
+
+		el = sl_mono_us() - p->pub_us;
+		if (rc == 1 && !block && el < limit)
+			return 0;
+		acks = acks_json(d, rc, el, missing, nmissing, p->text, sizeof(p->text));
+		if (p->res && acks)
+			json_object_set_new(p->res, "acks", acks);
+		else
+			json_decref(acks);
+		p->acks_done = 1;
+	}
+	if (p->shadow) {
+		char text[160];
+		size_t n = strlen(p->text);
+		json_t *f = filters_json(d, p->gen, p->pub_us, block, text, sizeof(text));
+
+		if (!f)
+			return 0;
+		if (p->res)
+			json_object_set_new(p->res, "filters", f);
+		else
+			json_decref(f);
+		snprintf(p->text + n, sizeof(p->text) - n, "; %.200s", text);
+		p->shadow = 0;
+	}
+	if (p->who[0])
+		sl_log("generation %u %s: %s, by %s: %s", p->gen, p->what, p->reason, p->who,
+		       p->text);
+	else
+		sl_log("generation %u %s: %s", p->gen, p->what, p->text);
+	if (p->note[0])
+		sl_log("generation %u %s: note: %s", p->gen, p->what, p->note);
+	p->active = 0;
+	if (!p->deferred) {
+		json_decref(p->res);
+		p->res = NULL;
+	}
+	return 1;
+}
+
+int sl_daemon_poll(struct sl_daemon *d, char **reply)
+{
+	struct sl_pending *p = &d->pending;
+
+	*reply = NULL;
+	if (!p->active || !pending_check(d, 0, 0))
+		return 0;
+	if (!p->deferred)
+		return 1;
+	*reply = p->res ? sl_reply_ok(p->id, p->res) : NULL; /* steals res */
+	p->res = NULL;
+	json_decref(p->id);
+	p->id = NULL;
+	p->deferred = 0;
+	return 2;
 }
 
 /* Counters of shadow rule slot r summed over the workers. */
@@ -208,6 +320,10 @@ static int busy(struct sl_daemon *d, struct sl_error *e)
 		return sl_error_set(e, SL_E_BUSY, "", "generation %u is journaled but not yet "
 				    "published (sluiced retries every second); try again",
 				    d->st->gen);
+	if (d->pending.active)
+		return sl_error_set(e, SL_E_BUSY, "", "generation %u waits for the dataplane's "
+				    "acknowledgement (at most %u ms); try again", d->pending.gen,
+				    d->cfg->ack_timeout_ms);
 	if (sl_maps_wait_acks(&d->maps, d->st->gen, 0, &waited, missing, &nmissing) != 1)
 		return 0;
 	list[0] = '\0';
@@ -305,18 +421,15 @@ static json_t *apply_with(struct sl_daemon *d, const char *cmd, json_t *actor, j
 		shadow_sum(d, (unsigned)t->shadow_slot, &d->shadow_base[t->shadow_slot]);
 	sl_txn_commit(st, t);
 	if (published) {
-		acks = wait_acks(d, t->gen, pub_us, acks_text, sizeof(acks_text));
-		if (t->shadow_changed) {
-			char text[160];
-			json_t *f = wait_filters(d, t->gen, pub_us, text, sizeof(text));
-
-			if (res && f)
-				json_object_set_new(res, "filters", f);
-			else
-				json_decref(f);
-			snprintf(acks_text + strlen(acks_text), sizeof(acks_text) -
-				 strlen(acks_text), "; %.200s", text);
-		}
+		/* The acks (and filters) and the log line: now, or, when the
+		 * dataplane is slow and sluiced may defer, from sl_daemon_poll. */
+		pending_start(d, t->gen, pub_us, t->shadow_changed, res, cmd, who, t->reason,
+			      t->note);
+		pending_check(d, d->defer_acks ? SL_ACK_SPIN_US : 0, !d->defer_acks);
+		if (!res)
+			sl_error_set(e, SL_E_INTERNAL, "", "generation %u is in force but its reply "
+				     "ran out of memory", t->gen);
+		return res;
 	} else if (t->publish) {
 		snprintf(acks_text, sizeof(acks_text), "publication pending");
 		acks = json_pack("{s:s}", "status", "unpublished");
@@ -1138,6 +1251,7 @@ static json_t *cmd_guard_list(struct sl_daemon *d, const struct sl_req *r, struc
 char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
 			const struct sl_actor *who)
 {
+	int was_pending = d->pending.active;
 	struct sl_error e;
 	struct sl_req r;
 	json_t *res = NULL;
@@ -1184,6 +1298,16 @@ char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
 		if (!res && e.code == SL_E_NONE)
 			sl_error_set(&e, SL_E_INTERNAL, "", "out of memory for the reply");
 	}
+	/* a push's reply never waits: a change it set off (a guard's abort)
+	 * is not the push's own */
+	if (res && !was_pending && d->pending.active && r.cmd != SL_CMD_EVIDENCE_PUSH) {
+		/* this change waits for the dataplane: answered by sl_daemon_poll */
+		d->pending.deferred = 1;
+		d->pending.id = r.id ? json_incref(r.id) : NULL;
+		json_decref(res);
+		sl_req_clear(&r);
+		return SL_DAEMON_DEFERRED;
+	}
 	reply = res ? sl_reply_ok(r.id, res) : sl_reply_error(r.id, &e);
 	sl_req_clear(&r);
 	return reply;
@@ -1202,14 +1326,13 @@ void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms)
 		d->next_sample_ms = now_ms + 1000;
 		guards_look(d, now_ms);
 	}
-	if (d->unpublished && sl_maps_publish(&d->maps, d->st->out, d->st->out_groups,
-					      d->st->out->ngroups, e.message,
-					      sizeof(e.message)) == 0) {
-		char text[160];
-
+	if (d->unpublished && !d->pending.active &&
+	    sl_maps_publish(&d->maps, d->st->out, d->st->out_groups, d->st->out->ngroups,
+			    e.message, sizeof(e.message)) == 0) {
 		d->unpublished = 0;
-		json_decref(wait_acks(d, d->st->gen, sl_mono_us(), text, sizeof(text)));
-		sl_log("generation %u published at last: %s", d->st->gen, text);
+		pending_start(d, d->st->gen, sl_mono_us(), 0, NULL, "published at last", "", "",
+			      "");
+		pending_check(d, d->defer_acks ? SL_ACK_SPIN_US : 0, !d->defer_acks);
 	}
 	if (now_ms < d->tick_retry_ms)
 		return;
@@ -1237,6 +1360,9 @@ void sl_daemon_timer(struct sl_daemon *d, uint64_t now_ms)
 uint64_t sl_daemon_next_ms(const struct sl_daemon *d)
 {
 	uint64_t next = d->next_sample_ms, ro = sl_state_deadline_skip(d->st, d->held);
+
+	if (d->pending.active) /* its acknowledgement is looked at every ms */
+		return daemon_now(d) + 1;
 
 	if (ro < d->tick_retry_ms)
 		ro = d->tick_retry_ms;
@@ -1461,6 +1587,12 @@ int sl_daemon_start(struct sl_daemon *d, char *err, size_t errlen)
 
 void sl_daemon_stop(struct sl_daemon *d)
 {
+	if (d->pending.active)
+		sl_log("generation %u %s: stopped before the dataplane acknowledged it",
+		       d->pending.gen, d->pending.what);
+	json_decref(d->pending.res);
+	json_decref(d->pending.id);
+	memset(&d->pending, 0, sizeof(d->pending));
 	sl_journal_close(&d->journal);
 	sl_maps_close(&d->maps);
 	sl_state_free(d->st);

@@ -16,6 +16,28 @@
 
 #define SL_ACK_LAT_RING 4096
 
+/* sl_daemon_request's answer when the reply waits for the dataplane
+ * (defer_acks): sl_daemon_poll gives it later. */
+#define SL_DAEMON_DEFERRED ((char *)1)
+
+/* A published change whose acknowledgement (and shadow filters) the daemon
+ * waits for without blocking (defer_acks). */
+struct sl_pending {
+	int active;
+	int deferred;       /* a request's reply waits for it */
+	int acks_done;
+	uint32_t gen;
+	uint64_t pub_us;    /* sl_mono_us of the publication */
+	int shadow;         /* wait for the filters too */
+	json_t *res;        /* the result (owned; NULL: a log line only) */
+	json_t *id;         /* the request's id (owned) */
+	char what[64];      /* "rollout_step", "published at last", ... */
+	char who[64];
+	char reason[512];
+	char note[512];
+	char text[400];     /* the log line's acks part */
+};
+
 struct sl_daemon {
 	/* Set by main before sl_daemon_start. */
 	char config_path[512];
@@ -39,6 +61,10 @@ struct sl_daemon {
 	uint64_t next_sample_ms;
 	uint64_t tick_retry_ms;         /* a plan step waits for acks until then */
 	int unpublished;                /* journaled generation st->gen not yet published */
+	int defer_acks;                 /* sluiced: a change not acknowledged within
+					   SL_ACK_SPIN_US is answered later, the
+					   event loop serving others meanwhile */
+	struct sl_pending pending;
 
 	uint32_t lat[SL_ACK_LAT_RING];  /* ack latencies (us), last ones */
 	uint64_t lat_count;
@@ -83,13 +109,19 @@ void sl_log_sink(void (*fn)(void *ctx, const char *line), void *ctx);
 int sl_daemon_start(struct sl_daemon *d, char *err, size_t errlen);
 void sl_daemon_stop(struct sl_daemon *d);
 
-/* One request line -> one reply line (malloc'd, '\n'-terminated). */
+/* One request line -> one reply line (malloc'd, '\n'-terminated), or
+ * SL_DAEMON_DEFERRED (defer_acks only). */
 char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
 			const struct sl_actor *who);
 
 /* The figures of the guards of service svc's rollout (guard.h
  * sl_guard_run_json objects; [] without guards). */
 json_t *sl_daemon_guards(const struct sl_daemon *d, int svc, uint64_t now_ms);
+/* The pending change (defer_acks): 1 when it has settled (acknowledged,
+ * timed out, dataplane gone), *reply then the deferred request's reply (NULL
+ * if none waited for it, or out of memory); 0 while it waits or when there
+ * is none. */
+int sl_daemon_poll(struct sl_daemon *d, char **reply);
 
 /* Stats sampling and rollout steps due by now; the next time it has
  * something to do (ms, wall clock). */

@@ -492,11 +492,13 @@ static int get_field(const char *key, const json_t *v, struct sl_req *r, struct 
 	if (!strcmp(key, "mac"))
 		return get_mac(v, r, e);
 	/* limit */
-	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-	    json_integer_value(v) > SL_PROTO_HISTORY_MAX)
-		return sl_error_set(e, SL_E_BAD_REQUEST, "limit", "field 'limit': expected a "
-				    "whole number 1..%u, got %s", SL_PROTO_HISTORY_MAX,
-				    json_is_integer(v) ? "one out of range" : type_name(v));
+	if (json_is_integer(v) && !sl_history_limit_ok(json_integer_value(v)))
+		return sl_error_set(e, SL_E_BAD_REQUEST, "limit", "field 'limit': "
+				    SL_PROTO_HISTORY_RULE ", got %lld",
+				    (long long)json_integer_value(v));
+	if (!json_is_integer(v))
+		return sl_error_set(e, SL_E_BAD_REQUEST, "limit", "field 'limit': "
+				    SL_PROTO_HISTORY_RULE ", got %s", type_name(v));
 	r->limit = (uint32_t)json_integer_value(v);
 	return 0;
 }

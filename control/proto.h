@@ -17,6 +17,15 @@
 #define SL_PROTO_NAME_MAX 128   /* service and group names as sent (checked later) */
 #define SL_PROTO_HISTORY_MAX 10000
 #define SL_PROTO_EVIDENCE_MAX 1000000000000ull /* flows of one push */
+/* history's limit: the one rule of the daemon's "limit" field and of
+ * sluicectl history --limit (both messages say SL_PROTO_HISTORY_RULE). */
+#define SL_PROTO_STR_(x) #x
+#define SL_PROTO_STR(x) SL_PROTO_STR_(x)
+#define SL_PROTO_HISTORY_RULE "expected a whole number of entries 1.." SL_PROTO_STR(SL_PROTO_HISTORY_MAX)
+static inline int sl_history_limit_ok(long long v)
+{
+	return v >= 1 && v <= SL_PROTO_HISTORY_MAX;
+}
 
 enum sl_cmd {
 	SL_CMD_STATUS = 0,

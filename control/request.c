@@ -12,8 +12,6 @@
 #include "request.h"
 #include "rollout.h"
 
-#define MAX_LIMIT 1000000
-
 enum opt_bit {
 	O_STICKY = 1 << 0,
 	O_RESET = 1 << 1,
@@ -585,9 +583,9 @@ int sl_rq_build(const struct sl_rq_command *c, int argc, char *const *argv, unsi
 
 			errno = 0;
 			v = isdigit((unsigned char)a.limit[0]) ? strtol(a.limit, &end, 10) : -1;
-			if (v < 1 || v > MAX_LIMIT || errno || *end)
-				rc = fail(e, "usage", "--limit: '%s' is not a number of entries "
-					  "(expected 1..%d)", a.limit, MAX_LIMIT);
+			if (!sl_history_limit_ok(v) || errno || *end)
+				rc = fail(e, "usage", "--limit: '%s': " SL_PROTO_HISTORY_RULE,
+					  a.limit);
 			else
 				json_object_set_new(req, "limit", json_integer(v));
 		}

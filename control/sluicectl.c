@@ -155,7 +155,7 @@ static int exchange(const char *path, const char *line, uint32_t timeout_ms, cha
 	uint64_t deadline = now_mono_ms() + timeout_ms;
 	size_t len = strlen(line), off = 0, cap = 4096, used = 0;
 	char *buf;
-	int fd;
+	int fd, send_err = 0;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -171,7 +171,7 @@ static int exchange(const char *path, const char *line, uint32_t timeout_ms, cha
 			    path, strerror(e));
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	while (off < len) {
+	while (off < len && !send_err) {
 		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL);
 
 		if (w > 0) {
@@ -183,6 +183,9 @@ static int exchange(const char *path, const char *line, uint32_t timeout_ms, cha
 					    "%s: the daemon took no request within %" PRIu32
 					    " ms (--timeout)", path, timeout_ms);
 			}
+		} else if (errno == EPIPE || errno == ECONNRESET) {
+			/* a refusal (forbidden, too many connections) may be waiting */
+			send_err = errno;
 		} else {
 			int e = errno;
 
@@ -221,9 +224,12 @@ static int exchange(const char *path, const char *line, uint32_t timeout_ms, cha
 				*nl = '\0';
 				break;
 			}
-		} else if (r == 0) {
+		} else if (r == 0 || (send_err && errno == ECONNRESET)) {
 			free(buf);
 			close(fd);
+			if (send_err)
+				return fail(EXIT_UNREACHABLE, "unreachable", "cannot send to %s: %s",
+					    path, strerror(send_err));
 			return fail(EXIT_UNREACHABLE, "unreachable", "%s: the daemon closed the "
 				    "connection without a reply", path);
 		} else if (errno == EAGAIN || errno == EINTR) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -181,44 +182,94 @@ static int settle_paths(struct sl_daemon *d, const struct opts *o)
 static char *on_request(void *ctx, const char *line, size_t len, long uid, long pid)
 {
 	struct sl_actor who = { uid, pid, NULL };
+	char *reply = sl_daemon_request(ctx, line, len, &who);
 
-	return sl_daemon_request(ctx, line, len, &who);
+	return reply == SL_DAEMON_DEFERRED ? SL_REPLY_DEFERRED : reply;
+}
+
+/* A change that waited for the dataplane has settled: its reply. */
+static void settle_pending(struct sl_daemon *d, struct sl_server *srv)
+{
+	char *reply;
+
+	if (sl_daemon_poll(d, &reply) == 2)
+		sl_server_complete(srv, reply);
 }
 
 static int serve(struct sl_daemon *d, struct sl_server *srv, const sigset_t *waitmask)
 {
-	static struct pollfd pfd[1 + SL_SERVER_MAX_CLIENTS];
-
 	while (!stop_signal) {
-		uint64_t now = sl_now_ms(), next;
+		uint64_t now = sl_now_ms(), next, idle, mono;
+		struct pollfd pfd = { .fd = sl_server_fd(srv), .events = POLLIN };
 		struct timespec ts;
-		unsigned n;
 		int rc;
 
+		settle_pending(d, srv);
 		sl_daemon_timer(d, now);
 		next = sl_daemon_next_ms(d);
 		now = sl_now_ms();
 		next = next > now ? next - now : 0;
 		if (next > 1000)
 			next = 1000;
+		idle = sl_server_next_ms(srv);
+		mono = sl_mono_us() / 1000u;
+		if (idle != UINT64_MAX && (idle <= mono ? 0 : idle - mono) < next)
+			next = idle <= mono ? 0 : idle - mono;
+		if (sl_server_pending(srv))
+			next = 0; /* requests read and not yet served: a turn at once */
 		ts.tv_sec = (time_t)(next / 1000);
 		ts.tv_nsec = (long)(next % 1000) * 1000000L;
-		n = sl_server_pollfds(srv, pfd);
-		rc = ppoll(pfd, n, &ts, waitmask);
+		rc = ppoll(&pfd, 1, &ts, waitmask);
 		if (rc < 0 && errno != EINTR) {
 			sl_log("poll: %s", strerror(errno));
 			return EXIT_RUNTIME;
 		}
-		if (rc > 0)
-			sl_server_events(srv, pfd, n);
+		if (rc >= 0)
+			sl_server_run(srv);
+		settle_pending(d, srv);
 	}
 	return EXIT_OK;
+}
+
+/* The connection limits of [control], within the descriptors this process
+ * may open (the soft limit is raised to the hard one). */
+static void server_limits(const struct sl_config *c, struct sl_server_limits *lim)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	memset(lim, 0, sizeof(*lim));
+	lim->max_connections = c->max_connections;
+	lim->max_per_uid = c->max_connections_per_uid;
+	lim->idle_timeout_ms = c->idle_timeout_ms;
+	if (c->control_group[0]) {
+		lim->has_group = 1;
+		lim->gid = c->control_gid;
+		snprintf(lim->group, sizeof(lim->group), "%s", c->control_group);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want = (rlim_t)c->max_connections + 128; /* maps, journal, epoll, listener, ... */
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want
+										  : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want) {
+		lim->max_connections = rl.rlim_cur > 128 + 2 * SL_SERVER_ROOT_RESERVE ?
+				       (uint32_t)(rl.rlim_cur - 128) : 2 * SL_SERVER_ROOT_RESERVE;
+		sl_log("warning: [control] max_connections %u: only %llu descriptors allowed "
+		       "(RLIMIT_NOFILE), holding at most %u connections", c->max_connections,
+		       (unsigned long long)rl.rlim_cur, lim->max_connections);
+	}
 }
 
 int main(int argc, char **argv)
 {
 	struct sl_daemon *d = calloc(1, sizeof(*d));
-	struct sl_server srv = { .fd = -1 };
+	struct sl_server srv = { .fd = -1, .epfd = -1 };
+	struct sl_server_limits lim;
 	struct sigaction sa;
 	sigset_t block, waitmask;
 	char err[SL_ERR_LEN];
@@ -280,13 +331,20 @@ int main(int argc, char **argv)
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
-	if (sl_server_listen(&srv, d->socket_path, d->instance, on_request, d, err,
+	server_limits(d->cfg, &lim);
+	if (sl_server_listen(&srv, d->socket_path, d->instance, &lim, on_request, d, err,
 			     sizeof(err))) {
 		sl_log("%s", err);
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
-	sl_log("listening on %s (generation %u in force)", d->socket_path, d->st->gen);
+	/* From now on a change the dataplane is slow to acknowledge is
+	 * answered later: the event loop never waits for ack_timeout. */
+	d->defer_acks = 1;
+	sl_log("listening on %s (generation %u in force; %s; at most %u connections, %u per "
+	       "uid but root, closed after %u ms without a request)", d->socket_path, d->st->gen,
+	       lim.has_group ? "root and the operator group" : "root only", lim.max_connections,
+	       lim.max_per_uid, lim.idle_timeout_ms);
 	rc = serve(d, &srv, &waitmask);
 	if (stop_signal)
 		sl_log("stopped by %s: socket closed, maps stay pinned (generation %u)",

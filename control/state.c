@@ -1422,6 +1422,12 @@ static void restart_keys(const struct sl_config *c, const struct sl_config *o, c
 		{ "socket", strcmp(c->socket_path, o->socket_path) != 0 },
 		{ "journal", strcmp(c->journal_path, o->journal_path) != 0 },
 		{ "bpf_object", strcmp(c->bpf_object, o->bpf_object) != 0 },
+		{ "group", strcmp(c->control_group, o->control_group) != 0 ||
+			   c->control_gid != o->control_gid },
+		{ "idle_timeout", c->idle_timeout_ms != o->idle_timeout_ms },
+		{ "max_connections", c->max_connections != o->max_connections },
+		{ "max_connections_per_uid",
+		  c->max_connections_per_uid != o->max_connections_per_uid },
 	};
 	size_t a = 0, b = 0;
 

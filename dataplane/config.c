@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,7 +43,8 @@ static const char *const service_keys[] = {
 static const char *const shadow_keys[] = { "service", "filter", "sample", "port", "mac", NULL };
 static const char *const slice_keys[] = { "service", "src", "filter", NULL };
 static const char *const control_keys[] = {
-	"instance", "bpffs", "socket", "journal", "bpf_object", "ack_timeout", NULL
+	"instance", "bpffs", "socket", "journal", "bpf_object", "ack_timeout", "group",
+	"idle_timeout", "max_connections", "max_connections_per_uid", NULL
 };
 
 static const struct kind {
@@ -1570,11 +1572,51 @@ static int path_key(struct loader *l, const struct sec *s, const char *key, char
 	return 0;
 }
 
+/* [control] group = NAME or GID: the operator group (besides root) that may
+ * use the control socket; a name must exist in the group database. */
+static int control_group(struct loader *l, const struct sec *s)
+{
+	struct sl_config *c = l->cfg;
+	struct group gr, *res = NULL;
+	char buf[16384];
+	const char *v;
+	uint64_t gid;
+	int rc;
+
+	if ((rc = get(l, s, "group", "a group name or a numeric gid", &v)) <= 0)
+		return rc;
+	if (strlen(v) >= sizeof(c->control_group))
+		return fail(l, s, "group", "'%s' is too long (expected a group name of at most "
+			    "%zu characters or a numeric gid)", v, sizeof(c->control_group) - 1);
+	if (isdigit((unsigned char)v[0])) {
+		if (parse_u64(v, &gid) || gid >= UINT32_MAX)
+			return fail(l, s, "group", "'%s' is not a gid (expected a group name or a "
+				    "numeric gid 0..4294967294)", v);
+	} else {
+		for (const char *p = v; *p; p++)
+			if (!isalnum((unsigned char)*p) && !strchr("_-.", *p))
+				return fail(l, s, "group", "'%s' is not a group name (expected "
+					    "letters, digits, '_', '-', '.', or a numeric gid)", v);
+		rc = getgrnam_r(v, &gr, buf, sizeof(buf), &res);
+		if (rc || !res)
+			return fail(l, s, "group", "no group '%s' on this system%s%s (expected a "
+				    "group of the group database, e.g. `groupadd %s`, or a numeric "
+				    "gid)", v, rc ? ": " : "", rc ? strerror(rc) : "", v);
+		gid = res->gr_gid;
+	}
+	snprintf(c->control_group, sizeof(c->control_group), "%s", v);
+	c->control_gid = (uint32_t)gid;
+	return 0;
+}
+
 static int load_control(struct loader *l, const struct sec *s)
 {
 	struct sl_config *c = l->cfg;
-	char msg[SL_ERR_LEN];
+	char msg[SL_ERR_LEN] = "";
 	const char *v;
+	uint32_t ms = 0;
+	uint64_t u;
+	int rc;
 
 	if (!s)
 		return 0;
@@ -1593,6 +1635,26 @@ static int load_control(struct loader *l, const struct sec *s)
 	v = value(l, s, "ack_timeout");
 	if (v && sl_duration_parse(v, &c->ack_timeout_ms, msg, sizeof(msg)))
 		return fail(l, s, "ack_timeout", "%s", msg);
+	if (control_group(l, s))
+		return -1;
+	v = value(l, s, "idle_timeout");
+	if (v && (sl_duration_parse(v, &ms, msg, sizeof(msg)) || ms < 100 ||
+		  ms > 24u * 3600 * 1000))
+		return msg[0] ? fail(l, s, "idle_timeout", "%s", msg)
+			      : fail(l, s, "idle_timeout", "'%s' is out of range (expected "
+				     "100ms..24h, e.g. 30s)", v);
+	if (v)
+		c->idle_timeout_ms = ms;
+	if ((rc = int_key(l, s, "max_connections", 16, 1u << 20,
+			  "16..1048576 connections", &u)) < 0)
+		return -1;
+	if (rc > 0)
+		c->max_connections = (uint32_t)u;
+	if ((rc = int_key(l, s, "max_connections_per_uid", 1, 1u << 20,
+			  "1..1048576 connections of one uid (root is not limited)", &u)) < 0)
+		return -1;
+	if (rc > 0)
+		c->max_connections_per_uid = (uint32_t)u;
 	return 0;
 }
 
@@ -1613,6 +1675,9 @@ static void set_defaults(struct sl_config *c)
 	c->tx_desc = 1024;
 	snprintf(c->bpffs, sizeof(c->bpffs), "/sys/fs/bpf");
 	c->ack_timeout_ms = 1000;
+	c->idle_timeout_ms = 30 * 1000;
+	c->max_connections = 4096;
+	c->max_connections_per_uid = 64;
 	c->handshake_timeout_ms = 3000;
 }
 

@@ -134,6 +134,11 @@ struct sl_config {
 	uint32_t ack_timeout_ms;    /* default 1 s */
 	char control_group[SL_NAME_LEN]; /* "" : root only; else a group (name or gid)
 					    whose members may use the socket */
+	uint32_t control_gid;       /* control_group resolved (when control_group[0]) */
+	uint32_t idle_timeout_ms;   /* a connection without a complete request: closed
+				       (default 30 s) */
+	uint32_t max_connections;   /* control connections held at once (default 4096) */
+	uint32_t max_connections_per_uid; /* per uid other than root (default 64) */
 
 	uint16_t nports, ngroups, nservices;
 	struct sl_cfg_port ports[SL_MAX_PORTS];

@@ -230,8 +230,13 @@ def test_unknown_option(d):
     usage_error(["--timeout", "0", "status"], "--timeout: '0' is not a number of milliseconds")
     usage_error(["--timeout", "x", "status"], "--timeout: 'x'")
     usage_error(["--socket", "/" + "x" * 200, "status"], "--socket: ", "not a usable socket path")
-    usage_error(["history", "--limit", "0"], "--limit: '0' is not a number of entries")
+    usage_error(["history", "--limit", "0"],
+                "--limit: '0': expected a whole number of entries 1..10000")
     usage_error(["history", "--limit", "ten"], "--limit: 'ten'")
+    # the daemon's bound (bug 2: the CLI took up to 1 000 000)
+    usage_error(["history", "--limit", "10001"],
+                "--limit: '10001': expected a whole number of entries 1..10000")
+    usage_error(["history", "--limit", "1000000"], "--limit: '1000000': expected")
     _, err = expect(["status"], 2, env={"SLUICE_INSTANCE": "../etc"})
     check("SLUICE_INSTANCE: '../etc' is not a valid instance name" in err, f"stderr {err!r}")
 
@@ -782,6 +787,15 @@ def test_daemon_history(dm):
     check(all("uid 0 pid " in x for x in canary + switch + undo), f"actors: {out!r}")
     out, _ = dm.cli(["history", "web", "--limit", "1"], 0)
     check(" dns " not in out and " canary " in out, f"stdout {out!r}")
+    # one rule: what sluicectl accepts the daemon accepts, what it refuses
+    # the daemon refuses with the same words
+    dm.cli(["history", "--limit", "10000"], 0)
+    rep = dm.request({"cmd": "history", "limit": 10001})
+    check(not rep["ok"] and rep["error"]["code"] == "bad_request" and
+          "expected a whole number of entries 1..10000" in rep["error"]["message"],
+          f"daemon reply to limit 10001: {rep}")
+    rep = dm.request({"cmd": "history", "limit": 10000})
+    check(rep["ok"], f"daemon reply to limit 10000: {rep}")
 
 
 @daemon_test

@@ -170,7 +170,24 @@ static void test_control_section(void)
 		   "seconds)");
 	EXPECT_ERR("[control]\nsockett = /x\n" BASE,
 		   "[control] sockett: unknown key (expected one of: instance, bpffs, socket, "
-		   "journal, bpf_object, ack_timeout)");
+		   "journal, bpf_object, ack_timeout, group, idle_timeout, max_connections, "
+		   "max_connections_per_uid)");
+	EXPECT_ERR("[control]\ngroup = no-such-group-x\n" BASE,
+		   "[control] group: no group 'no-such-group-x' on this system (expected a "
+		   "group of the group database, e.g. `groupadd no-such-group-x`, or a numeric "
+		   "gid)");
+	EXPECT_ERR("[control]\ngroup = a:b\n" BASE,
+		   "[control] group: 'a:b' is not a group name (expected letters, digits, '_', "
+		   "'-', '.', or a numeric gid)");
+	EXPECT_ERR("[control]\nidle_timeout = 50ms\n" BASE,
+		   "[control] idle_timeout: '50ms' is out of range (expected 100ms..24h, e.g. "
+		   "30s)");
+	EXPECT_ERR("[control]\nmax_connections = 8\n" BASE,
+		   "[control] max_connections: '8' is out of range (expected 16..1048576 "
+		   "connections)");
+	EXPECT_ERR("[control]\nmax_connections_per_uid = 0\n" BASE,
+		   "[control] max_connections_per_uid: '0' is out of range (expected "
+		   "1..1048576 connections of one uid (root is not limited))");
 }
 
 static void test_unknown_key(void)

@@ -135,9 +135,10 @@ static void test_wrong_types(void)
 	expect_error("{\"cmd\":\"rollout_promote\",\"full\":\"yes\"}", SL_E_BAD_REQUEST, "full",
 		     "field 'full': expected true or false, got a string");
 	expect_error("{\"cmd\":\"history\",\"limit\":0}", SL_E_BAD_REQUEST, "limit",
-		     "field 'limit': expected a whole number 1..10000, got one out of range");
+		     "field 'limit': expected a whole number of entries 1..10000, got 0");
 	expect_error("{\"cmd\":\"history\",\"limit\":2.5}", SL_E_BAD_REQUEST, "limit",
-		     "field 'limit': expected a whole number 1..10000, got a number");
+		     "field 'limit': expected a whole number of entries 1..10000, got a "
+		     "number");
 	expect_error("{\"cmd\":\"weights\",\"service\":\"web\",\"weights\":\"green=20%\"}",
 		     SL_E_BAD_REQUEST, "weights", "field 'weights': expected an object of group "
 		     "-> share such as {\"green\": \"20%\"}, got a string");

@@ -9,7 +9,9 @@
 #      hugepages and again a few without (the --no-huge fallback)
 #   5. live tests: real TCP/UDP clients and servers in network namespaces,
 #      sluice-dp between them on af_packet ports (needs root)
-#   6. sluicectl against the real sluiced (and an attached sluice-dp)
+#   6. sluicectl against the real sluiced (and an attached sluice-dp); the
+#      control socket under abuse (idle connections, a storm, slow and hostile
+#      clients, a second user, a stopped dataplane: tests/abuse.py)
 #   7. sluiced + attached sluice-dp + sluicectl over real TCP in namespaces
 #      (runbook, sticky vs --reset, bad input changes nothing)
 #   8. 10 000 changes under load with no loss (ack latency printed),
@@ -86,6 +88,7 @@ fi
 stage live python3 "$root/tests/live_netns.py" --build "$root/build"
 stage cli python3 "$root/tests/cli.py" --build "$root/build"
 stage guards python3 "$root/tests/guards.py" --build "$root/build"
+stage abuse python3 "$root/tests/abuse.py" --build "$root/build"
 stage control-e2e python3 "$root/tests/control_e2e.py" --build "$root/build"
 stage guards-live python3 "$root/tests/guards_live.py" --build "$root/build"
 stage churn python3 "$root/tests/churn.py" --build "$root/build"
