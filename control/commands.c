@@ -1,4 +1,5 @@
 /* sluiced's commands, startup and timers (see commands.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1248,6 +1249,66 @@ static json_t *cmd_guard_list(struct sl_daemon *d, const struct sl_req *r, struc
 	return json_pack("{s:o}", "guards", list ? list : json_null());
 }
 
+static json_t *ev_cell_json(const struct sl_ev_cell *c)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "flows", (json_int_t)c->flows,
+			 "hs_ok", (json_int_t)c->hs_ok, "hs_fail", (json_int_t)c->hs_fail, "rst",
+			 (json_int_t)c->rst, "icmp", (json_int_t)c->icmp, "ttfb_flows",
+			 (json_int_t)c->ttfb_flows);
+}
+
+/* The slices of the table in force, with what the dataplane counted for
+ * each (since it started). */
+static json_t *cmd_slice_list(struct sl_daemon *d, const struct sl_req *r, struct sl_error *e)
+{
+	const struct sl_table_hdr *h = d->st->base;
+	const struct sl_counters *stats = d->local_stats ? d->local_stats : d->maps.stats;
+	uint32_t nw = d->local_stats ? 1 : sl_maps_workers(&d->maps);
+	json_t *list = json_array();
+	int only = -1;
+
+	if (r->has_service && (only = sl_state_find_service(d->st, r->service, e)) < 0) {
+		json_decref(list);
+		return NULL;
+	}
+	for (unsigned k = 0; k < h->nslices && k < SL_MAX_SLICES && list; k++) {
+		const struct sl_slice_rec *sr = &h->slices[k];
+		struct sl_ev_cell sum[2];
+		json_t *src = json_array(), *o;
+
+		if (!sr->name[0] || sr->service >= h->nservices || (only >= 0 && sr->service != only))
+			continue;
+		for (unsigned p = 0; p < sr->nprefixes && p < SL_SLICE_PREFIXES && src; p++) {
+			char a[64], text[80];
+
+			inet_ntop(sr->src[p].family == 4 ? AF_INET : AF_INET6, sr->src[p].addr, a,
+				  sizeof(a));
+			snprintf(text, sizeof(text), "%s/%u", a, sr->src[p].len);
+			json_array_append_new(src, json_string(text));
+		}
+		memset(sum, 0, sizeof(sum));
+		for (uint32_t w = 0; w < nw; w++)
+			for (int role = 0; role < 2; role++) {
+				const struct sl_ev_cell *c = &stats[w].ev.slice[k][role];
+
+				sum[role].flows += __atomic_load_n(&c->flows, __ATOMIC_RELAXED);
+				sum[role].hs_ok += __atomic_load_n(&c->hs_ok, __ATOMIC_RELAXED);
+				sum[role].hs_fail += __atomic_load_n(&c->hs_fail, __ATOMIC_RELAXED);
+				sum[role].rst += __atomic_load_n(&c->rst, __ATOMIC_RELAXED);
+				sum[role].icmp += __atomic_load_n(&c->icmp, __ATOMIC_RELAXED);
+				sum[role].ttfb_flows += __atomic_load_n(&c->ttfb_flows, __ATOMIC_RELAXED);
+			}
+		o = json_pack("{s:s, s:s, s:i, s:o, s:s, s:{s:o, s:o}}", "name", sr->name,
+			      "service", h->services[sr->service].name, "slot", (int)k,
+			      "src", src ? src : json_array(), "filter", sr->filter, "evidence",
+			      "champion", ev_cell_json(&sum[0]), "challenger",
+			      ev_cell_json(&sum[1]));
+		json_array_append_new(list, o);
+	}
+	return json_pack("{s:I, s:o}", "workers", (json_int_t)nw, "slices",
+			 list ? list : json_null());
+}
+
 char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
 			const struct sl_actor *who)
 {
@@ -1290,6 +1351,9 @@ char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
 			break;
 		case SL_CMD_GUARD_LIST:
 			res = cmd_guard_list(d, &r, &e);
+			break;
+		case SL_CMD_SLICE_LIST:
+			res = cmd_slice_list(d, &r, &e);
 			break;
 		default:
 			res = cmd_change(d, &r, who, &e);

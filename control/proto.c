@@ -68,6 +68,7 @@ static const struct cmd_def cmds[SL_CMD__COUNT] = {
 				   F_TOTAL | F_BAD, F_SERVICE | F_GROUP | F_SIGNAL | F_TOTAL |
 				   F_BAD },
 	[SL_CMD_GUARD_LIST] = { "guard_list", F_SERVICE, 0 },
+	[SL_CMD_SLICE_LIST] = { "slice_list", F_SERVICE, 0 },
 };
 
 static const char *const errcode_names[] = {

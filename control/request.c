@@ -92,6 +92,7 @@ static const struct sl_rq_command commands[] = {
 	  O_BAD, "evidence push SERVICE --group GROUP [--slice SLICE] --signal NAME --total N "
 	  "--bad M", 1 },
 	{ "guard list", SL_CMD_GUARD_LIST, 0, 1, 0, "guard list [SERVICE]", 0 },
+	{ "slice list", SL_CMD_SLICE_LIST, 0, 1, 0, "slice list [SERVICE]", 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -617,6 +618,7 @@ int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_c
 		{ "shadow", "add, remove or list" },
 		{ "evidence", "push" },
 		{ "guard", "list" },
+		{ "slice", "list" },
 	};
 	static const char *const aliases[] = { "pause", "resume", "promote", "abort" };
 	const char *hint = flags & SL_RQ_CLI ? "; see sluicectl --help" : "";
@@ -651,7 +653,8 @@ int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_c
 	if (!c || strchr(c->words, ' '))
 		return fail(e, "usage", "unknown command '%s' (expected status, switch, canary, "
 			    "weights, rollout, pause, resume, promote, abort, undo, shadow, "
-			    "evidence, guard, history, stats, reload or version%s)", argv[0], hint);
+			    "evidence, guard, slice, history, stats, reload or version%s)", argv[0],
+			    hint);
 	*out = c;
 	*used = 1;
 	return 0;

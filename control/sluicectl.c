@@ -71,6 +71,7 @@ static const char usage_text[] =
 	"  evidence push SERVICE --group GROUP [--slice SLICE] --signal NAME --total N\n"
 	"                --bad M\n"
 	"  guard list [SERVICE]\n"
+	"  slice list [SERVICE]\n"
 	"  history [SERVICE] [--limit N]\n"
 	"  stats\n"
 	"  reload\n"
@@ -852,6 +853,50 @@ static void print_guard_list(const json_t *res)
 	(void)figs;
 }
 
+static void print_slice_list(const json_t *res)
+{
+	static const char *const head[] = { "slice", "service", "src", "filter", "champion flows",
+					    "rst", "challenger flows", "rst" };
+	static const bool right[] = { false, false, false, false, true, true, true, true };
+	json_t *list = json_object_get(res, "slices");
+	struct table *t;
+	json_t *s;
+	size_t i;
+
+	if (!json_array_size(list)) {
+		printf("no slices\n");
+		return;
+	}
+	t = table_new(8, head, right);
+	if (!t)
+		return;
+	json_array_foreach(list, i, s) {
+		char (*row)[TBL_CELL] = table_row(t);
+		const json_t *ev = json_object_get(s, "evidence");
+		const json_t *a = json_object_get(ev, "champion"), *b = json_object_get(ev, "challenger");
+		size_t off = 0, j;
+		json_t *p;
+
+		if (!row)
+			break;
+		snprintf(row[0], TBL_CELL, "%s", jstr(s, "name", "?"));
+		snprintf(row[1], TBL_CELL, "%s", jstr(s, "service", "?"));
+		row[2][0] = '\0';
+		json_array_foreach(json_object_get(s, "src"), j, p)
+			if (off < TBL_CELL)
+				off += (size_t)snprintf(row[2] + off, TBL_CELL - off, "%s%s",
+							j ? "," : "", json_string_value(p));
+		if (!off)
+			snprintf(row[2], TBL_CELL, "-");
+		snprintf(row[3], TBL_CELL, "%s", *jstr(s, "filter", "") ? jstr(s, "filter", "") : "-");
+		snprintf(row[4], TBL_CELL, "%lld", (long long)jint_or(a, "flows", 0));
+		snprintf(row[5], TBL_CELL, "%lld", (long long)jint_or(a, "rst", 0));
+		snprintf(row[6], TBL_CELL, "%lld", (long long)jint_or(b, "flows", 0));
+		snprintf(row[7], TBL_CELL, "%lld", (long long)jint_or(b, "rst", 0));
+	}
+	table_print(t, "");
+}
+
 static void print_status(const json_t *res)
 {
 	json_t *svcs = json_object_get(res, "services");
@@ -1153,6 +1198,9 @@ static void print_reply(const struct sl_rq_command *c, const json_t *res)
 		break;
 	case SL_CMD_GUARD_LIST:
 		print_guard_list(res);
+		break;
+	case SL_CMD_SLICE_LIST:
+		print_slice_list(res);
 		break;
 	default:
 		if (json_object_get(res, "changed") || json_object_get(res, "after"))

@@ -201,6 +201,21 @@ def test_bad_evidence(dm):
           json.loads(extra[0])["cmd"] == "rollout_abort", f"journal grew by {extra}")
 
 
+@with_daemon(SEED_GUARDS)
+def test_slice_list(dm):
+    out, _ = dm.cli(["slice", "list"], 0)
+    for x in ("billing", "enterprise", "10.20.0.0/16", "10.30.0.0/16"):
+        check(x in out, f"slice list lacks {x!r}: {out!r}")
+    out, _ = dm.cli(["--json", "slice", "list", "web"], 0)
+    lst = json.loads(out)["result"]["slices"]
+    check([(x["name"], x["service"], x["src"], x["evidence"]["challenger"]["flows"])
+           for x in lst] == [("billing", "web", ["10.20.0.0/16"], 0),
+                             ("enterprise", "web", ["10.30.0.0/16"], 0)], f"slices {lst}")
+    out, _ = dm.cli(["slice", "list", "dns"], 0)
+    check(out.strip() == "no slices", f"dns slices {out!r}")
+    dm.cli(["slice", "list", "nosuch"], 1, err_has=("sluicectl: unknown_service",))
+
+
 NAMED = SLICES + """
 [guard latency]
 service = web
