@@ -415,7 +415,7 @@ static int get_guard_names(const json_t *v, struct sl_req *r, struct sl_error *e
 
 static int get_guard_defs(const json_t *v, struct sl_req *r, struct sl_error *e)
 {
-	char msg[SL_ERR_LEN], where[32];
+	char msg[SL_ERR_LEN], where[48];
 	size_t i;
 	const json_t *x;
 
