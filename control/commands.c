@@ -1274,10 +1274,11 @@ static json_t *cmd_slice_list(struct sl_daemon *d, const struct sl_req *r, struc
 	for (unsigned k = 0; k < h->nslices && k < SL_MAX_SLICES && list; k++) {
 		const struct sl_slice_rec *sr = &h->slices[k];
 		struct sl_ev_cell sum[2];
-		json_t *src = json_array(), *o;
+		json_t *src, *o;
 
 		if (!sr->name[0] || sr->service >= h->nservices || (only >= 0 && sr->service != only))
 			continue;
+		src = json_array();
 		for (unsigned p = 0; p < sr->nprefixes && p < SL_SLICE_PREFIXES && src; p++) {
 			char a[64], text[80];
 
