@@ -1,6 +1,6 @@
 /* sluiced's commands: startup (maps, journal replay, first table), one
  * handler per protocol command, the rollout timer and the stats sampling.
- * Every change goes: plan (state.c) -> busy check -> render -> journal
+ * Every change goes: plan (planners.c) -> busy check -> render -> journal
  * (fsync) -> publish -> wait for the workers' acks -> reply. */
 #ifndef SLUICE_COMMANDS_H
 #define SLUICE_COMMANDS_H
