@@ -62,6 +62,32 @@ static void adopt_shadows(struct sl_state *st, enum sl_adopt how, char *note, si
 	free(t);
 }
 
+/* The slices of the journal's last slice_add / slice_remove on a table
+ * built from the file (those whose service it lacks are dropped). */
+static void adopt_slices(struct sl_state *st, char *note, size_t notelen)
+{
+	struct sl_table_hdr *h = st->base;
+
+	memset(h->slices, 0, sizeof(h->slices));
+	h->nslices = 0;
+	for (unsigned k = 0; k < st->rnslices && k < SL_MAX_SLICES; k++) {
+		int s;
+
+		if (!st->rslices[k].name[0])
+			continue;
+		s = sl_st_hdr_service(h, st->rslice_svc[k]);
+		if (s < 0) {
+			sl_st_note_add(note, notelen, "slice %s of the journal names service %s, not "
+				       "in the table: dropped", st->rslices[k].name,
+				       st->rslice_svc[k]);
+			continue;
+		}
+		h->slices[k] = st->rslices[k];
+		h->slices[k].service = (uint8_t)s;
+		h->nslices = (uint16_t)(k + 1);
+	}
+}
+
 /* Put the replayed states at the indexes of the table in st->base. */
 static int adopt(struct sl_state *st, enum sl_adopt how, uint32_t gen, char *note,
 		 size_t notelen, char *err, size_t errlen)
@@ -180,6 +206,8 @@ int sl_state_adopt_config(struct sl_state *st, const struct sl_config *laid, uin
 		note[0] = '\0';
 	if (sl_tables_build(st->base, st->base_groups, laid, gen, err, errlen))
 		return -1;
+	if (how == SL_ADOPT_JOURNAL && st->slices_replayed)
+		adopt_slices(st, note, notelen);
 	return adopt(st, how, gen, note, notelen, err, errlen);
 }
 
@@ -190,6 +218,7 @@ int sl_state_from_config(struct sl_state *st, const struct sl_config *cfg, char 
 	memset(st->undo, 0, sizeof(st->undo));
 	st->nservices = 0;
 	st->shadows_replayed = 0;
+	st->slices_replayed = 0;
 	if (sl_state_adopt_config(st, cfg, 0, SL_ADOPT_TABLE, NULL, 0, err, errlen))
 		return -1;
 	return 0;
@@ -319,8 +348,21 @@ int sl_state_replay(struct sl_state *st, const json_t *e, char *err, size_t errl
 			return sl_seterr(err, errlen, "shadows: %s", sub);
 		}
 	}
+	if (json_is_array(json_object_get(e, "slices"))) {
+		char sub[SL_ERR_LEN];
+
+		if (sl_slices_from_json(st->rslices, &st->rnslices, st->rslice_svc,
+					json_object_get(e, "slices"), sub, sizeof(sub))) {
+			free(rules);
+			return sl_seterr(err, errlen, "slices: %s", sub);
+		}
+		st->slices_replayed = 1;
+	}
 	if (json_is_array(list)) {
 		int snapshot = !strcmp(cmd, "init") || !strcmp(cmd, "recover");
+
+		/* the file's slices (or the table's) are in force after these */
+		st->slices_replayed = 0;
 
 		if (snapshot) {
 			memset(st->svc, 0, sizeof(st->svc));

@@ -725,7 +725,7 @@ static int rollout_guards(struct sl_daemon *d, int s, const struct sl_req *r,
 {
 	const struct sl_config *cfg = d->cfg;
 	const char *svc = d->st->svc[s].st.name;
-	char msg[SL_ERR_LEN], where[64];
+	char where[64];
 	const struct sl_cfg_guard *pick[SL_MAX_GUARDS + SL_RO_MAX_GUARDS];
 	uint32_t np = 0;
 
@@ -776,8 +776,28 @@ static int rollout_guards(struct sl_daemon *d, int s, const struct sl_req *r,
 		if (strcmp(pick[j]->service, svc))
 			return sl_error_set(e, SL_E_BAD_GUARD, "guards", "%s watches service %s, "
 					    "not %s", where, pick[j]->service, svc);
-		if (sl_guard_check(pick[j], cfg, where, msg, sizeof(msg)))
-			return sl_error_set(e, SL_E_BAD_GUARD, "guards", "%s", msg);
+		/* its slice must be in the table in force (the file's or one added
+		 * by `slice add`) */
+		if (pick[j]->slice[0]) {
+			struct sl_guard_src src;
+
+			sl_guard_resolve(pick[j], d->st->base, &src);
+			if (src.slot < 0) {
+				const struct sl_table_hdr *h = d->st->base;
+				char list[512] = "";
+				size_t len = 0;
+
+				for (unsigned k = 0; k < h->nslices && k < SL_MAX_SLICES; k++)
+					if (h->slices[k].name[0] && (int)h->slices[k].service == s &&
+					    len < sizeof(list))
+						len += (size_t)snprintf(list + len, sizeof(list) - len,
+									"%s%s", len ? ", " : "",
+									h->slices[k].name);
+				return sl_error_set(e, SL_E_BAD_GUARD, "guards", "%s slice: %s has no "
+						    "slice named '%s' (slices of %s: %s)", where, svc,
+						    pick[j]->slice, svc, list[0] ? list : "none");
+			}
+		}
 		out[j] = *pick[j];
 	}
 	*n = np;
@@ -1116,7 +1136,6 @@ static json_t *cmd_evidence(struct sl_daemon *d, const struct sl_req *r,
 			    const struct sl_actor *who, struct sl_error *e)
 {
 	struct sl_state *st = d->st;
-	const struct sl_config *cfg = d->cfg;
 	char err[SL_ERR_LEN], who_text[64];
 	const struct sl_svc_rec *rec;
 	const struct sl_pushed_ent *pe = NULL;
@@ -1143,16 +1162,22 @@ static json_t *cmd_evidence(struct sl_daemon *d, const struct sl_req *r,
 		return refused(sl_error_set(e, SL_E_BAD_EVIDENCE, "group", "group: %.64s is both "
 				    "champion and challenger of %s", r->group, rec->name));
 	if (r->slice[0]) {
-		int k = sl_config_slice(cfg, r->slice);
+		const struct sl_table_hdr *h = st->base;
+		int k = -1;
 
-		if (k < 0 || strcmp(cfg->services[cfg->slices[k].service].name, rec->name)) {
+		for (unsigned j = 0; j < h->nslices && j < SL_MAX_SLICES; j++)
+			if (h->slices[j].name[0] && h->slices[j].service == s &&
+			    !strcmp(h->slices[j].name, r->slice))
+				k = (int)j;
+		if (k < 0) {
 			char list[512] = "";
 			size_t len = 0;
 
-			for (unsigned j = 0; j < cfg->nslices && len < sizeof(list); j++)
-				if (!strcmp(cfg->services[cfg->slices[j].service].name, rec->name))
+			for (unsigned j = 0; j < h->nslices && j < SL_MAX_SLICES; j++)
+				if (h->slices[j].name[0] && h->slices[j].service == s &&
+				    len < sizeof(list))
 					len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
-								len ? ", " : "", cfg->slices[j].name);
+								len ? ", " : "", h->slices[j].name);
 			return refused(sl_error_set(e, SL_E_UNKNOWN_SLICE, "slice", "slice: %s has no slice "
 					    "named '%.64s' (slices of %s: %s)", rec->name, r->slice,
 					    rec->name, list[0] ? list : "none"));
@@ -1257,6 +1282,36 @@ static json_t *ev_cell_json(const struct sl_ev_cell *c)
 			 (json_int_t)c->ttfb_flows);
 }
 
+static json_t *cmd_slice(struct sl_daemon *d, const struct sl_req *r, const struct sl_actor *who,
+			 struct sl_error *e)
+{
+	struct sl_txn *t = d->txn;
+	json_t *extra, *res;
+	int rc;
+
+	if (r->cmd == SL_CMD_SLICE_ADD)
+		rc = sl_plan_slice_add(d->st, t, r, e);
+	else
+		rc = sl_plan_slice_remove(d->st, t, r->name, e);
+	if (rc < 0)
+		return NULL;
+	if (rc == 0)
+		return json_pack("{s:b, s:I, s:o}", "changed", 0, "gen", (json_int_t)d->st->gen,
+				 "slice", sl_slice_json(d->st->base,
+							&d->st->base->slices[t->slice_slot],
+							(unsigned)t->slice_slot));
+	/* the slice added (or removed) and the whole set after the change */
+	extra = json_pack("{s:o, s:o}", "slice",
+			  sl_slice_json(d->st->base, r->cmd == SL_CMD_SLICE_ADD ?
+					&t->slices[t->slice_slot] :
+					&d->st->base->slices[t->slice_slot],
+					(unsigned)t->slice_slot),
+			  "slices", sl_slices_json(d->st->base, t->slices, t->nslices));
+	res = apply_with(d, sl_cmd_name(r->cmd), actor_json(who), extra, e);
+	json_decref(extra);
+	return res;
+}
+
 /* The slices of the table in force, with what the dataplane counted for
  * each (since it started). */
 static json_t *cmd_slice_list(struct sl_daemon *d, const struct sl_req *r, struct sl_error *e)
@@ -1355,6 +1410,10 @@ char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
 			break;
 		case SL_CMD_SLICE_LIST:
 			res = cmd_slice_list(d, &r, &e);
+			break;
+		case SL_CMD_SLICE_ADD:
+		case SL_CMD_SLICE_REMOVE:
+			res = cmd_slice(d, &r, who, &e);
 			break;
 		default:
 			res = cmd_change(d, &r, who, &e);

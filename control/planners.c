@@ -25,6 +25,8 @@ static void txn_begin(const struct sl_state *st, struct sl_txn *t)
 	t->shadow_changed = 0;
 	t->shadow_op = SL_SHADOW_NONE;
 	t->shadow_slot = -1;
+	t->slices_changed = 0;
+	t->slice_slot = -1;
 }
 
 static const char *ro_where(const struct sl_rollout *r, char *buf, size_t len)

@@ -28,13 +28,14 @@ enum {
 	F_BAD = 1 << 16,
 	F_GUARDS = 1 << 17,
 	F_GUARD_DEFS = 1 << 18,
-	F__COUNT = 19,
+	F_SRC = 1 << 19,
+	F__COUNT = 20,
 };
 
 static const char *const field_names[F__COUNT] = {
 	"service", "group", "share", "mode", "weights", "steps", "full", "limit",
 	"name", "filter", "sample", "port", "mac", "slice", "signal", "total", "bad",
-	"guards", "guard_defs",
+	"guards", "guard_defs", "src",
 };
 
 struct cmd_def {
@@ -69,6 +70,9 @@ static const struct cmd_def cmds[SL_CMD__COUNT] = {
 				   F_BAD },
 	[SL_CMD_GUARD_LIST] = { "guard_list", F_SERVICE, 0 },
 	[SL_CMD_SLICE_LIST] = { "slice_list", F_SERVICE, 0 },
+	[SL_CMD_SLICE_ADD] = { "slice_add", F_NAME | F_SERVICE | F_SRC | F_FILTER,
+			       F_NAME | F_SERVICE },
+	[SL_CMD_SLICE_REMOVE] = { "slice_remove", F_NAME, F_NAME },
 };
 
 static const char *const errcode_names[] = {
@@ -443,6 +447,17 @@ static int get_field(const char *key, const json_t *v, struct sl_req *r, struct 
 {
 	if (!strcmp(key, "slice"))
 		return get_name(v, "slice", r->slice, e);
+	if (!strcmp(key, "src")) {
+		if (!json_is_string(v) || !*json_string_value(v) ||
+		    strlen(json_string_value(v)) >= sizeof(r->src))
+			return sl_error_set(e, SL_E_BAD_REQUEST, "src", "field 'src': expected a "
+					    "string of client prefixes such as \"198.51.100.0/24, "
+					    "2001:db8::/32\" (at most %zu characters), got %s",
+					    sizeof(r->src) - 1, json_is_string(v) ?
+					    "another string" : type_name(v));
+		snprintf(r->src, sizeof(r->src), "%s", json_string_value(v));
+		return 0;
+	}
 	if (!strcmp(key, "signal"))
 		return get_signal(v, r, e);
 	if (!strcmp(key, "total"))

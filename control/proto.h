@@ -49,6 +49,8 @@ enum sl_cmd {
 	SL_CMD_EVIDENCE_PUSH,
 	SL_CMD_GUARD_LIST,
 	SL_CMD_SLICE_LIST,
+	SL_CMD_SLICE_ADD,
+	SL_CMD_SLICE_REMOVE,
 	SL_CMD__COUNT
 };
 
@@ -106,6 +108,7 @@ struct sl_req {
 	uint16_t sample_bp;              /* shadow_add */
 	int has_mac;                     /* shadow_add: the copies' destination MAC */
 	uint8_t mac[6];
+	char src[1024];                  /* slice_add: client prefixes, "a/b, c/d" */
 	char slice[SL_PROTO_NAME_MAX];   /* evidence_push: "" the whole service */
 	char signal[SL_PROTO_NAME_MAX];  /* evidence_push: the pushed signal's name */
 	uint64_t total, bad;             /* evidence_push */

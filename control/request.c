@@ -31,6 +31,7 @@ enum opt_bit {
 	O_TOTAL = 1 << 15,
 	O_BAD = 1 << 16,
 	O_GUARD = 1 << 17,
+	O_SRC = 1 << 18,
 };
 
 static const struct {
@@ -56,6 +57,7 @@ static const struct {
 	{ "--total", O_TOTAL, 1 },
 	{ "--bad", O_BAD, 1 },
 	{ "--guard", O_GUARD, 1 },
+	{ "--src", O_SRC, 1 },
 };
 
 #define NOPTS (sizeof(cmd_opts) / sizeof(cmd_opts[0]))
@@ -93,6 +95,9 @@ static const struct sl_rq_command commands[] = {
 	  "--bad M", 1 },
 	{ "guard list", SL_CMD_GUARD_LIST, 0, 1, 0, "guard list [SERVICE]", 0 },
 	{ "slice list", SL_CMD_SLICE_LIST, 0, 1, 0, "slice list [SERVICE]", 0 },
+	{ "slice add", SL_CMD_SLICE_ADD, 1, 1, O_SERVICE | O_SRC | O_FILTER,
+	  "slice add NAME --service SERVICE [--src PREFIX[,PREFIX...]] [--filter EXPR]", 1 },
+	{ "slice remove", SL_CMD_SLICE_REMOVE, 1, 1, 0, "slice remove NAME", 1 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -103,7 +108,7 @@ struct args {
 	unsigned given;
 	const char *steps, *dwell, *plan, *limit;
 	const char *service, *filter, *sample, *port, *mac;
-	const char *group, *slice, *signal, *total, *bad, *guard;
+	const char *group, *slice, *signal, *total, *bad, *guard, *src;
 };
 
 static int __attribute__((format(printf, 3, 4))) fail(struct sl_rq_error *e, const char *code,
@@ -250,6 +255,9 @@ static int parse_args(const struct sl_rq_command *c, int argc, char *const *argv
 		case O_GUARD:
 			a->guard = val;
 			break;
+		case O_SRC:
+			a->src = val;
+			break;
 		default:
 			break;
 		}
@@ -264,6 +272,8 @@ static int parse_args(const struct sl_rq_command *c, int argc, char *const *argv
 			[SL_CMD_SHADOW_ADD] = { "NAME" },
 			[SL_CMD_SHADOW_REMOVE] = { "NAME" },
 			[SL_CMD_EVIDENCE_PUSH] = { "SERVICE" },
+			[SL_CMD_SLICE_ADD] = { "NAME" },
+			[SL_CMD_SLICE_REMOVE] = { "NAME" },
 		};
 
 		return fail(e, "usage", "missing %s for '%s' (usage: %s)",
@@ -489,6 +499,34 @@ static int count_arg(const char *opt, const char *v, json_t *req, const char *ke
 	return 0;
 }
 
+/* slice add NAME --service S [--src LIST] [--filter EXPR]: the filter is
+ * compiled here by libpcap, as the daemon will; the prefixes are the
+ * daemon's to check (their family is the service's). */
+static int slice_add_request(json_t *req, const struct args *a, struct sl_rq_error *e)
+{
+	char err[SL_ERR_LEN];
+
+	if (check_name("NAME", a->pos[0], e))
+		return -1;
+	if (!a->service)
+		return fail(e, "usage", "slice add needs --service SERVICE (usage: slice add NAME "
+			    "--service SERVICE [--src PREFIX[,PREFIX...]] [--filter EXPR])");
+	if (!a->src && !a->filter)
+		return fail(e, "usage", "slice add needs --src PREFIX[,PREFIX...] or --filter EXPR "
+			    "(or both)");
+	if (check_name("--service", a->service, e))
+		return -1;
+	if (a->filter && sl_shadow_filter_check(a->filter, err, sizeof(err)))
+		return fail(e, "bad_filter", "--filter: %s", err);
+	set_str(req, "name", a->pos[0]);
+	set_str(req, "service", a->service);
+	if (a->src)
+		set_str(req, "src", a->src);
+	if (a->filter)
+		set_str(req, "filter", a->filter);
+	return 0;
+}
+
 /* evidence push SERVICE --group G [--slice S] --signal NAME --total N --bad M */
 static int evidence_request(json_t *req, const struct args *a, struct sl_rq_error *e)
 {
@@ -571,6 +609,14 @@ int sl_rq_build(const struct sl_rq_command *c, int argc, char *const *argv, unsi
 	case SL_CMD_EVIDENCE_PUSH:
 		rc = evidence_request(req, &a, e);
 		break;
+	case SL_CMD_SLICE_ADD:
+		rc = slice_add_request(req, &a, e);
+		break;
+	case SL_CMD_SLICE_REMOVE:
+		rc = check_name("NAME", a.pos[0], e);
+		if (!rc)
+			set_str(req, "name", a.pos[0]);
+		break;
 	case SL_CMD_SHADOW_REMOVE:
 		rc = check_name("NAME", a.pos[0], e);
 		if (!rc)
@@ -618,7 +664,7 @@ int sl_rq_find(int argc, char *const *argv, unsigned flags, const struct sl_rq_c
 		{ "shadow", "add, remove or list" },
 		{ "evidence", "push" },
 		{ "guard", "list" },
-		{ "slice", "list" },
+		{ "slice", "add, remove or list" },
 	};
 	static const char *const aliases[] = { "pause", "resume", "promote", "abort" };
 	const char *hint = flags & SL_RQ_CLI ? "; see sluicectl --help" : "";

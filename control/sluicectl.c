@@ -71,6 +71,8 @@ static const char usage_text[] =
 	"  evidence push SERVICE --group GROUP [--slice SLICE] --signal NAME --total N\n"
 	"                --bad M\n"
 	"  guard list [SERVICE]\n"
+	"  slice add NAME --service SERVICE [--src PREFIX[,PREFIX...]] [--filter EXPR]\n"
+	"  slice remove NAME\n"
 	"  slice list [SERVICE]\n"
 	"  history [SERVICE] [--limit N]\n"
 	"  stats\n"
@@ -853,6 +855,23 @@ static void print_guard_list(const json_t *res)
 	(void)figs;
 }
 
+static void print_slice_change(const struct sl_rq_command *c, const json_t *res)
+{
+	const json_t *sl = json_object_get(res, "slice");
+	char acks[256];
+
+	describe_acks(json_object_get(res, "acks"), acks, sizeof(acks));
+	if (json_is_false(json_object_get(res, "changed")))
+		printf("slice %s of %s: unchanged (already so), generation %lld\n",
+		       jstr(sl, "name", "?"), jstr(sl, "service", "?"),
+		       (long long)jint_or(res, "gen", 0));
+	else
+		printf("slice %s %s %s (slot %lld), generation %lld%s\n", jstr(sl, "name", "?"),
+		       c->kind == SL_CMD_SLICE_ADD ? "added to" : "removed from",
+		       jstr(sl, "service", "?"), (long long)jint_or(sl, "slot", -1),
+		       (long long)jint_or(res, "gen", 0), acks);
+}
+
 static void print_slice_list(const json_t *res)
 {
 	static const char *const head[] = { "slice", "service", "src", "filter", "champion flows",
@@ -1201,6 +1220,10 @@ static void print_reply(const struct sl_rq_command *c, const json_t *res)
 		break;
 	case SL_CMD_SLICE_LIST:
 		print_slice_list(res);
+		break;
+	case SL_CMD_SLICE_ADD:
+	case SL_CMD_SLICE_REMOVE:
+		print_slice_change(c, res);
 		break;
 	default:
 		if (json_object_get(res, "changed") || json_object_get(res, "after"))

@@ -100,6 +100,10 @@ struct sl_txn {
 	int shadow_changed;        /* the rule set changes: shadow_gen = gen */
 	int shadow_op;             /* enum sl_shadow_op: shadow_add / shadow_remove */
 	int shadow_slot;           /* the rule added or removed */
+	int slices_changed;        /* slice add / remove: the table's slices become these */
+	int slice_slot;            /* the slice added or removed */
+	uint16_t nslices;
+	struct sl_slice_rec slices[SL_MAX_SLICES];
 };
 
 struct sl_state {
@@ -110,6 +114,12 @@ struct sl_state {
 	struct sl_shadows shadows;    /* shadow rules in force */
 	uint32_t shadow_gen;          /* generation that last changed them */
 	int shadows_replayed;         /* the journal said which rules (replay) */
+	/* The slices the journal's last slice_add / slice_remove left (service
+	 * by name): restored when the table comes from the file (reboot). */
+	int slices_replayed;
+	uint16_t rnslices;
+	struct sl_slice_rec rslices[SL_MAX_SLICES];
+	char rslice_svc[SL_MAX_SLICES][SL_NAME_LEN];
 
 	/* Table structure in force, the next one (reload), the render target;
 	 * each hdr has SL_MAX_GROUPS group records. */
@@ -230,6 +240,25 @@ int sl_plan_shadow_remove(const struct sl_state *st, struct sl_txn *t, const cha
 			  struct sl_error *e);
 /* Slot of the rule called name, or -1. */
 int sl_state_shadow(const struct sl_state *st, const char *name);
+
+/* Slices at run time (control/slices.c).  add: req's name, service, src
+ * (a prefix list, "a/b, c/d") and filter (checked by the protocol); at the
+ * lowest free slot and bit, at most SL_SLICES_PER_SERVICE per service and
+ * SL_MAX_SLICES in all; the same slice again is no change (0), another one
+ * under that name bad_state.  remove: by name (unknown_slice).  A change of
+ * slices is a new rule set (shadow_gen): the dataplane compiles slice
+ * filters with the shadow rules.  A reload sets the file's slices. */
+int sl_plan_slice_add(const struct sl_state *st, struct sl_txn *t, const struct sl_req *req,
+		      struct sl_error *e);
+int sl_plan_slice_remove(const struct sl_state *st, struct sl_txn *t, const char *name,
+			 struct sl_error *e);
+/* SLICE json {"name", "service", "slot", "bit", "src": ["a/b"...], "filter"}, the
+ * set of a table, and back (services: the service name of each slot). */
+json_t *sl_slice_json(const struct sl_table_hdr *h, const struct sl_slice_rec *sr,
+		      unsigned slot);
+json_t *sl_slices_json(const struct sl_table_hdr *h, const struct sl_slice_rec *s, unsigned n);
+int sl_slices_from_json(struct sl_slice_rec *out, uint16_t *n, char (*services)[SL_NAME_LEN],
+			const json_t *a, char *err, size_t errlen);
 /* SHADOW_RULE json ({"name", "index", "service", "filter", "sample_bp",
  * "port", "mac"}) and back (err names the field). */
 json_t *sl_shadow_json(const struct sl_shadow_rule *r, unsigned slot);

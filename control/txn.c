@@ -51,6 +51,10 @@ int sl_txn_render(struct sl_state *st, const struct sl_txn *t, char *err, size_t
 	memcpy(st->out, src, sizeof(*st->out));
 	memcpy(st->out_groups, sg, src->ngroups * sizeof(*sg));
 	st->out->gen = t->gen;
+	if (t->slices_changed) {
+		st->out->nslices = t->nslices;
+		memcpy(st->out->slices, t->slices, sizeof(st->out->slices));
+	}
 	if (t->nservices != src->nservices)
 		return sl_seterr(err, errlen, "internal: %u service states for a table of %u",
 			      t->nservices, src->nservices);
@@ -102,6 +106,10 @@ void sl_txn_commit(struct sl_state *st, const struct sl_txn *t)
 	if (t->shadow_changed && t->publish && !t->reload) {
 		st->base->nshadows = st->out->nshadows;
 		memcpy(st->base->shadows, st->out->shadows, sizeof(st->base->shadows));
+	}
+	if (t->slices_changed && t->publish) {
+		st->base->nslices = t->nslices;
+		memcpy(st->base->slices, t->slices, sizeof(st->base->slices));
 	}
 	if (t->reload) {
 		struct sl_table_hdr *h = st->base;

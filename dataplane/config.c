@@ -1094,14 +1094,19 @@ int sl_config_slice(const struct sl_config *cfg, const char *name)
 	"2001:db8::/32"
 
 /* "198.51.100.0/24", "2001:db8::/32", or a bare address (a host). */
-static int load_prefix(struct loader *l, const struct sec *s, const struct sl_cfg_service *svc,
-		       char *t, struct sl_prefix *p)
+int sl_prefix_parse(const char *text, unsigned family, const char *service, struct sl_prefix *p,
+		    char *err, size_t errlen)
 {
-	char *slash = strchr(t, '/'), canon[INET6_ADDRSTRLEN];
+	char t[INET6_ADDRSTRLEN + 8], *slash, canon[INET6_ADDRSTRLEN];
 	unsigned long len;
 	unsigned max, fam;
 	uint8_t addr[16] = { 0 };
 
+	if (strlen(text) >= sizeof(t))
+		return sl_seterr(err, errlen, "'%s' is not a prefix (expected %s)", text,
+				 SRC_EXPECT);
+	snprintf(t, sizeof(t), "%s", text);
+	slash = strchr(t, '/');
 	if (slash)
 		*slash = '\0';
 	if (inet_pton(AF_INET, t, addr) == 1)
@@ -1113,38 +1118,47 @@ static int load_prefix(struct loader *l, const struct sec *s, const struct sl_cf
 	if (slash)
 		*slash = '/';
 	if (!fam)
-		return fail(l, s, "src", "'%s' is not a prefix (expected %s)", t, SRC_EXPECT);
+		return sl_seterr(err, errlen, "'%s' is not a prefix (expected %s)", t, SRC_EXPECT);
 	max = fam == 4 ? 32 : 128;
 	if (slash) {
 		const char *d = slash + 1;
 
 		if (!isdigit((unsigned char)*d) || strlen(d) > 3 ||
 		    strspn(d, "0123456789") != strlen(d))
-			return fail(l, s, "src", "'%s' has no prefix length after '/' (expected "
-				    "%s)", t, SRC_EXPECT);
+			return sl_seterr(err, errlen, "'%s' has no prefix length after '/' "
+					 "(expected %s)", t, SRC_EXPECT);
 		len = strtoul(d, NULL, 10);
 		if (len > max)
-			return fail(l, s, "src", "'%s': prefix length %lu is above %u (expected "
-				    "an IPv%u prefix length 0..%u)", t, len, max, fam, max);
+			return sl_seterr(err, errlen, "'%s': prefix length %lu is above %u (expected "
+					 "an IPv%u prefix length 0..%u)", t, len, max, fam, max);
 	} else {
 		len = max;
 	}
-	if (fam != svc->family)
-		return fail(l, s, "src", "'%s' is IPv%u but [service %s] has an IPv%u vip "
-			    "(expected IPv%u prefixes)", t, fam, svc->name, svc->family,
-			    svc->family);
+	if (fam != family)
+		return sl_seterr(err, errlen, "'%s' is IPv%u but [service %s] has an IPv%u vip "
+				 "(expected IPv%u prefixes)", t, fam, service, family, family);
 	for (unsigned b = (unsigned)len; b < max; b++)
 		if (addr[b / 8] & (0x80u >> (b % 8))) {
 			for (; b < max; b++)
 				addr[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
 			inet_ntop(fam == 4 ? AF_INET : AF_INET6, addr, canon, sizeof(canon));
-			return fail(l, s, "src", "'%s' has host bits set (expected %s/%lu)", t,
-				    canon, len);
+			return sl_seterr(err, errlen, "'%s' has host bits set (expected %s/%lu)", t,
+					 canon, len);
 		}
 	memset(p, 0, sizeof(*p));
 	memcpy(p->addr, addr, 16);
 	p->family = (uint8_t)fam;
 	p->len = (uint8_t)len;
+	return 0;
+}
+
+static int load_prefix(struct loader *l, const struct sec *s, const struct sl_cfg_service *svc,
+		       char *t, struct sl_prefix *p)
+{
+	char msg[SL_ERR_LEN];
+
+	if (sl_prefix_parse(t, svc->family, svc->name, p, msg, sizeof(msg)))
+		return fail(l, s, "src", "%s", msg);
 	return 0;
 }
 

@@ -224,6 +224,14 @@ int sl_guard_parse(struct sl_cfg_guard *g, const char *name, sl_guard_get_fn *ge
 int sl_guard_check(const struct sl_cfg_guard *g, const struct sl_config *cfg, const char *where,
 		   char *err, size_t errlen);
 
+/* One client source prefix of a slice ("198.51.100.0/24", "2001:db8::/32", a
+ * bare address for a host) for a service of family 4 or 6 (service names it
+ * in the messages): host bits set are refused with the canonical form.
+ * Returns 0 or -1 with err ("'10.0.0.1/8' has host bits set (expected
+ * 10.0.0.0/8)"). */
+int sl_prefix_parse(const char *text, unsigned family, const char *service, struct sl_prefix *p,
+		    char *err, size_t errlen);
+
 /* Index of the slice called name, or -1. */
 int sl_config_slice(const struct sl_config *cfg, const char *name);
 

@@ -216,6 +216,73 @@ def test_slice_list(dm):
     dm.cli(["slice", "list", "nosuch"], 1, err_has=("sluicectl: unknown_service",))
 
 
+@with_daemon(SEED_GUARDS)
+def test_slice_add_remove(dm):
+    """Slices at run time: added and removed (journaled, a new generation),
+    refused with the field at fault and nothing changed, usable by a guard,
+    kept over a restart and over a reboot (new maps)."""
+    out, _ = dm.cli(["slice", "add", "gold", "--service", "web", "--src",
+                     "10.40.0.0/16, 10.41.0.0/16"], 0)
+    check(out.startswith("slice gold added to web (slot 2), generation ") and
+          "published, no dataplane attached" in out, f"stdout {out!r}")
+    dm.cli(["slice", "add", "gold", "--service", "web", "--src", "10.40.0.0/16, 10.41.0.0/16"],
+           0, out_has=("slice gold of web: unchanged",))
+    with open(dm.journal, "rb") as f:
+        before = f.read()
+    dm.cli(["slice", "add", "gold", "--service", "web", "--src", "10.42.0.0/16"], 1,
+           err_has=("sluicectl: bad_state: slice gold exists with another definition",))
+    dm.cli(["slice", "add", "bad", "--service", "web", "--src", "10.40.0.1/16"], 1,
+           err_has=("src: '10.40.0.1/16' has host bits set (expected 10.40.0.0/16)",))
+    dm.cli(["slice", "add", "bad", "--service", "web", "--src", "2001:db8::/32"], 1,
+           err_has=("is IPv6 but [service web] has an IPv4 vip",))
+    dm.cli(["slice", "add", "bad", "--service", "nosuch", "--src", "10.0.0.0/8"], 1,
+           err_has=("sluicectl: unknown_service",))
+    dm.cli(["slice", "add", "bad", "--service", "web"], 2,
+           err_has=("slice add needs --src PREFIX[,PREFIX...] or --filter EXPR",))
+    dm.cli(["slice", "add", "bad", "--service", "web", "--filter", "tcp port"], 2,
+           err_has=("sluicectl: bad_filter: --filter: ",))
+    dm.cli(["slice", "remove", "nosuch"], 1, err_has=(
+        "sluicectl: unknown_slice: no slice 'nosuch' (slices: billing, enterprise, gold)",))
+    for i in range(5):
+        dm.cli(["slice", "add", f"s{i}", "--service", "web", "--filter", f"tcp port {1000 + i}"],
+               0)
+    dm.cli(["slice", "add", "s9", "--service", "web", "--filter", "tcp port 9"], 1,
+           err_has=("service web has 8 slices already (at most 8 per service)",))
+    with open(dm.journal, "rb") as f:
+        after = f.read()
+    added = [json.loads(x) for x in after[len(before):].decode().splitlines()]
+    check(after.startswith(before) and [e["cmd"] for e in added] == ["slice_add"] * 5,
+          f"journal grew by {[e['cmd'] for e in added]}")
+    check(added[0]["slice"]["name"] == "s0" and len(added[-1]["slices"]) == 8,
+          f"entry {added[0]}")
+    for i in range(5):
+        dm.cli(["slice", "remove", f"s{i}"], 0, out_has=(f"slice s{i} removed from web",))
+    # a guard on the added slice
+    push(dm, "blue", 10, 0, slice_="gold")
+    dm.cli(["rollout", "start", "web", "--steps", "5%", "--dwell", "1h"], 0)
+    dm.cli(["abort", "web"], 0)
+    plan = os.path.join(dm.d, "plan.ini")
+    with open(plan, "w") as f:
+        f.write("[step 1]\nshare = 5%\ndwell = 1h\n\n[guard gold-errors]\nservice = web\n"
+                "slice = gold\nsignal = pushed:http-errors\n")
+    dm.cli(["rollout", "start", "web", "--plan", plan], 0)
+    check("gold-errors" in [g["name"] for g in status(dm)["guards"]], "guard on gold")
+    push(dm, "blue", 95000, 1710, slice_="gold")
+    push(dm, "green", 5000, 230, slice_="gold", out_has=("rollout aborted",))
+    # kept by a restart (the pinned table) and by a reboot (the journal)
+    for unpin in (False, True):
+        dm.restart(unpin=unpin)
+        out, _ = dm.cli(["--json", "slice", "list", "web"], 0)
+        names = [x["name"] for x in json.loads(out)["result"]["slices"]]
+        check(names == ["billing", "enterprise", "gold"], f"after restart (unpin {unpin}): "
+              f"{names}")
+    dm.cli(["slice", "remove", "gold"], 0)
+    dm.cli(["reload"], 0)
+    out, _ = dm.cli(["--json", "slice", "list"], 0)
+    check([x["name"] for x in json.loads(out)["result"]["slices"]] == ["billing", "enterprise"],
+          f"after reload {out}")
+
+
 NAMED = SLICES + """
 [guard latency]
 service = web

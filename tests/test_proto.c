@@ -34,7 +34,7 @@ static void expect_error(const char *line, enum sl_errcode code, const char *fie
 
 #define CMDS "status, switch, canary, weights, rollout_start, rollout_status, rollout_pause, " \
 	"rollout_resume, rollout_promote, rollout_abort, undo, history, stats, reload, version, " \
-	"shadow_add, shadow_remove, shadow_list, evidence_push, guard_list, slice_list"
+	"shadow_add, shadow_remove, shadow_list, evidence_push, guard_list, slice_list, slice_add, slice_remove"
 
 static void test_not_json(void)
 {
