@@ -10,6 +10,8 @@ client is timed:
                      raised); sluicectl status answers within 100 ms, abort
                      gets through; past max_connections the longest idle
                      connections are closed to make room (a line says why)
+  fd_limit           sluiced allowed 256 descriptors: holds what it can, says so,
+                     a new client still gets in
   storm              50 000 status requests pipelined on 8 connections; the
                      p50/p99 latency of a well-behaved client (a new connection
                      per request, like sluicectl) is measured, p99 < 100 ms
@@ -92,7 +94,7 @@ def pct(values, p):
 class Daemon:
     """The real sluiced on net_null ports, its own instance, socket and journal."""
 
-    def __init__(self, d, control="", name="d", idle="2s"):
+    def __init__(self, d, control="", name="d", idle="2s", nofile=None):
         self.d = d
         self.instance = f"test-abuse-{os.getpid()}"
         self.sock = os.path.join(d, f"{name}.sock")
@@ -146,8 +148,10 @@ idle_timeout = {idle}
         self.logf = open(self.log, "w")
         exe = os.path.join(BUILD, "control", "sluiced")
         check(os.access(exe, os.X_OK), f"{exe} is not built")
+        pre = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) \
+            if nofile else None
         self.p = subprocess.Popen([exe, "-c", self.conf], stdout=self.logf,
-                                  stderr=subprocess.STDOUT)
+                                  stderr=subprocess.STDOUT, preexec_fn=pre)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.p.poll() is not None:
@@ -221,10 +225,10 @@ idle_timeout = {idle}
         return bad
 
 
-def daemon_test(control="", idle="2s"):
+def daemon_test(control="", idle="2s", nofile=None):
     def wrap(fn):
         def wrapper(d):
-            dm = Daemon(d, control, idle=idle)
+            dm = Daemon(d, control, idle=idle, nofile=nofile)
             why = []
             try:
                 fn(dm)
@@ -382,6 +386,28 @@ def test_idle_connections(dm):
             c.close()
     time.sleep(0.3)
     check(dm.nfds() < 200, f"sluiced still holds {dm.nfds()} descriptors after the close")
+
+
+@daemon_test(idle="60s", nofile=256)
+def test_fd_limit(dm):
+    """sluiced may open only 256 descriptors: it holds what it can (and
+    says so), and a new client still gets in."""
+    check("only 256 descriptors allowed (RLIMIT_NOFILE), holding at most 128 connections"
+          in dm.logtext(), f"no warning about the descriptor limit: {dm.logtext()[-1500:]}")
+    conns = [connect(dm.sock) for _ in range(400)]
+    try:
+        time.sleep(0.3)
+        rep, dt = request(dm.sock)
+        check(rep["ok"] and dt < 0.1, f"status with 400 connections and 256 descriptors: "
+              f"{rep} in {dt:.3f} s")
+        dm.cli(["status"], 0)
+        held = dm.nfds()
+        check(held <= 256, f"sluiced holds {held} descriptors")
+        figure(f"fd limit: 256 descriptors, 400 connections: sluiced holds {held} "
+               f"descriptors, status answered in {dt * 1000:.1f} ms")
+    finally:
+        for c in conns:
+            c.close()
 
 
 @daemon_test()
@@ -762,7 +788,7 @@ def test_stalled_dataplane(dm):
           f"after SIGCONT: exit {rc}: {out!r} {err!r}")
 
 
-TESTS = [test_idle_connections, test_storm, test_slow_client, test_long_line,
+TESTS = [test_idle_connections, test_fd_limit, test_storm, test_slow_client, test_long_line,
          test_never_reads, test_hostile_json, test_second_user, test_stalled_dataplane]
 
 
