@@ -410,46 +410,62 @@ def test_fd_limit(dm):
             c.close()
 
 
+STORM = """
+import socket, sys, threading
+path, per, nconn = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+line = b'{"cmd":"status"}\\n'
+replies = [0] * nconn
+
+def storm(i):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(120)
+    s.connect(path)
+    threading.Thread(target=lambda: s.sendall(line * per), daemon=True).start()
+    n = 0
+    while n < per:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        n += chunk.count(b"\\n")
+    replies[i] = n
+    s.close()
+
+ts = [threading.Thread(target=storm, args=(i,)) for i in range(nconn)]
+for t in ts:
+    t.start()
+print("started", flush=True)
+for t in ts:
+    t.join()
+print(sum(replies), flush=True)
+"""
+
+
 @daemon_test()
 def test_storm(dm):
     total, nconn = 50000, 8
-    per = total // nconn
-    replies = [0] * nconn
-    done = threading.Event()
-
-    def storm(i):
-        s = connect(dm.sock, 120)
-
-        def writer():
-            s.sendall(STATUS * per)
-        w = threading.Thread(target=writer, daemon=True)
-        w.start()
-        n = 0
-        while n < per:
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                break
-            n += chunk.count(b"\n")
-        replies[i] = n
-        s.close()
-
-    threads = [threading.Thread(target=storm, args=(i,), daemon=True) for i in range(nconn)]
+    # the storm in a process of its own: the timed client shares no
+    # interpreter lock with it
     t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    lat = []
-    time.sleep(0.2)
-    while any(t.is_alive() for t in threads) and len(lat) < 400:
-        rep, dt = request(dm.sock)
-        check(rep["ok"], f"status during the storm: {rep}")
-        lat.append(dt)
-        time.sleep(0.005)
-    during = len(lat)
-    for t in threads:
-        t.join(120)
+    p = subprocess.Popen([sys.executable, "-c", STORM, dm.sock, str(total // nconn),
+                          str(nconn)], stdout=subprocess.PIPE, text=True)
+    try:
+        check(p.stdout.readline().strip() == "started", "the storm did not start")
+        lat = []
+        time.sleep(0.1)
+        while p.poll() is None and len(lat) < 400:
+            rep, dt = request(dm.sock)
+            check(rep["ok"], f"status during the storm: {rep}")
+            lat.append(dt)
+            time.sleep(0.005)
+        during = len(lat)
+        out, _ = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     took = time.monotonic() - t0
-    done.set()
-    check(sum(replies) == total, f"storm: {sum(replies)} replies of {total}")
+    got = int(out.strip() or 0)
+    check(got == total, f"storm: {got} replies of {total}")
     check(during >= 20, f"only {during} samples during the storm ({took:.1f} s)")
     figure(f"storm: {total} status requests on {nconn} connections in {took:.1f} s "
            f"({total / took:.0f}/s); well-behaved client ({during} requests, a new connection "
