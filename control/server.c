@@ -231,9 +231,11 @@ uint64_t sl_server_next_ms(const struct sl_server *s)
 {
 	/* The LRU head is the oldest; one ready or deferred is skipped by the
 	 * sweep, so this is a lower bound (a spurious wake-up at worst). */
-	if (!s->lru_head)
-		return UINT64_MAX;
-	return s->lru_head->last_ms + s->lim.idle_timeout_ms;
+	uint64_t next = s->lru_head ? s->lru_head->last_ms + s->lim.idle_timeout_ms : UINT64_MAX;
+
+	if (s->accept_paused && s->accept_paused < next)
+		next = s->accept_paused;
+	return next;
 }
 
 /* ---- per-uid counts and the operator group ---- */
@@ -680,10 +682,21 @@ static void accept_some(struct sl_server *s)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
-				/* no descriptor for it: make room, it is taken next turn */
-				if (evict(s, -1))
-					conn_log(s, 1, "socket %s: accept: %s (%u connections held)", s->path,
-					     strerror(errno), s->nclients);
+				/* no descriptor for it: make room, it is taken next turn;
+				 * if none can be made, stop listening for 100 ms rather
+				 * than wake up for it again at once */
+				int e = errno;
+
+				if (evict(s, -1)) {
+					struct epoll_event ev = { .events = 0,
+								  .data.ptr = &listen_tag };
+
+					conn_log(s, 1, "socket %s: accept: %s (%u connections held): "
+						 "not accepting for 100 ms", s->path, strerror(e),
+						 s->nclients);
+					if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+						s->accept_paused = mono_ms() + 100;
+				}
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				conn_log(s, 1, "socket %s: accept: %s", s->path, strerror(errno));
 			}
@@ -793,7 +806,7 @@ static void sweep_idle(struct sl_server *s)
 void sl_server_run(struct sl_server *s)
 {
 	static struct epoll_event evs[EVENTS_BATCH];
-	struct sl_client *c, *last;
+	struct sl_client *c;
 	uint64_t start;
 	int n, accept_now = 0;
 
@@ -826,23 +839,24 @@ void sl_server_run(struct sl_server *s)
 	/* New connections: their first request is often in already. */
 	if (accept_now)
 		accept_some(s);
-	/* Round-robin: one request of each ready connection per pass, those
-	 * with more go to the back; passes until the turn's time is up. */
+	/* Round-robin: the ready list is a queue, a connection served once goes
+	 * to its back if it has more; the turn ends when its time is up (the
+	 * rest are first in the next one, after new connections are read). */
 	start = sl_mono_us();
-	last = s->ready_tail;
 	while ((c = ready_pop(s))) {
-		int end_of_pass = c == last;
-
 		if (servable(c) && has_request(c))
 			serve_one(s, c);
 		settle(s, c);
-		if (end_of_pass) {
-			if (sl_mono_us() - start >= TURN_US)
-				break;
-			last = s->ready_tail;
-		}
+		if (sl_mono_us() - start >= TURN_US)
+			break;
 	}
 	sweep_idle(s);
+	if (s->accept_paused && mono_ms() >= s->accept_paused) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_tag };
+
+		if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+			s->accept_paused = 0;
+	}
 }
 
 void sl_server_close(struct sl_server *s)

@@ -14,7 +14,8 @@
  *  - how long: a connection without a complete request for idle_timeout is
  *    closed (a slow client, an idle one, one that never reads its replies).
  *  - fairness: ready connections are served round-robin, one request per
- *    connection per turn (sl_server_run), so a storm on a few connections
+ *    connection at a time (a queue; sl_server_run serves it for at most
+ *    2 ms, then reads and accepts again), so a storm on a few connections
  *    delays another client by one request of each, not by their backlog.
  *  - memory: a connection holds at most one request line (SL_PROTO_MAX_LINE)
  *    plus one read of input, and stops being read while its unread replies
@@ -57,6 +58,7 @@ struct sl_server {
 	struct sl_client *ready_head, *ready_tail; /* a request waits to be served */
 	struct sl_client *deferred;                /* its reply is being waited for */
 	unsigned nclients;
+	uint64_t accept_paused;  /* out of descriptors: listening again then (ms) */
 	struct sl_uid_count *uids;
 	unsigned nuids, capuids;
 	uint64_t log_second;    /* connection log lines: at most a few per second */
