@@ -1684,6 +1684,41 @@ int sl_daemon_start(struct sl_daemon *d, char *err, size_t errlen)
 			sl_plan_snapshot(d->st, d->txn, 1, 0);
 			if (publish_only(d, err, errlen))
 				return -1;
+		} else if (jn && pgen == jgen + 1) {
+			/* The entry that published generation P is not in the journal
+			 * (torn at a crash): the journal's states, rollouts and undo
+			 * history, with the pinned table's splits (what differs is
+			 * named). */
+			if (sl_state_adopt(d->st, h, g, SL_ADOPT_CHECK, note, sizeof(note), err,
+					   errlen))
+				return -1;
+			/* a rollout whose share is not its step's lost its last change
+			 * (an abort, maybe): it waits for the operator */
+			for (int s = 0; s < d->st->nservices; s++) {
+				struct sl_svc *sv = &d->st->svc[s];
+				struct sl_ro_action a;
+				char msg[SL_ERR_LEN];
+
+				if (sv->ro.state != SL_RO_RUNNING ||
+				    sv->ro.steps[sv->ro.step].share_bp == sv->st.share_bp ||
+				    sl_ro_pause(&sv->ro, daemon_now(d), &a, msg, sizeof(msg)))
+					continue;
+				sl_adderr(note, sizeof(note), "%srollout of %s paused: the table's "
+					  "share is not its step's (resume, promote or abort it)",
+					  note[0] ? "; " : "", sv->st.name);
+			}
+			sl_plan_snapshot(d->st, d->txn, 0, 0);
+			sl_seterr(d->txn->reason, sizeof(d->txn->reason), "the journal ends at "
+				  "generation %u, the pinned table is at %u: the entry that published "
+				  "%u is not in the journal (%s); service states, rollouts and undo "
+				  "history from the journal, splits from the pinned table%s%s", jgen,
+				  pgen, pgen, d->journal.torn ? "its torn line is kept in the .torn "
+				  "file next to the journal" : "lost", note[0] ? ": " : "", note);
+			sl_log("warning: %s", d->txn->reason);
+			res = apply(d, "recover", json_string("daemon"), &e);
+			if (!res)
+				return fail_with(err, errlen, &e);
+			json_decref(res);
 		} else {
 			if (sl_state_adopt(d->st, h, g, SL_ADOPT_TABLE, note, sizeof(note), err,
 					   errlen))

@@ -135,6 +135,39 @@ static json_t *parse_line(const char *p, size_t n, char *msg, size_t msglen)
 	return NULL;
 }
 
+/* Append the bytes of a torn line to PATH.torn (created 0600), fsync'd
+ * before the journal is cut. */
+static int keep_torn(const struct sl_journal *j, const char *p, size_t n, char *err,
+		     size_t errlen)
+{
+	char tpath[sizeof(j->path) + 8];
+	size_t done = 0;
+	int fd;
+
+	snprintf(tpath, sizeof(tpath), "%s.torn", j->path);
+	fd = open(tpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return sl_seterr(err, errlen, "journal %s: cannot keep the torn last line in %s: "
+				 "%s (nothing cut)", j->path, tpath, strerror(errno));
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	if (done < n || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+		sl_seterr(err, errlen, "journal %s: cannot keep the torn last line in %s: %s "
+			  "(nothing cut)", j->path, tpath, strerror(errno ? errno : EIO));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int sl_journal_open(struct sl_journal *j, const char *path, sl_journal_fn fn, void *ctx,
 		    char *note, size_t notelen, char *err, size_t errlen)
 {
@@ -159,32 +192,64 @@ int sl_journal_open(struct sl_journal *j, const char *path, sl_journal_fn fn, vo
 		const char *p = buf + off;
 		const char *nl = memchr(p, '\n', len - off);
 		size_t n = nl ? (size_t)(nl - p) : len - off;
+		uint32_t gen;
+		const char *cmd;
 		json_t *o;
 
 		line++;
-		o = nl ? parse_line(p, n, msg, sizeof(msg)) : NULL;
-		if (!o && (!nl || off + n + 1 == len)) {
-			/* The last line: a write the machine did not finish. */
-			snprintf(note, notelen, "journal %s: line %llu is torn (%zu bytes): cut off",
-				 path, (unsigned long long)line, len - off);
+		o = parse_line(p, n, msg, sizeof(msg));
+		if (!o && !nl) {
+			/* The last line without its newline: a write the machine did
+			 * not finish.  Its bytes are kept aside, then cut off. */
+			if (keep_torn(j, p, n, err, errlen))
+				goto fail;
+			snprintf(note, notelen, "journal %s: line %llu is torn (%zu bytes): cut off, "
+				 "kept in %s.torn", path, (unsigned long long)line, n, path);
 			if (ftruncate(j->fd, (off_t)off) != 0 || fsync(j->fd) != 0) {
 				sl_seterr(err, errlen, "journal %s: cannot cut off torn line %llu: %s",
 				       path, (unsigned long long)line, strerror(errno));
 				goto fail;
 			}
+			j->torn = 1;
 			break;
 		}
 		if (!o) {
+			/* a whole line (its newline was written after it) that is not
+			 * ours: never deleted */
 			sl_seterr(err, errlen, "journal %s: line %llu is invalid: %s (the journal is "
 			       "damaged; repair or move it away)", path,
 			       (unsigned long long)line, msg);
 			goto fail;
 		}
+		gen = (uint32_t)json_integer_value(json_object_get(o, "gen"));
+		cmd = json_string_value(json_object_get(o, "cmd"));
+		/* every entry publishes the next generation or none; only init and
+		 * recover start them again: a gap is a line missing */
+		if (j->lines && strcmp(cmd, "init") && strcmp(cmd, "recover") &&
+		    gen != j->last_gen && gen != j->last_gen + 1) {
+			sl_seterr(err, errlen, "journal %s: line %llu: generation %u after %u (expected "
+				  "%u or %u: a line is missing or out of order; repair or move the "
+				  "journal away)", path, (unsigned long long)line, gen, j->last_gen,
+				  j->last_gen, j->last_gen + 1);
+			json_decref(o);
+			goto fail;
+		}
+		if (!nl) {
+			/* a whole entry whose newline did not reach the disk: complete it */
+			if (write(j->fd, "\n", 1) != 1 || fsync(j->fd) != 0) {
+				sl_seterr(err, errlen, "journal %s: cannot complete line %llu: %s", path,
+					  (unsigned long long)line, strerror(errno));
+				json_decref(o);
+				goto fail;
+			}
+			snprintf(note, notelen, "journal %s: line %llu had no newline: completed", path,
+				 (unsigned long long)line);
+		}
 		if (fn && fn(ctx, o, line, err, errlen)) {
 			json_decref(o);
 			goto fail;
 		}
-		j->last_gen = (uint32_t)json_integer_value(json_object_get(o, "gen"));
+		j->last_gen = gen;
 		json_decref(o);
 		j->lines++;
 		off += n + 1;

@@ -16,6 +16,7 @@ struct sl_journal {
 	uint64_t size;   /* bytes: complete lines only */
 	uint64_t lines;
 	uint32_t last_gen; /* gen of the last entry (0: none) */
+	int torn;        /* sl_journal_open cut a torn last line (kept in PATH.torn) */
 };
 
 /* Called for every entry in file order; a non-zero return stops the replay
@@ -25,13 +26,17 @@ typedef int (*sl_journal_fn)(void *ctx, const json_t *entry, uint64_t line, char
 
 /* Open path for appending, creating it (and its directory, 0755) if
  * missing; the directory is fsync'd after creating the file.  The file is
- * locked (flock): a second writer is refused.  Every line
- * is replayed through fn (may be NULL).  A torn last line (no newline, or
- * not a JSON object) is cut off so that later appends stay valid, and
- * described in note ("journal FILE: line N is torn (K bytes): cut off";
- * "" otherwise).  Any other line that is not a JSON object with a whole
- * number "gen" and a string "cmd" is an error naming the line.  Returns 0,
- * or -1 with err. */
+ * locked (flock): a second writer is refused.  Every line is replayed
+ * through fn (may be NULL).  A torn last line (no newline and not a whole
+ * entry: a write the machine did not finish) is appended to PATH.torn,
+ * then cut off so that later appends stay valid (j->torn), and described
+ * in note ("journal FILE: line N is torn (K bytes): cut off, kept in
+ * FILE.torn"); a last line that is a whole entry without its newline gets
+ * it ("... line N had no newline: completed"); "" otherwise.  Any line with
+ * its newline that is not a JSON object with a whole number "gen" and a
+ * string "cmd", and a generation that is neither the previous one nor the
+ * next (but for init and recover entries: a line missing), is an error
+ * naming the line; nothing is cut then.  Returns 0, or -1 with err. */
 int sl_journal_open(struct sl_journal *j, const char *path, sl_journal_fn fn, void *ctx,
 		    char *note, size_t notelen, char *err, size_t errlen);
 

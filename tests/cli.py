@@ -1044,6 +1044,57 @@ def test_daemon_shadow_attached(dm):
         dm.dp.send_signal(signal.SIGCONT)
 
 
+def tear_last_line(path):
+    """Cuts the journal's last line in half (no newline): a crash between
+    the write and the disk.  Returns the bytes kept."""
+    with open(path, "rb") as f:
+        data = f.read()
+    start = data.rstrip(b"\n").rfind(b"\n") + 1
+    keep = data[start:start + (len(data) - start) // 2]
+    with open(path, "wb") as f:
+        f.write(data[:start] + keep)
+    return keep
+
+
+@daemon_test
+def test_daemon_torn_journal(dm):
+    """The last entry torn after it was published: its bytes kept in
+    JOURNAL.torn, the pinned table's split kept, the journal's rollout kept
+    and paused when its share is not its step's (the torn entry was its
+    abort), all said in a recover entry."""
+    dm.cli(["rollout", "start", "web", "--steps", "5%,20%", "--dwell", "1h"], 0)
+    dm.cli(["abort", "web"], 0)
+    dm.cli(["canary", "dns", "10%"], 0)
+    dm.cli(["canary", "dns", "20%"], 0)
+    bad = dm.request({"cmd": "status"})["result"]["gen"]
+    # dns's 20 % was published, then its line torn
+    keep = tear_last_line(dm.journal)
+    dm.restart()
+    with open(dm.journal + ".torn", "rb") as f:
+        check(f.read() == keep + b"\n", "the torn bytes are not kept whole")
+    out, _ = dm.cli(["--json", "status", "dns"], 0)
+    svc = json.loads(out)["result"]["services"][0]
+    check(svc["state"]["share_bp"] == 2000, f"dns: the pinned table's 20 % not kept: {svc}")
+    with open(dm.journal) as f:
+        last = json.loads(f.read().splitlines()[-1])
+    check(last["cmd"] == "recover" and last["gen"] == bad and
+          f"the entry that published {bad} is not in the journal (its torn line is kept"
+          in last["reason"], f"last entry {last}")
+    # a rollout whose abort was torn: paused, at the table's share (0 %)
+    dm.cli(["rollout", "start", "web", "--steps", "5%,20%", "--dwell", "1h"], 0)
+    dm.cli(["abort", "web"], 0)
+    tear_last_line(dm.journal)
+    dm.restart()
+    out, _ = dm.cli(["--json", "status", "web"], 0)
+    svc = json.loads(out)["result"]["services"][0]
+    check(svc["state"]["share_bp"] == 0 and svc["rollout"]["state"] == "paused",
+          f"web after a torn abort: {svc['state']}, rollout {svc['rollout']}")
+    with open(dm.journal) as f:
+        last = json.loads(f.read().splitlines()[-1])
+    check("rollout of web paused: the table's share is not its step's" in last["reason"],
+          f"reason {last['reason']}")
+
+
 TESTS = [
     test_help, test_no_command, test_unknown_command, test_missing_service, test_bad_share,
     test_bad_steps, test_bad_plan, test_sticky_reset, test_unknown_option,
@@ -1056,6 +1107,7 @@ TESTS = [
     test_daemon_history, test_daemon_rollout, test_daemon_rollout_plan_and_timer,
     test_daemon_acks, test_daemon_reload, test_daemon_misc,
     test_shadow_usage, test_daemon_shadow, test_daemon_shadow_attached,
+    test_daemon_torn_journal,
 ]
 
 

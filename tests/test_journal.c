@@ -147,52 +147,135 @@ static void test_write_replay(void)
 
 static void test_torn_last_line(void)
 {
-	static const char *const torn[] = {
-		"{\"time\":\"x\",\"gen\":6,\"cm",     /* no newline */
-		"{\"time\":\"x\",\"gen\":6,\"cm\n",   /* newline, not JSON */
-		"{\"gen\":6,\"cmd\":\"canary\"}",      /* complete JSON, newline missing */
-		"[6]\n",                               /* not an object */
+	/* no newline, not a whole entry: kept in .torn, cut off */
+	static const char torn[] = "{\"time\":\"x\",\"gen\":6,\"cm";
+	char path[128], tpath[160], err[512], note[512], want[512];
+	struct sl_journal j;
+	struct seen s = { 0 };
+	size_t before, after;
+	char *text;
+	json_t *e;
+
+	make_dir();
+	snprintf(path, sizeof(path), "%s/test.journal", dir);
+	snprintf(tpath, sizeof(tpath), "%s.torn", path);
+	write_entries(path, 3);
+	free(slurp(path, &before));
+	append_raw(path, torn);
+	CU_ASSERT_EQUAL_FATAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note), err,
+					      sizeof(err)), 0);
+	snprintf(want, sizeof(want), "journal %s: line 4 is torn (%zu bytes): cut off, kept in "
+		 "%s.torn", path, strlen(torn), path);
+	CU_ASSERT_STRING_EQUAL(note, want);
+	CU_ASSERT_EQUAL(j.torn, 1);
+	CU_ASSERT_EQUAL(s.n, 3);
+	CU_ASSERT_EQUAL(j.last_gen, 3);
+	/* what was cut is kept, whole */
+	text = slurp(tpath, &after);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_EQUAL(after, strlen(torn) + 1);
+	CU_ASSERT_EQUAL(memcmp(text, torn, strlen(torn)), 0);
+	free(text);
+	/* the file ends with the last complete line ... */
+	free(slurp(path, &after));
+	CU_ASSERT_EQUAL(after, before);
+	/* ... so the next entry is a line of its own */
+	e = entry(4, "web");
+	CU_ASSERT_EQUAL(sl_journal_append(&j, e, err, sizeof(err)), 0);
+	json_decref(e);
+	sl_journal_close(&j);
+	text = slurp(path, &after);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"gen\":3,\"cmd\":\"canary\",\"service\":"
+				      "\"web\",\"actor\":\"daemon\"}\n{\"time\":"));
+	CU_ASSERT_EQUAL(text[after - 1], '\n');
+	free(text);
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note), err,
+					sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(note, "");
+	CU_ASSERT_EQUAL(s.n, 4);
+	sl_journal_close(&j);
+	remove_dir(dir);
+}
+
+/* A whole entry whose newline is missing is completed and replayed. */
+static void test_newline_missing(void)
+{
+	char path[128], err[512], note[512], want[256];
+	struct sl_journal j;
+	struct seen s = { 0 };
+	size_t len;
+	char *text;
+
+	make_dir();
+	snprintf(path, sizeof(path), "%s/test.journal", dir);
+	write_entries(path, 3);
+	append_raw(path, "{\"gen\":4,\"cmd\":\"canary\"}");
+	CU_ASSERT_EQUAL_FATAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note), err,
+					      sizeof(err)), 0);
+	snprintf(want, sizeof(want), "journal %s: line 4 had no newline: completed", path);
+	CU_ASSERT_STRING_EQUAL(note, want);
+	CU_ASSERT_EQUAL(s.n, 4);
+	CU_ASSERT_EQUAL(j.last_gen, 4);
+	CU_ASSERT_EQUAL(j.torn, 0);
+	sl_journal_close(&j);
+	text = slurp(path, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT(len > 0 && text[len - 1] == '\n');
+	free(text);
+	remove_dir(dir);
+}
+
+/* A whole last line that is not ours, and a generation gap: refused with
+ * the line, nothing deleted. */
+static void test_damage_refused(void)
+{
+	static const struct {
+		const char *line, *why;
+	} cases[] = {
+		{ "{\"time\":\"x\",\"gen\":6,\"cm\n", "line 4 is invalid: not JSON" },
+		{ "[6]\n", "line 4 is invalid: not a JSON object" },
+		{ "{\"gen\":4,\"service\":\"web\"}\n", "line 4 is invalid: no command" },
+		{ "{\"gen\":5,\"cmd\":\"canary\"}\n", "line 4: generation 5 after 3 (expected 3 "
+		  "or 4: a line is missing or out of order" },
+		{ "{\"gen\":2,\"cmd\":\"canary\"}\n", "line 4: generation 2 after 3" },
 	};
 
-	for (size_t k = 0; k < sizeof(torn) / sizeof(torn[0]); k++) {
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		char path[128], err[512], note[512], want[256];
 		struct sl_journal j;
 		struct seen s = { 0 };
 		size_t before, after;
-		char *text;
-		json_t *e;
 
 		make_dir();
 		snprintf(path, sizeof(path), "%s/test.journal", dir);
 		write_entries(path, 3);
+		append_raw(path, cases[k].line);
 		free(slurp(path, &before));
-		append_raw(path, torn[k]);
-		CU_ASSERT_EQUAL_FATAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note),
-						      err, sizeof(err)), 0);
-		snprintf(want, sizeof(want), "journal %s: line 4 is torn (%zu bytes): cut off",
-			 path, strlen(torn[k]));
-		CU_ASSERT_STRING_EQUAL(note, want);
-		CU_ASSERT_EQUAL(s.n, 3);
-		CU_ASSERT_EQUAL(j.last_gen, 3);
-		/* the file ends with the last complete line ... */
+		CU_ASSERT_EQUAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note), err,
+						sizeof(err)), -1);
+		snprintf(want, sizeof(want), "journal %s: %s", path, cases[k].why);
+		if (strncmp(err, want, strlen(want)))
+			printf("\n  got:  %s\n  want: %s...\n", err, want);
+		CU_ASSERT_EQUAL(strncmp(err, want, strlen(want)), 0);
 		free(slurp(path, &after));
 		CU_ASSERT_EQUAL(after, before);
-		/* ... so the next entry is a line of its own */
-		e = entry(4, "web");
-		CU_ASSERT_EQUAL(sl_journal_append(&j, e, err, sizeof(err)), 0);
-		json_decref(e);
-		sl_journal_close(&j);
-		text = slurp(path, &after);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-		CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"gen\":3,\"cmd\":\"canary\",\"service\":"
-					      "\"web\",\"actor\":\"daemon\"}\n{\"time\":"));
-		CU_ASSERT_EQUAL(text[after - 1], '\n');
-		free(text);
-		memset(&s, 0, sizeof(s));
+		remove_dir(dir);
+	}
+	/* a recover entry may start the generations again */
+	{
+		char path[128], err[512], note[512];
+		struct sl_journal j;
+		struct seen s = { 0 };
+
+		make_dir();
+		snprintf(path, sizeof(path), "%s/test.journal", dir);
+		write_entries(path, 3);
+		append_raw(path, "{\"gen\":1,\"cmd\":\"recover\"}\n{\"gen\":2,\"cmd\":\"canary\"}\n");
 		CU_ASSERT_EQUAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note), err,
 						sizeof(err)), 0);
-		CU_ASSERT_STRING_EQUAL(note, "");
-		CU_ASSERT_EQUAL(s.n, 4);
+		CU_ASSERT_EQUAL(s.n, 5);
 		sl_journal_close(&j);
 		remove_dir(dir);
 	}
@@ -358,7 +441,10 @@ void sl_test_register_journal(void)
 	CU_pSuite s = CU_add_suite("journal", NULL, NULL);
 
 	CU_add_test(s, "write and replay, bytes", test_write_replay);
-	CU_add_test(s, "torn last line cut off", test_torn_last_line);
+	CU_add_test(s, "torn last line kept aside and cut off", test_torn_last_line);
+	CU_add_test(s, "whole last entry without its newline completed", test_newline_missing);
+	CU_add_test(s, "damaged lines and generation gaps refused, nothing cut",
+		    test_damage_refused);
 	CU_add_test(s, "invalid middle line refused", test_invalid_middle_line);
 	CU_add_test(s, "replay callback error", test_callback_error);
 	CU_add_test(s, "history", test_history);
