@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -172,7 +173,7 @@ int sl_journal_open(struct sl_journal *j, const char *path, sl_journal_fn fn, vo
 		    char *note, size_t notelen, char *err, size_t errlen)
 {
 	char *buf = NULL, msg[256];
-	size_t len, off = 0;
+	size_t len = 0, off = 0;
 	uint64_t line = 0;
 
 	memset(j, 0, sizeof(*j));
@@ -331,63 +332,91 @@ static int names_service(const json_t *e, const char *service)
 	return 0;
 }
 
+/* Line number (1-based) of the line starting at off. */
+static uint64_t line_of(const char *buf, size_t off)
+{
+	uint64_t n = 1;
+
+	for (size_t i = 0; i < off; i++)
+		n += buf[i] == '\n';
+	return n;
+}
+
 json_t *sl_journal_history(const char *path, const char *service, uint32_t limit, char *err,
 			   size_t errlen)
 {
-	json_t **ring, *out = NULL;
-	char *buf = NULL, msg[256];
-	size_t len, off = 0;
-	uint64_t count = 0, line = 0;
+	json_t *found, *out = NULL;
+	char msg[256], quoted[SL_NAME_LEN + 4];
+	const char *buf;
+	size_t len, end;
+	struct stat sb;
+	void *map = NULL;
 	int fd;
 
 	if (limit == 0)
 		limit = 1;
-	ring = calloc(limit, sizeof(*ring));
-	if (!ring) {
-		sl_seterr(err, errlen, "journal %s: out of memory", path);
-		return NULL;
-	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		sl_seterr(err, errlen, "journal %s: cannot open: %s", path, strerror(errno));
-		goto out;
+		return NULL;
 	}
-	if (read_all(fd, path, &buf, &len, err, errlen)) {
+	if (fstat(fd, &sb) != 0) {
+		sl_seterr(err, errlen, "journal %s: cannot read: %s", path, strerror(errno));
 		close(fd);
-		goto out;
+		return NULL;
+	}
+	len = (size_t)sb.st_size;
+	if (len) {
+		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			sl_seterr(err, errlen, "journal %s: cannot map: %s", path, strerror(errno));
+			close(fd);
+			return NULL;
+		}
 	}
 	close(fd);
-	while (off < len) {
-		const char *p = buf + off, *nl = memchr(p, '\n', len - off);
+	buf = map;
+	found = json_array();
+	snprintf(quoted, sizeof(quoted), "\"%s\"", service ? service : "");
+	/* From the end, newest first, until limit entries are found: a long
+	 * journal costs what the answer needs, not its length.  A line that
+	 * does not hold the service's name in quotes cannot name it. */
+	end = len;
+	while (end > 0 && buf[end - 1] != '\n')
+		end--; /* a line being written right now */
+	while (found && end > 0 && json_array_size(found) < limit) {
+		size_t start = end - 1;
 		json_t *o;
 
-		line++;
-		if (!nl)
-			break; /* being written right now */
-		o = parse_line(p, (size_t)(nl - p), msg, sizeof(msg));
-		off += (size_t)(nl - p) + 1;
-		if (!o) {
-			sl_seterr(err, errlen, "journal %s: line %llu is invalid: %s", path,
-			       (unsigned long long)line, msg);
-			goto out;
-		}
-		if (service && !names_service(o, service)) {
-			json_decref(o);
+		while (start > 0 && buf[start - 1] != '\n')
+			start--;
+		if (service && !memmem(buf + start, end - 1 - start, quoted, strlen(quoted))) {
+			end = start;
 			continue;
 		}
-		json_decref(ring[count % limit]);
-		ring[count % limit] = o;
-		count++;
+		o = parse_line(buf + start, end - 1 - start, msg, sizeof(msg));
+		if (!o) {
+			sl_seterr(err, errlen, "journal %s: line %llu is invalid: %s", path,
+				  (unsigned long long)line_of(buf, start), msg);
+			json_decref(found);
+			found = NULL;
+			break;
+		}
+		if (!service || names_service(o, service))
+			json_array_append_new(found, o);
+		else
+			json_decref(o);
+		end = start;
 	}
-	out = json_array();
-	for (uint64_t i = count > limit ? count - limit : 0; out && i < count; i++) {
-		json_array_append(out, ring[i % limit]);
+	if (found) {
+		/* oldest first, as the journal */
+		out = json_array();
+		for (size_t i = json_array_size(found); out && i > 0; i--)
+			json_array_append(out, json_array_get(found, i - 1));
+		json_decref(found);
 	}
-out:
-	for (uint32_t i = 0; i < limit; i++)
-		json_decref(ring[i]);
-	free(ring);
-	free(buf);
+	if (map)
+		munmap(map, len);
 	return out;
 }
 
