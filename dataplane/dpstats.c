@@ -125,6 +125,14 @@ static json_t *group_json(const struct sl_grp_counters *g, int *bad)
 	return o;
 }
 
+/* A percentile of a histogram (sl_hist_pct), null when it is empty. */
+static json_t *pct_json(const uint64_t *h, unsigned pct)
+{
+	int64_t v = sl_hist_pct(h, pct);
+
+	return v < 0 ? json_null() : json_integer((json_int_t)v);
+}
+
 static json_t *ev_json(const struct sl_ev_cell *c, int *bad)
 {
 	json_t *o = json_object();
@@ -137,11 +145,16 @@ static json_t *ev_json(const struct sl_ev_cell *c, int *bad)
 	put(o, "rst", u64(c->rst), bad);
 	put(o, "icmp", u64(c->icmp), bad);
 	put(o, "ttfb_flows", u64(c->ttfb_flows), bad);
+	put(o, "hs_p50_us", pct_json(c->hs_us, 50), bad);
+	put(o, "hs_p99_us", pct_json(c->hs_us, 99), bad);
+	put(o, "ttfb_p50_us", pct_json(c->ttfb_us, 50), bad);
+	put(o, "ttfb_p99_us", pct_json(c->ttfb_us, 99), bad);
 	return o;
 }
 
-/* Evidence counts of service s per role, and per slice of the service
- * (the histograms stay in the stats map). */
+/* Evidence of service s per role, and per slice of the service: counts
+ * and the p50/p99 of the histograms (the histograms stay in the stats
+ * map). */
 static json_t *evidence_json(const struct sl_dp_report *r, unsigned s, int *bad)
 {
 	const struct sl_table_hdr *h = r->view->hdr;

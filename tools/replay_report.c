@@ -254,32 +254,9 @@ static json_t *ev_counts_json(const struct rp_ev *e)
 			 (json_int_t)e->ttfb_flows);
 }
 
-/* Percentile pct of a latency histogram, in us: the upper edge of the
- * bucket holding it (buckets are a quarter octave wide: the value is
- * within 19 % below it); the last bucket, open above, gives its lower
- * edge.  -1 when the histogram is empty. */
-static int64_t hist_pct(const uint64_t *h, unsigned pct)
-{
-	uint64_t n = 0, want, run = 0;
-
-	for (unsigned k = 0; k < SL_HIST_BUCKETS; k++)
-		n += h[k];
-	if (n == 0)
-		return -1;
-	want = (n * pct + 99) / 100; /* rank of the percentile, 1-based */
-	if (want == 0)
-		want = 1;
-	for (unsigned k = 0; k < SL_HIST_BUCKETS; k++) {
-		run += h[k];
-		if (run >= want)
-			return (int64_t)sl_hist_edge(k + 1 < SL_HIST_BUCKETS ? k + 1 : k);
-	}
-	return (int64_t)sl_hist_edge(SL_HIST_BUCKETS - 1);
-}
-
 static json_t *pct_json(const uint64_t *h, unsigned pct)
 {
-	int64_t v = hist_pct(h, pct);
+	int64_t v = sl_hist_pct(h, pct);
 
 	return v < 0 ? json_null() : json_integer((json_int_t)v);
 }
@@ -649,8 +626,8 @@ static void evidence_text(const struct rp_report *r, unsigned i, FILE *f)
 		const struct sl_ev_cell *c = &ev->svc[i][role];
 		char p50[24], p99[24];
 
-		ms_text(p50, sizeof(p50), hist_pct(c->ttfb_us, 50));
-		ms_text(p99, sizeof(p99), hist_pct(c->ttfb_us, 99));
+		ms_text(p50, sizeof(p50), sl_hist_pct(c->ttfb_us, 50));
+		ms_text(p99, sizeof(p99), sl_hist_pct(c->ttfb_us, 99));
 		fprintf(f, "  evidence %-10s %-8.8s flows %llu, handshakes ok %llu failed %llu, "
 			"reset %llu, ICMP %llu, TTFB p50 %s p99 %s (%llu flows)\n",
 			role == SL_EV_CHAMPION ? "champion" : "challenger", names[role],
