@@ -301,14 +301,15 @@ static json_t *evidence_json(const struct rp_report *r, unsigned i)
 	json_t *sl = json_object();
 
 	roles_at_end(r, i, &ga, &gb);
-	for (unsigned k = 0; k < cfg->nslices && k < SL_MAX_SLICES; k++)
+	for (unsigned k = 0; k < cfg->nslices && k < SL_MAX_SLICES; k++) {
+		const struct sl_ev_cell *c = ev->slice[k];
+
 		if (cfg->slices[k].name[0] && cfg->slices[k].service == i)
 			json_object_set_new(sl, cfg->slices[k].name,
-					    json_pack("{s:o, s:o}", "champion",
-						      ev_cell_json(&ev->slice[k][SL_EV_CHAMPION], ga),
-						      "challenger",
-						      ev_cell_json(&ev->slice[k][SL_EV_CHALLENGER],
-								   gb)));
+					    json_pack("{s:o, s:o}",
+						      "champion", ev_cell_json(&c[0], ga),
+						      "challenger", ev_cell_json(&c[1], gb)));
+	}
 	return json_pack("{s:o, s:o, s:o}", "champion",
 			 ev_cell_json(&ev->svc[i][SL_EV_CHAMPION], ga), "challenger",
 			 ev_cell_json(&ev->svc[i][SL_EV_CHALLENGER], gb), "slices", sl);
@@ -334,7 +335,8 @@ static json_t *slice_json(const struct rp_report *r, unsigned k)
 						    grp_json(&ss->g[g]));
 		}
 		json_object_set_new(svcs, cfg->services[i].name,
-				    json_pack("{s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:o, s:{s:o, s:o}}",
+				    json_pack("{s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:o, "
+					      "s:{s:o, s:o}}",
 					      "champion", cfg->groups[ss->champion].name,
 					      "challenger", cfg->groups[ss->challenger].name,
 					      "configured_share_bp", (int)ss->share_bp,
