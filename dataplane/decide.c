@@ -28,7 +28,8 @@ enum { K_DROP_BAD, K_FWD_BAD, K_OTHER, K_SVC, K_SVC_ICMP };
 
 #define HS_TIMEOUT_DEFAULT_MS 3000u
 
-static void ev_map_build(struct sl_ev_map *m, const struct sl_table_hdr *h);
+static __attribute__((noinline, cold)) void ev_map_build(struct sl_ev_map *m,
+							   const struct sl_table_hdr *h);
 
 int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg, struct sl_counters *cnt)
 {
@@ -150,9 +151,10 @@ static inline void ev_cell(struct sl_ev_cell *e, enum ev_kind k, unsigned b)
 /* Event k (histogram bucket b) of a flow of service si, group g, slice
  * mask sm: in the service's cell of the role and in the cell of each of
  * its slices.  The role is g against the roles of the table in use; a
- * flow of a third group is not counted. */
-static inline void ev_add(struct sl_worker *w, unsigned si, unsigned g, unsigned sm,
-			  enum ev_kind k, unsigned b)
+ * flow of a third group is not counted.  Out of line, as everything the
+ * evidence does past the per-packet checks: the burst loop stays small. */
+static __attribute__((noinline)) void ev_add(struct sl_worker *w, unsigned si, unsigned g,
+					     unsigned sm, enum ev_kind k, unsigned b)
 {
 	struct sl_evidence *ev = &w->cnt->ev;
 	unsigned role;
@@ -208,14 +210,14 @@ static inline int has_data(const struct sl_pkt *p, const uint8_t *frame)
 	       (uint32_t)p->l4_off + (uint32_t)(frame[p->l4_off + 12] >> 4) * 4u;
 }
 
-/* Client packet of a tracked flow (not its first). */
-static inline void ev_client(struct sl_worker *w, struct sl_flow *f, const struct sl_pkt *p,
-			     const uint8_t *frame, uint32_t now_us)
+/* Client packet of a tracked flow (not its first), in the timing phases
+ * SL_EV_SYNACK and SL_EV_IDLE. */
+static __attribute__((noinline)) void ev_client_slow(struct sl_worker *w, struct sl_flow *f,
+						     const struct sl_pkt *p,
+						     const uint8_t *frame, uint32_t now_us)
 {
 	uint8_t ph = ev_phase(f);
 
-	if (__builtin_expect(ph == SL_EV_DONE || ph == SL_EV_DATA, 1))
-		return;
 	if (ph == SL_EV_SYNACK) {
 		/* a SYN retransmitted (or anything) past the timeout: failed */
 		if (now_us - f->t0_us > w->hs_timeout_us) {
@@ -228,6 +230,16 @@ static inline void ev_client(struct sl_worker *w, struct sl_flow *f, const struc
 		f->t0_us = now_us;
 		ev_phase_set(f, SL_EV_DATA);
 	}
+}
+
+static inline void ev_client(struct sl_worker *w, struct sl_flow *f, const struct sl_pkt *p,
+			     const uint8_t *frame, uint32_t now_us)
+{
+	uint8_t ph = ev_phase(f);
+
+	if (__builtin_expect(ph == SL_EV_DONE || ph == SL_EV_DATA, 1))
+		return;
+	ev_client_slow(w, f, p, frame, now_us);
 }
 
 /* ICMP/ICMPv6 destination unreachable (ICMP type 3, ICMPv6 type 1), but
@@ -245,16 +257,14 @@ static inline int icmp_unreach(const struct sl_pkt *p, const uint8_t *frame)
 /* Server packet of a tracked flow: icmp, an ICMP error quoting the flow;
  * tcp, a TCP segment of a TCP flow; rst_first, the flow's first RST from
  * the server (SL_FS_RST_S just set). */
-static inline void ev_server(struct sl_worker *w, struct sl_flow *f, const struct sl_pkt *p,
-			     const uint8_t *frame, int icmp, int tcp, int rst_first,
-			     uint32_t now_us)
+static __attribute__((noinline)) void ev_server_slow(struct sl_worker *w, struct sl_flow *f,
+						     const struct sl_pkt *p,
+						     const uint8_t *frame, int icmp, int tcp,
+						     int rst_first, uint32_t now_us)
 {
 	uint8_t ph = ev_phase(f), fl = tcp ? p->tcp_flags : 0;
 	uint32_t lat;
 
-	/* the established flow's packets: nothing to do */
-	if (__builtin_expect((ph == SL_EV_DONE || ph == SL_EV_IDLE) && !icmp && !rst_first, 1))
-		return;
 	if (icmp) {
 		if (!icmp_unreach(p, frame))
 			return;
@@ -301,6 +311,18 @@ static inline void ev_server(struct sl_worker *w, struct sl_flow *f, const struc
 	}
 }
 
+static inline void ev_server(struct sl_worker *w, struct sl_flow *f, const struct sl_pkt *p,
+			     const uint8_t *frame, int icmp, int tcp, int rst_first,
+			     uint32_t now_us)
+{
+	uint8_t ph = ev_phase(f);
+
+	/* the established flow's packets: nothing to do */
+	if (__builtin_expect((ph == SL_EV_DONE || ph == SL_EV_IDLE) && !icmp && !rst_first, 1))
+		return;
+	ev_server_slow(w, f, p, frame, icmp, tcp, rst_first, now_us);
+}
+
 /* Client source address in prefix x (family-aware). */
 static inline int prefix_match(const struct sl_prefix *x, const struct sl_pkt *p)
 {
@@ -321,8 +343,9 @@ static inline int prefix_match(const struct sl_prefix *x, const struct sl_pkt *p
 
 /* Slice mask of a new flow of service si, from its first packet (packet i
  * of the burst): source prefixes (none: any) and filter ("": any). */
-static inline uint8_t slice_mask(struct sl_worker *w, const struct sl_table_hdr *h,
-				 unsigned si, const struct sl_pkt *p, unsigned i, int ready)
+static __attribute__((noinline)) uint8_t slice_mask(struct sl_worker *w,
+						    const struct sl_table_hdr *h, unsigned si,
+						    const struct sl_pkt *p, unsigned i, int ready)
 {
 	unsigned bits = w->ev.bits[si];
 	uint8_t m = 0;

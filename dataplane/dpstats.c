@@ -125,6 +125,72 @@ static json_t *group_json(const struct sl_grp_counters *g, int *bad)
 	return o;
 }
 
+/* A percentile of a histogram (sl_hist_pct), null when it is empty. */
+static json_t *pct_json(const uint64_t *h, unsigned pct)
+{
+	int64_t v = sl_hist_pct(h, pct);
+
+	return v < 0 ? json_null() : json_integer((json_int_t)v);
+}
+
+static json_t *ev_json(const struct sl_ev_cell *c, int *bad)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	put(o, "flows", u64(c->flows), bad);
+	put(o, "hs_ok", u64(c->hs_ok), bad);
+	put(o, "hs_fail", u64(c->hs_fail), bad);
+	put(o, "rst", u64(c->rst), bad);
+	put(o, "icmp", u64(c->icmp), bad);
+	put(o, "ttfb_flows", u64(c->ttfb_flows), bad);
+	put(o, "hs_p50_us", pct_json(c->hs_us, 50), bad);
+	put(o, "hs_p99_us", pct_json(c->hs_us, 99), bad);
+	put(o, "ttfb_p50_us", pct_json(c->ttfb_us, 50), bad);
+	put(o, "ttfb_p99_us", pct_json(c->ttfb_us, 99), bad);
+	return o;
+}
+
+/* Evidence of service s per role, and per slice of the service: counts
+ * and the p50/p99 of the histograms (the histograms stay in the stats
+ * map). */
+static json_t *evidence_json(const struct sl_dp_report *r, unsigned s, int *bad)
+{
+	const struct sl_table_hdr *h = r->view->hdr;
+	const struct sl_evidence *ev = &r->sum->ev;
+	json_t *o = json_object(), *sl = json_object();
+	unsigned n = h->nslices < SL_MAX_SLICES ? h->nslices : SL_MAX_SLICES;
+
+	if (!o || !sl) {
+		json_decref(o);
+		json_decref(sl);
+		*bad = 1;
+		return NULL;
+	}
+	put(o, "champion", ev_json(&ev->svc[s][SL_EV_CHAMPION], bad), bad);
+	put(o, "challenger", ev_json(&ev->svc[s][SL_EV_CHALLENGER], bad), bad);
+	for (unsigned k = 0; k < n; k++) {
+		const struct sl_slice_rec *sr = &h->slices[k];
+		char name[SL_NAME_LEN];
+		json_t *x;
+
+		if (!sr->name[0] || sr->service != s)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", SL_NAME_LEN - 1, sr->name);
+		x = json_object();
+		if (!x) {
+			*bad = 1;
+			continue;
+		}
+		put(x, "champion", ev_json(&ev->slice[k][SL_EV_CHAMPION], bad), bad);
+		put(x, "challenger", ev_json(&ev->slice[k][SL_EV_CHALLENGER], bad), bad);
+		put(sl, name, x, bad);
+	}
+	put(o, "slices", sl, bad);
+	return o;
+}
+
 static json_t *services_json(const struct sl_dp_report *r, int *bad)
 {
 	json_t *svcs = json_object();
@@ -151,6 +217,7 @@ static json_t *services_json(const struct sl_dp_report *r, int *bad)
 		put(o, "groups", groups, bad);
 		put(o, "measured_share_bp", u64(measured_bp(r, s)), bad);
 		put(o, "packets", u64(r->sum->svc_pkts[s]), bad);
+		put(o, "evidence", evidence_json(r, s, bad), bad);
 		put(svcs, rec->name, o, bad);
 	}
 	return svcs;

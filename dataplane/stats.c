@@ -34,6 +34,25 @@ uint64_t sl_malformed_total(const struct sl_counters *c)
 	return t;
 }
 
+int64_t sl_hist_pct(const uint64_t *h, unsigned pct)
+{
+	uint64_t n = 0, want, run = 0;
+
+	for (unsigned k = 0; k < SL_HIST_BUCKETS; k++)
+		n += h[k];
+	if (n == 0)
+		return -1;
+	want = (n * (pct > 100 ? 100 : pct) + 99) / 100; /* rank, 1-based */
+	if (want == 0)
+		want = 1;
+	for (unsigned k = 0; k < SL_HIST_BUCKETS; k++) {
+		run += h[k];
+		if (run >= want)
+			return (int64_t)sl_hist_edge(k + 1 < SL_HIST_BUCKETS ? k + 1 : k);
+	}
+	return (int64_t)sl_hist_edge(SL_HIST_BUCKETS - 1);
+}
+
 const char *sl_role_name(uint8_t role)
 {
 	static const char *const names[] = {

@@ -605,6 +605,15 @@ def check_web(dp, results, count, share):
         check(st["return_synack"] == by[g], "--stats: web/%s return_synack %d, connections %d"
               % (g, st["return_synack"], by[g]))
         check(st["return_rst"] == 0, "--stats: web/%s return_rst %d" % (g, st["return_rst"]))
+    # evidence: every connection an exposure of its group's role, its
+    # handshake answered in time and its request answered, none reset
+    ev = dp.stats["services"]["web"]["evidence"]
+    for role, g in (("champion", "blue"), ("challenger", "green")):
+        e = ev[role]
+        check(e["flows"] == e["hs_ok"] == e["ttfb_flows"] == by[g],
+              "--stats: web evidence %s (%s) %s, connections %d" % (role, g, e, by[g]))
+        check(e["hs_fail"] == e["rst"] == e["icmp"] == 0,
+              "--stats: web evidence %s (%s) %s" % (role, g, e))
     for name, port in dp.stats["ports"].items():
         for k in ("drops", "rx_missed", "tx_errors"):
             check(port[k] == 0, "--stats: port %s %s %d" % (name, k, port[k]))
@@ -765,6 +774,12 @@ class Runner(Tally):
                 st = dp.group("query", g)
                 check(st["flows"] == by[g], "--stats: query/%s flows %d, answers %d"
                       % (g, st["flows"], by[g]))
+            # UDP evidence: each request timed to its first answer
+            ev = dp.stats["services"]["query"]["evidence"]
+            for role, g in (("champion", "blue"), ("challenger", "green")):
+                e = ev[role]
+                check(e["flows"] == e["ttfb_flows"] == by[g] and e["hs_ok"] == e["hs_fail"] == 0,
+                      "--stats: query evidence %s (%s) %s, answers %d" % (role, g, e, by[g]))
             retries = sum(r["retries"] for r in results)
             return "%d datagrams in %.1fs, blue %d, green %d, %d retries; --stats agree" % (
                 count, dt, by["blue"], by["green"], retries)

@@ -969,6 +969,181 @@ def shadow_rule_scheduled(tmp):
     check(sh["packets_mirrored"] == len(want) and sh["pending"] == 0, f"counters {sh}")
 
 
+# ---- evidence ----
+
+def hist_bucket(us):
+    """sl_hist_bucket (ebpf/sluice_layout.h): 4 buckets per octave of us."""
+    if us == 0:
+        return 0
+    lg = us.bit_length() - 1
+    sub = (us >> (lg - 2)) & 3 if lg >= 2 else (us << (2 - lg)) & 3
+    return min(1 + 4 * lg + sub, 95)
+
+
+def hist_edge(k):
+    if k == 0:
+        return 0
+    lg, sub = (k - 1) // 4, (k - 1) % 4
+    return ((4 + sub) << lg) >> 2
+
+
+def hist_pct(values, pct):
+    """The report's percentile: the upper edge of the bucket of the value
+    of rank ceil(n * pct / 100)."""
+    if not values:
+        return None
+    v = sorted(values)[max(1, (len(values) * pct + 99) // 100) - 1]
+    k = hist_bucket(v)
+    return hist_edge(k + 1 if k + 1 < 96 else k)
+
+
+def tcp4(src, dst, sport, dport, flags, payload=b""):
+    ip = bytearray(20)
+    ip[0], ip[8], ip[9] = 0x45, 64, 6
+    struct.pack_into(">H", ip, 2, 40 + len(payload))
+    ip[12:16], ip[16:20] = bytes(src), bytes(dst)
+    tcp = bytearray(20)
+    struct.pack_into(">HH", tcp, 0, sport, dport)
+    tcp[12], tcp[13] = 0x50, flags
+    return (ROUTER_MAC + bytes.fromhex("020000000101") + b"\x08\x00" + bytes(ip) +
+            bytes(tcp) + payload)
+
+
+def icmp4_unreach(quoted):
+    """Port unreachable from the server side, quoting the client frame's
+    datagram (IP header and 28 bytes)."""
+    q = quoted[14:14 + 48]
+    ip = bytearray(20)
+    ip[0], ip[8], ip[9] = 0x45, 64, 1
+    struct.pack_into(">H", ip, 2, 20 + 8 + len(q))
+    ip[12:16], ip[16:20] = q[16:20], q[12:16]
+    return (bytes.fromhex("020000000101") + ROUTER_MAC + b"\x08\x00" + bytes(ip) +
+            bytes([3, 3, 0, 0, 0, 0, 0, 0]) + q)
+
+
+EVIDENCE_SLICES = """
+[slice ent]
+service = web
+src = 198.51.100.0/24
+
+[slice low-ports]
+service = web
+filter = tcp src portrange 20000-20049
+"""
+
+
+@test
+def evidence_per_role(tmp):
+    """Evidence in the report: 200 web flows at a 50 % canary; blue answers
+    every handshake in 1.5 ms and the first request in 5 ms (40 ms for one
+    flow in ten, an ICMP port unreachable instead for a few), green refuses
+    odd flows with a RST and never answers even ones (their SYN sent
+    twice).  Flows, handshakes, resets, ICMP and the TTFB percentiles per
+    role, overall and per slice (src prefix, filter), match what the
+    capture holds, with each flow's group read from the output pcaps."""
+    with open(DEMO_INI) as f:
+        text = f.read().replace("share = 5%", "share = 50%", 1)
+    cfg = write(os.path.join(tmp, "evidence.ini"), text + EVIDENCE_SLICES)
+    vip = bytes([192, 0, 2, 10])
+    n, t0, gap = 200, 1700000000 * 10**9, 100 * 10**6
+
+    def client(i):
+        return bytes([198, 51, 100, i % 100 + 1]) if i < 100 else bytes([203, 0, 113, i % 100 + 1])
+
+    def syn(i):
+        return tcp4(client(i), vip, 20000 + i, 443, 0x02)
+
+    # pass 1: the SYNs alone tell each flow's group (the decision is a pure
+    # function of the configuration and the 5-tuple)
+    first = os.path.join(tmp, "syns.pcap")
+    write_pcap(first, [(t0 + i * gap, syn(i)) for i in range(n)])
+    out1 = os.path.join(tmp, "out1")
+    replay_ok(out1, config=cfg, inp=first)
+    group = {}
+    for g in ("blue", "green"):
+        for _, fr in read_records(os.path.join(out1, f"{g}.pcap"))[0]:
+            group[struct.unpack_from(">H", fr, 34)[0] - 20000] = g
+    check(sorted(group) == list(range(n)), "a flow on no group")
+    nb = sum(1 for g in group.values() if g == "blue")
+    check(40 < nb < 160, f"{nb} of {n} flows on blue at a 50 % share")
+
+    us = 1000
+    recs, ttfb, icmp = [], [], set()
+    for i in range(n):
+        t = t0 + i * gap
+        c = (client(i), vip, 20000 + i, 443)
+        s = (vip, client(i), 443, 20000 + i)
+        recs.append((t, syn(i)))
+        if group[i] == "blue":
+            recs.append((t + 1500 * us, tcp4(*s, 0x12)))
+            recs.append((t + 2000 * us, tcp4(*c, 0x10)))
+            recs.append((t + 3000 * us, tcp4(*c, 0x18, b"GET / HTTP/1.1\r\n\r\n")))
+            if i % 25 == 3:
+                icmp.add(i)
+                recs.append((t + 4000 * us, icmp4_unreach(syn(i))))
+                continue
+            d = 40000 if i % 10 == 0 else 5000
+            ttfb.append(d)
+            recs.append((t + (3000 + d) * us, tcp4(*s, 0x18, b"HTTP/1.1 200 OK\r\n\r\n")))
+        elif i % 2:
+            recs.append((t + 1000 * us, tcp4(*s, 0x14)))
+        else:
+            recs.append((t + 1050 * 1000 * us, syn(i)))  # a retransmit, between flows
+    # other traffic 4 s after the last flow: every unanswered SYN has timed out
+    recs.append((t0 + n * gap + 4 * 10**9,
+                 tcp4(bytes([198, 51, 100, 1]), bytes([192, 0, 2, 99]), 30000, 80, 0x02)))
+    recs.sort(key=lambda r: r[0])
+    inp = os.path.join(tmp, "evidence.pcap")
+    write_pcap(inp, recs)
+    out = os.path.join(tmp, "out")
+    rep, so, _ = replay_ok(out, config=cfg, inp=inp)
+    got = {}
+    for g in ("blue", "green"):
+        for _, fr in read_records(os.path.join(out, f"{g}.pcap"))[0]:
+            if fr[23] == 6 and struct.unpack_from(">H", fr, 36)[0] == 443:
+                got[struct.unpack_from(">H", fr, 34)[0] - 20000] = g
+    check(got == group, "the flows' groups differ between the two runs")
+
+    def expect(sel):
+        b = [i for i in range(n) if sel(i) and group[i] == "blue"]
+        g = [i for i in range(n) if sel(i) and group[i] == "green"]
+        bt = [40000 if i % 10 == 0 else 5000 for i in b if i not in icmp]
+        return {
+            "champion": {"group": "blue", "flows": len(b), "hs_ok": len(b), "hs_fail": 0,
+                         "rst": 0, "icmp": len([i for i in b if i in icmp]),
+                         "ttfb_flows": len(bt), "hs_p50_us": hist_pct([1500] * len(b), 50),
+                         "hs_p99_us": hist_pct([1500] * len(b), 99),
+                         "ttfb_p50_us": hist_pct(bt, 50), "ttfb_p99_us": hist_pct(bt, 99)},
+            "challenger": {"group": "green", "flows": len(g), "hs_ok": 0,
+                           "hs_fail": len(g), "rst": len([i for i in g if i % 2]),
+                           "icmp": 0, "ttfb_flows": 0, "hs_p50_us": None,
+                           "hs_p99_us": None, "ttfb_p50_us": None, "ttfb_p99_us": None}}
+
+    ev = rep["services"]["web"]["evidence"]
+    want = expect(lambda i: True)
+    check(want["champion"]["ttfb_p50_us"] == 5120 and want["champion"]["ttfb_p99_us"] == 40960
+          and want["champion"]["hs_p50_us"] == 1536, f"model percentiles: {want}")
+    for role in ("champion", "challenger"):
+        check(ev[role] == want[role], f"web {role}: report {ev[role]}, recomputed {want[role]}")
+    for name, sel in (("ent", lambda i: i < 100), ("low-ports", lambda i: i < 50)):
+        w = expect(sel)
+        for role in ("champion", "challenger"):
+            check(ev["slices"][name][role] == w[role],
+                  f"slice {name} {role}: report {ev['slices'][name][role]}, recomputed "
+                  f"{w[role]}")
+    check(sorted(ev["slices"]) == ["ent", "low-ports"], f"slices {sorted(ev['slices'])}")
+    sl = rep["slices"][0]["services"]["web"]["evidence"]
+    for role in ("champion", "challenger"):
+        check(all(sl[role][k] == ev[role][k] for k in sl[role]),
+              f"the one slice of time: {sl[role]}, the run: {ev[role]}")
+    for name in ("web6", "dns"):
+        e = rep["services"][name]["evidence"]
+        check(e["champion"]["flows"] == e["challenger"]["flows"] == 0, f"{name}: {e}")
+    check(f"evidence champion   blue     flows {nb}, handshakes ok {nb} failed 0" in so and
+          f"evidence challenger green    flows {n - nb}, handshakes ok 0 failed {n - nb}"
+          in so and "TTFB p50 5.12 ms p99 41 ms" in so, f"summary:\n{so}")
+
+
 @test
 def streams_big_captures(tmp):
     """Memory does not grow with the capture: the same configuration over

@@ -174,6 +174,80 @@ static void test_json_services(void)
 	fixture_fini(&f);
 }
 
+/* Percentiles of a latency histogram: the upper edge of the bucket of the
+ * value of rank ceil(n * pct / 100). */
+static void test_hist_pct(void)
+{
+	uint64_t h[SL_HIST_BUCKETS];
+
+	memset(h, 0, sizeof(h));
+	CU_ASSERT_EQUAL(sl_hist_pct(h, 50), -1);
+	/* 98 at 1.5 ms ([1280, 1536)), 2 at 40 ms ([32768, 40960)) */
+	h[sl_hist_bucket(1500)] = 98;
+	h[sl_hist_bucket(40000)] = 2;
+	CU_ASSERT_EQUAL(sl_hist_pct(h, 50), 1536);
+	CU_ASSERT_EQUAL(sl_hist_pct(h, 98), 1536);
+	CU_ASSERT_EQUAL(sl_hist_pct(h, 99), 40960);
+	CU_ASSERT_EQUAL(sl_hist_pct(h, 100), 40960);
+	CU_ASSERT_EQUAL(sl_hist_pct(h, 0), 1536);
+	/* the last bucket is open above: its lower edge */
+	memset(h, 0, sizeof(h));
+	h[SL_HIST_BUCKETS - 1] = 1;
+	CU_ASSERT_EQUAL(sl_hist_pct(h, 50), (int64_t)sl_hist_edge(SL_HIST_BUCKETS - 1));
+	CU_ASSERT_EQUAL(sl_hist_bucket(30000000), SL_HIST_BUCKETS - 1);
+}
+
+/* Evidence per role and per slice of the service, by the slice's name. */
+static void test_json_evidence(void)
+{
+	struct fixture f;
+	struct sl_cfg_slice *sl;
+	struct sl_evidence *ev;
+	json_t *j, *web;
+	char err[256];
+
+	fixture_init(&f);
+	sl_tables_free(f.src);
+	sl = &f.cfg->slices[f.cfg->nslices++];
+	snprintf(sl->name, sizeof(sl->name), "billing");
+	sl->service = TC_S_WEB;
+	snprintf(sl->filter, sizeof(sl->filter), "tcp");
+	f.src = sl_tables_from_config(f.cfg, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f.src);
+	f.r.view = sl_src_view(f.src);
+	ev = &f.sum->ev;
+	ev->svc[TC_S_WEB][SL_EV_CHAMPION].flows = 95000;
+	ev->svc[TC_S_WEB][SL_EV_CHAMPION].hs_ok = 94000;
+	ev->svc[TC_S_WEB][SL_EV_CHAMPION].rst = 1710;
+	ev->svc[TC_S_WEB][SL_EV_CHALLENGER].flows = 5000;
+	ev->svc[TC_S_WEB][SL_EV_CHALLENGER].hs_fail = 7;
+	ev->svc[TC_S_WEB][SL_EV_CHALLENGER].icmp = 3;
+	ev->svc[TC_S_WEB][SL_EV_CHALLENGER].ttfb_flows = 4900;
+	ev->slice[0][SL_EV_CHALLENGER].rst = 230;
+	ev->svc[TC_S_WEB][SL_EV_CHALLENGER].ttfb_us[sl_hist_bucket(25000)] = 4900;
+	j = sl_dp_stats_json(&f.r);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	web = json_object_get(json_object_get(j, "services"), "web");
+	CU_ASSERT_EQUAL(geti(web, "evidence.champion.flows"), 95000);
+	CU_ASSERT_EQUAL(geti(web, "evidence.champion.hs_ok"), 94000);
+	CU_ASSERT_EQUAL(geti(web, "evidence.champion.rst"), 1710);
+	CU_ASSERT_EQUAL(geti(web, "evidence.challenger.flows"), 5000);
+	CU_ASSERT_EQUAL(geti(web, "evidence.challenger.hs_fail"), 7);
+	CU_ASSERT_EQUAL(geti(web, "evidence.challenger.icmp"), 3);
+	CU_ASSERT_EQUAL(geti(web, "evidence.challenger.ttfb_flows"), 4900);
+	CU_ASSERT_EQUAL(geti(web, "evidence.slices.billing.challenger.rst"), 230);
+	/* 25 ms is in [24576, 28672): the percentiles say at most 28.672 ms */
+	CU_ASSERT_EQUAL(geti(web, "evidence.challenger.ttfb_p50_us"), 28672);
+	CU_ASSERT_EQUAL(geti(web, "evidence.challenger.ttfb_p99_us"), 28672);
+	CU_ASSERT(json_is_null(json_object_get(json_object_get(json_object_get(web, "evidence"),
+								"champion"), "ttfb_p50_us")));
+	CU_ASSERT_EQUAL(geti(web, "evidence.slices.billing.champion.flows"), 0);
+	CU_ASSERT_EQUAL(json_object_size(json_object_get(json_object_get(json_object_get(
+		json_object_get(j, "services"), "dns"), "evidence"), "slices")), 0);
+	json_decref(j);
+	fixture_fini(&f);
+}
+
 static void test_json_malformed_only_nonzero(void)
 {
 	struct fixture f;
@@ -293,6 +367,8 @@ void sl_test_register_dpstats(void)
 
 	CU_add_test(s, "JSON totals, ports, flow table", test_json_totals_and_ports);
 	CU_add_test(s, "JSON services, groups, measured share", test_json_services);
+	CU_add_test(s, "JSON evidence per role and slice", test_json_evidence);
+	CU_add_test(s, "latency percentiles", test_hist_pct);
 	CU_add_test(s, "JSON malformed: non-zero reasons and total",
 		    test_json_malformed_only_nonzero);
 	CU_add_test(s, "JSON group outside champion/challenger", test_json_extra_group);

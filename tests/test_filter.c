@@ -218,6 +218,56 @@ static void test_cache(void)
 	free(h);
 }
 
+/* Slice filters are programs SL_FILTER_SLICE(slot) of the same set, from
+ * the same cache; sl_filter_match runs them on the burst's mbufs. */
+static void test_slice_programs(void)
+{
+	struct sl_table_hdr *h = calloc(1, sizeof(*h));
+	struct sl_filter_cache c = { 0 };
+	struct sl_filter_set *a;
+	struct sl_filter_burst fb;
+	struct rte_mbuf *m[2];
+	uint8_t buf[256];
+	char err[1024];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	h->shadow_gen = 3;
+	hdr_rule(h, 0, "x", "tcp dst port 443");
+	h->nslices = 4;
+	snprintf(h->slices[0].name, SL_NAME_LEN, "billing");
+	snprintf(h->slices[0].filter, SL_FILTER_LEN, "tcp dst port 443");
+	snprintf(h->slices[1].name, SL_NAME_LEN, "by-src"); /* no filter */
+	snprintf(h->slices[3].name, SL_NAME_LEN, "bad");
+	snprintf(h->slices[3].filter, SL_FILTER_LEN, "tcp port nine");
+	snprintf(h->slices[2].filter, SL_FILTER_LEN, "udp"); /* a free slot */
+	a = sl_filter_set_build(&c, h, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(a->nrules, 1);
+	CU_ASSERT_EQUAL(a->nslices, 3);
+	CU_ASSERT_EQUAL(a->nslice_filters, 2);
+	CU_ASSERT_EQUAL(a->nbroken, 1);
+	CU_ASSERT_EQUAL(c.compiled, 1); /* the slice shares the rule's program */
+	CU_ASSERT_PTR_EQUAL(a->prog[SL_FILTER_SLICE(0)], a->prog[0]);
+	CU_ASSERT_PTR_NULL(a->prog[SL_FILTER_SLICE(1)]);
+	CU_ASSERT_PTR_NULL(a->prog[SL_FILTER_SLICE(2)]);
+	CU_ASSERT_PTR_NULL(a->prog[SL_FILTER_SLICE(3)]);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "slice bad: filter 'tcp port nine': "));
+
+	m[0] = mbuf_of(buf, frame(buf, 4, 6, 443, 0, NULL));
+	m[1] = mbuf_of(buf, frame(buf, 4, 17, 53, 0, NULL));
+	fb.set = a;
+	fb.pkts = m;
+	CU_ASSERT_EQUAL(sl_filter_match(&fb, SL_FILTER_SLICE(0), 0), 1);
+	CU_ASSERT_EQUAL(sl_filter_match(&fb, SL_FILTER_SLICE(0), 1), 0);
+	/* a filter that could not be loaded never matches */
+	CU_ASSERT_EQUAL(sl_filter_match(&fb, SL_FILTER_SLICE(3), 0), 0);
+	rte_pktmbuf_free(m[0]);
+	rte_pktmbuf_free(m[1]);
+	sl_filter_set_free(&c, a);
+	CU_ASSERT_PTR_NULL(c.head);
+	free(h);
+}
+
 /* ---- copies through sl_dp_forward ---- */
 
 #define CAP_MAX 4096
@@ -553,6 +603,7 @@ void sl_test_register_filter(void)
 	CU_add_test(s, "short frames never match", test_short_frames);
 	CU_add_test(s, "bad expressions: libpcap's message", test_bad_expressions);
 	CU_add_test(s, "programs cached by text", test_cache);
+	CU_add_test(s, "slice filters in the set", test_slice_programs);
 	CU_add_test(c, "port mode: a clone with the original bytes", test_copy_clone);
 	CU_add_test(c, "mac rewrites: copies keep or get their own bytes", test_copy_rewrites);
 	CU_add_test(c, "stalled shadow port: copies dropped, originals sent",

@@ -1059,6 +1059,49 @@ static void test_shadow_reload(void)
 	sl_state_free(st);
 }
 
+/* Slices through a reload: their service index follows the stable layout
+ * (the file lists web last), other slices are a new rule set (shadow_gen:
+ * their filters are compiled with the shadow rules'). */
+static void test_slice_reload(void)
+{
+	struct sl_state *st = fresh(0);
+	struct sl_config *c = tc_config(0), *n = tc_config(0);
+	struct sl_cfg_service sv[SL_MAX_SERVICES];
+	struct sl_cfg_slice *sl;
+	struct sl_txn *t = txn();
+
+	memcpy(sv, n->services, sizeof(sv));
+	n->services[0] = sv[TC_S_WEB6];
+	n->services[1] = sv[TC_S_DNS];
+	n->services[2] = sv[TC_S_WEB];
+	sl = &n->slices[n->nslices++];
+	snprintf(sl->name, sizeof(sl->name), "billing");
+	sl->service = 2; /* web, in the file's order */
+	snprintf(sl->filter, sizeof(sl->filter), "tcp dst port 443");
+	CU_ASSERT_EQUAL_FATAL(sl_plan_reload(st, t, n, c, &e), 1);
+	CU_ASSERT_EQUAL(t->shadow_changed, 1);
+	CU_ASSERT_STRING_EQUAL(t->reason, "reload test.ini: other slices");
+	commit(st, "reload", NULL);                                /* gen 2 */
+	CU_ASSERT_EQUAL(st->shadow_gen, 2);
+	CU_ASSERT_EQUAL(st->out->shadow_gen, 2);
+	CU_ASSERT_EQUAL(st->out->nslices, 1);
+	CU_ASSERT_STRING_EQUAL(st->out->slices[0].name, "billing");
+	CU_ASSERT_EQUAL(st->out->slices[0].service, TC_S_WEB);
+	CU_ASSERT_STRING_EQUAL(st->out->services[st->out->slices[0].service].name, "web");
+	CU_ASSERT_STRING_EQUAL(st->out->slices[0].filter, "tcp dst port 443");
+	/* the same file again: nothing to do */
+	CU_ASSERT_EQUAL(sl_plan_reload(st, t, n, n, &e), 0);
+	/* the slice's filter changes */
+	snprintf(sl->filter, sizeof(sl->filter), "tcp");
+	CU_ASSERT_EQUAL_FATAL(sl_plan_reload(st, t, n, n, &e), 1);
+	commit(st, "reload", NULL);                                /* gen 3 */
+	CU_ASSERT_EQUAL(st->out->shadow_gen, 3);
+	CU_ASSERT_STRING_EQUAL(st->out->slices[0].filter, "tcp");
+	free(c);
+	free(n);
+	sl_state_free(st);
+}
+
 /* A shadow phase: share 0 with rules; the status says where copies go. */
 static void test_shadow_sentences(void)
 {
@@ -1152,6 +1195,7 @@ void sl_test_register_state(void)
 	CU_add_test(s, "structure differences", test_structure_diff);
 	CU_add_test(s, "shadow rules: add, remove, slots, journal", test_shadow_rules);
 	CU_add_test(s, "shadow rules from a reload keep their slots", test_shadow_reload);
+	CU_add_test(s, "slices through a reload", test_slice_reload);
 	CU_add_test(s, "shadow phase sentences", test_shadow_sentences);
 	CU_add_test(s, "shadow journal lines checked", test_shadow_replay_errors);
 }

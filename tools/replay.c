@@ -101,6 +101,9 @@ struct replay {
 	uint64_t clock_ns;             /* packet clock, never goes back (start: rep.first_ns) */
 	uint64_t now_us;               /* us after the first packet: the core's clock */
 	uint32_t now32;                /* the same in ms: the flow table's clock */
+	uint64_t burst_us;             /* now_us of the burst's last packet: the
+	                                  burst arrives with it (latencies of the
+	                                  evidence are taken from it) */
 	uint64_t pkt_no;               /* the packet being handled (1-based) */
 	uint64_t svc_ports[1024];      /* bit per port number some service uses */
 	int any_reset;                 /* some service of the table has a reset_gen */
@@ -506,8 +509,9 @@ static void group_changes(struct replay *r)
 	}
 }
 
-/* Forward the burst being assembled; its port buffers are flushed to the
- * captures at once. */
+/* Forward the burst being assembled, at the time of its last packet (not
+ * of the packet read after it, which may be much later); its port buffers
+ * are flushed to the captures at once. */
 static void burst_send(struct replay *r)
 {
 	struct sl_dp_worker *w = r->w;
@@ -516,7 +520,7 @@ static void burst_send(struct replay *r)
 
 	if (n == 0)
 		return;
-	sl_dp_forward(w, view(r), port, r->burst, n, r->now_us);
+	sl_dp_forward(w, view(r), port, r->burst, n, r->burst_us);
 	sl_dp_flush(w);
 	if (port == w->core.client_port)
 		group_changes(r);
@@ -1008,6 +1012,7 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 		}
 		r->bport = port;
 		r->burst[r->bn++] = m;
+		r->burst_us = r->now_us;
 		if (unlikely((r->pkt_no & PROGRESS_MASK) == 0)) {
 			if (check_outputs(r))
 				return EXIT_RUNTIME;

@@ -59,12 +59,24 @@ struct rp_action *rp_action_add(struct rp_report *r, int by_plan, unsigned line,
 	return a;
 }
 
+static void ev_delta(struct rp_ev *o, const struct sl_ev_cell *a, const struct sl_ev_cell *b)
+{
+	o->flows = a->flows - b->flows;
+	o->hs_ok = a->hs_ok - b->hs_ok;
+	o->hs_fail = a->hs_fail - b->hs_fail;
+	o->rst = a->rst - b->rst;
+	o->icmp = a->icmp - b->icmp;
+	o->ttfb_flows = a->ttfb_flows - b->ttfb_flows;
+}
+
 /* Counters of the open slice from r->prev to now; active flows as now. */
 static void slice_fill(struct rp_report *r, struct rp_slice *s, const struct sl_counters *now)
 {
 	const struct sl_counters *p = r->prev;
 
 	for (unsigned i = 0; i < r->cfg->nservices; i++) {
+		for (unsigned role = 0; role < 2; role++)
+			ev_delta(&s->svc[i].ev[role], &now->ev.svc[i][role], &p->ev.svc[i][role]);
 		for (unsigned g = 0; g < r->cfg->ngroups; g++) {
 			const struct sl_grp_counters *a = &now->grp[i][g], *b = &p->grp[i][g];
 			struct rp_grp *o = &s->svc[i].g[g];
@@ -237,6 +249,75 @@ static int group_shown(const struct rp_report *r, unsigned svc, unsigned g,
 	       sum->ret_pkts || sum->active;
 }
 
+static json_t *ev_counts_json(const struct rp_ev *e)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "flows", (json_int_t)e->flows,
+			 "hs_ok", (json_int_t)e->hs_ok, "hs_fail", (json_int_t)e->hs_fail,
+			 "rst", (json_int_t)e->rst, "icmp", (json_int_t)e->icmp, "ttfb_flows",
+			 (json_int_t)e->ttfb_flows);
+}
+
+static json_t *pct_json(const uint64_t *h, unsigned pct)
+{
+	int64_t v = sl_hist_pct(h, pct);
+
+	return v < 0 ? json_null() : json_integer((json_int_t)v);
+}
+
+/* One role's cell over the whole run, group: the group in that role at the
+ * end (a role follows the table in force at each event). */
+static json_t *ev_cell_json(const struct sl_ev_cell *c, const char *group)
+{
+	struct rp_ev e = { c->flows, c->hs_ok, c->hs_fail, c->rst, c->icmp, c->ttfb_flows };
+	json_t *o = ev_counts_json(&e);
+
+	json_object_set_new(o, "group", json_string(group));
+	json_object_set_new(o, "hs_p50_us", pct_json(c->hs_us, 50));
+	json_object_set_new(o, "hs_p99_us", pct_json(c->hs_us, 99));
+	json_object_set_new(o, "ttfb_p50_us", pct_json(c->ttfb_us, 50));
+	json_object_set_new(o, "ttfb_p99_us", pct_json(c->ttfb_us, 99));
+	return o;
+}
+
+/* The last slice's roles of service i (the configuration's before any). */
+static void roles_at_end(const struct rp_report *r, unsigned i, const char **champ,
+			 const char **chall)
+{
+	const struct sl_config *cfg = r->cfg;
+	unsigned a = cfg->services[i].champion, b = cfg->services[i].challenger;
+
+	if (r->nslices) {
+		a = r->slices[r->nslices - 1].svc[i].champion;
+		b = r->slices[r->nslices - 1].svc[i].challenger;
+	}
+	*champ = a < cfg->ngroups ? cfg->groups[a].name : "?";
+	*chall = b < cfg->ngroups ? cfg->groups[b].name : "?";
+}
+
+/* Evidence of service i over the run: per role, and per slice of the
+ * service's flows ([slice NAME]: table slot k is the configuration's k). */
+static json_t *evidence_json(const struct rp_report *r, unsigned i)
+{
+	const struct sl_config *cfg = r->cfg;
+	const struct sl_evidence *ev = &r->total->ev;
+	const char *ga, *gb;
+	json_t *sl = json_object();
+
+	roles_at_end(r, i, &ga, &gb);
+	for (unsigned k = 0; k < cfg->nslices && k < SL_MAX_SLICES; k++) {
+		const struct sl_ev_cell *c = ev->slice[k];
+
+		if (cfg->slices[k].name[0] && cfg->slices[k].service == i)
+			json_object_set_new(sl, cfg->slices[k].name,
+					    json_pack("{s:o, s:o}",
+						      "champion", ev_cell_json(&c[0], ga),
+						      "challenger", ev_cell_json(&c[1], gb)));
+	}
+	return json_pack("{s:o, s:o, s:o}", "champion",
+			 ev_cell_json(&ev->svc[i][SL_EV_CHAMPION], ga), "challenger",
+			 ev_cell_json(&ev->svc[i][SL_EV_CHALLENGER], gb), "slices", sl);
+}
+
 static json_t *slice_json(const struct rp_report *r, unsigned k)
 {
 	const struct rp_slice *s = &r->slices[k];
@@ -257,7 +338,8 @@ static json_t *slice_json(const struct rp_report *r, unsigned k)
 						    grp_json(&ss->g[g]));
 		}
 		json_object_set_new(svcs, cfg->services[i].name,
-				    json_pack("{s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:o}",
+				    json_pack("{s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:o, "
+					      "s:{s:o, s:o}}",
 					      "champion", cfg->groups[ss->champion].name,
 					      "challenger", cfg->groups[ss->challenger].name,
 					      "configured_share_bp", (int)ss->share_bp,
@@ -265,7 +347,10 @@ static json_t *slice_json(const struct rp_report *r, unsigned k)
 					      "new_flows", (json_int_t)flows,
 					      "changed_group", (json_int_t)ss->changed,
 					      "reset_broken", (json_int_t)ss->broken,
-					      "groups", groups));
+					      "groups", groups, "evidence",
+					      "champion", ev_counts_json(&ss->ev[SL_EV_CHAMPION]),
+					      "challenger",
+					      ev_counts_json(&ss->ev[SL_EV_CHALLENGER])));
 		if (ss->guards)
 			json_object_set(json_object_get(svcs, cfg->services[i].name), "guards",
 					ss->guards);
@@ -406,11 +491,11 @@ json_t *rp_report_json(const struct rp_report *r)
 				json_object_set_new(groups, cfg->groups[g].name, grp_json(&t.g[g]));
 		}
 		json_object_set_new(svcs, cfg->services[i].name,
-				    json_pack("{s:I, s:I, s:I, s:I, s:o}", "packets",
+				    json_pack("{s:I, s:I, s:I, s:I, s:o, s:o}", "packets",
 					      (json_int_t)pkts, "new_flows", (json_int_t)flows,
 					      "changed_group", (json_int_t)t.changed,
 					      "reset_broken", (json_int_t)t.broken, "groups",
-					      groups));
+					      groups, "evidence", evidence_json(r, i)));
 	}
 	for (unsigned p = 0; p < cfg->nports; p++) {
 		tx_full += c->port_drop[p];
@@ -528,6 +613,39 @@ static void change_text(const struct rp_report *r, const struct rp_slice *s, cha
 		memcpy(buf + len - 4, "...", 4);
 }
 
+static void ms_text(char *buf, size_t len, int64_t us)
+{
+	if (us < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.3g ms", (double)us / 1000.0);
+}
+
+/* A line per role: the evidence the dataplane counted for the service
+ * over the run (nothing when it saw no flow). */
+static void evidence_text(const struct rp_report *r, unsigned i, FILE *f)
+{
+	const struct sl_evidence *ev = &r->total->ev;
+	const char *names[2];
+
+	if (!ev->svc[i][0].flows && !ev->svc[i][1].flows)
+		return;
+	roles_at_end(r, i, &names[0], &names[1]);
+	for (unsigned role = 0; role < 2; role++) {
+		const struct sl_ev_cell *c = &ev->svc[i][role];
+		char p50[24], p99[24];
+
+		ms_text(p50, sizeof(p50), sl_hist_pct(c->ttfb_us, 50));
+		ms_text(p99, sizeof(p99), sl_hist_pct(c->ttfb_us, 99));
+		fprintf(f, "  evidence %-10s %-8.8s flows %llu, handshakes ok %llu failed %llu, "
+			"reset %llu, ICMP %llu, TTFB p50 %s p99 %s (%llu flows)\n",
+			role == SL_EV_CHAMPION ? "champion" : "challenger", names[role],
+			(unsigned long long)c->flows, (unsigned long long)c->hs_ok,
+			(unsigned long long)c->hs_fail, (unsigned long long)c->rst,
+			(unsigned long long)c->icmp, p50, p99, (unsigned long long)c->ttfb_flows);
+	}
+}
+
 /* One table per service: a row per slice; the new and active flows of
  * the service's two groups (as configured: their roles may swap); flows
  * moved to the other group, and of those established connections broken. */
@@ -576,6 +694,7 @@ static void service_text(const struct rp_report *r, unsigned i, FILE *f)
 	svc_total(r, i, &t);
 	fprintf(f, "  flows that changed group: %llu; established connections broken by --reset: "
 		"%llu\n", (unsigned long long)t.changed, (unsigned long long)t.broken);
+	evidence_text(r, i, f);
 	/* each guard at the end of each slice it watched */
 	for (unsigned k = 0; k < r->nslices; k++) {
 		const json_t *g = r->slices[k].svc[i].guards;

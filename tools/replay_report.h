@@ -19,6 +19,11 @@ struct rp_grp {
 	uint64_t pkts, bytes, flows, active, ret_pkts, ret_bytes;
 };
 
+/* Evidence counts of one role (struct sl_ev_cell without its histograms). */
+struct rp_ev {
+	uint64_t flows, hs_ok, hs_fail, rst, icmp, ttfb_flows;
+};
+
 struct rp_svc_slice {
 	uint8_t champion, challenger; /* group indexes in force during the slice */
 	uint16_t share_bp;
@@ -26,6 +31,7 @@ struct rp_svc_slice {
 	uint64_t broken;              /* of those, established TCP connections */
 	struct rp_grp g[SL_MAX_GROUPS];
 	json_t *guards;               /* the guards' figures at the slice's end (NULL: none) */
+	struct rp_ev ev[2];           /* [enum sl_ev_role], counted in the slice */
 };
 
 struct rp_rule_slice {
