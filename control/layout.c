@@ -85,6 +85,16 @@ static unsigned place(unsigned n, const char *(*name)(const void *, unsigned), c
 	return top;
 }
 
+static const char *cfg_slice_name(const void *c, unsigned i)
+{
+	return ((const struct sl_config *)c)->slices[i].name;
+}
+
+static const char *hdr_slice_name(const void *p, unsigned i)
+{
+	return ((const struct sl_table_hdr *)p)->slices[i].name;
+}
+
 static const char *cfg_group_name(const void *c, unsigned i)
 {
 	return ((const struct sl_config *)c)->groups[i].name;
@@ -120,8 +130,9 @@ int sl_state_layout(const struct sl_config *cfg, const struct sl_config *old,
 		    struct sl_config *out, uint32_t *removed, char *err, size_t errlen)
 {
 	uint8_t gmap[SL_MAX_GROUPS], smap[SL_MAX_SERVICES], rmap[SL_MAX_SHADOWS];
+	uint8_t lmap[SL_MAX_SLICES];
 	uint32_t used[SL_MAX_SERVICES / 32];
-	unsigned ng, ns, nr;
+	unsigned ng, ns, nr, nl;
 
 	if (removed)
 		*removed = 0;
@@ -163,9 +174,24 @@ int sl_state_layout(const struct sl_config *cfg, const struct sl_config *old,
 		out->shadows[rmap[i]] = cfg->shadows[i];
 		out->shadows[rmap[i]].service = smap[cfg->shadows[i].service];
 	}
-	/* slices name their service by index too */
-	for (unsigned i = 0; i < cfg->nslices; i++)
-		out->slices[i].service = smap[cfg->slices[i].service];
+	/* slices keep their slot (counters are per slot) and their bit (live
+	 * flows carry a mask of bits), by name; they name their service by
+	 * index too */
+	nl = place(cfg->nslices, cfg_slice_name, cfg,
+		   prev->nslices < SL_MAX_SLICES ? prev->nslices : SL_MAX_SLICES, hdr_slice_name,
+		   prev, SL_MAX_SLICES, lmap, used);
+	memset(out->slices, 0, sizeof(out->slices));
+	out->nslices = (uint16_t)nl;
+	for (unsigned i = 0; i < cfg->nslices; i++) {
+		struct sl_cfg_slice *x = &out->slices[lmap[i]];
+		const struct sl_slice_rec *was = &prev->slices[lmap[i]];
+
+		*x = cfg->slices[i];
+		x->service = smap[cfg->slices[i].service];
+		x->has_bit = lmap[i] < prev->nslices && !strcmp(was->name, x->name) &&
+			     was->service == x->service;
+		x->bit = x->has_bit ? was->bit : 0;
+	}
 	return 0;
 }
 

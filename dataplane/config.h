@@ -70,6 +70,8 @@ struct sl_cfg_slice {
 	uint8_t nprefixes; /* src = prefix, prefix, ... (client source addresses) */
 	struct sl_prefix src[SL_SLICE_PREFIXES];
 	char filter[SL_FILTER_LEN]; /* pcap-filter on the flow's first packet */
+	uint8_t has_bit;   /* the table keeps bit for it (sl_state_layout: the bit it */
+	uint8_t bit;       /* had, so live flows' slice masks stay right); else the lowest free */
 };
 
 /* What a guard watches.  Every signal is a per-flow bad/good count. */

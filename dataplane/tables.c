@@ -178,16 +178,26 @@ void sl_tables_slices(struct sl_table_hdr *hdr, const struct sl_cfg_slice *slice
 	memset(taken, 0, sizeof(taken));
 	hdr->nslices = 0;
 	memset(hdr->slices, 0, sizeof(hdr->slices));
+	/* the bits slices keep first (a reload: live flows carry them) */
+	for (uint32_t k = 0; k < n && k < SL_MAX_SLICES; k++)
+		if (slices[k].name[0] && slices[k].service < SL_MAX_SERVICES && slices[k].has_bit &&
+		    slices[k].bit < SL_SLICES_PER_SERVICE)
+			taken[slices[k].service] |= (uint8_t)(1u << slices[k].bit);
 	for (uint32_t k = 0; k < n && k < SL_MAX_SLICES; k++) {
 		const struct sl_cfg_slice *cs = &slices[k];
 		struct sl_slice_rec *sr = &hdr->slices[k];
 		unsigned bit;
 
 		/* a free slot; a service without a free bit (checked before) */
-		if (!cs->name[0] || cs->service >= SL_MAX_SERVICES ||
-		    taken[cs->service] == 0xff)
+		if (!cs->name[0] || cs->service >= SL_MAX_SERVICES)
 			continue;
-		bit = (unsigned)__builtin_ctz(~(unsigned)taken[cs->service]);
+		if (cs->has_bit && cs->bit < SL_SLICES_PER_SERVICE) {
+			bit = cs->bit;
+		} else {
+			if (taken[cs->service] == 0xff)
+				continue;
+			bit = (unsigned)__builtin_ctz(~(unsigned)taken[cs->service]);
+		}
 		taken[cs->service] |= (uint8_t)(1u << bit);
 		snprintf(sr->name, sizeof(sr->name), "%s", cs->name);
 		sr->service = cs->service;

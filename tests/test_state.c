@@ -1097,6 +1097,34 @@ static void test_slice_reload(void)
 	commit(st, "reload", NULL);                                /* gen 3 */
 	CU_ASSERT_EQUAL(st->out->shadow_gen, 3);
 	CU_ASSERT_STRING_EQUAL(st->out->slices[0].filter, "tcp");
+	/* a second slice of web, then the first removed: the second keeps its
+	 * slot (counters) and its bit (live flows' masks) */
+	sl = &n->slices[n->nslices++];
+	snprintf(sl->name, sizeof(sl->name), "gold");
+	sl->service = 2;
+	snprintf(sl->filter, sizeof(sl->filter), "tcp dst port 8443");
+	CU_ASSERT_EQUAL_FATAL(sl_plan_reload(st, t, n, n, &e), 1);
+	commit(st, "reload", NULL);                                /* gen 4 */
+	CU_ASSERT_STRING_EQUAL(st->out->slices[1].name, "gold");
+	CU_ASSERT_EQUAL(st->out->slices[1].bit, 1);
+	n->slices[0] = n->slices[1];
+	n->nslices = 1;
+	CU_ASSERT_EQUAL_FATAL(sl_plan_reload(st, t, n, n, &e), 1);
+	commit(st, "reload", NULL);                                /* gen 5 */
+	CU_ASSERT_EQUAL(st->out->nslices, 2);
+	CU_ASSERT_STRING_EQUAL(st->out->slices[0].name, "");
+	CU_ASSERT_STRING_EQUAL(st->out->slices[1].name, "gold");
+	CU_ASSERT_EQUAL(st->out->slices[1].bit, 1);
+	/* a new slice takes the free slot and the free bit */
+	sl = &n->slices[n->nslices++];
+	snprintf(sl->name, sizeof(sl->name), "silver");
+	sl->service = 2;
+	snprintf(sl->filter, sizeof(sl->filter), "udp");
+	CU_ASSERT_EQUAL_FATAL(sl_plan_reload(st, t, n, n, &e), 1);
+	commit(st, "reload", NULL);                                /* gen 6 */
+	CU_ASSERT_STRING_EQUAL(st->out->slices[0].name, "silver");
+	CU_ASSERT_EQUAL(st->out->slices[0].bit, 0);
+	CU_ASSERT_EQUAL(st->out->slices[1].bit, 1);
 	free(c);
 	free(n);
 	sl_state_free(st);
