@@ -52,7 +52,7 @@ for name, every in (("malformed.pcap", 1), ("demo.pcap", 97), ("return.pcap", 53
             # capture from their port (client, or blue for the answers)
             port = 1 if name == "return.pcap" else 0
             seq = recs[i:i + 6]
-            put("decide", bytes([i & 3]) + b"".join(
+            put("decide", bytes([i & 7]) + b"".join(
                 bytes([port | (8 if j else 0) << 3]) + struct.pack("<H", len(f)) + f
                 for j, (_, f) in enumerate(seq)))
     if name == "return.pcap":
@@ -60,7 +60,7 @@ for name, every in (("malformed.pcap", 1), ("demo.pcap", 97), ("return.pcap", 53
         for k in range(0, 64, 8):
             mix = sorted([(ts, 0, f) for ts, f in demo[k:k + 8]] +
                          [(ts, 1 + (k // 8) % 2, f) for ts, f in recs[k:k + 8]])
-            put("decide", bytes([k // 8 & 3]) + b"".join(
+            put("decide", bytes([k // 8 & 7]) + b"".join(
                 bytes([port | 9 << 3]) + struct.pack("<H", len(f)) + f
                 for _, port, f in mix))
     for n, nano, order in ((1, False, "<"), (4, True, "<"), (8, False, ">")):

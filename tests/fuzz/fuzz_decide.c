@@ -7,7 +7,8 @@
  * malformed packets forwarded.
  *
  * The input is a header byte (bit 0: the variant, bit 1: a clock that
- * starts just below its wrap) and records of [control][length lo][length
+ * starts just below its wrap, bit 2: the shadow filters are ready, with a
+ * matcher that takes or leaves packets by their length) and records of [control][length lo][length
  * hi][frame...]: control bits 0-1 the input port (of the four), bit 2 ends
  * the burst here, bits 3-7 how far the clock moves before this packet (0
  * to hours).  Invariants, per burst and at the end:
@@ -16,6 +17,14 @@
  *    client goes to one backend port, one from a backend to the client; a
  *    MAC rewrite only toward a mac-mode group's port; nothing from a shadow
  *    port leaves;
+ *  - one group port per flow: a client packet of a service goes to the port
+ *    of that service's champion or challenger, and every packet of one
+ *    flow (its canonical key; ICMP errors follow the flow they quote) to
+ *    the same port and member MAC, whether the flow is in the table, was
+ *    swept, re-decided or decided statelessly (the tables do not change
+ *    here, so the decision is a function of the key); the shadow copies of
+ *    a rule without a filter are whole flows (the same for each packet of
+ *    a flow), only of the rule's service, never of ICMP errors;
  *  - conservation: every packet is counted once: malformed, other,
  *    client->server of a service (svc_pkts, and the same in the groups'
  *    pkts), server->client (groups' ret_pkts) or received on a shadow port;
@@ -59,7 +68,10 @@ static const char conf_text[] =
 	"champion = blue\nchallenger = green\nshare = 5%%\n"
 	"[service dns]\nproto = udp\nvip = 192.0.2.53\nports = 53, 5353\n"
 	"champion = green\nchallenger = blue\nshare = 30%%\n"
-	"[shadow web-copy]\nservice = web\nsample = 50%%\nport = mirror\n";
+	"[shadow web-copy]\nservice = web\nsample = 50%%\nport = mirror\n"
+	"[shadow web-syn]\nservice = web\nsample = 80%%\nport = mirror\n"
+	"filter = tcp[13] & 2 != 0\n"
+	"[shadow dns-copy]\nservice = dns\nsample = 20%%\nport = mirror\n";
 
 struct variant {
 	struct sl_config cfg;
@@ -108,6 +120,95 @@ static void setup(void)
 			x->max_timeout = c->tcp_closed_timeout_ms;
 	}
 	unlink(path);
+}
+
+/* What the first packet of each flow of an input was given. */
+#define MAX_FLOWS MAX_PKTS
+struct seen {
+	struct sl_key key;
+	uint16_t out;
+	uint16_t shadow; /* rules without a filter */
+	uint8_t has_dmac;
+	uint8_t dmac[6];
+};
+static struct seen seen[MAX_FLOWS];
+static unsigned nseen;
+
+/* The shadow matcher: packet i of the burst passes rule r's filter by its
+ * length (the filters' own behaviour is tests/test_filter.c's). */
+static const uint16_t *match_len;
+
+static int match_by_len(void *ctx, unsigned r, unsigned i)
+{
+	(void)ctx;
+	return ((match_len[i] >> 1) ^ r) & 1;
+}
+
+/* Flow consistency of client packet i (see the invariants above). */
+static void check_flow(const struct variant *x, const uint8_t *frame, uint16_t len,
+		       const struct sl_verdict *vd, unsigned i)
+{
+	const struct sl_table_hdr *h = x->hdr;
+	const struct sl_service_rec *s;
+	struct sl_pkt p;
+	struct sl_key k;
+	uint16_t nofilter = 0, port;
+	const uint8_t *addr;
+	int si;
+	unsigned f;
+
+	if (sl_parse(frame, len, &p) != SL_OK || !p.family || (p.proto != 6 && p.proto != 17)) {
+		FZ_CHECK(!vd->has_dmac && !vd->shadow, "packet %u: not a service's, rewritten "
+			 "or copied", i);
+		return;
+	}
+	addr = p.icmp_err ? p.src : p.dst;
+	port = p.icmp_err ? p.sport : p.dport;
+	si = sl_find_service(h, p.family, p.proto, addr, port, p.frag != SL_FRAG_NONE);
+	if (si < 0) {
+		FZ_CHECK(!vd->has_dmac && !vd->shadow, "packet %u: not a service's, rewritten "
+			 "or copied", i);
+		return;
+	}
+	s = &h->services[si];
+	FZ_CHECK(vd->out == (1u << x->groups[s->champion].port) ||
+		 vd->out == (1u << x->groups[s->challenger].port),
+		 "packet %u of service %d: out 0x%x, neither its champion's nor its "
+		 "challenger's port", i, si, vd->out);
+	FZ_CHECK((vd->shadow & ~s->shadow_mask) == 0, "packet %u of service %d: copies 0x%x "
+		 "for rules 0x%x of other services", i, si, vd->shadow, s->shadow_mask);
+	if (p.icmp_err)
+		FZ_CHECK(vd->shadow == 0, "packet %u: an ICMP error copied (0x%x)", i, vd->shadow);
+	for (unsigned r = 0; r < h->nshadows; r++)
+		if (!h->shadows[r].filter[0])
+			nofilter |= (uint16_t)(1u << r);
+	sl_key_make(&k, &p);
+	for (f = 0; f < nseen; f++)
+		if (!memcmp(&seen[f].key, &k, sizeof(k)))
+			break;
+	if (f == nseen) {
+		if (nseen == MAX_FLOWS)
+			return;
+		seen[f].key = k;
+		seen[f].out = vd->out;
+		seen[f].has_dmac = vd->has_dmac;
+		memcpy(seen[f].dmac, vd->dmac, 6);
+		seen[f].shadow = p.icmp_err ? 0xffff : vd->shadow & nofilter;
+		nseen++;
+		return;
+	}
+	FZ_CHECK(seen[f].out == vd->out, "packet %u: a flow's packets to ports 0x%x and 0x%x", i,
+		 seen[f].out, vd->out);
+	FZ_CHECK(seen[f].has_dmac == vd->has_dmac &&
+		 (!vd->has_dmac || !memcmp(seen[f].dmac, vd->dmac, 6)),
+		 "packet %u: a flow's packets to two members", i);
+	if (!p.icmp_err) {
+		if (seen[f].shadow == 0xffff)
+			seen[f].shadow = vd->shadow & nofilter;
+		FZ_CHECK(seen[f].shadow == (vd->shadow & nofilter), "packet %u: a flow copied "
+			 "in part (rules 0x%x, then 0x%x)", i, seen[f].shadow,
+			 vd->shadow & nofilter);
+	}
 }
 
 struct totals {
@@ -160,6 +261,7 @@ static void burst(struct sl_worker *w, const struct variant *x, uint8_t in_port,
 
 	totals(w->cnt, c->nservices, c->ngroups, &a);
 	memset(vd, 0xa5, sizeof(vd));
+	match_len = l;
 	sl_decide_burst(w, &x->v, in_port, d, l, n, now, vd);
 	totals(w->cnt, c->nservices, c->ngroups, &b);
 
@@ -189,6 +291,8 @@ static void burst(struct sl_worker *w, const struct variant *x, uint8_t in_port,
 			 "a shadow copy of a packet from a backend");
 		FZ_CHECK((vd[i].shadow & ~((1u << c->nshadows) - 1)) == 0, "shadow 0x%x",
 			 vd[i].shadow);
+		if (role == SL_ROLE_CLIENT)
+			check_flow(x, d[i], l[i], &vd[i], i);
 	}
 
 	/* conservation: each packet counted once, in one place */
@@ -226,6 +330,7 @@ static const uint32_t steps_ms[32] = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
+	static struct sl_counters *cnt; /* once: 860 KiB, a fresh one per input is slow */
 	const uint8_t *d[SL_BURST];
 	uint16_t l[SL_BURST];
 	uint16_t n = 0;
@@ -239,14 +344,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ready) {
 		setup();
+		cnt = aligned_alloc(64, sizeof(*cnt));
+		FZ_CHECK(cnt != NULL, "out of memory");
 		ready = 1;
 	}
 	if (size < 1)
 		return 0;
 	x = &var[data[0] & 1];
 	now = (data[0] & 2) ? UINT32_MAX - 5000 : 1000;
-	FZ_CHECK(sl_worker_init(&w, &x->cfg, NULL) == 0, "sl_worker_init failed");
+	FZ_CHECK(sl_worker_init(&w, &x->cfg, cnt) == 0, "sl_worker_init failed");
 	FZ_CHECK(w.nports == NPORTS, "%u ports", w.nports);
+	if (data[0] & 4) {
+		w.shadow.match = match_by_len;
+		w.shadow.ready_gen = x->hdr->shadow_gen;
+	}
+	nseen = 0;
 
 	while (pos + 3 <= size && pkts < MAX_PKTS) {
 		uint8_t ctl = data[pos];
