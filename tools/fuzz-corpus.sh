@@ -73,6 +73,7 @@ for f in sorted(os.listdir(conf)):
         put("config", open(os.path.join(conf, f), "rb").read())
 for f in sorted(os.listdir(os.path.join(conf, "plans"))):
     put("plan", open(os.path.join(conf, "plans", f), "rb").read())
+put("plan", open(os.path.join(conf, "guards.ini"), "rb").read())
 for steps, dwell in (("1%,5%,20%,50%,100%", "60s"), ("10,50,100", "4s"),
                      ("0.5%,50bp,100%", "500ms")):
     put("plan", f"{steps}\n{dwell}\n")

@@ -8,7 +8,8 @@
 # last stats line) and any crash file, then one "N passed, N failed" line:
 # a target passes when its reproducers pass and it ran its time without a
 # finding.  FUZZ_JOBS (default 1) targets run at a time; FUZZ_BUILD names
-# another build directory (built by the caller); FUZZ_NICE=N runs the
+# another build directory (built by the caller), FUZZ_LOGS the logs' (default
+# BUILD/fuzz-logs); FUZZ_NICE=N runs the
 # fuzzers under nice -n N; FUZZ_REGEN=1 makes the seed corpus again.
 # Without clang (or libFuzzer) it says so and ends "0 passed, 0 failed".
 set -u
@@ -66,7 +67,7 @@ if [ ! -d "$corpus/parse" ] || [ -n "${FUZZ_REGEN:-}" ]; then
 	sh "$root/tools/fuzz-corpus.sh" "$build" "$corpus" || fail_all "seed corpus failed"
 fi
 art=$build/fuzz-artifacts
-logs=$build/fuzz-logs
+logs=${FUZZ_LOGS:-$build/fuzz-logs}
 mkdir -p "$art" "$logs"
 
 dict_of() {

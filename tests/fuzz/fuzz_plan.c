@@ -7,13 +7,19 @@
  *  - a refused list names the option and, for an item, which one
  *    ("--steps item N 'TEXT'", "--steps: ...", "--dwell: ...");
  *  - an accepted plan holds 1..SL_RO_MAX_STEPS steps that pass
- *    sl_ro_check_steps (the daemon's check), and loads again the same. */
+ *    sl_ro_check_steps (the daemon's check), and loads again the same;
+ *  - the file's [guard NAME] sections (sl_plan_load_guards): a refusal
+ *    names the file and the line or section, leaves the guards and their
+ *    count untouched; at most the maximum asked for is returned. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "fuzz.h"
 #include "rollout.h"
+
+#define MAX_GUARDS 4
 
 static void accepted(const struct sl_ro_step *s, uint32_t n, const char *what)
 {
@@ -27,6 +33,27 @@ static void accepted(const struct sl_ro_step *s, uint32_t n, const char *what)
 		FZ_CHECK(s[i].share_bp <= 10000 && s[i].pause <= 1, "%s: step %u", what, i + 1);
 }
 
+static void guards(const char *path)
+{
+	static struct sl_cfg_guard g[MAX_GUARDS], zero[MAX_GUARDS];
+	uint32_t n = 77;
+	char err[2048], want[600];
+
+	memset(g, 0, sizeof(g));
+	err[0] = 0;
+	if (sl_plan_load_guards(path, g, &n, MAX_GUARDS, err, sizeof(err)) != 0) {
+		const char *rest = err + strlen(path) + 2;
+
+		snprintf(want, sizeof(want), "%s: ", path);
+		FZ_CHECK(fz_starts(err, want), "guards refused without the file's name: '%s'", err);
+		FZ_CHECK(fz_starts(rest, "line ") || fz_has(rest, "["),
+			 "guard refusal names neither a line nor a section: '%s'", err);
+		FZ_CHECK(n == 77 && !memcmp(g, zero, sizeof(g)), "a refusal changed the guards");
+		return;
+	}
+	FZ_CHECK(n <= MAX_GUARDS, "%u guards of at most %u", n, MAX_GUARDS);
+}
+
 static void as_file(const uint8_t *data, size_t size)
 {
 	const char *path = fz_path("plan", "ini");
@@ -35,6 +62,7 @@ static void as_file(const uint8_t *data, size_t size)
 	char err[2048], want[600];
 
 	fz_write(path, data, size);
+	guards(path);
 	err[0] = 0;
 	if (sl_plan_load(path, a, &na, err, sizeof(err)) != 0) {
 		const char *rest = err + strlen(path) + 2;
