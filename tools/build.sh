@@ -58,7 +58,9 @@ if [ ! -f "$dir/build.ninja" ]; then
 fi
 if [ "$dir" = build-fuzz ]; then
 	# only the harnesses (and what they link): the rest of the tree is
-	# built and tested by the gcc builds
+	# built and tested by the gcc builds (build.ninja first: meson
+	# regenerates it when a meson.build changed, e.g. a new harness)
+	ninja -C "$dir" build.ninja
 	targets=$(ninja -C "$dir" -t targets all | sed -n 's/^\(tests\/fuzz\/fuzz_[a-z0-9_]*\): .*/\1/p')
 	# shellcheck disable=SC2086
 	ninja -C "$dir" $targets

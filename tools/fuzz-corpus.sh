@@ -5,6 +5,8 @@
 #             of the others)
 #   capture   small captures cut from the fixtures (both precisions)
 #   config    conf/*.ini
+#   ini       conf/*.ini and the plans, and a few lines iniparser reads its
+#             own way (continuations, quotes, comments)
 #   plan      conf/plans/* and --steps/--dwell pairs
 #   schedule  conf/demo.sched and one-action schedules
 #   request   sluicectl command lines, and the JSON requests request.c
@@ -15,7 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$1
 out=$2
 mkdir -p "$out"
-for t in parse capture config plan schedule request decide; do
+for t in parse capture config ini plan schedule request decide; do
 	rm -rf "${out:?}/$t"
 	mkdir -p "$out/$t"
 done
@@ -71,8 +73,15 @@ conf = os.path.join(root, "conf")
 for f in sorted(os.listdir(conf)):
     if f.endswith(".ini"):
         put("config", open(os.path.join(conf, f), "rb").read())
+        put("ini", open(os.path.join(conf, f), "rb").read())
 for f in sorted(os.listdir(os.path.join(conf, "plans"))):
     put("plan", open(os.path.join(conf, "plans", f), "rb").read())
+    put("ini", open(os.path.join(conf, "plans", f), "rb").read())
+for t in ("[a]\nk = v\\\n  w ; c\n[b]\nk = 'q' # c\n",
+          "[ A ]\nKey = \"x;y\"\n\n; c\n# d\nk2 =\nk3 = ;\n",
+          "[s]\r\nk = 1\r\n[t]\nk = \\\n\n",
+          "[x:y]\nz = 1\n[x]\ny:z = 2\n", "[s]\nk = a\\"):
+    put("ini", t)
 put("plan", open(os.path.join(conf, "guards.ini"), "rb").read())
 for steps, dwell in (("1%,5%,20%,50%,100%", "60s"), ("10,50,100", "4s"),
                      ("0.5%,50bp,100%", "500ms")):
@@ -99,6 +108,6 @@ PY
 # the JSON requests request.c builds from the command lines
 SLUICE_FUZZ_EMIT="$out/request" "$build/tests/fuzz/fuzz_request" \
 	"$out"/request/* >/dev/null 2>&1 || true
-for t in parse capture config plan schedule request decide; do
+for t in parse capture config ini plan schedule request decide; do
 	echo "fuzz-corpus: $t: $(ls "$out/$t" | wc -l) inputs"
 done

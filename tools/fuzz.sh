@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-"parse config request capture plan schedule decide"}
+targets=${*:-"parse config ini request capture plan schedule decide"}
 build=${FUZZ_BUILD:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
 nicecmd=
@@ -72,7 +72,7 @@ mkdir -p "$art" "$logs"
 
 dict_of() {
 	case $1 in
-	config|plan) echo "-dict=$root/tests/fuzz/ini.dict" ;;
+	config|ini|plan) echo "-dict=$root/tests/fuzz/ini.dict" ;;
 	request|schedule) echo "-dict=$root/tests/fuzz/json.dict" ;;
 	esac
 }
