@@ -12,12 +12,14 @@
 #   request   sluicectl command lines, and the JSON requests request.c
 #             builds from them (fuzz_request writes them: SLUICE_FUZZ_EMIT)
 #   decide    frames of the fixtures, each with an input port byte
+#   daemon    those JSON requests, alone and as runbook sequences (one
+#             request per line: canary, rollout, promote, abort, undo ...)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$1
 out=$2
 mkdir -p "$out"
-for t in parse capture config ini plan schedule request decide; do
+for t in parse capture config ini plan schedule request decide daemon; do
 	rm -rf "${out:?}/$t"
 	mkdir -p "$out/$t"
 done
@@ -108,6 +110,31 @@ PY
 # the JSON requests request.c builds from the command lines
 SLUICE_FUZZ_EMIT="$out/request" "$build/tests/fuzz/fuzz_request" \
 	"$out"/request/* >/dev/null 2>&1 || true
-for t in parse capture config ini plan schedule request decide; do
+python3 - "$out" <<'PY'
+import glob, hashlib, os, sys
+out = sys.argv[1]
+reqs = sorted(open(f, "rb").read().strip() for f in glob.glob(os.path.join(out, "request", "json-*")))
+def put(data):
+    name = hashlib.sha1(data).hexdigest()[:16]
+    with open(os.path.join(out, "daemon", name), "wb") as f:
+        f.write(data)
+for r in reqs:
+    put(r + b"\n")
+for seq in (
+    ['{"cmd":"canary","service":"web","share":"5%"}', '{"cmd":"undo","service":"web"}',
+     '{"cmd":"history","limit":5}'],
+    ['{"cmd":"rollout_start","service":"web","steps":[{"share":"1%","dwell":"60s"},'
+     '{"share":"50%","pause":true},{"share":"100%","dwell":"1s"}]}',
+     '{"cmd":"rollout_status","service":"web"}', '{"cmd":"rollout_resume","service":"web"}',
+     '{"cmd":"rollout_promote","service":"web","full":true}', '{"cmd":"undo","service":"web"}'],
+    ['{"cmd":"switch","service":"dns","group":"canary","mode":"reset","id":"x"}',
+     '{"cmd":"weights","service":"dns","weights":{"blue":"80%","canary":"20%"},"id":2}',
+     '{"cmd":"rollout_abort","service":"dns"}', '{"cmd":"stats"}', '{"cmd":"reload"}'],
+    ['{"cmd":"shadow_add","name":"m","service":"web","port":"mirror","sample":"10%",'
+     '"filter":"tcp dst port 443"}', '{"cmd":"shadow_list"}',
+     '{"cmd":"shadow_remove","name":"m"}', '{"cmd":"version"}']):
+    put("\n".join(seq).encode() + b"\n")
+PY
+for t in parse capture config ini plan schedule request decide daemon; do
 	echo "fuzz-corpus: $t: $(ls "$out/$t" | wc -l) inputs"
 done

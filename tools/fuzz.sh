@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-"parse config ini request capture plan schedule decide"}
+targets=${*:-"parse config ini request daemon capture plan schedule decide"}
 build=${FUZZ_BUILD:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
 nicecmd=
@@ -73,7 +73,7 @@ mkdir -p "$art" "$logs"
 dict_of() {
 	case $1 in
 	config|ini|plan) echo "-dict=$root/tests/fuzz/ini.dict" ;;
-	request|schedule) echo "-dict=$root/tests/fuzz/json.dict" ;;
+	request|daemon|schedule) echo "-dict=$root/tests/fuzz/json.dict" ;;
 	esac
 }
 
