@@ -84,8 +84,11 @@ static inline enum sl_bad ip6_walk(const uint8_t *buf, uint32_t off, uint32_t en
 				w->off = off + hl;
 				return SL_OK;
 			}
-			/* offset 0, M=0: atomic fragment (RFC 6946), a whole datagram */
-			w->frag = (fo & 1) ? SL_FRAG_FIRST : SL_FRAG_NONE;
+			/* offset 0, M=0: atomic fragment (RFC 6946), a whole
+			 * datagram, unless an earlier Fragment header of the
+			 * chain made it a first fragment: that one stays */
+			if (fo & 1)
+				w->frag = SL_FRAG_FIRST;
 		} else if (nh == IPP_AH) {
 			hl = (h[1] + 2u) * 4;
 		} else {

@@ -775,6 +775,47 @@ static void test_v6_fragments(void)
 	CU_ASSERT_EQUAL(p.sport, 4321);
 	CU_ASSERT_EQUAL(p.dport, 443);
 	CU_ASSERT_EQUAL(p.l4_off, 62);
+
+	/* a first fragment whose chain holds a second, atomic, Fragment header
+	 * is still a first fragment (found by tests/fuzz/fuzz_parse: the
+	 * atomic header made it a whole datagram, keyed with its ports, while
+	 * its later fragments are keyed without: the datagram was split) */
+	b_eth(&k, 0x86dd);
+	b_ip6(&k, 44, CLI6, VIP6);
+	b_frag6(&k, 44, 0, 1);
+	b_frag6(&k, 17, 0, 0);
+	b_udp(&k, 9000, 9001);
+	b_fill(&k, 64);
+	b_done(&k);
+	set16(&k, 14 + 56 + 4, 4000);
+	CU_ASSERT_STRING_EQUAL(parse(&k, &p), "ok");
+	CU_ASSERT_EQUAL(p.frag, SL_FRAG_FIRST);
+	CU_ASSERT_EQUAL(p.proto, 17);
+	CU_ASSERT_EQUAL(p.l4_off, 70);
+
+	/* the same with TCP: parsed "ok" either way, but as a whole datagram
+	 * it was keyed with its ports */
+	b_eth(&k, 0x86dd);
+	b_ip6(&k, 44, CLI6, VIP6);
+	b_frag6(&k, 44, 0, 1);
+	b_frag6(&k, 6, 0, 0);
+	b_tcp(&k, 4321, 443, SL_TCP_ACK, 5);
+	b_fill(&k, 64);
+	b_done(&k);
+	CU_ASSERT_STRING_EQUAL(parse(&k, &p), "ok");
+	CU_ASSERT_EQUAL(p.frag, SL_FRAG_FIRST);
+
+	/* the other order: atomic, then first */
+	b_eth(&k, 0x86dd);
+	b_ip6(&k, 44, CLI6, VIP6);
+	b_frag6(&k, 44, 0, 0);
+	b_frag6(&k, 17, 0, 1);
+	b_udp(&k, 9000, 9001);
+	b_fill(&k, 64);
+	b_done(&k);
+	set16(&k, 14 + 56 + 4, 4000);
+	CU_ASSERT_STRING_EQUAL(parse(&k, &p), "ok");
+	CU_ASSERT_EQUAL(p.frag, SL_FRAG_FIRST);
 }
 
 /* ---- ICMP errors ---- */

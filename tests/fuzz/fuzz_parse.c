@@ -8,7 +8,13 @@
  *    IP addresses swapped (and its TCP/UDP ports, where the parser read
  *    them from this header) parses the same and gives the same key;
  *  - fragments (first and later) are keyed without ports, and non-first
- *    fragments have no L4 header and no ports at all. */
+ *    fragments have no L4 header and no ports at all;
+ *  - a packet is a fragment exactly when one of its headers says so (an
+ *    IPv4 header with MF or an offset, an IPv6 Fragment header anywhere in
+ *    the extension chain with M or an offset; walked here apart from the
+ *    parser), so no fragment of a datagram is keyed with ports;
+ *  - a TCP header's data offset and a UDP header's length (but a first
+ *    fragment's) stay inside the datagram, as does an IPv4 header's IHL. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +41,51 @@ static uint32_t l4_min(uint8_t family, uint8_t proto)
 		return 8;
 	if ((family == 4 && proto == 1) || (family == 6 && proto == 58))
 		return 8;
+	return 0;
+}
+
+static uint16_t rd16(const uint8_t *b)
+{
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+/* Does a header of the packet's datagram say it is a fragment?  The IPv6
+ * extension chain is walked as RFC 8200 lays it out (hop-by-hop,
+ * routing, fragment, destination options, AH, mobility), at most 8 deep. */
+static int says_fragment(const uint8_t *f, const struct sl_pkt *p)
+{
+	const uint8_t *ip = f + p->l3_off;
+	uint32_t off, end;
+	uint8_t nh;
+
+	if (p->family == 4)
+		return (rd16(ip + 6) & 0x3fff) != 0;
+	end = (uint32_t)p->l3_off + p->l3_len;
+	off = (uint32_t)p->l3_off + 40;
+	nh = ip[6];
+	for (int n = 0; n < 8; n++) {
+		uint32_t hl;
+
+		if (nh != 0 && nh != 43 && nh != 44 && nh != 51 && nh != 60 && nh != 135)
+			break;
+		if (end - off < 8)
+			break;
+		if (nh == 44) {
+			uint16_t fo = rd16(f + off + 2);
+
+			if (fo & 0xfff9)
+				return 1;
+			hl = 8;
+		} else if (nh == 51) {
+			hl = (f[off + 1] + 2u) * 4;
+		} else {
+			hl = (f[off + 1] + 1u) * 8;
+		}
+		if (hl > end - off)
+			break;
+		nh = f[off];
+		off += hl;
+	}
 	return 0;
 }
 
@@ -85,6 +136,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (p.frag == SL_FRAG_LATER)
 		FZ_CHECK(p.sport == 0 && p.dport == 0, "a later fragment with ports %u, %u",
 			 p.sport, p.dport);
+	if (!p.icmp_err)
+		FZ_CHECK((p.frag != SL_FRAG_NONE) == says_fragment(data, &p),
+			 "IPv%u packet parsed as %s, its headers say %s", p.family,
+			 p.frag ? "a fragment" : "a whole datagram",
+			 says_fragment(data, &p) ? "a fragment" : "a whole datagram");
+	if (p.family == 4)
+		FZ_CHECK((data[p.l3_off] & 0xfu) * 4u <= p.l3_len, "IHL %u beyond l3_len %u",
+			 data[p.l3_off] & 0xfu, p.l3_len);
+	if (p.l4_off && !p.icmp_err && p.proto == 6) {
+		uint32_t end = (uint32_t)p.l3_off + p.l3_len;
+
+		FZ_CHECK(p.l4_off + (data[p.l4_off + 12] >> 4) * 4u <= end &&
+			 (data[p.l4_off + 12] >> 4) >= 5, "TCP data offset %u at %u, datagram "
+			 "end %u", data[p.l4_off + 12] >> 4, p.l4_off, end);
+	}
+	if (p.l4_off && !p.icmp_err && p.proto == 17 && p.frag == SL_FRAG_NONE) {
+		uint32_t end = (uint32_t)p.l3_off + p.l3_len, ulen = rd16(data + p.l4_off + 4);
+
+		FZ_CHECK(ulen >= 8 && p.l4_off + ulen <= end, "UDP length %u at %u, datagram end "
+			 "%u", ulen, p.l4_off, end);
+	}
 
 	sl_key_make(&k, &p);
 	FZ_CHECK(k.family == p.family && k.proto == p.proto && !k.pad[0] && !k.pad[1],
