@@ -1,12 +1,13 @@
 /* fuzz_config: the configuration loader (dataplane/config.h) on arbitrary
  * files.  Invariants:
  *  - a refusal names the file first ("FILE: ") and then where: a line
- *    ("line N") or a section ("[SECTION]", with its key when one is at
- *    fault);
+ *    ("line N", N a line of the file) or a section ("[SECTION]", with its
+ *    key when one is at fault);
  *  - an accepted file loads again to the very same configuration (the
  *    loader zeroes it first, so the bytes compare), and its counts stay
  *    within their bounds. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -30,6 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(fz_starts(err, want), "refusal without the file's name: '%s'", err);
 		FZ_CHECK(fz_starts(rest, "line ") || fz_has(rest, "["),
 			 "refusal names neither a line nor a section: '%s'", err);
+		if (fz_starts(rest, "line ")) {
+			unsigned long ln = strtoul(rest + 5, NULL, 10), lines = 1;
+
+			for (size_t i = 0; i < size; i++)
+				lines += data[i] == '\n';
+			FZ_CHECK(ln >= 1 && ln <= lines, "refusal names line %lu of %lu: '%s'", ln,
+				 lines, err);
+		}
 		FZ_CHECK(strlen(err) > strlen(want), "an empty refusal");
 		return 0;
 	}
