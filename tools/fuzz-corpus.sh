@@ -12,6 +12,7 @@
 #   request   sluicectl command lines, and the JSON requests request.c
 #             builds from them (fuzz_request writes them: SLUICE_FUZZ_EMIT)
 #   decide    frames of the fixtures, each with an input port byte
+#   maglev    table sizes and member lists (the demo's MACs, duplicates)
 #   daemon    those JSON requests, alone and as runbook sequences (one
 #             request per line: canary, rollout, promote, abort, undo ...)
 set -eu
@@ -19,7 +20,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$1
 out=$2
 mkdir -p "$out"
-for t in parse capture config ini plan schedule request decide daemon; do
+for t in parse capture config ini plan schedule request decide daemon maglev; do
 	rm -rf "${out:?}/$t"
 	mkdir -p "$out/$t"
 done
@@ -70,6 +71,12 @@ for name, every in (("malformed.pcap", 1), ("demo.pcap", 97), ("return.pcap", 53
     for n, nano, order in ((1, False, "<"), (4, True, "<"), (8, False, ">")):
         put("capture", pcap(recs[:n], nano, order))
 put("capture", pcap([]))
+
+# maglev: [size choice][members][seed 8][MACs]
+macs = b"".join(bytes([2, 0, 0, 0, 0x0c, i]) for i in range(1, 9))
+for sel, n in ((12, 3), (7, 2), (9, 8), (0, 1), (1, 2), (0x80, 3)):
+    put("maglev", bytes([sel, n]) + struct.pack("<Q", 0x5eed) + macs[:6 * n])
+put("maglev", bytes([8, 4]) + struct.pack("<Q", 1) + macs[:6] * 4)
 
 conf = os.path.join(root, "conf")
 for f in sorted(os.listdir(conf)):
@@ -135,6 +142,6 @@ for seq in (
      '{"cmd":"shadow_remove","name":"m"}', '{"cmd":"version"}']):
     put("\n".join(seq).encode() + b"\n")
 PY
-for t in parse capture config ini plan schedule request decide daemon; do
+for t in parse capture config ini plan schedule request decide daemon maglev; do
 	echo "fuzz-corpus: $t: $(ls "$out/$t" | wc -l) inputs"
 done

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-"parse config ini request daemon capture plan schedule decide"}
+targets=${*:-"parse config ini request daemon capture plan schedule decide maglev"}
 build=${FUZZ_BUILD:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
 nicecmd=
