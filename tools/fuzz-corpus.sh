@@ -1,6 +1,8 @@
 #!/bin/sh
 # Seed corpora for the fuzzers of tests/fuzz, generated from the fixtures
 # (never committed): tools/fuzz-corpus.sh BUILD_DIR OUT_DIR
+# The seeds are added to OUT_DIR/TARGET (named by their hash): what a fuzzer
+# kept there from earlier runs stays.
 #   parse     frames of pcap-fixtures/*.pcap (every malformed one, a sample
 #             of the others)
 #   capture   small captures cut from the fixtures (both precisions)
@@ -21,7 +23,6 @@ build=$1
 out=$2
 mkdir -p "$out"
 for t in parse capture config ini plan schedule request decide daemon maglev; do
-	rm -rf "${out:?}/$t"
 	mkdir -p "$out/$t"
 done
 
@@ -115,8 +116,11 @@ put("schedule", "# comment only\n\nat 500ms canary web 5%   # trailing\nat 1.5s 
 PY
 
 # the JSON requests request.c builds from the command lines
+# (from the seeds above only, named by 16 hex digits: not from what the
+# fuzzer kept)
+# shellcheck disable=SC2046
 SLUICE_FUZZ_EMIT="$out/request" "$build/tests/fuzz/fuzz_request" \
-	"$out"/request/* >/dev/null 2>&1 || true
+	$(find "$out/request" -maxdepth 1 -type f -name '????????????????') >/dev/null 2>&1 || true
 python3 - "$out" <<'PY'
 import glob, hashlib, os, sys
 out = sys.argv[1]

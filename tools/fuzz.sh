@@ -10,7 +10,8 @@
 # finding.  FUZZ_JOBS (default 1) targets run at a time; FUZZ_BUILD names
 # another build directory (built by the caller), FUZZ_LOGS the logs' (default
 # BUILD/fuzz-logs); FUZZ_NICE=N runs the
-# fuzzers under nice -n N; FUZZ_REGEN=1 makes the seed corpus again.
+# fuzzers under nice -n N; FUZZ_REGEN=1 starts the corpora afresh from the
+# seeds (by default the seeds are added to what earlier runs kept).
 # Without clang (or libFuzzer) it says so and ends "0 passed, 0 failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -63,9 +64,8 @@ done
 ninja -C "$build" $bins || fail_all "building the fuzzers failed"
 
 corpus=$build/fuzz-corpus
-if [ ! -d "$corpus/parse" ] || [ -n "${FUZZ_REGEN:-}" ]; then
-	sh "$root/tools/fuzz-corpus.sh" "$build" "$corpus" || fail_all "seed corpus failed"
-fi
+[ -n "${FUZZ_REGEN:-}" ] && rm -rf "$corpus"
+sh "$root/tools/fuzz-corpus.sh" "$build" "$corpus" >/dev/null || fail_all "seed corpus failed"
 art=$build/fuzz-artifacts
 logs=${FUZZ_LOGS:-$build/fuzz-logs}
 mkdir -p "$art" "$logs"
