@@ -104,10 +104,13 @@ run_one() {
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)
 	cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
+	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logs/$t.log" | tail -n 1)
+	corp=$(echo "$last" | sed -n 's/.*corp: \([0-9]*\/[0-9a-zA-Z]*\).*/\1/p')
 	crash=$(ls "$art/$t-"* 2>/dev/null | tr '\n' ' ')
 	verdict=PASS
 	{ [ "$rc" -ne 0 ] || [ -n "$crash" ] || [ -n "$rfail" ]; } && verdict=FAIL
-	echo "$verdict fuzz_$t: ${execs:-?} execs in ${secs}s, cov ${cov:-?}, ft ${ft:-?}," \
+	echo "$verdict fuzz_$t: ${execs:-?} execs in ${secs}s (${eps:-?}/s), cov ${cov:-?}," \
+		"ft ${ft:-?}, corpus ${corp:-?},"  \
 		"reproducers $nrepro${rfail:+ (failed:$rfail)}${crash:+, crash: $crash}" \
 		"(exit $rc; log $logs/$t.log)" >"$res"
 }
