@@ -93,8 +93,10 @@ run_one() {
 			rfail="$rfail $(basename "$r")"
 		fi
 	done
+	# the reproducers join the corpus when they pass (one that fails would
+	# stop the fuzzer at its start: it is reported as failed above)
 	reprodir=
-	[ -d "$root/tests/fuzz/repro/$t" ] && reprodir=$root/tests/fuzz/repro/$t
+	[ -d "$root/tests/fuzz/repro/$t" ] && [ -z "$rfail" ] && reprodir=$root/tests/fuzz/repro/$t
 	# shellcheck disable=SC2046
 	$nicecmd "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$art/$t-" $(dict_of "$t") \
