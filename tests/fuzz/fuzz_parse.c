@@ -14,7 +14,12 @@
  *    the extension chain with M or an offset; walked here apart from the
  *    parser), so no fragment of a datagram is keyed with ports;
  *  - a TCP header's data offset and a UDP header's length (but a first
- *    fragment's) stay inside the datagram, as does an IPv4 header's IHL. */
+ *    fragment's) stay inside the datagram, as does an IPv4 header's IHL;
+ *  - a datagram is never split: a first fragment and a later fragment made
+ *    from it (the same headers up to the fragment's, a non-zero offset)
+ *    have the same key (an IPv6 first fragment with Destination Options
+ *    after its Fragment header was keyed by its UDP protocol, its later
+ *    fragments by protocol 60). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +57,79 @@ static uint16_t rd16(const uint8_t *b)
 /* Does a header of the packet's datagram say it is a fragment?  The IPv6
  * extension chain is walked as RFC 8200 lays it out (hop-by-hop,
  * routing, fragment, destination options, AH, mobility), at most 8 deep. */
+static int is_ext6(uint8_t nh)
+{
+	return nh == 0 || nh == 43 || nh == 44 || nh == 51 || nh == 60 || nh == 135;
+}
+
+/* The offset of the IPv6 Fragment header that makes the packet a first
+ * fragment (M = 1, offset 0), or 0. */
+static uint32_t first_frag6(const uint8_t *f, const struct sl_pkt *p)
+{
+	uint32_t off = (uint32_t)p->l3_off + 40, end = (uint32_t)p->l3_off + p->l3_len;
+	uint8_t nh = f[p->l3_off + 6];
+
+	for (int n = 0; n < 8 && is_ext6(nh) && end - off >= 8; n++) {
+		uint32_t hl;
+
+		if (nh == 44) {
+			uint16_t fo = rd16(f + off + 2);
+
+			if ((fo & 0xfff9) == 1)
+				return off;
+			hl = 8;
+		} else {
+			hl = nh == 51 ? (f[off + 1] + 2u) * 4 : (f[off + 1] + 1u) * 8;
+		}
+		if (hl > end - off)
+			break;
+		nh = f[off];
+		off += hl;
+	}
+	return 0;
+}
+
+/* From a first fragment, a later fragment of its datagram (offset 800
+ * bytes, 24 bytes of payload) with the same key. */
+static void check_later(const uint8_t *data, uint32_t len, const struct sl_pkt *p,
+			const struct sl_key *k)
+{
+	uint8_t f[2048];
+	struct sl_pkt q;
+	struct sl_key kq;
+	uint32_t n, fo;
+	enum sl_bad r;
+
+	if (p->family == 4) {
+		n = (uint32_t)p->l3_off + (data[p->l3_off] & 0xfu) * 4u;
+		if (n + 24 > sizeof(f) || n + 24 > len)
+			return;
+		memcpy(f, data, n + 24);
+		f[p->l3_off + 2] = (uint8_t)((n + 24 - p->l3_off) >> 8);
+		f[p->l3_off + 3] = (uint8_t)(n + 24 - p->l3_off);
+		f[p->l3_off + 6] = (uint8_t)((f[p->l3_off + 6] & 0xc0) | 0x20);
+		f[p->l3_off + 7] = 100;
+	} else {
+		fo = first_frag6(data, p);
+		if (!fo)
+			return;
+		n = fo + 8;
+		if (n + 24 > sizeof(f) || n + 24 > len)
+			return;
+		memcpy(f, data, n + 24);
+		f[p->l3_off + 4] = (uint8_t)((n + 24 - p->l3_off - 40) >> 8);
+		f[p->l3_off + 5] = (uint8_t)(n + 24 - p->l3_off - 40);
+		f[fo + 2] = (uint8_t)(100 >> 5);
+		f[fo + 3] = (uint8_t)((100 << 3) | 1);
+	}
+	r = sl_parse(f, n + 24, &q);
+	FZ_CHECK(r == SL_OK && q.frag == SL_FRAG_LATER, "a later fragment made from a first one "
+		 "parses as %s, frag %u", sl_bad_name(r), q.frag);
+	sl_key_make(&kq, &q);
+	FZ_CHECK(!memcmp(k, &kq, sizeof(kq)), "a datagram split: its first fragment keyed "
+		 "(proto %u), a later one (proto %u) otherwise", p->proto, q.proto);
+}
+
 static int says_fragment(const uint8_t *f, const struct sl_pkt *p)
 {
 	const uint8_t *ip = f + p->l3_off;
@@ -166,6 +244,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 p.frag, k.pa, k.pb);
 	FZ_CHECK(sl_hash_key(&k, 0x5eed) == sl_key_digest(&ks, &p, 0x5eed),
 		 "digest differs from the key's hash");
+	if (p.frag == SL_FRAG_FIRST && !p.icmp_err)
+		check_later(data, len, &p, &k);
 
 	/* the other direction: addresses swapped in the IP header, and the
 	 * ports in the TCP/UDP header they were read from */
