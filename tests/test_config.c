@@ -747,6 +747,15 @@ static void test_syntax_error(void)
 		   "KEY = VALUE or a ; comment)");
 	EXPECT_ERR(PORTS "[port x]y]\n",
 		   "line 10: syntax error: '[port x]y]' (expected [SECTION])");
+	/* a line that quotes iniparser's own words is a syntax error on its
+	 * line (found by tests/fuzz/fuzz_config: it was taken for iniparser's
+	 * "input line too long" and named "line 0", or a number in the text) */
+	EXPECT_ERR(PORTS "[port x]\ninput line too long (0 is the main lcore)\n",
+		   "line 11: syntax error: 'input line too long (0 is the main lcore)' "
+		   "(expected [SECTION], KEY = VALUE or a ; comment)");
+	EXPECT_ERR(PORTS "[port x]\nsyntax error in (7):\n",
+		   "line 11: syntax error: 'syntax error in (7):' (expected [SECTION], KEY = "
+		   "VALUE or a ; comment)");
 	reset_text();
 	add("[port client]\nrole = client\ndevargs = net_null0,x=");
 	for (int i = 0; i < 1100; i++)
