@@ -369,6 +369,12 @@ int sl_ini_scan(const char *text, dictionary *d,
 		}
 		memcpy(logical + ll, text, n);
 		ll += n;
+		/* iniparser strips the blanks at the end of the whole logical
+		 * line: after a continuation an empty line uncovers the blanks
+		 * before the '\' that went, and maybe another '\' (then the
+		 * line goes on, past the empty line) */
+		while (ll > 0 && isspace((unsigned char)logical[ll - 1]))
+			ll--;
 		logical[ll] = '\0';
 		text = nl ? nl + 1 : text + strlen(text);
 		if (ll > 0 && logical[ll - 1] == '\\') {

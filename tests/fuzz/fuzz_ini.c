@@ -85,13 +85,19 @@ static int on_key(void *vc, char *key, unsigned lineno)
 }
 
 /* The physical lines of the logical line starting at line `first` (1-based)
- * of text: up to the first one that does not end in '\' (trailing blanks
- * aside), newline included.  Returns a malloc'd copy. */
+ * of text, as the scan joins them (and iniparser): each physical line is
+ * added to the logical line, which loses its trailing blanks, and while it
+ * then ends in '\' that '\' goes and the next physical line follows (an
+ * empty line too).  Returns a malloc'd copy of those physical lines, newlines
+ * included. */
 static char *logical_lines(const char *text, unsigned first)
 {
-	const char *p = text, *start, *end;
+	const char *p = text, *start;
 	unsigned no = 1;
+	char *acc = malloc(strlen(text) + 1);
+	size_t ll = 0;
 
+	FZ_CHECK(acc != NULL, "out of memory");
 	while (no < first && *p) {
 		const char *nl = strchr(p, '\n');
 
@@ -107,12 +113,17 @@ static char *logical_lines(const char *text, unsigned first)
 
 		while (q > p && isspace((unsigned char)q[-1]))
 			q--;
-		end = nl ? nl + 1 : e;
-		if (!(q > p && q[-1] == '\\') || !nl || !nl[1])
+		memcpy(acc + ll, p, (size_t)(q - p));
+		ll += (size_t)(q - p);
+		while (ll && isspace((unsigned char)acc[ll - 1]))
+			ll--;
+		p = nl ? nl + 1 : e;
+		if (!(ll && acc[ll - 1] == '\\') || !*p)
 			break;
-		p = nl + 1;
+		ll--; /* the '\' goes, the next line follows */
 	}
-	return strndup(start, (size_t)(end - start));
+	free(acc);
+	return strndup(start, (size_t)(p - start));
 }
 
 static void check_where(const char *msg, unsigned lines, const char *what)
