@@ -14,6 +14,9 @@
 #include "ini.h"
 
 #define TOO_LONG "line %lu: line too long (expected at most 1022 characters)"
+/* The starts of iniparser 4.1's messages (iniparser_load) */
+#define TOO_LONG_PREFIX "iniparser: input line too long in "
+#define SYNTAX_PREFIX "iniparser: syntax error in "
 
 /* iniparser reports through a global callback without context: the first
  * message of a load is kept, per thread. */
@@ -206,16 +209,20 @@ dictionary *sl_ini_parse(const char *text, size_t len, const char *expect, char 
 			sl_seterr(msg, msglen, "cannot parse: iniparser failed without a message");
 		return NULL;
 	}
-	/* "iniparser: input line too long in F (N)" */
-	if (strstr(ini_msg, "input line too long") && (open = strrchr(ini_msg, '(')) &&
+	/* "iniparser: input line too long in F (N)\n", F our /proc/self/fd/N:
+	 * told by its start, never by words anywhere in it (a syntax error
+	 * quotes the line, which may say "input line too long (0 ...)") */
+	if (!strncmp(ini_msg, TOO_LONG_PREFIX, strlen(TOO_LONG_PREFIX)) &&
+	    (ini_msg[strcspn(ini_msg, "\n")] = '\0', open = strrchr(ini_msg, '(')) &&
 	    sscanf(open, "(%lu)", &line) == 1) {
 		sl_seterr(msg, msglen, TOO_LONG, line);
 		return NULL;
 	}
-	/* "iniparser: syntax error in F (N):\n-> TEXT\n"; another shape is
+	/* "iniparser: syntax error in F (N):\n-> TEXT\n" (the first "):\n-> "
+	 * ends the line number: F has none, TEXT is one line); another shape is
 	 * passed on verbatim */
 	close = strstr(ini_msg, "):\n-> ");
-	if (strstr(ini_msg, "syntax error") && close) {
+	if (!strncmp(ini_msg, SYNTAX_PREFIX, strlen(SYNTAX_PREFIX)) && close) {
 		*close = '\0';
 		open = strrchr(ini_msg, '(');
 		line_text = close + 6;
@@ -362,6 +369,12 @@ int sl_ini_scan(const char *text, dictionary *d,
 		}
 		memcpy(logical + ll, text, n);
 		ll += n;
+		/* iniparser strips the blanks at the end of the whole logical
+		 * line: after a continuation an empty line uncovers the blanks
+		 * before the '\' that went, and maybe another '\' (then the
+		 * line goes on, past the empty line) */
+		while (ll > 0 && isspace((unsigned char)logical[ll - 1]))
+			ll--;
 		logical[ll] = '\0';
 		text = nl ? nl + 1 : text + strlen(text);
 		if (ll > 0 && logical[ll - 1] == '\\') {

@@ -84,8 +84,24 @@ static inline enum sl_bad ip6_walk(const uint8_t *buf, uint32_t off, uint32_t en
 				w->off = off + hl;
 				return SL_OK;
 			}
-			/* offset 0, M=0: atomic fragment (RFC 6946), a whole datagram */
-			w->frag = (fo & 1) ? SL_FRAG_FIRST : SL_FRAG_NONE;
+			/* offset 0, M=0: atomic fragment (RFC 6946), a whole
+			 * datagram, unless an earlier Fragment header of the
+			 * chain made it a first fragment: that one stays */
+			if (fo & 1) {
+				w->frag = SL_FRAG_FIRST;
+				/* Its later fragments name the Fragment header's
+				 * Next Header as their protocol: when that is an
+				 * extension header (Destination Options in the
+				 * fragmentable part, another Fragment header),
+				 * the first fragment is keyed and classified by
+				 * it too, not by the upper-layer protocol behind
+				 * it, or the datagram would be split. */
+				if (ip6_is_ext(h[0])) {
+					w->nh = h[0];
+					w->off = off + 8;
+					return SL_OK;
+				}
+			}
 		} else if (nh == IPP_AH) {
 			hl = (h[1] + 2u) * 4;
 		} else {
@@ -281,7 +297,7 @@ static inline enum sl_bad parse_ip6(const uint8_t *buf, uint32_t off, uint32_t l
 		return r;
 	p->proto = w.nh;
 	p->frag = w.frag;
-	if (w.frag == SL_FRAG_LATER || w.nh == IPP_NONE)
+	if (w.frag == SL_FRAG_LATER || w.nh == IPP_NONE || ip6_is_ext(w.nh))
 		return SL_OK;
 	return parse_l4(buf, w.off, off + 40 + plen, p);
 }

@@ -47,7 +47,11 @@ struct sl_pkt {
 	uint16_t l3_off;     /* offset of the (outer) IP header (non-IP: of the
 	                        payload after the VLAN tags) */
 	uint16_t l4_off;     /* offset of the (outer) L4 header; 0 if none
-	                        (later fragments, IPv6 No Next Header) */
+	                        (later fragments, IPv6 No Next Header, an
+	                        IPv6 first fragment whose Fragment header is
+	                        followed by an extension header: proto is
+	                        then that header's type, as in its later
+	                        fragments) */
 	uint16_t ethertype;  /* innermost ethertype, host order */
 	uint16_t vlan[2];    /* TCI of each tag, outer first, host order */
 	uint8_t nvlan;

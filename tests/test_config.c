@@ -764,6 +764,23 @@ static void test_syntax_error(void)
 		   "KEY = VALUE or a ; comment)");
 	EXPECT_ERR(PORTS "[port x]y]\n",
 		   "line 10: syntax error: '[port x]y]' (expected [SECTION])");
+	/* a line that quotes iniparser's own words is a syntax error on its
+	 * line (found by tests/fuzz/fuzz_config: it was taken for iniparser's
+	 * "input line too long" and named "line 0", or a number in the text) */
+	EXPECT_ERR(PORTS "[port x]\ninput line too long (0 is the main lcore)\n",
+		   "line 11: syntax error: 'input line too long (0 is the main lcore)' "
+		   "(expected [SECTION], KEY = VALUE or a ; comment)");
+	/* the scan joins continued lines as iniparser does: the blanks at the
+	 * end of the whole logical line go, so "blue \ \" continued by an
+	 * empty line ends in a '\' again and takes the next line too (found
+	 * by tests/fuzz/fuzz_ini: the scan ended the line at the empty one and
+	 * took mode for a key of its own, which iniparser had not) */
+	EXPECT_ERR(PORTS "[group blue]\nport = blue \\ \\\n\nmode = port\n",
+		   "[group blue] port: no port named 'blue mode = port' (ports: client, blue, "
+		   "green)");
+	EXPECT_ERR(PORTS "[port x]\nsyntax error in (7):\n",
+		   "line 11: syntax error: 'syntax error in (7):' (expected [SECTION], KEY = "
+		   "VALUE or a ; comment)");
 	reset_text();
 	add("[port client]\nrole = client\ndevargs = net_null0,x=");
 	for (int i = 0; i < 1100; i++)

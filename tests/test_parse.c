@@ -775,6 +775,87 @@ static void test_v6_fragments(void)
 	CU_ASSERT_EQUAL(p.sport, 4321);
 	CU_ASSERT_EQUAL(p.dport, 443);
 	CU_ASSERT_EQUAL(p.l4_off, 62);
+
+	/* a first fragment whose chain holds a second, atomic, Fragment header
+	 * is still a first fragment (found by tests/fuzz/fuzz_parse: the
+	 * atomic header made it a whole datagram, keyed with its ports, while
+	 * its later fragments are keyed without: the datagram was split); its
+	 * protocol is the first Fragment header's Next Header, as its later
+	 * fragments say (see below) */
+	b_eth(&k, 0x86dd);
+	b_ip6(&k, 44, CLI6, VIP6);
+	b_frag6(&k, 44, 0, 1);
+	b_frag6(&k, 17, 0, 0);
+	b_udp(&k, 9000, 9001);
+	b_fill(&k, 64);
+	b_done(&k);
+	set16(&k, 14 + 56 + 4, 4000);
+	CU_ASSERT_STRING_EQUAL(parse(&k, &p), "ok");
+	CU_ASSERT_EQUAL(p.frag, SL_FRAG_FIRST);
+	CU_ASSERT_EQUAL(p.proto, 44);
+	CU_ASSERT_EQUAL(p.l4_off, 0);
+	CU_ASSERT_EQUAL(p.sport, 0);
+
+	/* the same with TCP: parsed "ok" either way, but as a whole datagram
+	 * it was keyed with its ports */
+	b_eth(&k, 0x86dd);
+	b_ip6(&k, 44, CLI6, VIP6);
+	b_frag6(&k, 44, 0, 1);
+	b_frag6(&k, 6, 0, 0);
+	b_tcp(&k, 4321, 443, SL_TCP_ACK, 5);
+	b_fill(&k, 64);
+	b_done(&k);
+	CU_ASSERT_STRING_EQUAL(parse(&k, &p), "ok");
+	CU_ASSERT_EQUAL(p.frag, SL_FRAG_FIRST);
+	CU_ASSERT_EQUAL(p.sport, 0);
+
+	/* Destination Options after the Fragment header (its fragmentable
+	 * part, RFC 8200 4.1): the later fragments can only name the
+	 * Destination Options header as their protocol, so the first fragment
+	 * is keyed and classified by it too, without its UDP ports (found by
+	 * fuzz_parse: the first fragment was UDP to port 9001, the later ones
+	 * protocol 60, so the datagram was split between a group and the
+	 * other traffic) */
+	b_eth(&k, 0x86dd);
+	b_ip6(&k, 44, CLI6, VIP6);
+	b_frag6(&k, 60, 0, 1);
+	b_ext(&k, 17, 0);
+	b_udp(&k, 9000, 9001);
+	b_fill(&k, 64);
+	b_done(&k);
+	CU_ASSERT_STRING_EQUAL(parse(&k, &p), "ok");
+	CU_ASSERT_EQUAL(p.frag, SL_FRAG_FIRST);
+	CU_ASSERT_EQUAL(p.proto, 60);
+	CU_ASSERT_EQUAL(p.l4_off, 0);
+	CU_ASSERT_EQUAL(p.sport, 0);
+	CU_ASSERT_EQUAL(p.dport, 0);
+	b_eth(&k, 0x86dd);
+	b_ip6(&k, 44, CLI6, VIP6);
+	b_frag6(&k, 60, 100, 1);
+	b_fill(&k, 64);
+	b_done(&k);
+	{
+		struct sl_pkt q;
+
+		CU_ASSERT_STRING_EQUAL(parse(&k, &q), "ok");
+		CU_ASSERT_EQUAL(q.frag, SL_FRAG_LATER);
+		CU_ASSERT_EQUAL(q.proto, p.proto);
+		CU_ASSERT(memcmp(q.src, p.src, 16) == 0 && memcmp(q.dst, p.dst, 16) == 0);
+		CU_ASSERT_EQUAL(q.sport, p.sport);
+		CU_ASSERT_EQUAL(q.dport, p.dport);
+	}
+
+	/* the other order: atomic, then first */
+	b_eth(&k, 0x86dd);
+	b_ip6(&k, 44, CLI6, VIP6);
+	b_frag6(&k, 44, 0, 0);
+	b_frag6(&k, 17, 0, 1);
+	b_udp(&k, 9000, 9001);
+	b_fill(&k, 64);
+	b_done(&k);
+	set16(&k, 14 + 56 + 4, 4000);
+	CU_ASSERT_STRING_EQUAL(parse(&k, &p), "ok");
+	CU_ASSERT_EQUAL(p.frag, SL_FRAG_FIRST);
 }
 
 /* ---- ICMP errors ---- */

@@ -3,7 +3,9 @@
 # demo.  Idempotent: packages already present are left as they are.
 set -eu
 
-PKGS="build-essential pkg-config meson ninja-build clang llvm
+# libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang
+# (tools/build.sh fuzz); clang only recommends it
+PKGS="build-essential pkg-config meson ninja-build clang llvm libclang-rt-14-dev
       dpdk dpdk-dev libdpdk-dev libbpf-dev libelf-dev zlib1g-dev
       libpcap-dev libiniparser-dev libcunit1-dev libjansson-dev
       python3 iproute2 ethtool tcpdump jq"

@@ -3,7 +3,9 @@
 # builds (release, and ASan+UBSan), then runs
 #   1. the core unit tests (CUnit), release build
 #   2. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#      (then the shadow filter and copy tests, which need DPDK's EAL)
+#      (then the shadow filter and copy tests, which need DPDK's EAL), and
+#      the libFuzzer harnesses of tests/fuzz (clang): their reproducers, then
+#      each fuzzer for a bounded time (FUZZ_CI_SECONDS, default 15 s each)
 #   3. fixture reproducibility (generator output == committed pcaps)
 #   4. integration tests: the real sluice-dp on net_pcap ports, with
 #      hugepages and again a few without (the --no-huge fallback)
@@ -68,6 +70,8 @@ asan() {
 stage unit "$root/build/tests/sluice-unit"
 stage unit-asan asan "$root/build-asan/tests/sluice-unit"
 stage filter "$root/build/tests/sluice-filter-test"
+# builds build-fuzz/ itself (tools/build.sh fuzz); skipped without clang
+stage fuzz sh "$root/tools/fuzz.sh" "${FUZZ_CI_SECONDS:-15}"
 stage fixtures sh "$root/tests/test-fixtures.sh" "$root/build/tools/sluice-gen-fixtures"
 stage integration python3 "$root/tests/integration.py" --build "$root/build"
 
