@@ -252,7 +252,7 @@ static void check_table(const struct sl_worker *w, const struct totals *t, const
 }
 
 static void burst(struct sl_worker *w, const struct variant *x, uint8_t in_port,
-		  const uint8_t *const *d, const uint16_t *l, uint16_t n, uint32_t now)
+		  const uint8_t *const *d, const uint16_t *l, uint16_t n, uint64_t now)
 {
 	const struct sl_config *c = &x->cfg;
 	struct sl_verdict vd[SL_BURST];
@@ -338,7 +338,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct variant *x;
 	struct sl_worker w;
 	struct totals t;
-	uint32_t now;
+	uint64_t now; /* the core's microsecond clock */
 	size_t pos = 1;
 	unsigned pkts = 0;
 
@@ -351,7 +351,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	x = &var[data[0] & 1];
-	now = (data[0] & 2) ? UINT32_MAX - 5000 : 1000;
+	/* near the wrap of the flow table's millisecond clock, or not */
+	now = (data[0] & 2) ? ((uint64_t)UINT32_MAX - 5000) * 1000u : 1000000u;
 	FZ_CHECK(sl_worker_init(&w, &x->cfg, cnt) == 0, "sl_worker_init failed");
 	FZ_CHECK(w.nports == NPORTS, "%u ports", w.nports);
 	if (data[0] & 4) {
@@ -375,7 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			sl_worker_sweep(&w, now);
 			n = 0;
 		}
-		now += step;
+		now += (uint64_t)step * 1000u;
 		in_port = port;
 		d[n] = data + pos;
 		l[n] = len;
@@ -397,7 +398,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sl_worker_sweep_all(&w, now);
 	totals(w.cnt, x->cfg.nservices, x->cfg.ngroups, &t);
 	check_table(&w, &t, "after sl_worker_sweep_all");
-	now += x->max_timeout + 1;
+	now += ((uint64_t)x->max_timeout + 1) * 1000u;
 	sl_worker_sweep_all(&w, now);
 	totals(w.cnt, x->cfg.nservices, x->cfg.ngroups, &t);
 	check_table(&w, &t, "after sl_worker_sweep_all past every timeout");
