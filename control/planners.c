@@ -10,7 +10,7 @@
 #include "state_int.h"
 #include "tables.h"
 
-static void txn_begin(const struct sl_state *st, struct sl_txn *t)
+void sl_st_txn_begin(const struct sl_state *st, struct sl_txn *t)
 {
 	t->gen = st->gen + 1;
 	t->publish = 0;
@@ -95,7 +95,7 @@ int sl_plan_switch(const struct sl_state *st, struct sl_txn *t, const char *serv
 
 	if (s < 0 || no_rollout(st, s, "switch", e) || own_group(st, s, group, "group", e))
 		return -1;
-	txn_begin(st, t);
+	sl_st_txn_begin(st, t);
 	n = &t->next[s].st;
 	snprintf(other, sizeof(other), "%s", strcmp(group, n->champion) ? n->champion :
 		 n->challenger);
@@ -116,7 +116,7 @@ int sl_plan_canary(const struct sl_state *st, struct sl_txn *t, const char *serv
 
 	if (s < 0 || no_rollout(st, s, "canary", e))
 		return -1;
-	txn_begin(st, t);
+	sl_st_txn_begin(st, t);
 	t->next[s].st.share_bp = share_bp;
 	t->next[s].st.strategy = share_bp ? SL_STRAT_CANARY : SL_STRAT_STEADY;
 	snprintf(t->reason, sizeof(t->reason), "canary %s %s (%s)", service,
@@ -142,7 +142,7 @@ int sl_plan_weights(const struct sl_state *st, struct sl_txn *t, const char *ser
 		else
 			share = (uint16_t)(SL_SHARE_MAX_BP - w[i].share_bp);
 	}
-	txn_begin(st, t);
+	sl_st_txn_begin(st, t);
 	t->next[s].st.share_bp = share;
 	t->next[s].st.strategy = share ? SL_STRAT_CANARY : SL_STRAT_STEADY;
 	len = (size_t)snprintf(t->reason, sizeof(t->reason), "weights %s", service);
@@ -174,7 +174,7 @@ int sl_plan_undo(const struct sl_state *st, struct sl_txn *t, const char *servic
 				    "had champion %s and challenger %s, and the configuration no "
 				    "longer has both groups", service, top->gen, top->st.champion,
 				    top->st.challenger);
-	txn_begin(st, t);
+	sl_st_txn_begin(st, t);
 	n = &t->next[s];
 	n->st = top->st;
 	/* The rollout that state belonged to is over: keep its share only. */
@@ -239,7 +239,7 @@ int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct
 	memcpy(rule.mac, req->mac, 6);
 	if (have >= 0) {
 		if (sl_st_rule_eq(&st->shadows.r[have], &rule)) {
-			txn_begin(st, t);
+			sl_st_txn_begin(st, t);
 			t->shadow_op = SL_SHADOW_ADD;
 			t->shadow_slot = have;
 			return 0;
@@ -257,7 +257,7 @@ int sl_plan_shadow_add(const struct sl_state *st, struct sl_txn *t, const struct
 		return sl_error_set(e, SL_E_BAD_STATE, "name", "%u shadow rules already (%s), the "
 				    "most a table holds: remove one first", SL_MAX_SHADOWS, what);
 	}
-	txn_begin(st, t);
+	sl_st_txn_begin(st, t);
 	t->shadows.r[slot] = rule;
 	if (slot + 1 > t->shadows.n)
 		t->shadows.n = (uint16_t)(slot + 1);
@@ -281,7 +281,7 @@ int sl_plan_shadow_remove(const struct sl_state *st, struct sl_txn *t, const cha
 		return sl_error_set(e, SL_E_UNKNOWN_SHADOW, "name", "no shadow rule '%s' (shadow "
 				    "rules: %s)", name, what);
 	}
-	txn_begin(st, t);
+	sl_st_txn_begin(st, t);
 	memset(&t->shadows.r[r], 0, sizeof(t->shadows.r[r]));
 	sl_st_shadows_trim(&t->shadows);
 	t->publish = 1;
@@ -392,7 +392,7 @@ int sl_plan_rollout(const struct sl_state *st, struct sl_txn *t, enum sl_cmd cmd
 	if (rc)
 		return sl_error_set(e, SL_E_BAD_STATE, "", "%s %s: %s", sl_cmd_name(cmd),
 				    st->svc[s].st.name, msg);
-	txn_begin(st, t);
+	sl_st_txn_begin(st, t);
 	t->next[s].ro = ro;
 	snprintf(t->reason, sizeof(t->reason), "%s: %s", st->svc[s].st.name,
 		 a.reason);
@@ -416,7 +416,7 @@ int sl_plan_tick_skip(const struct sl_state *st, struct sl_txn *t, uint64_t now_
 		memset(&a, 0, sizeof(a));
 		if (!sl_ro_tick(&ro, now_ms, &a))
 			continue;
-		txn_begin(st, t);
+		sl_st_txn_begin(st, t);
 		t->next[s].ro = ro;
 		snprintf(t->reason, sizeof(t->reason), "plan %s: %s", st->svc[s].st.name,
 			 a.reason);
@@ -533,7 +533,7 @@ int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config
 	laid = malloc(sizeof(*laid));
 	if (!laid)
 		return sl_error_set(e, SL_E_INTERNAL, "", "reload: out of memory");
-	txn_begin(st, t);
+	sl_st_txn_begin(st, t);
 	if (sl_state_layout(cfg, old, st->base, st->base_groups, laid, &removed, msg,
 			    sizeof(msg)) ||
 	    sl_tables_build(st->nbase, st->nbase_groups, laid, t->gen, msg, sizeof(msg))) {
@@ -616,7 +616,7 @@ int sl_plan_reload(struct sl_state *st, struct sl_txn *t, const struct sl_config
 
 void sl_plan_snapshot(const struct sl_state *st, struct sl_txn *t, int publish, int clear)
 {
-	txn_begin(st, t);
+	sl_st_txn_begin(st, t);
 	t->publish = publish;
 	/* a published snapshot (init, recovery) states the rule set anew */
 	t->shadow_changed = publish;

@@ -100,25 +100,14 @@ static void slice_names(const struct sl_table_hdr *h, char *buf, size_t len)
 
 static void begin(const struct sl_state *st, struct sl_txn *t, int svc)
 {
-	const struct sl_table_hdr *h = st->base;
-
-	t->gen = st->gen + 1;
+	sl_st_txn_begin(st, t);
 	t->publish = 1;
-	t->reload = 0;
 	t->svc = svc;
-	t->undo = SL_UNDO_NONE;
-	t->nservices = st->nservices;
-	memcpy(t->next, st->svc, sizeof(t->next));
-	t->reason[0] = '\0';
-	t->note[0] = '\0';
-	t->shadows = st->shadows;
 	/* slice filters are compiled with the shadow rules: a new rule set */
 	t->shadow_changed = 1;
-	t->shadow_op = SL_SHADOW_NONE;
-	t->shadow_slot = -1;
 	t->slices_changed = 1;
-	t->nslices = h->nslices;
-	memcpy(t->slices, h->slices, sizeof(t->slices));
+	t->nslices = st->base->nslices;
+	memcpy(t->slices, st->base->slices, sizeof(t->slices));
 }
 
 int sl_plan_slice_add(const struct sl_state *st, struct sl_txn *t, const struct sl_req *req,

@@ -38,6 +38,9 @@ json_t *sl_st_shadows_json(const struct sl_shadows *s);
 int sl_st_shadows_from_json(struct sl_shadows *o, const json_t *a, char *err, size_t errlen);
 void sl_st_shadow_names(const struct sl_shadows *s, char *buf, size_t len);
 
+/* planners.c: a transaction from the state in force (nothing changed yet) */
+void sl_st_txn_begin(const struct sl_state *st, struct sl_txn *t);
+
 /* measure.c: the measured-share window starts again */
 void sl_st_window_reset(struct sl_state *st);
 
