@@ -698,9 +698,12 @@ def terminate(p, name, wait, log):
     return None
 
 
-def daemon_test(fn, mirror=False):
+def daemon_test(fn, mirror=False, extra="", name="cli"):
+    """A test fn(dm) on its own sluiced (extra: configuration sections
+    added; name: the instance's prefix); the daemon's exit and pins are
+    checked after it too."""
     def wrapper(d):
-        dm = Daemon(d, mirror)
+        dm = Daemon(d, mirror, extra=extra, name=name)
         why = []
         try:
             fn(dm)

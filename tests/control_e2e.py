@@ -1210,10 +1210,25 @@ class Run(Tally):
         return "%d refused inputs, each with its error; journal (%d bytes) and generation %d " \
             "unchanged (status and pinned control)" % (len(cases), s0["journal"][0], s0["gen"])
 
+    def tests(self):
+        return [("runbook", self.test_runbook), ("sticky_reset", self.test_sticky_reset),
+                ("bad_input", self.test_bad_input)]
+
+    def after_test(self):
+        """Each test starts without long connections or a dataplane."""
+        for lg in self.longs:
+            lg.quit()
+        self.longs = []
+        for dp in self.dps:
+            if dp.p and dp.p.poll() is None:
+                try:
+                    dp.stop()
+                except Fail as e:
+                    print("note: %s" % e)
+        self.dps = []
+
     def main(self, only):
-        tests = [("runbook", self.test_runbook), ("sticky_reset", self.test_sticky_reset),
-                 ("bad_input", self.test_bad_input)]
-        tests = [t for t in tests if not only or t[0] in only]
+        tests = [t for t in self.tests() if not only or t[0] in only]
         try:
             self.setup()
         except Fail as e:
@@ -1231,16 +1246,7 @@ class Run(Tally):
                 self.report(name, False, "unexpected reply shape: %s: %s\n%s" % (
                     type(e).__name__, e, traceback.format_exc()))
             finally:
-                for lg in self.longs:
-                    lg.quit()
-                self.longs = []
-                for dp in self.dps:
-                    if dp.p and dp.p.poll() is None:
-                        try:
-                            dp.stop()
-                        except Fail as e:
-                            print("note: %s" % e)
-                self.dps = []
+                self.after_test()
 
 
 def main():

@@ -49,19 +49,9 @@ alpha = 1%
 
 def with_daemon(extra):
     def deco(fn):
-        def wrapper(d):
-            dm = cli.Daemon(d, extra=extra, name="guards")
-            why = []
-            try:
-                fn(dm)
-            except Fail as e:
-                why.append(str(e))
-            finally:
-                why += dm.stop()
-            check(not why, "\n".join(why))
-        wrapper.__name__ = fn.__name__
-        TESTS.append(wrapper)
-        return wrapper
+        w = cli.daemon_test(fn, extra=extra, name="guards")
+        TESTS.append(w)
+        return w
     return deco
 
 

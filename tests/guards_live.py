@@ -292,29 +292,16 @@ class Run(e2e.Run):
         finally:
             self.end_rollout()
 
-    def main(self, only):
-        tests = [("resets", self.test_resets), ("healthy", self.test_healthy),
-                 ("slow", self.test_slow)]
-        tests = [t for t in tests if not only or t[0] in only]
-        try:
-            self.setup()
-        except Fail as e:
-            for name, _ in tests:
-                self.report(name, False, "setup: %s" % e)
-            return
-        for name, fn in tests:
-            t0 = time.monotonic()
-            try:
-                detail = fn()
-                self.report(name, True, "%s (%.1f s)" % (detail, time.monotonic() - t0))
-            except Fail as e:
-                self.report(name, False, "%s (%.1f s)" % (e, time.monotonic() - t0))
-            except (KeyError, TypeError, IndexError, ValueError) as e:
-                self.report(name, False, "unexpected reply shape: %s: %s\n%s" % (
-                    type(e).__name__, e, traceback.format_exc()))
-        check_dp = self.dp.p.poll() is None
-        self.report("dataplane_alive", check_dp, "" if check_dp else "sluice-dp exited")
+    def test_dataplane_alive(self):
+        check(self.dp.p.poll() is None, "sluice-dp exited %s" % self.dp.p.returncode)
+        return "sluice-dp forwarded every test"
 
+    def tests(self):
+        return [("resets", self.test_resets), ("healthy", self.test_healthy),
+                ("slow", self.test_slow), ("dataplane_alive", self.test_dataplane_alive)]
+
+    def after_test(self):
+        pass  # one dataplane for every test
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "_gserver":
