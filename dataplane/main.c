@@ -512,6 +512,7 @@ static void dp_attach(unsigned nw)
 		__atomic_store_n(&d->ack[i].gen, gen, __ATOMIC_RELAXED);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	d->pid = (uint32_t)getpid();
+	d->pid_start = sl_proc_start(d->pid);
 	d->attach_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	d->nports = ports.nports;
 	d->worker_cpus = worker_cpus();
@@ -526,6 +527,7 @@ static void dp_detach(void)
 	__atomic_store_n(&maps.dp->shadow_ready_gen, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&maps.dp->nworkers, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&maps.dp->pid, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&maps.dp->pid_start, 0, __ATOMIC_RELEASE);
 	attached = 0;
 }
 

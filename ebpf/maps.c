@@ -484,18 +484,57 @@ void sl_maps_source(struct sl_maps *m, struct sl_table_src *src)
 	src->acks = m->dp->ack;
 }
 
-static int pid_alive(uint32_t pid)
+uint64_t sl_proc_start(uint32_t pid)
 {
+	char path[32], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* the command name is in parentheses and may hold anything: count
+	 * fields from the last ')', which ends field 2 */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (field = 2; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (field != 22 || sscanf(p, "%llu", &start) != 1)
+		return 0;
+	return start;
+}
+
+/* The dataplane's pid runs, and is the same process (its start time), not
+ * a later one the pid was given to. */
+static int pid_alive(uint32_t pid, uint64_t start)
+{
+	uint64_t now;
+
 	if (pid == 0 || pid > INT_MAX)
 		return 0;
-	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
+		return 0;
+	if (!start)
+		return 1;
+	now = sl_proc_start(pid);
+	return now == 0 || now == start;
 }
 
 uint32_t sl_maps_workers(const struct sl_maps *m)
 {
 	uint32_t n = __atomic_load_n(&m->dp->nworkers, __ATOMIC_ACQUIRE);
 
-	if (n == 0 || !pid_alive(__atomic_load_n(&m->dp->pid, __ATOMIC_RELAXED)))
+	if (n == 0 || !pid_alive(__atomic_load_n(&m->dp->pid, __ATOMIC_RELAXED),
+				 __atomic_load_n(&m->dp->pid_start, __ATOMIC_RELAXED)))
 		return 0;
 	return n > SL_MAX_WORKERS ? SL_MAX_WORKERS : n;
 }

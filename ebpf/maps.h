@@ -89,8 +89,13 @@ int sl_maps_publish(struct sl_maps *m, const struct sl_table_hdr *hdr,
  * nothing changed; call before publishing. */
 void sl_maps_avoid_workers(struct sl_maps *m);
 
-/* Workers attached now (0 when no dataplane is attached or its pid is gone). */
+/* Workers attached now (0 when no dataplane is attached, its pid is gone or
+ * now names another process: pid_start differs). */
 uint32_t sl_maps_workers(const struct sl_maps *m);
+
+/* Start time of process pid (clock ticks since boot, /proc/PID/stat field
+ * 22), 0 when it cannot be read: with the pid, it names one process. */
+uint64_t sl_proc_start(uint32_t pid);
 
 /* Wait until every attached worker acknowledges gen, spinning first (a busy
  * worker acknowledges within a burst) then sleeping; at most timeout_us.

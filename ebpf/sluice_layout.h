@@ -189,7 +189,11 @@ struct sl_dp_info {
 	sl_u64 attach_ns; /* CLOCK_REALTIME */
 	sl_u64 worker_cpus; /* CPUs the workers poll on (bit n = CPU n, n < 64) */
 	sl_u32 shadow_ready_gen; /* shadow_gen whose filters the dataplane has compiled */
-	sl_u8 pad[28];
+	sl_u32 pad0;
+	sl_u64 pid_start; /* pid's start time (clock ticks since boot, /proc/PID/stat field
+			     22): a pid reused by another process is not the dataplane;
+			     0: not known (only the pid is checked) */
+	sl_u8 pad[16];
 	struct sl_worker_ack ack[SL_MAX_WORKERS];
 };
 

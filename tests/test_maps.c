@@ -357,6 +357,16 @@ static void test_wait_acks(void)
 	CU_ASSERT_EQUAL(nmissing, 1);
 	CU_ASSERT_EQUAL(missing[0], 0);
 
+	/* the pid runs, but is another process than the one that attached (a
+	 * pid reused): not attached; the same start time: attached */
+	m.dp->pid_start = sl_proc_start((uint32_t)getpid());
+	CU_ASSERT(m.dp->pid_start != 0);
+	CU_ASSERT_EQUAL(sl_maps_workers(&m), 2);
+	m.dp->pid_start += 1;
+	CU_ASSERT_EQUAL(sl_maps_workers(&m), 0);
+	m.dp->pid_start = 0; /* not known: the pid alone */
+	CU_ASSERT_EQUAL(sl_maps_workers(&m), 2);
+
 	/* the dataplane's process is gone */
 	child = fork();
 	CU_ASSERT_FATAL(child >= 0);
