@@ -187,7 +187,8 @@ int main(int argc, char **argv)
 	} cases[] = {{0.018, 0.046}, {0.01, 0.02}, {0.001, 0.005}};
 	static const double shares[] = {0.05, 0.20};
 
-	for (int i = 1; i < argc; i++) {
+	/* options come in pairs: NAME VALUE */
+	for (int i = 1; i < argc; i += 2) {
 		uint64_t *dst = NULL;
 
 		if (!strcmp(argv[i], "--rollouts"))
@@ -200,7 +201,6 @@ int main(int argc, char **argv)
 					"[--seed S]\n");
 			return 2;
 		}
-		i++;
 	}
 
 	printf("sluice-guard-sim: the always-valid guard test (control/sequential.h) by simulation\n");
