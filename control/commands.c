@@ -1,5 +1,4 @@
 /* sluiced's commands, startup and timers (see commands.h). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -783,19 +782,12 @@ static int rollout_guards(struct sl_daemon *d, int s, const struct sl_req *r,
 
 			sl_guard_resolve(pick[j], d->st->base, &src);
 			if (src.slot < 0) {
-				const struct sl_table_hdr *h = d->st->base;
-				char list[512] = "";
-				size_t len = 0;
+				char list[512];
 
-				for (unsigned k = 0; k < h->nslices && k < SL_MAX_SLICES; k++)
-					if (h->slices[k].name[0] && (int)h->slices[k].service == s &&
-					    len < sizeof(list))
-						len += (size_t)snprintf(list + len, sizeof(list) - len,
-									"%s%s", len ? ", " : "",
-									h->slices[k].name);
+				sl_slice_names(d->st->base, s, list, sizeof(list));
 				return sl_error_set(e, SL_E_BAD_GUARD, "guards", "%s slice: %s has no "
 						    "slice named '%s' (slices of %s: %s)", where, svc,
-						    pick[j]->slice, svc, list[0] ? list : "none");
+						    pick[j]->slice, svc, list);
 			}
 		}
 		out[j] = *pick[j];
@@ -1138,7 +1130,7 @@ static json_t *cmd_evidence(struct sl_daemon *d, const struct sl_req *r,
 	struct sl_state *st = d->st;
 	char err[SL_ERR_LEN], who_text[64];
 	const struct sl_svc_rec *rec;
-	const struct sl_pushed_ent *pe = NULL;
+	struct sl_pushed_ent *pe;
 	json_t *entry, *ev, *res;
 	uint64_t now = daemon_now(d);
 	int s, role;
@@ -1161,39 +1153,21 @@ static json_t *cmd_evidence(struct sl_daemon *d, const struct sl_req *r,
 	if (role < 0)
 		return refused(sl_error_set(e, SL_E_BAD_EVIDENCE, "group", "group: %.64s is both "
 				    "champion and challenger of %s", r->group, rec->name));
-	if (r->slice[0]) {
-		const struct sl_table_hdr *h = st->base;
-		int k = -1;
+	if (r->slice[0] && sl_slice_find(st->base, s, r->slice) < 0) {
+		char list[512];
 
-		for (unsigned j = 0; j < h->nslices && j < SL_MAX_SLICES; j++)
-			if (h->slices[j].name[0] && h->slices[j].service == s &&
-			    !strcmp(h->slices[j].name, r->slice))
-				k = (int)j;
-		if (k < 0) {
-			char list[512] = "";
-			size_t len = 0;
-
-			for (unsigned j = 0; j < h->nslices && j < SL_MAX_SLICES; j++)
-				if (h->slices[j].name[0] && h->slices[j].service == s &&
-				    len < sizeof(list))
-					len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
-								len ? ", " : "", h->slices[j].name);
-			return refused(sl_error_set(e, SL_E_UNKNOWN_SLICE, "slice", "slice: %s has no slice "
+		sl_slice_names(st->base, s, list, sizeof(list));
+		return refused(sl_error_set(e, SL_E_UNKNOWN_SLICE, "slice", "slice: %s has no slice "
 					    "named '%.64s' (slices of %s: %s)", rec->name, r->slice,
-					    rec->name, list[0] ? list : "none"));
-		}
+					    rec->name, list));
 	}
 	/* windows that start now (a step began since the last look) start
 	 * before these counts */
 	guards_look(d, now);
-	if (sl_pushed_add(d->pushed, rec->name, r->slice, r->signal, role, r->total, r->bad,
-			  err, sizeof(err)))
+	pe = sl_pushed_add(d->pushed, rec->name, r->slice, r->signal, role, r->total, r->bad,
+			   err, sizeof(err));
+	if (!pe)
 		return refused(sl_error_set(e, SL_E_BAD_EVIDENCE, "total", "%s", err));
-	for (uint32_t i = 0; i < d->pushed->n && !pe; i++)
-		if (!strcmp(d->pushed->e[i].service, rec->name) &&
-		    !strcmp(d->pushed->e[i].slice, r->slice) &&
-		    !strcmp(d->pushed->e[i].signal, r->signal))
-			pe = &d->pushed->e[i];
 	ev = json_pack("{s:s, s:s, s:s, s:I, s:I, s:{s:I, s:I}}", "group", r->group, "role",
 		       role ? "challenger" : "champion", "signal", r->signal, "total",
 		       (json_int_t)r->total, "bad", (json_int_t)r->bad, "cumulative", "total",
@@ -1206,12 +1180,8 @@ static json_t *cmd_evidence(struct sl_daemon *d, const struct sl_req *r,
 	actor_text(json_object_get(entry, "actor"), who_text, sizeof(who_text));
 	if (!entry || sl_journal_append(&d->journal, entry, err, sizeof(err))) {
 		/* counted but not journaled: take it back */
-		if (role >= 0) {
-			struct sl_pushed_ent *w = (struct sl_pushed_ent *)pe;
-
-			w->total[role] -= r->total;
-			w->bad[role] -= r->bad;
-		}
+		pe->total[role] -= r->total;
+		pe->bad[role] -= r->bad;
 		sl_error_set(e, SL_E_INTERNAL, "", "%s (nothing changed)",
 			     entry ? err : "out of memory");
 		json_decref(entry);
@@ -1329,19 +1299,10 @@ static json_t *cmd_slice_list(struct sl_daemon *d, const struct sl_req *r, struc
 	for (unsigned k = 0; k < h->nslices && k < SL_MAX_SLICES && list; k++) {
 		const struct sl_slice_rec *sr = &h->slices[k];
 		struct sl_ev_cell sum[2];
-		json_t *src, *o;
+		json_t *o;
 
 		if (!sr->name[0] || sr->service >= h->nservices || (only >= 0 && sr->service != only))
 			continue;
-		src = json_array();
-		for (unsigned p = 0; p < sr->nprefixes && p < SL_SLICE_PREFIXES && src; p++) {
-			char a[64], text[80];
-
-			inet_ntop(sr->src[p].family == 4 ? AF_INET : AF_INET6, sr->src[p].addr, a,
-				  sizeof(a));
-			snprintf(text, sizeof(text), "%s/%u", a, sr->src[p].len);
-			json_array_append_new(src, json_string(text));
-		}
 		memset(sum, 0, sizeof(sum));
 		for (uint32_t w = 0; w < nw; w++)
 			for (int role = 0; role < 2; role++) {
@@ -1354,11 +1315,12 @@ static json_t *cmd_slice_list(struct sl_daemon *d, const struct sl_req *r, struc
 				sum[role].icmp += __atomic_load_n(&c->icmp, __ATOMIC_RELAXED);
 				sum[role].ttfb_flows += __atomic_load_n(&c->ttfb_flows, __ATOMIC_RELAXED);
 			}
-		o = json_pack("{s:s, s:s, s:i, s:o, s:s, s:{s:o, s:o}}", "name", sr->name,
-			      "service", h->services[sr->service].name, "slot", (int)k,
-			      "src", src ? src : json_array(), "filter", sr->filter, "evidence",
-			      "champion", ev_cell_json(&sum[0]), "challenger",
-			      ev_cell_json(&sum[1]));
+		o = sl_slice_json(h, sr, k);
+		if (o)
+			json_object_set_new(o, "evidence", json_pack("{s:o, s:o}", "champion",
+								    ev_cell_json(&sum[0]),
+								    "challenger",
+								    ev_cell_json(&sum[1])));
 		json_array_append_new(list, o);
 	}
 	return json_pack("{s:I, s:o}", "workers", (json_int_t)nw, "slices",

@@ -8,6 +8,7 @@
 #include "errmsg.h"
 #include "guard.h"
 #include "rollout.h"
+#include "state.h"
 
 const char *sl_guard_signal_str(const struct sl_cfg_guard *g, char *buf, size_t len)
 {
@@ -127,35 +128,41 @@ int sl_guard_def_from_json(struct sl_cfg_guard *g, const json_t *o, const char *
 
 /* ---- pushed evidence ---- */
 
-int sl_pushed_add(struct sl_pushed *p, const char *service, const char *slice,
-		  const char *signal, int role, uint64_t total, uint64_t bad, char *err,
-		  size_t errlen)
+struct sl_pushed_ent *sl_pushed_add(struct sl_pushed *p, const char *service, const char *slice,
+				    const char *signal, int role, uint64_t total, uint64_t bad,
+				    char *err, size_t errlen)
 {
 	struct sl_pushed_ent *e = NULL;
 
-	if (role < 0 || role > 1 || bad > total)
-		return sl_seterr(err, errlen, "bad %" PRIu64 " > total %" PRIu64, bad, total);
+	if (role < 0 || role > 1 || bad > total) {
+		sl_seterr(err, errlen, "bad %" PRIu64 " > total %" PRIu64, bad, total);
+		return NULL;
+	}
 	for (uint32_t i = 0; i < p->n && !e; i++)
 		if (!strcmp(p->e[i].service, service) && !strcmp(p->e[i].slice, slice) &&
 		    !strcmp(p->e[i].signal, signal))
 			e = &p->e[i];
 	if (!e) {
-		if (p->n == SL_MAX_PUSHED)
-			return sl_seterr(err, errlen, "%u pushed signals are kept already (service, "
-					 "slice and signal name); no room for %s/%s/%s",
-					 SL_MAX_PUSHED, service, slice[0] ? slice : "-", signal);
+		if (p->n == SL_MAX_PUSHED) {
+			sl_seterr(err, errlen, "%u pushed signals are kept already (service, slice "
+				  "and signal name); no room for %s/%s/%s", SL_MAX_PUSHED, service,
+				  slice[0] ? slice : "-", signal);
+			return NULL;
+		}
 		e = &p->e[p->n++];
 		memset(e, 0, sizeof(*e));
 		snprintf(e->service, sizeof(e->service), "%s", service);
 		snprintf(e->slice, sizeof(e->slice), "%s", slice);
 		snprintf(e->signal, sizeof(e->signal), "%s", signal);
 	}
-	if (e->total[role] + total < e->total[role])
-		return sl_seterr(err, errlen, "total would overflow the cumulative count %" PRIu64,
-				 e->total[role]);
+	if (e->total[role] + total < e->total[role]) {
+		sl_seterr(err, errlen, "total would overflow the cumulative count %" PRIu64,
+			  e->total[role]);
+		return NULL;
+	}
 	e->total[role] += total;
 	e->bad[role] += bad;
-	return 0;
+	return e;
 }
 
 /* ---- counts ---- */
@@ -175,10 +182,7 @@ void sl_guard_resolve(const struct sl_cfg_guard *g, const struct sl_table_hdr *h
 	}
 	if (!g->slice[0])
 		return;
-	for (unsigned k = 0; k < hdr->nslices && k < SL_MAX_SLICES; k++)
-		if (hdr->slices[k].name[0] && hdr->slices[k].service == src->svc &&
-		    !strcmp(hdr->slices[k].name, g->slice))
-			src->slot = (int)k;
+	src->slot = sl_slice_find(hdr, src->svc, g->slice);
 	if (src->slot < 0)
 		snprintf(src->why, sizeof(src->why), "slice %.32s of %.32s is not in the table",
 			 g->slice, g->service);

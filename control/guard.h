@@ -72,11 +72,11 @@ struct sl_pushed {
 	struct sl_pushed_ent e[SL_MAX_PUSHED];
 };
 
-/* Add a push; refused (-1, err) when the table of pushes is full or a count
- * would overflow. */
-int sl_pushed_add(struct sl_pushed *p, const char *service, const char *slice,
-		  const char *signal, int role, uint64_t total, uint64_t bad, char *err,
-		  size_t errlen);
+/* Add a push; returns its entry (the cumulative counts), or NULL with err
+ * when the table of pushes is full or a count would overflow. */
+struct sl_pushed_ent *sl_pushed_add(struct sl_pushed *p, const char *service, const char *slice,
+				    const char *signal, int role, uint64_t total, uint64_t bad,
+				    char *err, size_t errlen);
 
 /* Counts of one guard: n flows, x bad, per role. */
 struct sl_guard_counts {

@@ -136,13 +136,32 @@ static json_t *parse_line(const char *p, size_t n, char *msg, size_t msglen)
 	return NULL;
 }
 
+/* All n bytes, or -1 with errno (EIO when the file takes none). */
+static int write_all(int fd, const char *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return 0;
+}
+
 /* Append the bytes of a torn line to PATH.torn (created 0600), fsync'd
  * before the journal is cut. */
 static int keep_torn(const struct sl_journal *j, const char *p, size_t n, char *err,
 		     size_t errlen)
 {
 	char tpath[sizeof(j->path) + 8];
-	size_t done = 0;
 	int fd;
 
 	snprintf(tpath, sizeof(tpath), "%s.torn", j->path);
@@ -150,16 +169,7 @@ static int keep_torn(const struct sl_journal *j, const char *p, size_t n, char *
 	if (fd < 0)
 		return sl_seterr(err, errlen, "journal %s: cannot keep the torn last line in %s: "
 				 "%s (nothing cut)", j->path, tpath, strerror(errno));
-	while (done < n) {
-		ssize_t w = write(fd, p + done, n - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	if (done < n || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+	if (write_all(fd, p, n) || write_all(fd, "\n", 1) || fsync(fd) != 0) {
 		sl_seterr(err, errlen, "journal %s: cannot keep the torn last line in %s: %s "
 			  "(nothing cut)", j->path, tpath, strerror(errno ? errno : EIO));
 		close(fd);
@@ -237,7 +247,7 @@ int sl_journal_open(struct sl_journal *j, const char *path, sl_journal_fn fn, vo
 		}
 		if (!nl) {
 			/* a whole entry whose newline did not reach the disk: complete it */
-			if (write(j->fd, "\n", 1) != 1 || fsync(j->fd) != 0) {
+			if (write_all(j->fd, "\n", 1) || fsync(j->fd) != 0) {
 				sl_seterr(err, errlen, "journal %s: cannot complete line %llu: %s", path,
 					  (unsigned long long)line, strerror(errno));
 				json_decref(o);
@@ -267,7 +277,7 @@ fail:
 int sl_journal_append(struct sl_journal *j, const json_t *entry, char *err, size_t errlen)
 {
 	char *s;
-	size_t n, done = 0;
+	size_t n;
 	json_t *gen = json_object_get(entry, "gen");
 
 	if (j->fd < 0)
@@ -277,16 +287,7 @@ int sl_journal_append(struct sl_journal *j, const json_t *entry, char *err, size
 		return sl_seterr(err, errlen, "journal %s: cannot encode the entry", j->path);
 	n = strlen(s);
 	s[n++] = '\n'; /* replaces the NUL: written by length */
-	while (done < n) {
-		ssize_t w = write(j->fd, s + done, n - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		done += (size_t)w;
-	}
-	if (fsync(j->fd) != 0)
+	if (write_all(j->fd, s, n) || fsync(j->fd) != 0)
 		goto fail;
 	free(s);
 	j->size += n;

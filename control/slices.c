@@ -77,21 +77,22 @@ static int prefixes(struct sl_slice_rec *sr, const char *list, unsigned family,
 	return 0;
 }
 
-static int slice_slot(const struct sl_table_hdr *h, const char *name)
+int sl_slice_find(const struct sl_table_hdr *h, int svc, const char *name)
 {
 	for (unsigned k = 0; k < h->nslices && k < SL_MAX_SLICES; k++)
-		if (h->slices[k].name[0] && !strcmp(h->slices[k].name, name))
+		if (h->slices[k].name[0] && (svc < 0 || h->slices[k].service == svc) &&
+		    !strcmp(h->slices[k].name, name))
 			return (int)k;
 	return -1;
 }
 
-static void slice_names(const struct sl_table_hdr *h, char *buf, size_t len)
+void sl_slice_names(const struct sl_table_hdr *h, int svc, char *buf, size_t len)
 {
 	size_t off = 0;
 
 	buf[0] = '\0';
 	for (unsigned k = 0; k < h->nslices && k < SL_MAX_SLICES && off < len; k++)
-		if (h->slices[k].name[0])
+		if (h->slices[k].name[0] && (svc < 0 || h->slices[k].service == svc))
 			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
 						h->slices[k].name);
 	if (!off)
@@ -136,7 +137,7 @@ int sl_plan_slice_add(const struct sl_state *st, struct sl_txn *t, const struct 
 				    msg, sizeof(msg)))
 		return sl_error_set(e, SL_E_BAD_REQUEST, "src", "slice %s: %s", req->name, msg);
 	snprintf(sr.filter, sizeof(sr.filter), "%s", req->filter);
-	have = slice_slot(h, req->name);
+	have = sl_slice_find(h, -1, req->name);
 	if (have >= 0) {
 		const struct sl_slice_rec *o = &h->slices[have];
 
@@ -168,7 +169,7 @@ int sl_plan_slice_add(const struct sl_state *st, struct sl_txn *t, const struct 
 	if (slot == SL_MAX_SLICES)
 		slot = h->nslices;
 	if (slot >= SL_MAX_SLICES) {
-		slice_names(h, names, sizeof(names));
+		sl_slice_names(h, -1, names, sizeof(names));
 		return sl_error_set(e, SL_E_BAD_STATE, "name", "the table holds %u slices already "
 				    "(%s)", SL_MAX_SLICES, names);
 	}
@@ -188,11 +189,11 @@ int sl_plan_slice_remove(const struct sl_state *st, struct sl_txn *t, const char
 			 struct sl_error *e)
 {
 	const struct sl_table_hdr *h = st->base;
-	int slot = slice_slot(h, name);
+	int slot = sl_slice_find(h, -1, name);
 	char names[640];
 
 	if (slot < 0) {
-		slice_names(h, names, sizeof(names));
+		sl_slice_names(h, -1, names, sizeof(names));
 		return sl_error_set(e, SL_E_UNKNOWN_SLICE, "name", "no slice '%s' (slices: %s)", name,
 				    names);
 	}

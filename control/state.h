@@ -252,6 +252,10 @@ int sl_plan_slice_add(const struct sl_state *st, struct sl_txn *t, const struct 
 		      struct sl_error *e);
 int sl_plan_slice_remove(const struct sl_state *st, struct sl_txn *t, const char *name,
 			 struct sl_error *e);
+/* Slot of the slice called name in table h (of service svc; svc < 0: of
+ * any), or -1; "a, b" (or "none"): the slices' names (of svc; < 0: all). */
+int sl_slice_find(const struct sl_table_hdr *h, int svc, const char *name);
+void sl_slice_names(const struct sl_table_hdr *h, int svc, char *buf, size_t len);
 /* SLICE json {"name", "service", "slot", "bit", "src": ["a/b"...], "filter"}, the
  * set of a table, and back (services: the service name of each slot). */
 json_t *sl_slice_json(const struct sl_table_hdr *h, const struct sl_slice_rec *sr,
