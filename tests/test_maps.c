@@ -462,7 +462,8 @@ static void test_version_mismatch(void)
 static void test_value_size_mismatch(void)
 {
 	const char *name = inst(BPFFS, "size");
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	/* LIBBPF_OPTS without its GNU statement expression (clang -Wpedantic) */
+	struct bpf_map_create_opts opts = { .sz = sizeof(opts), .map_flags = BPF_F_MMAPABLE };
 	char err[512], path[320];
 	struct sl_maps m;
 	uint32_t key = 0;
