@@ -532,8 +532,9 @@ def test_peer_status(d):
 class Daemon:
     """The real sluiced on net_null ports, its own instance, socket and journal."""
 
-    def __init__(self, d, mirror=False, extra="", name="cli"):
+    def __init__(self, d, mirror=False, extra="", name="cli", preexec=None):
         self.d = d
+        self.preexec = preexec  # run in sluiced's process before exec
         self.instance = f"test-{name}-{os.getpid()}"
         self.sock = os.path.join(d, "sluiced.sock")
         self.journal = os.path.join(d, "journal")
@@ -600,7 +601,8 @@ ack_timeout = 1s
         exe = os.path.join(BUILD, "control", "sluiced")
         check(os.access(exe, os.X_OK), f"{exe} is not built")
         self.p = subprocess.Popen([exe, "-c", self.conf, "--bpffs", BPFFS],
-                                  stdout=self.logf, stderr=subprocess.STDOUT)
+                                  stdout=self.logf, stderr=subprocess.STDOUT,
+                                  preexec_fn=self.preexec)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.p.poll() is not None:
