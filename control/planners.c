@@ -351,6 +351,25 @@ static int ro_apply(const struct sl_state *st, struct sl_txn *t, int s,
 	return 1;
 }
 
+/* abort of a canary set by hand (no rollout): the challenger back to 0 %
+ * now, as the status sentence promises (DESIGN: "challenger back to 0 %
+ * now"); a rollout's abort keeps its own record. */
+static int plain_abort(const struct sl_state *st, struct sl_txn *t, int s, int reset)
+{
+	struct sl_svc *n;
+	char sh[16];
+
+	sl_st_txn_begin(st, t);
+	n = &t->next[s];
+	n->st.share_bp = 0;
+	n->st.strategy = SL_STRAT_STEADY;
+	snprintf(t->reason, sizeof(t->reason), "%s: canary aborted (%s was at %s): all new flows "
+		 "-> %s%s", st->svc[s].st.name, st->svc[s].st.challenger,
+		 sl_share_str(st->svc[s].st.share_bp, sh, sizeof(sh)), st->svc[s].st.champion,
+		 reset ? ", established flows decided again" : "");
+	return finish(st, t, s, reset);
+}
+
 int sl_plan_rollout(const struct sl_state *st, struct sl_txn *t, enum sl_cmd cmd,
 		    const char *service, const struct sl_req *req, uint64_t now_ms,
 		    struct sl_error *e)
@@ -382,6 +401,9 @@ int sl_plan_rollout(const struct sl_state *st, struct sl_txn *t, enum sl_cmd cmd
 		rc = sl_ro_promote(&ro, req->full, now_ms, &a, msg, sizeof(msg));
 		break;
 	case SL_CMD_ROLLOUT_ABORT:
+		if (service && !sl_ro_active(&ro) && st->svc[s].st.strategy == SL_STRAT_CANARY &&
+		    st->svc[s].st.share_bp > 0)
+			return plain_abort(st, t, s, req->reset);
 		rc = sl_ro_abort(&ro, now_ms, &a, msg, sizeof(msg));
 		reset = req->reset;
 		break;

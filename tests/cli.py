@@ -1100,6 +1100,23 @@ def test_daemon_torn_journal(dm):
           f"reason {last['reason']}")
 
 
+@daemon_test
+def test_daemon_abort_canary(dm):
+    """abort of a canary set by hand (no rollout) does what the status's
+    rollback sentence says: all new flows to the champion, journaled; a
+    second abort has nothing to abort."""
+    dm.cli(["canary", "web", "5%"], 0)
+    out, _ = dm.cli(["status", "web"], 0)
+    check("Rollback: abort sends 100 % of new flows to blue at once" in out, f"{out!r}")
+    dm.cli(["abort", "web"], 0, out_has=("web: steady, all new flows -> blue, generation 3",))
+    st = dm.request({"cmd": "status", "service": "web"})["result"]["services"][0]["state"]
+    check(st["share_bp"] == 0 and st["strategy"] == "steady", f"state after abort: {st}")
+    out, _ = dm.cli(["history", "web", "--limit", "1"], 0)
+    check("web: canary aborted (green was at 5%): all new flows -> blue" in out, f"{out!r}")
+    dm.cli(["abort", "web"], 1, err_has=("no rollout to abort",))
+    dm.cli(["undo", "web"], 0, out_has=("web: canary 5.00 % -> green",))
+
+
 def rotations(dm):
     with open(dm.log) as f:
         return f.read().count(" rotated: ")
@@ -1177,7 +1194,7 @@ TESTS = [
     test_daemon_history, test_daemon_rollout, test_daemon_rollout_plan_and_timer,
     test_daemon_acks, test_daemon_reload, test_daemon_misc,
     test_shadow_usage, test_daemon_shadow, test_daemon_shadow_attached,
-    test_daemon_torn_journal, test_daemon_journal_rotation,
+    test_daemon_torn_journal, test_daemon_journal_rotation, test_daemon_abort_canary,
 ]
 
 
