@@ -208,10 +208,14 @@ static void traffic_path(struct doc *d, const json_t *res, const json_t *s)
 			printf("| %s | %s | %s | %s | %s | %s | %s |\n", jstr(g, "name", "?"),
 			       jstr(g, "role", "?"), jstr(g, "port", "?"), jstr(g, "mode", "?"),
 			       members, share, mshare);
-		else
+		else if (json_array_size(json_object_get(g, "members")))
 			item(d, "%-10s %s: port %s, mode %s, members %s; %s of new flows "
 			     "(measured %s)", jstr(g, "role", "?"), jstr(g, "name", "?"),
 			     jstr(g, "port", "?"), jstr(g, "mode", "?"), members, share, mshare);
+		else
+			item(d, "%-10s %s: port %s, mode %s; %s of new flows (measured %s)",
+			     jstr(g, "role", "?"), jstr(g, "name", "?"), jstr(g, "port", "?"),
+			     jstr(g, "mode", "?"), share, mshare);
 	}
 	if (d->md)
 		putchar('\n');
@@ -264,7 +268,7 @@ static void strategy(struct doc *d, const json_t *s)
 	     "sticky (established flows keep their group and backend; new flows follow the "
 	     "share)");
 	if (ctl_rollout_line(ro, chall, line, sizeof(line)))
-		item(d, "rollout: %s", line);
+		item(d, "%s: %s", active ? "rollout" : "last rollout", line);
 	if (!json_is_object(ro))
 		return;
 	json_array_foreach(json_object_get(ro, "steps"), i, step) {

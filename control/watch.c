@@ -158,32 +158,33 @@ static void screen_line(const char *s, size_t n, unsigned *row, unsigned max, un
 	(*row)++;
 }
 
-/* text wrapped at the width (at a blank where there is one; continuation
- * lines indented past the line's own indent), at most the screen's height:
- * a narrow terminal loses no sentence off its right edge, a short one says
- * what it could not show. */
-static void screen_draw(struct screen *sc, const char *head, const char *msg, const char *text)
+/* Prose wrapped at the width (at a blank where there is one, continuation
+ * lines indented past the line's own indent), table rows (aligned on
+ * double blanks) cut with a '>' at the edge, at most the screen's height:
+ * a narrow terminal loses no sentence off its right edge, a short one
+ * says how much it could not show. */
+static void screen_text(const char *p, size_t w, unsigned *row, unsigned max, unsigned *cut)
 {
-	unsigned row = 0, cut = 0, max = sc->rows > 1 ? sc->rows - 1 : 1;
-	size_t w = sc->cols > 8 ? sc->cols : 8;
-	const char *p = text ? text : "";
-
-	fputs(sc->drawn ? "\033[H" : "\033[H\033[2J", stdout);
-	sc->drawn = 1;
-	screen_line(head, strlen(head) < w ? strlen(head) : w, &row, max, &cut);
-	if (msg)
-		screen_line(msg, strlen(msg) < w ? strlen(msg) : w, &row, max, &cut);
-	screen_line("", 0, &row, max, &cut);
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p), indent = 0, first = 1;
+		char line[1024];
 
 		while (indent < len && p[indent] == ' ')
 			indent++;
-		do {
+		if (!len)
+			screen_line("", 0, row, max, cut);
+		if (len > w && memmem(p + indent, len - indent, "  ", 2)) {
+			size_t take = w - 1 < sizeof(line) - 1 ? w - 1 : sizeof(line) - 2;
+
+			memcpy(line, p, take);
+			line[take] = '>';
+			screen_line(line, take + 1, row, max, cut);
+			len = 0;
+		}
+		while (len) {
 			size_t pad = first ? 0 : indent + 4 < w / 2 ? indent + 4 : 0;
 			size_t room = w - pad, take = len;
-			char line[1024];
 
 			if (take > room) {
 				take = room;
@@ -196,7 +197,7 @@ static void screen_draw(struct screen *sc, const char *head, const char *msg, co
 				take = sizeof(line) - pad - 1;
 			memset(line, ' ', pad);
 			memcpy(line + pad, p, take);
-			screen_line(line, pad + take, &row, max, &cut);
+			screen_line(line, pad + take, row, max, cut);
 			p += take;
 			len -= take;
 			while (len && *p == ' ') {
@@ -204,9 +205,23 @@ static void screen_draw(struct screen *sc, const char *head, const char *msg, co
 				len--;
 			}
 			first = 0;
-		} while (len);
-		p = nl ? nl + 1 : p + len;
+		}
+		p = nl ? nl + 1 : p + strlen(p);
 	}
+}
+
+static void screen_draw(struct screen *sc, const char *head, const char *msg, const char *text)
+{
+	unsigned row = 0, cut = 0, max = sc->rows > 1 ? sc->rows - 1 : 1;
+	size_t w = sc->cols > 8 ? sc->cols : 8;
+
+	fputs(sc->drawn ? "\033[H" : "\033[H\033[2J", stdout);
+	sc->drawn = 1;
+	screen_line(head, strlen(head) < w ? strlen(head) : w, &row, max, &cut);
+	if (msg)
+		screen_text(msg, w, &row, max, &cut);
+	screen_line("", 0, &row, max, &cut);
+	screen_text(text ? text : "", w, &row, max, &cut);
 	if (cut) {
 		char more[96];
 		int n = snprintf(more, sizeof(more), "(%u more line%s: a taller terminal shows "
@@ -227,6 +242,11 @@ static int nap(uint32_t ms)
 {
 	struct timespec ts = { ms / 1000u, (long)(ms % 1000u) * 1000000L };
 
+	/* a signal that came while the status was read */
+	if (stop_sig)
+		return 1;
+	if (winch)
+		return 2;
 	while (nanosleep(&ts, &ts) && errno == EINTR) {
 		if (stop_sig)
 			return 1;
@@ -322,7 +342,7 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 		screen_size(&sc);
 		fputs("\033[?25l", stdout);
 	}
-	snprintf(head, sizeof(head), "every %u.%u s: sluicectl status%s%s (Ctrl-C ends)",
+	snprintf(head, sizeof(head), "every %u.%u s: sluicectl status%s%s, Ctrl-C ends",
 		 ms / 1000u, ms % 1000u / 100u, service ? " " : "", service ? service : "");
 	ctl_errors_to(errbuf, sizeof(errbuf));
 	while (!stop_sig) {
@@ -342,7 +362,7 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 			if (tty) {
 				char h[320];
 
-				snprintf(h, sizeof(h), "%s  %s", head, when);
+				snprintf(h, sizeof(h), "%s  %s", when, head);
 				screen_draw(&sc, h, out_msg, last_text);
 			} else if (!outage) {
 				/* once per outage, in the log and on stderr */
@@ -376,7 +396,7 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 			if (tty) {
 				char h[320];
 
-				snprintf(h, sizeof(h), "%s  %s", head, when);
+				snprintf(h, sizeof(h), "%s  %s", when, head);
 				screen_draw(&sc, h, ended ? endmsg : NULL, text);
 			} else if (!last_sig || !json_equal(sig, last_sig)) {
 				if (json)
@@ -405,7 +425,7 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 			if (tty) {
 				char h[320];
 
-				snprintf(h, sizeof(h), "%s  %s", head, when);
+				snprintf(h, sizeof(h), "%s  %s", when, head);
 				screen_draw(&sc, h, outage ? out_msg : NULL, last_text);
 			}
 		}
