@@ -52,17 +52,17 @@ bool ctl_watch_wanted(int argc, char *const *argv)
 	return false;
 }
 
-/* --interval S: seconds ("2", "0.5" is not a duration: "500ms"), or any
- * duration the plans take ("500ms", "2s", "1m"). */
+/* --interval S: seconds ("2"), or a duration as the plans write them
+ * ("500ms", "2s", "1m"). */
 static int parse_interval(const char *v, uint32_t *ms)
 {
 	char err[SL_ERR_LEN];
 
-	if (sl_duration_parse(v, ms, err, sizeof(err)))
-		return fprintf(stderr, "sluicectl: usage: --interval: %s\n", err), EXIT_USAGE;
-	if (*ms < WATCH_MIN_MS || *ms > WATCH_MAX_MS)
-		return fprintf(stderr, "sluicectl: usage: --interval: '%s' is outside 100ms..1h "
-			       "(how often the status is read)\n", v), EXIT_USAGE;
+	if (sl_duration_parse(v, ms, err, sizeof(err)) || *ms < WATCH_MIN_MS ||
+	    *ms > WATCH_MAX_MS)
+		return fprintf(stderr, "sluicectl: usage: --interval: '%s' is not an interval of "
+			       "100ms..1h (how often the status is read: seconds, e.g. 2, or "
+			       "500ms, 1m)\n", v), EXIT_USAGE;
 	return 0;
 }
 

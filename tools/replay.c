@@ -266,9 +266,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 			if (sl_duration_parse(optarg, &o->interval_ms, err, sizeof(err)) ||
 			    o->interval_ms < 10 || o->interval_ms > 3600000u) {
-				fprintf(stderr, "sluice-replay: --interval: '%s': %s\n", optarg,
-					o->interval_ms < 10 || o->interval_ms > 3600000u ?
-					"expected 10ms..1h of packet time" : err);
+				fprintf(stderr, "sluice-replay: --interval: '%s': expected 10ms..1h "
+					"of packet time (e.g. 500ms, 1s, 1m)\n", optarg);
 				fprintf(stderr, "Try 'sluice-replay --help'.\n");
 				return EXIT_INPUT;
 			}
