@@ -283,7 +283,7 @@ static int rollout_ended(const json_t *res, bool *seen, json_int_t *first_gen, c
 int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool json, int argc,
 	      char *const *argv)
 {
-	char *rest[8], errbuf[1200], head[256], when[40], out_msg[1400], endmsg[256];
+	char *rest[8], errbuf[1200] = "", head[256], when[40], out_msg[1400], endmsg[256];
 	const char *service = NULL;
 	uint32_t ms = WATCH_DEFAULT_MS;
 	int n = 0, rc = 0, tty = !json && isatty(STDOUT_FILENO), watch = 0, got_interval = 0;
@@ -352,6 +352,9 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 		int ended = 0, slept;
 
 		if (r && !ever_ok) {
+			/* never answered: a wrong socket, not an outage to wait out */
+			ctl_errors_to(NULL, 0);
+			fprintf(stderr, "%s\n", errbuf);
 			rc = r;
 			break;
 		}
@@ -431,8 +434,6 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 		}
 	}
 	ctl_errors_to(NULL, 0);
-	if (rc && !ever_ok)
-		fprintf(stderr, "%s\n", errbuf);
 	if (tty) {
 		/* the last screen stays; the cursor comes back below it */
 		fputs("\033[?25h", stdout);

@@ -217,6 +217,14 @@ def watch_unreachable_at_start(d):
 
 
 @test
+@cli.daemon_test
+def watch_refused(dm):
+    _, err = dm.cli(["status", "nosuch", "--watch"], 1,
+                    err_has=("sluicectl: unknown_service: ",))
+    check(len(err.splitlines()) == 1, f"stderr {err!r}")
+
+
+@test
 def watch_bad_interval(d):
     sock = ["--socket", os.path.join(d, "none.sock")]
     for v in ("0", "50ms", "2h", "abc", "-1", "1.5"):
@@ -475,7 +483,7 @@ def svg_text(root):
 def plot_svg(d):
     svg = os.path.join(d, "shares.svg")
     rc, so, se, rep = replay(d, svg)
-    check(rc == 0, f"exit {rc}: {se}")
+    check(rc == 0 and se == "", f"exit {rc}: {se}")
     check(f"plot: {svg}" in so, f"the summary does not name the plot: {so[-500:]}")
     iv = rep["intervals"]
     span = (rep["last_ns"] - rep["first_ns"]) / 1e9 if "last_ns" in rep else None

@@ -1238,6 +1238,9 @@ int main(int argc, char **argv)
 	status = run_guarded(r);
 	if (status == EXIT_OK)
 		status = report_write(r);
+	else
+		fprintf(stderr, "sluice-replay: no report written; the captures in %s are "
+			"incomplete\n", r->o.outdir);
 	if (status == EXIT_OK && r->o.plot) {
 		if (rp_plot_write(&r->plot, &r->rep, r->o.plot, err, sizeof(err)) != 0) {
 			fprintf(stderr, "sluice-replay: %s (the report is written)\n", err);
@@ -1246,9 +1249,6 @@ int main(int argc, char **argv)
 			printf("plot: %s\n", r->o.plot);
 		}
 	}
-	else
-		fprintf(stderr, "sluice-replay: no report written; the captures in %s are "
-			"incomplete\n", r->o.outdir);
 	if (r->shadow_ok)
 		sl_dp_shadow_fini(&r->shadow);
 	if (r->w->core.ft)
