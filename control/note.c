@@ -58,12 +58,14 @@ static void heading(struct doc *d, const char *title)
 		printf("\n%s\n", title);
 }
 
-/* A line of a section: a list item in markdown, indented text otherwise. */
-static void __attribute__((format(printf, 2, 3))) item(struct doc *d, const char *fmt, ...)
+/* A line of a section (level 0) or under one (1: a plan step, a guard's
+ * figures): a list item in markdown, indented text otherwise. */
+static void __attribute__((format(printf, 3, 4))) line_at(struct doc *d, int level,
+							  const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs(d->md ? "- " : "  ", stdout);
+	fputs(d->md ? (level ? "  - " : "- ") : level ? "    " : "  ", stdout);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -71,18 +73,8 @@ static void __attribute__((format(printf, 2, 3))) item(struct doc *d, const char
 	d->in_list = true;
 }
 
-/* A sub-item (a plan step, a guard's figures). */
-static void __attribute__((format(printf, 2, 3))) subitem(struct doc *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(d->md ? "  - " : "    ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	d->in_list = true;
-}
+#define item(d, ...) line_at(d, 0, __VA_ARGS__)
+#define subitem(d, ...) line_at(d, 1, __VA_ARGS__)
 
 /* A command to run: a shell block in markdown, indented by 4 otherwise;
  * what it does on the line before it. */
