@@ -181,6 +181,27 @@ def watch_piped_blocks_and_end(dm):
 
 @test
 @cli.daemon_test
+def watch_json_lines(dm):
+    p = subprocess.Popen([ctl(), "--socket", dm.sock, "--json", "status", "dns", "--watch",
+                          "--interval", "200ms"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = Reader(p.stdout.fileno())
+    try:
+        out.wait_for(lambda t: t.count("\n") == 1, 10, "a first reply line")
+        out.pump(1.0)
+        check(out.text().count("\n") == 1, f"lines without a change: {out.text()!r}")
+        dm.cli(["canary", "dns", "2%"], 0)
+        out.wait_for(lambda t: t.count("\n") == 2, 10, "a reply line after the change")
+        reps = [json.loads(x) for x in out.text().splitlines()]
+        shares = [r["result"]["services"][0]["configured_share_bp"] for r in reps]
+        check(shares == [0, 200] and all(r["ok"] for r in reps), f"replies {shares}")
+        check(stop(p) == 0, f"SIGINT: exit {p.returncode}")
+    finally:
+        if p.poll() is None:
+            stop(p)
+
+
+@test
+@cli.daemon_test
 def watch_daemon_goes_away(dm):
     p, out = watch(dm, "--watch", "--interval", "200ms")
     err = Reader(p.stderr.fileno())
@@ -365,6 +386,15 @@ def note_rollout_and_its_rollback(dm):
                  "alpha 0.01, on_fail abort", "now collecting (fails at log E >= 4.61)",
                  f"sluicectl --socket {dm.sock} abort api --reset", "rollout_start by uid 0"):
         check(want in text, f"note lacks {want!r}:\n{text}")
+    path = service_status(dm, "api")["path"]
+    check(path == {"proto": "tcp", "vip": "192.0.2.20", "ports": "8443,9000-9009",
+                   "client_ports": ["client"],
+                   "groups": [{"name": "blue", "role": "champion", "port": "blue",
+                               "mode": "port", "members": []},
+                              {"name": "canary-mac", "role": "challenger", "port": "green",
+                               "mode": "mac", "members": ["02:00:00:00:0c:01",
+                                                          "02:00:00:00:0c:02"]}]},
+          f"status path {path}")
     gen = service_status(dm, "api")["gen"]
     check(f"generation {gen} (api last changed in generation {gen})" in text, text)
     md = note(dm, "api", "--markdown")
