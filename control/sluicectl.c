@@ -2,7 +2,8 @@
  *
  * Checks everything it can locally (names, shares, plans) before anything
  * is sent, speaks control/PROTOCOL.md over the daemon's Unix socket (one
- * request, one reply), prints a human summary or the reply as is (--json),
+ * request, one reply; status --watch and note, in watch.c and note.c, ask
+ * again or several times), prints a human summary or the reply as is (--json),
  * and exits with a status scripts can trust:
  *   0 success, 1 refused by the daemon, 2 usage or invalid input (nothing
  *   sent), 3 daemon unreachable, 4 published but not acknowledged in time
@@ -37,7 +38,6 @@
 #else
 #define SLUICECTL_VERSION "0.1.0"
 #endif
-
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_TIMEOUT_MS 3600000
