@@ -235,6 +235,16 @@ static void screen_draw(struct screen *sc, const char *head, const char *msg, co
 	fflush(stdout);
 }
 
+/* A frame: when it was read, what is watched, a message, the status. */
+static void frame(struct screen *sc, const char *when, const char *head, const char *msg,
+		  const char *text)
+{
+	char h[320];
+
+	snprintf(h, sizeof(h), "%s  %s", when, head);
+	screen_draw(sc, h, msg, text);
+}
+
 /* ---- the loop ---- */
 
 /* Sleeps ms, or less on a signal: 1 stop, 2 resized (redraw), 0 slept. */
@@ -342,14 +352,14 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 		screen_size(&sc);
 		fputs("\033[?25l", stdout);
 	}
-	snprintf(head, sizeof(head), "every %u.%u s: sluicectl status%s%s, Ctrl-C ends",
-		 ms / 1000u, ms % 1000u / 100u, service ? " " : "", service ? service : "");
+	snprintf(head, sizeof(head), "every %g s: sluicectl status%s%s, Ctrl-C ends",
+		 ms / 1000.0, service ? " " : "", service ? service : "");
 	ctl_errors_to(errbuf, sizeof(errbuf));
 	while (!stop_sig) {
 		json_t *rep = NULL;
 		char *raw = NULL;
 		int r = ctl_call(conn, req, &rep, json ? &raw : NULL);
-		int ended = 0, slept;
+		int ended = 0;
 
 		if (r && !ever_ok) {
 			/* never answered: a wrong socket, not an outage to wait out */
@@ -360,13 +370,10 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 		}
 		utc_now(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC");
 		if (r) {
-			snprintf(out_msg, sizeof(out_msg), "%s at %s; trying again every %u.%u s "
-				 "(Ctrl-C ends)", errbuf, when, ms / 1000u, ms % 1000u / 100u);
+			snprintf(out_msg, sizeof(out_msg), "%s at %s; trying again every %g s "
+				 "(Ctrl-C ends)", errbuf, when, ms / 1000.0);
 			if (tty) {
-				char h[320];
-
-				snprintf(h, sizeof(h), "%s  %s", when, head);
-				screen_draw(&sc, h, out_msg, last_text);
+				frame(&sc, when, head, out_msg, last_text);
 			} else if (!outage) {
 				/* once per outage, in the log and on stderr */
 				printf("== %s ==\n%s\n\n", when, out_msg);
@@ -397,10 +404,7 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 			if (service)
 				ended = rollout_ended(res, &seen, &first_gen, endmsg, sizeof(endmsg));
 			if (tty) {
-				char h[320];
-
-				snprintf(h, sizeof(h), "%s  %s", when, head);
-				screen_draw(&sc, h, ended ? endmsg : NULL, text);
+				frame(&sc, when, head, ended ? endmsg : NULL, text);
 			} else if (!last_sig || !json_equal(sig, last_sig)) {
 				if (json)
 					puts(raw);
@@ -421,16 +425,12 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 			break;
 		}
 		/* a resize redraws what was read last, without asking again */
-		while ((slept = nap(ms)) == 2) {
+		while (nap(ms) == 2) {
 			winch = 0;
 			screen_size(&sc);
 			sc.drawn = 0;
-			if (tty) {
-				char h[320];
-
-				snprintf(h, sizeof(h), "%s  %s", when, head);
-				screen_draw(&sc, h, outage ? out_msg : NULL, last_text);
-			}
+			if (tty)
+				frame(&sc, when, head, outage ? out_msg : NULL, last_text);
 		}
 	}
 	ctl_errors_to(NULL, 0);
