@@ -388,6 +388,18 @@ static void rollback(struct doc *d, const struct ctl_conn *conn, const json_t *s
 		item(d, "nothing is live on the challenger %s and there is no earlier state: there "
 		     "is nothing to roll back", chall);
 	}
+	/* a shadow phase reaches no user; what ends it is removing its rules */
+	{
+		const json_t *r;
+		size_t i;
+
+		json_array_foreach(json_object_get(s, "shadows"), i, r) {
+			snprintf(why, sizeof(why), "To stop the copies of shadow rule %s (no user sees "
+				 "them either way):", jstr(r, "name", "?"));
+			cmdline(conn, cmd, sizeof(cmd), "shadow remove %s", jstr(r, "name", "?"));
+			command(d, why, cmd);
+		}
+	}
 }
 
 static void history(struct doc *d, const json_t *hist)

@@ -445,6 +445,26 @@ def note_blue_green_and_canary(dm):
           f"sluicectl --socket {dm.sock} undo dns" in text, text)
 
 
+def mirror_daemon(fn):
+    """daemon_test with a shadow port."""
+    return cli.daemon_test(fn, mirror=True)
+
+
+@test
+@mirror_daemon
+def note_shadow_phase(dm):
+    dm.cli(["shadow", "add", "web-443", "--service", "web", "--filter", "tcp dst port 443",
+            "--sample", "10%", "--port", "mirror"], 0)
+    text = note(dm, "web")
+    for want in ("Challenger output reaches users: no; the shadow port receives copies of "
+                 "10.00 % of web's flows matching 'tcp dst port 443' (rule web-443)",
+                 "shadow web-443: ", "shadow: every new flow to the champion blue",
+                 f"sluicectl --socket {dm.sock} shadow remove web-443"):
+        check(want in text, f"note lacks {want!r}:\n{text}")
+    run_pasted(rollback_command(text, "To stop the copies of shadow rule web-443"))
+    check("shadows" not in service_status(dm, "web"), "the shadow rule is still there")
+
+
 @test
 @cli.daemon_test
 def note_errors(dm):
