@@ -6,9 +6,10 @@
  * erased to its end, the rest of the screen erased), long lines wrapped at
  * the terminal's width and the block cut at its height, again at once on
  * SIGWINCH; the cursor is hidden meanwhile and shown again on the way out
- * (SIGINT, SIGTERM: exit 0).  Anywhere else (a pipe, a file) it prints a
- * plain block after a timestamp line, and only when the status changed
- * (countdowns aside), so that `| tee log` makes a log a person can read.
+ * (SIGINT, SIGTERM: exit 0).  Anywhere else (a pipe, a file, TERM=dumb) it
+ * prints a plain block after a timestamp line, and only when the status
+ * changed (countdowns aside), so that `| tee log` makes a log a person can
+ * read.
  *
  * With SERVICE the watch ends by itself once that service's rollout has
  * ended (completed or aborted) after the watch saw it running or paused,
@@ -296,7 +297,10 @@ int ctl_watch(const struct ctl_conn *conn, const struct sl_rq_command *c, bool j
 	char *rest[8], errbuf[1200] = "", head[256], when[40], out_msg[1400], endmsg[256];
 	const char *service = NULL;
 	uint32_t ms = WATCH_DEFAULT_MS;
-	int n = 0, rc = 0, tty = !json && isatty(STDOUT_FILENO), watch = 0, got_interval = 0;
+	const char *term = getenv("TERM");
+	/* a terminal that takes no cursor movement gets the log form */
+	int tty = !json && isatty(STDOUT_FILENO) && !(term && !strcmp(term, "dumb"));
+	int n = 0, rc = 0, watch = 0, got_interval = 0;
 	bool ever_ok = false, outage = false, seen = false;
 	json_int_t first_gen = -1;
 	json_t *req = NULL, *last_sig = NULL;

@@ -264,11 +264,11 @@ def watch_bad_interval(d):
           "  note SERVICE [--markdown]" in out.splitlines(), "--help lacks the new commands")
 
 
-def pty_watch(dm, rows, cols, *args):
+def pty_watch(dm, rows, cols, *args, term="xterm"):
     m, s = os.openpty()
     fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     p = subprocess.Popen([ctl(), "--socket", dm.sock, "status"] + list(args),
-                         stdin=s, stdout=s, stderr=s)
+                         stdin=s, stdout=s, stderr=s, env=dict(os.environ, TERM=term))
     os.close(s)
     return p, m, Reader(m)
 
@@ -311,6 +311,18 @@ def watch_on_a_terminal(dm):
     finally:
         if p.poll() is None:
             stop(p)
+        os.close(m)
+
+
+@test
+@cli.daemon_test
+def watch_dumb_terminal(dm):
+    p, m, out = pty_watch(dm, 24, 80, "dns", "--watch", "--interval", "200ms", term="dumb")
+    try:
+        out.wait_for(lambda t: len(blocks(t.replace("\r\n", "\n"))) == 1, 10, "a block")
+        check("\x1b" not in out.text(), f"escapes for TERM=dumb: {out.text()[:200]!r}")
+        check(stop(p) == 0, f"SIGINT: exit {p.returncode}")
+    finally:
         os.close(m)
 
 
