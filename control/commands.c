@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "path.h"
 #include "errmsg.h"
 #include "parse.h"
 #include "proto.h"
@@ -829,6 +830,7 @@ static json_t *cmd_status(struct sl_daemon *d, const struct sl_req *r, struct sl
 		o = sl_state_status_json(st, s, now);
 		if (o) {
 			json_object_set_new(o, "guards", guards_json(d, s, now));
+			json_object_set_new(o, "path", sl_state_path_json(st, s, d->cfg));
 			if (d->held[s])
 				json_object_set_new(o, "held", sl_json_str(d->held_why[s]));
 		}

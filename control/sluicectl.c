@@ -2,7 +2,8 @@
  *
  * Checks everything it can locally (names, shares, plans) before anything
  * is sent, speaks control/PROTOCOL.md over the daemon's Unix socket (one
- * request, one reply), prints a human summary or the reply as is (--json),
+ * request, one reply; status --watch and note, in watch.c and note.c, ask
+ * again or several times), prints a human summary or the reply as is (--json),
  * and exits with a status scripts can trust:
  *   0 success, 1 refused by the daemon, 2 usage or invalid input (nothing
  *   sent), 3 daemon unreachable, 4 published but not acknowledged in time
@@ -26,6 +27,7 @@
 #include <jansson.h>
 
 #include "../dataplane/config.h"
+#include "ctl.h"
 #include "request.h"
 #include "rollout.h"
 #include "state.h"
@@ -37,13 +39,6 @@
 #define SLUICECTL_VERSION "0.1.0"
 #endif
 
-enum {
-	EXIT_REFUSED = 1,
-	EXIT_USAGE = 2,
-	EXIT_UNREACHABLE = 3,
-	EXIT_NOT_ACKED = 4,
-};
-
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_TIMEOUT_MS 3600000
 #define MAX_REPLY (64u << 20)
@@ -53,6 +48,8 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  status [SERVICE]\n"
+	"  status [SERVICE] --watch [--interval S]\n"
+	"  note SERVICE [--markdown]\n"
 	"  switch SERVICE GROUP [--sticky|--reset]\n"
 	"  canary SERVICE SHARE [--sticky|--reset]\n"
 	"  weights SERVICE GROUP=SHARE [GROUP=SHARE] [--sticky|--reset]\n"
@@ -94,6 +91,20 @@ static const char usage_text[] =
 	"shadow add: copies of SHARE of SERVICE's flows (whole flows, chosen by hash), those\n"
 	"packets that match the pcap-filter EXPR (default: every packet), go to PORT (role\n"
 	"shadow), with destination MAC if given; the filter is compiled before sending.\n"
+	"status --watch reads the status every S (default 2 s; 100ms..1h, e.g. 2, 500ms,\n"
+	"1m): on a terminal it is redrawn in place (Ctrl-C ends, exit 0); elsewhere (a\n"
+	"pipe, a file) a block is printed after a '== TIME ==' line each time it changed\n"
+	"(with --json: the reply line).\n"
+	"With SERVICE the watch ends by itself (exit 0) once that service's rollout has\n"
+	"completed or aborted (one already over when the watch starts waits for the next).\n"
+	"A daemon that cannot be reached at the start is exit 3; one\n"
+	"that goes away later is tried again every S, saying so, until it answers or\n"
+	"Ctrl-C; a refused status (a service removed by a reload) ends it with exit 1.\n"
+	"note SERVICE writes the release note of the service's live state: the three\n"
+	"statements, the traffic path (ports, groups, members, champion and challenger),\n"
+	"the strategy and its steps, the guards in force, how rollback works with the\n"
+	"exact command to run, the generation, the time and the last changes; --markdown\n"
+	"writes it as Markdown.\n"
 	"Guards ([guard NAME] in the configuration or the plan; --guard adds those with\n"
 	"rollouts = named) watch a rollout and abort or pause it on evidence; evidence\n"
 	"push adds an application monitor's counts (N requests, M bad) for GROUP, the\n"
@@ -108,12 +119,26 @@ static const char usage_text[] =
 	"     (or journaled but not yet published: sluiced retries every second), or the\n"
 	"     dataplane did not compile a new shadow rule set's filters in time\n";
 
+/* Where fail() writes instead of stderr (ctl_errors_to): status --watch
+ * draws the message on its screen rather than scrolling it. */
+static char *err_buf;
+static size_t err_len;
+
 /* Prints "sluicectl: CODE: MESSAGE" on stderr and returns status. */
 static int __attribute__((format(printf, 3, 4))) fail(int status, const char *code,
 						      const char *fmt, ...)
 {
 	va_list ap;
 
+	if (err_buf) {
+		int n = snprintf(err_buf, err_len, "sluicectl: %s: ", code);
+
+		va_start(ap, fmt);
+		if (n >= 0 && (size_t)n < err_len)
+			vsnprintf(err_buf + n, err_len - (size_t)n, fmt, ap);
+		va_end(ap);
+		return status;
+	}
 	fprintf(stderr, "sluicectl: %s: ", code);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -1317,14 +1342,38 @@ static int parse_globals(int argc, char **argv, struct globals *g, int *next)
 	return 0;
 }
 
+/* The socket from --socket, --instance, $SLUICE_INSTANCE or "default";
+ * conn keeps how it was named, for the commands a note prints. */
+static int resolve_conn(const struct globals *g, struct ctl_conn *conn)
+{
+	memset(conn, 0, sizeof(*conn));
+	conn->timeout_ms = g->timeout_ms;
+	if (g->socket) {
+		snprintf(conn->path, sizeof(conn->path), "%s", g->socket);
+		conn->socket_opt = g->socket;
+		return 0;
+	}
+	{
+		const char *inst = g->instance ? g->instance : getenv("SLUICE_INSTANCE");
+
+		if (!inst || !*inst)
+			inst = "default";
+		else if (!sl_name_valid(inst))
+			return fail(EXIT_USAGE, "usage", "SLUICE_INSTANCE: '%s' is not a valid "
+				    "instance name (expected %s)", inst, SL_NAME_RULE);
+		snprintf(conn->path, sizeof(conn->path), "/run/sluice/%s.sock", inst);
+		conn->instance_opt = g->instance;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct globals g = { 0 };
 	const struct sl_rq_command *c = NULL;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *line, *reply = NULL;
+	struct ctl_conn conn;
+	char *reply = NULL;
 	json_t *req = NULL, *rep, *err;
-	json_error_t jerr;
 	struct sl_rq_error e;
 	int i = 0, used = 0, rc;
 
@@ -1335,9 +1384,21 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return fail(EXIT_USAGE, "usage", "missing COMMAND");
 	}
+	/* client-side commands: several requests, or one again and again */
+	if (!strcmp(argv[i], "note")) {
+		if (g.json)
+			return fail(EXIT_USAGE, "usage", "note has no --json form (it is text for "
+				    "people; --markdown for a document; status --json for scripts)");
+		rc = resolve_conn(&g, &conn);
+		return rc ? rc : ctl_note(&conn, argc - i - 1, argv + i + 1);
+	}
 	if (sl_rq_find(argc - i, argv + i, SL_RQ_CLI, &c, &used, &e))
 		return fail(EXIT_USAGE, e.code, "%s", e.message);
 	i += used;
+	if (c->kind == SL_CMD_STATUS && ctl_watch_wanted(argc - i, argv + i)) {
+		rc = resolve_conn(&g, &conn);
+		return rc ? rc : ctl_watch(&conn, c, g.json, argc - i, argv + i);
+	}
 	rc = sl_rq_build(c, argc - i, argv + i, SL_RQ_CLI, &req, &e);
 	if (rc > 0) {
 		fputs(usage_text, stdout);
@@ -1346,63 +1407,12 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		return fail(strcmp(e.code, "internal") ? EXIT_USAGE : EXIT_REFUSED, e.code, "%s",
 			    e.message);
-	if (g.socket) {
-		snprintf(path, sizeof(path), "%s", g.socket);
-	} else {
-		const char *inst = g.instance ? g.instance : getenv("SLUICE_INSTANCE");
-
-		if (!inst || !*inst) {
-			inst = "default";
-		} else if (!sl_name_valid(inst)) {
-			json_decref(req);
-			return fail(EXIT_USAGE, "usage", "SLUICE_INSTANCE: '%s' is not a valid "
-				    "instance name (expected %s)", inst, SL_NAME_RULE);
-		}
-		snprintf(path, sizeof(path), "/run/sluice/%s.sock", inst);
-	}
-	/* the id first, as the protocol's examples show it */
-	{
-		json_t *full = json_pack("{s:i}", "id", 1);
-
-		if (!full || json_object_update(full, req)) {
-			json_decref(full);
-			json_decref(req);
-			return fail(EXIT_REFUSED, "internal", "out of memory");
-		}
-		json_decref(req);
-		req = full;
-	}
-
-	line = json_dumps(req, JSON_COMPACT);
+	rc = resolve_conn(&g, &conn);
+	if (!rc)
+		rc = ctl_call(&conn, req, &rep, g.json ? &reply : NULL);
 	json_decref(req);
-	if (!line)
-		return fail(EXIT_REFUSED, "internal", "out of memory");
-	{
-		size_t n = strlen(line);
-		char *l2 = realloc(line, n + 2);
-
-		if (!l2) {
-			free(line);
-			return fail(EXIT_REFUSED, "internal", "out of memory");
-		}
-		line = l2;
-		line[n] = '\n';
-		line[n + 1] = '\0';
-	}
-	rc = exchange(path, line, g.timeout_ms, &reply);
-	free(line);
 	if (rc)
 		return rc;
-
-	rep = json_loads(reply, 0, &jerr);
-	if (!json_is_object(rep) || !json_is_boolean(json_object_get(rep, "ok"))) {
-		fail(EXIT_REFUSED, "internal",
-		     "%s: the reply is not a protocol object (%s): %.200s", path,
-		     rep ? "no boolean 'ok'" : jerr.text, reply);
-		json_decref(rep);
-		free(reply);
-		return EXIT_REFUSED;
-	}
 	if (g.json)
 		puts(reply);
 	free(reply);
@@ -1420,4 +1430,94 @@ int main(int argc, char **argv)
 	json_decref(rep);
 	fflush(stdout);
 	return rc;
+}
+
+/* ---- for the client-side commands (ctl.h) ---- */
+
+int ctl_call(const struct ctl_conn *conn, const json_t *req, json_t **rep_out, char **raw)
+{
+	json_t *full = json_pack("{s:i}", "id", 1), *rep;
+	json_error_t jerr;
+	char *line, *reply = NULL;
+	int rc;
+
+	/* the id first, as the protocol's examples show it */
+	if (!full || json_object_update(full, (json_t *)req)) {
+		json_decref(full);
+		return fail(EXIT_REFUSED, "internal", "out of memory");
+	}
+	line = json_dumps(full, JSON_COMPACT);
+	json_decref(full);
+	if (!line)
+		return fail(EXIT_REFUSED, "internal", "out of memory");
+	{
+		size_t n = strlen(line);
+		char *l2 = realloc(line, n + 2);
+
+		if (!l2) {
+			free(line);
+			return fail(EXIT_REFUSED, "internal", "out of memory");
+		}
+		line = l2;
+		line[n] = '\n';
+		line[n + 1] = '\0';
+	}
+	rc = exchange(conn->path, line, conn->timeout_ms, &reply);
+	free(line);
+	if (rc)
+		return rc;
+	rep = json_loads(reply, 0, &jerr);
+	if (!json_is_object(rep) || !json_is_boolean(json_object_get(rep, "ok"))) {
+		fail(EXIT_REFUSED, "internal",
+		     "%s: the reply is not a protocol object (%s): %.200s", conn->path,
+		     rep ? "no boolean 'ok'" : jerr.text, reply);
+		json_decref(rep);
+		free(reply);
+		return EXIT_REFUSED;
+	}
+	if (raw)
+		*raw = reply;
+	else
+		free(reply);
+	*rep_out = rep;
+	return 0;
+}
+
+void ctl_usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+void ctl_errors_to(char *buf, size_t len)
+{
+	err_buf = buf;
+	err_len = len;
+}
+
+int ctl_refused(const json_t *rep)
+{
+	const json_t *err = json_object_get(rep, "error");
+
+	return fail(EXIT_REFUSED, jstr(err, "code", "error"), "%s",
+		    jstr(err, "message", "(no message)"));
+}
+
+void ctl_print_status(const json_t *res)
+{
+	print_status(res);
+}
+
+bool ctl_rollout_line(const json_t *ro, const char *to, char *buf, size_t len)
+{
+	return rollout_line(ro, to, buf, len);
+}
+
+void ctl_fmt_share(char *buf, size_t len, json_int_t bp)
+{
+	fmt_share(buf, len, bp);
+}
+
+void ctl_describe_rule(const json_t *r, char *buf, size_t len)
+{
+	describe_rule(r, buf, len);
 }

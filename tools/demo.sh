@@ -6,7 +6,8 @@
 # Then checks the output pcaps with an independent reader: no flow may have
 # packets on both groups.  Last, rehearses a runbook (conf/demo.sched:
 # canary, rollout, abort --reset) on the same capture with sluice-replay and
-# prints its report.  Outputs land in build/demo/.
+# prints its report, and plots it (build/demo/replay/shares.svg).  Outputs
+# land in build/demo/.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -29,9 +30,11 @@ python3 tools/pcapcheck.py split \
 echo
 echo "== sluice-replay: the runbook conf/demo.sched rehearsed offline on the same capture =="
 build/tools/sluice-replay -c conf/demo.ini -r pcap-fixtures/demo.pcap -o build/demo/replay \
-	--schedule conf/demo.sched
+	--schedule conf/demo.sched --plot build/demo/replay/shares.svg
 
 echo
 echo "outputs: build/demo/client.pcap (return traffic), build/demo/blue.pcap," \
 	"build/demo/green.pcap, build/demo/stats.json; the rehearsal's in build/demo/replay/"
+echo "plot of the rehearsal (configured vs measured share, actions marked):" \
+	"$(pwd)/build/demo/replay/shares.svg"
 echo "look inside: tcpdump -nr build/demo/green.pcap -e | head"

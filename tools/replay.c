@@ -39,6 +39,7 @@
 #include "parse.h"
 #include "ports.h"
 #include "replay_io.h"
+#include "replay_plot.h"
 #include "replay_report.h"
 #include "schedule.h"
 #include "tables.h"
@@ -56,6 +57,8 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REFUSED = 3, EXIT_SIG
 
 struct opts {
 	const char *config, *input, *outdir, *schedule;
+	const char *plot;              /* --plot FILE.svg|FILE.png */
+	uint32_t interval_ms;          /* --interval: the per-interval figures */
 	int json, quiet, keep_going, verbose;
 	int neal;
 	char **eal;
@@ -86,6 +89,8 @@ struct replay {
 	int shadow_ok;
 	struct rte_mempool *pool;
 	struct rp_report rep;
+	struct rp_plot plot;
+	uint64_t plot_next_ns;         /* end of the open interval (relative) */
 	char actor[600];
 	char journal[768];
 	long journal_off;              /* journal bytes already read back */
@@ -163,6 +168,13 @@ static void usage(FILE *f)
 		"                       before the first packet at or after TIME (from the first\n"
 		"                       packet: 500ms, 2.0s, 10s, 1m)\n"
 		"      --json           print report.json on stdout instead of the summary\n"
+		"      --interval TIME  the report's per-interval figures (\"intervals\": the\n"
+		"                       configured and the measured share of each service) are\n"
+		"                       taken every TIME of packet time (default 1s; 10ms..1h)\n"
+		"      --plot FILE      draw FILE.svg or FILE.png with gnuplot (Debian's\n"
+		"                       gnuplot-nox): per service, the configured and the\n"
+		"                       measured share per interval, with the actions (schedule,\n"
+		"                       rollout steps, guards) and the guards' verdicts marked\n"
 		"  -q, --quiet          print nothing but errors\n"
 		"      --keep-going     go on after an action the daemon refuses (it is reported)\n"
 		"  -v, --verbose        print the daemon's log lines (as sluiced would)\n"
@@ -174,7 +186,8 @@ static void usage(FILE *f)
 		"A packet whose source is a service's VIP and port is return traffic: it enters\n"
 		"on the port of the group its flow is on (the champion's when the flow is not\n"
 		"tracked); every other packet enters on the client port.\n"
-		"Exit status: 0 replayed, 1 runtime failure (EAL, memory, writing OUTDIR),\n"
+		"Exit status: 0 replayed, 1 runtime failure (EAL, memory, writing OUTDIR, gnuplot\n"
+		"missing or failing: the report is written, the plot not),\n"
 		"2 bad usage, configuration, schedule, capture or OUTDIR (no report.json),\n"
 		"3 the daemon refused a scheduled action (no report.json; see --keep-going),\n"
 		"130 stopped by SIGINT or SIGTERM (no report.json).\n");
@@ -202,11 +215,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "plot", required_argument, NULL, 'P' },
+		{ "interval", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->interval_ms = 1000;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:c:r:o:s:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -234,6 +250,29 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'v':
 			o->verbose = 1;
 			break;
+		case 'P': {
+			const char *why = rp_plot_ext_error(optarg);
+
+			if (why) {
+				fprintf(stderr, "sluice-replay: --plot: '%s': %s\n", optarg, why);
+				fprintf(stderr, "Try 'sluice-replay --help'.\n");
+				return EXIT_INPUT;
+			}
+			o->plot = optarg;
+			break;
+		}
+		case 'I': {
+			char err[SL_ERR_LEN];
+
+			if (sl_duration_parse(optarg, &o->interval_ms, err, sizeof(err)) ||
+			    o->interval_ms < 10 || o->interval_ms > 3600000u) {
+				fprintf(stderr, "sluice-replay: --interval: '%s': expected 10ms..1h "
+					"of packet time (e.g. 500ms, 1s, 1m)\n", optarg);
+				fprintf(stderr, "Try 'sluice-replay --help'.\n");
+				return EXIT_INPUT;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -686,6 +725,10 @@ static void plan_steps(struct replay *r, uint64_t rel_ns)
 				a = rp_action_add(&r->rep, strcmp(actor, "plan") ? RP_BY_GUARD :
 						  RP_BY_PLAN, 0, 0, why ? why : "rollout step");
 				if (a) {
+					const char *svc = json_string_value(
+						json_object_get(e, "service"));
+
+					snprintf(a->service, sizeof(a->service), "%s", svc ? svc : "");
 					a->status = RP_CHANGED;
 					a->applied_ns = rel_ns;
 					a->packet = r->pkt_no;
@@ -761,6 +804,14 @@ static int action_apply(struct replay *r, unsigned k, uint64_t rel_ns)
 	a->applied_ns = rel_ns;
 	a->packet = r->pkt_no;
 	a->gen = r->d->st->gen;
+	{
+		/* a rollout verb may name no service: the reply says which */
+		const char *svc = json_string_value(json_object_get(res, "service"));
+
+		if (!svc)
+			svc = json_string_value(json_object_get(sa->req, "service"));
+		snprintf(a->service, sizeof(a->service), "%s", svc ? svc : "");
+	}
 	rp_slice_action(&r->rep, r->rep.nactions - 1);
 	if (json_is_true(json_object_get(rep, "ok"))) {
 		a->status = json_is_false(json_object_get(res, "changed")) ? RP_UNCHANGED :
@@ -817,6 +868,12 @@ static int events(struct replay *r, uint64_t rel_ns)
 	int boundary = 0, rc;
 
 	burst_send(r);
+	/* the intervals that ended before this packet, with the table then */
+	while (rel_ns >= r->plot_next_ns) {
+		if (rp_plot_close(&r->plot, r->plot_next_ns, r->w->core.cnt, view(r)->hdr))
+			return EXIT_RUNTIME;
+		r->plot_next_ns += r->plot.interval_ns;
+	}
 	while (r->next_action < r->sched.n &&
 	       rel_ns >= r->sched.a[r->next_action].at_ms * 1000000u) {
 		if (!boundary) {
@@ -866,6 +923,8 @@ static uint64_t next_event_ns(const struct replay *r)
 
 	if (r->next_action < r->sched.n)
 		next = r->sched.a[r->next_action].at_ms * 1000000u;
+	if (r->plot_next_ns < next)
+		next = r->plot_next_ns;
 	if (dm != UINT64_MAX) {
 		uint64_t t = dm * 1000000u;
 
@@ -968,6 +1027,7 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 	if (rp_slice_begin(&r->rep, 0, 1, r->w->core.cnt))
 		return EXIT_RUNTIME;
 	table_changed(r);
+	r->plot_next_ns = r->plot.interval_ns;
 	for (unsigned s = 0; s < r->cfg->nservices; s++)
 		for (unsigned k = 0; k < r->cfg->services[s].nranges; k++)
 			for (uint32_t q = r->cfg->services[s].ranges[k].lo;
@@ -1044,6 +1104,10 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 	r->rep.last_ns = r->clock_ns;
 	guards_capture(r);
 	rp_slice_close(&r->rep, r->clock_ns - r->rep.first_ns, r->w->core.cnt);
+	/* the last interval ends with the capture */
+	if ((r->clock_ns - r->rep.first_ns > r->plot.from_ns || !r->plot.n) &&
+	    rp_plot_close(&r->plot, r->clock_ns - r->rep.first_ns, r->w->core.cnt, view(r)->hdr))
+		return EXIT_RUNTIME;
 	/* actions after the last packet were not reached: listed as such */
 	for (; r->next_action < r->sched.n; r->next_action++) {
 		const struct sl_sched_action *sa = &r->sched.a[r->next_action];
@@ -1087,6 +1151,8 @@ static int report_write(struct replay *r)
 	r->rep.complete = 1;
 	r->rep.total = r->w->core.cnt;
 	j = rp_report_json(&r->rep);
+	if (j)
+		json_object_set_new(j, "intervals", rp_plot_json(&r->plot, r->cfg));
 	if (!j) {
 		fprintf(stderr, "sluice-replay: out of memory for the report\n");
 		return EXIT_RUNTIME;
@@ -1115,7 +1181,7 @@ int main(int argc, char **argv)
 	static struct replay rp;
 	struct replay *r = &rp;
 	char err[SL_ERR_LEN + 1024];
-	int rc, status = EXIT_RUNTIME;
+	int rc, status = EXIT_RUNTIME, plot_failed = 0;
 
 	rc = parse_opts(argc, argv, &r->o);
 	if (rc >= 0)
@@ -1128,6 +1194,15 @@ int main(int argc, char **argv)
 	if (sl_config_load(r->o.config, r->cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluice-replay: %s\n", err);
 		status = EXIT_INPUT;
+		goto out_cfg;
+	}
+	if (rp_plot_init(&r->plot, r->cfg->nservices, (uint64_t)r->o.interval_ms * 1000000u)) {
+		fprintf(stderr, "sluice-replay: out of memory\n");
+		goto out_cfg;
+	}
+	/* before the replay: a missing gnuplot must not cost a run */
+	if (r->o.plot && rp_plot_gnuplot_check(err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-replay: %s\n", err);
 		goto out_cfg;
 	}
 	if (r->o.schedule && (sl_schedule_load(r->o.schedule, &r->sched, err, sizeof(err)) ||
@@ -1166,6 +1241,14 @@ int main(int argc, char **argv)
 	else
 		fprintf(stderr, "sluice-replay: no report written; the captures in %s are "
 			"incomplete\n", r->o.outdir);
+	if (status == EXIT_OK && r->o.plot) {
+		if (rp_plot_write(&r->plot, &r->rep, r->o.plot, err, sizeof(err)) != 0) {
+			fprintf(stderr, "sluice-replay: %s (the report is written)\n", err);
+			plot_failed = 1;
+		} else if (!r->o.quiet && !r->o.json) {
+			printf("plot: %s\n", r->o.plot);
+		}
+	}
 	if (r->shadow_ok)
 		sl_dp_shadow_fini(&r->shadow);
 	if (r->w->core.ft)
@@ -1192,6 +1275,8 @@ out_cfg:
 		unlink(err);
 	}
 	rp_report_free(&r->rep);
+	rp_plot_free(&r->plot);
 	free(r->cfg);
-	return status;
+	/* a plot gnuplot could not draw: the report stands, the run did not */
+	return status == EXIT_OK && plot_failed ? EXIT_RUNTIME : status;
 }

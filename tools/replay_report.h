@@ -62,6 +62,7 @@ struct rp_action {
 	unsigned line;                /* schedule line (by_plan 0) */
 	uint64_t at_ms;               /* schedule time (by_plan 0) */
 	char *command;                /* schedule text, or the step's reason */
+	char service[SL_NAME_LEN];    /* the service it changed ("": none named) */
 	enum rp_status status;
 	uint64_t applied_ns;          /* after the first packet */
 	uint64_t packet;              /* the packet it was applied before (1-based) */

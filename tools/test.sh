@@ -11,7 +11,8 @@
 #      hugepages and again a few without (the --no-huge fallback)
 #   5. live tests: real TCP/UDP clients and servers in network namespaces,
 #      sluice-dp between them on af_packet ports (needs root)
-#   6. sluicectl against the real sluiced (and an attached sluice-dp); the
+#   6. sluicectl against the real sluiced (and an attached sluice-dp), its
+#      status --watch, note and sluice-replay --plot (tests/observe_cli.py); the
 #      control socket under abuse (idle connections, a storm, slow and hostile
 #      clients, a second user, a stopped dataplane: tests/abuse.py)
 #   7. sluiced + attached sluice-dp + sluicectl over real TCP in namespaces
@@ -91,6 +92,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 stage live python3 "$root/tests/live_netns.py" --build "$root/build"
 stage cli python3 "$root/tests/cli.py" --build "$root/build"
+stage observe python3 "$root/tests/observe_cli.py" --build "$root/build"
 stage guards python3 "$root/tests/guards.py" --build "$root/build"
 stage abuse python3 "$root/tests/abuse.py" --build "$root/build"
 stage control-e2e python3 "$root/tests/control_e2e.py" --build "$root/build"
@@ -103,6 +105,7 @@ stage replay python3 "$root/tests/replay.py" --build "$root/build"
 # program, and the test that ran it fails.
 stage integration-asan asan python3 "$root/tests/integration.py" --build "$root/build-asan"
 stage cli-asan asan python3 "$root/tests/cli.py" --build "$root/build-asan"
+stage observe-asan asan python3 "$root/tests/observe_cli.py" --build "$root/build-asan"
 stage guards-asan asan python3 "$root/tests/guards.py" --build "$root/build-asan"
 stage replay-asan asan python3 "$root/tests/replay.py" --build "$root/build-asan"
 
