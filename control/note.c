@@ -364,13 +364,13 @@ static void rollback(struct doc *d, const struct ctl_conn *conn, const json_t *s
 		command(d, "If the challenger is broken (established flows decided again too):",
 			cmd);
 	} else if (!strcmp(strat, "canary")) {
-		/* no rollout to abort: the share itself goes back */
-		cmdline(conn, cmd, sizeof(cmd), "canary %s 0%%", name);
+		/* a canary set by hand: abort sends its share back too */
+		cmdline(conn, cmd, sizeof(cmd), "abort %s", name);
 		snprintf(why, sizeof(why), "Roll back now (%s to 0 %% of new flows at once, all "
 			 "new flows to %s; established %s flows keep their backend):", chall, champ,
 			 chall);
 		command(d, why, cmd);
-		cmdline(conn, cmd, sizeof(cmd), "canary %s 0%% --reset", name);
+		cmdline(conn, cmd, sizeof(cmd), "abort %s --reset", name);
 		command(d, "If the challenger is broken (established flows decided again too):",
 			cmd);
 	} else if (!strcmp(strat, "blue-green") || !strcmp(ros, "completed")) {

@@ -444,11 +444,11 @@ def note_blue_green_and_canary(dm):
     run_pasted(cmd)
     s = service_status(dm, "web")
     check(s["state"]["champion"] == "blue" and s["configured_share_bp"] == 0, f"{s}")
-    # a plain canary has no rollout to abort: its share goes back
+    # a plain canary: abort sends its share back too
     dm.cli(["canary", "dns", "7%"], 0)
     text = note(dm, "dns", "--markdown")
     cmd = rollback_command(text)
-    check(cmd == f"sluicectl --socket {dm.sock} canary dns 0%", f"command {cmd!r}")
+    check(cmd == f"sluicectl --socket {dm.sock} abort dns", f"command {cmd!r}")
     run_pasted(cmd)
     check(service_status(dm, "dns")["configured_share_bp"] == 0, "the canary is still live")
     # steady after that: nothing live, undo offered
