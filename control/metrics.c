@@ -920,12 +920,14 @@ int sl_metrics_listen(struct sl_metrics *m, const char *addr, struct sl_daemon *
 	flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* the logger first: MHD logs the options after it through it; no
+	 * LISTENING_ADDRESS_REUSE (SO_REUSEPORT would let a second sluiced
+	 * share the port and answer half of the scrapes) */
 	m->mhd = MHD_start_daemon(flags, port, NULL, NULL, answer, m,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, m,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, m,
 				  MHD_OPTION_END);
 	(void)len;
 	if (!m->mhd)
