@@ -198,6 +198,12 @@ void sl_prom_free(struct sl_prom *p)
 	(unsigned)(sizeof((const struct sl_prom_label[]){ __VA_ARGS__ }) / \
 		   sizeof(struct sl_prom_label))
 
+/* A family read from a field of a counters struct (offsetof). */
+struct field {
+	const char *name, *help;
+	size_t off;
+};
+
 struct guard_ent {
 	const json_t *g;            /* its figures (sl_guard_run_json) */
 	struct sl_prom_label l[5];
@@ -349,34 +355,29 @@ static void grp_family(struct ctx *x, const char *name, const char *type, const 
 
 static void groups(struct ctx *x)
 {
-	static const struct {
-		const char *name, *type, *help;
-		size_t off;
-	} f[] = {
-		{ "sluice_packets_total", "counter", "Client to server packets sent to the group.",
+	static const struct field f[] = {
+		{ "sluice_packets_total", "Client to server packets sent to the group.",
 		  offsetof(struct sl_grp_counters, pkts) },
-		{ "sluice_bytes_total", "counter", "Client to server bytes sent to the group.",
+		{ "sluice_bytes_total", "Client to server bytes sent to the group.",
 		  offsetof(struct sl_grp_counters, bytes) },
-		{ "sluice_flows_total", "counter", "New flows decided for the group.",
+		{ "sluice_flows_total", "New flows decided for the group.",
 		  offsetof(struct sl_grp_counters, flows) },
-		{ "sluice_flows_active", "gauge", "Flows of the group tracked now.",
+		{ "sluice_flows_active", "Flows of the group tracked now.",
 		  offsetof(struct sl_grp_counters, active) },
-		{ "sluice_return_packets_total", "counter",
-		  "Server to client packets from the group's backends.",
+		{ "sluice_return_packets_total", "Server to client packets from the group's backends.",
 		  offsetof(struct sl_grp_counters, ret_pkts) },
-		{ "sluice_return_bytes_total", "counter",
-		  "Server to client bytes from the group's backends.",
+		{ "sluice_return_bytes_total", "Server to client bytes from the group's backends.",
 		  offsetof(struct sl_grp_counters, ret_bytes) },
-		{ "sluice_return_resets_total", "counter",
-		  "TCP RST packets from the group's backends.",
+		{ "sluice_return_resets_total", "TCP RST packets from the group's backends.",
 		  offsetof(struct sl_grp_counters, ret_rst) },
-		{ "sluice_return_synacks_total", "counter",
-		  "SYN-ACK packets from the group's backends.",
+		{ "sluice_return_synacks_total", "SYN-ACK packets from the group's backends.",
 		  offsetof(struct sl_grp_counters, ret_synack) },
 	};
 
+	/* counters but the one gauge (flows tracked now) */
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-		grp_family(x, f[i].name, f[i].type, f[i].help, f[i].off);
+		grp_family(x, f[i].name, strstr(f[i].name, "_total") ? "counter" : "gauge",
+			   f[i].help, f[i].off);
 }
 
 static void rollouts(struct ctx *x)
@@ -421,10 +422,7 @@ static void acks(struct ctx *x)
 
 static void ports(struct ctx *x)
 {
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} f[] = {
+	static const struct field f[] = {
 		{ "sluice_port_rx_packets_total", "Packets received on the port.",
 		  offsetof(struct sl_counters, port_rx) },
 		{ "sluice_port_tx_packets_total", "Packets sent on the port.",
@@ -497,10 +495,7 @@ static void packets(struct ctx *x)
 
 static void shadows(struct ctx *x)
 {
-	static const struct {
-		const char *name, *help;
-		size_t off;
-	} f[] = {
+	static const struct field f[] = {
 		{ "sluice_shadow_flows_total", "New flows whose first packet was mirrored.",
 		  offsetof(struct sl_shadow_counters, flows) },
 		{ "sluice_shadow_packets_total", "Packets selected for a copy to the shadow port.",
@@ -641,12 +636,7 @@ static void guards(struct ctx *x)
 
 /* ---- evidence: per service, per slice, pushed ---- */
 
-struct ev_family {
-	const char *name, *help;
-	size_t off;
-};
-
-static const struct ev_family ev_counts[] = {
+static const struct field ev_counts[] = {
 	{ "evidence_flows_total", "New flows decided for the role's group (exposures).",
 	  offsetof(struct sl_ev_cell, flows) },
 	{ "evidence_reset_flows_total", "Flows reset by the backend side.",

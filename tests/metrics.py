@@ -43,6 +43,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cli  # noqa: E402
+import guards  # noqa: E402
 import harness  # noqa: E402
 from harness import Fail, check  # noqa: E402
 
@@ -375,23 +376,8 @@ def test_live(dm, url):
     with_prometheus(dm.d, url, body)
 
 
-GUARDS = """
-[slice billing]
-service = web
-src = 10.20.0.0/16
-
-[guard billing-errors]
-service = web
-slice = billing
-signal = pushed:http-errors
-min_flows = 1000
-alpha = 1%
-
-[guard web-rst]
-service = web
-signal = rst
-min_flows = 100
-"""
+# DESIGN's seed case: a billing slice, a guard on it and one on the service
+GUARDS = guards.SEED_GUARDS
 
 
 @metrics_test(extra=GUARDS)
@@ -413,7 +399,7 @@ def test_guards(dm, url):
         check(prom.one('sluice_share_configured_ratio{service="web",role="challenger"}') ==
               0.05, "step share")
         figs = {g["name"]: g for g in s["guards"]}
-        check(set(figs) == {"billing-errors", "web-rst"}, f"guards {figs}")
+        check(set(figs) == {"billing-errors", "web-errors"}, f"guards {figs}")
         for name, g in figs.items():
             sel = f'service="web",guard="{name}"'
             verdict = prom.query(f'sluice_guard_verdict{{{sel}}} == 1')
