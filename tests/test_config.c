@@ -171,7 +171,7 @@ static void test_control_section(void)
 	EXPECT_ERR("[control]\nsockett = /x\n" BASE,
 		   "[control] sockett: unknown key (expected one of: instance, bpffs, socket, "
 		   "journal, bpf_object, ack_timeout, group, idle_timeout, max_connections, "
-		   "max_connections_per_uid)");
+		   "max_connections_per_uid, metrics)");
 	EXPECT_ERR("[control]\ngroup = no-such-group-x\n" BASE,
 		   "[control] group: no group 'no-such-group-x' on this system (expected a "
 		   "group of the group database, e.g. `groupadd no-such-group-x`, or a numeric "
