@@ -295,21 +295,23 @@ static void services(struct ctx *x)
 	for (int s = 0; s < x->st->nservices; s++) {
 		const struct sl_svc_rec *r = &x->st->svc[s].st;
 		struct sl_measure m;
-		double ch;
 
 		if (!r->name[0])
 			continue;
 		sl_state_measure(x->st, s, &m);
 		if (!m.measured)
 			continue;
-		ch = m.share_bp / (double)SL_SHARE_MAX_BP;
+		/* of all new flows: a third group's (sticky from an earlier
+		 * champion) are in neither */
 		sl_prom_f64(x->p, "sluice_share_measured_ratio",
 			    LBL({ "service", r->name }, { "group", r->champion },
-				{ "role", roles[0] }), 1.0 - ch);
+				{ "role", roles[0] }),
+			    (double)m.champion_flows / (double)m.total_flows);
 		if (r->challenger[0] && strcmp(r->challenger, r->champion))
 			sl_prom_f64(x->p, "sluice_share_measured_ratio",
 				    LBL({ "service", r->name }, { "group", r->challenger },
-					{ "role", roles[1] }), ch);
+					{ "role", roles[1] }),
+				    (double)m.challenger_flows / (double)m.total_flows);
 	}
 	sl_prom_family(x->p, "sluice_share_measured_window_seconds", "gauge",
 		       "Length of the window the measured share is taken over.");
