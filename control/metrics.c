@@ -206,8 +206,9 @@ struct field {
 
 struct guard_ent {
 	const json_t *g;            /* its figures (sl_guard_run_json) */
-	struct sl_prom_label l[5];
+	struct sl_prom_label l[6];  /* service, guard, signal, slice?, and two more */
 	unsigned n;
+	int svc;
 };
 
 struct ctx {
@@ -565,6 +566,7 @@ static void guard_list(struct ctx *x)
 			if (!name || !sig)
 				continue;
 			e->g = g;
+			e->svc = s;
 			e->n = 0;
 			e->l[e->n++] = (struct sl_prom_label){ "service", svc_name(x, s) };
 			e->l[e->n++] = (struct sl_prom_label){ "guard", name };
@@ -618,11 +620,16 @@ static void guards(struct ctx *x)
 		for (unsigned j = 0; j < x->nguard; j++)
 			for (int r = 0; r < 2; r++) {
 				struct guard_ent *e = &x->guard[j];
+				const struct sl_svc_rec *sr = &x->st->svc[e->svc].st;
 				double v = jnum(e->g, roles[r], per_role[i].key);
 
+				/* the groups compared are the service's in force: a
+				 * window ends when either changes */
 				e->l[e->n] = (struct sl_prom_label){ "role", roles[r] };
+				e->l[e->n + 1] = (struct sl_prom_label){ "group", r ? sr->challenger :
+									  sr->champion };
 				if (!isnan(v))
-					sl_prom_f64(x->p, per_role[i].name, e->l, e->n + 1, v);
+					sl_prom_f64(x->p, per_role[i].name, e->l, e->n + 2, v);
 			}
 	}
 	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {

@@ -408,7 +408,8 @@ def test_guards(dm, url):
             for role in ("champion", "challenger"):
                 for metric, key in (("sluice_guard_flows", "flows"),
                                     ("sluice_guard_bad_flows", "bad")):
-                    v = prom.one(f'{metric}{{{sel},role="{role}"}}')
+                    grp = "blue" if role == "champion" else "green"
+                    v = prom.one(f'{metric}{{{sel},role="{role}",group="{grp}"}}')
                     check(v == g[role][key], f"{name} {metric} {role}: {v}, status "
                           f"{g[role][key]}")
             for metric, key in (("sluice_guard_statistic", "statistic"),
