@@ -321,6 +321,88 @@ static int replay_one(struct sl_state *st, const json_t *before, const json_t *a
 	return 0;
 }
 
+/* A checkpoint (sl_state_checkpoint): every state at once, undo
+ * histories included. */
+static int replay_checkpoint(struct sl_state *st, const json_t *e, uint32_t gen, char *err,
+			     size_t errlen)
+{
+	const json_t *list = json_object_get(e, "services"), *item;
+	const json_t *ns = json_object_get(e, "nservices"), *sgen = json_object_get(e, "shadow_gen");
+	struct sl_shadows *rules = malloc(sizeof(*rules));
+	char sub[SL_ERR_LEN];
+	size_t i;
+
+	if (!rules)
+		return sl_seterr(err, errlen, "out of memory");
+	if (!json_is_array(list) || !json_is_integer(ns) || json_integer_value(ns) < 0 ||
+	    json_integer_value(ns) > SL_MAX_SERVICES || !json_is_integer(sgen)) {
+		free(rules);
+		return sl_seterr(err, errlen, "checkpoint without \"services\", \"nservices\" "
+				 "(0..%u) or \"shadow_gen\"", SL_MAX_SERVICES);
+	}
+	if (sl_st_shadows_from_json(rules, json_object_get(e, "shadows"), sub, sizeof(sub))) {
+		free(rules);
+		return sl_seterr(err, errlen, "shadows: %s", sub);
+	}
+	memset(st->svc, 0, sizeof(st->svc));
+	memset(st->undo, 0, sizeof(st->undo));
+	st->nservices = (uint16_t)json_integer_value(ns);
+	json_array_foreach(list, i, item) {
+		const json_t *idx = json_object_get(item, "index"), *undo = json_object_get(item, "undo");
+		const json_t *u;
+		struct sl_svc *s;
+		struct sl_undo *ud;
+		size_t k;
+
+		if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
+		    json_integer_value(idx) >= st->nservices || !json_is_array(undo) ||
+		    json_array_size(undo) > SL_UNDO_MAX) {
+			free(rules);
+			return sl_seterr(err, errlen, "services[%zu]: no \"index\" below \"nservices\" "
+					 "or no \"undo\" list of at most %u", i, SL_UNDO_MAX);
+		}
+		s = &st->svc[json_integer_value(idx)];
+		ud = &st->undo[json_integer_value(idx)];
+		if (s->st.name[0]) {
+			free(rules);
+			return sl_seterr(err, errlen, "services[%zu]: index %lld twice", i,
+					 (long long)json_integer_value(idx));
+		}
+		if (rec_from_json(&s->st, json_object_get(item, "after"), "after", sub, sizeof(sub)) ||
+		    (!json_is_null(json_object_get(item, "rollout")) &&
+		     sl_ro_from_json(&s->ro, json_object_get(item, "rollout"), sub, sizeof(sub)))) {
+			free(rules);
+			return sl_seterr(err, errlen, "services[%zu]: %s", i, sub);
+		}
+		s->reset_gen = (uint32_t)json_integer_value(json_object_get(item, "reset_gen"));
+		s->gen = (uint32_t)json_integer_value(json_object_get(item, "gen"));
+		json_array_foreach(undo, k, u) {
+			if (rec_from_json(&ud->e[k].st, json_object_get(u, "state"), "undo state", sub,
+					  sizeof(sub))) {
+				free(rules);
+				return sl_seterr(err, errlen, "services[%zu]: undo[%zu]: %s", i, k, sub);
+			}
+			ud->e[k].gen = (uint32_t)json_integer_value(json_object_get(u, "gen"));
+		}
+		ud->n = (uint32_t)json_array_size(undo);
+	}
+	st->slices_replayed = 0;
+	if (json_is_array(json_object_get(e, "slices"))) {
+		if (sl_slices_from_json(st->rslices, &st->rnslices, st->rslice_svc,
+					json_object_get(e, "slices"), sub, sizeof(sub))) {
+			free(rules);
+			return sl_seterr(err, errlen, "slices: %s", sub);
+		}
+		st->slices_replayed = 1;
+	}
+	st->shadows = *rules;
+	st->shadows_replayed = 1;
+	st->shadow_gen = (uint32_t)json_integer_value(sgen);
+	free(rules);
+	st->gen = gen;
+	return 0;
+}
+
 int sl_state_replay(struct sl_state *st, const json_t *e, char *err, size_t errlen)
 {
 	const char *cmd = json_string_value(json_object_get(e, "cmd"));
@@ -337,6 +419,8 @@ int sl_state_replay(struct sl_state *st, const json_t *e, char *err, size_t errl
 	 * restart, from the counts then */
 	if (!strcmp(cmd, "evidence_push"))
 		return 0;
+	if (!strcmp(cmd, "checkpoint"))
+		return replay_checkpoint(st, e, gen, err, errlen);
 	if (shadows) {
 		char sub[SL_ERR_LEN];
 

@@ -312,6 +312,188 @@ void sl_journal_close(struct sl_journal *j)
 	j->fd = -1;
 }
 
+/* ---- rotation ---- */
+
+static uint64_t mtime_ns(const struct stat *sb)
+{
+	return (uint64_t)sb->st_mtim.tv_sec * 1000000000u + (uint64_t)sb->st_mtim.tv_nsec;
+}
+
+static void rotated_name(char *buf, size_t len, const char *path, unsigned k)
+{
+	snprintf(buf, len, "%s.%u", path, k);
+}
+
+static int trust_find(const struct sl_journal_trust *t, const struct stat *sb)
+{
+	for (uint32_t i = 0; t && i < t->n; i++)
+		if (t->f[i].dev == (uint64_t)sb->st_dev && t->f[i].ino == (uint64_t)sb->st_ino &&
+		    t->f[i].size == (uint64_t)sb->st_size && t->f[i].mtime_ns == mtime_ns(sb))
+			return (int)i;
+	return -1;
+}
+
+/* Bytes lo.. of the file are entries.  An edit changes the size or the
+ * modification time: the file is parsed again then. */
+static void trust_add(struct sl_journal_trust *t, const struct stat *sb, uint64_t lo)
+{
+	int i = trust_find(t, sb);
+
+	if (i >= 0) {
+		if (lo < t->f[i].lo)
+			t->f[i].lo = lo;
+		return;
+	}
+	for (i = 0; i < (int)t->n; i++) /* the same file, changed */
+		if (t->f[i].dev == (uint64_t)sb->st_dev && t->f[i].ino == (uint64_t)sb->st_ino)
+			break;
+	if (i == (int)t->n) {
+		i = (int)t->next;
+		t->next = (t->next + 1) % SL_JOURNAL_TRUST;
+		if (t->n < SL_JOURNAL_TRUST)
+			t->n++;
+	}
+	t->f[i].dev = (uint64_t)sb->st_dev;
+	t->f[i].ino = (uint64_t)sb->st_ino;
+	t->f[i].size = (uint64_t)sb->st_size;
+	t->f[i].mtime_ns = mtime_ns(sb);
+	t->f[i].lo = lo;
+}
+
+int sl_journal_rotate(struct sl_journal *j, const json_t *checkpoint, unsigned keep,
+		      char *err, size_t errlen)
+{
+	char tmp[sizeof(j->path) + 8], from[sizeof(j->path) + 16], to[sizeof(j->path) + 16];
+	char sub[SL_ERR_LEN];
+	struct sl_journal n;
+	uint64_t prev_lines = j->lines;
+
+	if (j->fd < 0)
+		return sl_seterr(err, errlen, "journal %s: not open", j->path);
+	if (keep == 0)
+		keep = 1;
+	/* The new file, its checkpoint written, fsync'd and locked before it
+	 * takes the name: a crash at any point leaves PATH whole (the old
+	 * file, or the new one), and a second daemon never gets the lock. */
+	snprintf(tmp, sizeof(tmp), "%s.new", j->path);
+	(void)unlink(tmp);
+	memset(&n, 0, sizeof(n));
+	snprintf(n.path, sizeof(n.path), "%s", j->path);
+	n.fd = open(tmp, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (n.fd < 0)
+		return sl_seterr(err, errlen, "journal %s: cannot rotate: cannot create %s: %s",
+				 j->path, tmp, strerror(errno));
+	if (lock_file(&n, tmp, err, errlen))
+		goto fail;
+	if (sl_journal_append(&n, checkpoint, sub, sizeof(sub))) {
+		sl_seterr(err, errlen, "journal %s: cannot rotate: %s", j->path, sub);
+		goto fail;
+	}
+	/* JOURNAL.keep goes, JOURNAL.k becomes JOURNAL.k+1 */
+	rotated_name(to, sizeof(to), j->path, keep);
+	if (unlink(to) != 0 && errno != ENOENT) {
+		sl_seterr(err, errlen, "journal %s: cannot rotate: cannot remove %s: %s", j->path,
+			  to, strerror(errno));
+		goto fail;
+	}
+	for (unsigned k = keep; k > 1; k--) {
+		rotated_name(from, sizeof(from), j->path, k - 1);
+		rotated_name(to, sizeof(to), j->path, k);
+		if (rename(from, to) != 0 && errno != ENOENT) {
+			sl_seterr(err, errlen, "journal %s: cannot rotate: cannot rename %s to %s: %s",
+				  j->path, from, to, strerror(errno));
+			goto fail;
+		}
+	}
+	/* a second name for the old file, then the new one takes PATH in one
+	 * step (history skips JOURNAL.1 while it is PATH itself) */
+	rotated_name(to, sizeof(to), j->path, 1);
+	if (link(j->path, to) != 0) {
+		sl_seterr(err, errlen, "journal %s: cannot rotate: cannot link it as %s: %s",
+			  j->path, to, strerror(errno));
+		goto fail;
+	}
+	if (rename(tmp, j->path) != 0) {
+		sl_seterr(err, errlen, "journal %s: cannot rotate: cannot rename %s to it: %s",
+			  j->path, tmp, strerror(errno));
+		(void)unlink(to);
+		goto fail;
+	}
+	if (err && errlen)
+		err[0] = '\0';
+	if (fsync_dir(j->path, sub, sizeof(sub)))
+		/* the names may not survive a crash; PATH is whole either way */
+		sl_seterr(err, errlen, "%s", sub);
+	{
+		/* the old file: every line replayed or written by this process */
+		struct stat sb;
+
+		if (fstat(j->fd, &sb) == 0 && (uint64_t)sb.st_size == j->size)
+			trust_add(&j->trust, &sb, 0);
+	}
+	close(j->fd);
+	n.last_gen = j->last_gen > n.last_gen ? j->last_gen : n.last_gen;
+	n.trust = j->trust;
+	*j = n;
+	j->rotated = prev_lines;
+	return 0;
+fail:
+	if (n.fd >= 0)
+		close(n.fd);
+	(void)unlink(tmp);
+	return -1;
+}
+
+/* ---- history ---- */
+
+/* The string value of top-level key in the JSON object text p (as this
+ * writer makes them: one line, compact), without parsing the whole entry:
+ * strings and nesting are skipped.  Returns its length with *v, or -1 if
+ * the key is absent or its value is not a string; *present says whether
+ * the key is there at all. */
+static long top_string(const char *p, size_t n, const char *key, const char **v, int *present)
+{
+	size_t klen = strlen(key), i = 0;
+	int depth = 0;
+
+	*present = 0;
+	while (i < n) {
+		char c = p[i];
+
+		if (c == '"') {
+			size_t b = ++i;
+
+			while (i < n && p[i] != '"')
+				i += p[i] == '\\' ? 2 : 1;
+			if (i >= n)
+				return -1;
+			i++;
+			/* a key of the outer object: '"key"' then ':' */
+			if (depth == 1 && i - 1 - b == klen && !memcmp(p + b, key, klen) && i < n &&
+			    p[i] == ':') {
+				*present = 1;
+				i++;
+				if (i >= n || p[i] != '"')
+					return -1;
+				b = ++i;
+				while (i < n && p[i] != '"')
+					i += p[i] == '\\' ? 2 : 1;
+				if (i >= n)
+					return -1;
+				*v = p + b;
+				return (long)(i - b);
+			}
+			continue;
+		}
+		if (c == '{' || c == '[')
+			depth++;
+		else if (c == '}' || c == ']')
+			depth--;
+		i++;
+	}
+	return -1;
+}
+
 static int names_service(const json_t *e, const char *service)
 {
 	const json_t *s = json_object_get(e, "service"), *list, *item;
@@ -343,81 +525,194 @@ static uint64_t line_of(const char *buf, size_t off)
 	return n;
 }
 
-json_t *sl_journal_history(const char *path, const char *service, uint32_t limit, char *err,
-			   size_t errlen)
-{
-	json_t *found, *out = NULL;
-	char msg[256], quoted[SL_NAME_LEN + 4];
+struct hist_file {
 	const char *buf;
-	size_t len, end;
+	size_t len;
+	void *map;
 	struct stat sb;
-	void *map = NULL;
-	int fd;
+};
 
-	if (limit == 0)
-		limit = 1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+struct hist_line {
+	const char *p;
+	size_t n;
+};
+
+/* Map path (none if it is missing, or is the file seen as skip_ino). */
+static int hist_map(struct hist_file *f, const char *path, int must, ino_t *ino, ino_t skip,
+		    char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	memset(f, 0, sizeof(*f));
 	if (fd < 0) {
-		sl_seterr(err, errlen, "journal %s: cannot open: %s", path, strerror(errno));
-		return NULL;
+		if (errno == ENOENT && !must)
+			return 0;
+		return sl_seterr(err, errlen, "journal %s: cannot open: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &sb) != 0) {
 		sl_seterr(err, errlen, "journal %s: cannot read: %s", path, strerror(errno));
 		close(fd);
-		return NULL;
+		return -1;
 	}
-	len = (size_t)sb.st_size;
-	if (len) {
-		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (map == MAP_FAILED) {
-			sl_seterr(err, errlen, "journal %s: cannot map: %s", path, strerror(errno));
-			close(fd);
-			return NULL;
-		}
+	*ino = sb.st_ino;
+	f->sb = sb;
+	if ((skip && sb.st_ino == skip) || !S_ISREG(sb.st_mode) || sb.st_size == 0) {
+		close(fd);
+		return 0;
 	}
+	f->map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	buf = map;
-	found = json_array();
-	snprintf(quoted, sizeof(quoted), "\"%s\"", service ? service : "");
-	/* From the end, newest first, until limit entries are found: a long
-	 * journal costs what the answer needs, not its length.  A line that
-	 * does not hold the service's name in quotes cannot name it. */
-	end = len;
-	while (end > 0 && buf[end - 1] != '\n')
-		end--; /* a line being written right now */
-	while (found && end > 0 && json_array_size(found) < limit) {
-		size_t start = end - 1;
-		json_t *o;
+	if (f->map == MAP_FAILED) {
+		f->map = NULL;
+		return sl_seterr(err, errlen, "journal %s: cannot map: %s", path, strerror(errno));
+	}
+	f->buf = f->map;
+	f->len = (size_t)sb.st_size;
+	return 0;
+}
 
-		while (start > 0 && buf[start - 1] != '\n')
-			start--;
-		if (service && !memmem(buf + start, end - 1 - start, quoted, strlen(quoted))) {
-			end = start;
-			continue;
+/* Whether the line is an entry of the history asked for: checkpoints are
+ * not changes; with a service, entries that name it.  Lines past trusted
+ * (another file, or bytes this daemon did not write) are parsed whole:
+ * the answer must be JSON even if a file was edited.  0 no, 1 yes, -1 not
+ * an entry (msg). */
+static int hist_wanted(const char *p, size_t n, int trusted, const char *service, char *msg,
+		       size_t msglen)
+{
+	const char *v;
+	long vn;
+	int present, multi;
+	json_t *o = NULL;
+	int rc;
+
+	if (!trusted && !(o = parse_line(p, n, msg, msglen)))
+		return -1;
+	vn = top_string(p, n, "cmd", &v, &present);
+	rc = !(vn == 10 && !memcmp(v, "checkpoint", 10));
+	if (rc && service) {
+		vn = top_string(p, n, "service", &v, &present);
+		if (vn >= 0)
+			rc = (size_t)vn == strlen(service) && !memcmp(v, service, (size_t)vn);
+		else {
+			/* several services (init, reload, recover): whole, rare */
+			(void)top_string(p, n, "services", &v, &multi);
+			if (!multi)
+				rc = 0;
+			else if (!o && !(o = parse_line(p, n, msg, msglen)))
+				return -1;
+			else
+				rc = names_service(o, service);
 		}
-		o = parse_line(buf + start, end - 1 - start, msg, sizeof(msg));
-		if (!o) {
-			sl_seterr(err, errlen, "journal %s: line %llu is invalid: %s", path,
-				  (unsigned long long)line_of(buf, start), msg);
-			json_decref(found);
-			found = NULL;
+	}
+	json_decref(o);
+	return rc;
+}
+
+char *sl_journal_history_text(const char *path, uint64_t trusted, struct sl_journal_trust *trust,
+			      unsigned keep, const char *service, uint32_t limit,
+			      uint32_t *count, char *err, size_t errlen)
+{
+	struct hist_file *files = calloc((size_t)keep + 1, sizeof(*files));
+	struct hist_line *found = calloc(limit ? limit : 1, sizeof(*found));
+	char name[512], msg[256], quoted[SL_NAME_LEN + 4];
+	uint32_t nfound = 0;
+	size_t total = 2;
+	ino_t ino0 = 0, ino;
+	char *out = NULL, *o;
+
+	*count = 0;
+	if (limit == 0)
+		limit = 1;
+	if (!files || !found) {
+		sl_seterr(err, errlen, "journal %s: out of memory for the history", path);
+		goto done;
+	}
+	snprintf(quoted, sizeof(quoted), "\"%s\"", service ? service : "");
+	/* PATH, then the rotated files, newest entries first, until limit are
+	 * found: a long journal costs what the answer needs, not its length */
+	for (unsigned k = 0; k <= keep && nfound < limit; k++) {
+		struct hist_file *f = &files[k];
+		uint64_t lo = UINT64_MAX; /* lines from here on need no parsing */
+		size_t end;
+		int t;
+
+		if (k)
+			rotated_name(name, sizeof(name), path, k);
+		else
+			snprintf(name, sizeof(name), "%s", path);
+		if (hist_map(f, name, k == 0, &ino, k ? ino0 : 0, err, errlen))
+			goto done;
+		if (k == 0)
+			ino0 = ino;
+		if (!f->map) {
+			if (k)
+				continue;
 			break;
 		}
-		if (!service || names_service(o, service))
-			json_array_append_new(found, o);
-		else
-			json_decref(o);
-		end = start;
+		if (k > 0 && (t = trust_find(trust, &f->sb)) >= 0)
+			lo = trust->f[t].lo;
+		else if (k == 0)
+			lo = 0;
+		end = f->len;
+		while (end > 0 && f->buf[end - 1] != '\n')
+			end--; /* a line being written right now */
+		while (end > 0 && nfound < limit) {
+			size_t start = end - 1;
+			int w;
+
+			while (start > 0 && f->buf[start - 1] != '\n')
+				start--;
+			/* a line that does not hold the name in quotes cannot name it */
+			if (end - 1 == start ||
+			    (service && !memmem(f->buf + start, end - 1 - start, quoted,
+						strlen(quoted)))) {
+				end = start;
+				continue;
+			}
+			w = hist_wanted(f->buf + start, end - 1 - start,
+					start >= lo && (k > 0 || end <= trusted), service, msg,
+					sizeof(msg));
+			if (w < 0) {
+				sl_seterr(err, errlen, "journal %s: line %llu is invalid: %s", name,
+					  (unsigned long long)line_of(f->buf, start), msg);
+				goto done;
+			}
+			if (w) {
+				found[nfound].p = f->buf + start;
+				found[nfound++].n = end - 1 - start;
+				total += end - start; /* the line and a comma */
+			}
+			end = start;
+		}
+		/* what was read of a rotated file: not parsed again while unchanged
+		 * (its last line is whole: rotated files are not written to) */
+		if (k > 0 && trust && f->len && f->buf[f->len - 1] == '\n')
+			trust_add(trust, &f->sb, end);
 	}
-	if (found) {
-		/* oldest first, as the journal */
-		out = json_array();
-		for (size_t i = json_array_size(found); out && i > 0; i--)
-			json_array_append(out, json_array_get(found, i - 1));
-		json_decref(found);
+	/* oldest first, as the journal: the lines as they are on disk */
+	out = malloc(total + 1);
+	if (!out) {
+		sl_seterr(err, errlen, "journal %s: out of memory for the history", path);
+		goto done;
 	}
-	if (map)
-		munmap(map, len);
+	o = out;
+	*o++ = '[';
+	for (uint32_t i = nfound; i > 0; i--) {
+		memcpy(o, found[i - 1].p, found[i - 1].n);
+		o += found[i - 1].n;
+		if (i > 1)
+			*o++ = ',';
+	}
+	*o++ = ']';
+	*o = '\0';
+	*count = nfound;
+done:
+	for (unsigned k = 0; files && k <= keep; k++)
+		if (files[k].map)
+			munmap(files[k].map, files[k].len);
+	free(files);
+	free(found);
 	return out;
 }
 

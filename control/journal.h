@@ -10,6 +10,15 @@
 
 #include <jansson.h>
 
+/* Rotated files whose lines from byte lo on are known to be entries
+ * (written by this process, or read by an earlier history): not parsed
+ * again while the file's size and time are unchanged. */
+#define SL_JOURNAL_TRUST 16
+struct sl_journal_trust {
+	uint32_t n, next;
+	struct { uint64_t dev, ino, size, mtime_ns, lo; } f[SL_JOURNAL_TRUST];
+};
+
 struct sl_journal {
 	char path[256];
 	int fd;          /* open for appending, -1 when closed */
@@ -17,6 +26,8 @@ struct sl_journal {
 	uint64_t lines;
 	uint32_t last_gen; /* gen of the last entry (0: none) */
 	int torn;        /* sl_journal_open cut a torn last line (kept in PATH.torn) */
+	uint64_t rotated; /* entries the last rotation moved to PATH.1 (0: none yet) */
+	struct sl_journal_trust trust;
 };
 
 /* Called for every entry in file order; a non-zero return stops the replay
@@ -47,11 +58,27 @@ int sl_journal_append(struct sl_journal *j, const json_t *entry, char *err, size
 
 void sl_journal_close(struct sl_journal *j);
 
-/* The last limit entries (of one service when service != NULL: entries
- * whose "service" is it, or whose "services" list names it), oldest first,
- * as a new array.  NULL with err on failure. */
-json_t *sl_journal_history(const char *path, const char *service, uint32_t limit, char *err,
-			   size_t errlen);
+/* Start a new file: the old one becomes PATH.1 (PATH.k becomes PATH.k+1,
+ * PATH.keep is removed) and PATH holds checkpoint, a whole entry that
+ * gives every state a restart needs (control/PROTOCOL.md, "Journal"), as
+ * its first line.  PATH is whole at every step: a crash leaves the old
+ * file or the new one there.  Returns 0 (err holds a warning if the
+ * directory could not be fsync'd), or -1 with err and j unchanged. */
+int sl_journal_rotate(struct sl_journal *j, const json_t *checkpoint, unsigned keep,
+		      char *err, size_t errlen);
+
+/* The history: the last limit entries (of one service when service !=
+ * NULL: entries whose "service" is it, or whose "services" list names
+ * it), oldest first, as the text of a JSON array of the lines as they are
+ * on disk (*count of them), from PATH and then PATH.1 .. PATH.keep as far
+ * as needed; checkpoint entries are left out.  Lines of PATH before byte
+ * trusted were checked by this process (written or replayed) and are not
+ * parsed again, nor those of a rotated file in trust (may be NULL; a file
+ * read through whole is added to it); others are, and one that is not an
+ * entry is an error naming its file and line.  NULL with err on failure. */
+char *sl_journal_history_text(const char *path, uint64_t trusted, struct sl_journal_trust *trust,
+			      unsigned keep, const char *service, uint32_t limit,
+			      uint32_t *count, char *err, size_t errlen);
 
 /* "2026-11-27T18:40:01.123Z" for a wall-clock time in ms (buf >= 25). */
 void sl_journal_time(char *buf, size_t len, uint64_t ms);

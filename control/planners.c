@@ -477,6 +477,8 @@ static void restart_keys(const struct sl_config *c, const struct sl_config *o, c
 		{ "max_connections", c->max_connections != o->max_connections },
 		{ "max_connections_per_uid",
 		  c->max_connections_per_uid != o->max_connections_per_uid },
+		{ "journal_rotate", c->journal_rotate != o->journal_rotate },
+		{ "journal_keep", c->journal_keep != o->journal_keep },
 		{ "metrics", strcmp(c->metrics, o->metrics) != 0 },
 	};
 	size_t a = 0, b = 0;

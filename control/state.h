@@ -120,6 +120,10 @@ struct sl_state {
 	/* The slices the journal's last slice_add / slice_remove left (service
 	 * by name): restored when the table comes from the file (reboot). */
 	int slices_replayed;
+	/* The slices in force came from slice_add / slice_remove since the
+	 * last entry of several services (what slices_replayed would be after
+	 * replaying the journal): a checkpoint carries them then. */
+	int slices_by_command;
 	uint16_t rnslices;
 	struct sl_slice_rec rslices[SL_MAX_SLICES];
 	char rslice_svc[SL_MAX_SLICES][SL_NAME_LEN];
@@ -286,6 +290,13 @@ void sl_txn_commit(struct sl_state *st, const struct sl_txn *t);
  * several.  actor is stolen. */
 json_t *sl_txn_journal(const struct sl_state *st, const struct sl_txn *t, const char *cmd,
 		       json_t *actor, uint64_t now_ms);
+
+/* The checkpoint entry that starts a rotated journal: every state a
+ * restart rebuilds from the lines before it (services at their indexes
+ * with rollouts, reset generations and undo histories, shadow rules,
+ * slices set by command), so that replaying it alone gives the same
+ * state as replaying them.  reason says where the earlier lines went. */
+json_t *sl_state_checkpoint(const struct sl_state *st, const char *reason, uint64_t now_ms);
 
 /* SERVICE_STATE json. */
 json_t *sl_svc_json(const struct sl_svc_rec *r);

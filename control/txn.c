@@ -107,6 +107,11 @@ void sl_txn_commit(struct sl_state *st, const struct sl_txn *t)
 		st->base->nshadows = st->out->nshadows;
 		memcpy(st->base->shadows, st->out->shadows, sizeof(st->base->shadows));
 	}
+	/* as a replay of the entry sets slices_replayed */
+	if (t->slices_changed && t->svc >= 0)
+		st->slices_by_command = 1;
+	else if (t->svc < 0 && t->shadow_op == SL_SHADOW_NONE)
+		st->slices_by_command = 0;
 	if (t->slices_changed && t->publish) {
 		st->base->nslices = t->nslices;
 		memcpy(st->base->slices, t->slices, sizeof(st->base->slices));
@@ -199,5 +204,42 @@ json_t *sl_txn_journal(const struct sl_state *st, const struct sl_txn *t, const 
 		if (t->note[0])
 			json_object_set_new(e, "note", sl_json_str(t->note));
 	}
+	return e;
+}
+
+json_t *sl_state_checkpoint(const struct sl_state *st, const char *reason, uint64_t now_ms)
+{
+	json_t *e, *list = json_array();
+	char when[32];
+
+	sl_journal_time(when, sizeof(when), now_ms);
+	for (unsigned i = 0; i < st->nservices && list; i++) {
+		const struct sl_svc *s = &st->svc[i];
+		const struct sl_undo *u = &st->undo[i];
+		json_t *undo = json_array();
+
+		if (!s->st.name[0])
+			continue;
+		for (uint32_t k = 0; k < u->n && undo; k++)
+			json_array_append_new(undo, json_pack("{s:o, s:I}", "state",
+							      sl_svc_json(&u->e[k].st), "gen",
+							      (json_int_t)u->e[k].gen));
+		json_array_append_new(list, json_pack("{s:i, s:o, s:o, s:I, s:I, s:o}", "index",
+						      (int)i, "after", sl_svc_json(&s->st),
+						      "rollout", ro_or_null(&s->ro), "reset_gen",
+						      (json_int_t)s->reset_gen, "gen",
+						      (json_int_t)s->gen, "undo",
+						      undo ? undo : json_null()));
+	}
+	e = json_pack("{s:s, s:I, s:s, s:s, s:I, s:o, s:o, s:I}", "time", when, "gen",
+		      (json_int_t)st->gen, "cmd", "checkpoint", "actor", "daemon", "nservices",
+		      (json_int_t)st->nservices, "services", list ? list : json_null(),
+		      "shadows", sl_st_shadows_json(&st->shadows), "shadow_gen",
+		      (json_int_t)st->shadow_gen);
+	if (e && st->slices_by_command)
+		json_object_set_new(e, "slices", sl_slices_json(st->base, st->base->slices,
+								st->base->nslices));
+	if (e)
+		json_object_set_new(e, "reason", sl_json_str(reason));
 	return e;
 }

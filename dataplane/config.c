@@ -46,7 +46,8 @@ static const char *const shadow_keys[] = { "service", "filter", "sample", "port"
 static const char *const slice_keys[] = { "service", "src", "filter", NULL };
 static const char *const control_keys[] = {
 	"instance", "bpffs", "socket", "journal", "bpf_object", "ack_timeout", "group",
-	"idle_timeout", "max_connections", "max_connections_per_uid", "metrics", NULL
+	"idle_timeout", "max_connections", "max_connections_per_uid", "journal_rotate",
+	"journal_keep", "metrics", NULL
 };
 
 static const struct kind {
@@ -1717,6 +1718,19 @@ static int load_control(struct loader *l, const struct sec *s)
 		return -1;
 	if (rc > 0)
 		c->max_connections_per_uid = (uint32_t)u;
+	/* 0 keeps one file for ever (a restart replays it all) */
+	if ((rc = int_key(l, s, "journal_rotate", 0, 10000000,
+			  "0 (never) or 100..10000000 entries per file", &u)) < 0)
+		return -1;
+	if (rc > 0 && u > 0 && u < 100)
+		return fail(l, s, "journal_rotate", "'%llu' is out of range (expected 0 "
+			    "(never) or 100..10000000 entries per file)", (unsigned long long)u);
+	if (rc > 0)
+		c->journal_rotate = (uint32_t)u;
+	if ((rc = int_key(l, s, "journal_keep", 1, 1000, "1..1000 rotated files", &u)) < 0)
+		return -1;
+	if (rc > 0)
+		c->journal_keep = (uint32_t)u;
 	/* metrics = ADDRESS:PORT serves Prometheus's /metrics there; empty: off */
 	v = value(l, s, "metrics");
 	if (v && *v) {
@@ -1753,6 +1767,8 @@ static void set_defaults(struct sl_config *c)
 	c->idle_timeout_ms = 30 * 1000;
 	c->max_connections = 4096;
 	c->max_connections_per_uid = 64;
+	c->journal_rotate = 10000;
+	c->journal_keep = 10;
 	c->handshake_timeout_ms = 3000;
 }
 

@@ -141,6 +141,9 @@ struct sl_config {
 				       (default 30 s) */
 	uint32_t max_connections;   /* control connections held at once (default 4096) */
 	uint32_t max_connections_per_uid; /* per uid other than root (default 64) */
+	uint32_t journal_rotate;    /* entries per journal file before a rotation
+				       (0: never; default 10000) */
+	uint32_t journal_keep;      /* rotated files kept: JOURNAL.1 .. (default 10) */
 	char metrics[64];           /* "" : no metrics endpoint; else ADDRESS:PORT as
 				       given (checked by sl_listen_addr_parse) */
 

@@ -302,11 +302,15 @@ int sl_maps_create(const char *bpffs, const char *instance, const char *obj_path
 		   struct sl_maps *m, int *fresh, char *err, size_t errlen)
 {
 	static const int all_rw[M_COUNT] = { 1, 1, 1, 1, 1 };
-	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	/* what LIBBPF_OPTS does, without its GNU statement expression (clang
+	 * -Wpedantic refuses it) */
+	struct bpf_object_open_opts opts;
 	struct bpf_object *obj;
 	char path[320];
 	int rc, v;
 
+	memset(&opts, 0, sizeof(opts));
+	opts.sz = sizeof(opts);
 	maps_reset(m);
 	*fresh = 0;
 	if (dir_build(m, bpffs, instance, err, errlen) != 0)

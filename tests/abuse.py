@@ -58,6 +58,7 @@ import time
 
 from harness import Fail, check
 import harness
+import cli as climod
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
@@ -91,76 +92,16 @@ def pct(values, p):
 
 # ------------------------------------------------------------ the daemon
 
-class Daemon:
-    """The real sluiced on net_null ports, its own instance, socket and journal."""
+class Daemon(climod.Daemon):
+    """tests/cli.py's sluiced (its own instance, socket and journal), with
+    [control] keys added, an idle timeout and perhaps a descriptor limit;
+    its whole log, sluicectl run as another user, and what /proc says of it."""
 
-    def __init__(self, d, control="", name="d", idle="2s", nofile=None):
-        self.d = d
-        self.instance = f"test-abuse-{os.getpid()}"
-        self.sock = os.path.join(d, f"{name}.sock")
-        self.journal = os.path.join(d, f"{name}.journal")
-        self.conf = os.path.join(d, f"{name}.ini")
-        self.log = os.path.join(d, f"{name}.log")
-        self.dp = None
-        with open(self.conf, "w") as f:
-            f.write(f"""[dataplane]
-eal_args = --no-pci --in-memory -l 0 --log-level=*:warning
-flow_capacity = 4096
-
-[port client]
-role = client
-devargs = net_null0
-
-[port blue]
-role = backend
-devargs = net_null1,no-rx=1
-
-[port green]
-role = backend
-devargs = net_null2,no-rx=1
-
-[group blue]
-port = blue
-mode = port
-
-[group green]
-port = green
-mode = port
-
-[service web]
-proto = tcp
-vip = 192.0.2.10
-ports = 443
-champion = blue
-challenger = green
-share = 0%
-
-[control]
-instance = {self.instance}
-bpffs = {BPFFS}
-socket = {self.sock}
-journal = {self.journal}
-bpf_object = {os.path.join(BUILD, "ebpf", "sluice_maps.bpf.o")}
-ack_timeout = 1s
-idle_timeout = {idle}
-{control}
-""")
-        self.logf = open(self.log, "w")
-        exe = os.path.join(BUILD, "control", "sluiced")
-        check(os.access(exe, os.X_OK), f"{exe} is not built")
+    def __init__(self, d, control="", idle="2s", nofile=None):
         pre = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) \
             if nofile else None
-        self.p = subprocess.Popen([exe, "-c", self.conf], stdout=self.logf,
-                                  stderr=subprocess.STDOUT, preexec_fn=pre)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.p.poll() is not None:
-                rc, self.p = self.p.returncode, None
-                raise Fail(f"sluiced exited {rc}: {self.logtext()}")
-            if os.path.exists(self.sock) and cli(["--socket", self.sock, "version"])[0] == 0:
-                return
-            time.sleep(0.05)
-        raise Fail(f"sluiced did not answer within 15 s: {self.logtext()}")
+        super().__init__(d, extra=f"idle_timeout = {idle}\n{control}", name="abuse",
+                         preexec=pre)
 
     def logtext(self, path=None):
         with open(path or self.log) as f:
@@ -185,44 +126,6 @@ idle_timeout = {idle}
 
     def nfds(self):
         return len(os.listdir(f"/proc/{self.p.pid}/fd"))
-
-    def attach(self):
-        exe = os.path.join(BUILD, "dataplane", "sluice-dp")
-        self.dplog = open(os.path.join(self.d, "sluice-dp.log"), "w")
-        self.dp = subprocess.Popen([exe, "-c", self.conf, "--instance", self.instance,
-                                    "--bpffs", BPFFS, "--duration", "120"],
-                                   stdout=self.dplog, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            check(self.dp.poll() is None, f"sluice-dp exited {self.dp.returncode}")
-            rc, out, _ = self.cli(["--json", "status"], None)
-            if rc == 0 and json.loads(out)["result"]["dataplane"]["attached"]:
-                return
-            time.sleep(0.1)
-        raise Fail("sluice-dp did not attach within 30 s")
-
-    def stop(self):
-        bad = []
-        for p, name in ((self.dp, "sluice-dp"), (self.p, "sluiced")):
-            if not p:
-                continue
-            if p.poll() is None:
-                p.send_signal(signal.SIGCONT)
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-                    bad.append(f"{name} did not stop within 15 s of SIGTERM")
-            if p.returncode != 0:
-                bad.append(f"{name} exited {p.returncode}: {self.logtext()[-2000:]}")
-        self.dp = self.p = None
-        self.logf.close()
-        pin = os.path.join(BPFFS, "sluice", self.instance)
-        if os.path.isdir(pin):
-            shutil.rmtree(pin, ignore_errors=True)
-        return bad
 
 
 def daemon_test(control="", idle="2s", nofile=None):
@@ -818,7 +721,7 @@ TESTS = [test_idle_connections, test_fd_limit, test_storm, test_slow_client, tes
 def main():
     global BUILD
     a = harness.parse(__doc__, TESTS)
-    BUILD = a.build
+    BUILD = climod.BUILD = a.build
     if os.geteuid() != 0:
         print("FAIL setup: tests/abuse.py needs root (bpffs, a second user)")
         print(f"\n0 passed, {len(a.todo)} failed")

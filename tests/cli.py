@@ -532,11 +532,12 @@ def test_peer_status(d):
 class Daemon:
     """The real sluiced on net_null ports, its own instance, socket and journal."""
 
-    def __init__(self, d, mirror=False, extra="", name="cli", ports=None):
+    def __init__(self, d, mirror=False, extra="", name="cli", preexec=None, ports=None):
         # ports: devargs of client, blue or green instead of net_null
         dev = {"client": "net_null0", "blue": "net_null1,no-rx=1",
                "green": "net_null2,no-rx=1", **(ports or {})}
         self.d = d
+        self.preexec = preexec  # run in sluiced's process before exec
         self.instance = f"test-{name}-{os.getpid()}"
         self.sock = os.path.join(d, "sluiced.sock")
         self.journal = os.path.join(d, "journal")
@@ -603,7 +604,8 @@ ack_timeout = 1s
         exe = os.path.join(BUILD, "control", "sluiced")
         check(os.access(exe, os.X_OK), f"{exe} is not built")
         self.p = subprocess.Popen([exe, "-c", self.conf, "--bpffs", BPFFS],
-                                  stdout=self.logf, stderr=subprocess.STDOUT)
+                                  stdout=self.logf, stderr=subprocess.STDOUT,
+                                  preexec_fn=self.preexec)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.p.poll() is not None:
@@ -1101,6 +1103,71 @@ def test_daemon_torn_journal(dm):
           f"reason {last['reason']}")
 
 
+def rotations(dm):
+    with open(dm.log) as f:
+        return f.read().count(" rotated: ")
+
+
+def rotation_test(dm):
+    """[control] journal_rotate = 100: the journal starts a new file with a
+    checkpoint once a second's look finds 100 entries; a restart (and a
+    reboot) replays the checkpoint alone and keeps rollouts and undo
+    histories; history reads on across the rotated files, checkpoints left
+    out; journal_keep files are kept."""
+    dm.cli(["canary", "web", "5%"], 0)
+    dm.cli(["rollout", "start", "web", "--steps", "10%,50%,100%", "--dwell", "1h"], 0)
+    made = 3  # init and those two
+    for i in range(230):
+        dm.cli(["canary", "dns", f"{(i % 9) + 1}%"], 0)
+        made += 1
+        if i % 115 == 114:  # two rotations, a second's look each
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and rotations(dm) < i // 115 + 1:
+                time.sleep(0.1)
+            check(rotations(dm) == i // 115 + 1, f"not rotated: {dm.logtext()}")
+    for k in (1, 2):
+        check(os.path.exists(f"{dm.journal}.{k}"), f"{dm.journal}.{k} missing")
+    check(not os.path.exists(f"{dm.journal}.3"), "more files than journal_keep")
+    with open(dm.journal) as f:
+        first = json.loads(f.readline())
+    check(first["cmd"] == "checkpoint" and "journal rotated after " in first["reason"],
+          f"first line of the new file: {first}")
+    before = json.loads(dm.cli(["--json", "status"], 0)[0])["result"]
+    # history across the files: every change once, in order, no checkpoint
+    out, _ = dm.cli(["--json", "history", "--limit", "10000"], 0)
+    entries = json.loads(out)["result"]["entries"]
+    gens = [e["gen"] for e in entries]
+    check(len(entries) == made and gens == sorted(gens) and gens[0] == 1 and
+          all(e["cmd"] != "checkpoint" for e in entries),
+          f"{len(entries)} entries (made {made}), gens {gens[:5]}...{gens[-5:]}")
+    out, _ = dm.cli(["--json", "history", "web", "--limit", "10000"], 0)
+    check([e["cmd"] for e in json.loads(out)["result"]["entries"]] ==
+          ["init", "canary", "rollout_start"], f"web's history {out[:400]}")
+    for unpin in (False, True):  # a restart, then a reboot (journal alone)
+        dm.restart(unpin=unpin)
+        after = json.loads(dm.cli(["--json", "status"], 0)[0])["result"]
+        for svc in ("web", "dns"):
+            a = [s for s in after["services"] if s["state"]["name"] == svc][0]
+            b = [s for s in before["services"] if s["state"]["name"] == svc][0]
+            check(a["state"] == b["state"], f"{svc} after restart: {a['state']} != {b['state']}")
+        web = [s for s in after["services"] if s["state"]["name"] == "web"][0]
+        wb = [s for s in before["services"] if s["state"]["name"] == "web"][0]
+        check(web["rollout"]["state"] == "running" and web["rollout"]["step"] == 0 and
+              web["rollout"]["step_started_ms"] == wb["rollout"]["step_started_ms"],
+              f"web's rollout after {'reboot' if unpin else 'restart'}: {web['rollout']}")
+        if not unpin:
+            # the undo histories came back whole: dns goes back two changes
+            # (a reboot starts them again, as without rotation)
+            dm.cli(["undo", "dns"], 0, out_has=("dns: canary 4.00 %",))
+            dm.cli(["undo", "dns"], 0, out_has=("dns: canary 3.00 %",))
+            before = json.loads(dm.cli(["--json", "status"], 0)[0])["result"]
+    dm.cli(["rollout", "abort", "web"], 0)
+
+
+test_daemon_journal_rotation = daemon_test(rotation_test, extra="journal_rotate = 100\n"
+                                           "journal_keep = 2")
+test_daemon_journal_rotation.__name__ = "test_daemon_journal_rotation"
+
 TESTS = [
     test_help, test_no_command, test_unknown_command, test_missing_service, test_bad_share,
     test_bad_steps, test_bad_plan, test_sticky_reset, test_unknown_option,
@@ -1113,7 +1180,7 @@ TESTS = [
     test_daemon_history, test_daemon_rollout, test_daemon_rollout_plan_and_timer,
     test_daemon_acks, test_daemon_reload, test_daemon_misc,
     test_shadow_usage, test_daemon_shadow, test_daemon_shadow_attached,
-    test_daemon_torn_journal,
+    test_daemon_torn_journal, test_daemon_journal_rotation,
 ]
 
 

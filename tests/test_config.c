@@ -171,7 +171,12 @@ static void test_control_section(void)
 	EXPECT_ERR("[control]\nsockett = /x\n" BASE,
 		   "[control] sockett: unknown key (expected one of: instance, bpffs, socket, "
 		   "journal, bpf_object, ack_timeout, group, idle_timeout, max_connections, "
-		   "max_connections_per_uid, metrics)");
+		   "max_connections_per_uid, journal_rotate, journal_keep, metrics)");
+	EXPECT_ERR("[control]\njournal_rotate = 50\n" BASE,
+		   "[control] journal_rotate: '50' is out of range (expected 0 (never) or "
+		   "100..10000000 entries per file)");
+	EXPECT_ERR("[control]\njournal_keep = 0\n" BASE,
+		   "[control] journal_keep: '0' is out of range (expected 1..1000 rotated files)");
 	EXPECT_ERR("[control]\ngroup = no-such-group-x\n" BASE,
 		   "[control] group: no group 'no-such-group-x' on this system (expected a "
 		   "group of the group database, e.g. `groupadd no-such-group-x`, or a numeric "

@@ -343,6 +343,24 @@ static void test_callback_error(void)
 	remove_dir(dir);
 }
 
+/* The history as an array (the text must be JSON). */
+static json_t *history(const char *path, uint64_t trusted, unsigned keep, const char *service,
+		       uint32_t limit, char *err, size_t errlen)
+{
+	uint32_t n = 0;
+	char *text = sl_journal_history_text(path, trusted, NULL, keep, service, limit, &n, err,
+					     errlen);
+	json_t *a;
+
+	if (!text)
+		return NULL;
+	a = json_loads(text, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL(a);
+	CU_ASSERT_EQUAL(json_array_size(a), n);
+	free(text);
+	return a;
+}
+
 static void test_history(void)
 {
 	char path[128], err[512];
@@ -362,44 +380,156 @@ static void test_history(void)
 	free(text);
 	json_decref(list);
 
-	h = sl_journal_history(path, NULL, 3, err, sizeof(err));
+	h = history(path, 0, 0, NULL, 3, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	CU_ASSERT_EQUAL(json_array_size(h), 3);
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 0), "gen")), 6);
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 2), "gen")), 8);
 	json_decref(h);
 
-	h = sl_journal_history(path, "dns", 20, err, sizeof(err));
+	h = history(path, 0, 0, "dns", 20, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	CU_ASSERT_EQUAL(json_array_size(h), 4);
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 0), "gen")), 2);
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 3), "gen")), 8);
 	json_decref(h);
 
-	h = sl_journal_history(path, "web", 2, err, sizeof(err));
+	h = history(path, 0, 0, "web", 2, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	CU_ASSERT_EQUAL(json_array_size(h), 2);
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 0), "gen")), 5);
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 1), "gen")), 7);
 	json_decref(h);
 
-	h = sl_journal_history(path, "nosuch", 5, err, sizeof(err));
+	h = history(path, 0, 0, "nosuch", 5, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	CU_ASSERT_EQUAL(json_array_size(h), 0);
 	json_decref(h);
 
 	/* a line being written (no newline yet) is not shown */
 	append_raw(path, "{\"gen\":9,\"cmd\":\"can");
-	h = sl_journal_history(path, NULL, 1, err, sizeof(err));
+	h = history(path, 0, 0, NULL, 1, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 0), "gen")), 8);
 	json_decref(h);
 
 	snprintf(path, sizeof(path), "%s/none.journal", dir);
-	CU_ASSERT_PTR_NULL(sl_journal_history(path, NULL, 5, err, sizeof(err)));
+	CU_ASSERT_PTR_NULL(history(path, 0, 0, NULL, 5, err, sizeof(err)));
 	CU_ASSERT_EQUAL(strncmp(err, "journal ", 8), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot open: No such file or directory"));
 	(void)len;
+	remove_dir(dir);
+}
+
+static json_t *checkpoint(uint32_t gen)
+{
+	return json_pack("{s:s, s:I, s:s, s:s, s:[]}", "time", "2026-11-27T18:40:02.000Z", "gen",
+			 (json_int_t)gen, "cmd", "checkpoint", "actor", "daemon", "services");
+}
+
+static int exists(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0;
+}
+
+/* Rotation: the old file becomes PATH.1, the checkpoint starts PATH, the
+ * history goes on across the files without the checkpoints, the oldest
+ * file past keep goes, and a reopened journal replays PATH alone. */
+static void test_rotate(void)
+{
+	char path[128], p1[140], p2[140], p3[140], err[512], note[512];
+	struct sl_journal j;
+	struct seen s = { 0 };
+	json_t *h, *e;
+
+	make_dir();
+	snprintf(path, sizeof(path), "%s/test.journal", dir);
+	snprintf(p1, sizeof(p1), "%s.1", path);
+	snprintf(p2, sizeof(p2), "%s.2", path);
+	snprintf(p3, sizeof(p3), "%s.3", path);
+	write_entries(path, 5);
+	CU_ASSERT_EQUAL_FATAL(sl_journal_open(&j, path, NULL, NULL, note, sizeof(note), err,
+					      sizeof(err)), 0);
+	e = checkpoint(5);
+	CU_ASSERT_EQUAL_FATAL(sl_journal_rotate(&j, e, 2, err, sizeof(err)), 0);
+	json_decref(e);
+	CU_ASSERT_STRING_EQUAL(err, "");
+	CU_ASSERT_EQUAL(j.rotated, 5);
+	CU_ASSERT_EQUAL(j.lines, 1);
+	CU_ASSERT_EQUAL(j.last_gen, 5);
+	CU_ASSERT(exists(p1));
+	CU_ASSERT(!exists(p2));
+	for (uint32_t g = 6; g <= 7; g++) {
+		e = entry(g, "web");
+		CU_ASSERT_EQUAL(sl_journal_append(&j, e, err, sizeof(err)), 0);
+		json_decref(e);
+	}
+	/* trusted: the bytes this writer wrote */
+	h = history(path, j.size, 2, NULL, 20, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(json_array_size(h), 7);
+	for (size_t i = 0; i < json_array_size(h); i++)
+		CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, i), "gen")),
+				(json_int_t)i + 1);
+	json_decref(h);
+	h = history(path, j.size, 2, "dns", 1, err, sizeof(err)); /* from PATH.1 */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(json_array_size(h), 1);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, 0), "gen")), 4);
+	json_decref(h);
+	/* without the rotated files asked for: PATH alone */
+	h = history(path, j.size, 0, NULL, 20, err, sizeof(err));
+	CU_ASSERT_EQUAL(json_array_size(h), 2);
+	json_decref(h);
+
+	/* twice more with keep 2: the first file (gens 1..5) goes */
+	e = checkpoint(7);
+	CU_ASSERT_EQUAL(sl_journal_rotate(&j, e, 2, err, sizeof(err)), 0);
+	CU_ASSERT(exists(p2));
+	CU_ASSERT_EQUAL(sl_journal_rotate(&j, e, 2, err, sizeof(err)), 0);
+	json_decref(e);
+	CU_ASSERT(!exists(p3));
+	h = history(path, 0, 2, NULL, 20, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(json_array_size(h), 2); /* 6 and 7; the checkpoints left out */
+	json_decref(h);
+	sl_journal_close(&j);
+
+	/* a rotation cut short after the link: PATH.1 is PATH, not read twice */
+	CU_ASSERT_EQUAL(unlink(p1), 0);
+	CU_ASSERT_EQUAL(link(path, p1), 0);
+	h = history(path, 0, 2, NULL, 20, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_EQUAL(json_array_size(h), 2);
+	json_decref(h);
+
+	/* a restart replays the checkpoint, not the files before it */
+	CU_ASSERT_EQUAL_FATAL(sl_journal_open(&j, path, collect, &s, note, sizeof(note), err,
+					      sizeof(err)), 0);
+	CU_ASSERT_EQUAL(s.n, 1);
+	CU_ASSERT_EQUAL(s.gen[0], 7);
+	sl_journal_close(&j);
+
+	/* an edited rotated file: named with its line, not passed on, also
+	 * after it was read through once (and trusted while unchanged) */
+	{
+		struct sl_journal_trust trust = { 0 };
+		uint32_t n;
+		char *text = sl_journal_history_text(path, 0, &trust, 2, NULL, 20, &n, err,
+						     sizeof(err));
+
+		CU_ASSERT_PTR_NOT_NULL(text);
+		free(text);
+		CU_ASSERT_EQUAL(trust.n, 1); /* PATH.1 is PATH: not read */
+		append_raw(p2, "not json\n");
+		CU_ASSERT_PTR_NULL(sl_journal_history_text(path, 0, &trust, 2, NULL, 20, &n, err,
+							   sizeof(err)));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, ".journal.2: line 4 is invalid: not JSON"));
+	}
+	CU_ASSERT_PTR_NULL(history(path, 0, 2, NULL, 20, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, ".journal.2: line 4 is invalid: not JSON"));
 	remove_dir(dir);
 }
 
@@ -448,6 +578,7 @@ void sl_test_register_journal(void)
 	CU_add_test(s, "invalid middle line refused", test_invalid_middle_line);
 	CU_add_test(s, "replay callback error", test_callback_error);
 	CU_add_test(s, "history", test_history);
+	CU_add_test(s, "rotation: checkpoint, history across files, keep", test_rotate);
 	CU_add_test(s, "one writer", test_one_writer);
 	CU_add_test(s, "time format", test_time);
 }

@@ -345,9 +345,10 @@ static void test_wait_acks(void)
 	CU_ASSERT(waited >= 5000 && waited < 1000000);
 	CU_ASSERT_EQUAL(nmissing, 0);
 
-	/* already acknowledged: at once */
+	/* already acknowledged: at once, not after the timeout (a bound far
+	 * from both: the machine may be busy) */
 	CU_ASSERT_EQUAL(sl_maps_wait_acks(&m, 1, 1000000, &waited, missing, &nmissing), 0);
-	CU_ASSERT(waited < 5000);
+	CU_ASSERT(waited < 500000);
 
 	/* worker 0 never acknowledges gen 2, worker 1 does */
 	m.dp->ack[1].gen = 2;
@@ -462,7 +463,8 @@ static void test_version_mismatch(void)
 static void test_value_size_mismatch(void)
 {
 	const char *name = inst(BPFFS, "size");
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	/* LIBBPF_OPTS without its GNU statement expression (clang -Wpedantic) */
+	struct bpf_map_create_opts opts = { .sz = sizeof(opts), .map_flags = BPF_F_MMAPABLE };
 	char err[512], path[320];
 	struct sl_maps m;
 	uint32_t key = 0;

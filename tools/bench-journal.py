@@ -11,7 +11,10 @@ states), and measures, in one run:
   * `history --limit 20`, `history web --limit 20` and `history dns` (dns
     changed only at the start: the whole journal is looked through);
   * a `status` sent while a `history` of the whole journal is answered;
-  * the restart (journal replay) until sluiced answers.
+  * the restart (journal replay) until sluiced answers;
+  * the restart again once sluiced has rotated the journal ([control]
+    journal_rotate, default 10 000 entries: a checkpoint starts the new
+    file), and `history --limit 10000` read back across the files.
 """
 
 import argparse
@@ -95,6 +98,25 @@ def main():
         th.join()
         print(f"history of 10000 entries: {res['h'][1] * 1000:.0f} ms; a status sent meanwhile "
               f"answered in {ts * 1000:.0f} ms")
+        # a second's look rotates the long file; the restart after it
+        # replays the checkpoint and what came after
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not os.path.exists(dm.journal + ".1"):
+            time.sleep(0.1)
+        if os.path.exists(dm.journal + ".1"):
+            dm.cli(["canary", "web", "5%"], 0)
+            bad = cli.terminate(dm.p, "sluiced", 10, dm.logtext)
+            dm.p = None
+            _, restart = timed(dm.start)
+            with open(dm.journal) as f:
+                n = sum(1 for _ in f)
+            print(f"restart after the rotation ({n} lines in {dm.journal}): "
+                  f"{restart:.2f} s")
+            r, t = timed(lambda: raw(dm.sock, {"cmd": "history", "limit": 10000}))
+            print(f"history of {len(r['result']['entries'])} entries across the rotated "
+                  f"files: {t * 1000:.0f} ms")
+        else:
+            print("note: sluiced did not rotate the journal within 10 s")
         if bad:
             print(f"note: {bad}")
     finally:
