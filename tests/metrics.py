@@ -192,26 +192,17 @@ scrape_configs:
         return reply["data"]
 
     def scraped_after(self, t, timeout=30):
-        """Waits for a successful scrape that started after wall time t."""
+        """Waits until the samples of a scrape that started after wall time t
+        can be queried (a sample's timestamp is its scrape's start; a
+        target's lastScrape may show before the samples are committed)."""
         deadline = time.monotonic() + timeout
-        last = None
         while time.monotonic() < deadline:
-            for tg in self.get("/api/v1/targets")["activeTargets"]:
-                last = tg
-                ts = tg.get("lastScrape", "")
-                if tg.get("health") == "up" and ts and not ts.startswith("0001"):
-                    # RFC 3339 with nanoseconds: cut to microseconds
-                    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$",
-                                 ts)
-                    check(m, f"lastScrape {ts!r}")
-                    frac = (m.group(2) or ".0")[:7]
-                    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
-                    from datetime import datetime
-                    when = datetime.fromisoformat(m.group(1) + frac + tz).timestamp()
-                    if when > t:
-                        return
+            r = self.get("/api/v1/query", query="timestamp(sluice_generation)")["result"]
+            if r and float(r[0]["value"][1]) > t:
+                return
             time.sleep(0.2)
-        raise Fail(f"no scrape after {t} within {timeout} s: target {last}")
+        targets = self.get("/api/v1/targets")["activeTargets"]
+        raise Fail(f"no scrape after {t} within {timeout} s: targets {targets}")
 
     def query(self, expr):
         """{frozenset(labels without __name__): value} of an instant query."""
