@@ -480,8 +480,11 @@ def test_endpoint(dm, url):
     with open(other, "w") as f:
         f.write(conf.replace(dm.instance, dm.instance + "-b")
                 .replace(dm.sock, dm.sock + "-b").replace(dm.journal, dm.journal + "-b"))
-    p = subprocess.run([exe, "-c", other], capture_output=True, text=True, timeout=30)
-    shutil.rmtree(os.path.join(cli.BPFFS, "sluice", dm.instance + "-b"), ignore_errors=True)
+    try:
+        p = subprocess.run([exe, "-c", other], capture_output=True, text=True, timeout=30)
+    finally:
+        shutil.rmtree(os.path.join(cli.BPFFS, "sluice", dm.instance + "-b"),
+                      ignore_errors=True)
     check(p.returncode == 1 and f"metrics 127.0.0.1:{port} ([control] metrics): cannot "
           "listen" in p.stderr, f"port in use: exit {p.returncode}: {p.stderr[-600:]!r}")
     # a reload that changes it: at restart, and the endpoint stays where it was
