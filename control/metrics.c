@@ -895,6 +895,19 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	sl_log("metrics %s: %s", m->addr, text);
 }
 
+/* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104 */
+static int loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
 int sl_metrics_listen(struct sl_metrics *m, const char *addr, struct sl_daemon *d, char *err,
 		      size_t errlen)
 {
@@ -941,6 +954,9 @@ int sl_metrics_listen(struct sl_metrics *m, const char *addr, struct sl_daemon *
 				 addr);
 	}
 	m->fd = info->epoll_fd;
+	if (!loopback(&ss))
+		sl_log("warning: metrics %s is not a loopback address: whoever reaches it reads "
+		       "every figure (the endpoint has no authentication)", addr);
 	return 0;
 }
 
@@ -969,8 +985,9 @@ void sl_metrics_close(struct sl_metrics *m)
 	if (!m->mhd)
 		return;
 	if (m->scrapes || m->refused)
-		sl_log("metrics %s: %llu scrapes served, %llu other requests refused", m->addr,
-		       (unsigned long long)m->scrapes, (unsigned long long)m->refused);
+		sl_log("metrics %s: %llu scrape%s served, %llu other request%s refused", m->addr,
+		       (unsigned long long)m->scrapes, m->scrapes == 1 ? "" : "s",
+		       (unsigned long long)m->refused, m->refused == 1 ? "" : "s");
 	MHD_stop_daemon(m->mhd);
 	m->mhd = NULL;
 	m->fd = -1;
