@@ -198,6 +198,9 @@ void sl_prom_free(struct sl_prom *p)
 	(unsigned)(sizeof((const struct sl_prom_label[]){ __VA_ARGS__ }) / \
 		   sizeof(struct sl_prom_label))
 
+/* enum sl_ev_role's names: the role label */
+static const char *const roles[2] = { "champion", "challenger" };
+
 /* A family read from a field of a counters struct (offsetof). */
 struct field {
 	const char *name, *help;
@@ -253,8 +256,6 @@ static void build_info(struct ctx *x)
 
 static void services(struct ctx *x)
 {
-	static const char *const roles[2] = { "champion", "challenger" };
-
 	sl_prom_family(x->p, "sluice_service_generation", "gauge",
 		       "Generation of the service's last change.");
 	for (int s = 0; s < x->st->nservices; s++)
@@ -551,7 +552,7 @@ static double jnum(const json_t *o, const char *path1, const char *path2)
 }
 
 /* Each guard of each service's rollout with its labels (service, guard,
- * signal, slice when it has one), and room for one more. */
+ * signal, slice when it has one), and room for two more. */
 static void guard_list(struct ctx *x)
 {
 	for (int s = 0; s < x->st->nservices; s++)
@@ -579,7 +580,6 @@ static void guard_list(struct ctx *x)
 
 static void guards(struct ctx *x)
 {
-	static const char *const roles[2] = { "champion", "challenger" };
 	static const struct {
 		const char *name, *help, *key;
 	} one[] = {
@@ -659,7 +659,6 @@ static const struct field ev_counts[] = {
 static const struct sl_ev_cell *ev_cell(const struct ctx *x, int slices, unsigned i, int role,
 					struct sl_prom_label *l, unsigned *nl)
 {
-	static const char *const roles[2] = { "champion", "challenger" };
 	const struct sl_slice_rec *sr;
 
 	*nl = 0;
@@ -739,7 +738,6 @@ static void evidence_scope(struct ctx *x, int slices)
 
 static void pushed(struct ctx *x)
 {
-	static const char *const roles[2] = { "champion", "challenger" };
 	const struct sl_pushed *p = x->d->pushed;
 
 	for (int bad = 0; bad < 2; bad++) {
