@@ -339,6 +339,18 @@ int main(int argc, char **argv)
 		rc = EXIT_RUNTIME;
 		goto out_free;
 	}
+	/* The metrics port too before anything is written (a port in use is
+	 * exit 1 with the maps and journal untouched); nothing is served from
+	 * it before the event loop runs. */
+	if (d->cfg->metrics[0]) {
+		if (sl_metrics_listen(&metrics, d->cfg->metrics, d, err, sizeof(err))) {
+			sl_log("%s", err);
+			rc = EXIT_RUNTIME;
+			goto out_free;
+		}
+		sl_log("metrics on http://%s/metrics (Prometheus text format, no "
+		       "authentication)", d->cfg->metrics);
+	}
 	if (sl_daemon_start(d, err, sizeof(err))) {
 		sl_log("%s", err);
 		rc = EXIT_RUNTIME;
@@ -350,15 +362,6 @@ int main(int argc, char **argv)
 		sl_log("%s", err);
 		rc = EXIT_RUNTIME;
 		goto out;
-	}
-	if (d->cfg->metrics[0]) {
-		if (sl_metrics_listen(&metrics, d->cfg->metrics, d, err, sizeof(err))) {
-			sl_log("%s", err);
-			rc = EXIT_RUNTIME;
-			goto out;
-		}
-		sl_log("metrics on http://%s/metrics (Prometheus text format, no "
-		       "authentication)", d->cfg->metrics);
 	}
 	/* From now on a change the dataplane is slow to acknowledge is
 	 * answered later: the event loop never waits for ack_timeout. */

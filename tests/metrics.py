@@ -480,13 +480,16 @@ def test_endpoint(dm, url):
     with open(other, "w") as f:
         f.write(conf.replace(dm.instance, dm.instance + "-b")
                 .replace(dm.sock, dm.sock + "-b").replace(dm.journal, dm.journal + "-b"))
+    pin_b = os.path.join(cli.BPFFS, "sluice", dm.instance + "-b")
     try:
         p = subprocess.run([exe, "-c", other], capture_output=True, text=True, timeout=30)
+        pinned = os.path.exists(pin_b)
     finally:
-        shutil.rmtree(os.path.join(cli.BPFFS, "sluice", dm.instance + "-b"),
-                      ignore_errors=True)
+        shutil.rmtree(pin_b, ignore_errors=True)
     check(p.returncode == 1 and f"metrics 127.0.0.1:{port} ([control] metrics): cannot "
           "listen" in p.stderr, f"port in use: exit {p.returncode}: {p.stderr[-600:]!r}")
+    check(not os.path.exists(dm.journal + "-b") and not pinned,
+          "a daemon that cannot listen wrote its journal or pinned maps")
     # a reload that changes it: at restart, and the endpoint stays where it was
     with open(dm.conf, "w") as f:
         f.write(conf.replace(f"metrics = 127.0.0.1:{port}", "metrics = 127.0.0.1:1"))
