@@ -9,22 +9,27 @@ tests/cli.py, [control] metrics on a free loopback port) and, where it says
 so, a real Prometheus (Debian's `prometheus`: temporary configuration and
 TSDB, scrape_interval 1s, its own free port), stopped at the end:
 
-  live        sluice-dp attached, its client port net_pcap replaying
-              pcap-fixtures/demo.pcap once; a canary, a shadow rule, a change
-              the worker acknowledges; Prometheus's answers equal sluicectl's
-              (generation, configured share in basis points, packets, bytes and
-              flows per group, ports, malformed, ack count, measured share);
-              `promtool check metrics` finds nothing to say
-  guards      a rollout with guards and pushed evidence (no dataplane): rollout
-              step and state, each guard's verdict, flows, statistic and
-              threshold as status shows them, the pushes, slices' series
-  endpoint    404 elsewhere than /metrics, 405 for POST, the content type; a
-              bad [control] metrics is exit 2 naming file, section and key; a
-              port in use is exit 1 naming the address; a reload that changes
-              metrics says it takes effect at restart
-  dashboard   conf/grafana/sluice.json: Grafana's import fields, every metric
-              its queries name is in the live exposition, and every query runs
-              on Prometheus without an error
+  test_live       sluice-dp attached, its client port net_pcap replaying
+                  pcap-fixtures/demo.pcap: over and over for a measured share
+                  (as status measures it, near the 20 % canary), then once for
+                  counters that stay put; a shadow rule, a change the worker
+                  acknowledges; Prometheus's answers equal sluicectl's
+                  (generation, configured share in basis points, packets,
+                  bytes and flows per group, ports, malformed, shadow, ack
+                  count and p99); `promtool check metrics` finds nothing
+  test_guards     a rollout with guards and pushed evidence (no dataplane):
+                  rollout step and state, each guard's verdict, flows,
+                  statistic and threshold as status shows them, the pushes,
+                  slices' series; then a failed guard and the abort
+  test_endpoint   404 elsewhere than /metrics, 405 for POST, the content type,
+                  HELP and TYPE for every sample, naming conventions; a bad
+                  [control] metrics is exit 2 naming file, section and key; a
+                  port in use is exit 1 naming the address and changes
+                  nothing; a reload that changes metrics says it takes effect
+                  at restart, a bad one is refused
+  test_dashboard  conf/grafana/sluice.json: Grafana's import fields, every
+                  metric its queries name is in the live exposition, and every
+                  query runs on Prometheus without an error
 
 Prints PASS/FAIL per test and a final "N passed, N failed" line.
 """
