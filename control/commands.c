@@ -82,6 +82,8 @@ static void lat_record(struct sl_daemon *d, uint32_t us)
 	d->lat_count++;
 	if (us > d->lat_max)
 		d->lat_max = us;
+	d->lat_hist[sl_hist_bucket(us)]++;
+	d->lat_sum_us += us;
 }
 
 /* How long a change spins for its acknowledgement before its reply is
@@ -111,6 +113,7 @@ static json_t *acks_json(struct sl_daemon *d, int rc, uint64_t waited_us,
 		snprintf(text, len, "no dataplane attached");
 		return json_pack("{s:s}", "status", "no_dataplane");
 	}
+	d->ack_timeouts++;
 	list = json_array();
 	n = (size_t)snprintf(text, len, "NOT acknowledged within %u ms by worker%s",
 			     d->cfg->ack_timeout_ms, nmissing == 1 ? "" : "s");
@@ -295,7 +298,7 @@ static void shadow_sum(const struct sl_daemon *d, unsigned r, struct sl_shadow_c
 
 /* The rule of slot r since it was added; a dataplane that started again
  * counts from zero. */
-static void shadow_counts(struct sl_daemon *d, unsigned r, struct sl_shadow_counters *c)
+void sl_daemon_shadow_counts(struct sl_daemon *d, unsigned r, struct sl_shadow_counters *c)
 {
 	struct sl_shadow_counters *b = &d->shadow_base[r];
 
@@ -480,7 +483,7 @@ static json_t *shadow_list_item(struct sl_daemon *d, unsigned r)
 
 	if (!o)
 		return NULL;
-	shadow_counts(d, r, &c);
+	sl_daemon_shadow_counts(d, r, &c);
 	json_object_set_new(o, "flows", json_integer((json_int_t)c.flows));
 	json_object_set_new(o, "packets", json_integer((json_int_t)c.pkts));
 	json_object_set_new(o, "dropped", json_integer((json_int_t)c.drops));
@@ -902,20 +905,40 @@ static json_t *grp_json(const char *svc, const char *grp, const struct sl_grp_co
 			 "ret_synack", (json_int_t)c->ret_synack);
 }
 
+uint32_t sl_daemon_counters(const struct sl_daemon *d, struct sl_counters *sum)
+{
+	const struct sl_counters *stats = d->local_stats ? d->local_stats : d->maps.stats;
+	uint32_t nw = d->local_stats ? 1 : sl_maps_workers(&d->maps);
+
+	memset(sum, 0, sizeof(*sum));
+	for (uint32_t w = 0; w < nw; w++)
+		sl_counters_add(sum, &stats[w]);
+	return nw;
+}
+
+int sl_daemon_group_shown(const struct sl_daemon *d, int s, unsigned g,
+			  const struct sl_grp_counters *c)
+{
+	const struct sl_svc_rec *r = &d->st->svc[s].st;
+	const char *name = d->st->base_groups[g].name;
+
+	return !strcmp(name, r->champion) || !strcmp(name, r->challenger) || c->pkts ||
+	       c->active || c->ret_pkts;
+}
+
 static json_t *cmd_stats(struct sl_daemon *d, struct sl_error *e)
 {
 	const struct sl_state *st = d->st;
 	const struct sl_table_hdr *h = st->base;
-	uint32_t nw = sl_maps_workers(&d->maps);
-	struct sl_counters *sum = calloc(1, sizeof(*sum));
+	struct sl_counters *sum = malloc(sizeof(*sum));
 	json_t *ports, *groups, *bad, *o;
+	uint32_t nw;
 
 	if (!sum) {
 		sl_error_set(e, SL_E_INTERNAL, "", "out of memory for the counters");
 		return NULL;
 	}
-	for (uint32_t w = 0; w < nw; w++)
-		sl_counters_add(sum, &d->maps.stats[w]);
+	nw = sl_daemon_counters(d, sum);
 	ports = json_array();
 	for (unsigned p = 0; p < h->nports && ports; p++)
 		json_array_append_new(ports, json_pack("{s:s, s:I, s:I, s:I}", "port",
@@ -931,11 +954,8 @@ static json_t *cmd_stats(struct sl_daemon *d, struct sl_error *e)
 			continue;
 		for (unsigned g = 0; g < h->ngroups; g++) {
 			const struct sl_grp_counters *c = &sum->grp[s][g];
-			int role = !strcmp(st->base_groups[g].name, r->champion) ||
-				   !strcmp(st->base_groups[g].name, r->challenger);
 
-			/* Other groups only while flows they had are counted. */
-			if (role || c->pkts || c->active || c->ret_pkts)
+			if (sl_daemon_group_shown(d, s, g, c))
 				json_array_append_new(groups, grp_json(r->name,
 								       st->base_groups[g].name, c));
 		}

@@ -71,6 +71,11 @@ struct sl_daemon {
 	uint32_t lat[SL_ACK_LAT_RING];  /* ack latencies (us), last ones */
 	uint64_t lat_count;
 	uint32_t lat_max;
+	/* every ack latency since start, for the metrics' histogram (the ring
+	 * forgets, a Prometheus histogram must not) */
+	uint64_t lat_hist[SL_HIST_BUCKETS];
+	uint64_t lat_sum_us;
+	uint64_t ack_timeouts;          /* changes not acknowledged within ack_timeout */
 
 	/* The dataplane counts per shadow rule slot: what a slot had counted
 	 * when its rule was added is not that rule's. */
@@ -115,6 +120,20 @@ void sl_daemon_stop(struct sl_daemon *d);
  * SL_DAEMON_DEFERRED (defer_acks only). */
 char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
 			const struct sl_actor *who);
+
+/* The dataplane's counters summed over its workers into *sum (the stats
+ * map, or local_stats in-process); returns the number of workers (0: no
+ * dataplane, *sum all zero).  stats and the metrics read them this way. */
+uint32_t sl_daemon_counters(const struct sl_daemon *d, struct sl_counters *sum);
+
+/* Whether group g of service s is listed with its counters c: its champion
+ * and challenger, any other group while flows it had are counted. */
+int sl_daemon_group_shown(const struct sl_daemon *d, int s, unsigned g,
+			  const struct sl_grp_counters *c);
+
+/* Shadow rule slot r's counters since the rule was added (a dataplane that
+ * started again counts from zero). */
+void sl_daemon_shadow_counts(struct sl_daemon *d, unsigned r, struct sl_shadow_counters *c);
 
 /* The figures of the guards of service svc's rollout (guard.h
  * sl_guard_run_json objects; [] without guards). */

@@ -501,6 +501,7 @@ static void restart_keys(const struct sl_config *c, const struct sl_config *o, c
 		  c->max_connections_per_uid != o->max_connections_per_uid },
 		{ "journal_rotate", c->journal_rotate != o->journal_rotate },
 		{ "journal_keep", c->journal_keep != o->journal_keep },
+		{ "metrics", strcmp(c->metrics, o->metrics) != 0 },
 	};
 	size_t a = 0, b = 0;
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "metrics.h"
 #include "server.h"
 
 #ifndef SL_VERSION
@@ -57,6 +58,9 @@ static void usage(FILE *f)
 		"                        %s)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         version and table layout version\n"
+		"\n"
+		"[control] metrics = ADDRESS:PORT (e.g. 127.0.0.1:9469) also serves Prometheus\n"
+		"metrics on http://ADDRESS:PORT/metrics, without authentication.\n"
 		"\n"
 		"SIGTERM or SIGINT: the socket is closed and removed, the maps stay pinned (the\n"
 		"dataplane keeps forwarding with the tables in force), exit 0.\n"
@@ -196,11 +200,14 @@ static void settle_pending(struct sl_daemon *d, struct sl_server *srv)
 		sl_server_complete(srv, reply);
 }
 
-static int serve(struct sl_daemon *d, struct sl_server *srv, const sigset_t *waitmask)
+static int serve(struct sl_daemon *d, struct sl_server *srv, struct sl_metrics *m,
+		 const sigset_t *waitmask)
 {
 	while (!stop_signal) {
-		uint64_t now = sl_now_ms(), next, idle, mono;
-		struct pollfd pfd = { .fd = sl_server_fd(srv), .events = POLLIN };
+		uint64_t now = sl_now_ms(), next, idle, mono, mt;
+		/* the metrics endpoint's epoll descriptor (-1 when off: ignored) */
+		struct pollfd pfd[2] = { { .fd = sl_server_fd(srv), .events = POLLIN },
+					 { .fd = sl_metrics_fd(m), .events = POLLIN } };
 		struct timespec ts;
 		int rc;
 
@@ -217,15 +224,20 @@ static int serve(struct sl_daemon *d, struct sl_server *srv, const sigset_t *wai
 			next = idle <= mono ? 0 : idle - mono;
 		if (sl_server_pending(srv))
 			next = 0; /* requests read and not yet served: a turn at once */
+		mt = sl_metrics_timeout_ms(m);
+		if (mt < next)
+			next = mt;
 		ts.tv_sec = (time_t)(next / 1000);
 		ts.tv_nsec = (long)(next % 1000) * 1000000L;
-		rc = ppoll(&pfd, 1, &ts, waitmask);
+		rc = ppoll(pfd, 2, &ts, waitmask);
 		if (rc < 0 && errno != EINTR) {
 			sl_log("poll: %s", strerror(errno));
 			return EXIT_RUNTIME;
 		}
-		if (rc >= 0)
+		if (rc >= 0) {
 			sl_server_run(srv);
+			sl_metrics_run(m);
+		}
 		settle_pending(d, srv);
 	}
 	return EXIT_OK;
@@ -269,6 +281,7 @@ int main(int argc, char **argv)
 {
 	struct sl_daemon *d = calloc(1, sizeof(*d));
 	struct sl_server srv = { .fd = -1, .epfd = -1 };
+	struct sl_metrics metrics = { .fd = -1 };
 	struct sl_server_limits lim;
 	struct sigaction sa;
 	sigset_t block, waitmask;
@@ -326,6 +339,18 @@ int main(int argc, char **argv)
 		rc = EXIT_RUNTIME;
 		goto out_free;
 	}
+	/* The metrics port too before anything is written (a port in use is
+	 * exit 1 with the maps and journal untouched); nothing is served from
+	 * it before the event loop runs. */
+	if (d->cfg->metrics[0]) {
+		if (sl_metrics_listen(&metrics, d->cfg->metrics, d, err, sizeof(err))) {
+			sl_log("%s", err);
+			rc = EXIT_RUNTIME;
+			goto out_free;
+		}
+		sl_log("metrics on http://%s/metrics (Prometheus text format, no "
+		       "authentication)", d->cfg->metrics);
+	}
 	if (sl_daemon_start(d, err, sizeof(err))) {
 		sl_log("%s", err);
 		rc = EXIT_RUNTIME;
@@ -345,11 +370,12 @@ int main(int argc, char **argv)
 	       "uid but root, closed after %u ms without a request)", d->socket_path, d->st->gen,
 	       lim.has_group ? "root and the operator group" : "root only", lim.max_connections,
 	       lim.max_per_uid, lim.idle_timeout_ms);
-	rc = serve(d, &srv, &waitmask);
+	rc = serve(d, &srv, &metrics, &waitmask);
 	if (stop_signal)
 		sl_log("stopped by %s: socket closed, maps stay pinned (generation %u)",
 		       stop_signal == SIGINT ? "SIGINT" : "SIGTERM", d->st->gen);
 out:
+	sl_metrics_close(&metrics);
 	sl_server_close(&srv);
 	sl_daemon_stop(d);
 	free(d);

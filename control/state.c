@@ -23,7 +23,7 @@ static const char *const strategy_names[] = {
 	[SL_STRAT_ROLLOUT] = "rollout",
 };
 
-static const char *strategy_name(enum sl_strategy s)
+const char *sl_strategy_name(enum sl_strategy s)
 {
 	return (unsigned)s <= SL_STRAT_ROLLOUT ? strategy_names[s] : "steady";
 }
@@ -194,5 +194,5 @@ json_t *sl_svc_json(const struct sl_svc_rec *r)
 {
 	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "name", r->name, "champion",
 			 r->champion, "challenger", r->challenger, "share_bp", (int)r->share_bp,
-			 "strategy", strategy_name(r->strategy), "mode", sl_st_mode_name(r->reset));
+			 "strategy", sl_strategy_name(r->strategy), "mode", sl_st_mode_name(r->reset));
 }

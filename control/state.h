@@ -28,6 +28,9 @@ struct sl_config;
 
 enum sl_strategy { SL_STRAT_STEADY = 0, SL_STRAT_BLUE_GREEN, SL_STRAT_CANARY, SL_STRAT_ROLLOUT };
 
+/* "steady", "blue-green", "canary", "rollout" (the status JSON's names). */
+const char *sl_strategy_name(enum sl_strategy s);
+
 #define SL_UNDO_MAX 64     /* before-states kept per service */
 #define SL_SHARE_SAMPLES 11 /* one a second: a 10 s window */
 

@@ -20,6 +20,8 @@
 #include <strings.h>
 
 #include <iniparser.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define DP_MAX_KEYS 18 /* keys of the section type with the most ([dataplane]) */
 #define DURATION_MAX_MS (7ull * 24 * 3600 * 1000)
@@ -45,7 +47,7 @@ static const char *const slice_keys[] = { "service", "src", "filter", NULL };
 static const char *const control_keys[] = {
 	"instance", "bpffs", "socket", "journal", "bpf_object", "ack_timeout", "group",
 	"idle_timeout", "max_connections", "max_connections_per_uid", "journal_rotate",
-	"journal_keep", NULL
+	"journal_keep", "metrics", NULL
 };
 
 static const struct kind {
@@ -1624,6 +1626,52 @@ static int control_group(struct loader *l, const struct sec *s)
 	return 0;
 }
 
+int sl_listen_addr_parse(const char *s, struct sockaddr_storage *ss, unsigned *len, char *err,
+			 size_t errlen)
+{
+	static const char expect[] = "expected ADDRESS:PORT with a numeric IPv4 address or a "
+				     "bracketed IPv6 one and a port 1..65535, e.g. 127.0.0.1:9469 "
+				     "or [::1]:9469";
+	const char *colon = strrchr(s, ':');
+	char host[INET6_ADDRSTRLEN + 1];
+	size_t hlen;
+	uint64_t port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!colon || colon == s || parse_u64(colon + 1, &port) || port < 1 || port > 65535)
+		return sl_seterr(err, errlen, "'%s' is not an address and port (%s)", s, expect);
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+		if (hlen < 3 || s[hlen - 1] != ']' || hlen - 2 >= sizeof(host))
+			return sl_seterr(err, errlen, "'%s': not a bracketed IPv6 address (%s)", s,
+					 expect);
+		memcpy(host, s + 1, hlen - 2);
+		host[hlen - 2] = 0;
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return sl_seterr(err, errlen, "'%s': '%s' is not an IPv6 address (%s)", s,
+					 host, expect);
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		if (hlen >= sizeof(host))
+			return sl_seterr(err, errlen, "'%s': not an IPv4 address (%s)", s, expect);
+		memcpy(host, s, hlen);
+		host[hlen] = 0;
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return sl_seterr(err, errlen, "'%s': '%s' is not a numeric IPv4 address (%s)",
+					 s, host, expect);
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*a4);
+	}
+	return 0;
+}
+
 static int load_control(struct loader *l, const struct sec *s)
 {
 	struct sl_config *c = l->cfg;
@@ -1683,6 +1731,19 @@ static int load_control(struct loader *l, const struct sec *s)
 		return -1;
 	if (rc > 0)
 		c->journal_keep = (uint32_t)u;
+	/* metrics = ADDRESS:PORT serves Prometheus's /metrics there; empty: off */
+	v = value(l, s, "metrics");
+	if (v && *v) {
+		struct sockaddr_storage ss;
+		unsigned len;
+
+		if (strlen(v) >= sizeof(c->metrics))
+			return fail(l, s, "metrics", "'%s' is too long (expected ADDRESS:PORT of at "
+				    "most %zu characters)", v, sizeof(c->metrics) - 1);
+		if (sl_listen_addr_parse(v, &ss, &len, msg, sizeof(msg)))
+			return fail(l, s, "metrics", "%s", msg);
+		snprintf(c->metrics, sizeof(c->metrics), "%s", v);
+	}
 	return 0;
 }
 

@@ -144,6 +144,8 @@ struct sl_config {
 	uint32_t journal_rotate;    /* entries per journal file before a rotation
 				       (0: never; default 10000) */
 	uint32_t journal_keep;      /* rotated files kept: JOURNAL.1 .. (default 10) */
+	char metrics[64];           /* "" : no metrics endpoint; else ADDRESS:PORT as
+				       given (checked by sl_listen_addr_parse) */
 
 	uint16_t nports, ngroups, nservices;
 	struct sl_cfg_port ports[SL_MAX_PORTS];
@@ -170,6 +172,13 @@ int sl_share_parse(const char *s, uint16_t *bp, char *err, size_t errlen);
 /* "30s", "500ms", "2m", "1h" or a bare number of seconds, 1ms..7 days, into
  * milliseconds.  Returns 0, or -1 with what was wrong and expected in err. */
 int sl_duration_parse(const char *s, uint32_t *ms, char *err, size_t errlen);
+
+/* A TCP listening address "127.0.0.1:9469" or "[::1]:9469" (numeric
+ * address, port 1..65535) into *ss (AF_INET or AF_INET6) and *len.
+ * Returns 0, or -1 with what was wrong and expected in err. */
+struct sockaddr_storage;
+int sl_listen_addr_parse(const char *s, struct sockaddr_storage *ss, unsigned *len, char *err,
+			 size_t errlen);
 
 /* The name rule of instances, ports, groups, services and shadow rules (an
  * instance name is a path component): 1 when s follows it. */

@@ -532,7 +532,10 @@ def test_peer_status(d):
 class Daemon:
     """The real sluiced on net_null ports, its own instance, socket and journal."""
 
-    def __init__(self, d, mirror=False, extra="", name="cli", preexec=None):
+    def __init__(self, d, mirror=False, extra="", name="cli", preexec=None, ports=None):
+        # ports: devargs of client, blue or green instead of net_null
+        dev = {"client": "net_null0", "blue": "net_null1,no-rx=1",
+               "green": "net_null2,no-rx=1", **(ports or {})}
         self.d = d
         self.preexec = preexec  # run in sluiced's process before exec
         self.instance = f"test-{name}-{os.getpid()}"
@@ -548,15 +551,15 @@ flow_capacity = 4096
 
 [port client]
 role = client
-devargs = net_null0
+devargs = {dev['client']}
 
 [port blue]
 role = backend
-devargs = net_null1,no-rx=1
+devargs = {dev['blue']}
 
 [port green]
 role = backend
-devargs = net_null2,no-rx=1
+devargs = {dev['green']}
 
 {"[port mirror]" + chr(10) + "role = shadow" + chr(10) + "devargs = net_null3,no-rx=1"
  if mirror else ""}
@@ -700,12 +703,12 @@ def terminate(p, name, wait, log):
     return None
 
 
-def daemon_test(fn, mirror=False, extra="", name="cli"):
+def daemon_test(fn, mirror=False, extra="", name="cli", ports=None):
     """A test fn(dm) on its own sluiced (extra: configuration sections
-    added; name: the instance's prefix); the daemon's exit and pins are
-    checked after it too."""
+    added; name: the instance's prefix; ports: Daemon's); the daemon's exit
+    and pins are checked after it too."""
     def wrapper(d):
-        dm = Daemon(d, mirror, extra=extra, name=name)
+        dm = Daemon(d, mirror, extra=extra, name=name, ports=ports)
         why = []
         try:
             fn(dm)

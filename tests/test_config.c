@@ -171,7 +171,7 @@ static void test_control_section(void)
 	EXPECT_ERR("[control]\nsockett = /x\n" BASE,
 		   "[control] sockett: unknown key (expected one of: instance, bpffs, socket, "
 		   "journal, bpf_object, ack_timeout, group, idle_timeout, max_connections, "
-		   "max_connections_per_uid, journal_rotate, journal_keep)");
+		   "max_connections_per_uid, journal_rotate, journal_keep, metrics)");
 	EXPECT_ERR("[control]\njournal_rotate = 50\n" BASE,
 		   "[control] journal_rotate: '50' is out of range (expected 0 (never) or "
 		   "100..10000000 entries per file)");

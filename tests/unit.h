@@ -22,5 +22,6 @@ void sl_test_register_state(void);
 void sl_test_register_schedule(void);
 void sl_test_register_sequential(void);
 void sl_test_register_guard(void);
+void sl_test_register_metrics(void);
 
 #endif

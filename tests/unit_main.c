@@ -31,6 +31,7 @@ int main(int argc, char **argv)
 	sl_test_register_schedule();
 	sl_test_register_sequential();
 	sl_test_register_guard();
+	sl_test_register_metrics();
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	if (argc > 1) {

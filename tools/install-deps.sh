@@ -5,11 +5,12 @@ set -eu
 
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang
 # (tools/build.sh fuzz); clang only recommends it; gnuplot-nox: sluice-replay
-# --plot (its svg and pngcairo terminals)
+# --plot (its svg and pngcairo terminals); prometheus (and its promtool):
+# tests/metrics.py scrapes sluiced with the real server
 PKGS="build-essential pkg-config meson ninja-build clang llvm libclang-rt-14-dev
       dpdk dpdk-dev libdpdk-dev libbpf-dev libelf-dev zlib1g-dev
-      libpcap-dev libiniparser-dev libcunit1-dev libjansson-dev
-      python3 iproute2 ethtool tcpdump jq gnuplot-nox"
+      libpcap-dev libiniparser-dev libcunit1-dev libjansson-dev libmicrohttpd-dev
+      python3 iproute2 ethtool tcpdump jq gnuplot-nox prometheus"
 
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo

@@ -12,9 +12,11 @@
 #   5. live tests: real TCP/UDP clients and servers in network namespaces,
 #      sluice-dp between them on af_packet ports (needs root)
 #   6. sluicectl against the real sluiced (and an attached sluice-dp), its
-#      status --watch, note and sluice-replay --plot (tests/observe_cli.py); the
-#      control socket under abuse (idle connections, a storm, slow and hostile
-#      clients, a second user, a stopped dataplane: tests/abuse.py)
+#      status --watch, note and sluice-replay --plot (tests/observe_cli.py); its
+#      Prometheus metrics scraped by a real Prometheus and the Grafana
+#      dashboard's queries (tests/metrics.py); the control socket under abuse
+#      (idle connections, a storm, slow and hostile clients, a second user, a
+#      stopped dataplane: tests/abuse.py)
 #   7. sluiced + attached sluice-dp + sluicectl over real TCP in namespaces
 #      (runbook, sticky vs --reset, bad input changes nothing)
 #   8. 10 000 changes under load with no loss (ack latency printed),
@@ -94,6 +96,7 @@ stage live python3 "$root/tests/live_netns.py" --build "$root/build"
 stage cli python3 "$root/tests/cli.py" --build "$root/build"
 stage observe python3 "$root/tests/observe_cli.py" --build "$root/build"
 stage guards python3 "$root/tests/guards.py" --build "$root/build"
+stage metrics python3 "$root/tests/metrics.py" --build "$root/build"
 stage abuse python3 "$root/tests/abuse.py" --build "$root/build"
 stage control-e2e python3 "$root/tests/control_e2e.py" --build "$root/build"
 stage guards-live python3 "$root/tests/guards_live.py" --build "$root/build"
