@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "../dataplane/config.h"
+#include "flows.h"
 #include "request.h"
 #include "rollout.h"
 #include "state.h"
@@ -76,6 +77,8 @@ static const char usage_text[] =
 	"  slice list [SERVICE]\n"
 	"  history [SERVICE] [--limit N]\n"
 	"  stats\n"
+	"  flows SERVICE [--group GROUP] [--limit N] [--telemetry PATH]\n"
+	"  flow SERVICE tcp|udp SRC:PORT DST:PORT [--telemetry PATH]\n"
 	"  reload\n"
 	"  version\n"
 	"\n"
@@ -98,6 +101,11 @@ static const char usage_text[] =
 	"rollouts = named) watch a rollout and abort or pause it on evidence; evidence\n"
 	"push adds an application monitor's counts (N requests, M bad) for GROUP, the\n"
 	"champion or the challenger, to the guards with signal = pushed:NAME.\n"
+	"flows lists a service's flows from the dataplane's flow tables (client, server,\n"
+	"group, member, state, idle time; a 64-byte entry keeps no age or packet count);\n"
+	"flow says where a connection goes and why (its sticky entry, else the hash\n"
+	"against the share).  Both read sluice-dp's telemetry socket: root only\n"
+	"(sluicectl flows --help).\n"
 	"\n"
 	"exit status:\n"
 	"  0  success (including a change that was already in force)\n"
@@ -106,7 +114,8 @@ static const char usage_text[] =
 	"  3  the daemon cannot be reached (socket path and reason on stderr)\n"
 	"  4  the change was published but not every worker acknowledged it in time\n"
 	"     (or journaled but not yet published: sluiced retries every second), or the\n"
-	"     dataplane did not compile a new shadow rule set's filters in time\n";
+	"     dataplane did not compile a new shadow rule set's filters in time; flows,\n"
+	"     flow: a worker did not answer in time\n";
 
 /* Prints "sluicectl: CODE: MESSAGE" on stderr and returns status. */
 static int __attribute__((format(printf, 3, 4))) fail(int status, const char *code,
@@ -1317,6 +1326,23 @@ static int parse_globals(int argc, char **argv, struct globals *g, int *next)
 	return 0;
 }
 
+static int socket_path(const struct globals *g, char *path, size_t len)
+{
+	if (g->socket) {
+		snprintf(path, len, "%s", g->socket);
+	} else {
+		const char *inst = g->instance ? g->instance : getenv("SLUICE_INSTANCE");
+
+		if (!inst || !*inst)
+			inst = "default";
+		else if (!sl_name_valid(inst))
+			return fail(EXIT_USAGE, "usage", "SLUICE_INSTANCE: '%s' is not a valid "
+				    "instance name (expected %s)", inst, SL_NAME_RULE);
+		snprintf(path, len, "/run/sluice/%s.sock", inst);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct globals g = { 0 };
@@ -1335,6 +1361,13 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return fail(EXIT_USAGE, "usage", "missing COMMAND");
 	}
+	/* flows and flow talk to the dataplane (flows.c), not a request */
+	if (sl_ctl_observe_is(argv[i])) {
+		struct sl_ctl_observe o = { path, g.json, g.timeout_ms, exchange };
+
+		rc = socket_path(&g, path, sizeof(path));
+		return rc ? rc : sl_ctl_observe_main(argc - i, argv + i, &o);
+	}
 	if (sl_rq_find(argc - i, argv + i, SL_RQ_CLI, &c, &used, &e))
 		return fail(EXIT_USAGE, e.code, "%s", e.message);
 	i += used;
@@ -1346,19 +1379,10 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		return fail(strcmp(e.code, "internal") ? EXIT_USAGE : EXIT_REFUSED, e.code, "%s",
 			    e.message);
-	if (g.socket) {
-		snprintf(path, sizeof(path), "%s", g.socket);
-	} else {
-		const char *inst = g.instance ? g.instance : getenv("SLUICE_INSTANCE");
-
-		if (!inst || !*inst) {
-			inst = "default";
-		} else if (!sl_name_valid(inst)) {
-			json_decref(req);
-			return fail(EXIT_USAGE, "usage", "SLUICE_INSTANCE: '%s' is not a valid "
-				    "instance name (expected %s)", inst, SL_NAME_RULE);
-		}
-		snprintf(path, sizeof(path), "/run/sluice/%s.sock", inst);
+	rc = socket_path(&g, path, sizeof(path));
+	if (rc) {
+		json_decref(req);
+		return rc;
 	}
 	/* the id first, as the protocol's examples show it */
 	{

@@ -332,7 +332,8 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 	}
 	for (unsigned i = 0; i < tel->nw; i++)
 		for (unsigned g = 0; g < SL_MAX_GROUPS; g++)
-			active += tel->w[i]->core.cnt->grp[f.service][g].active;
+			if (f.group < 0 || (int)g == f.group)
+				active += tel->w[i]->core.cnt->grp[f.service][g].active;
 	{
 		char name[SL_NAME_LEN + 1];
 
@@ -341,7 +342,7 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 	}
 	rte_tel_data_add_dict_string(d, "proto", sl_proto_name(v->hdr->services[f.service].proto));
 	if (grp)
-		rte_tel_data_add_dict_string(d, "group", grp);
+		rte_tel_data_add_dict_string(d, "group_filter", grp);
 	rte_tel_data_add_dict_u64(d, "generation", gen);
 	rte_tel_data_add_dict_u64(d, "limit", limit);
 	rte_tel_data_add_dict_u64(d, "shown", shown);
@@ -562,7 +563,7 @@ static int cmd_services(const char *cmd, const char *params, struct rte_tel_data
 		c[i] = array(i < V_SHARE ? RTE_TEL_STRING_VAL : RTE_TEL_U64_VAL);
 	for (unsigned si = 0; si < h->nservices && si < SL_MAX_SERVICES; si++) {
 		const struct sl_service_rec *s = &h->services[si];
-		char txt[SL_MAX_RANGES * 12 + 1] = "", vip[SL_ENDPOINT_LEN], *colon;
+		char txt[SL_MAX_RANGES * 12 + 1] = "", vip[SL_ENDPOINT_LEN];
 		char sn[SL_NAME_LEN + 1], a[SL_NAME_LEN + 1], b[SL_NAME_LEN + 1];
 		size_t off = 0;
 
@@ -571,10 +572,7 @@ static int cmd_services(const char *cmd, const char *params, struct rte_tel_data
 		name_copy(sn, s->name);
 		name_copy(a, v->groups[s->champion].name);
 		name_copy(b, v->groups[s->challenger].name);
-		sl_endpoint_format(s->family, s->vip, 0, vip, sizeof(vip));
-		colon = strrchr(vip, ':'); /* the address alone */
-		if (colon)
-			*colon = '\0';
+		sl_addr_format(s->family, s->vip, vip, sizeof(vip));
 		for (unsigned r = 0; r < s->nranges && r < SL_MAX_RANGES; r++)
 			if (s->ranges[r].lo == s->ranges[r].hi)
 				off += (size_t)snprintf(txt + off, sizeof(txt) - off, "%s%u",
@@ -705,24 +703,25 @@ struct cmd {
 
 static int dispatch(const char *cmd, const char *params, struct rte_tel_data *d);
 
+/* Help texts: under RTE_TEL_MAX_STRING_LEN (128), or registration fails. */
 static const struct cmd cmds[] = {
 	{ "/sluice/stats", cmd_stats,
-	  "Per service and group: packets, bytes, flows, active flows, return traffic; "
-	  "per port rx/tx/drops. Parameter: a service name (optional)" },
+	  "Per service and group packets, bytes, flows, active, return; per port rx, tx, "
+	  "drops. Param: SERVICE" },
 	{ "/sluice/services", cmd_services,
-	  "Services (proto, vip, ports, champion, challenger, share) and groups of the "
-	  "tables in force, with their generation" },
+	  "Services (vip, ports, champion, challenger, share_bp) and groups in force, with "
+	  "their generation" },
 	{ "/sluice/flowtable", cmd_flowtable,
-	  "Per worker: flow table capacity, live entries, bytes, new flows not tracked "
-	  "(full), re-decided, expired" },
+	  "Per worker flow table: capacity, live entries, bytes, full (not tracked), "
+	  "redecided, expired" },
 	{ "/sluice/generation", cmd_generation,
-	  "Table generation in force and each worker's acknowledged generation" },
+	  "Table generation in force and the generation each worker acknowledged" },
 	{ "/sluice/flows", cmd_flows,
-	  "Established flows of a service from the workers' flow tables. "
-	  "Parameters: SERVICE[,LIMIT[,GROUP]] (LIMIT 1..100, default 20)" },
+	  "Flows in the workers' tables. Params: SERVICE[,LIMIT[,GROUP]], LIMIT 1..100 "
+	  "(default 20)" },
 	{ "/sluice/flow", cmd_flow,
-	  "Where a connection goes and why: its sticky entry, and the decision a new flow "
-	  "would get now. Parameters: PROTO,SRC:PORT,DST:PORT" },
+	  "A connection's sticky entry and a new flow's decision now. Params: "
+	  "PROTO,SRC:PORT,DST:PORT" },
 };
 
 static int dispatch(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -752,8 +751,9 @@ int sl_dp_telemetry_init(const struct sl_dp_tel *t, char *err, size_t errlen)
 		int rc = rte_telemetry_register_cmd(cmds[i].name, dispatch, cmds[i].help);
 
 		if (rc != 0) {
-			snprintf(err, errlen, "cannot register telemetry command %s: %s",
-				 cmds[i].name, strerror(-rc));
+			snprintf(err, errlen, "cannot register telemetry command %s: %s (its help "
+				 "text is %zu characters, DPDK takes up to %d)", cmds[i].name,
+				 strerror(-rc), strlen(cmds[i].help), RTE_TEL_MAX_STRING_LEN - 1);
 			return -1;
 		}
 	}

@@ -61,12 +61,18 @@ int sl_endpoint_parse(const char *s, uint8_t *family, uint8_t addr[16], uint16_t
 	return 0;
 }
 
+void sl_addr_format(uint8_t family, const uint8_t addr[16], char *buf, size_t len)
+{
+	if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
 void sl_endpoint_format(uint8_t family, const uint8_t addr[16], uint16_t port, char *buf,
 			size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
 
-	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, host, sizeof(host));
+	sl_addr_format(family, addr, host, sizeof(host));
 	snprintf(buf, len, family == 4 ? "%s:%u" : "[%s]:%u", host, port);
 }
 

@@ -24,6 +24,9 @@ struct sl_tuple {
 int sl_endpoint_parse(const char *s, uint8_t *family, uint8_t addr[16], uint16_t *port,
 		      char *err, size_t errlen);
 
+/* The address alone ("10.0.0.1", "2001:db8::1"). */
+void sl_addr_format(uint8_t family, const uint8_t addr[16], char *buf, size_t len);
+
 /* Writes "10.0.0.1:1234" or "[2001:db8::1]:80" (at most SL_ENDPOINT_LEN). */
 #define SL_ENDPOINT_LEN 56
 void sl_endpoint_format(uint8_t family, const uint8_t addr[16], uint16_t port, char *buf,
