@@ -224,9 +224,20 @@ static const char *const flow_cols[C_N] = {
 	"src", "dst", "group", "member", "mac", "state", "idle_ms", "gen", "worker",
 };
 
+static unsigned digits(uint64_t v)
+{
+	unsigned n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
 /* A reply's JSON must stay under DPDK's 16 KB: rows are added while their
- * estimated size fits. */
-#define FLOWS_BYTES 13000
+ * size fits, leaving room for the keys and the scalars around them. */
+#define FLOWS_BYTES 15000
 
 static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -299,8 +310,12 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 			sl_endpoint_format(t.family, t.dst, t.dport, dst, sizeof(dst));
 			name_copy(g, v->groups[sl_flow_group(e)].name);
 			mac_text(e->mac, mac, sizeof(mac));
-			row = (unsigned)(strlen(src) + strlen(dst) + strlen(g) + 17 +
-					 strlen(state_name(e->state)) + 5 * 12 + 8 * 3);
+			/* its bytes in the reply: each string with quotes and a comma,
+			 * each number with a comma */
+			row = (unsigned)(strlen(src) + strlen(dst) + strlen(g) + strlen(mac) +
+					 strlen(state_name(e->state))) + 5 * 3 +
+			      digits(s->now_ms - e->last_seen) + digits(e->gen) + digits(i) + 3 +
+			      3 /* member: -1 .. 255 */ + 1;
 			if (bytes + row > FLOWS_BYTES) {
 				more = 1;
 				break;

@@ -8,7 +8,7 @@ set -eu
 PKGS="build-essential pkg-config meson ninja-build clang llvm libclang-rt-14-dev
       dpdk dpdk-dev libdpdk-dev libbpf-dev libelf-dev zlib1g-dev
       libpcap-dev libiniparser-dev libcunit1-dev libjansson-dev
-      python3 iproute2 ethtool tcpdump jq"
+      python3 iproute2 ethtool tcpdump jq tshark"
 
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
@@ -25,6 +25,10 @@ done
 if [ -n "$missing" ]; then
 	echo "install-deps: installing:$missing"
 	$SUDO apt-get update -qq
+	# tshark (reads dpdk-dumpcap's captures in tests/observe_dp.py) asks
+	# whether non-root users may capture: no
+	echo "wireshark-common wireshark-common/install-setuid boolean false" |
+		$SUDO debconf-set-selections
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 else
 	echo "install-deps: all packages present"
