@@ -124,7 +124,7 @@ static unsigned snap_all(const struct sl_ft_snap_filter *f, const struct sl_key 
 	unsigned left = tel->nw, got = 0;
 
 	for (unsigned i = 0; i < tel->nw; i++) {
-		struct sl_dp_snap *s = &tel->w[i]->snap;
+		struct sl_snap *s = &tel->w[i]->snap;
 
 		s->filter = *f;
 		s->by_key = key != NULL;
@@ -291,7 +291,7 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 	sc.h = v->hdr;
 	sc.si = f.service;
 	for (unsigned i = 0; i < tel->nw; i++) {
-		const struct sl_dp_snap *s = &tel->w[i]->snap;
+		const struct sl_snap *s = &tel->w[i]->snap;
 
 		if (!answered[i])
 			continue;
@@ -423,7 +423,7 @@ static int cmd_flow(const char *cmd, const char *params, struct rte_tel_data *d)
 		}
 	rte_tel_data_add_dict_int(d, "sticky", found >= 0);
 	if (found >= 0) {
-		const struct sl_dp_snap *sn = &tel->w[found]->snap;
+		const struct sl_snap *sn = &tel->w[found]->snap;
 		const struct sl_flow *e = &sn->buf[0];
 		unsigned fg = sl_flow_group(e);
 		char mac[18];

@@ -329,40 +329,6 @@ void sl_dp_drain(struct sl_dp_worker *w)
 	}
 }
 
-void sl_dp_snap_step(struct sl_dp_worker *w, const struct sl_view *v, uint64_t now_us)
-{
-	struct sl_dp_snap *s = &w->snap;
-	uint32_t req = __atomic_load_n(&s->req, __ATOMIC_ACQUIRE);
-	uint32_t now = sl_clock_ms(now_us);
-	int complete;
-
-	if (s->serving != req) {
-		/* a new request: its parameters are read once, here */
-		s->serving = req;
-		s->cur_filter = s->filter;
-		s->cur_max = s->max < SL_SNAP_MAX ? s->max : SL_SNAP_MAX;
-		s->n = 0;
-		s->pos = 0;
-		if (s->by_key) {
-			struct sl_key k = s->key;
-			const struct sl_flow *f =
-				sl_ft_lookup(w->core.ft, &k, sl_hash_key(&k, v->hdr->seed_flow), now);
-
-			if (f)
-				s->buf[s->n++] = *f;
-			s->pos = w->core.ft->mask + 1;
-		}
-	}
-	complete = sl_ft_snapshot(w->core.ft, now, &s->cur_filter, s->buf, s->cur_max, &s->n,
-				  &s->pos, SL_SNAP_BUDGET);
-	if (!complete)
-		return;
-	s->now_ms = now;
-	s->gen = v->hdr->gen;
-	s->ft_count = w->core.ft->count;
-	__atomic_store_n(&s->done, req, __ATOMIC_RELEASE);
-}
-
 int sl_dp_worker_main(void *arg)
 {
 	struct sl_dp_worker *w = arg;
@@ -393,7 +359,7 @@ int sl_dp_worker_main(void *arg)
 		}
 		sl_dp_flush(w);
 		sl_worker_sweep(&w->core, now);
-		sl_dp_snap_poll(w, v, now);
+		sl_snap_poll(&w->snap, w->core.ft, v, now);
 		if (w->solo && (++iter & SL_SOLO_CHECK_MASK) == 0)
 			sl_dp_run_check(run);
 	}

@@ -8,6 +8,7 @@
 
 #include "decide.h"
 #include "filter.h"
+#include "snap.h"
 #include "tables.h"
 
 #define SL_TXBUF_CAP (4 * SL_BURST)
@@ -34,37 +35,6 @@ enum sl_dp_stop {
 	SL_DP_STOP_SIGNAL,
 	SL_DP_STOP_DURATION,
 	SL_DP_STOP_IDLE,
-};
-
-/* Flow-table snapshots for observers on other threads (sluice-dp's
- * telemetry): the flow table has one writer, so only its worker reads it.
- * A requester fills the parameters and bumps req (release); the worker
- * sees req != done with one load per loop iteration, copies the entries
- * into buf over a few iterations (SL_SNAP_BUDGET slots each, so a large
- * table never stalls a burst), and publishes done = req (release).  A
- * requester that gave up leaves the worker to restart on the next req.
- * One requester at a time (telemetry.c holds a mutex). */
-#define SL_SNAP_MAX 128
-#define SL_SNAP_BUDGET 2048
-
-struct sl_dp_snap {
-	/* requester -> worker: req last */
-	uint32_t req;
-	uint32_t max;            /* entries wanted, <= SL_SNAP_MAX */
-	uint8_t by_key;          /* 1: look up key alone */
-	struct sl_ft_snap_filter filter;
-	struct sl_key key;
-	/* worker -> requester (done last); the rest is the worker's own */
-	uint32_t done __attribute__((aligned(64)));
-	uint32_t n;              /* entries in buf */
-	uint32_t now_ms;         /* the flow table's clock when copied */
-	uint32_t gen;            /* generation of the table the worker used */
-	uint32_t ft_count;       /* live entries of the table then */
-	uint32_t serving;        /* req being served */
-	struct sl_ft_snap_filter cur_filter;
-	uint32_t cur_max;
-	uint64_t pos;
-	struct sl_flow buf[SL_SNAP_MAX];
 };
 
 struct sl_dp_worker;
@@ -118,18 +88,8 @@ struct sl_dp_worker {
 	struct rte_mempool *clone_pool[SL_MAX_PORTS];
 	struct sl_dp_shadowbuf shadow_tx[SL_MAX_PORTS];
 
-	struct sl_dp_snap snap;
+	struct sl_snap snap;  /* flow-table copies for telemetry (snap.h) */
 };
-
-/* Serve a pending snapshot request (between bursts; see sl_dp_snap). */
-void sl_dp_snap_step(struct sl_dp_worker *w, const struct sl_view *v, uint64_t now_us);
-
-static inline void sl_dp_snap_poll(struct sl_dp_worker *w, const struct sl_view *v,
-				   uint64_t now_us)
-{
-	if (__builtin_expect(__atomic_load_n(&w->snap.req, __ATOMIC_RELAXED) != w->snap.done, 0))
-		sl_dp_snap_step(w, v, now_us);
-}
 
 /* Timing and stop conditions; duration_s 0 / idle_ms 0: none.  run starts
  * zeroed; a stop requested before (a signal during start-up) is kept. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "flowtable.h"
+#include "snap.h"
 #include "unit.h"
 
 static const struct sl_ft_timeouts TO = {
@@ -753,6 +754,89 @@ static void test_snapshot(void)
 	sl_ft_destroy(ft);
 }
 
+/* The worker's side of a snapshot request (snap.h): nothing when nothing
+ * is asked, a request served over steps of SL_SNAP_BUDGET slots, a key
+ * looked up with the table's flow seed, a new request restarting one in
+ * progress. */
+static void test_snap_protocol(void)
+{
+	static struct sl_table_hdr h;
+	static struct sl_snap sn;
+	struct sl_view v = { &h, NULL };
+	struct sl_flowtable *ft = sl_ft_create(20000, &TO);
+	struct sl_ft_snap_filter any = { -1, -1 };
+	struct sl_key k7 = key_of(7), absent = key_of(99999);
+	enum sl_ft_result r;
+	struct sl_flow old;
+	unsigned steps;
+
+	CU_ASSERT_FATAL(ft != NULL);
+	CU_ASSERT_FATAL(ft->mask + 1 > 4 * SL_SNAP_BUDGET);
+	h.seed_flow = 77;
+	h.gen = 5;
+	for (uint32_t id = 0; id < 3000; id++) {
+		struct sl_key k = key_of(id);
+
+		CU_ASSERT_FATAL(sl_ft_lookup_insert(ft, &k, sl_hash_key(&k, 77), 0, &r, &old) != NULL);
+	}
+	/* nothing asked: untouched */
+	sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT(sn.done == 0 && sn.n == 0 && sn.serving == 0);
+
+	/* everything, more than the buffer: SL_SNAP_MAX entries, in steps */
+	sn.filter = any;
+	sn.max = 100000;
+	__atomic_store_n(&sn.req, 1, __ATOMIC_RELEASE);
+	for (steps = 1; ; steps++) {
+		sl_snap_poll(&sn, ft, &v, 0);
+		if (sn.done == 1)
+			break;
+		CU_ASSERT_FATAL(steps < 1000);
+	}
+	CU_ASSERT_EQUAL(sn.n, SL_SNAP_MAX);
+	CU_ASSERT(sn.gen == 5 && sn.ft_count == 3000);
+	/* served: no more work until the next request */
+	sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT_EQUAL(sn.n, SL_SNAP_MAX);
+
+	/* a key: found with the table's seed, in one step */
+	sn.by_key = 1;
+	sn.key = k7;
+	sn.max = 1;
+	__atomic_store_n(&sn.req, 2, __ATOMIC_RELEASE);
+	sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT_EQUAL(sn.done, 2);
+	CU_ASSERT_EQUAL(sn.n, 1);
+	CU_ASSERT_EQUAL(id_of(&sn.buf[0].key), 7);
+	sn.key = absent;
+	__atomic_store_n(&sn.req, 3, __ATOMIC_RELEASE);
+	sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT(sn.done == 3 && sn.n == 0);
+
+	/* a walk of a sparse service (none matches) takes several steps; a
+	 * new request given up on the old one restarts with its parameters */
+	sn.by_key = 0;
+	sn.filter.service = 9;
+	sn.filter.group = -1;
+	sn.max = 10;
+	__atomic_store_n(&sn.req, 4, __ATOMIC_RELEASE);
+	sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT_EQUAL(sn.done, 3);
+	sn.filter = any;
+	sn.max = 3;
+	__atomic_store_n(&sn.req, 5, __ATOMIC_RELEASE);
+	for (steps = 0; sn.done != 5 && steps < 1000; steps++)
+		sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT_EQUAL(sn.done, 5);
+	CU_ASSERT_EQUAL(sn.n, 3);
+	/* expired by then: nothing live */
+	__atomic_store_n(&sn.req, 6, __ATOMIC_RELEASE);
+	for (steps = 0; sn.done != 6 && steps < 1000; steps++)
+		sl_snap_poll(&sn, ft, &v, 10000000);
+	CU_ASSERT(sn.done == 6 && sn.n == 0);
+	sl_ft_destroy(ft);
+}
+
 void sl_test_register_flowtable(void)
 {
 	CU_pSuite s = CU_add_suite("flowtable", NULL, NULL);
@@ -766,4 +850,5 @@ void sl_test_register_flowtable(void)
 	CU_add_test(s, "sweep with backward shift", test_sweep);
 	CU_add_test(s, "randomized against a model", test_random);
 	CU_add_test(s, "snapshot: live entries, filtered, bounded", test_snapshot);
+	CU_add_test(s, "snapshot requests served by the worker", test_snap_protocol);
 }
