@@ -513,9 +513,13 @@ class Run(Tally):
         os.makedirs(d)
         prefix = "sluice-dump-%d" % os.getpid()
         conf = os.path.join(d, "dp.ini")
+        # a base address free in both processes (above ASan's shadow): dumpcap maps
+        # sluice-dp's memory where sluice-dp has it
+        eal = ("--no-pci -l 0-1 -m 512 --file-prefix=%s --base-virtaddr=0x600000000000 "
+               "--log-level=*:warning" % prefix)
         with open(conf, "w") as f:
             f.write(f"""[dataplane]
-eal_args = --no-pci -l 0-1 -m 512 --file-prefix={prefix} --log-level=*:warning
+eal_args = {eal}
 flow_capacity = 65536
 mbufs = 65536
 
