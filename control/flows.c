@@ -23,7 +23,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,18 +65,8 @@ static const char flows_usage[] =
 	"2 bad usage or tuple, 3 no dataplane or telemetry socket reachable, 4 some\n"
 	"workers did not answer in time (what the others hold is printed).\n";
 
-static int __attribute__((format(printf, 3, 4))) fail(int status, const char *code,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "sluicectl: %s: ", code);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return status;
-}
+/* sluicectl's, set by sl_ctl_observe_main (the one output format) */
+static sl_ctl_fail_fn fail;
 
 bool sl_ctl_observe_is(const char *word)
 {
@@ -525,6 +514,7 @@ int sl_ctl_observe_main(int argc, char **argv, const struct sl_ctl_observe *o)
 	long pid = 0;
 	int rc;
 
+	fail = o->fail;
 	rc = parse_args(argc, argv, flow, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;

@@ -11,11 +11,17 @@
 typedef int (*sl_ctl_exchange_fn)(const char *path, const char *line, uint32_t timeout_ms,
 				  char **reply);
 
+/* sluicectl's error printer: "sluicectl: CODE: MESSAGE" on stderr;
+ * returns status. */
+typedef int (*sl_ctl_fail_fn)(int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 struct sl_ctl_observe {
 	const char *socket;        /* the daemon's control socket */
 	bool json;
 	uint32_t timeout_ms;
 	sl_ctl_exchange_fn exchange;
+	sl_ctl_fail_fn fail;
 };
 
 /* argv[0] is "flows" or "flow".  Returns sluicectl's exit status. */

@@ -1363,7 +1363,7 @@ int main(int argc, char **argv)
 	}
 	/* flows and flow talk to the dataplane (flows.c), not a request */
 	if (sl_ctl_observe_is(argv[i])) {
-		struct sl_ctl_observe o = { path, g.json, g.timeout_ms, exchange };
+		struct sl_ctl_observe o = { path, g.json, g.timeout_ms, exchange, fail };
 
 		rc = socket_path(&g, path, sizeof(path));
 		return rc ? rc : sl_ctl_observe_main(argc - i, argv + i, &o);

@@ -112,6 +112,26 @@ static int add_columns(struct rte_tel_data *d, const char *const *names,
 	return ok;
 }
 
+/* The comma-separated parameters in buf, up to n of them into part (the
+ * rest NULL).  Returns how many there were (more than n: n + 1). */
+static int split_params(const char *params, char *buf, size_t len, char **part, int n)
+{
+	char *save = NULL, *p;
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		part[i] = NULL;
+	if (!params)
+		return 0;
+	snprintf(buf, len, "%s", params);
+	for (p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		if (k == n)
+			return n + 1;
+		part[k++] = p;
+	}
+	return k;
+}
+
 /* ---- snapshots ---- */
 
 /* Post a request to every worker and wait for all of them; answered[i]
@@ -241,7 +261,7 @@ static unsigned digits(uint64_t v)
 
 static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	char buf[256], *svc, *lim, *grp, *save = NULL;
+	char buf[256], *part[3], *svc, *lim, *grp;
 	struct sl_ft_snap_filter f = { -1, -1 };
 	struct rte_tel_data *cols[C_N];
 	uint8_t answered[RTE_MAX_LCORE];
@@ -254,12 +274,11 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 	uint32_t gen;
 
 	(void)cmd;
-	if (!params || !params[0])
+	if (split_params(params, buf, sizeof(buf), part, 3) < 1)
 		return reply_error(d, "usage: /sluice/flows,SERVICE[,LIMIT[,GROUP]]");
-	snprintf(buf, sizeof(buf), "%s", params);
-	svc = strtok_r(buf, ",", &save);
-	lim = strtok_r(NULL, ",", &save);
-	grp = strtok_r(NULL, ",", &save);
+	svc = part[0];
+	lim = part[1];
+	grp = part[2];
 	v = view_begin(&gen);
 	f.service = svc ? service_index(v->hdr, svc) : -1;
 	if (f.service < 0)
@@ -375,7 +394,7 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
  * worker holds one, and how a new flow of it would be decided now. */
 static int cmd_flow(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	char buf[256], err[256], *proto, *src, *dst, *save = NULL;
+	char buf[256], err[256], *part[3];
 	char name[SL_NAME_LEN + 1];
 	struct sl_ft_snap_filter f = { -1, -1 };
 	uint8_t answered[RTE_MAX_LCORE];
@@ -388,20 +407,15 @@ static int cmd_flow(const char *cmd, const char *params, struct rte_tel_data *d)
 	int si, found = -1;
 
 	(void)cmd;
-	if (!params || !params[0])
+	if (split_params(params, buf, sizeof(buf), part, 3) != 3)
 		return reply_error(d, "usage: /sluice/flow,PROTO,SRC:PORT,DST:PORT");
-	snprintf(buf, sizeof(buf), "%s", params);
-	proto = strtok_r(buf, ",", &save);
-	src = strtok_r(NULL, ",", &save);
-	dst = strtok_r(NULL, ",", &save);
-	if (!proto || !src || !dst)
-		return reply_error(d, "usage: /sluice/flow,PROTO,SRC:PORT,DST:PORT");
-	if (sl_tuple_parse(proto, src, dst, &t, err, sizeof(err)) != 0)
+	if (sl_tuple_parse(part[0], part[1], part[2], &t, err, sizeof(err)) != 0)
 		return reply_error(d, "%s", err);
 	v = view_begin(&gen);
 	si = sl_find_service(v->hdr, t.family, t.proto, t.dst, t.dport, 0);
 	if (si < 0)
-		return reply_error(d, "dst %s: no service has this %s VIP and port", dst, proto);
+		return reply_error(d, "dst %s: no service has this %s VIP and port", part[2],
+				   part[0]);
 	s = &v->hdr->services[si];
 	sl_tuple_key(&t, &k);
 	snap_all(&f, &k, 1, answered);

@@ -54,8 +54,9 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import control_e2e as ce  # noqa: E402  (Control, AttachedDP)
 import integration as it  # noqa: E402  (classify, frames)
 import live_netns as ln  # noqa: E402
+import bench_dumpcap  # noqa: E402  (the capture's configuration)
 import pcapcheck as pc  # noqa: E402
-from harness import Tally, GREEN_MACS  # noqa: E402
+from harness import GREEN_MACS  # noqa: E402
 
 Fail = ce.Fail
 check = ce.check
@@ -66,49 +67,20 @@ TELEMETRY_PY = "/usr/bin/dpdk-telemetry.py"
 WATCHDOG = 600
 
 
-def conf_text(prefix, out, client_rx, blue_rx):
+# flow entries that outlive the test: the tables hold still once the
+# captures are read
+TIMEOUTS = "".join("%s = 3600s\n" % k for k in (
+    "tcp_syn_timeout", "tcp_timeout", "tcp_fin_timeout", "tcp_closed_timeout", "udp_timeout"))
+
+
+def conf_text(d, client_rx, blue_rx):
+    """integration.py's configuration (three services at 50 %, green in mac
+    mode), output pcaps in d/out, attached to the Control's instance."""
     def conf(ctl):
-        blue = f"net_pcap1,tx_pcap={out}/blue.pcap"
-        if blue_rx:
-            blue = f"net_pcap1,rx_pcap={blue_rx},tx_pcap={out}/blue.pcap"
-        svcs = ""
-        for name, proto, vip, port in (("web", "tcp", "192.0.2.10", 443),
-                                       ("web6", "tcp", "2001:db8::10", 443),
-                                       ("dns", "udp", "192.0.2.53", 53)):
-            svcs += (f"[service {name}]\nproto = {proto}\nvip = {vip}\nports = {port}\n"
-                     "champion = blue\nchallenger = green\nshare = 50%\n\n")
-        return f"""[dataplane]
-eal_args = --no-pci --in-memory -l 0-1 --file-prefix={prefix} --log-level=*:warning
-hash_seed = 0x5eed
-flow_capacity = 65536
-tcp_syn_timeout = 3600s
-tcp_timeout = 3600s
-tcp_fin_timeout = 3600s
-tcp_closed_timeout = 3600s
-udp_timeout = 3600s
-
-[port client]
-role = client
-devargs = net_pcap0,rx_pcap={client_rx},tx_pcap={out}/client.pcap
-
-[port blue]
-role = backend
-devargs = {blue}
-
-[port green]
-role = backend
-devargs = net_pcap2,tx_pcap={out}/green.pcap
-
-[group blue]
-port = blue
-mode = port
-
-[group green]
-port = green
-mode = mac
-members = 02:00:00:00:0c:01, 02:00:00:00:0c:02, 02:00:00:00:0c:03
-
-{svcs}""" + ctl.control_section()
+        path, _ = it.write_config(d, share="50%", client_rx=client_rx, blue_rx=blue_rx,
+                                  dataplane=TIMEOUTS, extra=ctl.control_section())
+        with open(path) as f:
+            return f.read()
     return conf
 
 
@@ -153,23 +125,19 @@ def write_pcap(path, frames):
             f.write(struct.pack("<IIII", 1700000000, i, len(fr), len(fr)) + fr)
 
 
-class Run(Tally):
+class Run(ce.Run):
+    """control_e2e's runner (sluiced, dataplanes, report lines) without its
+    namespaces: these dataplanes read captures."""
+
     def __init__(self, args):
-        self.build = os.path.abspath(args.build)
-        self.keep = args.keep_logs
-        self.tmp = tempfile.mkdtemp(prefix="sluice-observe-")
-        self.instance = "test-obs-%d" % os.getpid()
+        super().__init__(args)
         self.prefix = "sluice-obs-%d" % os.getpid()
-        self.out = os.path.join(self.tmp, "out")
-        os.makedirs(self.out)
-        self.ctl = ce.Control(self.build, self.tmp,
-                              conf_text(self.prefix, self.out, DEMO, RETURN), self.instance)
-        self.passed = self.failed = 0
+        d = os.path.join(self.tmp, "first")
+        self.out = os.path.join(d, "out")
+        self.ctl = ce.Control(self.build, self.tmp, conf_text(d, DEMO, RETURN), self.instance)
         self.dp = None
-        self.dps = []
         self.tel = None      # telemetry replies taken while the first dataplane ran
         self.listing = None  # sluicectl --json flows web --limit 100
-        self.cleaned = False
 
     # -- helpers --------------------------------------------------------
 
@@ -221,26 +189,24 @@ class Run(Tally):
         if self.dp is not None:
             self.dp.stop()
 
-    # -- setup ----------------------------------------------------------
+    def new_dp(self, tag, conf=None):
+        """A dataplane on the instance, with the telemetry prefix of the run
+        (after '--': it replaces eal_args's); the one before is stopped
+        first, whatever the test before did (one dataplane per instance)."""
+        if self.dp is not None and self.dp.p is not None and self.dp.p.poll() is None:
+            self.dp.kill()
+        self.dp = ce.AttachedDP(self.build, self.ctl, tag, conf=conf,
+                                extra=("--", "--file-prefix=" + self.prefix))
+        self.dps.append(self.dp)
+        self.dp.start()
 
     def setup(self):
         self.ctl.start()
-        self.dp = ce.AttachedDP(self.build, self.ctl, "first")
-        self.dps.append(self.dp)
-        self.dp.start()
+        self.new_dp("first")
         self.wait_input_read()
 
-    def cleanup(self):
-        if self.cleaned:
-            return
-        self.cleaned = True
-        for dp in self.dps:
-            dp.kill()
-        self.ctl.stop_checked(self)
-        if self.keep:
-            print("logs and configurations: %s" % self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+    def after_test(self):
+        pass  # a test that needs a new dataplane starts it (new_dp)
 
     # -- tests ----------------------------------------------------------
 
@@ -366,9 +332,7 @@ class Run(Tally):
         check(r is not None, "needs the flows test's listing")
         # a dataplane again, the same tables: the entries come back as the
         # captures are read again, decided the same way
-        self.dp = ce.AttachedDP(self.build, self.ctl, "second")
-        self.dps.append(self.dp)
-        self.dp.start()
+        self.new_dp("second")
         self.wait_input_read()
         gen = self.ctl.status()["gen"]
         for i in range(0, 100, 5):
@@ -392,9 +356,7 @@ class Run(Tally):
     def test_flow_unseen(self):
         """Predictions on connections no dataplane has seen, then those
         connections through a dataplane."""
-        self.dp = ce.AttachedDP(self.build, self.ctl, "third")
-        self.dps.append(self.dp)
-        self.dp.start()
+        self.new_dp("third")
         conns = [("tcp", "10.250.%d.%d" % (i // 200, i % 200 + 1), 20000 + i, "192.0.2.10", 443)
                  for i in range(60)]
         conns += [("udp", "10.251.0.%d" % (i + 1), 30000 + i, "192.0.2.53", 53)
@@ -410,17 +372,15 @@ class Run(Tally):
         check(set(groups) == {"blue", "green"}, "predictions all on one group: %s" % groups)
         self.stop_dp()
 
-        out2 = os.path.join(self.tmp, "out2")
-        os.makedirs(out2)
+        d2 = os.path.join(self.tmp, "unseen")
+        out2 = os.path.join(d2, "out")
         cap = os.path.join(self.tmp, "unseen.pcap")
         write_pcap(cap, [syn_frame(sa, sp, da, dp, 6 if proto == "tcp" else 17)
                          for proto, sa, sp, da, dp in conns])
         conf2 = os.path.join(self.tmp, "unseen.ini")
         with open(conf2, "w") as f:
-            f.write(conf_text(self.prefix, out2, cap, None)(self.ctl))
-        self.dp = ce.AttachedDP(self.build, self.ctl, "unseen", conf=conf2)
-        self.dps.append(self.dp)
-        self.dp.start()
+            f.write(conf_text(d2, cap, None)(self.ctl))
+        self.new_dp("unseen", conf=conf2)
         end = time.monotonic() + 30
         while time.monotonic() < end:
             st, = self.telemetry("/sluice/stats")
@@ -453,9 +413,7 @@ class Run(Tally):
 
     def test_bad_input(self):
         # the dataplane of the last test stopped: a running one for the refusals
-        self.dp = ce.AttachedDP(self.build, self.ctl, "bad")
-        self.dps.append(self.dp)
-        self.dp.start()
+        self.new_dp("bad")
         ok_src, ok_dst = "10.0.0.1:1234", "192.0.2.10:443"
         cases = [
             (["flow", "web", "icmp", ok_src, ok_dst], 2, r"bad_tuple: flow: proto 'icmp'"),
@@ -518,39 +476,7 @@ class Run(Tally):
         eal = ("--no-pci -l 0-1 -m 512 --file-prefix=%s --base-virtaddr=0x600000000000 "
                "--log-level=*:warning" % prefix)
         with open(conf, "w") as f:
-            f.write(f"""[dataplane]
-eal_args = {eal}
-flow_capacity = 65536
-mbufs = 65536
-
-[port client]
-role = client
-devargs = net_pcap0,rx_pcap={DEMO},infinite_rx=1,tx_pcap=/dev/null
-
-[port blue]
-role = backend
-devargs = net_null1,no-rx=1
-
-[port green]
-role = backend
-devargs = net_null2,no-rx=1
-
-[group blue]
-port = blue
-mode = port
-
-[group green]
-port = green
-mode = port
-
-[service web]
-proto = tcp
-vip = 192.0.2.10
-ports = 443
-champion = blue
-challenger = green
-share = 0%
-""")
+            f.write(bench_dumpcap.dp_conf(eal, DEMO, 65536, 65536))
         log = open(os.path.join(d, "dp.log"), "w")
         dp = subprocess.Popen([os.path.join(self.build, "dataplane", "sluice-dp"), "-c", conf,
                                "--instance", "", "--duration", "60"], stdout=log,
@@ -611,36 +537,6 @@ share = 0%
         return [("telemetry", self.test_telemetry), ("flows", self.test_flows),
                 ("flow_sticky", self.test_flow_sticky), ("flow_unseen", self.test_flow_unseen),
                 ("bad_input", self.test_bad_input), ("dumpcap", self.test_dumpcap)]
-
-    def after_test(self):
-        """A test that failed with its dataplane running: stopped, so that
-        the next one can attach (one dataplane per instance)."""
-        if self.dp is not None and self.dp.p is not None and self.dp.p.poll() is None:
-            try:
-                self.dp.stop()
-            except Fail as e:
-                print("note: %s" % e)
-
-    def main(self, only):
-        tests = [t for t in self.tests() if not only or t[0] in only]
-        try:
-            self.setup()
-        except Fail as e:
-            for name, _ in tests:
-                self.report(name, False, "setup: %s" % e)
-            return
-        for name, fn in tests:
-            t0 = time.monotonic()
-            try:
-                detail = fn()
-                self.report(name, True, "%s (%.1f s)" % (detail, time.monotonic() - t0))
-            except Fail as e:
-                self.report(name, False, "%s (%.1f s)" % (e, time.monotonic() - t0))
-                self.after_test()
-            except (KeyError, TypeError, IndexError, ValueError) as e:
-                self.report(name, False, "unexpected reply shape: %s: %s\n%s" % (
-                    type(e).__name__, e, traceback.format_exc()))
-                self.after_test()
 
 
 def main():

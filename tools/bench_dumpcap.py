@@ -13,7 +13,7 @@ of SECONDS, alternating, ROUNDS times:
             9"): the filter runs in sluice-dp for every packet, no copy
 Prints the medians (Mpps) and the ratios to "none".
 
-Usage (root, after a build): tools/bench-dumpcap.py [--build DIR] [--flows N]
+Usage (root, after a build): tools/bench_dumpcap.py [--build DIR] [--flows N]
                              [--seconds S] [--rounds R]
 """
 
@@ -28,6 +28,46 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def dp_conf(eal, pcap, flows, mbufs, mbuf_size=None):
+    """sluice-dp's configuration for a capture: PCAP looped on the client
+    port (net_pcap infinite_rx: every frame of the file stays in the pool),
+    two net_null backends, service web's flows all on blue (share 0 %)."""
+    size = "mbuf_size = %d\n" % mbuf_size if mbuf_size else ""
+    return f"""[dataplane]
+eal_args = {eal}
+flow_capacity = {flows + flows // 10 + 1}
+mbufs = {mbufs}
+{size}
+[port client]
+role = client
+devargs = net_pcap0,rx_pcap={pcap},infinite_rx=1,tx_pcap=/dev/null
+
+[port blue]
+role = backend
+devargs = net_null1,no-rx=1
+
+[port green]
+role = backend
+devargs = net_null2,no-rx=1
+
+[group blue]
+port = blue
+mode = port
+
+[group green]
+port = green
+mode = port
+
+[service web]
+proto = tcp
+vip = 192.0.2.10
+ports = 443
+champion = blue
+challenger = green
+share = 0%
+"""
 
 
 def tel(path, cmd):
@@ -67,40 +107,8 @@ def main():
     prefix = "sluice-bench-dumpcap-%d" % os.getpid()
     conf = os.path.join(tmp, "dp.ini")
     with open(conf, "w") as f:
-        f.write(f"""[dataplane]
-eal_args = -l 0-1 --no-pci -m 1024 --file-prefix={prefix} --log-level=*:warning
-flow_capacity = {a.flows + a.flows // 10 + 1}
-mbufs = {a.flows + 32768}
-mbuf_size = 256
-
-[port client]
-role = client
-devargs = net_pcap0,rx_pcap={pcap},infinite_rx=1
-
-[port blue]
-role = backend
-devargs = net_null1,no-rx=1
-
-[port green]
-role = backend
-devargs = net_null2,no-rx=1
-
-[group blue]
-port = blue
-mode = port
-
-[group green]
-port = green
-mode = port
-
-[service web]
-proto = tcp
-vip = 192.0.2.10
-ports = 443
-champion = blue
-challenger = green
-share = 0%
-""")
+        f.write(dp_conf("-l 0-1 --no-pci -m 1024 --file-prefix=%s --log-level=*:warning"
+                        % prefix, pcap, a.flows, a.flows + 32768, 256))
     log = open(os.path.join(tmp, "dp.log"), "w")
     dp = subprocess.Popen([os.path.join(a.build, "dataplane", "sluice-dp"), "-c", conf],
                           stdout=log, stderr=subprocess.STDOUT)
