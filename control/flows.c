@@ -45,10 +45,9 @@ enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_PARTIAL = 4 
 #define TEL_REPLY_MAX (64u << 10)
 
 static const char flows_usage[] =
-	"usage: sluicectl [--json] [--timeout MS] flows SERVICE [--group GROUP] [--limit N]\n"
-	"                 [--telemetry PATH]\n"
-	"       sluicectl [--json] [--timeout MS] flow SERVICE PROTO SRC:PORT DST:PORT\n"
-	"                 [--telemetry PATH]\n"
+	"usage: sluicectl [OPTIONS] flows SERVICE [--group GROUP] [--limit N] [--telemetry PATH]\n"
+	"       sluicectl [OPTIONS] flow SERVICE PROTO SRC:PORT DST:PORT [--telemetry PATH]\n"
+	"(OPTIONS: sluicectl's --socket, --instance, --json, --timeout; see sluicectl --help)\n"
 	"flows: the flows of SERVICE in the dataplane's flow tables (at most N, 1..100,\n"
 	"default 20; --group: only those on GROUP): client and server, group, member,\n"
 	"state and idle time.  A flow entry is one 64-byte cache line and holds when the\n"
@@ -435,9 +434,17 @@ static int parse_args(int argc, char **argv, bool flow, struct args *a)
 			static const char *const known[] = { "--group", "--limit", "--telemetry" };
 			size_t nl = eq ? (size_t)(eq - s) : strlen(s);
 
+			static const char *const global[] = { "--json", "--socket", "--instance",
+							      "--timeout" };
+
 			for (unsigned k = 0; k < 3; k++)
 				if (strlen(known[k]) == nl && !strncmp(s, known[k], nl))
 					name = known[k];
+			for (unsigned k = 0; k < 4; k++)
+				if (strlen(global[k]) == nl && !strncmp(s, global[k], nl))
+					return fail(EXIT_USAGE, "usage", "option '%s' must come before "
+						    "the command (sluicectl %s %s ...)", global[k],
+						    global[k], argv[0]);
 			if (!name || (flow && strcmp(name, "--telemetry")))
 				return fail(EXIT_USAGE, "usage", "%s: unknown option '%s' (see "
 					    "sluicectl %s --help)", argv[0], s, argv[0]);

@@ -436,6 +436,7 @@ class Run(ce.Run):
             (["flows", "web", "--limit", "101"], 2, r"--limit: '101'.*1\.\.100"),
             (["flows", "web", "--limit"], 2, r"--limit needs a value"),
             (["flows", "web", "--colour"], 2, r"unknown option '--colour'"),
+            (["flows", "web", "--json"], 2, r"'--json' must come before the command"),
             (["flows", "bad name!"], 2, r"SERVICE: 'bad name!' is not a valid"),
             (["flows", "web", "--telemetry", "/nonexistent/sock"], 3,
              r"unreachable: cannot connect .*/nonexistent/sock"),
