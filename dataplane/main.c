@@ -142,8 +142,13 @@ static void pdump_start(void)
 		return;
 	}
 	pdump_on = 1;
-	printf("sluice-dp: packet capture ready: dpdk-dumpcap --file-prefix=%s -i PORT\n",
-	       strrchr(rte_eal_get_runtime_dir(), '/') + 1);
+	{
+		/* the prefix is the runtime directory's last component */
+		const char *dir = rte_eal_get_runtime_dir(), *slash = strrchr(dir, '/');
+
+		printf("sluice-dp: packet capture ready: dpdk-dumpcap --file-prefix=%s -i PORT\n",
+		       slash ? slash + 1 : dir);
+	}
 }
 
 static int usage_error(const char *fmt, const char *arg)

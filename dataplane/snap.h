@@ -26,8 +26,11 @@ struct sl_snap {
 	uint8_t by_key;          /* 1: look up key alone */
 	struct sl_ft_snap_filter filter;
 	struct sl_key key;
+	/* the worker's side on other cache lines than the requester's, without
+	 * an alignment the callers' allocations would have to honour */
+	uint8_t apart[64];
 	/* worker -> requester (done last); the rest is the worker's own */
-	uint32_t done __attribute__((aligned(64)));
+	uint32_t done;
 	uint32_t n;              /* entries in buf */
 	uint32_t now_ms;         /* the flow table's clock when copied */
 	uint32_t gen;            /* generation of the table the worker used */
