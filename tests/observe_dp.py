@@ -208,6 +208,10 @@ class Run(ce.Run):
     def after_test(self):
         pass  # a test that needs a new dataplane starts it (new_dp)
 
+    def cleanup(self):
+        super().cleanup()
+        shutil.rmtree("/var/run/dpdk/" + self.prefix, ignore_errors=True)
+
     # -- tests ----------------------------------------------------------
 
     def test_telemetry(self):
@@ -502,6 +506,8 @@ class Run(ce.Run):
         finally:
             ln.stop_proc(dp, ce.signal.SIGTERM, 15)
             log.close()
+            # EAL leaves a shared configuration's runtime directory behind
+            shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
         # first occurrences (an ICMP error quotes a second IP header);
         # no reassembly: a fragment is looked at as the frame it is
         t = subprocess.run(["tshark", "-r", cap, "-o", "ip.defragment:FALSE", "-T", "fields",

@@ -20,6 +20,7 @@ Usage (root, after a build): tools/bench_dumpcap.py [--build DIR] [--flows N]
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -146,6 +147,8 @@ def main():
         dp.terminate()
         dp.wait(30)
         log.close()
+        shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     base = statistics.median(res["none"])
     print("flows %d, %d rounds of %.0f s, Mpps (medians; all rounds):" % (a.flows, a.rounds,
                                                                           a.seconds))
