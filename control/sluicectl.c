@@ -28,6 +28,7 @@
 
 #include "../dataplane/config.h"
 #include "ctl.h"
+#include "flows.h"
 #include "request.h"
 #include "rollout.h"
 #include "state.h"
@@ -42,6 +43,8 @@
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_TIMEOUT_MS 3600000
 #define MAX_REPLY (64u << 20)
+
+static void print_usage(FILE *f);
 
 static const char usage_text[] =
 	"usage: sluicectl [--socket PATH | --instance NAME] [--json] [--timeout MS] COMMAND ...\n"
@@ -73,6 +76,8 @@ static const char usage_text[] =
 	"  slice list [SERVICE]\n"
 	"  history [SERVICE] [--limit N]\n"
 	"  stats\n"
+	"  flows SERVICE [--group GROUP] [--limit N] [--telemetry PATH]\n"
+	"  flow SERVICE tcp|udp SRC:PORT DST:PORT [--telemetry PATH]\n"
 	"  reload\n"
 	"  version\n"
 	"\n"
@@ -82,7 +87,10 @@ static const char usage_text[] =
 	"                   \"default\")\n"
 	"  --json           print the daemon's reply object as is, on one line\n"
 	"  --timeout MS     wait at most MS milliseconds for the reply (default 10000)\n"
-	"  -h, --help       print this text\n"
+	"  -h, --help       print this text\n";
+
+/* the rest of the help (one string would pass C11's 4095 characters) */
+static const char usage_notes[] =
 	"\n"
 	"Shares: 5%, 0.5%, 0.05%, 50bp (0%..100%), checked before anything is sent.\n"
 	"--sticky (default): established flows keep their group; --reset: every flow of\n"
@@ -109,6 +117,11 @@ static const char usage_text[] =
 	"rollouts = named) watch a rollout and abort or pause it on evidence; evidence\n"
 	"push adds an application monitor's counts (N requests, M bad) for GROUP, the\n"
 	"champion or the challenger, to the guards with signal = pushed:NAME.\n"
+	"flows lists a service's flows from the dataplane's flow tables (client, server,\n"
+	"group, member, state, idle time; a 64-byte entry keeps no age or packet count);\n"
+	"flow says where a connection goes and why (its sticky entry, else the hash\n"
+	"against the share).  Both read sluice-dp's telemetry socket: root only\n"
+	"(sluicectl flows --help).\n"
 	"\n"
 	"exit status:\n"
 	"  0  success (including a change that was already in force)\n"
@@ -117,7 +130,14 @@ static const char usage_text[] =
 	"  3  the daemon cannot be reached (socket path and reason on stderr)\n"
 	"  4  the change was published but not every worker acknowledged it in time\n"
 	"     (or journaled but not yet published: sluiced retries every second), or the\n"
-	"     dataplane did not compile a new shadow rule set's filters in time\n";
+	"     dataplane did not compile a new shadow rule set's filters in time; flows,\n"
+	"     flow: a worker did not answer in time\n";
+
+static void print_usage(FILE *f)
+{
+	fputs(usage_text, f);
+	fputs(usage_notes, f);
+}
 
 /* Where fail() writes instead of stderr (ctl_errors_to): status --watch
  * draws the message on its screen rather than scrolling it. */
@@ -1299,7 +1319,7 @@ static int parse_globals(int argc, char **argv, struct globals *g, int *next)
 		const char *v;
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage_text, stdout);
+			print_usage(stdout);
 			return -1;
 		} else if (!strcmp(a, "--json")) {
 			g->json = true;
@@ -1381,7 +1401,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (i == argc) {
-		fputs(usage_text, stderr);
+		print_usage(stderr);
 		return fail(EXIT_USAGE, "usage", "missing COMMAND");
 	}
 	/* client-side commands: several requests, or one again and again */
@@ -1392,6 +1412,14 @@ int main(int argc, char **argv)
 		rc = resolve_conn(&g, &conn);
 		return rc ? rc : ctl_note(&conn, argc - i - 1, argv + i + 1);
 	}
+	/* flows and flow talk to the dataplane (flows.c), not a request */
+	if (sl_ctl_observe_is(argv[i])) {
+		struct sl_ctl_observe o = { NULL, g.json, g.timeout_ms, exchange, fail };
+
+		rc = resolve_conn(&g, &conn);
+		o.socket = conn.path;
+		return rc ? rc : sl_ctl_observe_main(argc - i, argv + i, &o);
+	}
 	if (sl_rq_find(argc - i, argv + i, SL_RQ_CLI, &c, &used, &e))
 		return fail(EXIT_USAGE, e.code, "%s", e.message);
 	i += used;
@@ -1401,7 +1429,7 @@ int main(int argc, char **argv)
 	}
 	rc = sl_rq_build(c, argc - i, argv + i, SL_RQ_CLI, &req, &e);
 	if (rc > 0) {
-		fputs(usage_text, stdout);
+		print_usage(stdout);
 		return 0;
 	}
 	if (rc < 0)
@@ -1485,7 +1513,7 @@ int ctl_call(const struct ctl_conn *conn, const json_t *req, json_t **rep_out, c
 
 void ctl_usage(FILE *f)
 {
-	fputs(usage_text, f);
+	print_usage(f);
 }
 
 void ctl_errors_to(char *buf, size_t len)

@@ -496,6 +496,18 @@ static inline uint8_t decide_new(const struct sl_view *v, const struct sl_servic
 	return g;
 }
 
+void sl_decide_new_flow(const struct sl_view *v, int si, uint64_t digest,
+			struct sl_decision *out)
+{
+	const struct sl_service_rec *s = &v->hdr->services[si];
+	const uint8_t *mac;
+	uint16_t member;
+
+	out->u = sl_hash_range(sl_hash_mix(digest, v->hdr->seed_group), SL_SHARE_MAX_BP);
+	out->group = decide_new(v, s, digest, &member, &mac);
+	out->member = mac ? member : -1;
+}
+
 static inline uint16_t other_mask(const struct sl_worker *w, int from_client)
 {
 	if (w->other == SL_OTHER_DROP)

@@ -96,6 +96,19 @@ static inline void sl_verdict_rewrite(uint8_t *frame, const struct sl_verdict *v
 		__builtin_memcpy(frame, vd->dmac, 6);
 }
 
+/* How a new flow of service si would be decided under view v (digest:
+ * the flow digest of its key, seed_flow): u, its place on the share scale
+ * (challenger if u < share_bp), the group, and the member (mac mode with
+ * members; else -1).  The packet path's own code, for "where would this
+ * connection go" questions (sluice-dp's telemetry). */
+struct sl_decision {
+	uint32_t u;
+	uint8_t group;
+	int member;
+};
+void sl_decide_new_flow(const struct sl_view *v, int si, uint64_t digest,
+			struct sl_decision *out);
+
 /* Settle expired flows (call about once per burst); now_us as for
  * sl_decide_burst.  A flow still awaiting its SYN-ACK counts as a failed
  * handshake. */

@@ -255,3 +255,22 @@ uint32_t sl_ft_sweep(struct sl_flowtable *ft, uint32_t now, uint32_t budget,
 		__builtin_prefetch(&ft->slots[(pos + next + i) & mask], 1, 3);
 	return removed;
 }
+
+int sl_ft_snapshot(const struct sl_flowtable *ft, uint32_t now,
+		   const struct sl_ft_snap_filter *f, struct sl_flow *out, uint32_t max,
+		   uint32_t *n, uint64_t *pos, uint32_t budget)
+{
+	const uint64_t slots = ft->mask + 1;
+
+	while (budget-- > 0 && *pos < slots && *n < max) {
+		const struct sl_flow *e = &ft->slots[(*pos)++];
+
+		if (!(e->state & SL_FS_USED) || sl_ft_expired(ft, e, now))
+			continue;
+		if ((f->service >= 0 && e->service != f->service) ||
+		    (f->group >= 0 && sl_flow_group(e) != f->group))
+			continue;
+		out[(*n)++] = *e;
+	}
+	return *pos >= slots || *n >= max;
+}

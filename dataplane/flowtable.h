@@ -150,4 +150,22 @@ struct sl_flow *sl_ft_lookup(struct sl_flowtable *ft, const struct sl_key *key,
 uint32_t sl_ft_sweep(struct sl_flowtable *ft, uint32_t now, uint32_t budget,
 		     void (*gone)(void *ctx, const struct sl_flow *f), void *ctx);
 
+/* Which entries a snapshot copies: live ones (used, not expired) of a
+ * service (-1: any) and group (-1: any). */
+struct sl_ft_snap_filter {
+	int service;
+	int group;
+};
+
+/* One step of a snapshot walk (read only; the owner of the table calls it
+ * between bursts): look at up to budget slots from *pos, copying the live
+ * entries that pass f into out[*n], until *n reaches max.  Returns 1 when
+ * the snapshot is complete (the whole table walked, or max entries), 0 if
+ * slots remain for the next step.  Entries the sweep moves between steps
+ * may be missed or copied twice: a snapshot is an observation, not a
+ * transaction. */
+int sl_ft_snapshot(const struct sl_flowtable *ft, uint32_t now,
+		   const struct sl_ft_snap_filter *f, struct sl_flow *out, uint32_t max,
+		   uint32_t *n, uint64_t *pos, uint32_t budget);
+
 #endif

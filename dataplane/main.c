@@ -20,6 +20,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_pdump.h>
 
 #include "config.h"
 #include "decide.h"
@@ -28,6 +29,7 @@
 #include "maps.h"
 #include "ports.h"
 #include "tables.h"
+#include "telemetry.h"
 #include "worker.h"
 
 #define SL_DP_VERSION "0.1.0"
@@ -67,6 +69,9 @@ static int attached;
 /* Shadow filters: compiled off the packet path, handed to the workers. */
 static struct sl_dp_shadow shadow;
 static int shadow_ready;
+/* Telemetry commands (telemetry.c) and packet capture (dpdk-dumpcap). */
+static struct sl_dp_tel tel;
+static int pdump_on;
 
 static void usage(FILE *f)
 {
@@ -107,6 +112,43 @@ static void usage(FILE *f)
 		"acknowledge each table generation they use.\n"
 		"Exit status: 0 clean run, 1 runtime failure (EAL, ports, memory, --stats\n"
 		"file, unusable maps), 2 bad usage or configuration.\n");
+}
+
+/* dpdk-dumpcap is a secondary process: it needs the primary's shared
+ * configuration (hugepages, files under the runtime directory), which
+ * these options take away. */
+static const char *pdump_blocker(void)
+{
+	static const char *const blockers[] = { "--in-memory", "--no-shconf", "--no-huge" };
+
+	for (int i = 1; i < eal.argc; i++)
+		for (unsigned b = 0; b < sizeof(blockers) / sizeof(blockers[0]); b++)
+			if (strcmp(eal_orig[i], blockers[b]) == 0)
+				return blockers[b];
+	return NULL;
+}
+
+static void pdump_start(void)
+{
+	const char *why = pdump_blocker();
+
+	if (why) {
+		printf("sluice-dp: packet capture (dpdk-dumpcap) off: EAL runs with %s\n", why);
+		return;
+	}
+	if (rte_pdump_init() != 0) {
+		fprintf(stderr, "sluice-dp: packet capture (dpdk-dumpcap) off: rte_pdump_init: "
+			"%s\n", rte_strerror(rte_errno));
+		return;
+	}
+	pdump_on = 1;
+	{
+		/* the prefix is the runtime directory's last component */
+		const char *dir = rte_eal_get_runtime_dir(), *slash = strrchr(dir, '/');
+
+		printf("sluice-dp: packet capture ready: dpdk-dumpcap --file-prefix=%s -i PORT\n",
+		       slash ? slash + 1 : dir);
+	}
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -729,6 +771,10 @@ int main(int argc, char **argv)
 	}
 	if (shadow_start(w, nw, src) != 0)
 		goto out_workers;
+	tel = (struct sl_dp_tel){ &cfg, src, w, nw, lcores, instance };
+	if (sl_dp_telemetry_init(&tel, err, sizeof(err)) != 0)
+		fprintf(stderr, "sluice-dp: %s (telemetry commands off)\n", err);
+	pdump_start();
 
 	run.nworkers = nw;
 	run.workers = w;
@@ -755,6 +801,9 @@ int main(int argc, char **argv)
 	}
 
 out_workers:
+	sl_dp_telemetry_fini();
+	if (pdump_on)
+		rte_pdump_uninit();
 	dp_detach();
 	if (shadow_ready)
 		sl_dp_shadow_fini(&shadow);

@@ -359,6 +359,7 @@ int sl_dp_worker_main(void *arg)
 		}
 		sl_dp_flush(w);
 		sl_worker_sweep(&w->core, now);
+		sl_snap_poll(&w->snap, w->core.ft, v, now);
 		if (w->solo && (++iter & SL_SOLO_CHECK_MASK) == 0)
 			sl_dp_run_check(run);
 	}

@@ -8,6 +8,7 @@
 
 #include "decide.h"
 #include "filter.h"
+#include "snap.h"
 #include "tables.h"
 
 #define SL_TXBUF_CAP (4 * SL_BURST)
@@ -86,6 +87,8 @@ struct sl_dp_worker {
 	struct rte_mempool *copy_pool[SL_MAX_PORTS];
 	struct rte_mempool *clone_pool[SL_MAX_PORTS];
 	struct sl_dp_shadowbuf shadow_tx[SL_MAX_PORTS];
+
+	struct sl_snap snap;  /* flow-table copies for telemetry (snap.h) */
 };
 
 /* Timing and stop conditions; duration_s 0 / idle_ms 0: none.  run starts

@@ -54,6 +54,8 @@ sluicectl [--socket PATH | --instance NAME] [--json] [--timeout MS] COMMAND ...
   undo SERVICE
   history [SERVICE] [--limit N]
   stats
+  flows SERVICE [--group GROUP] [--limit N] [--telemetry PATH]
+  flow SERVICE tcp|udp SRC:PORT DST:PORT [--telemetry PATH]
   reload
   version
 """

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "flowtable.h"
+#include "snap.h"
 #include "unit.h"
 
 static const struct sl_ft_timeouts TO = {
@@ -660,6 +661,182 @@ static void test_random(void)
 	random_run(200, 40, 2, 100000, 1);
 }
 
+/* Snapshots (sluice-dp's telemetry): only live entries that pass the
+ * filter, at most max, over steps of a bounded number of slots, and the
+ * table untouched. */
+static void test_snapshot(void)
+{
+	struct sl_flowtable *ft = sl_ft_create(1000, &TO);
+	static struct sl_flow out[1100], before[2048];
+	struct sl_ft_snap_filter any = { -1, -1 }, f;
+	enum sl_ft_result r;
+	struct sl_flow old;
+	uint32_t n, steps, live = 0;
+	uint64_t pos, slots;
+	int seen[1000] = { 0 };
+
+	CU_ASSERT_FATAL(ft != NULL);
+	slots = ft->mask + 1;
+	CU_ASSERT_FATAL(slots <= 2048);
+	/* 1000 flows: service id % 3, group id % 2; ids % 5 == 0 seen at 0,
+	 * the others at 900 (after them: the clock never goes back): at 1000
+	 * (other timeout 300) the first are expired */
+	for (uint32_t j = 0; j < 1000; j++) {
+		uint32_t id = j < 200 ? j * 5 : (j - 200) / 4 * 5 + (j - 200) % 4 + 1;
+		struct sl_key k = key_of(id);
+		uint64_t s = id * 7919u + 1;
+		struct sl_flow *e = sl_ft_lookup_insert(ft, &k, sm64(&s), id % 5 ? 900 : 0, &r,
+							&old);
+
+		CU_ASSERT_FATAL(e != NULL);
+		/* an expired entry on the way may be taken over: still 800 live */
+		CU_ASSERT(r == SL_FT_NEW || r == SL_FT_REUSED);
+		e->service = (uint8_t)(id % 3);
+		e->gev = (uint8_t)(id % 2);
+		live += id % 5 != 0;
+	}
+	memcpy(before, ft->slots, slots * sizeof(struct sl_flow));
+
+	/* the whole table in steps of 100 slots: every live entry once */
+	n = 0;
+	pos = 0;
+	steps = 0;
+	while (!sl_ft_snapshot(ft, 1000, &any, out, 1100, &n, &pos, 100))
+		steps++;
+	CU_ASSERT_EQUAL(n, live);
+	CU_ASSERT_EQUAL(steps + 1, (uint32_t)((slots + 99) / 100));
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t id = id_of(&out[i].key);
+
+		CU_ASSERT(id < 1000 && id % 5 != 0 && !seen[id]);
+		if (id < 1000)
+			seen[id]++;
+		CU_ASSERT_EQUAL(out[i].last_seen, 900);
+	}
+	CU_ASSERT_EQUAL(memcmp(before, ft->slots, slots * sizeof(struct sl_flow)), 0);
+
+	/* a service and a group: exactly those */
+	f.service = 1;
+	f.group = 0;
+	n = 0;
+	pos = 0;
+	while (!sl_ft_snapshot(ft, 1000, &f, out, 1100, &n, &pos, 64))
+		;
+	{
+		uint32_t want = 0;
+
+		for (uint32_t id = 0; id < 1000; id++)
+			want += id % 5 && id % 3 == 1 && id % 2 == 0;
+		CU_ASSERT_EQUAL(n, want);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		CU_ASSERT(out[i].service == 1 && sl_flow_group(&out[i]) == 0);
+
+	/* bounded: max entries, complete as soon as they are copied */
+	n = 0;
+	pos = 0;
+	CU_ASSERT_EQUAL(sl_ft_snapshot(ft, 1000, &any, out, 10, &n, &pos, (uint32_t)slots), 1);
+	CU_ASSERT_EQUAL(n, 10);
+	CU_ASSERT(pos < slots);
+	/* max 0: nothing copied, complete at once */
+	n = 0;
+	pos = 0;
+	CU_ASSERT_EQUAL(sl_ft_snapshot(ft, 1000, &any, out, 0, &n, &pos, 100), 1);
+	CU_ASSERT_EQUAL(n, 0);
+	/* an empty table: complete, nothing */
+	sl_ft_destroy(ft);
+	ft = sl_ft_create(16, &TO);
+	CU_ASSERT_FATAL(ft != NULL);
+	n = 0;
+	pos = 0;
+	CU_ASSERT_EQUAL(sl_ft_snapshot(ft, 0, &any, out, 10, &n, &pos, 1000), 1);
+	CU_ASSERT_EQUAL(n, 0);
+	sl_ft_destroy(ft);
+}
+
+/* The worker's side of a snapshot request (snap.h): nothing when nothing
+ * is asked, a request served over steps of SL_SNAP_BUDGET slots, a key
+ * looked up with the table's flow seed, a new request restarting one in
+ * progress. */
+static void test_snap_protocol(void)
+{
+	static struct sl_table_hdr h;
+	static struct sl_snap sn;
+	struct sl_view v = { &h, NULL };
+	struct sl_flowtable *ft = sl_ft_create(20000, &TO);
+	struct sl_ft_snap_filter any = { -1, -1 };
+	struct sl_key k7 = key_of(7), absent = key_of(99999);
+	enum sl_ft_result r;
+	struct sl_flow old;
+	unsigned steps;
+
+	CU_ASSERT_FATAL(ft != NULL);
+	CU_ASSERT_FATAL(ft->mask + 1 > 4 * SL_SNAP_BUDGET);
+	h.seed_flow = 77;
+	h.gen = 5;
+	for (uint32_t id = 0; id < 3000; id++) {
+		struct sl_key k = key_of(id);
+
+		CU_ASSERT_FATAL(sl_ft_lookup_insert(ft, &k, sl_hash_key(&k, 77), 0, &r, &old) != NULL);
+	}
+	/* nothing asked: untouched */
+	sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT(sn.done == 0 && sn.n == 0 && sn.serving == 0);
+
+	/* everything, more than the buffer: SL_SNAP_MAX entries, in steps */
+	sn.filter = any;
+	sn.max = 100000;
+	__atomic_store_n(&sn.req, 1, __ATOMIC_RELEASE);
+	for (steps = 1; ; steps++) {
+		sl_snap_poll(&sn, ft, &v, 0);
+		if (sn.done == 1)
+			break;
+		CU_ASSERT_FATAL(steps < 1000);
+	}
+	CU_ASSERT_EQUAL(sn.n, SL_SNAP_MAX);
+	CU_ASSERT(sn.gen == 5 && sn.ft_count == 3000);
+	/* served: no more work until the next request */
+	sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT_EQUAL(sn.n, SL_SNAP_MAX);
+
+	/* a key: found with the table's seed, in one step */
+	sn.by_key = 1;
+	sn.key = k7;
+	sn.max = 1;
+	__atomic_store_n(&sn.req, 2, __ATOMIC_RELEASE);
+	sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT_EQUAL(sn.done, 2);
+	CU_ASSERT_EQUAL(sn.n, 1);
+	CU_ASSERT_EQUAL(id_of(&sn.buf[0].key), 7);
+	sn.key = absent;
+	__atomic_store_n(&sn.req, 3, __ATOMIC_RELEASE);
+	sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT(sn.done == 3 && sn.n == 0);
+
+	/* a walk of a sparse service (none matches) takes several steps; a
+	 * new request given up on the old one restarts with its parameters */
+	sn.by_key = 0;
+	sn.filter.service = 9;
+	sn.filter.group = -1;
+	sn.max = 10;
+	__atomic_store_n(&sn.req, 4, __ATOMIC_RELEASE);
+	sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT_EQUAL(sn.done, 3);
+	sn.filter = any;
+	sn.max = 3;
+	__atomic_store_n(&sn.req, 5, __ATOMIC_RELEASE);
+	for (steps = 0; sn.done != 5 && steps < 1000; steps++)
+		sl_snap_poll(&sn, ft, &v, 0);
+	CU_ASSERT_EQUAL(sn.done, 5);
+	CU_ASSERT_EQUAL(sn.n, 3);
+	/* expired by then: nothing live */
+	__atomic_store_n(&sn.req, 6, __ATOMIC_RELEASE);
+	for (steps = 0; sn.done != 6 && steps < 1000; steps++)
+		sl_snap_poll(&sn, ft, &v, 10000000);
+	CU_ASSERT(sn.done == 6 && sn.n == 0);
+	sl_ft_destroy(ft);
+}
+
 void sl_test_register_flowtable(void)
 {
 	CU_pSuite s = CU_add_suite("flowtable", NULL, NULL);
@@ -672,4 +849,6 @@ void sl_test_register_flowtable(void)
 	CU_add_test(s, "capacity and probe bound", test_capacity);
 	CU_add_test(s, "sweep with backward shift", test_sweep);
 	CU_add_test(s, "randomized against a model", test_random);
+	CU_add_test(s, "snapshot: live entries, filtered, bounded", test_snapshot);
+	CU_add_test(s, "snapshot requests served by the worker", test_snap_protocol);
 }

@@ -5,7 +5,11 @@
  * and cycles per packet of each, so core changes can be compared in one
  * run without the PMDs' noise.
  *
- * Usage: sluice-bench-core [SECONDS] [FLOWS...]   (default 2 s; 1000 65536 1000000) */
+ * Usage: sluice-bench-core [SECONDS] [FLOWS...]   (default 2 s; 1000 65536 1000000)
+ *
+ * BENCH_SNAP_ROUNDS=N: then N rounds of SECONDS without and SECONDS with
+ * the worker's per-burst snapshot check (sl_snap_poll, nothing asked),
+ * alternated; prints the medians and their ratio. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 #include <x86intrin.h>
 
 #include "decide.h"
+#include "snap.h"
 #include "tables.h"
 
 static double now_s(void)
@@ -91,6 +96,66 @@ static struct sl_config *bench_config(uint32_t flows)
 	return c;
 }
 
+/* Packets per second over the live flows for secs, bursts as the worker
+ * makes them, with the snapshot check after each burst if snap. */
+static double live(struct sl_worker *w, const struct sl_table_src *src, const uint8_t *pkts,
+		   uint32_t flows, double secs, struct sl_snap *snap, uint32_t *next)
+{
+	const uint8_t *data[SL_BURST];
+	uint16_t len[SL_BURST];
+	struct sl_verdict out[SL_BURST];
+	uint64_t n = 0;
+	double t0 = now_s(), t1;
+
+	for (int i = 0; i < SL_BURST; i++)
+		len[i] = 60;
+	do {
+		for (int k = 0; k < 256; k++) {
+			const struct sl_view *v = sl_src_view(src);
+
+			for (int j = 0; j < SL_BURST; j++) {
+				data[j] = pkts + (size_t)*next * 64;
+				if (++*next == flows)
+					*next = 0;
+			}
+			sl_decide_burst(w, v, 0, data, len, SL_BURST, 2000, out);
+			sl_worker_sweep(w, 2000);
+			if (snap)
+				sl_snap_poll(snap, w->ft, v, 2000);
+			n += SL_BURST;
+		}
+		t1 = now_s();
+	} while (t1 - t0 < secs);
+	return (double)n / (t1 - t0);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void snap_rounds(struct sl_worker *w, const struct sl_table_src *src,
+			const uint8_t *pkts, uint32_t flows, double secs, int rounds)
+{
+	static struct sl_snap snap; /* nothing asked: req == done */
+	double off[64], on[64];
+	uint32_t next = 0;
+
+	if (rounds > 64)
+		rounds = 64;
+	for (int r = 0; r < rounds; r++) {
+		off[r] = live(w, src, pkts, flows, secs, NULL, &next);
+		on[r] = live(w, src, pkts, flows, secs, &snap, &next);
+	}
+	qsort(off, (size_t)rounds, sizeof(off[0]), cmp_double);
+	qsort(on, (size_t)rounds, sizeof(on[0]), cmp_double);
+	printf("%9u flows:     snapshot check: %6.2f Mpps with, %6.2f without (medians of %d "
+	       "alternated rounds), ratio %.3f\n", flows, on[rounds / 2] / 1e6,
+	       off[rounds / 2] / 1e6, rounds, on[rounds / 2] / off[rounds / 2]);
+}
+
 static int run(uint32_t flows, double secs)
 {
 	struct sl_config *c = bench_config(flows);
@@ -155,6 +220,8 @@ static int run(uint32_t flows, double secs)
 	       "full fallback %llu)\n", flows, (double)n / (t1 - t0) / 1e6,
 	       (t1 - t0) * 1e9 / (double)n, (double)(c1 - c0) / (double)n, w.ft->count,
 	       (unsigned long long)w.cnt->ft_full);
+	if (getenv("BENCH_SNAP_ROUNDS") && atoi(getenv("BENCH_SNAP_ROUNDS")) > 0)
+		snap_rounds(&w, src, pkts, flows, secs, atoi(getenv("BENCH_SNAP_ROUNDS")));
 	sl_worker_fini(&w);
 	sl_tables_free(src);
 	free(pkts);

@@ -10,7 +10,7 @@ set -eu
 PKGS="build-essential pkg-config meson ninja-build clang llvm libclang-rt-14-dev
       dpdk dpdk-dev libdpdk-dev libbpf-dev libelf-dev zlib1g-dev
       libpcap-dev libiniparser-dev libcunit1-dev libjansson-dev libmicrohttpd-dev
-      python3 iproute2 ethtool tcpdump jq gnuplot-nox prometheus"
+      python3 iproute2 ethtool tcpdump jq gnuplot-nox prometheus tshark"
 
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
@@ -27,6 +27,10 @@ done
 if [ -n "$missing" ]; then
 	echo "install-deps: installing:$missing"
 	$SUDO apt-get update -qq
+	# tshark (reads dpdk-dumpcap's captures in tests/observe_dp.py) asks
+	# whether non-root users may capture: no
+	echo "wireshark-common wireshark-common/install-setuid boolean false" |
+		$SUDO debconf-set-selections
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 else
 	echo "install-deps: all packages present"

@@ -18,12 +18,14 @@
 #      (idle connections, a storm, slow and hostile clients, a second user, a
 #      stopped dataplane: tests/abuse.py)
 #   7. sluiced + attached sluice-dp + sluicectl over real TCP in namespaces
-#      (runbook, sticky vs --reset, bad input changes nothing)
+#      (runbook, sticky vs --reset, bad input changes nothing); the dataplane
+#      observed: DPDK telemetry, sluicectl flows / flow, dpdk-dumpcap
 #   8. 10 000 changes under load with no loss (ack latency printed),
 #      kill -9 of sluiced mid-rollout and of sluice-dp
 #   9. sluice-replay over the fixtures: reports recomputed from the output
 #      pcaps, a scheduled rehearsal, determinism, every bad input
-#  10. the integration, cli and replay tests again on the ASan+UBSan build
+#  10. the integration, cli, replay and observe tests again on the ASan+UBSan
+#      build
 # and prints one final "N passed, N failed" line.  Exit 0 only if all pass.
 set -u
 cd "$(dirname "$0")/.."
@@ -99,6 +101,7 @@ stage guards python3 "$root/tests/guards.py" --build "$root/build"
 stage metrics python3 "$root/tests/metrics.py" --build "$root/build"
 stage abuse python3 "$root/tests/abuse.py" --build "$root/build"
 stage control-e2e python3 "$root/tests/control_e2e.py" --build "$root/build"
+stage observe python3 "$root/tests/observe_dp.py" --build "$root/build"
 stage guards-live python3 "$root/tests/guards_live.py" --build "$root/build"
 stage churn python3 "$root/tests/churn.py" --build "$root/build"
 stage replay python3 "$root/tests/replay.py" --build "$root/build"
@@ -111,6 +114,7 @@ stage cli-asan asan python3 "$root/tests/cli.py" --build "$root/build-asan"
 stage observe-asan asan python3 "$root/tests/observe_cli.py" --build "$root/build-asan"
 stage guards-asan asan python3 "$root/tests/guards.py" --build "$root/build-asan"
 stage replay-asan asan python3 "$root/tests/replay.py" --build "$root/build-asan"
+stage observe-asan asan python3 "$root/tests/observe_dp.py" --build "$root/build-asan"
 
 echo
 echo "=== summary ==="
