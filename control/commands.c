@@ -916,6 +916,21 @@ uint32_t sl_daemon_counters(const struct sl_daemon *d, struct sl_counters *sum)
 	return nw;
 }
 
+int sl_daemon_port_dev(const struct sl_daemon *d, unsigned p, struct sl_port_dev *out)
+{
+	const struct sl_port_dev *v;
+
+	if (d->local_stats || p >= SL_MAX_PORTS || !d->maps.dp || !sl_maps_workers(&d->maps) ||
+	    !__atomic_load_n(&d->maps.dp->port_dev_ns, __ATOMIC_ACQUIRE))
+		return 0;
+	v = &d->maps.dp->port_dev[p];
+	out->rx_missed = __atomic_load_n(&v->rx_missed, __ATOMIC_RELAXED);
+	out->rx_errors = __atomic_load_n(&v->rx_errors, __ATOMIC_RELAXED);
+	out->rx_nombuf = __atomic_load_n(&v->rx_nombuf, __ATOMIC_RELAXED);
+	out->tx_errors = __atomic_load_n(&v->tx_errors, __ATOMIC_RELAXED);
+	return 1;
+}
+
 int sl_daemon_group_shown(const struct sl_daemon *d, int s, unsigned g,
 			  const struct sl_grp_counters *c)
 {
@@ -940,12 +955,23 @@ static json_t *cmd_stats(struct sl_daemon *d, struct sl_error *e)
 	}
 	nw = sl_daemon_counters(d, sum);
 	ports = json_array();
-	for (unsigned p = 0; p < h->nports && ports; p++)
-		json_array_append_new(ports, json_pack("{s:s, s:I, s:I, s:I}", "port",
-						       h->port_names[p], "rx",
-						       (json_int_t)sum->port_rx[p], "tx",
-						       (json_int_t)sum->port_tx[p], "drop",
-						       (json_int_t)sum->port_drop[p]));
+	for (unsigned p = 0; p < h->nports && ports; p++) {
+		struct sl_port_dev dev;
+		json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "port", h->port_names[p], "rx",
+				      (json_int_t)sum->port_rx[p], "tx",
+				      (json_int_t)sum->port_tx[p], "drop",
+				      (json_int_t)sum->port_drop[p]);
+		/* the device's own losses; null while no dataplane has read them */
+		int known = sl_daemon_port_dev(d, p, &dev);
+
+		if (o)
+			json_object_update_new(o, json_pack("{s:o, s:o, s:o, s:o}",
+				"rx_missed", known ? json_integer((json_int_t)dev.rx_missed) : json_null(),
+				"rx_errors", known ? json_integer((json_int_t)dev.rx_errors) : json_null(),
+				"rx_nombuf", known ? json_integer((json_int_t)dev.rx_nombuf) : json_null(),
+				"tx_errors", known ? json_integer((json_int_t)dev.tx_errors) : json_null()));
+		json_array_append_new(ports, o);
+	}
 	groups = json_array();
 	for (int s = 0; s < st->nservices && groups; s++) {
 		const struct sl_svc_rec *r = &st->svc[s].st;

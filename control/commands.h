@@ -126,6 +126,11 @@ char *sl_daemon_request(struct sl_daemon *d, const char *line, size_t len,
  * dataplane, *sum all zero).  stats and the metrics read them this way. */
 uint32_t sl_daemon_counters(const struct sl_daemon *d, struct sl_counters *sum);
 
+/* Port p's own counters as the attached dataplane last read them (about
+ * once a second): 1 with *out, 0 when no dataplane is attached or it has
+ * not read them yet. */
+int sl_daemon_port_dev(const struct sl_daemon *d, unsigned p, struct sl_port_dev *out);
+
 /* Whether group g of service s is listed with its counters c: its champion
  * and challenger, any other group while flows it had are counted. */
 int sl_daemon_group_shown(const struct sl_daemon *d, int s, unsigned g,

@@ -436,12 +436,39 @@ static void ports(struct ctx *x)
 		  offsetof(struct sl_counters, port_drop) },
 	};
 
+	static const struct field dev[] = {
+		{ "sluice_port_rx_missed_packets_total",
+		  "Packets the port's device dropped because its RX ring was full (imissed).",
+		  offsetof(struct sl_port_dev, rx_missed) },
+		{ "sluice_port_rx_errors_total", "Bad frames the port's device received (ierrors).",
+		  offsetof(struct sl_port_dev, rx_errors) },
+		{ "sluice_port_rx_nombuf_total",
+		  "Frames the port's device dropped for want of an mbuf (rx_nombuf).",
+		  offsetof(struct sl_port_dev, rx_nombuf) },
+		{ "sluice_port_tx_errors_total", "Frames the port's device failed to send (oerrors).",
+		  offsetof(struct sl_port_dev, tx_errors) },
+	};
+	struct sl_port_dev pd[SL_MAX_PORTS];
+	int known[SL_MAX_PORTS];
+
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		const uint64_t *v = (const uint64_t *)(const void *)((const char *)x->sum + f[i].off);
 
 		sl_prom_family(x->p, f[i].name, "counter", f[i].help);
 		for (unsigned p = 0; p < x->h->nports && p < SL_MAX_PORTS; p++)
 			sl_prom_u64(x->p, f[i].name, LBL({ "port", x->h->port_names[p] }), v[p]);
+	}
+	/* the device's own counters, while a dataplane is attached (they start
+	 * again with it: a counter reset to Prometheus) */
+	for (unsigned p = 0; p < x->h->nports && p < SL_MAX_PORTS; p++)
+		known[p] = sl_daemon_port_dev(x->d, p, &pd[p]);
+	for (size_t i = 0; i < sizeof(dev) / sizeof(dev[0]); i++) {
+		sl_prom_family(x->p, dev[i].name, "counter", dev[i].help);
+		for (unsigned p = 0; p < x->h->nports && p < SL_MAX_PORTS; p++)
+			if (known[p])
+				sl_prom_u64(x->p, dev[i].name, LBL({ "port", x->h->port_names[p] }),
+					    *(const uint64_t *)(const void *)((const char *)&pd[p] +
+									    dev[i].off));
 	}
 }
 

@@ -383,12 +383,46 @@ static void shadow_step(void)
 	fflush(stdout);
 }
 
+/* The ports' own counters (what the device lost before a worker saw it)
+ * into the dataplane record about once a second, for sluiced's metrics;
+ * rte_eth_stats_get beside the workers is what DPDK's own telemetry does. */
+static void port_dev_step(void)
+{
+	static uint64_t next_ms;
+	struct timespec now, wall;
+	uint64_t ms;
+
+	if (!attached)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+	if (ms < next_ms)
+		return;
+	next_ms = ms + 1000;
+	for (unsigned p = 0; p < ports.nports && p < SL_MAX_PORTS; p++) {
+		struct sl_port_dev *d = &maps.dp->port_dev[p];
+		struct rte_eth_stats st;
+
+		if (rte_eth_stats_get(ports.port_id[p], &st) != 0)
+			continue;
+		__atomic_store_n(&d->rx_missed, st.imissed, __ATOMIC_RELAXED);
+		__atomic_store_n(&d->rx_errors, st.ierrors, __ATOMIC_RELAXED);
+		__atomic_store_n(&d->rx_nombuf, st.rx_nombuf, __ATOMIC_RELAXED);
+		__atomic_store_n(&d->tx_errors, st.oerrors, __ATOMIC_RELAXED);
+	}
+	clock_gettime(CLOCK_REALTIME, &wall);
+	__atomic_store_n(&maps.dp->port_dev_ns,
+			 (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec,
+			 __ATOMIC_RELEASE);
+}
+
 /* The main lcore is the only worker: filters are compiled here. */
 static void *shadow_thread(void *arg)
 {
 	(void)arg;
 	while (__atomic_load_n(&run.stop, __ATOMIC_RELAXED) == SL_DP_RUNNING) {
 		shadow_step();
+		port_dev_step();
 		rte_delay_us_sleep(1000);
 	}
 	return NULL;
@@ -423,6 +457,7 @@ static int workers_run(struct sl_dp_worker **w, unsigned nw, const unsigned *lc)
 	}
 	while (!sl_dp_run_check(&run)) {
 		shadow_step();
+		port_dev_step();
 		rte_delay_us_sleep(1000);
 	}
 	rte_eal_mp_wait_lcore();
@@ -558,6 +593,8 @@ static void dp_attach(unsigned nw)
 	d->attach_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	d->nports = ports.nports;
 	d->worker_cpus = worker_cpus();
+	memset(d->port_dev, 0, sizeof(d->port_dev));
+	d->port_dev_ns = 0;
 	__atomic_store_n(&d->nworkers, nw, __ATOMIC_RELEASE);
 	attached = 1;
 }

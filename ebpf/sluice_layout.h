@@ -26,7 +26,7 @@ typedef uint32_t sl_u32;
 typedef uint64_t sl_u64;
 #endif
 
-#define SL_LAYOUT_VERSION 4u
+#define SL_LAYOUT_VERSION 5u
 
 #define SL_MAX_PORTS     16   /* port indexes fit a 16-bit output mask */
 #define SL_MAX_SERVICES  128
@@ -193,8 +193,18 @@ struct sl_dp_info {
 	sl_u64 pid_start; /* pid's start time (clock ticks since boot, /proc/PID/stat field
 			     22): a pid reused by another process is not the dataplane;
 			     0: not known (only the pid is checked) */
-	sl_u8 pad[16];
+	sl_u64 port_dev_ns; /* CLOCK_REALTIME of the last port_dev read (0: none yet) */
+	sl_u8 pad[8];
 	struct sl_worker_ack ack[SL_MAX_WORKERS];
+	/* What the ports' own counters say (rte_eth_stats), read by the
+	 * dataplane's main thread about once a second: what the device lost
+	 * before a worker saw it.  Since the port started; by port index. */
+	struct sl_port_dev {
+		sl_u64 rx_missed;  /* imissed: the RX ring was full */
+		sl_u64 rx_errors;  /* ierrors: bad frames */
+		sl_u64 rx_nombuf;  /* no mbuf for a received frame */
+		sl_u64 tx_errors;  /* oerrors */
+	} port_dev[SL_MAX_PORTS];
 };
 
 /* Counters, per worker (one writer each, plain increments; readers sum).

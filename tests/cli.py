@@ -910,12 +910,12 @@ def test_daemon_reload(dm):
 @daemon_test
 def test_daemon_misc(dm):
     out, _ = dm.cli(["version"], 0)
-    check(f"sluiced 0.1.0, layout 4, instance {dm.instance}" in out.splitlines() and
+    check(f"sluiced 0.1.0, layout 5, instance {dm.instance}" in out.splitlines() and
           out.startswith("sluicectl "), f"stdout {out!r}")
     out, _ = dm.cli(["stats"], 0)
     lines = out.splitlines()
     check(any(x.split()[:2] == ["gen", "1"] for x in lines), f"stats: no generation: {out!r}")
-    ports = [x.split()[0] for x in lines if x.startswith("  ") and len(x.split()) == 4]
+    ports = [x.split()[0] for x in lines if x.startswith("  ") and len(x.split()) == 8]
     check(ports[:4] == ["port", "client", "blue", "green"], f"stats: ports table {out!r}")
     check(any(x.split()[:3] == ["web", "green", "0"] for x in lines), f"stats: groups {out!r}")
     out, _ = dm.cli(["--json", "stats"], 0)

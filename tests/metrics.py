@@ -336,7 +336,12 @@ def test_live(dm, url):
         for p in st["ports"]:
             for metric, key in (("sluice_port_rx_packets_total", "rx"),
                                 ("sluice_port_tx_packets_total", "tx"),
-                                ("sluice_port_tx_dropped_packets_total", "drop")):
+                                ("sluice_port_tx_dropped_packets_total", "drop"),
+                                ("sluice_port_rx_missed_packets_total", "rx_missed"),
+                                ("sluice_port_rx_errors_total", "rx_errors"),
+                                ("sluice_port_rx_nombuf_total", "rx_nombuf"),
+                                ("sluice_port_tx_errors_total", "tx_errors")):
+                check(p[key] is not None, f"stats: port {p['port']} has no {key}: {p}")
                 v = prom.one(f'{metric}{{port="{p["port"]}"}}')
                 check(v == p[key], f"{metric} {p['port']}: prometheus {v}, stats {p[key]}")
         bad = prom.query("sluice_malformed_packets_total")
