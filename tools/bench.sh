@@ -153,12 +153,20 @@ open(sys.argv[2], "w").write("".join(out))
 PY
 }
 
-# A program that stops on SIGINT, run for $secs seconds: OUT gets its output.
-timed() { # OUT CMD...
-	out=$1
-	shift
+# A program that stops on SIGINT, run for $secs seconds after it printed
+# MARKER (its first rate sample: loading a million flows takes a while, and
+# longer on a loaded machine); OUT gets its output.
+timed() { # OUT MARKER CMD...
+	out=$1 marker=$2
+	shift 2
 	"$@" > "$out" 2>&1 < /dev/null &
 	pid=$!
+	waited=0
+	while ! grep -q "$marker" "$out" && kill -0 "$pid" 2> /dev/null &&
+		[ "$waited" -lt 600 ]; do
+		sleep 0.5
+		waited=$((waited + 1))
+	done
 	sleep "$secs"
 	kill -INT "$pid" 2> /dev/null || true
 	wait "$pid" || true
@@ -187,7 +195,7 @@ run_prog() { # PROG FLOWS ROUND -> prints pps
 	case $prog in
 	testpmd-io | testpmd-5tswap)
 		# shellcheck disable=SC2086
-		timed "$log" "$testpmd" $eal \
+		timed "$log" Rx-pps: "$testpmd" $eal \
 			--vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev net_null0,no-rx=1 -- \
 			--nb-cores=1 --forward-mode="${prog#testpmd-}" --stats-period=1 \
 			--total-num-mbufs="$mbufs" --mbuf-size=$room
@@ -203,7 +211,7 @@ run_prog() { # PROG FLOWS ROUND -> prints pps
 			--rule_ipv4="$tmp/rules-$flows.cfg" \
 			--rule_ipv6=/usr/share/dpdk/examples/l3fwd/em_default_v6.cfg
 		[ -z "$perf_data" ] || set -- perf record -q -o "$perf_data" -- "$@"
-		timed "$log" "$@"
+		timed "$log" "bench Rx-pps:" "$@"
 		pps=$(l3fwd_pps "$log")
 		grep -q '^bench port 0: .* tx 0$' "$log" ||
 			fail "l3fwd sent frames back to port 0 (a rule missed)" "$log"
