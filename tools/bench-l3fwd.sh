@@ -32,7 +32,8 @@ if [ ! -f "$src/main.c" ]; then
 fi
 bin=$dir/l3fwd
 # built already, from these sources and this script
-if [ -x "$bin" ] && [ "$bin" -nt "$self" ] && [ "$bin" -nt "$src/main.c" ]; then
+stamp="$(cksum < "$self") $(cksum < "$src/main.c") $(pkg-config --modversion libdpdk)"
+if [ -x "$bin" ] && [ "$(cat "$dir/stamp" 2> /dev/null)" = "$stamp" ]; then
 	echo "$bin"
 	exit 0
 fi
@@ -93,4 +94,5 @@ cc -O3 -DALLOW_EXPERIMENTAL_API -I"$common" $(pkg-config --cflags libdpdk) -w \
 	"$work"/l3fwd_event_internal_port.c "$work"/l3fwd_event_generic.c \
 	"$work"/l3fwd_fib.c "$work"/l3fwd_lpm.c -o "$bin.tmp" $(pkg-config --libs libdpdk) >&2
 mv "$bin.tmp" "$bin"
+echo "$stamp" > "$dir/stamp"
 echo "$bin"

@@ -29,7 +29,8 @@
 #              sluice-dp runs (perf record) and prints where the forwarding
 #              lcore spends its time,
 #              BENCH_ATTACHED=0 skips the attached runs,
-#              BENCH_L3FWD_DIR (default /tmp/sluice-bench-l3fwd): l3fwd's build.
+#              BENCH_L3FWD_DIR (default /tmp/sluice-bench-l3fwd): l3fwd's build,
+#              BENCH_NOHUGE=1 runs without hugepages even when there are some.
 #
 # testpmd and l3fwd are measured each second: the median of port 0's Rx-pps
 # samples, the first two (start-up) left out.  sluice-dp is measured by its
@@ -100,17 +101,20 @@ trap 'exit 130' INT TERM
 
 # Hugepages: 2048 x 2 MB; otherwise every program runs with --no-huge (the
 # pools are sized explicitly, so that works too).
-huge=""
+# --in-memory needs hugepages: without, no shared files and a prefix of
+# the bench's own (BENCH_NOHUGE=1 forces this, to try it).
+mem="--in-memory"
 ./tools/hugepages.sh 2048
 free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
-if [ "${free:-0}" -ge 1024 ] && grep -q " hugetlbfs " /proc/mounts; then
+if [ "${BENCH_NOHUGE:-0}" != 1 ] && [ "${free:-0}" -ge 1024 ] &&
+	grep -q " hugetlbfs " /proc/mounts; then
 	echo "bench: ${free} free 2 MB hugepages"
 else
-	huge="--no-huge -m 3072"
-	echo "bench: fewer than 1024 free hugepages (${free:-0}) or no hugetlbfs:" \
-	     "running every program with --no-huge -m 3072"
+	mem="--no-huge -m 3072 --no-shconf --file-prefix=sluice-bench-$$"
+	echo "bench: fewer than 1024 free hugepages (${free:-0}), no hugetlbfs or" \
+	     "BENCH_NOHUGE=1: running every program with --no-huge -m 3072"
 fi
-eal="-l 0-1 --no-pci --in-memory $huge --log-level=*:warning"
+eal="-l 0-1 --no-pci $mem --log-level=*:warning"
 
 # Median of the numbers on stdin.
 median() {
@@ -204,6 +208,7 @@ run_prog() { # PROG FLOWS ROUND -> prints pps
 	l3fwd-em)
 		# l3fwd opens a TX queue per lcore on every port: net_pcap gets two
 		# (to /dev/null; every frame matches a rule, none goes there)
+		# shellcheck disable=SC2086
 		set -- env BENCH_MBUFS="$mbufs" BENCH_DATA_ROOM=$room "$l3fwd" $eal \
 			--vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1,tx_pcap=/dev/null,tx_pcap=/dev/null" \
 			--vdev net_null1,no-rx=1 --vdev net_null2,no-rx=1 -- \
