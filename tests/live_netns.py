@@ -11,7 +11,7 @@ sluice-dp runs once per share (0 %, 100 %, 50 %) with a configuration derived
 from conf/netns.ini.  Prints PASS/FAIL per test and a final
 "N passed, N failed" line; exit status 0 only if every test passed.
 
-Usage (as root): tests/live_netns.py [--build DIR] [--keep-logs] [-v]
+Usage (as root): tests/live_netns.py [--build DIR] [--keep-logs] [-v] [--only TEST]
 """
 
 import argparse
@@ -58,6 +58,7 @@ CONNECT_TIMEOUT = 3.0
 IO_TIMEOUT = 3.0
 ECHO_HOLD = 3.0
 GIVE_UP = 5  # consecutive failures after which a client stops trying
+TAP_FLOWS = 64  # two_workers: all on one of two workers by chance: 2^-63
 
 VERBOSE = False
 
@@ -287,6 +288,45 @@ def role_ping(count):
           flush=True)
 
 
+def ip_csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b + b"\0" * (len(b) & 1)))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def tcp_frame(smac, dmac, src, dst, sport, dport, flags):
+    """An Ethernet/IPv4/TCP segment (no payload), checksums right."""
+    s, d = socket.inet_aton(src), socket.inet_aton(dst)
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 1 if flags & 0x10 else 0, 5 << 4,
+                      flags, 65535, 0, 0)
+    tcp = tcp[:16] + struct.pack("!H", ip_csum(s + d + struct.pack("!BBH", 0, 6, 20) + tcp)) \
+        + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0x4000, 64, 6, 0, s, d)
+    ip = ip[:10] + struct.pack("!H", ip_csum(ip)) + ip[12:]
+    mac = lambda m: bytes(int(x, 16) for x in m.split(":"))
+    return mac(dmac) + mac(smac) + b"\x08\x00" + ip + tcp
+
+
+def role_taps(client_if, backend_if, count):
+    """Two_workers: a SYN of count flows into the client tap, then each
+    flow's SYN-ACK into the backend tap (the kernel's transmit on a tap is
+    sluice-dp's receive, on the queue the tun driver picks)."""
+    def sock(ifname):
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind((ifname, 0))
+        return s
+    c, b = sock(client_if), sock(backend_if)
+    flows = [("10.99.%d.%d" % (1 + i // 250, 1 + i % 250), 20000 + i) for i in range(count)]
+    for ip, port in flows:
+        c.send(tcp_frame(CLIENT_MAC, BACKEND_MAC, ip, VIP, port, WEB_PORT, 0x02))
+    time.sleep(0.5)  # the SYNs decided before their answers come
+    for ip, port in flows:
+        b.send(tcp_frame(BACKEND_MAC, CLIENT_MAC, VIP, ip, WEB_PORT, port, 0x12))
+    time.sleep(0.5)
+    print(json.dumps({"sent": 2 * count}), flush=True)
+
+
 def helper_main(argv):
     role = argv[0]
     if role == "_server":
@@ -299,6 +339,8 @@ def helper_main(argv):
         role_udp(int(argv[1]), float(argv[2]))
     elif role == "_ping":
         role_ping(int(argv[1]))
+    elif role == "_taps":
+        role_taps(argv[1], argv[2], int(argv[3]))
     else:
         sys.exit("live_netns: unknown helper role %r" % role)
 
@@ -560,6 +602,50 @@ class Dataplane:
         return self.stats["services"][svc]["groups"][g]
 
 
+class TapDataplane(Dataplane):
+    """sluice-dp with two worker lcores on net_tap ports in the dp
+    namespace: the virtual device here that has several queues and a
+    dispatch by flow (af_packet and net_pcap have no RSS, and sluice-dp
+    refuses several workers without it).  The tun driver picks a tap
+    queue by the kernel's symmetric flow hash, or the queue sluice-dp last
+    sent the flow on."""
+
+    def __init__(self, binary, topo, tmp, share=0):
+        tag = "%d" % (os.getpid() % 100000)
+        self.taps = {r: "slt%s%s" % (tag, r[0]) for r in ("client",) + GROUPS}
+        Dataplane.__init__(self, binary, topo, os.path.join(tmp, "two_workers"), share)
+
+    def output_all(self, timeout=5.0):
+        """Every line it printed (the reader thread may still be at the
+        summary when the process has gone)."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                if self.lines.get(timeout=max(0.0, end - time.monotonic())) is None:
+                    break
+            except queue.Empty:
+                break
+        return "\n".join(self.out)
+
+    def write_conf(self, topo):
+        c = base_conf()
+        cpus = sorted(os.sched_getaffinity(0))
+        # three lcores (main + two workers) on what there is: on two CPUs
+        # one worker shares the main lcore's
+        lc = ",".join("%d@%d" % (i, cpus[i % len(cpus)]) for i in range(3))
+        c["dataplane"]["eal_args"] = re.sub(r"-l \S+", "--lcores=" + lc,
+                                            c["dataplane"]["eal_args"])
+        check("--lcores=" in c["dataplane"]["eal_args"],
+              "%s: eal_args has no -l to replace" % BASE_CONF)
+        for i, r in enumerate(("client",) + GROUPS):
+            c["port " + r]["devargs"] = "net_tap%d,iface=%s" % (i, self.taps[r])
+        for sec in c.sections():
+            if sec.startswith("service "):
+                c[sec]["share"] = "0%"
+        with open(self.conf, "w") as f:
+            c.write(f)
+
+
 def tolerance(n, p):
     return SIGMAS * math.sqrt(n * p * (1 - p))
 
@@ -628,8 +714,9 @@ class Runner(Tally):
         self.topo = Topology()
         self.tmp = tempfile.mkdtemp(prefix="sluice-live-")
         self.keep = args.keep_logs
+        self.only = args.only
 
-    def dataplane_run(self, share, body, names):
+    def dataplane_run(self, share, body, names, make=None):
         """Start sluice-dp at share, run body(dp, results), stop sluice-dp,
         then judge: body stores per test a verdict function (run once the
         --stats file exists) or the Fail that stopped it.  A failed start or
@@ -637,7 +724,7 @@ class Runner(Tally):
         dp = None
         results = {}
         try:
-            dp = Dataplane(self.binary, self.topo, self.tmp, share)
+            dp = (make or Dataplane)(self.binary, self.topo, self.tmp, share)
             dp.start()
             log("sluice-dp forwarding after %.2fs" % dp.start_s)
             try:
@@ -706,6 +793,41 @@ class Runner(Tally):
         if not isinstance(res["long_connection"], Fail):
             er = res["long_connection"]
             res["long_connection"] = lambda: self.check_echo(dp, er, held)
+
+    def run_two_workers(self, dp, res):
+        self.attempt(res, "two_workers", self.two_workers, dp, TAP_FLOWS)
+
+    def two_workers(self, dp, count):
+        """Both directions of every flow on one worker: each SYN-ACK finds
+        its flow in the table of the worker that received it (a return
+        packet on the other worker counts as return_untracked), and both
+        workers had flows.  Scaling is not measured: two workers on two
+        CPUs shared with the main lcore."""
+        t = self.topo
+        for tap in dp.taps.values():
+            run(t.ns_cmd("dp", "ip", "link", "set", tap, "up"))
+        helper_result(t.helper("dp", "_taps", dp.taps["client"], dp.taps["blue"],
+                               str(count)), 20, "tap injector")
+
+        def verdict():
+            st = dp.stats
+            rx = st.get("worker_rx", [])
+            check(st["workers"] == 2 and len(rx) == 2, "--stats: workers %s, worker_rx %s"
+                  % (st["workers"], rx))
+            check(min(rx) > 0, "--stats: worker_rx %s: one worker had every flow (the "
+                  "test proves nothing then)" % rx)
+            un = st["flow_table"]["return_untracked"]
+            check(un == 0, "--stats: %d of %d SYN-ACKs reached a worker without their flow "
+                  "(worker_rx %s): a flow's directions split across workers" % (un, count, rx))
+            g = dp.group("web", "blue")
+            check(g["flows"] == count and g["return_synack"] == count,
+                  "--stats: web/blue flows %d, return_synack %d (%d sent)"
+                  % (g["flows"], g["return_synack"], count))
+            check("received per worker:" in dp.output_all(),
+                  "sluice-dp printed no per-worker figures:\n%s" % dp.output())
+            return "%d flows, both directions on one worker; received per worker %s" % (
+                count, rx)
+        return verdict
 
     # -- tests ------------------------------------------------------------
 
@@ -800,7 +922,10 @@ class Runner(Tally):
     def main(self):
         order = [(0, self.run_share0, ["arp_icmp", "share_0"]),
                  (100, self.run_share100, ["share_100"]),
-                 (50, self.run_share50, ["share_50", "long_connection", "udp_50"])]
+                 (50, self.run_share50, ["share_50", "long_connection", "udp_50"]),
+                 (0, self.run_two_workers, ["two_workers"], TapDataplane)]
+        if self.only:
+            order = [o for o in order if set(o[2]) & set(self.only)]
         try:
             try:
                 check(os.path.isfile(self.binary) and os.access(self.binary, os.X_OK),
@@ -810,12 +935,12 @@ class Runner(Tally):
                 self.topo.setup()
                 log("topology up in %.1fs" % (time.monotonic() - t0))
             except Fail as e:
-                for _, _, names in order:
+                for _, _, names, *_ in order:
                     for n in names:
                         self.report(n, False, "setup: %s" % e)
                 return
-            for share, body, names in order:
-                self.dataplane_run(share, body, names)
+            for share, body, names, *make in order:
+                self.dataplane_run(share, body, names, *make)
         finally:
             self.topo.cleanup()
             if not self.keep:
@@ -846,6 +971,8 @@ def main():
     ap.add_argument("--keep-logs", action="store_true",
                     help="keep the generated configurations and --stats files")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every command")
+    ap.add_argument("--only", metavar="TEST", action="append",
+                    help="run only the sluice-dp runs holding TEST (repeatable)")
     args = ap.parse_args()
     VERBOSE = args.verbose
     if os.geteuid() != 0:

@@ -535,7 +535,7 @@ json_t *rp_report_json(const struct rp_report *r)
 	time_text(last, sizeof(last), r->last_ns, r->nano);
 	o = json_pack("{s:b, s:s, s:s, s:s, s:o, s:{s:s, s:I, s:I, s:s, s:s, s:I, s:I}, s:o, "
 		      "s:o, s:o, s:o, s:o, s:o, s:o, "
-		      "s:{s:I, s:I, s:I, s:I, s:I}, s:{s:f, s:f}}",
+		      "s:{s:I, s:I, s:I, s:I, s:I}, s:{s:f, s:f, s:f}}",
 		      "complete", r->complete, "tool", "sluice-replay", "config", r->config_path,
 		      "outdir", r->outdir,
 		      "schedule", r->schedule_path ? json_string(r->schedule_path) : json_null(),
@@ -555,7 +555,7 @@ json_t *rp_report_json(const struct rp_report *r)
 		      (json_int_t)c->other_drop, "tx_full", (json_int_t)tx_full,
 		      "shadow_received", (json_int_t)c->shadow_rx_drop, "shadow_copies",
 		      (json_int_t)copies_dropped,
-		      "run", "elapsed_s", r->elapsed_s, "pps", r->pps);
+		      "run", "elapsed_s", r->elapsed_s, "pps", r->pps, "cpu_pps", r->cpu_pps);
 	if (o) {
 		json_int_t in = 0, out = 0, drop = 0;
 

@@ -84,6 +84,8 @@ struct rp_report {
 	struct sl_counters *prev;     /* counters at the start of the open slice */
 	const struct sl_counters *total; /* the dataplane's counters at the end */
 	double elapsed_s, pps;        /* the run itself (left out of comparisons) */
+	double cpu_pps;               /* packets per second of the loop's CPU time: on a
+				 * shared machine, less noisy than pps */
 	int complete;
 };
 
