@@ -1051,13 +1051,15 @@ static char *history_reply(struct sl_daemon *d, const struct sl_req *r)
  * replays one file's worth, not the journal's whole life.  Only with the
  * state published (a checkpoint of a generation the table lacks would
  * hide which change a restart has to complete). */
+#define SL_ROTATE_RETRY_MS 10000u
+
 static void journal_maybe_rotate(struct sl_daemon *d, uint64_t now_ms)
 {
 	char err[SL_ERR_LEN], reason[400];
 	json_t *cp;
 
 	if (!d->journal_rotate || d->journal.lines < d->journal_rotate || d->unpublished ||
-	    d->pending.active || d->journal.fd < 0)
+	    d->pending.active || d->journal.fd < 0 || now_ms < d->rotate_retry_ms)
 		return;
 	snprintf(reason, sizeof(reason), "journal rotated after %llu entries: they are in "
 		 "%.300s.1", (unsigned long long)d->journal.lines, d->journal_path);
@@ -1069,8 +1071,10 @@ static void journal_maybe_rotate(struct sl_daemon *d, uint64_t now_ms)
 	}
 	err[0] = '\0';
 	if (sl_journal_rotate(&d->journal, cp, d->journal_keep, err, sizeof(err))) {
-		/* the journal stays as it was; tried again at the next sample */
-		sl_log("%s (the journal goes on in one file)", err);
+		/* the journal stays as it was and goes on; not a log line a second */
+		d->rotate_retry_ms = now_ms + SL_ROTATE_RETRY_MS;
+		sl_log("%s (the journal goes on in one file; tried again in %u s)", err,
+		       SL_ROTATE_RETRY_MS / 1000);
 	} else {
 		sl_log("journal %s rotated: %llu entries moved to %s.1, generation %u checkpointed",
 		       d->journal_path, (unsigned long long)d->journal.rotated, d->journal_path,
@@ -1079,7 +1083,6 @@ static void journal_maybe_rotate(struct sl_daemon *d, uint64_t now_ms)
 			sl_log("warning: %s", err);
 	}
 	json_decref(cp);
-	(void)now_ms;
 }
 
 /* ---- changing commands ---- */

@@ -58,6 +58,7 @@ struct sl_daemon {
 	struct sl_journal journal;
 	uint32_t journal_rotate;        /* [control] journal_rotate, as started */
 	uint32_t journal_keep;          /* [control] journal_keep, as started */
+	uint64_t rotate_retry_ms;       /* a failed rotation is tried again then */
 	struct sl_state *st;
 	struct sl_txn *txn;             /* scratch: one change at a time */
 	uint64_t next_sample_ms;

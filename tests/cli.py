@@ -1181,6 +1181,24 @@ def rotation_test(dm):
             dm.cli(["undo", "dns"], 0, out_has=("dns: canary 3.00 %",))
             before = json.loads(dm.cli(["--json", "status"], 0)[0])["result"]
     dm.cli(["rollout", "abort", "web"], 0)
+    # a rotation that cannot be done (JOURNAL.2 a directory it cannot
+    # remove): said once, not every second, and the journal goes on
+    os.unlink(f"{dm.journal}.2")
+    os.mkdir(f"{dm.journal}.2")
+    with open(dm.journal) as f:
+        n = sum(1 for _ in f)
+    for i in range(101 - n):
+        dm.cli(["canary", "dns", f"{(i % 9) + 1}%"], 0)
+    time.sleep(3)
+    with open(dm.log) as f:
+        log = f.read()
+    check(log.count("cannot rotate: cannot remove") == 1 and
+          "Is a directory (the journal goes on in one file; tried again in 10 s)" in log,
+          f"a failed rotation: {log[-1500:]}")
+    dm.cli(["canary", "dns", "50%"], 0)
+    out, _ = dm.cli(["--json", "history", "--limit", "3"], 0)
+    check(json.loads(out)["result"]["entries"][-1]["after"]["share_bp"] == 5000, out)
+    os.rmdir(f"{dm.journal}.2")
 
 
 test_daemon_journal_rotation = daemon_test(rotation_test, extra="journal_rotate = 100\n"
