@@ -1020,9 +1020,8 @@ static json_t *cmd_stats(struct sl_daemon *d, struct sl_error *e)
 static char *history_reply(struct sl_daemon *d, const struct sl_req *r)
 {
 	struct sl_error e;
-	char err[SL_ERR_LEN], *text, *id = NULL, *out;
+	char err[SL_ERR_LEN], *text, *out;
 	uint32_t n;
-	size_t len;
 
 	text = sl_journal_history_text(d->journal_path, d->journal.size, &d->journal.trust,
 				       d->journal_keep,
@@ -1032,17 +1031,7 @@ static char *history_reply(struct sl_daemon *d, const struct sl_req *r)
 		sl_error_set(&e, SL_E_INTERNAL, "", "%s", err);
 		return sl_reply_error(r->id, &e);
 	}
-	if (r->id && !(id = json_dumps(r->id, JSON_COMPACT | JSON_ENCODE_ANY))) {
-		free(text);
-		return NULL;
-	}
-	/* the key order of sl_reply_ok */
-	len = strlen(text) + (id ? strlen(id) : 0) + 64;
-	out = malloc(len);
-	if (out)
-		snprintf(out, len, "{%s%s%s\"ok\":true,\"result\":{\"entries\":%s}}\n",
-			 id ? "\"id\":" : "", id ? id : "", id ? "," : "", text);
-	free(id);
+	out = sl_reply_ok_text(r->id, "entries", text);
 	free(text);
 	return out;
 }

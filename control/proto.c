@@ -673,6 +673,23 @@ char *sl_reply_ok(const json_t *id, json_t *result)
 	return dump_line(o);
 }
 
+char *sl_reply_ok_text(const json_t *id, const char *key, const char *json)
+{
+	char *ids = NULL, *out;
+	size_t len;
+
+	if (id && !(ids = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY)))
+		return NULL;
+	/* sl_reply_ok's key order */
+	len = strlen(json) + strlen(key) + (ids ? strlen(ids) : 0) + 48;
+	out = malloc(len);
+	if (out)
+		snprintf(out, len, "{%s%s%s\"ok\":true,\"result\":{\"%s\":%s}}\n",
+			 ids ? "\"id\":" : "", ids ? ids : "", ids ? "," : "", key, json);
+	free(ids);
+	return out;
+}
+
 char *sl_reply_error(const json_t *id, const struct sl_error *e)
 {
 	json_t *o = json_object(), *err = json_object();

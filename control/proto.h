@@ -143,6 +143,9 @@ json_t *sl_json_str(const char *s);
 /* Reply lines (compact JSON + '\n', malloc'd; NULL if out of memory).
  * sl_reply_ok steals result. */
 char *sl_reply_ok(const json_t *id, json_t *result);
+/* The same with result {"KEY": JSON} where json is already JSON text
+ * (history: the journal's lines as they are); json is not freed. */
+char *sl_reply_ok_text(const json_t *id, const char *key, const char *json);
 char *sl_reply_error(const json_t *id, const struct sl_error *e);
 
 #endif

@@ -425,9 +425,16 @@ void sl_worker_sweep_all(struct sl_worker *w, uint64_t now_us)
 
 /* Monotonic group choice (§3.3): u in [0, 10000) from the top of h1;
  * raising the share only adds flows to the challenger. */
-static inline uint8_t pick_group(const struct sl_service_rec *s, uint64_t h1)
+/* A new flow's place on the share scale, 0..SL_SHARE_MAX_BP - 1: the
+ * challenger's below share_bp. */
+static inline uint32_t share_point(const struct sl_table_hdr *h, uint64_t digest)
 {
-	return sl_hash_range(h1, SL_SHARE_MAX_BP) < s->share_bp ? s->challenger : s->champion;
+	return sl_hash_range(sl_hash_mix(digest, h->seed_group), SL_SHARE_MAX_BP);
+}
+
+static inline uint8_t pick_group(const struct sl_service_rec *s, uint32_t u)
+{
+	return u < s->share_bp ? s->challenger : s->champion;
 }
 
 static inline uint16_t pick_member(const struct sl_group_rec *g, uint64_t h2)
@@ -484,7 +491,7 @@ static inline uint8_t decide_new(const struct sl_view *v, const struct sl_servic
 				 uint64_t digest, uint16_t *member, const uint8_t **mac)
 {
 	const struct sl_table_hdr *h = v->hdr;
-	uint8_t g = pick_group(s, sl_hash_mix(digest, h->seed_group));
+	uint8_t g = pick_group(s, share_point(h, digest));
 	const struct sl_group_rec *gr = &v->groups[g];
 
 	*member = 0;
@@ -503,7 +510,7 @@ void sl_decide_new_flow(const struct sl_view *v, int si, uint64_t digest,
 	const uint8_t *mac;
 	uint16_t member;
 
-	out->u = sl_hash_range(sl_hash_mix(digest, v->hdr->seed_group), SL_SHARE_MAX_BP);
+	out->u = share_point(v->hdr, digest);
 	out->group = decide_new(v, s, digest, &member, &mac);
 	out->member = mac ? member : -1;
 }

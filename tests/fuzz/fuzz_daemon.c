@@ -26,6 +26,7 @@
 #include "commands.h"
 #include "config.h"
 #include "fuzz.h"
+#include "fuzz_reply.h"
 #include "proto.h"
 
 #define MAX_LINES 48
@@ -100,38 +101,13 @@ static char *slurp(const char *path, size_t *n)
 /* Checks one reply; returns its "ok". */
 static int check_reply(const char *reply, const char *req, size_t reqlen)
 {
-	json_t *o, *v, *id = NULL, *rq;
+	json_t *o, *id = NULL, *rq;
 	json_error_t je;
-	size_t n;
 	int ok;
 
 	FZ_CHECK(reply != NULL, "no reply to '%.*s'", (int)reqlen, req);
-	n = strlen(reply);
-	FZ_CHECK(n >= 2 && reply[n - 1] == '\n' && memchr(reply, '\n', n - 1) == NULL,
-		 "reply is not one line: '%s'", reply);
-	o = json_loadb(reply, n - 1, JSON_REJECT_DUPLICATES, &je);
-	FZ_CHECK(o != NULL && json_is_object(o), "reply is not a JSON object (%s): '%s'",
-		 je.text, reply);
-	v = json_object_get(o, "ok");
-	FZ_CHECK(json_is_boolean(v), "reply without a boolean \"ok\": '%s'", reply);
-	ok = json_is_true(v);
-	if (ok) {
-		FZ_CHECK(json_object_get(o, "result") != NULL, "ok without result: '%s'", reply);
-	} else {
-		json_t *err = json_object_get(o, "error");
-		const char *code;
-		int known = 0;
-
-		FZ_CHECK(json_is_object(err), "refusal without an error object: '%s'", reply);
-		code = json_string_value(json_object_get(err, "code"));
-		FZ_CHECK(code != NULL, "error without a code: '%s'", reply);
-		for (int c = 1; c < SL_E__COUNT; c++)
-			known |= !strcmp(code, sl_errcode_name((enum sl_errcode)c));
-		FZ_CHECK(known, "unknown error code '%s'", code);
-		v = json_object_get(err, "message");
-		FZ_CHECK(json_is_string(v) && json_string_length(v) > 0,
-			 "error without a message: '%s'", reply);
-	}
+	o = fz_reply_object(reply);
+	ok = json_is_true(json_object_get(o, "ok"));
 	/* the id of a request that is an object with an id comes back */
 	rq = json_loadb(req, reqlen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (rq && json_is_object(rq))
