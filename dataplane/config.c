@@ -23,7 +23,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#define DP_MAX_KEYS 18 /* keys of the section type with the most ([dataplane]) */
+#define DP_MAX_KEYS 19 /* keys of the section type with the most ([dataplane]) */
 #define DURATION_MAX_MS (7ull * 24 * 3600 * 1000)
 
 enum sec_kind {
@@ -32,7 +32,8 @@ enum sec_kind {
 };
 
 static const char *const dataplane_keys[] = {
-	"eal_args", "hash_seed", "group_seed", "member_seed", "flow_capacity", "maglev_size",
+	"eal_args", "hash_seed", "group_seed", "member_seed", "flow_capacity", "flow_capacity_v6",
+	"maglev_size",
 	"tcp_syn_timeout", "tcp_timeout", "tcp_fin_timeout", "tcp_closed_timeout",
 	"udp_timeout", "other", "malformed", "mbufs", "mbuf_size", "rx_desc", "tx_desc",
 	"handshake_timeout", NULL
@@ -49,6 +50,9 @@ static const char *const control_keys[] = {
 	"idle_timeout", "max_connections", "max_connections_per_uid", "journal_rotate",
 	"journal_keep", "metrics", NULL
 };
+_Static_assert(sizeof(dataplane_keys) / sizeof(dataplane_keys[0]) - 1 <= DP_MAX_KEYS &&
+		       sizeof(control_keys) / sizeof(control_keys[0]) - 1 <= DP_MAX_KEYS,
+	       "a section's keys fit its keyline[]");
 
 static const struct kind {
 	const char *type;
@@ -486,10 +490,16 @@ static int load_dataplane(struct loader *l, const struct sec *s)
 	if (rc > 0)
 		c->member_seed = u;
 	if ((rc = int_key(l, s, "flow_capacity", 1, 16777216,
-			  "1..16777216 flows per worker lcore", &u)) < 0)
+			  "1..16777216 IPv4 flows per worker lcore", &u)) < 0)
 		return -1;
 	if (rc > 0)
 		c->flow_capacity = (uint32_t)u;
+	if ((rc = int_key(l, s, "flow_capacity_v6", 0, 16777216,
+			  "0..16777216 IPv6 flows per worker lcore; 0 is a quarter of "
+			  "flow_capacity, at least 1024", &u)) < 0)
+		return -1;
+	if (rc > 0)
+		c->flow_capacity_v6 = (uint32_t)u;
 	if ((rc = int_key(l, s, "maglev_size", 3, SL_MAGLEV_MAX, "a prime 3..65537, e.g. 65537",
 			  &u)) < 0)
 		return -1;

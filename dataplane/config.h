@@ -116,7 +116,9 @@ struct sl_config {
 	uint64_t hash_seed;
 	uint64_t group_seed;  /* 0: derived from hash_seed */
 	uint64_t member_seed; /* 0: derived from hash_seed */
-	uint32_t flow_capacity;   /* flows per worker lcore */
+	uint32_t flow_capacity;   /* IPv4 flows per worker lcore */
+	uint32_t flow_capacity_v6; /* IPv6 flows per worker lcore; 0: a quarter of
+				    * flow_capacity (at least 1024) */
 	uint32_t maglev_size;     /* prime */
 	uint32_t tcp_syn_timeout_ms, tcp_timeout_ms, tcp_fin_timeout_ms,
 		tcp_closed_timeout_ms, udp_timeout_ms;
@@ -248,5 +250,16 @@ int sl_prefix_parse(const char *text, unsigned family, const char *service, stru
 
 /* Index of the slice called name, or -1. */
 int sl_config_slice(const struct sl_config *cfg, const char *name);
+
+/* IPv6 flows per worker: flow_capacity_v6, or a quarter of flow_capacity
+ * (at least 1024) when it is 0. */
+static inline uint32_t sl_cfg_capacity_v6(const struct sl_config *c)
+{
+	uint32_t q = c->flow_capacity / 4;
+
+	if (c->flow_capacity_v6)
+		return c->flow_capacity_v6;
+	return q < 1024 ? 1024 : q;
+}
 
 #endif

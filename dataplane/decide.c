@@ -40,6 +40,7 @@ int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg, struct sl_c
 		.tcp_closed = cfg->tcp_closed_timeout_ms,
 		.other = cfg->udp_timeout_ms,
 	};
+	struct sl_seeds seeds;
 
 	memset(w, 0, sizeof(*w));
 	w->cnt = cnt;
@@ -50,7 +51,8 @@ int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg, struct sl_c
 		w->own_cnt = 1;
 	}
 	memset(w->cnt, 0, sizeof(*w->cnt));
-	w->ft = sl_ft_create(cfg->flow_capacity, &t);
+	sl_seeds_init(&seeds, cfg->hash_seed, cfg->group_seed, cfg->member_seed);
+	w->ft = sl_ft_create(cfg->flow_capacity, sl_cfg_capacity_v6(cfg), &t, seeds.flow);
 	if (!w->ft) {
 		if (w->own_cnt)
 			free(w->cnt);
@@ -178,7 +180,7 @@ static __attribute__((noinline)) void ev_add(struct sl_worker *w, unsigned si, u
 static inline void ev_flow(struct sl_worker *w, const struct sl_flow *f, enum ev_kind k,
 			   unsigned b)
 {
-	ev_add(w, f->service, sl_flow_group(f), f->slices, k, b);
+	ev_add(w, sl_flow_service(f), sl_flow_group(f), f->slices, k, b);
 }
 
 static inline uint8_t ev_phase(const struct sl_flow *f)
@@ -381,7 +383,7 @@ static void flow_gone(void *ctx, const struct sl_flow *f)
 	struct sl_worker *w = ctx;
 	struct sl_counters *c = w->cnt;
 
-	c->grp[f->service][sl_flow_group(f)].active--;
+	c->grp[sl_flow_service(f)][sl_flow_group(f)].active--;
 	c->expired++;
 	ev_settle(w, f);
 }
@@ -393,8 +395,8 @@ static void ev_scan(struct sl_worker *w, uint64_t pos, uint64_t n, uint32_t now_
 {
 	const struct sl_flowtable *ft = w->ft;
 
-	for (uint64_t i = 0; i < n; i++) {
-		struct sl_flow *f = &ft->slots[(pos + i) & ft->mask];
+	for (uint64_t i = 0; i < n; i++, pos = pos + 1 == ft->slots ? 0 : pos + 1) {
+		struct sl_flow *f = sl_ft_at(ft, pos);
 
 		if (__builtin_expect((f->gev & SL_EV_PHASE) != SL_EV_SYNACK, 1) ||
 		    !(f->state & SL_FS_USED) || now_us - f->t0_us <= w->hs_timeout_us)
@@ -408,15 +410,18 @@ void sl_worker_sweep(struct sl_worker *w, uint64_t now_us)
 {
 	uint64_t pos = w->ft->sweep_pos;
 
+	uint64_t to;
+
 	sl_ft_sweep(w->ft, sl_clock_ms(now_us), w->sweep_budget, flow_gone, w);
-	/* the slots the cursor went past (it stays on a slot an entry was
-	 * shifted into: that one is looked at next time) */
-	ev_scan(w, pos, (w->ft->sweep_pos - pos) & w->ft->mask, (uint32_t)now_us);
+	/* the slots the cursor went past */
+	to = w->ft->sweep_pos;
+
+	ev_scan(w, pos, to >= pos ? to - pos : to + w->ft->slots - pos, (uint32_t)now_us);
 }
 
 void sl_worker_sweep_all(struct sl_worker *w, uint64_t now_us)
 {
-	uint64_t slots = w->ft->mask + 1;
+	uint64_t slots = w->ft->slots;
 
 	sl_ft_sweep(w->ft, sl_clock_ms(now_us), slots < UINT32_MAX ? (uint32_t)slots : UINT32_MAX,
 		    flow_gone, w);
@@ -485,34 +490,37 @@ static inline uint8_t tcp_next(uint8_t st, uint8_t fl, int dir_client)
 	return st;
 }
 
-/* Decide a new flow of service s and fill the entry (if any). Returns the
- * group; *mac is the member MAC in mac mode. */
+/* The group of a new flow of service s. */
 static inline uint8_t decide_new(const struct sl_view *v, const struct sl_service_rec *s,
-				 uint64_t digest, uint16_t *member, const uint8_t **mac)
+				 uint64_t digest)
 {
-	const struct sl_table_hdr *h = v->hdr;
-	uint8_t g = pick_group(s, share_point(h, digest));
-	const struct sl_group_rec *gr = &v->groups[g];
+	return pick_group(s, share_point(v->hdr, digest));
+}
 
-	*member = 0;
-	*mac = NULL;
-	if (gr->mode == SL_MODE_MAC && gr->nmembers) {
-		*member = pick_member(gr, sl_hash_mix(digest, h->seed_member));
-		*mac = gr->macs[*member];
-	}
-	return g;
+/* A flow's member in a mac-mode group, from its digest: members are fixed
+ * for the life of the tables (attach refuses others), so every packet of
+ * the flow finds the same one without the entry keeping it. */
+static inline int member_of(const struct sl_view *v, const struct sl_group_rec *gr,
+			    uint64_t digest)
+{
+	if (gr->mode != SL_MODE_MAC || !gr->nmembers)
+		return -1;
+	return pick_member(gr, sl_hash_mix(digest, v->hdr->seed_member));
 }
 
 void sl_decide_new_flow(const struct sl_view *v, int si, uint64_t digest,
 			struct sl_decision *out)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
-	const uint8_t *mac;
-	uint16_t member;
 
 	out->u = share_point(v->hdr, digest);
-	out->group = decide_new(v, s, digest, &member, &mac);
-	out->member = mac ? member : -1;
+	out->group = decide_new(v, s, digest);
+	out->member = member_of(v, &v->groups[out->group], digest);
+}
+
+int sl_flow_member(const struct sl_view *v, const struct sl_flow *f, uint64_t digest)
+{
+	return member_of(v, &v->groups[sl_flow_group(f)], digest);
 }
 
 static inline uint16_t other_mask(const struct sl_worker *w, int from_client)
@@ -522,58 +530,56 @@ static inline uint16_t other_mask(const struct sl_worker *w, int from_client)
 	return from_client ? w->backend_mask : (uint16_t)(1u << w->client_port);
 }
 
+static inline void pkts_inc(struct sl_flow *f)
+{
+	f->packets += f->packets != UINT32_MAX;
+}
+
 /* Client -> server packet i of service si. */
 static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int si,
 			      const struct sl_pkt *p, const struct sl_key *k, uint64_t digest,
 			      const uint8_t *frame, uint16_t len, int icmp, uint32_t now,
-			      uint32_t now_us, unsigned i, int shadow_ready, struct sl_verdict *vd)
+			      uint32_t now_us, uint32_t now_s, unsigned i, int shadow_ready,
+			      struct sl_verdict *vd)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
 	struct sl_counters *c = w->cnt;
-	struct sl_flow *f, old;
+	struct sl_flow *f;
+	struct sl_flow_rec old;
 	enum sl_ft_result res = SL_FT_HIT;
 	const struct sl_group_rec *gr;
-	const uint8_t *mac;
-	uint16_t member;
-	uint8_t g;
-	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0, syn;
+	uint8_t g, epoch;
+	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0, syn, m;
 
 	c->svc_pkts[si]++;
 	if (icmp) {
 		/* An ICMP error follows its flow but never makes one. */
 		f = sl_ft_lookup(w->ft, k, digest, now);
-		if (f) {
-			g = sl_flow_group(f);
-			mac = f->mac;
-			gr = &v->groups[g];
-			goto out_flow;
-		}
-		g = decide_new(v, s, digest, &member, &mac);
-		gr = &v->groups[g];
+		g = f ? sl_flow_group(f) : decide_new(v, s, digest);
 		goto out;
 	}
 
+	epoch = sl_ft_epoch(w->ft, (unsigned)si, s->reset_gen);
 	f = sl_ft_lookup_insert(w->ft, k, digest, now, &res, &old);
 	syn = is_tcp && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
 	if (res == SL_FT_HIT) {
 		uint8_t fg = sl_flow_group(f);
 
 		/* A group record without a name is a removed group. */
-		if (f->gen >= s->reset_gen && fg < v->hdr->ngroups &&
-		    v->groups[fg].name[0] && !(syn && sl_fs_closed(f->state))) {
+		if (sl_flow_epoch(f) == epoch && fg < v->hdr->ngroups && v->groups[fg].name[0] &&
+		    !(syn && sl_fs_closed(f->state))) {
 			g = fg;
 			f->last_seen = now;
+			pkts_inc(f);
 			if (is_tcp)
 				f->state = tcp_next(f->state, p->tcp_flags, 1);
 			ev_client(w, f, p, frame, now_us);
-			gr = &v->groups[g];
-			mac = f->mac;
-			goto out_flow;
+			goto out;
 		}
 		/* Re-decided: --reset, a group gone, or a new connection on the
 		 * 4-tuple of a closed one. */
 		c->redecided++;
-		c->grp[f->service][fg].active--;
+		c->grp[sl_flow_service(f)][fg].active--;
 		ev_settle(w, f);
 		f->state = SL_FS_USED;
 		f->last_seen = now;
@@ -581,8 +587,7 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 	}
 	if (res == SL_FT_FULL) {
 		c->ft_full++;
-		g = decide_new(v, s, digest, &member, &mac);
-		gr = &v->groups[g];
+		g = decide_new(v, s, digest);
 		/* Stateless: no entry, so neither this flow's outcome (SYN-ACK,
 		 * RST, ICMP, TTFB) nor whether a packet starts it can be seen.
 		 * It is no evidence either way (ft_full counts it): an exposure
@@ -590,16 +595,12 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 		goto out;
 	}
 	if (res == SL_FT_REUSED)
-		flow_gone(w, &old);
+		flow_gone(w, &old.f);
 fill:
-	g = decide_new(v, s, digest, &member, &mac);
-	gr = &v->groups[g];
-	f->service = (uint8_t)si;
-	f->gen = v->hdr->gen;
-	if (mac)
-		memcpy(f->mac, mac, 6);
-	else
-		memset(f->mac, 0, 6);
+	g = decide_new(v, s, digest);
+	sl_flow_set_service(f, (unsigned)si);
+	f->born = (now_s & SL_FLOW_BORN_S) | (uint32_t)epoch << 24;
+	f->packets = 1;
 	/* Evidence: the slices, and what is timed first: a SYN's handshake, a
 	 * UDP flow's first answer; a TCP flow picked up mid-stream is not
 	 * timed. */
@@ -620,23 +621,15 @@ fill:
 	c->grp[si][g].active++;
 	ev_flow(w, f, EV_FLOW, 0);
 	new_flow = 1;
-	goto out;
 
-out_flow:
-	/* A sticky flow keeps its member; a flow decided while its group was in
-	 * port mode gets one now. */
-	if (gr->mode == SL_MODE_MAC && gr->nmembers && !(f->mac[0] | f->mac[1] |
-			f->mac[2] | f->mac[3] | f->mac[4] | f->mac[5])) {
-		member = pick_member(gr, sl_hash_mix(digest, v->hdr->seed_member));
-		memcpy(f->mac, gr->macs[member], 6);
-	}
 out:
+	gr = &v->groups[g];
 	c->grp[si][g].pkts++;
 	c->grp[si][g].bytes += len;
 	vd->out = (uint16_t)(1u << gr->port);
-	if (gr->mode == SL_MODE_MAC && mac && gr->nmembers) {
+	if ((m = member_of(v, gr, digest)) >= 0) {
 		vd->has_dmac = 1;
-		memcpy(vd->dmac, mac, 6);
+		memcpy(vd->dmac, gr->macs[m], 6);
 	}
 	/* ICMP errors are not requests: the shadow sees the flow's own packets */
 	if (s->shadow_mask && !icmp)
@@ -662,6 +655,8 @@ static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v, 
 
 		g = sl_flow_group(f);
 		f->last_seen = now;
+		if (!icmp)
+			pkts_inc(f);
 		if (tcp)
 			f->state = tcp_next(st0, p->tcp_flags, 0);
 		ev_server(w, f, p, frame, icmp, tcp, (f->state & ~st0 & SL_FS_RST_S) != 0, now_us);
@@ -700,6 +695,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	const uint8_t bad_kind = w->malformed == SL_MALFORMED_FORWARD ? K_FWD_BAD : K_DROP_BAD;
 	const int shadow_ready = w->shadow.match && w->shadow.ready_gen == h->shadow_gen;
 	const uint32_t now_ms = sl_clock_ms(now), now_us = (uint32_t)now;
+	const uint32_t now_s = (uint32_t)(now / 1000000u);
 
 	if (__builtin_expect(w->ev.hdr != h || w->ev.gen != h->gen, 0))
 		ev_map_build(&w->ev, h);
@@ -731,7 +727,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	 * the reorder window together overlap their misses. */
 	for (uint16_t i = 0; i < n; i++)
 		if (hashed[i])
-			sl_ft_prefetch(w->ft, dig[i]);
+			sl_ft_prefetch(w->ft, pk[i].family, dig[i]);
 
 	for (uint16_t i = 0; i < n; i++) {
 		const struct sl_pkt *p = &pk[i];
@@ -772,7 +768,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		case K_SVC_ICMP:
 			if (from_client)
 				client_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], data[i],
-					   len[i], kind[i] == K_SVC_ICMP, now_ms, now_us, i,
+					   len[i], kind[i] == K_SVC_ICMP, now_ms, now_us, now_s, i,
 					   shadow_ready, o);
 			else
 				o->out = return_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], data[i],

@@ -109,6 +109,9 @@ struct sl_decision {
 void sl_decide_new_flow(const struct sl_view *v, int si, uint64_t digest,
 			struct sl_decision *out);
 
+/* The member of flow f (digest: of its key) in its group, -1 in port mode. */
+int sl_flow_member(const struct sl_view *v, const struct sl_flow *f, uint64_t digest);
+
 /* Settle expired flows (call about once per burst); now_us as for
  * sl_decide_burst.  A flow still awaiting its SYN-ACK counts as a failed
  * handshake. */

@@ -1,21 +1,21 @@
-/* Per-lcore flow table: linear probing, one 64-byte entry per slot.
+/* Per-lcore flow table: bucketized cuckoo hashing (flowtable.h).
  *
- * Invariant: every entry lies within max_probe slots of its home slot, and
- * every slot between its home and itself is occupied.  Inserts only take the
- * first free slot of a walk or an occupied (expired) one inside it, and
- * backward-shift deletion only moves entries towards their home, so a walk
- * can stop at the first free slot. */
+ * Invariant: every entry is in one of the two buckets of its key, and a
+ * key is in the table at most once.  An insert looks at both buckets
+ * before it takes a slot, and moves only live entries, each to its other
+ * bucket, so both hold after every call. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "flowtable.h"
 
-#define FT_MIN_SLOTS 16u
-#define FT_MAX_PROBE 64u /* linear probing at load <= 0.8: clusters of 30+ do occur */
+#define FT_MIN_BUCKETS 8u
 #define FT_HUGE (2ull << 20) /* transparent huge page size */
-
-_Static_assert(SL_FS_USED == 0x80, "the sweep reads USED as the state's top bit");
+/* Buckets an insert into two full buckets looks at for room, breadth
+ * first: paths of up to 5 moves.  At the table's full load (0.8 of the
+ * slots) a path is almost always short. */
+#define FT_BFS_NODES 62u
 
 static uint32_t state_timeout(uint8_t st, const struct sl_ft_timeouts *t)
 {
@@ -32,7 +32,7 @@ static uint32_t state_timeout(uint8_t st, const struct sl_ft_timeouts *t)
 
 /* Anonymous mapping aligned to the huge page size, so that the kernel can
  * back it with transparent huge pages from the first byte. */
-static void *map_slots(uint64_t len)
+static void *map_mem(uint64_t len)
 {
 	uint64_t extra = len >= FT_HUGE ? FT_HUGE : 0;
 	uint8_t *p, *a;
@@ -60,31 +60,46 @@ static void *map_slots(uint64_t len)
 	return a;
 }
 
-struct sl_flowtable *sl_ft_create(uint32_t capacity, const struct sl_ft_timeouts *t)
+static int part_init(struct sl_ft_part *p, uint32_t capacity, uint32_t esize)
+{
+	/* 1.25 entries per flow: load 0.8 when full, well below the 0.9 where
+	 * two buckets of two stop finding room */
+	uint64_t nb = ((uint64_t)capacity * 5 / 4 + 1) / 2, len;
+
+	if (nb < FT_MIN_BUCKETS)
+		nb = FT_MIN_BUCKETS;
+	len = nb * 2 * esize;
+	len = (len + 4095) & ~4095ull;
+	p->mem = map_mem(len);
+	if (!p->mem)
+		return -1;
+	p->map_bytes = len;
+	p->nbuckets = (uint32_t)nb;
+	p->capacity = capacity;
+	p->count = 0;
+	p->esize = esize;
+	return 0;
+}
+
+struct sl_flowtable *sl_ft_create(uint32_t capacity4, uint32_t capacity6,
+				  const struct sl_ft_timeouts *t, uint64_t seed)
 {
 	struct sl_flowtable *ft;
-	uint64_t want, slots = FT_MIN_SLOTS, len;
 
-	if (!t || capacity == 0 || capacity > SL_FT_MAX_CAPACITY)
+	if (!t || capacity4 == 0 || capacity4 > SL_FT_MAX_CAPACITY || capacity6 == 0 ||
+	    capacity6 > SL_FT_MAX_CAPACITY)
 		return NULL;
-	want = (uint64_t)capacity * 5 / 4;
-	while (slots < want)
-		slots <<= 1;
-	len = slots * sizeof(struct sl_flow);
-	len = (len + 4095) & ~4095ull;
-
 	ft = calloc(1, sizeof(*ft));
 	if (!ft)
 		return NULL;
-	ft->slots = map_slots(len);
-	if (!ft->slots) {
-		free(ft);
+	if (part_init(&ft->part[0], capacity4, sizeof(struct sl_flow4)) ||
+	    part_init(&ft->part[1], capacity6, sizeof(struct sl_flow6))) {
+		sl_ft_destroy(ft);
 		return NULL;
 	}
-	ft->map_bytes = len;
-	ft->mask = slots - 1;
-	ft->capacity = capacity;
-	ft->max_probe = FT_MAX_PROBE;
+	ft->slots = (uint64_t)ft->part[0].nbuckets * 2 + (uint64_t)ft->part[1].nbuckets * 2;
+	ft->capacity = capacity4 + capacity6;
+	ft->seed = seed;
 	for (uint32_t s = 0; s < 256; s++)
 		ft->timeout[s] = state_timeout((uint8_t)s, t);
 	return ft;
@@ -94,183 +109,406 @@ void sl_ft_destroy(struct sl_flowtable *ft)
 {
 	if (!ft)
 		return;
-	munmap(ft->slots, ft->map_bytes);
+	for (int i = 0; i < 2; i++)
+		if (ft->part[i].mem)
+			munmap(ft->part[i].mem, ft->part[i].map_bytes);
 	free(ft);
 }
 
 uint64_t sl_ft_bytes(const struct sl_flowtable *ft)
 {
-	return ft->map_bytes + sizeof(*ft);
+	return ft->part[0].map_bytes + ft->part[1].map_bytes + sizeof(*ft);
 }
 
-/* 40-byte key equality as five word compares (no memcmp call).  The top
- * 16 bits of the fifth word are the key's pad, which holds the slice mask
- * and gev in a stored entry: not compared. */
-#define KEY_W4_MASK 0x0000ffffffffffffull
+/* ---- entries by family: v6 is a compile-time constant in every caller ---- */
 
-static inline int key_eq(const struct sl_key *a, const struct sl_key *b)
+static inline uint8_t *entry(const struct sl_ft_part *p, int v6, uint64_t slot)
+{
+	return p->mem + (slot << (v6 ? 6 : 5));
+}
+
+static inline struct sl_flow *flow_of(uint8_t *e, int v6)
+{
+	return v6 ? &((struct sl_flow6 *)(void *)e)->f : &((struct sl_flow4 *)(void *)e)->f;
+}
+
+static inline uint8_t proto_bit(const struct sl_key *k)
+{
+	return k->proto == 17 ? SL_FLOW_UDP : 0;
+}
+
+/* 40-byte key equality as five word compares (no memcmp call). */
+static inline int key6_eq(const struct sl_key *a, const struct sl_key *b)
 {
 	uint64_t x[5], y[5];
 
 	memcpy(x, a, sizeof(x));
 	memcpy(y, b, sizeof(y));
-	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
-		 ((x[4] ^ y[4]) & KEY_W4_MASK));
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
 }
 
-static inline void fresh(struct sl_flow *f, const struct sl_key *key, uint32_t sig,
-			 uint32_t now)
+/* The lookup key in the form an entry holds it. */
+struct want {
+	const struct sl_key *key;
+	uint64_t ab;   /* IPv4 a, b */
+	uint32_t ports;
+	uint8_t udp;
+};
+
+static inline void want_init(struct want *w, const struct sl_key *k)
 {
-	memset(f, 0, sizeof(*f));
-	f->key = *key;
-	f->sig = sig;
+	uint32_t a, b;
+
+	w->key = k;
+	memcpy(&a, k->a, 4);
+	memcpy(&b, k->b, 4);
+	w->ab = a | (uint64_t)b << 32;
+	memcpy(&w->ports, &k->pa, 4);
+	w->udp = proto_bit(k);
+}
+
+/* Entry e (used) holds the key. */
+static inline int match(const uint8_t *e, int v6, const struct want *w)
+{
+	if (v6)
+		return key6_eq(&((const struct sl_flow6 *)(const void *)e)->key, w->key);
+	{
+		const struct sl_flow4 *x = (const struct sl_flow4 *)(const void *)e;
+		uint64_t ab;
+		uint32_t ports;
+
+		memcpy(&ab, x->a, 8);
+		memcpy(&ports, &x->pa, 4);
+		return !((ab ^ w->ab) | (ports ^ w->ports) |
+			 (uint32_t)((x->f.svc ^ w->udp) & SL_FLOW_UDP));
+	}
+}
+
+static inline void fill_key(uint8_t *e, int v6, const struct want *w)
+{
+	if (v6) {
+		((struct sl_flow6 *)(void *)e)->key = *w->key;
+		return;
+	}
+	memcpy(e, &w->ab, 8);
+	memcpy(e + 8, &w->ports, 4);
+}
+
+static void key_from(const uint8_t *e, int v6, struct sl_key *k)
+{
+	if (v6) {
+		*k = ((const struct sl_flow6 *)(const void *)e)->key;
+		return;
+	}
+	{
+		const struct sl_flow4 *x = (const struct sl_flow4 *)(const void *)e;
+
+		memset(k, 0, sizeof(*k));
+		memcpy(k->a, x->a, 4);
+		memcpy(k->b, x->b, 4);
+		k->pa = x->pa;
+		k->pb = x->pb;
+		k->proto = x->f.svc & SL_FLOW_UDP ? 17 : 6;
+		k->family = 4;
+	}
+}
+
+void sl_ft_key_at(const struct sl_flowtable *ft, uint64_t i, struct sl_key *key)
+{
+	uint64_t n4 = (uint64_t)ft->part[0].nbuckets * 2;
+
+	if (i < n4)
+		key_from(entry(&ft->part[0], 0, i), 0, key);
+	else
+		key_from(entry(&ft->part[1], 1, i - n4), 1, key);
+}
+
+static inline void fresh(uint8_t *e, int v6, const struct want *w, uint32_t now)
+{
+	struct sl_flow *f = flow_of(e, v6);
+
+	memset(e, 0, v6 ? sizeof(struct sl_flow6) : sizeof(struct sl_flow4));
+	fill_key(e, v6, w);
+	f->svc = w->udp;
 	f->last_seen = now;
 	f->state = SL_FS_USED;
 }
 
-struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft, const struct sl_key *key,
-				    uint64_t digest, uint32_t now, enum sl_ft_result *res,
-				    struct sl_flow *old)
+static inline void copy_rec(struct sl_flow_rec *r, const uint8_t *e, int v6)
 {
-	const uint32_t sig = (uint32_t)digest;
-	const uint64_t mask = ft->mask;
-	uint64_t pos = digest & mask;
-	struct sl_flow *reuse = NULL, *f;
+	key_from(e, v6, &r->key);
+	r->f = *flow_of((uint8_t *)(uintptr_t)e, v6);
+	r->stale = 0;
+	memset(r->pad_, 0, sizeof(r->pad_));
+}
 
-	for (uint32_t d = 0; d < ft->max_probe; d++, pos = (pos + 1) & mask) {
-		f = &ft->slots[pos];
+/* The other bucket of the entry in slot `slot` of bucket b. */
+static uint32_t other_bucket(const struct sl_flowtable *ft, const struct sl_ft_part *p, int v6,
+			     uint64_t slot, uint32_t b)
+{
+	struct sl_key k;
+	uint32_t b1, b2;
+
+	key_from(entry(p, v6, slot), v6, &k);
+	sl_ft_buckets(p, sl_hash_key(&k, ft->seed), &b1, &b2);
+	return b1 == b
+		       ? b2 : b1;
+}
+
+/* A slot of bucket b with room: free (2) or expired (1), else 0; *slot. */
+static inline int room(const struct sl_flowtable *ft, const struct sl_ft_part *p, int v6,
+		       uint32_t b, uint32_t now, uint64_t *slot)
+{
+	int best = 0;
+
+	*slot = (uint64_t)b * 2;
+	for (uint64_t s = (uint64_t)b * 2; s < (uint64_t)b * 2 + 2; s++) {
+		const struct sl_flow *f = flow_of(entry(p, v6, s), v6);
+
 		if (!(f->state & SL_FS_USED)) {
-			if (reuse)
-				goto take_over;
-			if (ft->count >= ft->capacity)
-				goto full;
-			ft->count++;
-			fresh(f, key, sig, now);
-			*res = SL_FT_NEW;
-			return f;
+			*slot = s;
+			return 2;
 		}
-		if (f->sig == sig && key_eq(&f->key, key)) {
-			if (!sl_ft_expired(ft, f, now)) {
-				*res = SL_FT_HIT;
-				return f;
-			}
-			/* Keys are unique: this expired entry is the key's own. */
-			reuse = f;
-			goto take_over;
+		if (!best && sl_ft_expired(ft, f, now)) {
+			*slot = s;
+			best = 1;
 		}
-		if (!reuse && sl_ft_expired(ft, f, now))
-			reuse = f;
 	}
-	if (reuse)
+	return best;
+}
+
+struct node {
+	uint32_t bucket;
+	int32_t parent; /* node index, -1 for a root */
+	uint64_t via;   /* slot of the parent's bucket whose entry goes here */
+};
+
+static inline int queued(const struct node *q, uint32_t n, uint32_t b)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (q[i].bucket == b)
+			return 1;
+	return 0;
+}
+
+/* Both buckets full of live entries: find the nearest bucket with room
+ * reachable by moving entries to their other bucket (breadth first), and
+ * make the moves from its end, so that a slot of b1 or b2 is left for the
+ * new key.  Returns that slot's index, or -1 (*expired: the slot at the
+ * path's end held an expired entry, copied to *old). */
+static int64_t make_room(struct sl_flowtable *ft, struct sl_ft_part *p, int v6, uint32_t b1,
+			 uint32_t b2, uint32_t now, int *expired, struct sl_flow_rec *old)
+{
+	struct node q[FT_BFS_NODES];
+	uint32_t head = 0, tail = 0;
+	const size_t es = v6 ? sizeof(struct sl_flow6) : sizeof(struct sl_flow4);
+
+	q[tail++] = (struct node){ b1, -1, 0 };
+	q[tail++] = (struct node){ b2, -1, 0 };
+	while (head < tail) {
+		uint32_t x = head++;
+
+		for (uint64_t s = (uint64_t)q[x].bucket * 2; s < (uint64_t)q[x].bucket * 2 + 2;
+		     s++) {
+			uint32_t y = other_bucket(ft, p, v6, s, q[x].bucket);
+			uint64_t dst = 0;
+			int r = room(ft, p, v6, y, now, &dst);
+
+			if (r) {
+				uint64_t src = s;
+				int32_t n = (int32_t)x;
+
+				*expired = r == 1;
+				if (r == 1)
+					copy_rec(old, entry(p, v6, dst), v6);
+				/* dst <- src, then src is the hole for the entry the
+				 * parent node sends here */
+				for (;;) {
+					memcpy(entry(p, v6, dst), entry(p, v6, src), es);
+					ft->kicks++;
+					dst = src;
+					if (q[n].parent < 0)
+						return (int64_t)dst;
+					src = q[n].via;
+					n = q[n].parent;
+				}
+			}
+			/* a bucket once on the paths: a slot is never moved twice,
+			 * so each move is the one the search saw */
+			if (tail < FT_BFS_NODES && !queued(q, tail, y))
+				q[tail++] = (struct node){ y, (int32_t)x, s };
+		}
+	}
+	return -1;
+}
+
+static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
+					    const struct sl_key *key, uint64_t digest,
+					    uint32_t now, enum sl_ft_result *res,
+					    struct sl_flow_rec *old)
+{
+	struct sl_ft_part *p = &ft->part[v6];
+	struct want w;
+	uint32_t b[2];
+	uint64_t take = 0, free_slot = 0;
+	int have_free = 0, have_exp = 0;
+	int64_t got;
+	int expired;
+
+	want_init(&w, key);
+	sl_ft_buckets(p, digest, &b[0], &b[1]);
+	for (int i = 0; i < 2; i++) {
+		for (uint64_t s = (uint64_t)b[i] * 2; s < (uint64_t)b[i] * 2 + 2; s++) {
+			uint8_t *e = entry(p, v6, s);
+			struct sl_flow *f = flow_of(e, v6);
+
+			if (!(f->state & SL_FS_USED)) {
+				if (!have_free) {
+					free_slot = s;
+					have_free = 1;
+				}
+				continue;
+			}
+			if (match(e, v6, &w)) {
+				if (!sl_ft_expired(ft, f, now)) {
+					*res = SL_FT_HIT;
+					return f;
+				}
+				/* keys are unique: this expired entry is the key's own */
+				take = s;
+				goto take_over;
+			}
+			if (!have_exp && sl_ft_expired(ft, f, now)) {
+				take = s;
+				have_exp = 1;
+			}
+		}
+	}
+	/* An expired entry is taken over before a free slot is used: it would
+	 * only wait for the sweep. */
+	if (have_exp)
 		goto take_over;
+	if (p->count >= p->capacity)
+		goto full;
+	take = free_slot;
+	if (have_free)
+		goto fresh_slot;
+	got = make_room(ft, p, v6, b[0], b[1], now, &expired, old);
+	if (got < 0)
+		goto full;
+	take = (uint64_t)got;
+	if (expired) {
+		fresh(entry(p, v6, take), v6, &w, now);
+		*res = SL_FT_REUSED;
+		return flow_of(entry(p, v6, take), v6);
+	}
+fresh_slot:
+	p->count++;
+	ft->count++;
+	fresh(entry(p, v6, take), v6, &w, now);
+	*res = SL_FT_NEW;
+	return flow_of(entry(p, v6, take), v6);
 full:
 	*res = SL_FT_FULL;
 	return NULL;
 take_over:
-	*old = *reuse;
-	fresh(reuse, key, sig, now);
+	copy_rec(old, entry(p, v6, take), v6);
+	fresh(entry(p, v6, take), v6, &w, now);
 	*res = SL_FT_REUSED;
-	return reuse;
+	return flow_of(entry(p, v6, take), v6);
+}
+
+struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft, const struct sl_key *key,
+				    uint64_t digest, uint32_t now, enum sl_ft_result *res,
+				    struct sl_flow_rec *old)
+{
+	if (key->family == 6)
+		return lookup_insert(ft, 1, key, digest, now, res, old);
+	return lookup_insert(ft, 0, key, digest, now, res, old);
+}
+
+static inline struct sl_flow *lookup(struct sl_flowtable *ft, int v6, const struct sl_key *key,
+				     uint64_t digest, uint32_t now)
+{
+	const struct sl_ft_part *p = &ft->part[v6];
+	struct want w;
+	uint32_t b[2];
+
+	want_init(&w, key);
+	sl_ft_buckets(p, digest, &b[0], &b[1]);
+	for (int i = 0; i < 2; i++)
+		for (uint64_t s = (uint64_t)b[i] * 2; s < (uint64_t)b[i] * 2 + 2; s++) {
+			uint8_t *e = entry(p, v6, s);
+			struct sl_flow *f = flow_of(e, v6);
+
+			if ((f->state & SL_FS_USED) && match(e, v6, &w))
+				return sl_ft_expired(ft, f, now) ? NULL : f;
+		}
+	return NULL;
 }
 
 struct sl_flow *sl_ft_lookup(struct sl_flowtable *ft, const struct sl_key *key,
 			     uint64_t digest, uint32_t now)
 {
-	const uint32_t sig = (uint32_t)digest;
-	const uint64_t mask = ft->mask;
-	uint64_t pos = digest & mask;
-	struct sl_flow *f;
-
-	for (uint32_t d = 0; d < ft->max_probe; d++, pos = (pos + 1) & mask) {
-		f = &ft->slots[pos];
-		if (!(f->state & SL_FS_USED))
-			return NULL;
-		if (f->sig == sig && key_eq(&f->key, key))
-			return sl_ft_expired(ft, f, now) ? NULL : f;
-	}
-	return NULL;
-}
-
-/* Empty slot `hole` by pulling back later entries of its cluster that may
- * live there (their home is not inside (hole, j]), until a free slot. */
-static void remove_at(struct sl_flowtable *ft, uint64_t hole)
-{
-	const uint64_t mask = ft->mask;
-	uint64_t j = hole;
-
-	for (;;) {
-		struct sl_flow *f;
-		uint64_t home;
-
-		j = (j + 1) & mask;
-		f = &ft->slots[j];
-		if (!(f->state & SL_FS_USED))
-			break;
-		home = f->sig & mask;
-		if (((j - home) & mask) >= ((j - hole) & mask)) {
-			ft->slots[hole] = *f;
-			hole = j;
-		}
-	}
-	memset(&ft->slots[hole], 0, sizeof(struct sl_flow));
+	if (key->family == 6)
+		return lookup(ft, 1, key, digest, now);
+	return lookup(ft, 0, key, digest, now);
 }
 
 uint32_t sl_ft_sweep(struct sl_flowtable *ft, uint32_t now, uint32_t budget,
 		     void (*gone)(void *ctx, const struct sl_flow *f), void *ctx)
 {
-	const uint64_t mask = ft->mask;
-	uint64_t pos = ft->sweep_pos & mask;
+	const uint64_t n4 = (uint64_t)ft->part[0].nbuckets * 2;
+	uint64_t pos = ft->sweep_pos < ft->slots ? ft->sweep_pos : 0;
 	uint32_t removed = 0, next = budget < 16 ? budget : 16;
 
-	while (budget > 0) {
-		uint32_t run = budget < 16 ? budget : 16, hit = 0;
-		struct sl_flow *f;
+	for (; budget > 0; budget--) {
+		int v6 = pos >= n4;
+		struct sl_ft_part *p = &ft->part[v6];
+		uint64_t s = v6 ? pos - n4 : pos;
+		uint8_t *e = entry(p, v6, s);
+		struct sl_flow *f = flow_of(e, v6);
 
-		/* Without a branch per slot: the slots' loads overlap. */
-		for (uint32_t i = 0; i < run; i++) {
-			f = &ft->slots[(pos + i) & mask];
-			hit |= (uint32_t)(f->state >> 7 & sl_ft_expired(ft, f, now)) << i;
+		if ((f->state & SL_FS_USED) && sl_ft_expired(ft, f, now)) {
+			if (gone)
+				gone(ctx, f);
+			memset(e, 0, p->esize);
+			p->count--;
+			ft->count--;
+			removed++;
 		}
-		if (!hit) {
-			pos = (pos + run) & mask;
-			budget -= run;
-			continue;
-		}
-		run = (uint32_t)__builtin_ctz(hit);
-		pos = (pos + run) & mask;
-		budget -= run;
-		f = &ft->slots[pos];
-		if (gone)
-			gone(ctx, f);
-		remove_at(ft, pos);
-		ft->count--;
-		removed++;
-		/* An entry may have moved into pos: it is looked at again. */
+		if (++pos == ft->slots)
+			pos = 0;
 	}
-	ft->sweep_pos = (uint32_t)pos;
+	ft->sweep_pos = pos;
 	/* The cursor's slots are cold (it passes each line once per sweep of
 	 * the table): those of the call after next are fetched now (the next
 	 * call's, fetched only now, would still be on their way). */
-	for (uint32_t i = 0; i < next; i++)
-		__builtin_prefetch(&ft->slots[(pos + next + i) & mask], 1, 3);
+	for (uint64_t i = pos + next; i < pos + 2 * next && i < ft->slots; i += 2)
+		__builtin_prefetch(sl_ft_at(ft, i), 1, 3);
 	return removed;
 }
 
 int sl_ft_snapshot(const struct sl_flowtable *ft, uint32_t now,
-		   const struct sl_ft_snap_filter *f, struct sl_flow *out, uint32_t max,
+		   const struct sl_ft_snap_filter *f, struct sl_flow_rec *out, uint32_t max,
 		   uint32_t *n, uint64_t *pos, uint32_t budget)
 {
-	const uint64_t slots = ft->mask + 1;
+	const uint64_t n4 = (uint64_t)ft->part[0].nbuckets * 2;
 
-	while (budget-- > 0 && *pos < slots && *n < max) {
-		const struct sl_flow *e = &ft->slots[(*pos)++];
+	while (budget-- > 0 && *pos < ft->slots && *n < max) {
+		uint64_t i = (*pos)++;
+		int v6 = i >= n4;
+		const uint8_t *e = entry(&ft->part[v6], v6, v6 ? i - n4 : i);
+		const struct sl_flow *x = flow_of((uint8_t *)(uintptr_t)e, v6);
 
-		if (!(e->state & SL_FS_USED) || sl_ft_expired(ft, e, now))
+		if (!(x->state & SL_FS_USED) || sl_ft_expired(ft, x, now))
 			continue;
-		if ((f->service >= 0 && e->service != f->service) ||
-		    (f->group >= 0 && sl_flow_group(e) != f->group))
+		if ((f->service >= 0 && sl_flow_service(x) != f->service) ||
+		    (f->group >= 0 && sl_flow_group(x) != f->group))
 			continue;
-		out[(*n)++] = *e;
+		copy_rec(&out[*n], e, v6);
+		out[*n].stale = sl_ft_stale(ft, x);
+		(*n)++;
 	}
-	return *pos >= slots || *n >= max;
+	return *pos >= ft->slots || *n >= max;
 }

@@ -1,8 +1,13 @@
-/* Per-lcore flow table: open addressing with linear probing over one
- * cache line per entry, no locks (one writer), no allocation after create.
+/* Per-lcore flow table, one part per address family: bucketized cuckoo
+ * hashing, two entries per bucket, two candidate buckets per key, no
+ * locks (one writer), no allocation after create.
  *
- * Expired entries are reused in place by lookups and removed by an
- * incremental sweep (backward-shift deletion, no tombstones). */
+ * An IPv4 entry is 32 bytes (a bucket is one cache line), an IPv6 entry
+ * 64 (a bucket is two).  A key lives in one of its two buckets, so a
+ * lookup reads at most two buckets whose lines are fetched together
+ * (sl_ft_prefetch); an insert into two full buckets moves entries to
+ * their other bucket along the shortest path found to room.  Expired
+ * entries are taken over by inserts and cleared by an incremental sweep. */
 #ifndef SLUICE_FLOWTABLE_H
 #define SLUICE_FLOWTABLE_H
 
@@ -32,39 +37,84 @@
 #define SL_EV_DONE    0x60 /*   nothing more to time (also mid-stream pickups) */
 #define SL_EV_ICMP    0x80 /* an ICMP unreachable from the backend was counted */
 
-/* One cache line per flow.  The key's two pad bytes hold the slice mask
- * and gev in a stored entry: key_eq ignores them (the lookup key's pad
- * stays zero and the hash never covers a stored key). */
+/* The byte `svc`: the flow's service and its key's protocol (an IPv4
+ * entry keeps no other protocol byte: keys are TCP or UDP). */
+#define SL_FLOW_SVC 0x7f
+#define SL_FLOW_UDP 0x80 /* the key's protocol is 17, else 6 */
+
+/* `born`: when the flow was decided, in seconds (24 bits, wrapping after
+ * 194 days), and its service's reset epoch then (top byte). */
+#define SL_FLOW_BORN_S 0x00ffffffu
+
+/* What the table keeps of a flow besides its key: 20 bytes, at the same
+ * place for both families.  Lookups return a pointer to it. */
 struct sl_flow {
-	union {
-		struct sl_key key; /* 40 */
-		struct {
-			uint8_t key_bytes_[38]; /* the key up to its pad */
-			uint8_t slices;  /* slice mask: bit sl_slice_rec.bit of the
-					  * service's slices the flow is in */
-			uint8_t gev;     /* group (SL_FLOW_GROUP) | SL_EV_* flags */
-		};
-	};
-	uint32_t sig;       /* low half of the digest, checked before the key; its
-			     * low bits are the home slot (backward-shift
-			     * deletion needs every entry's home) */
 	uint32_t last_seen; /* ms, wrapping */
-	uint32_t gen;       /* table generation that decided the flow */
 	uint32_t t0_us;     /* start of the phase being timed (us, wrapping) */
-	uint8_t service;
+	uint32_t packets;   /* both directions since decided (saturating) */
+	uint32_t born;      /* SL_FLOW_BORN_S seconds | reset epoch << 24 */
+	uint8_t svc;        /* service (SL_FLOW_SVC) | SL_FLOW_UDP, set by the table */
 	uint8_t state;      /* SL_FS_* */
-	uint8_t mac[6];     /* member MAC in mac mode (survives member list changes) */
+	uint8_t gev;        /* group (SL_FLOW_GROUP) | SL_EV_* flags */
+	uint8_t slices;     /* slice mask: bit sl_slice_rec.bit of the service's
+			     * slices the flow is in */
 };
 
-_Static_assert(sizeof(struct sl_flow) == 64, "one cache line per flow");
-_Static_assert(__builtin_offsetof(struct sl_flow, slices) ==
-	       __builtin_offsetof(struct sl_flow, key.pad), "slices and gev are the key's pad");
-_Static_assert(SL_MAX_SERVICES <= 256, "a flow's service is a byte");
+/* IPv4: the key's two endpoint addresses and ports, then the flow. */
+struct sl_flow4 {
+	uint8_t a[4];
+	uint8_t b[4];
+	uint16_t pa;
+	uint16_t pb;
+	struct sl_flow f;
+};
+
+/* IPv6: the whole key (its pad zero), then the flow. */
+struct sl_flow6 {
+	struct sl_key key;
+	struct sl_flow f;
+	uint32_t pad_;
+};
+
+/* An entry with its key, as a snapshot copies it out. */
+struct sl_flow_rec {
+	struct sl_key key;
+	struct sl_flow f;
+	uint8_t stale;      /* decided before its service's last reset */
+	uint8_t pad_[3];
+};
+
+_Static_assert(sizeof(struct sl_flow) == 20, "the flow part is 20 bytes");
+_Static_assert(sizeof(struct sl_flow4) == 32, "two IPv4 entries per cache line");
+_Static_assert(sizeof(struct sl_flow6) == 64, "one IPv6 entry per cache line");
+_Static_assert(__builtin_offsetof(struct sl_flow6, f) % 4 == 0, "aligned flow part");
+_Static_assert(SL_MAX_SERVICES <= SL_FLOW_SVC + 1, "a flow's service is 7 bits");
 _Static_assert(SL_MAX_GROUPS <= SL_FLOW_GROUP + 1, "a flow's group is 5 bits");
 
 static inline uint8_t sl_flow_group(const struct sl_flow *f)
 {
 	return f->gev & SL_FLOW_GROUP;
+}
+
+static inline uint8_t sl_flow_service(const struct sl_flow *f)
+{
+	return f->svc & SL_FLOW_SVC;
+}
+
+static inline void sl_flow_set_service(struct sl_flow *f, unsigned si)
+{
+	f->svc = (uint8_t)((f->svc & SL_FLOW_UDP) | (si & SL_FLOW_SVC));
+}
+
+static inline uint8_t sl_flow_epoch(const struct sl_flow *f)
+{
+	return (uint8_t)(f->born >> 24);
+}
+
+/* Seconds since the flow was decided. */
+static inline uint32_t sl_flow_age_s(const struct sl_flow *f, uint32_t now_s)
+{
+	return (now_s - f->born) & SL_FLOW_BORN_S;
 }
 
 /* FIN from both sides, or RST: the connection is over. */
@@ -83,24 +133,40 @@ struct sl_ft_timeouts {
 	uint32_t other;       /* UDP, fragments, anything else */
 };
 
-/* Slot indexes and home slots are 32-bit. */
-#define SL_FT_MAX_CAPACITY (1u << 31)
+#define SL_FT_MAX_CAPACITY (1u << 30)
 
-struct sl_flowtable {
-	struct sl_flow *slots;
-	uint64_t mask;        /* number of slots - 1 */
+/* One family's buckets. */
+struct sl_ft_part {
+	uint8_t *mem;         /* nbuckets buckets of 2 entries */
+	uint32_t nbuckets;
 	uint32_t capacity;    /* live entries allowed */
 	uint32_t count;       /* live (not yet swept) entries */
-	uint32_t max_probe;   /* probe length bound */
-	uint32_t sweep_pos;
-	uint32_t timeout[256]; /* by state byte, precomputed */
-	uint64_t map_bytes;   /* length of the slots mapping */
+	uint32_t esize;       /* bytes per entry: 32 or 64 */
+	uint64_t map_bytes;   /* length of the mapping */
 };
 
-/* capacity: flows the table must hold.  Slots = next power of two >=
- * capacity * 5 / 4 (at least 16).  Returns NULL if allocation fails, t is
- * NULL, or capacity is 0 or above SL_FT_MAX_CAPACITY. */
-struct sl_flowtable *sl_ft_create(uint32_t capacity, const struct sl_ft_timeouts *t);
+struct sl_flowtable {
+	struct sl_ft_part part[2]; /* [0] IPv4, [1] IPv6 */
+	uint64_t slots;       /* entries of both parts: IPv4's first */
+	uint32_t capacity;    /* of both parts */
+	uint32_t count;       /* of both parts */
+	uint64_t sweep_pos;   /* slot index, 0..slots-1 */
+	uint64_t seed;        /* flow seed: an entry's other bucket is found by
+			       * hashing its key again */
+	uint64_t kicks;       /* entries moved to their other bucket */
+	uint32_t timeout[256]; /* by state byte, precomputed */
+	/* reset epochs: a flow decided before its service's last reset
+	 * (reset_gen changed since) has an older epoch */
+	uint32_t reset_seen[SL_MAX_SERVICES];
+	uint8_t epoch[SL_MAX_SERVICES];
+};
+
+/* capacity4, capacity6: IPv4 and IPv6 flows the table must hold (each
+ * 1..SL_FT_MAX_CAPACITY); entries = 1.25 x capacity, in buckets of two.
+ * seed: the seed the callers' digests are made with (sl_hash_key).
+ * Returns NULL if allocation fails or an argument is out of range. */
+struct sl_flowtable *sl_ft_create(uint32_t capacity4, uint32_t capacity6,
+				  const struct sl_ft_timeouts *t, uint64_t seed);
 void sl_ft_destroy(struct sl_flowtable *ft);
 /* Bytes allocated for the table (for "bytes per tracked flow"). */
 uint64_t sl_ft_bytes(const struct sl_flowtable *ft);
@@ -116,37 +182,91 @@ static inline int sl_ft_expired(const struct sl_flowtable *ft, const struct sl_f
 	return (uint32_t)(now - f->last_seen) > ft->timeout[f->state];
 }
 
-/* The home slot and the one after it: at load a, a new key's walk to a
- * free slot reads (1 + 1/(1-a)^2)/2 slots (2.5 at a = 0.5), a live key's
- * (1 + 1/(1-a))/2 (1.5). */
-static inline void sl_ft_prefetch(const struct sl_flowtable *ft, uint64_t digest)
+/* Service si's reset epoch for the table's reset_gen: a new reset_gen
+ * starts a new epoch (flows of older epochs are re-decided). */
+static inline uint8_t sl_ft_epoch(struct sl_flowtable *ft, unsigned si, uint32_t reset_gen)
 {
-	__builtin_prefetch(&ft->slots[digest & ft->mask], 1, 3);
-	__builtin_prefetch(&ft->slots[(digest + 1) & ft->mask], 1, 3);
+	if (__builtin_expect(ft->reset_seen[si] != reset_gen, 0)) {
+		ft->reset_seen[si] = reset_gen;
+		ft->epoch[si]++;
+	}
+	return ft->epoch[si];
+}
+
+/* The flow was decided before its service's last reset seen. */
+static inline int sl_ft_stale(const struct sl_flowtable *ft, const struct sl_flow *f)
+{
+	return sl_flow_epoch(f) != ft->epoch[sl_flow_service(f)];
+}
+
+/* A key's two buckets: the digest's halves mapped onto the buckets by
+ * multiply-shift (any bucket count, no division); never the same one. */
+static inline void sl_ft_buckets(const struct sl_ft_part *p, uint64_t digest, uint32_t *b1,
+				 uint32_t *b2)
+{
+	uint32_t x = (uint32_t)(((digest & 0xffffffffu) * p->nbuckets) >> 32);
+	uint32_t y = (uint32_t)(((digest >> 32) * p->nbuckets) >> 32);
+
+	if (y == x)
+		y = x + 1 == p->nbuckets ? 0 : x + 1;
+	*b1 = x;
+	*b2 = y;
+}
+
+/* Both buckets' lines, for a lookup a few packets later. */
+static inline void sl_ft_prefetch(const struct sl_flowtable *ft, int family, uint64_t digest)
+{
+	const struct sl_ft_part *p = &ft->part[family == 6];
+	uint32_t b1, b2;
+
+	sl_ft_buckets(p, digest, &b1, &b2);
+	if (family == 6) {
+		__builtin_prefetch(p->mem + (uint64_t)b1 * 128, 1, 3);
+		__builtin_prefetch(p->mem + (uint64_t)b1 * 128 + 64, 1, 3);
+		__builtin_prefetch(p->mem + (uint64_t)b2 * 128, 1, 3);
+		__builtin_prefetch(p->mem + (uint64_t)b2 * 128 + 64, 1, 3);
+	} else {
+		__builtin_prefetch(p->mem + (uint64_t)b1 * 64, 1, 3);
+		__builtin_prefetch(p->mem + (uint64_t)b2 * 64, 1, 3);
+	}
 }
 
 enum sl_ft_result {
 	SL_FT_HIT = 0,      /* live entry for this key */
-	SL_FT_NEW = 1,      /* fresh entry for this key (state 0 + USED, to fill) */
+	SL_FT_NEW = 1,      /* fresh entry for this key (zero but svc and state USED) */
 	SL_FT_REUSED = 2,   /* an expired entry was taken over; *old holds it */
-	SL_FT_FULL = 3,     /* no room (capacity or probe bound): NULL returned */
+	SL_FT_FULL = 3,     /* no room (capacity, or no path to a free slot) */
 };
 
-/* Find the entry of key, or make one.  For SL_FT_REUSED the previous
- * occupant (an expired flow, possibly of this same key) is copied to *old
- * so that its counters can be settled. */
+/* Find the entry of key (family 4 or 6), or make one.  digest is
+ * sl_hash_key(key, seed).  For SL_FT_REUSED the previous occupant (an
+ * expired flow, possibly of this same key) is copied to *old so that its
+ * counters can be settled.  An insert may move other entries: pointers
+ * from earlier lookups do not survive it. */
 struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft, const struct sl_key *key,
 				    uint64_t digest, uint32_t now, enum sl_ft_result *res,
-				    struct sl_flow *old);
+				    struct sl_flow_rec *old);
 
 /* Find a live entry of key without inserting (return traffic). */
 struct sl_flow *sl_ft_lookup(struct sl_flowtable *ft, const struct sl_key *key,
 			     uint64_t digest, uint32_t now);
 
-/* Advance the sweep cursor by budget slots, removing expired entries and
- * calling gone(ctx, entry) (if not NULL) for each before removal; a slot an
- * entry was shifted into is looked at again.  Returns entries removed.
- * Removal moves entries: pointers from lookups do not survive a sweep. */
+/* The flow part of slot i (0..slots-1), used or not (state USED tells). */
+static inline struct sl_flow *sl_ft_at(const struct sl_flowtable *ft, uint64_t i)
+{
+	uint64_t n4 = (uint64_t)ft->part[0].nbuckets * 2;
+
+	if (i < n4)
+		return &((struct sl_flow4 *)(void *)ft->part[0].mem)[i].f;
+	return &((struct sl_flow6 *)(void *)ft->part[1].mem)[i - n4].f;
+}
+
+/* The key of a used slot i. */
+void sl_ft_key_at(const struct sl_flowtable *ft, uint64_t i, struct sl_key *key);
+
+/* Advance the sweep cursor by budget slots, clearing expired entries and
+ * calling gone(ctx, entry) (if not NULL) for each before.  Returns entries
+ * removed. */
 uint32_t sl_ft_sweep(struct sl_flowtable *ft, uint32_t now, uint32_t budget,
 		     void (*gone)(void *ctx, const struct sl_flow *f), void *ctx);
 
@@ -161,11 +281,11 @@ struct sl_ft_snap_filter {
  * between bursts): look at up to budget slots from *pos, copying the live
  * entries that pass f into out[*n], until *n reaches max.  Returns 1 when
  * the snapshot is complete (the whole table walked, or max entries), 0 if
- * slots remain for the next step.  Entries the sweep moves between steps
- * may be missed or copied twice: a snapshot is an observation, not a
+ * slots remain for the next step.  Entries inserts move between steps may
+ * be missed or copied twice: a snapshot is an observation, not a
  * transaction. */
 int sl_ft_snapshot(const struct sl_flowtable *ft, uint32_t now,
-		   const struct sl_ft_snap_filter *f, struct sl_flow *out, uint32_t max,
+		   const struct sl_ft_snap_filter *f, struct sl_flow_rec *out, uint32_t max,
 		   uint32_t *n, uint64_t *pos, uint32_t budget);
 
 #endif

@@ -1,4 +1,6 @@
 /* Serving flow-table snapshots (snap.h). */
+#include <string.h>
+
 #include "decide.h"
 #include "snap.h"
 
@@ -21,16 +23,32 @@ void sl_snap_step(struct sl_snap *s, struct sl_flowtable *ft, const struct sl_vi
 			const struct sl_flow *f =
 				sl_ft_lookup(ft, &k, sl_hash_key(&k, v->hdr->seed_flow), now);
 
-			if (f)
-				s->buf[s->n++] = *f;
-			s->pos = ft->mask + 1;
+			if (f) {
+				struct sl_flow_rec *r = &s->buf[s->n++];
+
+				memset(r, 0, sizeof(*r));
+				r->key = k;
+				r->f = *f;
+			}
+			s->pos = ft->slots;
 		}
 	}
 	complete = sl_ft_snapshot(ft, now, &s->cur_filter, s->buf, s->cur_max, &s->n,
 				  &s->pos, SL_SNAP_BUDGET);
 	if (!complete)
 		return;
+	/* decided before a reset: of an older epoch, or of the current one
+	 * when the worker has not seen the reset yet */
+	for (uint32_t i = 0; i < s->n; i++) {
+		struct sl_flow_rec *r = &s->buf[i];
+		unsigned si = sl_flow_service(&r->f);
+
+		r->stale = sl_ft_stale(ft, &r->f) ||
+			   (si < v->hdr->nservices &&
+			    ft->reset_seen[si] != v->hdr->services[si].reset_gen);
+	}
 	s->now_ms = now;
+	s->now_s = (uint32_t)(now_us / 1000000u);
 	s->gen = v->hdr->gen;
 	s->ft_count = ft->count;
 	__atomic_store_n(&s->done, req, __ATOMIC_RELEASE);

@@ -33,13 +33,14 @@ struct sl_snap {
 	uint32_t done;
 	uint32_t n;              /* entries in buf */
 	uint32_t now_ms;         /* the flow table's clock when copied */
+	uint32_t now_s;          /* its seconds (entries' born) */
 	uint32_t gen;            /* generation of the table the worker used */
 	uint32_t ft_count;       /* live entries of the table then */
 	uint32_t serving;        /* req being served */
 	struct sl_ft_snap_filter cur_filter;
 	uint32_t cur_max;
 	uint64_t pos;
-	struct sl_flow buf[SL_SNAP_MAX];
+	struct sl_flow_rec buf[SL_SNAP_MAX];
 };
 
 /* Serve a pending request (one step of it). */

@@ -214,18 +214,19 @@ static const char *state_name(uint8_t st)
 	return "syn";
 }
 
-/* Member index of a flow's MAC in its group (-1: port mode, or no MAC). */
-static int member_of(const struct sl_view *v, const struct sl_flow *f)
-{
-	const struct sl_group_rec *g = &v->groups[sl_flow_group(f)];
-	static const uint8_t zero[6];
+static void mac_text(const uint8_t *m, char *buf, size_t len);
 
-	if (g->mode != SL_MODE_MAC || memcmp(f->mac, zero, 6) == 0)
-		return -1;
-	for (unsigned m = 0; m < g->nmembers && m < SL_MAX_MEMBERS; m++)
-		if (memcmp(g->macs[m], f->mac, 6) == 0)
-			return (int)m;
-	return -1;
+/* A flow's member in its group (-1: port mode) and its MAC ("-"). */
+static int member_mac(const struct sl_view *v, const struct sl_flow_rec *e, char *mac,
+		      size_t len)
+{
+	int m = sl_flow_member(v, &e->f, sl_hash_key(&e->key, v->hdr->seed_flow));
+
+	if (m < 0)
+		snprintf(mac, len, "-");
+	else
+		mac_text(v->groups[sl_flow_group(&e->f)].macs[m], mac, len);
+	return m;
 }
 
 static void mac_text(const uint8_t *m, char *buf, size_t len)
@@ -239,9 +240,9 @@ static void mac_text(const uint8_t *m, char *buf, size_t len)
 			 m[5]);
 }
 
-enum { C_SRC, C_DST, C_GROUP, C_MEMBER, C_MAC, C_STATE, C_IDLE, C_GEN, C_WORKER, C_N };
+enum { C_SRC, C_DST, C_GROUP, C_MEMBER, C_MAC, C_STATE, C_AGE, C_IDLE, C_PKTS, C_WORKER, C_N };
 static const char *const flow_cols[C_N] = {
-	"src", "dst", "group", "member", "mac", "state", "idle_ms", "gen", "worker",
+	"src", "dst", "group", "member", "mac", "state", "age_s", "idle_ms", "packets", "worker",
 };
 
 static unsigned digits(uint64_t v)
@@ -304,8 +305,9 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 	cols[C_MEMBER] = array(RTE_TEL_INT_VAL);
 	cols[C_MAC] = array(RTE_TEL_STRING_VAL);
 	cols[C_STATE] = array(RTE_TEL_STRING_VAL);
+	cols[C_AGE] = array(RTE_TEL_U64_VAL);
 	cols[C_IDLE] = array(RTE_TEL_U64_VAL);
-	cols[C_GEN] = array(RTE_TEL_U64_VAL);
+	cols[C_PKTS] = array(RTE_TEL_U64_VAL);
 	cols[C_WORKER] = array(RTE_TEL_INT_VAL);
 	sc.h = v->hdr;
 	sc.si = f.service;
@@ -315,10 +317,12 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 		if (!answered[i])
 			continue;
 		for (unsigned k = 0; k < s->n; k++) {
-			const struct sl_flow *e = &s->buf[k];
+			const struct sl_flow_rec *e = &s->buf[k];
 			char src[SL_ENDPOINT_LEN], dst[SL_ENDPOINT_LEN], g[SL_NAME_LEN + 1], mac[18];
+			uint32_t age = sl_flow_age_s(&e->f, s->now_s), idle = s->now_ms - e->f.last_seen;
 			struct sl_tuple t;
 			unsigned row;
+			int m;
 
 			if (shown >= limit) {
 				more = 1;
@@ -327,13 +331,13 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 			sl_tuple_from_key(&e->key, &t, is_server, &sc);
 			sl_endpoint_format(t.family, t.src, t.sport, src, sizeof(src));
 			sl_endpoint_format(t.family, t.dst, t.dport, dst, sizeof(dst));
-			name_copy(g, v->groups[sl_flow_group(e)].name);
-			mac_text(e->mac, mac, sizeof(mac));
+			name_copy(g, v->groups[sl_flow_group(&e->f)].name);
+			m = member_mac(v, e, mac, sizeof(mac));
 			/* its bytes in the reply: each string with quotes and a comma,
 			 * each number with a comma */
 			row = (unsigned)(strlen(src) + strlen(dst) + strlen(g) + strlen(mac) +
-					 strlen(state_name(e->state))) + 5 * 3 +
-			      digits(s->now_ms - e->last_seen) + digits(e->gen) + digits(i) + 3 +
+					 strlen(state_name(e->f.state))) + 5 * 3 + digits(age) +
+			      digits(idle) + digits(e->f.packets) + digits(i) + 4 +
 			      3 /* member: -1 .. 255 */ + 1;
 			if (bytes + row > FLOWS_BYTES) {
 				more = 1;
@@ -348,15 +352,17 @@ static int cmd_flows(const char *cmd, const char *params, struct rte_tel_data *d
 			if (cols[C_GROUP])
 				rte_tel_data_add_array_string(cols[C_GROUP], g);
 			if (cols[C_MEMBER])
-				rte_tel_data_add_array_int(cols[C_MEMBER], member_of(v, e));
+				rte_tel_data_add_array_int(cols[C_MEMBER], m);
 			if (cols[C_MAC])
 				rte_tel_data_add_array_string(cols[C_MAC], mac);
 			if (cols[C_STATE])
-				rte_tel_data_add_array_string(cols[C_STATE], state_name(e->state));
+				rte_tel_data_add_array_string(cols[C_STATE], state_name(e->f.state));
+			if (cols[C_AGE])
+				rte_tel_data_add_array_u64(cols[C_AGE], age);
 			if (cols[C_IDLE])
-				rte_tel_data_add_array_u64(cols[C_IDLE], s->now_ms - e->last_seen);
-			if (cols[C_GEN])
-				rte_tel_data_add_array_u64(cols[C_GEN], e->gen);
+				rte_tel_data_add_array_u64(cols[C_IDLE], idle);
+			if (cols[C_PKTS])
+				rte_tel_data_add_array_u64(cols[C_PKTS], e->f.packets);
 			if (cols[C_WORKER])
 				rte_tel_data_add_array_int(cols[C_WORKER], (int)i);
 		}
@@ -438,22 +444,23 @@ static int cmd_flow(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_int(d, "sticky", found >= 0);
 	if (found >= 0) {
 		const struct sl_snap *sn = &tel->w[found]->snap;
-		const struct sl_flow *e = &sn->buf[0];
-		unsigned fg = sl_flow_group(e);
+		const struct sl_flow_rec *e = &sn->buf[0];
+		unsigned fg = sl_flow_group(&e->f);
 		char mac[18];
+		int m = member_mac(v, e, mac, sizeof(mac));
 
 		name_copy(name, v->groups[fg].name);
 		rte_tel_data_add_dict_string(d, "group", name);
-		rte_tel_data_add_dict_int(d, "member", member_of(v, e));
-		mac_text(e->mac, mac, sizeof(mac));
+		rte_tel_data_add_dict_int(d, "member", m);
 		rte_tel_data_add_dict_string(d, "mac", mac);
-		rte_tel_data_add_dict_string(d, "state", state_name(e->state));
-		rte_tel_data_add_dict_u64(d, "idle_ms", sn->now_ms - e->last_seen);
-		rte_tel_data_add_dict_u64(d, "since_gen", e->gen);
+		rte_tel_data_add_dict_string(d, "state", state_name(e->f.state));
+		rte_tel_data_add_dict_u64(d, "age_s", sl_flow_age_s(&e->f, sn->now_s));
+		rte_tel_data_add_dict_u64(d, "idle_ms", sn->now_ms - e->f.last_seen);
+		rte_tel_data_add_dict_u64(d, "packets", e->f.packets);
 		rte_tel_data_add_dict_int(d, "worker", found);
 		/* what the packet path does with its next packet (decide.c) */
-		rte_tel_data_add_dict_int(d, "redecide", e->gen < s->reset_gen ||
-					  fg >= v->hdr->ngroups || !v->groups[fg].name[0]);
+		rte_tel_data_add_dict_int(d, "redecide", e->stale || fg >= v->hdr->ngroups ||
+					  !v->groups[fg].name[0]);
 	}
 	sl_decide_new_flow(v, si, sl_hash_key(&k, v->hdr->seed_flow), &dec);
 	rte_tel_data_add_dict_u64(d, "u", dec.u);

@@ -202,7 +202,7 @@ static void test_unknown_key(void)
 		   "[port blue] colour: unknown key (expected one of: role, devargs)");
 	EXPECT_ERR("[dataplane]\nhash_seed = 1\nflow_capacty = 100\n" BASE,
 		   "[dataplane] flow_capacty: unknown key (expected one of: eal_args, hash_seed, "
-		   "group_seed, member_seed, flow_capacity, maglev_size, tcp_syn_timeout, "
+		   "group_seed, member_seed, flow_capacity, flow_capacity_v6, maglev_size, tcp_syn_timeout, "
 		   "tcp_timeout, tcp_fin_timeout, tcp_closed_timeout, udp_timeout, other, "
 		   "malformed, mbufs, mbuf_size, rx_desc, tx_desc, handshake_timeout)");
 	EXPECT_ERR(PORTS GROUPS "[service web]\nProto = tcp\nweight = 5\n",
@@ -708,11 +708,15 @@ static void test_bad_integers(void)
 		   "[dataplane] group_seed: '-1' is not an integer (expected a 64-bit decimal "
 		   "or 0x hex number; 0 derives it from hash_seed)");
 	EXPECT_ERR("[dataplane]\nflow_capacity = 0\n" BASE,
-		   "[dataplane] flow_capacity: '0' is out of range (expected 1..16777216 flows "
-		   "per worker lcore)");
+		   "[dataplane] flow_capacity: '0' is out of range (expected 1..16777216 IPv4 "
+		   "flows per worker lcore)");
 	EXPECT_ERR("[dataplane]\nflow_capacity = 1e6\n" BASE,
 		   "[dataplane] flow_capacity: '1e6' is not an integer (expected 1..16777216 "
-		   "flows per worker lcore)");
+		   "IPv4 flows per worker lcore)");
+	EXPECT_ERR("[dataplane]\nflow_capacity_v6 = 16777217\n" BASE,
+		   "[dataplane] flow_capacity_v6: '16777217' is out of range (expected "
+		   "0..16777216 IPv6 flows per worker lcore; 0 is a quarter of flow_capacity, "
+		   "at least 1024)");
 	EXPECT_ERR("[dataplane]\nmbufs = 1000\n" BASE,
 		   "[dataplane] mbufs: '1000' is out of range (expected 0 (computed by "
 		   "sluice-dp) or 1024..16777216)");
@@ -1245,6 +1249,8 @@ static void check_defaults_dataplane(void)
 	CU_ASSERT_EQUAL(cfg.group_seed, 0);
 	CU_ASSERT_EQUAL(cfg.member_seed, 0);
 	CU_ASSERT_EQUAL(cfg.flow_capacity, 1048576);
+	CU_ASSERT_EQUAL(cfg.flow_capacity_v6, 0);
+	CU_ASSERT_EQUAL(sl_cfg_capacity_v6(&cfg), 262144);
 	CU_ASSERT_EQUAL(cfg.maglev_size, 65537);
 	CU_ASSERT_EQUAL(cfg.tcp_syn_timeout_ms, 30000);
 	CU_ASSERT_EQUAL(cfg.tcp_timeout_ms, 900000);
@@ -1274,6 +1280,7 @@ static void test_defaults(void)
 	check_defaults_dataplane();
 	EXPECT_OK("[dataplane]\neal_args = -l 0-3 --vdev=net_null9\nhash_seed = 12345\n"
 		  "group_seed = 0xFFFFFFFFFFFFFFFF\nmember_seed = 7\nflow_capacity = 16777216\n"
+		  "flow_capacity_v6 = 5000\n"
 		  "maglev_size = 251\ntcp_syn_timeout = 500ms\ntcp_timeout = 2m\n"
 		  "tcp_fin_timeout = 1h\ntcp_closed_timeout = 3\nudp_timeout = 168h\n"
 		  "other = drop\nmalformed = forward\nmbufs = 1024\nmbuf_size = 65535\n"
@@ -1283,6 +1290,7 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg.group_seed, UINT64_MAX);
 	CU_ASSERT_EQUAL(cfg.member_seed, 7);
 	CU_ASSERT_EQUAL(cfg.flow_capacity, 16777216);
+	CU_ASSERT_EQUAL(sl_cfg_capacity_v6(&cfg), 5000);
 	CU_ASSERT_EQUAL(cfg.maglev_size, 251);
 	CU_ASSERT_EQUAL(cfg.tcp_syn_timeout_ms, 500);
 	CU_ASSERT_EQUAL(cfg.tcp_timeout_ms, 120000);

@@ -265,7 +265,8 @@ static void test_handshake_timeout(void)
 	const struct sl_ev_cell *ch;
 	struct ev e;
 
-	c->flow_capacity = 64; /* 128 slots: 16 sweeps of 8 pass every slot */
+	c->flow_capacity = 64; /* 80 + 80 slots: 20 sweeps of 8 pass every slot */
+	c->flow_capacity_v6 = 64;
 	ev_start(&e, c);
 	ch = svc_cell(&e, TC_S_WEB, SL_EV_CHAMPION);
 	CU_ASSERT_EQUAL(e.w.hs_timeout_us, 3000000); /* the default, 3 s */
