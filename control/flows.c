@@ -50,12 +50,11 @@ static const char flows_usage[] =
 	"(OPTIONS: sluicectl's --socket, --instance, --json, --timeout; see sluicectl --help)\n"
 	"flows: the flows of SERVICE in the dataplane's flow tables (at most N, 1..100,\n"
 	"default 20; --group: only those on GROUP): client and server, group, member,\n"
-	"state and idle time.  A flow entry is one 64-byte cache line and holds when the\n"
-	"flow was last seen, not when it started or how many packets it had: age and\n"
-	"packets are not shown.\n"
+	"state, age (since the flow was decided, in seconds), idle time and packets (both\n"
+	"directions).\n"
 	"flow: where the connection PROTO (tcp|udp) SRC:PORT -> DST:PORT (IPv6 as\n"
 	"[addr]:port) goes and why: its sticky entry if a worker holds one (group, member,\n"
-	"state, the generation that decided it), and the decision a new flow would get\n"
+	"state, age, idle time, packets), and the decision a new flow would get\n"
 	"now (its hash on the share scale, group and member).\n"
 	"Both read sluice-dp's DPDK telemetry socket (root only): the one the dataplane\n"
 	"attached to the instance holds open (sluiced's status says which process), or\n"
@@ -287,6 +286,17 @@ static void idle_text(long long ms, char *buf, size_t len)
 		snprintf(buf, len, "%lld s", ms / 1000);
 }
 
+/* Age in whole seconds: h m s past a minute. */
+static void age_text(long long s, char *buf, size_t len)
+{
+	if (s < 60)
+		snprintf(buf, len, "%lld s", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, s / 60 % 60);
+}
+
 static void member_text(long long m, const char *mac, char *buf, size_t len)
 {
 	if (m < 0)
@@ -323,13 +333,14 @@ static const char *jas(const json_t *a, size_t i)
 
 static void print_flows(const json_t *r)
 {
-	const char *const cols[] = { "src", "dst", "group", "member", "mac", "state", "idle_ms" };
-	const json_t *c[7];
+	const char *const cols[] = { "src", "dst", "group", "member", "mac", "state", "idle_ms",
+				     "age_s", "packets" };
+	const json_t *c[9];
 	size_t n = json_array_size(json_object_get(r, "src"));
 	int w_src = 6, w_dst = 6, w_grp = 5, w_mem = 6;
 	long long shown = ji(r, "shown");
 
-	for (int k = 0; k < 7; k++)
+	for (int k = 0; k < 9; k++)
 		c[k] = json_object_get(r, cols[k]);
 	printf("%s (%s), generation %lld: %lld flow%s shown of %lld active%s%s\n", js(r, "service"),
 	       js(r, "proto"), ji(r, "generation"), shown, shown == 1 ? "" : "s", ji(r, "active"),
@@ -351,19 +362,22 @@ static void print_flows(const json_t *r)
 			w_mem = l;
 	}
 	if (n)
-		printf("  %-*s  %-*s  %-*s  %-*s  %-11s  %s\n", w_src, "client", w_dst, "server",
-		       w_grp, "group", w_mem, "member", "state", "idle");
+		printf("  %-*s  %-*s  %-*s  %-*s  %-11s  %8s  %7s  %10s\n", w_src, "client", w_dst,
+		       "server", w_grp, "group", w_mem, "member", "state", "age", "idle",
+		       "packets");
 	for (size_t i = 0; i < n; i++) {
-		char mem[48], idle[32];
+		char mem[48], idle[32], age[32];
 
 		member_text(json_integer_value(json_array_get(c[3], i)),
 			    jas(c[4], i), mem, sizeof(mem));
 		idle_text(json_integer_value(json_array_get(c[6], i)), idle, sizeof(idle));
-		printf("  %-*s  %-*s  %-*s  %-*s  %-11s  %s\n", w_src,
+		age_text(json_integer_value(json_array_get(c[7], i)), age, sizeof(age));
+		printf("  %-*s  %-*s  %-*s  %-*s  %-11s  %8s  %7s  %10lld\n", w_src,
 		       jas(c[0], i), w_dst,
 		       jas(c[1], i), w_grp,
 		       jas(c[2], i), w_mem, mem,
-		       jas(c[5], i), idle);
+		       jas(c[5], i), age, idle,
+		       (long long)json_integer_value(json_array_get(c[8], i)));
 	}
 	if (json_is_true(json_object_get(r, "more")) || ji(r, "more"))
 		printf("  (more flows than shown: --limit N, up to %d)\n", TEL_FLOWS_MAX);
@@ -382,13 +396,14 @@ static void print_flow(const json_t *r, const char *proto, const char *src, cons
 	printf("%s %s -> %s: service %s, generation %lld\n", proto, src, dst, js(r, "service"),
 	       ji(r, "generation"));
 	if (ji(r, "sticky")) {
-		char idle[32];
+		char idle[32], age[32];
 
 		idle_text(ji(r, "idle_ms"), idle, sizeof(idle));
+		age_text(ji(r, "age_s"), age, sizeof(age));
 		member_text(ji(r, "member"), js(r, "mac"), mem, sizeof(mem));
-		printf("  sticky entry (worker %lld): group %s, member %s, %s, idle %s, decided at "
-		       "generation %lld\n", ji(r, "worker"), js(r, "group"), mem, js(r, "state"),
-		       idle, ji(r, "since_gen"));
+		printf("  sticky entry (worker %lld): group %s, member %s, %s, age %s, idle %s, "
+		       "%lld packets\n", ji(r, "worker"), js(r, "group"), mem, js(r, "state"), age,
+		       idle, ji(r, "packets"));
 		if (ji(r, "redecide"))
 			printf("  its next packet is decided again (a --reset at generation %lld, or "
 			       "its group is gone): as a new flow below\n", ji(r, "reset_gen"));
