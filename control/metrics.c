@@ -518,10 +518,11 @@ static void packets(struct ctx *x)
 		       "Flows tracked now, all workers.");
 	sl_prom_u64(x->p, "sluice_flowtable_flows", NULL, 0, used);
 	sl_prom_family(x->p, "sluice_flowtable_capacity_flows", "gauge",
-		       "Flows the workers' tables may hold ([dataplane] flow_capacity of "
-		       "sluiced's configuration per worker; 0: no dataplane attached).");
+		       "Flows the workers' tables may hold ([dataplane] flow_capacity + "
+		       "flow_capacity_v6 of sluiced's configuration per worker; 0: no dataplane "
+		       "attached).");
 	sl_prom_u64(x->p, "sluice_flowtable_capacity_flows", NULL, 0,
-		    (uint64_t)x->d->cfg->flow_capacity * x->nw);
+		    ((uint64_t)x->d->cfg->flow_capacity + sl_cfg_capacity_v6(x->d->cfg)) * x->nw);
 }
 
 static void shadows(struct ctx *x)

@@ -322,8 +322,8 @@ static struct sl_dp_worker **workers_create(unsigned nw, const unsigned *lc,
 		}
 		if (sl_worker_init(&w[i]->core, &cfg, stats ? &stats[i] : NULL) != 0) {
 			fprintf(stderr, "sluice-dp: worker %u (lcore %u): cannot allocate its flow "
-				"table (%s: [dataplane] flow_capacity %u)\n", i, lc[i], cfg.path,
-				cfg.flow_capacity);
+				"table (%s: [dataplane] flow_capacity %u, flow_capacity_v6 %u)\n", i,
+				lc[i], cfg.path, cfg.flow_capacity, sl_cfg_capacity_v6(&cfg));
 			rte_free(w[i]);
 			w[i] = NULL;
 			return w;

@@ -353,7 +353,8 @@ def test_live(dm, url):
                             ("sluice_unmatched_forwarded_packets_total", "other_fwd"),
                             ("sluice_malformed_dropped_packets_total", "malformed_drop")):
             check(prom.one(metric) == st["counters"][key], f"{metric}")
-        check(prom.one("sluice_flowtable_capacity_flows") == 4096, "flow table capacity")
+        check(prom.one("sluice_flowtable_capacity_flows") == 4096 + 1024,
+              "flow table capacity (flow_capacity 4096, IPv6's a quarter, at least 1024)")
         # shadow rule web-443
         sh = st["shadows"][0]
         check(prom.one('sluice_shadow_sample_ratio{rule="web-443"}') == 0.1, "shadow sample")
