@@ -295,49 +295,59 @@ static inline int queued(const struct node *q, uint32_t n, uint32_t b)
  * reachable by moving entries to their other bucket (breadth first), and
  * make the moves from its end, so that a slot of b1 or b2 is left for the
  * new key.  Returns that slot's index, or -1 (*expired: the slot at the
- * path's end held an expired entry, copied to *old). */
+ * path's end held an expired entry, copied to *old).  A level's buckets
+ * are fetched together before they are looked at: at a million flows
+ * each is a miss. */
 static int64_t make_room(struct sl_flowtable *ft, struct sl_ft_part *p, int v6, uint32_t b1,
 			 uint32_t b2, uint32_t now, int *expired, struct sl_flow_rec *old)
 {
-	struct node q[FT_BFS_NODES];
+	struct node q[FT_BFS_NODES], kid[FT_BFS_NODES + 2];
 	uint32_t head = 0, tail = 0;
 	const size_t es = v6 ? sizeof(struct sl_flow6) : sizeof(struct sl_flow4);
 
 	q[tail++] = (struct node){ b1, -1, 0 };
 	q[tail++] = (struct node){ b2, -1, 0 };
 	while (head < tail) {
-		uint32_t x = head++;
+		uint32_t end = tail, nk = 0;
 
-		for (uint64_t s = (uint64_t)q[x].bucket * 2; s < (uint64_t)q[x].bucket * 2 + 2;
-		     s++) {
-			uint32_t y = other_bucket(ft, p, v6, s, q[x].bucket);
-			uint64_t dst = 0;
-			int r = room(ft, p, v6, y, now, &dst);
+		for (uint32_t x = head; x < end; x++)
+			for (uint64_t s = (uint64_t)q[x].bucket * 2;
+			     s < (uint64_t)q[x].bucket * 2 + 2; s++) {
+				uint32_t y = other_bucket(ft, p, v6, s, q[x].bucket);
 
-			if (r) {
-				uint64_t src = s;
-				int32_t n = (int32_t)x;
-
-				*expired = r == 1;
-				if (r == 1)
-					copy_rec(old, entry(p, v6, dst), v6);
-				/* dst <- src, then src is the hole for the entry the
-				 * parent node sends here */
-				for (;;) {
-					memcpy(entry(p, v6, dst), entry(p, v6, src), es);
-					ft->kicks++;
-					dst = src;
-					if (q[n].parent < 0)
-						return (int64_t)dst;
-					src = q[n].via;
-					n = q[n].parent;
-				}
+				sl_ft_fetch(entry(p, v6, (uint64_t)y * 2));
+				if (v6)
+					sl_ft_fetch(entry(p, v6, (uint64_t)y * 2 + 1));
+				kid[nk++] = (struct node){ y, (int32_t)x, s };
 			}
-			/* a bucket once on the paths: a slot is never moved twice,
-			 * so each move is the one the search saw */
-			if (tail < FT_BFS_NODES && !queued(q, tail, y))
-				q[tail++] = (struct node){ y, (int32_t)x, s };
+		for (uint32_t c = 0; c < nk; c++) {
+			uint64_t dst = 0, src = kid[c].via;
+			int r = room(ft, p, v6, kid[c].bucket, now, &dst);
+			int32_t n = kid[c].parent;
+
+			if (!r) {
+				/* a bucket once on the paths: a slot is never moved
+				 * twice, so each move is the one the search saw */
+				if (tail < FT_BFS_NODES && !queued(q, tail, kid[c].bucket))
+					q[tail++] = kid[c];
+				continue;
+			}
+			*expired = r == 1;
+			if (r == 1)
+				copy_rec(old, entry(p, v6, dst), v6);
+			/* dst <- src, then src is the hole for the entry the parent
+			 * node sends here */
+			for (;;) {
+				memcpy(entry(p, v6, dst), entry(p, v6, src), es);
+				ft->kicks++;
+				dst = src;
+				if (q[n].parent < 0)
+					return (int64_t)dst;
+				src = q[n].via;
+				n = q[n].parent;
+			}
 		}
+		head = end;
 	}
 	return -1;
 }
@@ -350,8 +360,8 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 	struct sl_ft_part *p = &ft->part[v6];
 	struct want w;
 	uint32_t b[2];
-	uint64_t take = 0, free_slot = 0;
-	int have_free = 0, have_exp = 0;
+	uint64_t take = 0, free_at[2] = { 0, 0 };
+	int have_exp = 0, nfree[2] = { 0, 0 };
 	int64_t got;
 	int expired;
 
@@ -363,10 +373,9 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 			struct sl_flow *f = flow_of(e, v6);
 
 			if (!(f->state & SL_FS_USED)) {
-				if (!have_free) {
-					free_slot = s;
-					have_free = 1;
-				}
+				if (!nfree[i])
+					free_at[i] = s;
+				nfree[i]++;
 				continue;
 			}
 			if (match(e, v6, &w)) {
@@ -390,9 +399,12 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 		goto take_over;
 	if (p->count >= p->capacity)
 		goto full;
-	take = free_slot;
-	if (have_free)
+	/* the emptier bucket (b1 when even): buckets run full later, and
+	 * fewer inserts have to move entries */
+	if (nfree[0] | nfree[1]) {
+		take = nfree[1] > nfree[0] ? free_at[1] : free_at[0];
 		goto fresh_slot;
+	}
 	got = make_room(ft, p, v6, b[0], b[1], now, &expired, old);
 	if (got < 0)
 		goto full;
