@@ -301,7 +301,7 @@ static inline int queued(const struct node *q, uint32_t n, uint32_t b)
 static int64_t make_room(struct sl_flowtable *ft, struct sl_ft_part *p, int v6, uint32_t b1,
 			 uint32_t b2, uint32_t now, int *expired, struct sl_flow_rec *old)
 {
-	struct node q[FT_BFS_NODES], kid[FT_BFS_NODES + 2];
+	struct node q[FT_BFS_NODES], kid[2 * FT_BFS_NODES]; /* a level has at most half the nodes */
 	uint32_t head = 0, tail = 0;
 	const size_t es = v6 ? sizeof(struct sl_flow6) : sizeof(struct sl_flow4);
 
