@@ -408,14 +408,11 @@ static void ev_scan(struct sl_worker *w, uint64_t pos, uint64_t n, uint32_t now_
 
 void sl_worker_sweep(struct sl_worker *w, uint64_t now_us)
 {
-	uint64_t pos = w->ft->sweep_pos;
-
-	uint64_t to;
+	uint64_t pos = w->ft->sweep_pos, to;
 
 	sl_ft_sweep(w->ft, sl_clock_ms(now_us), w->sweep_budget, flow_gone, w);
 	/* the slots the cursor went past */
 	to = w->ft->sweep_pos;
-
 	ev_scan(w, pos, to >= pos ? to - pos : to + w->ft->slots - pos, (uint32_t)now_us);
 }
 
@@ -428,10 +425,9 @@ void sl_worker_sweep_all(struct sl_worker *w, uint64_t now_us)
 	ev_scan(w, 0, slots, (uint32_t)now_us);
 }
 
-/* Monotonic group choice (§3.3): u in [0, 10000) from the top of h1;
+/* Monotonic group choice (§3.3): a new flow's place on the share scale,
+ * 0..SL_SHARE_MAX_BP - 1, from h1; the challenger's below share_bp, so
  * raising the share only adds flows to the challenger. */
-/* A new flow's place on the share scale, 0..SL_SHARE_MAX_BP - 1: the
- * challenger's below share_bp. */
 static inline uint32_t share_point(const struct sl_table_hdr *h, uint64_t digest)
 {
 	return sl_hash_range(sl_hash_mix(digest, h->seed_group), SL_SHARE_MAX_BP);

@@ -98,7 +98,6 @@ struct sl_flowtable *sl_ft_create(uint32_t capacity4, uint32_t capacity6,
 		return NULL;
 	}
 	ft->slots = (uint64_t)ft->part[0].nbuckets * 2 + (uint64_t)ft->part[1].nbuckets * 2;
-	ft->capacity = capacity4 + capacity6;
 	ft->seed = seed;
 	for (uint32_t s = 0; s < 256; s++)
 		ft->timeout[s] = state_timeout((uint8_t)s, t);
@@ -213,14 +212,21 @@ static void key_from(const uint8_t *e, int v6, struct sl_key *k)
 	}
 }
 
-void sl_ft_key_at(const struct sl_flowtable *ft, uint64_t i, struct sl_key *key)
+/* Slot i of the whole index space (IPv4's slots first): its entry. */
+static inline uint8_t *slot_entry(const struct sl_flowtable *ft, uint64_t i, int *v6)
 {
 	uint64_t n4 = (uint64_t)ft->part[0].nbuckets * 2;
 
-	if (i < n4)
-		key_from(entry(&ft->part[0], 0, i), 0, key);
-	else
-		key_from(entry(&ft->part[1], 1, i - n4), 1, key);
+	*v6 = i >= n4;
+	return *v6 ? entry(&ft->part[1], 1, i - n4) : entry(&ft->part[0], 0, i);
+}
+
+void sl_ft_key_at(const struct sl_flowtable *ft, uint64_t i, struct sl_key *key)
+{
+	int v6;
+	const uint8_t *e = slot_entry(ft, i, &v6);
+
+	key_from(e, v6, key);
 }
 
 static inline void fresh(uint8_t *e, int v6, const struct want *w, uint32_t now)
@@ -416,7 +422,6 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 	}
 fresh_slot:
 	p->count++;
-	ft->count++;
 	fresh(entry(p, v6, take), v6, &w, now);
 	*res = SL_FT_NEW;
 	return flow_of(entry(p, v6, take), v6);
@@ -470,23 +475,19 @@ struct sl_flow *sl_ft_lookup(struct sl_flowtable *ft, const struct sl_key *key,
 uint32_t sl_ft_sweep(struct sl_flowtable *ft, uint32_t now, uint32_t budget,
 		     void (*gone)(void *ctx, const struct sl_flow *f), void *ctx)
 {
-	const uint64_t n4 = (uint64_t)ft->part[0].nbuckets * 2;
 	uint64_t pos = ft->sweep_pos < ft->slots ? ft->sweep_pos : 0;
 	uint32_t removed = 0, next = budget < 16 ? budget : 16;
 
 	for (; budget > 0; budget--) {
-		int v6 = pos >= n4;
-		struct sl_ft_part *p = &ft->part[v6];
-		uint64_t s = v6 ? pos - n4 : pos;
-		uint8_t *e = entry(p, v6, s);
+		int v6;
+		uint8_t *e = slot_entry(ft, pos, &v6);
 		struct sl_flow *f = flow_of(e, v6);
 
 		if ((f->state & SL_FS_USED) && sl_ft_expired(ft, f, now)) {
 			if (gone)
 				gone(ctx, f);
-			memset(e, 0, p->esize);
-			p->count--;
-			ft->count--;
+			memset(e, 0, ft->part[v6].esize);
+			ft->part[v6].count--;
 			removed++;
 		}
 		if (++pos == ft->slots)
@@ -505,12 +506,9 @@ int sl_ft_snapshot(const struct sl_flowtable *ft, uint32_t now,
 		   const struct sl_ft_snap_filter *f, struct sl_flow_rec *out, uint32_t max,
 		   uint32_t *n, uint64_t *pos, uint32_t budget)
 {
-	const uint64_t n4 = (uint64_t)ft->part[0].nbuckets * 2;
-
 	while (budget-- > 0 && *pos < ft->slots && *n < max) {
-		uint64_t i = (*pos)++;
-		int v6 = i >= n4;
-		const uint8_t *e = entry(&ft->part[v6], v6, v6 ? i - n4 : i);
+		int v6;
+		const uint8_t *e = slot_entry(ft, (*pos)++, &v6);
 		const struct sl_flow *x = flow_of((uint8_t *)(uintptr_t)e, v6);
 
 		if (!(x->state & SL_FS_USED) || sl_ft_expired(ft, x, now))

@@ -148,8 +148,6 @@ struct sl_ft_part {
 struct sl_flowtable {
 	struct sl_ft_part part[2]; /* [0] IPv4, [1] IPv6 */
 	uint64_t slots;       /* entries of both parts: IPv4's first */
-	uint32_t capacity;    /* of both parts */
-	uint32_t count;       /* of both parts */
 	uint64_t sweep_pos;   /* slot index, 0..slots-1 */
 	uint64_t seed;        /* flow seed: an entry's other bucket is found by
 			       * hashing its key again */
@@ -170,6 +168,17 @@ struct sl_flowtable *sl_ft_create(uint32_t capacity4, uint32_t capacity6,
 void sl_ft_destroy(struct sl_flowtable *ft);
 /* Bytes allocated for the table (for "bytes per tracked flow"). */
 uint64_t sl_ft_bytes(const struct sl_flowtable *ft);
+
+/* Live (not yet swept) entries and entries allowed, both parts. */
+static inline uint32_t sl_ft_count(const struct sl_flowtable *ft)
+{
+	return ft->part[0].count + ft->part[1].count;
+}
+
+static inline uint32_t sl_ft_capacity(const struct sl_flowtable *ft)
+{
+	return ft->part[0].capacity + ft->part[1].capacity;
+}
 
 static inline uint32_t sl_ft_timeout_of(const struct sl_flowtable *ft, uint8_t state)
 {
@@ -197,6 +206,15 @@ static inline uint8_t sl_ft_epoch(struct sl_flowtable *ft, unsigned si, uint32_t
 static inline int sl_ft_stale(const struct sl_flowtable *ft, const struct sl_flow *f)
 {
 	return sl_flow_epoch(f) != ft->epoch[sl_flow_service(f)];
+}
+
+/* For observers off the packet path: the flow is decided again at its
+ * next packet, by a reset seen already, or by one in reset_gen (its
+ * service's now) that the table's worker has not met yet. */
+static inline int sl_ft_redecides(const struct sl_flowtable *ft, const struct sl_flow *f,
+				  uint32_t reset_gen)
+{
+	return sl_ft_stale(ft, f) || ft->reset_seen[sl_flow_service(f)] != reset_gen;
 }
 
 /* A key's two buckets: the digest's halves mapped onto the buckets by

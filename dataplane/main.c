@@ -622,7 +622,7 @@ static void report_fill(struct sl_dp_report *r, struct sl_dp_worker **w, unsigne
 		worker_rx[i] = 0;
 		for (unsigned p = 0; p < cfg.nports; p++)
 			worker_rx[i] += w[i]->core.cnt->port_rx[p];
-		r->ft_capacity += w[i]->core.ft->capacity;
+		r->ft_capacity += sl_ft_capacity(w[i]->core.ft);
 		r->ft_bytes += sl_ft_bytes(w[i]->core.ft);
 		if (w[i]->first_rx_tsc && (!first || w[i]->first_rx_tsc < first))
 			first = w[i]->first_rx_tsc;

@@ -37,20 +37,20 @@ void sl_snap_step(struct sl_snap *s, struct sl_flowtable *ft, const struct sl_vi
 				  &s->pos, SL_SNAP_BUDGET);
 	if (!complete)
 		return;
-	/* decided before a reset: of an older epoch, or of the current one
-	 * when the worker has not seen the reset yet */
+	/* decided again at the next packet, also by a reset the worker has
+	 * not met yet */
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct sl_flow_rec *r = &s->buf[i];
 		unsigned si = sl_flow_service(&r->f);
 
-		r->stale = sl_ft_stale(ft, &r->f) ||
-			   (si < v->hdr->nservices &&
-			    ft->reset_seen[si] != v->hdr->services[si].reset_gen);
+		if (si < v->hdr->nservices)
+			r->stale = (uint8_t)sl_ft_redecides(ft, &r->f,
+							    v->hdr->services[si].reset_gen);
 	}
 	s->now_ms = now;
 	s->now_s = (uint32_t)(now_us / 1000000u);
 	s->gen = v->hdr->gen;
-	s->ft_count = ft->count;
+	s->ft_count = sl_ft_count(ft);
 	__atomic_store_n(&s->done, req, __ATOMIC_RELEASE);
 }
 

@@ -214,7 +214,16 @@ static const char *state_name(uint8_t st)
 	return "syn";
 }
 
-static void mac_text(const uint8_t *m, char *buf, size_t len);
+static void mac_text(const uint8_t *m, char *buf, size_t len)
+{
+	static const uint8_t zero[6];
+
+	if (memcmp(m, zero, 6) == 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+			 m[5]);
+}
 
 /* A flow's member in its group (-1: port mode) and its MAC ("-"). */
 static int member_mac(const struct sl_view *v, const struct sl_flow_rec *e, char *mac,
@@ -227,17 +236,6 @@ static int member_mac(const struct sl_view *v, const struct sl_flow_rec *e, char
 	else
 		mac_text(v->groups[sl_flow_group(&e->f)].macs[m], mac, len);
 	return m;
-}
-
-static void mac_text(const uint8_t *m, char *buf, size_t len)
-{
-	static const uint8_t zero[6];
-
-	if (memcmp(m, zero, 6) == 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
-			 m[5]);
 }
 
 enum { C_SRC, C_DST, C_GROUP, C_MEMBER, C_MAC, C_STATE, C_AGE, C_IDLE, C_PKTS, C_WORKER, C_N };
@@ -679,7 +677,7 @@ static int cmd_flowtable(const char *cmd, const char *params, struct rte_tel_dat
 		const struct sl_dp_worker *w = tel->w[i];
 		const struct sl_counters *cnt = w->core.cnt;
 		const uint64_t val[] = {
-			w->core.ft->capacity, w->snap.ft_count, sl_ft_bytes(w->core.ft),
+			sl_ft_capacity(w->core.ft), w->snap.ft_count, sl_ft_bytes(w->core.ft),
 			__atomic_load_n(&cnt->ft_full, __ATOMIC_RELAXED),
 			__atomic_load_n(&cnt->redecided, __ATOMIC_RELAXED),
 			__atomic_load_n(&cnt->expired, __ATOMIC_RELAXED), w->snap.gen,

@@ -840,7 +840,7 @@ static void test_table_full(void)
 	}
 	CU_ASSERT(e.w.cnt->ft_full > 0);
 	CU_ASSERT_EQUAL(svc_cell(&e, TC_S_WEB, SL_EV_CHAMPION)->flows, 100 - e.w.cnt->ft_full);
-	CU_ASSERT_EQUAL(svc_cell(&e, TC_S_WEB, SL_EV_CHAMPION)->flows, e.w.ft->count);
+	CU_ASSERT_EQUAL(svc_cell(&e, TC_S_WEB, SL_EV_CHAMPION)->flows, sl_ft_count(e.w.ft));
 	ev_end(&e);
 }
 

@@ -218,7 +218,7 @@ static int run(uint32_t flows, double secs)
 	c1 = __rdtsc();
 	printf("%9u flows:     %6.2f Mpps  %6.1f ns/pkt  %6.1f TSC cycles/pkt  (flows tracked %u, "
 	       "full fallback %llu)\n", flows, (double)n / (t1 - t0) / 1e6,
-	       (t1 - t0) * 1e9 / (double)n, (double)(c1 - c0) / (double)n, w.ft->count,
+	       (t1 - t0) * 1e9 / (double)n, (double)(c1 - c0) / (double)n, sl_ft_count(w.ft),
 	       (unsigned long long)w.cnt->ft_full);
 	if (getenv("BENCH_SNAP_ROUNDS") && atoi(getenv("BENCH_SNAP_ROUNDS")) > 0)
 		snap_rounds(&w, src, pkts, flows, secs, atoi(getenv("BENCH_SNAP_ROUNDS")));

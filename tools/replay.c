@@ -635,7 +635,7 @@ static unsigned arrival_port(struct replay *r, const uint8_t *d, uint32_t len,
 		return core->client_port;
 	pi->dig = sl_key_digest(&pi->key, &p, h->seed_flow);
 	f = sl_ft_lookup(core->ft, &pi->key, pi->dig, r->now32);
-	if (f && (sl_ft_stale(core->ft, f) || core->ft->reset_seen[s] != h->services[s].reset_gen) &&
+	if (f && sl_ft_redecides(core->ft, f, h->services[s].reset_gen) &&
 	    !((f->state & SL_FS_TCP) && sl_fs_closed(f->state))) {
 		pi->tracked = 1;
 		pi->group = sl_flow_group(f);
