@@ -241,14 +241,14 @@ static void totals(const struct sl_counters *c, unsigned nsvc, unsigned ngrp, st
 
 static void check_table(const struct sl_worker *w, const struct totals *t, const char *when)
 {
-	FZ_CHECK(t->active == w->ft->count, "%s: the groups' active flows %llu, the table %u",
-		 when, (unsigned long long)t->active, w->ft->count);
+	FZ_CHECK(t->active == sl_ft_count(w->ft), "%s: the groups' active flows %llu, the table %u",
+		 when, (unsigned long long)t->active, sl_ft_count(w->ft));
 	FZ_CHECK(t->flows == t->active + t->expired + t->redecided, "%s: flows decided %llu != "
 		 "active %llu + expired %llu + redecided %llu", when,
 		 (unsigned long long)t->flows, (unsigned long long)t->active,
 		 (unsigned long long)t->expired, (unsigned long long)t->redecided);
-	FZ_CHECK(w->ft->count <= w->ft->capacity, "%s: %u flows in a table of %u", when,
-		 w->ft->count, w->ft->capacity);
+	FZ_CHECK(sl_ft_count(w->ft) <= sl_ft_capacity(w->ft), "%s: %u flows in a table of %u", when,
+		 sl_ft_count(w->ft), sl_ft_capacity(w->ft));
 }
 
 static void burst(struct sl_worker *w, const struct variant *x, uint8_t in_port,
@@ -402,7 +402,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sl_worker_sweep_all(&w, now);
 	totals(w.cnt, x->cfg.nservices, x->cfg.ngroups, &t);
 	check_table(&w, &t, "after sl_worker_sweep_all past every timeout");
-	FZ_CHECK(w.ft->count == 0, "%u flows left past every timeout", w.ft->count);
+	FZ_CHECK(sl_ft_count(w.ft) == 0, "%u flows left past every timeout", sl_ft_count(w.ft));
 	sl_worker_fini(&w);
 	return 0;
 }
