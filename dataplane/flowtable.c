@@ -358,6 +358,29 @@ static int64_t make_room(struct sl_flowtable *ft, struct sl_ft_part *p, int v6, 
 	return -1;
 }
 
+/* Slot i (0..3: b[0]'s two, then b[1]'s) of a key's buckets. */
+static inline uint64_t cand_slot(const uint32_t b[2], unsigned i)
+{
+	return (uint64_t)b[i >> 1] * 2 + (i & 1);
+}
+
+/* The candidate slots holding the key, as a bit mask (at most one bit).
+ * Without branches: where a key lies among its four slots is random, and a
+ * branch per slot mispredicts on most packets. */
+static inline unsigned hits(const struct sl_ft_part *p, int v6, const uint32_t b[2],
+			    const struct want *w)
+{
+	unsigned m = 0;
+
+	for (unsigned i = 0; i < 4; i++) {
+		const uint8_t *e = entry(p, v6, cand_slot(b, i));
+
+		m |= (unsigned)(match(e, v6, w) & (flow_of((uint8_t *)(uintptr_t)e, v6)->state >> 7))
+		     << i;
+	}
+	return m;
+}
+
 static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 					    const struct sl_key *key, uint64_t digest,
 					    uint32_t now, enum sl_ft_result *res,
@@ -370,33 +393,34 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 	int have_exp = 0, nfree[2] = { 0, 0 };
 	int64_t got;
 	int expired;
+	unsigned m;
 
 	want_init(&w, key);
 	sl_ft_buckets(p, digest, &b[0], &b[1]);
-	for (int i = 0; i < 2; i++) {
-		for (uint64_t s = (uint64_t)b[i] * 2; s < (uint64_t)b[i] * 2 + 2; s++) {
-			uint8_t *e = entry(p, v6, s);
-			struct sl_flow *f = flow_of(e, v6);
+	m = hits(p, v6, b, &w);
+	if (__builtin_expect(m != 0, 1)) {
+		struct sl_flow *f;
 
-			if (!(f->state & SL_FS_USED)) {
-				if (!nfree[i])
-					free_at[i] = s;
-				nfree[i]++;
-				continue;
-			}
-			if (match(e, v6, &w)) {
-				if (!sl_ft_expired(ft, f, now)) {
-					*res = SL_FT_HIT;
-					return f;
-				}
-				/* keys are unique: this expired entry is the key's own */
-				take = s;
-				goto take_over;
-			}
-			if (!have_exp && sl_ft_expired(ft, f, now)) {
-				take = s;
-				have_exp = 1;
-			}
+		take = cand_slot(b, (unsigned)__builtin_ctz(m));
+		f = flow_of(entry(p, v6, take), v6);
+		if (__builtin_expect(!sl_ft_expired(ft, f, now), 1)) {
+			*res = SL_FT_HIT;
+			return f;
+		}
+		/* keys are unique: this expired entry is the key's own */
+		goto take_over;
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t s = cand_slot(b, i);
+		struct sl_flow *f = flow_of(entry(p, v6, s), v6);
+
+		if (!(f->state & SL_FS_USED)) {
+			if (!nfree[i >> 1])
+				free_at[i >> 1] = s;
+			nfree[i >> 1]++;
+		} else if (!have_exp && sl_ft_expired(ft, f, now)) {
+			take = s;
+			have_exp = 1;
 		}
 	}
 	/* An expired entry is taken over before a free slot is used: it would
@@ -450,18 +474,16 @@ static inline struct sl_flow *lookup(struct sl_flowtable *ft, int v6, const stru
 	const struct sl_ft_part *p = &ft->part[v6];
 	struct want w;
 	uint32_t b[2];
+	unsigned m;
+	struct sl_flow *f;
 
 	want_init(&w, key);
 	sl_ft_buckets(p, digest, &b[0], &b[1]);
-	for (int i = 0; i < 2; i++)
-		for (uint64_t s = (uint64_t)b[i] * 2; s < (uint64_t)b[i] * 2 + 2; s++) {
-			uint8_t *e = entry(p, v6, s);
-			struct sl_flow *f = flow_of(e, v6);
-
-			if ((f->state & SL_FS_USED) && match(e, v6, &w))
-				return sl_ft_expired(ft, f, now) ? NULL : f;
-		}
-	return NULL;
+	m = hits(p, v6, b, &w);
+	if (!m)
+		return NULL;
+	f = flow_of(entry(p, v6, cand_slot(b, (unsigned)__builtin_ctz(m))), v6);
+	return sl_ft_expired(ft, f, now) ? NULL : f;
 }
 
 struct sl_flow *sl_ft_lookup(struct sl_flowtable *ft, const struct sl_key *key,
