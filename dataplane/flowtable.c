@@ -146,13 +146,18 @@ static inline int key6_eq(const struct sl_key *a, const struct sl_key *b)
 	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
 }
 
-/* The lookup key in the form an entry holds it. */
+/* The lookup key in the form an entry holds it; for IPv4 the entry's two
+ * words, the second (ports, svc, state, ...) compared under a mask: the
+ * ports, the protocol bit, the in-use bit. */
 struct want {
 	const struct sl_key *key;
 	uint64_t ab;   /* IPv4 a, b */
+	uint64_t hi;   /* IPv4 ports | protocol bit << 32 | SL_FS_USED << 40 */
 	uint32_t ports;
 	uint8_t udp;
 };
+
+#define WANT_HI_MASK (0xffffffffull | (uint64_t)SL_FLOW_UDP << 32 | (uint64_t)SL_FS_USED << 40)
 
 static inline void want_init(struct want *w, const struct sl_key *k)
 {
@@ -164,22 +169,21 @@ static inline void want_init(struct want *w, const struct sl_key *k)
 	w->ab = a | (uint64_t)b << 32;
 	memcpy(&w->ports, &k->pa, 4);
 	w->udp = proto_bit(k);
+	w->hi = w->ports | (uint64_t)w->udp << 32 | (uint64_t)SL_FS_USED << 40;
 }
 
-/* Entry e (used) holds the key. */
+/* Entry e is in use and holds the key. */
 static inline int match(const uint8_t *e, int v6, const struct want *w)
 {
 	if (v6)
-		return key6_eq(&((const struct sl_flow6 *)(const void *)e)->key, w->key);
+		return key6_eq(&((const struct sl_flow6 *)(const void *)e)->key, w->key) &
+		       (((const struct sl_flow6 *)(const void *)e)->f.state >> 7);
 	{
-		const struct sl_flow4 *x = (const struct sl_flow4 *)(const void *)e;
-		uint64_t ab;
-		uint32_t ports;
+		uint64_t ab, hi;
 
-		memcpy(&ab, x->a, 8);
-		memcpy(&ports, &x->pa, 4);
-		return !((ab ^ w->ab) | (ports ^ w->ports) |
-			 (uint32_t)((x->f.svc ^ w->udp) & SL_FLOW_UDP));
+		memcpy(&ab, e, 8);
+		memcpy(&hi, e + 8, 8);
+		return !((ab ^ w->ab) | ((hi ^ w->hi) & WANT_HI_MASK));
 	}
 }
 
@@ -375,8 +379,7 @@ static inline unsigned hits(const struct sl_ft_part *p, int v6, const uint32_t b
 	for (unsigned i = 0; i < 4; i++) {
 		const uint8_t *e = entry(p, v6, cand_slot(b, i));
 
-		m |= (unsigned)(match(e, v6, w) & (flow_of((uint8_t *)(uintptr_t)e, v6)->state >> 7))
-		     << i;
+		m |= (unsigned)match(e, v6, w) << i;
 	}
 	return m;
 }

@@ -47,17 +47,20 @@
 #define SL_FLOW_BORN_S 0x00ffffffu
 
 /* What the table keeps of a flow besides its key: 20 bytes, at the same
- * place for both families.  Lookups return a pointer to it. */
+ * place for both families.  Lookups return a pointer to it.  The bytes
+ * svc and state come first: in an IPv4 entry they share a 64-bit word
+ * with the ports, so a slot is matched (key, protocol, in use) with two
+ * word compares. */
 struct sl_flow {
-	uint32_t last_seen; /* ms, wrapping */
-	uint32_t t0_us;     /* start of the phase being timed (us, wrapping) */
-	uint32_t packets;   /* both directions since decided (saturating) */
-	uint32_t born;      /* SL_FLOW_BORN_S seconds | reset epoch << 24 */
 	uint8_t svc;        /* service (SL_FLOW_SVC) | SL_FLOW_UDP, set by the table */
 	uint8_t state;      /* SL_FS_* */
 	uint8_t gev;        /* group (SL_FLOW_GROUP) | SL_EV_* flags */
 	uint8_t slices;     /* slice mask: bit sl_slice_rec.bit of the service's
 			     * slices the flow is in */
+	uint32_t last_seen; /* ms, wrapping */
+	uint32_t t0_us;     /* start of the phase being timed (us, wrapping) */
+	uint32_t packets;   /* both directions since decided (saturating) */
+	uint32_t born;      /* SL_FLOW_BORN_S seconds | reset epoch << 24 */
 };
 
 /* IPv4: the key's two endpoint addresses and ports, then the flow. */
@@ -86,6 +89,9 @@ struct sl_flow_rec {
 
 _Static_assert(sizeof(struct sl_flow) == 20, "the flow part is 20 bytes");
 _Static_assert(sizeof(struct sl_flow4) == 32, "two IPv4 entries per cache line");
+_Static_assert(__builtin_offsetof(struct sl_flow4, f.svc) == 12 &&
+		       __builtin_offsetof(struct sl_flow4, f.state) == 13,
+	       "an IPv4 entry's second word: ports, svc, state");
 _Static_assert(sizeof(struct sl_flow6) == 64, "one IPv6 entry per cache line");
 _Static_assert(__builtin_offsetof(struct sl_flow6, f) % 4 == 0, "aligned flow part");
 _Static_assert(SL_MAX_SERVICES <= SL_FLOW_SVC + 1, "a flow's service is 7 bits");
