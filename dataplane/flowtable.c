@@ -121,73 +121,7 @@ uint64_t sl_ft_bytes(const struct sl_flowtable *ft)
 
 /* ---- entries by family: v6 is a compile-time constant in every caller ---- */
 
-static inline uint8_t *entry(const struct sl_ft_part *p, int v6, uint64_t slot)
-{
-	return p->mem + (slot << (v6 ? 6 : 5));
-}
-
-static inline struct sl_flow *flow_of(uint8_t *e, int v6)
-{
-	return v6 ? &((struct sl_flow6 *)(void *)e)->f : &((struct sl_flow4 *)(void *)e)->f;
-}
-
-static inline uint8_t proto_bit(const struct sl_key *k)
-{
-	return k->proto == 17 ? SL_FLOW_UDP : 0;
-}
-
-/* 40-byte key equality as five word compares (no memcmp call). */
-static inline int key6_eq(const struct sl_key *a, const struct sl_key *b)
-{
-	uint64_t x[5], y[5];
-
-	memcpy(x, a, sizeof(x));
-	memcpy(y, b, sizeof(y));
-	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
-}
-
-/* The lookup key in the form an entry holds it; for IPv4 the entry's two
- * words, the second (ports, svc, state, ...) compared under a mask: the
- * ports, the protocol bit, the in-use bit. */
-struct want {
-	const struct sl_key *key;
-	uint64_t ab;   /* IPv4 a, b */
-	uint64_t hi;   /* IPv4 ports | protocol bit << 32 | SL_FS_USED << 40 */
-	uint32_t ports;
-	uint8_t udp;
-};
-
-#define WANT_HI_MASK (0xffffffffull | (uint64_t)SL_FLOW_UDP << 32 | (uint64_t)SL_FS_USED << 40)
-
-static inline void want_init(struct want *w, const struct sl_key *k)
-{
-	uint32_t a, b;
-
-	w->key = k;
-	memcpy(&a, k->a, 4);
-	memcpy(&b, k->b, 4);
-	w->ab = a | (uint64_t)b << 32;
-	memcpy(&w->ports, &k->pa, 4);
-	w->udp = proto_bit(k);
-	w->hi = w->ports | (uint64_t)w->udp << 32 | (uint64_t)SL_FS_USED << 40;
-}
-
-/* Entry e is in use and holds the key. */
-static inline int match(const uint8_t *e, int v6, const struct want *w)
-{
-	if (v6)
-		return key6_eq(&((const struct sl_flow6 *)(const void *)e)->key, w->key) &
-		       (((const struct sl_flow6 *)(const void *)e)->f.state >> 7);
-	{
-		uint64_t ab, hi;
-
-		memcpy(&ab, e, 8);
-		memcpy(&hi, e + 8, 8);
-		return !((ab ^ w->ab) | ((hi ^ w->hi) & WANT_HI_MASK));
-	}
-}
-
-static inline void fill_key(uint8_t *e, int v6, const struct want *w)
+static inline void fill_key(uint8_t *e, int v6, const struct sl_ft_want *w)
 {
 	if (v6) {
 		((struct sl_flow6 *)(void *)e)->key = *w->key;
@@ -222,7 +156,7 @@ static inline uint8_t *slot_entry(const struct sl_flowtable *ft, uint64_t i, int
 	uint64_t n4 = (uint64_t)ft->part[0].nbuckets * 2;
 
 	*v6 = i >= n4;
-	return *v6 ? entry(&ft->part[1], 1, i - n4) : entry(&ft->part[0], 0, i);
+	return *v6 ? sl_ft_entry(&ft->part[1], 1, i - n4) : sl_ft_entry(&ft->part[0], 0, i);
 }
 
 void sl_ft_key_at(const struct sl_flowtable *ft, uint64_t i, struct sl_key *key)
@@ -233,9 +167,9 @@ void sl_ft_key_at(const struct sl_flowtable *ft, uint64_t i, struct sl_key *key)
 	key_from(e, v6, key);
 }
 
-static inline void fresh(uint8_t *e, int v6, const struct want *w, uint32_t now)
+static inline void fresh(uint8_t *e, int v6, const struct sl_ft_want *w, uint32_t now)
 {
-	struct sl_flow *f = flow_of(e, v6);
+	struct sl_flow *f = sl_ft_flow_of(e, v6);
 
 	memset(e, 0, v6 ? sizeof(struct sl_flow6) : sizeof(struct sl_flow4));
 	fill_key(e, v6, w);
@@ -247,7 +181,7 @@ static inline void fresh(uint8_t *e, int v6, const struct want *w, uint32_t now)
 static inline void copy_rec(struct sl_flow_rec *r, const uint8_t *e, int v6)
 {
 	key_from(e, v6, &r->key);
-	r->f = *flow_of((uint8_t *)(uintptr_t)e, v6);
+	r->f = *sl_ft_flow_of((uint8_t *)(uintptr_t)e, v6);
 	r->stale = 0;
 	memset(r->pad_, 0, sizeof(r->pad_));
 }
@@ -259,7 +193,7 @@ static uint32_t other_bucket(const struct sl_flowtable *ft, const struct sl_ft_p
 	struct sl_key k;
 	uint32_t b1, b2;
 
-	key_from(entry(p, v6, slot), v6, &k);
+	key_from(sl_ft_entry(p, v6, slot), v6, &k);
 	sl_ft_buckets(p, sl_hash_key(&k, ft->seed), &b1, &b2);
 	return b1 == b
 		       ? b2 : b1;
@@ -273,7 +207,7 @@ static inline int room(const struct sl_flowtable *ft, const struct sl_ft_part *p
 
 	*slot = (uint64_t)b * 2;
 	for (uint64_t s = (uint64_t)b * 2; s < (uint64_t)b * 2 + 2; s++) {
-		const struct sl_flow *f = flow_of(entry(p, v6, s), v6);
+		const struct sl_flow *f = sl_ft_flow_of(sl_ft_entry(p, v6, s), v6);
 
 		if (!(f->state & SL_FS_USED)) {
 			*slot = s;
@@ -325,9 +259,9 @@ static int64_t make_room(struct sl_flowtable *ft, struct sl_ft_part *p, int v6, 
 			     s < (uint64_t)q[x].bucket * 2 + 2; s++) {
 				uint32_t y = other_bucket(ft, p, v6, s, q[x].bucket);
 
-				sl_ft_fetch(entry(p, v6, (uint64_t)y * 2));
+				sl_ft_fetch(sl_ft_entry(p, v6, (uint64_t)y * 2));
 				if (v6)
-					sl_ft_fetch(entry(p, v6, (uint64_t)y * 2 + 1));
+					sl_ft_fetch(sl_ft_entry(p, v6, (uint64_t)y * 2 + 1));
 				kid[nk++] = (struct node){ y, (int32_t)x, s };
 			}
 		for (uint32_t c = 0; c < nk; c++) {
@@ -344,11 +278,11 @@ static int64_t make_room(struct sl_flowtable *ft, struct sl_ft_part *p, int v6, 
 			}
 			*expired = r == 1;
 			if (r == 1)
-				copy_rec(old, entry(p, v6, dst), v6);
+				copy_rec(old, sl_ft_entry(p, v6, dst), v6);
 			/* dst <- src, then src is the hole for the entry the parent
 			 * node sends here */
 			for (;;) {
-				memcpy(entry(p, v6, dst), entry(p, v6, src), es);
+				memcpy(sl_ft_entry(p, v6, dst), sl_ft_entry(p, v6, src), es);
 				ft->kicks++;
 				dst = src;
 				if (q[n].parent < 0)
@@ -362,50 +296,24 @@ static int64_t make_room(struct sl_flowtable *ft, struct sl_ft_part *p, int v6, 
 	return -1;
 }
 
-/* Slot i (0..3: b[0]'s two, then b[1]'s) of a key's buckets. */
-static inline uint64_t cand_slot(const uint32_t b[2], unsigned i)
-{
-	return (uint64_t)b[i >> 1] * 2 + (i & 1);
-}
-
-/* The candidate slots holding the key, as a bit mask (at most one bit).
- * Without branches: where a key lies among its four slots is random, and a
- * branch per slot mispredicts on most packets. */
-static inline unsigned hits(const struct sl_ft_part *p, int v6, const uint32_t b[2],
-			    const struct want *w)
-{
-	unsigned m = 0;
-
-	for (unsigned i = 0; i < 4; i++) {
-		const uint8_t *e = entry(p, v6, cand_slot(b, i));
-
-		m |= (unsigned)match(e, v6, w) << i;
-	}
-	return m;
-}
-
+/* The key (w) with buckets b and hit mask m (sl_ft_hits) in part v6. */
 static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
-					    const struct sl_key *key, uint64_t digest,
-					    uint32_t now, enum sl_ft_result *res,
+					    const struct sl_ft_want *wp, const uint32_t b[2],
+					    unsigned m, uint32_t now, enum sl_ft_result *res,
 					    struct sl_flow_rec *old)
 {
 	struct sl_ft_part *p = &ft->part[v6];
-	struct want w;
-	uint32_t b[2];
+	const struct sl_ft_want w = *wp;
 	uint64_t take = 0, free_at[2] = { 0, 0 };
 	int have_exp = 0, nfree[2] = { 0, 0 };
 	int64_t got;
 	int expired;
-	unsigned m;
 
-	want_init(&w, key);
-	sl_ft_buckets(p, digest, &b[0], &b[1]);
-	m = hits(p, v6, b, &w);
-	if (__builtin_expect(m != 0, 1)) {
+	if (m) {
 		struct sl_flow *f;
 
-		take = cand_slot(b, (unsigned)__builtin_ctz(m));
-		f = flow_of(entry(p, v6, take), v6);
+		take = sl_ft_cand_slot(b, (unsigned)__builtin_ctz(m));
+		f = sl_ft_flow_of(sl_ft_entry(p, v6, take), v6);
 		if (__builtin_expect(!sl_ft_expired(ft, f, now), 1)) {
 			*res = SL_FT_HIT;
 			return f;
@@ -414,8 +322,8 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 		goto take_over;
 	}
 	for (unsigned i = 0; i < 4; i++) {
-		uint64_t s = cand_slot(b, i);
-		struct sl_flow *f = flow_of(entry(p, v6, s), v6);
+		uint64_t s = sl_ft_cand_slot(b, i);
+		struct sl_flow *f = sl_ft_flow_of(sl_ft_entry(p, v6, s), v6);
 
 		if (!(f->state & SL_FS_USED)) {
 			if (!nfree[i >> 1])
@@ -443,58 +351,45 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 		goto full;
 	take = (uint64_t)got;
 	if (expired) {
-		fresh(entry(p, v6, take), v6, &w, now);
+		fresh(sl_ft_entry(p, v6, take), v6, &w, now);
 		*res = SL_FT_REUSED;
-		return flow_of(entry(p, v6, take), v6);
+		return sl_ft_flow_of(sl_ft_entry(p, v6, take), v6);
 	}
 fresh_slot:
 	p->count++;
-	fresh(entry(p, v6, take), v6, &w, now);
+	fresh(sl_ft_entry(p, v6, take), v6, &w, now);
 	*res = SL_FT_NEW;
-	return flow_of(entry(p, v6, take), v6);
+	return sl_ft_flow_of(sl_ft_entry(p, v6, take), v6);
 full:
 	*res = SL_FT_FULL;
 	return NULL;
 take_over:
-	copy_rec(old, entry(p, v6, take), v6);
-	fresh(entry(p, v6, take), v6, &w, now);
+	copy_rec(old, sl_ft_entry(p, v6, take), v6);
+	fresh(sl_ft_entry(p, v6, take), v6, &w, now);
 	*res = SL_FT_REUSED;
-	return flow_of(entry(p, v6, take), v6);
+	return sl_ft_flow_of(sl_ft_entry(p, v6, take), v6);
 }
 
-struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft, const struct sl_key *key,
-				    uint64_t digest, uint32_t now, enum sl_ft_result *res,
-				    struct sl_flow_rec *old)
+struct sl_flow *sl_ft_insert(struct sl_flowtable *ft, const struct sl_key *key, uint64_t digest,
+			     uint32_t now, enum sl_ft_result *res, struct sl_flow_rec *old)
 {
-	if (key->family == 6)
-		return lookup_insert(ft, 1, key, digest, now, res, old);
-	return lookup_insert(ft, 0, key, digest, now, res, old);
-}
-
-static inline struct sl_flow *lookup(struct sl_flowtable *ft, int v6, const struct sl_key *key,
-				     uint64_t digest, uint32_t now)
-{
+	int v6 = key->family == 6;
 	const struct sl_ft_part *p = &ft->part[v6];
-	struct want w;
+	struct sl_ft_want w;
 	uint32_t b[2];
-	unsigned m;
-	struct sl_flow *f;
 
-	want_init(&w, key);
+	sl_ft_want_init(&w, key);
 	sl_ft_buckets(p, digest, &b[0], &b[1]);
-	m = hits(p, v6, b, &w);
-	if (!m)
-		return NULL;
-	f = flow_of(entry(p, v6, cand_slot(b, (unsigned)__builtin_ctz(m))), v6);
-	return sl_ft_expired(ft, f, now) ? NULL : f;
+	if (v6)
+		return lookup_insert(ft, 1, &w, b, sl_ft_hits(p, 1, b, &w), now, res, old);
+	return lookup_insert(ft, 0, &w, b, sl_ft_hits(p, 0, b, &w), now, res, old);
 }
 
-struct sl_flow *sl_ft_lookup(struct sl_flowtable *ft, const struct sl_key *key,
-			     uint64_t digest, uint32_t now)
+struct sl_flow *sl_ft_insert4(struct sl_flowtable *ft, const struct sl_ft_want *w,
+			      const uint32_t b[2], unsigned m, uint32_t now,
+			      enum sl_ft_result *res, struct sl_flow_rec *old)
 {
-	if (key->family == 6)
-		return lookup(ft, 1, key, digest, now);
-	return lookup(ft, 0, key, digest, now);
+	return lookup_insert(ft, 0, w, b, m, now, res, old);
 }
 
 uint32_t sl_ft_sweep(struct sl_flowtable *ft, uint32_t now, uint32_t budget,
@@ -506,7 +401,7 @@ uint32_t sl_ft_sweep(struct sl_flowtable *ft, uint32_t now, uint32_t budget,
 	for (; budget > 0; budget--) {
 		int v6;
 		uint8_t *e = slot_entry(ft, pos, &v6);
-		struct sl_flow *f = flow_of(e, v6);
+		struct sl_flow *f = sl_ft_flow_of(e, v6);
 
 		if ((f->state & SL_FS_USED) && sl_ft_expired(ft, f, now)) {
 			if (gone)
@@ -534,7 +429,7 @@ int sl_ft_snapshot(const struct sl_flowtable *ft, uint32_t now,
 	while (budget-- > 0 && *pos < ft->slots && *n < max) {
 		int v6;
 		const uint8_t *e = slot_entry(ft, (*pos)++, &v6);
-		const struct sl_flow *x = flow_of((uint8_t *)(uintptr_t)e, v6);
+		const struct sl_flow *x = sl_ft_flow_of((uint8_t *)(uintptr_t)e, v6);
 
 		if (!(x->state & SL_FS_USED) || sl_ft_expired(ft, x, now))
 			continue;

@@ -263,6 +263,97 @@ static inline void sl_ft_prefetch(const struct sl_flowtable *ft, int family, uin
 	}
 }
 
+/* ---- the lookup, inline: every packet takes its hit path (internals) ---- */
+
+static inline uint8_t *sl_ft_entry(const struct sl_ft_part *p, int v6, uint64_t slot)
+{
+	return p->mem + (slot << (v6 ? 6 : 5));
+}
+
+static inline struct sl_flow *sl_ft_flow_of(uint8_t *e, int v6)
+{
+	return v6 ? &((struct sl_flow6 *)(void *)e)->f : &((struct sl_flow4 *)(void *)e)->f;
+}
+
+static inline uint8_t sl_ft_proto_bit(const struct sl_key *k)
+{
+	return k->proto == 17 ? SL_FLOW_UDP : 0;
+}
+
+/* 40-byte key equality as five word compares (no memcmp call). */
+static inline int sl_ft_key6_eq(const struct sl_key *a, const struct sl_key *b)
+{
+	uint64_t x[5], y[5];
+
+	__builtin_memcpy(x, a, sizeof(x));
+	__builtin_memcpy(y, b, sizeof(y));
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
+}
+
+/* The lookup key in the form an entry holds it; for IPv4 the entry's two
+ * words, the second (ports, svc, state, ...) compared under a mask: the
+ * ports, the protocol bit, the in-use bit. */
+struct sl_ft_want {
+	const struct sl_key *key;
+	uint64_t ab;   /* IPv4 a, b */
+	uint64_t hi;   /* IPv4 ports | protocol bit << 32 | SL_FS_USED << 40 */
+	uint32_t ports;
+	uint8_t udp;
+};
+
+#define SL_FT_WANT_HI_MASK \
+	(0xffffffffull | (uint64_t)SL_FLOW_UDP << 32 | (uint64_t)SL_FS_USED << 40)
+
+static inline void sl_ft_want_init(struct sl_ft_want *w, const struct sl_key *k)
+{
+	uint32_t a, b;
+
+	w->key = k;
+	__builtin_memcpy(&a, k->a, 4);
+	__builtin_memcpy(&b, k->b, 4);
+	w->ab = a | (uint64_t)b << 32;
+	__builtin_memcpy(&w->ports, &k->pa, 4);
+	w->udp = sl_ft_proto_bit(k);
+	w->hi = w->ports | (uint64_t)w->udp << 32 | (uint64_t)SL_FS_USED << 40;
+}
+
+/* Entry e is in use and holds the key. */
+static inline int sl_ft_match(const uint8_t *e, int v6, const struct sl_ft_want *w)
+{
+	if (v6)
+		return sl_ft_key6_eq(&((const struct sl_flow6 *)(const void *)e)->key, w->key) &
+		       (((const struct sl_flow6 *)(const void *)e)->f.state >> 7);
+	{
+		uint64_t ab, hi;
+
+		__builtin_memcpy(&ab, e, 8);
+		__builtin_memcpy(&hi, e + 8, 8);
+		return !((ab ^ w->ab) | ((hi ^ w->hi) & SL_FT_WANT_HI_MASK));
+	}
+}
+
+/* Slot i (0..3: b[0]'s two, then b[1]'s) of a key's buckets. */
+static inline uint64_t sl_ft_cand_slot(const uint32_t b[2], unsigned i)
+{
+	return (uint64_t)b[i >> 1] * 2 + (i & 1);
+}
+
+/* The candidate slots holding the key, as a bit mask (at most one bit).
+ * Without branches: where a key lies among its four slots is random, and a
+ * branch per slot mispredicts on most packets. */
+static inline unsigned sl_ft_hits(const struct sl_ft_part *p, int v6, const uint32_t b[2],
+				  const struct sl_ft_want *w)
+{
+	unsigned m = 0;
+
+	for (unsigned i = 0; i < 4; i++) {
+		const uint8_t *e = sl_ft_entry(p, v6, sl_ft_cand_slot(b, i));
+
+		m |= (unsigned)sl_ft_match(e, v6, w) << i;
+	}
+	return m;
+}
+
 enum sl_ft_result {
 	SL_FT_HIT = 0,      /* live entry for this key */
 	SL_FT_NEW = 1,      /* fresh entry for this key (zero but svc and state USED) */
@@ -270,18 +361,77 @@ enum sl_ft_result {
 	SL_FT_FULL = 3,     /* no room (capacity, or no path to a free slot) */
 };
 
+/* Find the entry of key (family 4 or 6), or make one: the whole of it,
+ * out of line (sl_ft_lookup_insert is its hit path inline). */
+struct sl_flow *sl_ft_insert(struct sl_flowtable *ft, const struct sl_key *key, uint64_t digest,
+			     uint32_t now, enum sl_ft_result *res, struct sl_flow_rec *old);
+/* The same for an IPv4 key whose buckets b and hit mask m (sl_ft_hits)
+ * the inline path has found: not found live. */
+struct sl_flow *sl_ft_insert4(struct sl_flowtable *ft, const struct sl_ft_want *w,
+			      const uint32_t b[2], unsigned m, uint32_t now,
+			      enum sl_ft_result *res, struct sl_flow_rec *old);
+
 /* Find the entry of key (family 4 or 6), or make one.  digest is
  * sl_hash_key(key, seed).  For SL_FT_REUSED the previous occupant (an
  * expired flow, possibly of this same key) is copied to *old so that its
  * counters can be settled.  An insert may move other entries: pointers
  * from earlier lookups do not survive it. */
-struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft, const struct sl_key *key,
-				    uint64_t digest, uint32_t now, enum sl_ft_result *res,
-				    struct sl_flow_rec *old);
+static inline struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft,
+						  const struct sl_key *key, uint64_t digest,
+						  uint32_t now, enum sl_ft_result *res,
+						  struct sl_flow_rec *old)
+{
+	const struct sl_ft_part *p;
+	struct sl_ft_want w;
+	uint32_t b[2];
+	unsigned m;
+
+	if (__builtin_expect(key->family == 6, 0))
+		return sl_ft_insert(ft, key, digest, now, res, old);
+	p = &ft->part[0];
+	sl_ft_want_init(&w, key);
+	sl_ft_buckets(p, digest, &b[0], &b[1]);
+	m = sl_ft_hits(p, 0, b, &w);
+	if (__builtin_expect(m != 0, 1)) {
+		struct sl_flow *f =
+			sl_ft_flow_of(sl_ft_entry(p, 0, sl_ft_cand_slot(b, (unsigned)__builtin_ctz(m))), 0);
+
+		if (__builtin_expect(!sl_ft_expired(ft, f, now), 1)) {
+			*res = SL_FT_HIT;
+			return f;
+		}
+	}
+	return sl_ft_insert4(ft, &w, b, m, now, res, old);
+}
+
+static inline struct sl_flow *sl_ft_lookup_(const struct sl_flowtable *ft, int v6,
+					    const struct sl_key *key, uint64_t digest,
+					    uint32_t now)
+{
+	const struct sl_ft_part *p = &ft->part[v6];
+	struct sl_ft_want w;
+	uint32_t b[2];
+	unsigned m;
+	struct sl_flow *f;
+
+	sl_ft_want_init(&w, key);
+	sl_ft_buckets(p, digest, &b[0], &b[1]);
+	m = sl_ft_hits(p, v6, b, &w);
+	if (!m)
+		return NULL;
+	f = sl_ft_flow_of(sl_ft_entry(p, v6, sl_ft_cand_slot(b, (unsigned)__builtin_ctz(m))), v6);
+	return sl_ft_expired(ft, f, now) ? NULL : f;
+}
 
 /* Find a live entry of key without inserting (return traffic). */
-struct sl_flow *sl_ft_lookup(struct sl_flowtable *ft, const struct sl_key *key,
-			     uint64_t digest, uint32_t now);
+static inline struct sl_flow *sl_ft_lookup(const struct sl_flowtable *ft,
+					   const struct sl_key *key, uint64_t digest,
+					   uint32_t now)
+{
+	if (key->family == 6)
+		return sl_ft_lookup_(ft, 1, key, digest, now);
+	return sl_ft_lookup_(ft, 0, key, digest, now);
+}
 
 /* The flow part of slot i (0..slots-1), used or not (state USED tells). */
 static inline struct sl_flow *sl_ft_at(const struct sl_flowtable *ft, uint64_t i)
