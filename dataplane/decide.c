@@ -725,10 +725,16 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		if (hashed[i])
 			sl_ft_prefetch(w->ft, pk[i].family, dig[i]);
 
+	/* The service of the last packet looked up, for the next: a burst's
+	 * packets mostly go to few services (valid for this burst's table). */
+	uint64_t last_a0 = 0, last_a1 = 0, last_meta = ~0ull;
+	int last_svc = -1;
+
 	for (uint16_t i = 0; i < n; i++) {
 		const struct sl_pkt *p = &pk[i];
 		const uint8_t *addr;
 		uint16_t port;
+		uint64_t a0, a1, meta;
 
 		if (bad[i] != SL_OK) {
 			c->malformed[bad[i]]++;
@@ -749,8 +755,18 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 			addr = p->src;
 			port = p->sport;
 		}
-		svc[i] = (int16_t)sl_find_service(h, p->family, p->proto, addr, port,
-						  p->frag != SL_FRAG_NONE);
+		a0 = sl_ld64(addr);
+		a1 = sl_ld64(addr + 8);
+		meta = p->family | (uint32_t)p->proto << 8 | (uint32_t)port << 16 |
+		       (uint64_t)(p->frag != SL_FRAG_NONE) << 32;
+		if (a0 != last_a0 || a1 != last_a1 || meta != last_meta) {
+			last_svc = sl_find_service(h, p->family, p->proto, addr, port,
+						   p->frag != SL_FRAG_NONE);
+			last_a0 = a0;
+			last_a1 = a1;
+			last_meta = meta;
+		}
+		svc[i] = (int16_t)last_svc;
 		kind[i] = svc[i] < 0 ? K_OTHER : p->icmp_err ? K_SVC_ICMP : K_SVC;
 	}
 
