@@ -29,7 +29,7 @@ enum { K_DROP_BAD, K_FWD_BAD, K_OTHER, K_SVC, K_SVC_ICMP };
 #define HS_TIMEOUT_DEFAULT_MS 3000u
 
 static __attribute__((noinline, cold)) void ev_map_build(struct sl_ev_map *m,
-							   const struct sl_table_hdr *h);
+							   const struct sl_view *v);
 
 int sl_worker_init(struct sl_worker *w, const struct sl_config *cfg, struct sl_counters *cnt)
 {
@@ -94,18 +94,25 @@ void sl_worker_fini(struct sl_worker *w)
 
 /* ---- evidence (per flow, counted once, per service and slice x role) ---- */
 
-/* The per-table part: roles by group and the slots of each service's
- * slices.  h NULL: an empty map (no table seen yet). */
-static void ev_map_build(struct sl_ev_map *m, const struct sl_table_hdr *h)
+/* The per-table part: roles by group, the slots of each service's slices
+ * and the groups in place.  v NULL: an empty map (no table seen yet). */
+static void ev_map_build(struct sl_ev_map *m, const struct sl_view *v)
 {
+	const struct sl_table_hdr *h = v ? v->hdr : NULL;
+
 	memset(m->champion, 0xff, sizeof(m->champion));
 	memset(m->challenger, 0xff, sizeof(m->challenger));
 	memset(m->bits, 0, sizeof(m->bits));
 	memset(m->slot, 0, sizeof(m->slot));
 	m->hdr = h;
 	m->gen = h ? h->gen : 0;
+	m->live_groups = 0;
 	if (!h)
 		return;
+	/* a group record without a name is a removed group */
+	for (unsigned g = 0; g < h->ngroups && g < SL_MAX_GROUPS; g++)
+		if (v->groups[g].name[0])
+			m->live_groups |= 1u << g;
 	for (unsigned s = 0; s < h->nservices && s < SL_MAX_SERVICES; s++) {
 		m->champion[s] = h->services[s].champion;
 		m->challenger[s] = h->services[s].challenger;
@@ -561,8 +568,7 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 	if (res == SL_FT_HIT) {
 		uint8_t fg = sl_flow_group(f);
 
-		/* A group record without a name is a removed group. */
-		if (sl_flow_epoch(f) == epoch && fg < v->hdr->ngroups && v->groups[fg].name[0] &&
+		if (sl_flow_epoch(f) == epoch && (w->ev.live_groups >> fg & 1) &&
 		    !(syn && sl_fs_closed(f->state))) {
 			g = fg;
 			f->last_seen = now;
@@ -694,7 +700,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	const uint32_t now_s = (uint32_t)(now / 1000000u);
 
 	if (__builtin_expect(w->ev.hdr != h || w->ev.gen != h->gen, 0))
-		ev_map_build(&w->ev, h);
+		ev_map_build(&w->ev, v);
 
 	if (w->port_role[in_port] == SL_ROLE_SHADOW) {
 		/* Challenger output never reaches a user. */

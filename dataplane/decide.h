@@ -46,6 +46,7 @@ struct sl_ev_map {
 	uint8_t challenger[SL_MAX_SERVICES]; /* 0xff: no service */
 	uint8_t bits[SL_MAX_SERVICES];       /* slice bits the service has */
 	uint8_t slot[SL_MAX_SERVICES][SL_SLICES_PER_SERVICE]; /* slot of each bit */
+	uint32_t live_groups;                /* bit g: group g is in place */
 };
 
 /* Per worker lcore state; never shared. */
