@@ -481,9 +481,18 @@ static inline uint16_t shadow_pick(struct sl_worker *w, const struct sl_table_hd
 	return got;
 }
 
+/* A connection's first segment: SYN without ACK. */
+static inline int is_syn(const struct sl_pkt *p, int is_tcp)
+{
+	return is_tcp && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
+}
+
 /* TCP state after a packet; dir_client: sent by the client. */
 static inline uint8_t tcp_next(uint8_t st, uint8_t fl, int dir_client)
 {
+	/* most segments: no SYN, FIN or RST */
+	if (__builtin_expect(!(fl & (SL_TCP_SYN | SL_TCP_FIN | SL_TCP_RST)), 1))
+		return st | SL_FS_EST;
 	if (fl & SL_TCP_RST)
 		st |= dir_client ? SL_FS_RST : SL_FS_RST | SL_FS_RST_S;
 	if (fl & SL_TCP_FIN)
@@ -552,7 +561,7 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 	enum sl_ft_result res = SL_FT_HIT;
 	const struct sl_group_rec *gr;
 	uint8_t g, epoch;
-	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0, syn, m;
+	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0, m;
 
 	c->svc_pkts[si]++;
 	if (icmp) {
@@ -564,12 +573,11 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 
 	epoch = sl_ft_epoch(w->ft, (unsigned)si, s->reset_gen);
 	f = sl_ft_lookup_insert(w->ft, k, digest, now, &res, &old);
-	syn = is_tcp && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
 	if (res == SL_FT_HIT) {
 		uint8_t fg = sl_flow_group(f);
 
 		if (sl_flow_epoch(f) == epoch && (w->ev.live_groups >> fg & 1) &&
-		    !(syn && sl_fs_closed(f->state))) {
+		    !(sl_fs_closed(f->state) && is_syn(p, is_tcp))) {
 			g = fg;
 			f->last_seen = now;
 			pkts_inc(f);
@@ -614,7 +622,7 @@ fill:
 		if (p->tcp_flags & SL_TCP_SYN)
 			st |= SL_FS_SYN;
 		f->state = tcp_next(st, p->tcp_flags, 1);
-		f->gev = (uint8_t)(g | (syn ? SL_EV_SYNACK : SL_EV_DONE));
+		f->gev = (uint8_t)(g | (is_syn(p, is_tcp) ? SL_EV_SYNACK : SL_EV_DONE));
 	} else {
 		f->gev = (uint8_t)(g | (p->proto == 17 && p->frag == SL_FRAG_NONE ? SL_EV_DATA
 										   : SL_EV_DONE));
