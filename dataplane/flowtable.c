@@ -296,29 +296,22 @@ static int64_t make_room(struct sl_flowtable *ft, struct sl_ft_part *p, int v6, 
 	return -1;
 }
 
-/* The key (w) with buckets b and hit mask m (sl_ft_hits) in part v6. */
+/* The key (w, buckets b) not live in part v6; m: its hit mask
+ * (sl_ft_hits), a bit only for its own expired entry. */
 static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
-					    const struct sl_ft_want *wp, const uint32_t b[2],
+					    const struct sl_ft_want *w, const uint32_t b[2],
 					    unsigned m, uint32_t now, enum sl_ft_result *res,
 					    struct sl_flow_rec *old)
 {
 	struct sl_ft_part *p = &ft->part[v6];
-	const struct sl_ft_want w = *wp;
 	uint64_t take = 0, free_at[2] = { 0, 0 };
 	int have_exp = 0, nfree[2] = { 0, 0 };
 	int64_t got;
 	int expired;
 
 	if (m) {
-		struct sl_flow *f;
-
-		take = sl_ft_cand_slot(b, (unsigned)__builtin_ctz(m));
-		f = sl_ft_flow_of(sl_ft_entry(p, v6, take), v6);
-		if (__builtin_expect(!sl_ft_expired(ft, f, now), 1)) {
-			*res = SL_FT_HIT;
-			return f;
-		}
 		/* keys are unique: this expired entry is the key's own */
+		take = sl_ft_cand_slot(b, (unsigned)__builtin_ctz(m));
 		goto take_over;
 	}
 	for (unsigned i = 0; i < 4; i++) {
@@ -351,13 +344,13 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 		goto full;
 	take = (uint64_t)got;
 	if (expired) {
-		fresh(sl_ft_entry(p, v6, take), v6, &w, now);
+		fresh(sl_ft_entry(p, v6, take), v6, w, now);
 		*res = SL_FT_REUSED;
 		return sl_ft_flow_of(sl_ft_entry(p, v6, take), v6);
 	}
 fresh_slot:
 	p->count++;
-	fresh(sl_ft_entry(p, v6, take), v6, &w, now);
+	fresh(sl_ft_entry(p, v6, take), v6, w, now);
 	*res = SL_FT_NEW;
 	return sl_ft_flow_of(sl_ft_entry(p, v6, take), v6);
 full:
@@ -365,7 +358,7 @@ full:
 	return NULL;
 take_over:
 	copy_rec(old, sl_ft_entry(p, v6, take), v6);
-	fresh(sl_ft_entry(p, v6, take), v6, &w, now);
+	fresh(sl_ft_entry(p, v6, take), v6, w, now);
 	*res = SL_FT_REUSED;
 	return sl_ft_flow_of(sl_ft_entry(p, v6, take), v6);
 }
@@ -374,15 +367,21 @@ struct sl_flow *sl_ft_insert(struct sl_flowtable *ft, const struct sl_key *key, 
 			     uint32_t now, enum sl_ft_result *res, struct sl_flow_rec *old)
 {
 	int v6 = key->family == 6;
-	const struct sl_ft_part *p = &ft->part[v6];
 	struct sl_ft_want w;
 	uint32_t b[2];
+	unsigned m;
+	struct sl_flow *f;
 
 	sl_ft_want_init(&w, key);
-	sl_ft_buckets(p, digest, &b[0], &b[1]);
+	sl_ft_buckets(&ft->part[v6], digest, &b[0], &b[1]);
+	f = v6 ? sl_ft_find_(ft, 1, &w, b, now, &m) : sl_ft_find_(ft, 0, &w, b, now, &m);
+	if (f) {
+		*res = SL_FT_HIT;
+		return f;
+	}
 	if (v6)
-		return lookup_insert(ft, 1, &w, b, sl_ft_hits(p, 1, b, &w), now, res, old);
-	return lookup_insert(ft, 0, &w, b, sl_ft_hits(p, 0, b, &w), now, res, old);
+		return lookup_insert(ft, 1, &w, b, m, now, res, old);
+	return lookup_insert(ft, 0, &w, b, m, now, res, old);
 }
 
 struct sl_flow *sl_ft_insert4(struct sl_flowtable *ft, const struct sl_ft_want *w,

@@ -361,12 +361,28 @@ enum sl_ft_result {
 	SL_FT_FULL = 3,     /* no room (capacity, or no path to a free slot) */
 };
 
+/* The key's (w, buckets b) entry in part v6 if it is live, else NULL; its
+ * candidate slots' hit mask (sl_ft_hits) in *m. */
+static inline struct sl_flow *sl_ft_find_(const struct sl_flowtable *ft, int v6,
+					  const struct sl_ft_want *w, const uint32_t b[2],
+					  uint32_t now, unsigned *m)
+{
+	const struct sl_ft_part *p = &ft->part[v6];
+	struct sl_flow *f;
+
+	*m = sl_ft_hits(p, v6, b, w);
+	if (__builtin_expect(*m == 0, 0))
+		return NULL;
+	f = sl_ft_flow_of(sl_ft_entry(p, v6, sl_ft_cand_slot(b, (unsigned)__builtin_ctz(*m))), v6);
+	return __builtin_expect(sl_ft_expired(ft, f, now), 0) ? NULL : f;
+}
+
 /* Find the entry of key (family 4 or 6), or make one: the whole of it,
  * out of line (sl_ft_lookup_insert is its hit path inline). */
 struct sl_flow *sl_ft_insert(struct sl_flowtable *ft, const struct sl_key *key, uint64_t digest,
 			     uint32_t now, enum sl_ft_result *res, struct sl_flow_rec *old);
-/* The same for an IPv4 key whose buckets b and hit mask m (sl_ft_hits)
- * the inline path has found: not found live. */
+/* The same for an IPv4 key (w, buckets b) that sl_ft_find_ found not
+ * live, with its hit mask m. */
 struct sl_flow *sl_ft_insert4(struct sl_flowtable *ft, const struct sl_ft_want *w,
 			      const uint32_t b[2], unsigned m, uint32_t now,
 			      enum sl_ft_result *res, struct sl_flow_rec *old);
@@ -381,46 +397,21 @@ static inline struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft,
 						  uint32_t now, enum sl_ft_result *res,
 						  struct sl_flow_rec *old)
 {
-	const struct sl_ft_part *p;
-	struct sl_ft_want w;
-	uint32_t b[2];
-	unsigned m;
-
-	if (__builtin_expect(key->family == 6, 0))
-		return sl_ft_insert(ft, key, digest, now, res, old);
-	p = &ft->part[0];
-	sl_ft_want_init(&w, key);
-	sl_ft_buckets(p, digest, &b[0], &b[1]);
-	m = sl_ft_hits(p, 0, b, &w);
-	if (__builtin_expect(m != 0, 1)) {
-		struct sl_flow *f =
-			sl_ft_flow_of(sl_ft_entry(p, 0, sl_ft_cand_slot(b, (unsigned)__builtin_ctz(m))), 0);
-
-		if (__builtin_expect(!sl_ft_expired(ft, f, now), 1)) {
-			*res = SL_FT_HIT;
-			return f;
-		}
-	}
-	return sl_ft_insert4(ft, &w, b, m, now, res, old);
-}
-
-static inline struct sl_flow *sl_ft_lookup_(const struct sl_flowtable *ft, int v6,
-					    const struct sl_key *key, uint64_t digest,
-					    uint32_t now)
-{
-	const struct sl_ft_part *p = &ft->part[v6];
 	struct sl_ft_want w;
 	uint32_t b[2];
 	unsigned m;
 	struct sl_flow *f;
 
+	if (__builtin_expect(key->family == 6, 0))
+		return sl_ft_insert(ft, key, digest, now, res, old);
 	sl_ft_want_init(&w, key);
-	sl_ft_buckets(p, digest, &b[0], &b[1]);
-	m = sl_ft_hits(p, v6, b, &w);
-	if (!m)
-		return NULL;
-	f = sl_ft_flow_of(sl_ft_entry(p, v6, sl_ft_cand_slot(b, (unsigned)__builtin_ctz(m))), v6);
-	return sl_ft_expired(ft, f, now) ? NULL : f;
+	sl_ft_buckets(&ft->part[0], digest, &b[0], &b[1]);
+	f = sl_ft_find_(ft, 0, &w, b, now, &m);
+	if (__builtin_expect(f != NULL, 1)) {
+		*res = SL_FT_HIT;
+		return f;
+	}
+	return sl_ft_insert4(ft, &w, b, m, now, res, old);
 }
 
 /* Find a live entry of key without inserting (return traffic). */
@@ -428,9 +419,14 @@ static inline struct sl_flow *sl_ft_lookup(const struct sl_flowtable *ft,
 					   const struct sl_key *key, uint64_t digest,
 					   uint32_t now)
 {
-	if (key->family == 6)
-		return sl_ft_lookup_(ft, 1, key, digest, now);
-	return sl_ft_lookup_(ft, 0, key, digest, now);
+	int v6 = key->family == 6;
+	struct sl_ft_want w;
+	uint32_t b[2];
+	unsigned m;
+
+	sl_ft_want_init(&w, key);
+	sl_ft_buckets(&ft->part[v6], digest, &b[0], &b[1]);
+	return v6 ? sl_ft_find_(ft, 1, &w, b, now, &m) : sl_ft_find_(ft, 0, &w, b, now, &m);
 }
 
 /* The flow part of slot i (0..slots-1), used or not (state USED tells). */
