@@ -13,7 +13,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sched.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,26 +121,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-/* The input is mapped: a capture cut short by another program while it
- * is replayed faults on the lost pages.  The packet loop is left (nothing
- * it runs holds a lock or allocates) and the run ends as for a cut
- * capture: exit 2, no report. */
-static sigjmp_buf bus_jmp;
-static volatile sig_atomic_t bus_armed;
-
-static void on_sigbus(int sig)
-{
-	static const char msg[] = "sluice-replay: SIGBUS outside the packet loop\n";
-	ssize_t n;
-
-	if (bus_armed)
-		siglongjmp(bus_jmp, 1);
-	n = write(2, msg, sizeof(msg) - 1);
-	(void)n;
-	signal(sig, SIG_DFL);
-	raise(sig);
 }
 
 static inline uint64_t *mbuf_ts(struct rte_mbuf *m)
@@ -1135,25 +1114,6 @@ static __attribute__((noinline, hot)) int run(struct replay *r)
 	return check_outputs(r);
 }
 
-static int run_guarded(struct replay *r)
-{
-	int status;
-
-	if (sigsetjmp(bus_jmp, 1)) {
-		struct stat st;
-
-		bus_armed = 0;
-		fprintf(stderr, "sluice-replay: %s: the capture was cut short while being read "
-			"(%" PRIu64 " bytes at the start, %lld now)\n", r->in.path, r->in.size,
-			fstat(r->in.fd, &st) == 0 ? (long long)st.st_size : -1ll);
-		return EXIT_INPUT;
-	}
-	bus_armed = 1;
-	status = run(r);
-	bus_armed = 0;
-	return status;
-}
-
 static int report_write(struct replay *r)
 {
 	char path[768], tmp[800];
@@ -1242,12 +1202,11 @@ int main(int argc, char **argv)
 		goto out_files;
 	/* stop between packets, so that the EAL's files are cleaned up */
 	signal(SIGINT, on_signal);
-	signal(SIGBUS, on_sigbus);
 	signal(SIGTERM, on_signal);
 	sl_dp_run_init(&r->run, 0, 0);
 	if (mbufs_create(r) != 0 || worker_create(r) != 0)
 		goto out_eal;
-	status = run_guarded(r);
+	status = run(r);
 	if (status == EXIT_OK)
 		status = report_write(r);
 	else

@@ -22,11 +22,10 @@
 #endif
 
 #define PCAP_MAX_CAPLEN 262144u /* libpcap's largest record */
-#define PREFETCH_AHEAD 1024u
-#define DROP_EVERY (8ull << 20)   /* bytes read between drops of the pages behind */
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
+/* The window the capture is read through: the largest record and a
+ * stretch of those after it, read in one call, small enough to be still
+ * in the cache when its records are replayed. */
+#define IN_WINDOW (((16u + PCAP_MAX_CAPLEN + (512u << 10)) + 4095u) & ~4095u)
 
 static inline uint32_t rd32(const uint8_t *p, int swapped)
 {
@@ -82,36 +81,53 @@ static int header_check(struct rp_in *in, const uint8_t *h, uint64_t n, char *er
 	return 0;
 }
 
-/* Let go of the pages already read (kept in the page cache, not in this
- * process); the current record's page stays. */
-static void drop_behind(struct rp_in *in)
+/* At least need bytes from in->offset in the window (need: at most what
+ * the file has left).  The record being read is moved to the window's
+ * start, then as much of the file as fits is read after it. */
+static int fill(struct rp_in *in, uint64_t need, char *err, size_t errlen)
 {
-	uint64_t upto = in->offset & ~(uint64_t)4095;
+	uint64_t pos = in->offset - in->base;
 
-	if (upto > in->dropped) {
-		madvise((void *)(uintptr_t)(in->map + in->dropped), upto - in->dropped, MADV_DONTNEED);
-		in->dropped = upto;
+	if (pos) {
+		memmove(in->buf, in->buf + pos, in->have - pos);
+		in->have -= pos;
+		in->base = in->offset;
 	}
+	while (in->have < need) {
+		uint64_t end = in->base + in->have;
+		uint64_t want = in->buf_cap - in->have;
+		ssize_t n;
+
+		if (want > in->size - end)
+			want = in->size - end;
+		n = read(in->fd, in->buf + in->have, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return sl_seterr(err, errlen, "%s: cannot read the capture at byte offset "
+				    "%llu: %s", in->path, (unsigned long long)end,
+				    strerror(errno));
+		if (n == 0) {
+			struct stat st;
+
+			/* another program cut the file after it was opened */
+			return sl_seterr(err, errlen, "%s: the capture was cut short while being "
+				    "read (%llu bytes at the start, %lld now): packet %llu at "
+				    "byte offset %llu", in->path, (unsigned long long)in->size,
+				    fstat(in->fd, &st) == 0 ? (long long)st.st_size : -1ll,
+				    (unsigned long long)in->index + 1,
+				    (unsigned long long)in->offset);
+		}
+		in->have += (uint64_t)n;
+	}
+	return 0;
 }
 
-/* Map the window ahead of the reader in one call: a page fault every few
- * pages of the capture (4 KB, fault-around aside) costs more than the
- * frames on them take to replay, in a virtual machine most of all.
- * Advisory: an older kernel refuses, and the pages fault in as before. */
-static void populate_ahead(struct rp_in *in)
-{
-	uint64_t from = (in->offset + DROP_EVERY) & ~(uint64_t)4095, len = DROP_EVERY;
-
-	if (from >= in->size)
-		return;
-	if (len > in->size - from)
-		len = in->size - from;
-	madvise((void *)(uintptr_t)(in->map + from), len, MADV_POPULATE_READ);
-}
-
-/* The capture is mapped, not read: no copy through the kernel and no call
- * per record.  The pages behind the reader are dropped as it goes, so
- * memory does not grow with the capture. */
+/* The capture is read through one window, reused from the first record
+ * to the last: its pages are faulted in once, at open.  A mapping of the
+ * file instead costs a fault (and, in a virtual machine, a shadow page
+ * table update) every page or few of the capture, more than the frames
+ * on the page take to replay.  Memory does not grow with the capture. */
 int rp_in_open(struct rp_in *in, const char *path, char *err, size_t errlen)
 {
 	struct stat st;
@@ -136,17 +152,21 @@ int rp_in_open(struct rp_in *in, const char *path, char *err, size_t errlen)
 		rp_in_close(in);
 		return header_check(in, NULL, 0, err, errlen);
 	}
-	m = mmap(NULL, in->size, PROT_READ, MAP_PRIVATE, fd, 0);
+	in->buf_cap = IN_WINDOW;
+	m = mmap(NULL, in->buf_cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED) {
 		int e = errno;
 
 		rp_in_close(in);
-		return sl_seterr(err, errlen, "%s: cannot map the capture: %s", path, strerror(e));
+		return sl_seterr(err, errlen, "%s: no memory for the window it is read through: %s",
+			    path, strerror(e));
 	}
-	in->map = m;
-	madvise(m, in->size, MADV_SEQUENTIAL);
-	madvise(m, in->size < 2 * DROP_EVERY ? in->size : 2 * DROP_EVERY, MADV_POPULATE_READ);
-	if (header_check(in, in->map, in->size, err, errlen)) {
+	in->buf = m;
+	for (uint64_t off = 0; off < in->buf_cap; off += 4096)
+		in->buf[off] = 0;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (fill(in, in->size < 24 ? in->size : 24, err, errlen) ||
+	    header_check(in, in->buf, in->have, err, errlen)) {
 		rp_in_close(in);
 		return -1;
 	}
@@ -177,15 +197,19 @@ int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t *
 	       char *err, size_t errlen)
 {
 	uint64_t left = in->size - in->offset;
-	const uint8_t *h = in->map + in->offset;
+	const uint8_t *h;
 	uint32_t sec, frac, caplen, wire;
 
 	if (left == 0)
 		return 0;
+	if (unlikely(in->base + in->have - in->offset < (left < 16 ? left : 16)) &&
+	    fill(in, left < 16 ? left : 16, err, errlen))
+		return -1;
 	in->index++;
 	if (unlikely(left < 16))
 		return record_error(in, err, errlen, 1, "truncated record: %llu of its 16 header "
 				    "bytes", (unsigned long long)left);
+	h = in->buf + (in->offset - in->base);
 	sec = rd32(h, in->swapped);
 	frac = rd32(h + 4, in->swapped);
 	caplen = rd32(h + 8, in->swapped);
@@ -204,6 +228,11 @@ int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t *
 	if (unlikely(caplen > wire))
 		return record_error(in, err, errlen, 0, "%u bytes captured of a %u-byte packet (a "
 				    "damaged record)", caplen, wire);
+	if (unlikely(in->base + in->have - in->offset < 16 + (uint64_t)caplen)) {
+		if (fill(in, 16 + (uint64_t)caplen, err, errlen))
+			return -1;
+		h = in->buf;
+	}
 	/* a fraction of a second of a second or more would carry the clock
 	 * into later seconds (and out of order): a damaged record */
 	if (unlikely(frac >= (in->nano ? 1000000000u : 1000000u)))
@@ -215,21 +244,14 @@ int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t *
 	*len = caplen;
 	*data = h + 16;
 	in->offset += 16 + (uint64_t)caplen;
-	/* the records a few ahead, while this one is decided */
-	if (likely(in->size - in->offset > PREFETCH_AHEAD))
-		__builtin_prefetch(in->map + in->offset + PREFETCH_AHEAD);
-	if (unlikely(in->offset - in->dropped >= DROP_EVERY)) {
-		drop_behind(in);
-		populate_ahead(in);
-	}
 	return 1;
 }
 
 void rp_in_close(struct rp_in *in)
 {
-	if (in->map)
-		munmap((void *)in->map, in->size);
-	in->map = NULL;
+	if (in->buf)
+		munmap(in->buf, in->buf_cap);
+	in->buf = NULL;
 	if (in->fd >= 0)
 		close(in->fd);
 	in->fd = -1;

@@ -1,5 +1,5 @@
-/* sluice-replay's files: the input capture, mapped and read as a stream
- * (the pages behind the reader let go) and checked record by record
+/* sluice-replay's files: the input capture, read as a stream through one
+ * window reused from start to end, and checked record by record
  * (errors name the file, the packet and its byte offset), and the output
  * captures, one per port, written in blocks with the input's timestamps
  * and timestamp precision.
@@ -17,12 +17,14 @@
 struct rp_in {
 	char path[512];
 	int fd;
-	const uint8_t *map; /* the whole file, mapped */
-	uint64_t dropped;   /* pages below this offset were let go */
+	uint8_t *buf;       /* the window of the file being read */
+	uint64_t buf_cap;   /* its bytes (more than the largest record) */
+	uint64_t base;      /* file offset of buf[0] */
+	uint64_t have;      /* bytes of the file in buf */
 	int swapped;        /* the file's byte order is not ours */
 	int nano;           /* the file's timestamps are in ns (else us) */
 	uint32_t snaplen;
-	uint64_t size;      /* file bytes */
+	uint64_t size;      /* file bytes when opened: what is replayed */
 	uint64_t offset;    /* byte offset of the next record */
 	uint64_t index;     /* records read so far (the last one's number, 1-based) */
 };
