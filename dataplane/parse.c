@@ -302,7 +302,7 @@ static inline enum sl_bad parse_ip6(const uint8_t *buf, uint32_t off, uint32_t l
 	return parse_l4(buf, w.off, off + 40 + plen, p);
 }
 
-enum sl_bad sl_parse(const uint8_t *buf, uint32_t len, struct sl_pkt *p)
+enum sl_bad sl_parse_full(const uint8_t *buf, uint32_t len, struct sl_pkt *p)
 {
 	uint32_t off = ETH_HLEN;
 	uint16_t et;

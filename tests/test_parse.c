@@ -1479,6 +1479,69 @@ static uint32_t rng(void)
 	return (uint32_t)(rng_state >> 16);
 }
 
+/* The inline common case of sl_parse against sl_parse_full: the same
+ * result and the same bytes of struct sl_pkt for every frame, over frames
+ * of the common kinds mutated byte by byte and cut or padded. */
+static void test_inline_matches_full(void)
+{
+	struct pkt t[5];
+	unsigned long same = 0, fast_kind = 0, diff = 0;
+	uint32_t x = 0x9e3779b9u;
+
+	b_eth(&t[0], 0x0800);
+	b_ip4(&t[0], 6, CLI4, VIP4, 5, 0);
+	b_tcp(&t[0], 40000, 443, SL_TCP_SYN, 5);
+	b_done(&t[0]);
+	b_eth(&t[1], 0x0800);
+	b_ip4(&t[1], 6, CLI4, VIP4, 5, 0x4000); /* DF */
+	b_tcp(&t[1], 40001, 443, SL_TCP_ACK, 8);
+	putb(&t[1], "data", 4);
+	b_done(&t[1]);
+	b_eth(&t[2], 0x0800);
+	b_ip4(&t[2], 17, CLI4, VIP4, 5, 0);
+	b_udp(&t[2], 5353, 53);
+	putb(&t[2], "query", 5);
+	b_done(&t[2]);
+	t[3] = t[0];
+	b_fill(&t[3], 60); /* L2 padding */
+	t[4] = t[2];
+	b_fill(&t[4], 64);
+	for (unsigned long it = 0; it < 300000; it++) {
+		struct pkt k = t[it % 5];
+		struct sl_pkt a, b;
+		enum sl_bad ra, rb;
+		unsigned nmut;
+
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		nmut = x % 3; /* a third unmutated but cut or padded */
+		for (unsigned m = 0; m < nmut; m++) {
+			x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+			/* the bytes the inline path reads, mostly */
+			k.b[(x >> 8) % (k.n < 60 ? k.n : 60)] = (uint8_t)(x >> 20);
+		}
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		if ((x & 7) == 0)
+			k.n = (x >> 8) % (k.n + 1);
+		else if ((x & 7) == 1)
+			k.n += (x >> 8) % 16;
+		memset(&a, 0x5a, sizeof(a));
+		memset(&b, 0xa5, sizeof(b));
+		ra = sl_parse(k.b, k.n, &a);
+		rb = sl_parse_full(k.b, k.n, &b);
+		if (ra == rb && (ra != SL_OK || !memcmp(&a, &b, sizeof(a))))
+			same++;
+		else
+			diff++;
+		if (rb == SL_OK && b.family == 4 && b.nvlan == 0 && b.l4_off == 34 &&
+		    b.frag == SL_FRAG_NONE && (b.proto == 6 || b.proto == 17))
+			fast_kind++;
+	}
+	CU_ASSERT_EQUAL(diff, 0);
+	/* most frames were of the kind parsed inline, and many were not */
+	CU_ASSERT(fast_kind > 100000);
+	CU_ASSERT(same - fast_kind > 50000);
+}
+
 static void test_mutations(void)
 {
 	struct pkt t[6], k, q;
@@ -1616,5 +1679,6 @@ void sl_test_register_parse(void)
 	CU_add_test(s, "truncation at every length", test_truncation);
 	CU_add_test(s, "truncation with consistent lengths", test_truncation_consistent);
 	CU_add_test(s, "mutations", test_mutations);
+	CU_add_test(s, "inline common case as the full parser", test_inline_matches_full);
 	CU_add_test(s, "names", test_names);
 }
