@@ -131,4 +131,4 @@ run "$flows flows, seen again and again" "$tmp/repeated.ini" "$tmp/repeated.pcap
 run "every packet a new flow" "$tmp/new.ini" "$tmp/new.pcap"
 echo
 echo "Mpps = million packets per second through sluice-replay on one core: read from the"
-echo "capture (mapped), decided by the dataplane's code, written to the output pcaps."
+echo "capture (through one reused window), decided by the dataplane's code, written to the output pcaps."
