@@ -17,6 +17,7 @@ Usage: tests/replay.py [--build DIR] [--keep] [TEST...]
 import collections
 import json
 import os
+import re
 import resource
 import shutil
 import struct
@@ -1291,6 +1292,11 @@ def capture_cut_while_read(tmp):
     check(p.returncode == 2, f"exit {p.returncode}: {se}")
     check(f"{pcap}: the capture was cut short while being read" in se and
           f"{24 + 1000 * 76} now)" in se, f"message: {se}")
+    # the record it stopped at: past the window read before the cut, and
+    # its number and byte offset agree (76-byte records)
+    m = re.search(r"now\): packet (\d+) at byte offset (\d+)", se)
+    check(m and int(m.group(2)) == 24 + (int(m.group(1)) - 1) * 76 and
+          int(m.group(1)) > 1000, f"message: {se}")
     ended_without_report(p, out)
 
 

@@ -82,8 +82,9 @@ static int header_check(struct rp_in *in, const uint8_t *h, uint64_t n, char *er
 }
 
 /* At least need bytes from in->offset in the window (need: at most what
- * the file has left).  The record being read is moved to the window's
- * start, then as much of the file as fits is read after it. */
+ * the file has left) for record in->index.  The record being read is
+ * moved to the window's start, then as much of the file as fits is read
+ * after it. */
 static int fill(struct rp_in *in, uint64_t need, char *err, size_t errlen)
 {
 	uint64_t pos = in->offset - in->base;
@@ -115,7 +116,7 @@ static int fill(struct rp_in *in, uint64_t need, char *err, size_t errlen)
 				    "read (%llu bytes at the start, %lld now): packet %llu at "
 				    "byte offset %llu", in->path, (unsigned long long)in->size,
 				    fstat(in->fd, &st) == 0 ? (long long)st.st_size : -1ll,
-				    (unsigned long long)in->index + 1,
+				    (unsigned long long)in->index,
 				    (unsigned long long)in->offset);
 		}
 		in->have += (uint64_t)n;
@@ -202,10 +203,10 @@ int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t *
 
 	if (left == 0)
 		return 0;
+	in->index++;
 	if (unlikely(in->base + in->have - in->offset < (left < 16 ? left : 16)) &&
 	    fill(in, left < 16 ? left : 16, err, errlen))
 		return -1;
-	in->index++;
 	if (unlikely(left < 16))
 		return record_error(in, err, errlen, 1, "truncated record: %llu of its 16 header "
 				    "bytes", (unsigned long long)left);
