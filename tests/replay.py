@@ -692,33 +692,6 @@ def bad_input(tmp, data_or_records, *frags, rc_want=2, **kw):
     return se
 
 
-@test
-def jumbo_frame_forwarded(tmp):
-    """A 2 100-byte frame fits sluice-dp's default mbuf (2 176 bytes of data
-    room) and is forwarded whole, as sluice-dp forwards it: the replay sizes
-    its mbufs the same way."""
-    ip_len = 2100 - 14
-    ip = bytearray(20)
-    ip[0], ip[8], ip[9] = 0x45, 64, 6
-    struct.pack_into(">H", ip, 2, ip_len)
-    ip[12:16] = bytes([198, 51, 100, 7])
-    ip[16:20] = bytes([192, 0, 2, 10])
-    tcp = bytearray(20)
-    struct.pack_into(">HH", tcp, 0, 40000, 443)
-    tcp[12], tcp[13] = 0x50, 0x02  # SYN
-    frame = (ROUTER_MAC + bytes.fromhex("020000000101") + b"\x08\x00" + bytes(ip) +
-             bytes(tcp) + bytes(ip_len - 40))
-    path = os.path.join(tmp, "jumbo.pcap")
-    write_pcap(path, [(1700000000 * 10**9, frame)])
-    out = os.path.join(tmp, "out")
-    rep, _, _ = replay_ok(out, inp=path)
-    check(sum(rep["malformed"].values()) == 0, f"malformed: {rep['malformed']}")
-    sent = [fr for p in ("blue", "green")
-            for _, fr in pc.read_records(os.path.join(out, f"{p}.pcap"))[0]]
-    check([restore_dmac(fr) for fr in sent] == [frame],
-          f"{len(sent)} frames out ({[len(fr) for fr in sent]} bytes), expected the input")
-
-
 def syn_frame(size, sport):
     """A TCP SYN of size bytes to the demo's web service, from port sport."""
     ip_len = size - 14
@@ -733,6 +706,23 @@ def syn_frame(size, sport):
     body = bytes((sport + i) & 0xff for i in range(ip_len - 40))
     return (ROUTER_MAC + bytes.fromhex("020000000101") + b"\x08\x00" + bytes(ip) +
             bytes(tcp) + body)
+
+
+@test
+def jumbo_frame_forwarded(tmp):
+    """A 2 100-byte frame fits sluice-dp's default mbuf (2 176 bytes of data
+    room) and is forwarded whole, as sluice-dp forwards it: the replay sizes
+    its mbufs the same way."""
+    frame = syn_frame(2100, 40000)
+    path = os.path.join(tmp, "jumbo.pcap")
+    write_pcap(path, [(1700000000 * 10**9, frame)])
+    out = os.path.join(tmp, "out")
+    rep, _, _ = replay_ok(out, inp=path)
+    check(sum(rep["malformed"].values()) == 0, f"malformed: {rep['malformed']}")
+    sent = [fr for p in ("blue", "green")
+            for _, fr in pc.read_records(os.path.join(out, f"{p}.pcap"))[0]]
+    check([restore_dmac(fr) for fr in sent] == [frame],
+          f"{len(sent)} frames out ({[len(fr) for fr in sent]} bytes), expected the input")
 
 
 @test
