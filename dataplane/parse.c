@@ -41,11 +41,6 @@
 #define IP6_EXT_MASK ((1ull << IPP_HOPOPT) | (1ull << IPP_ROUTING) | \
 		      (1ull << IPP_FRAGMENT) | (1ull << IPP_AH) | (1ull << IPP_DSTOPTS))
 
-static inline uint16_t rd16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
 static inline int ip6_is_ext(uint8_t nh)
 {
 	return (nh < 64 && ((IP6_EXT_MASK >> nh) & 1)) || nh == IPP_MOBILITY;
@@ -75,7 +70,7 @@ static inline enum sl_bad ip6_walk(const uint8_t *buf, uint32_t off, uint32_t en
 		if (end - off < 8)
 			return SL_BAD_IP6_EXT_TRUNC;
 		if (nh == IPP_FRAGMENT) {
-			uint16_t fo = rd16(h + 2);
+			uint16_t fo = sl_rd16(h + 2);
 
 			hl = 8;
 			if (fo & 0xfff8) {
@@ -132,7 +127,7 @@ static inline void quote_ip4(const uint8_t *buf, uint32_t q, uint32_t end, struc
 	hl = (ip[0] & 0xfu) * 4;
 	if (hl < 20 || hl > avail)
 		return;
-	fo = rd16(ip + 6);
+	fo = sl_rd16(ip + 6);
 	if (fo & IP4_OFFMASK)
 		frag = SL_FRAG_LATER;
 	else if (fo & IP4_MF)
@@ -140,8 +135,8 @@ static inline void quote_ip4(const uint8_t *buf, uint32_t q, uint32_t end, struc
 	if (frag == SL_FRAG_NONE && (ip[9] == IPP_TCP || ip[9] == IPP_UDP)) {
 		if (avail - hl < 4)
 			return;
-		sport = rd16(ip + hl);
-		dport = rd16(ip + hl + 2);
+		sport = sl_rd16(ip + hl);
+		dport = sl_rd16(ip + hl + 2);
 	}
 	p->icmp_err = 1;
 	p->frag = frag;
@@ -166,8 +161,8 @@ static inline void quote_ip6(const uint8_t *buf, uint32_t q, uint32_t end, struc
 	if (w.frag == SL_FRAG_NONE && (w.nh == IPP_TCP || w.nh == IPP_UDP)) {
 		if (end - w.off < 4)
 			return;
-		sport = rd16(buf + w.off);
-		dport = rd16(buf + w.off + 2);
+		sport = sl_rd16(buf + w.off);
+		dport = sl_rd16(buf + w.off + 2);
 	}
 	p->icmp_err = 1;
 	p->frag = w.frag;
@@ -195,8 +190,8 @@ static inline enum sl_bad parse_l4(const uint8_t *buf, uint32_t l4, uint32_t end
 		doff = (h[12] >> 4) * 4u;
 		if (doff < 20 || doff > rem)
 			return SL_BAD_TCP_DOFF;
-		p->sport = rd16(h);
-		p->dport = rd16(h + 2);
+		p->sport = sl_rd16(h);
+		p->dport = sl_rd16(h + 2);
 		p->tcp_flags = h[13];
 		return SL_OK;
 	}
@@ -205,12 +200,12 @@ static inline enum sl_bad parse_l4(const uint8_t *buf, uint32_t l4, uint32_t end
 
 		if (rem < 8)
 			return SL_BAD_UDP_TRUNC;
-		ulen = rd16(h + 4);
+		ulen = sl_rd16(h + 4);
 		/* a first fragment's UDP length covers the whole datagram */
 		if (ulen < 8 || (ulen > rem && p->frag != SL_FRAG_FIRST))
 			return SL_BAD_UDP_LEN;
-		p->sport = rd16(h);
-		p->dport = rd16(h + 2);
+		p->sport = sl_rd16(h);
+		p->dport = sl_rd16(h + 2);
 		return SL_OK;
 	}
 	if (p->family == 4 ? p->proto == IPP_ICMP : p->proto == IPP_ICMP6) {
@@ -251,11 +246,11 @@ static inline enum sl_bad parse_ip4(const uint8_t *buf, uint32_t off, uint32_t l
 	hl = (ip[0] & 0xfu) * 4;
 	if (SL_UNLIKELY(hl < 20 || hl > avail))
 		return SL_BAD_IP4_IHL;
-	tot = rd16(ip + 2);
+	tot = sl_rd16(ip + 2);
 	if (SL_UNLIKELY(tot < hl || tot > avail))
 		return SL_BAD_IP4_LEN;
 	p->l3_len = (uint16_t)tot;
-	fo = rd16(ip + 6);
+	fo = sl_rd16(ip + 6);
 	if (SL_UNLIKELY(fo & (IP4_MF | IP4_OFFMASK))) {
 		uint32_t foff = (fo & IP4_OFFMASK) * 8u;
 
@@ -286,7 +281,7 @@ static inline enum sl_bad parse_ip6(const uint8_t *buf, uint32_t off, uint32_t l
 	p->proto = ip[6];
 	memcpy(p->src, ip + 8, 16);
 	memcpy(p->dst, ip + 24, 16);
-	plen = rd16(ip + 4);
+	plen = sl_rd16(ip + 4);
 	/* 0 is a jumbogram; above 65535 - 40 the length does not fit l3_len
 	 * (and no frame we receive can hold it) */
 	if (plen == 0 || plen > avail - 40 || plen > 65535 - 40)
@@ -310,7 +305,7 @@ enum sl_bad sl_parse_full(const uint8_t *buf, uint32_t len, struct sl_pkt *p)
 	memset(p, 0, sizeof(*p));
 	if (SL_UNLIKELY(len < ETH_HLEN))
 		return SL_BAD_ETH_TRUNC;
-	et = rd16(buf + 12);
+	et = sl_rd16(buf + 12);
 	p->ethertype = et;
 	p->l3_off = ETH_HLEN;
 	if (SL_LIKELY(et == ET_IP4))
@@ -320,8 +315,8 @@ enum sl_bad sl_parse_full(const uint8_t *buf, uint32_t len, struct sl_pkt *p)
 			return SL_BAD_VLAN_DEPTH;
 		if (len - off < 4)
 			return SL_BAD_VLAN_TRUNC;
-		p->vlan[p->nvlan++] = rd16(buf + off);
-		et = rd16(buf + off + 2);
+		p->vlan[p->nvlan++] = sl_rd16(buf + off);
+		et = sl_rd16(buf + off + 2);
 		off += 4;
 		p->ethertype = et;
 		p->l3_off = (uint16_t)off;

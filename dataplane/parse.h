@@ -79,6 +79,12 @@ struct sl_pkt {
  * malformed (then *p holds what was parsed before the fault). */
 enum sl_bad sl_parse_full(const uint8_t *buf, uint32_t len, struct sl_pkt *p);
 
+/* A big-endian 16-bit field (frames are not aligned for us). */
+static inline uint16_t sl_rd16(const uint8_t *b)
+{
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
 /* sl_parse_full, with the common frame parsed inline: untagged IPv4
  * without options or fragmentation, carrying a whole TCP header or UDP
  * datagram.  It fills *p as sl_parse_full does (the unit tests compare
@@ -88,21 +94,24 @@ static inline enum sl_bad sl_parse(const uint8_t *buf, uint32_t len, struct sl_p
 	const uint8_t *ip = buf + 14, *l4 = buf + 34;
 	uint32_t tot, in_l4;
 
-	if (__builtin_expect(len < 42 || buf[12] != 0x08 || buf[13] != 0x00 || ip[0] != 0x45 ||
-			     ((ip[6] & 0x3f) | ip[7]) != 0, 0))
+	if (__builtin_expect(len < 42 || sl_rd16(buf + 12) != 0x0800 || ip[0] != 0x45 ||
+			     (sl_rd16(ip + 6) & 0x3fff) != 0, 0))
 		return sl_parse_full(buf, len, p);
-	tot = (uint32_t)ip[2] << 8 | ip[3];
-	in_l4 = tot - 20; /* wraps when tot < 20: too large below */
+	tot = sl_rd16(ip + 2);
+	in_l4 = tot - 20; /* wraps when tot < 20: refused as too long */
+	if (__builtin_expect(tot > len - 14 || in_l4 > 65535, 0))
+		return sl_parse_full(buf, len, p);
+	/* the datagram is in the frame: its L4 bytes below may be read */
 	if (ip[9] == 6) {
-		if (__builtin_expect(len < 54 || tot > len - 14 || in_l4 < 20 || in_l4 > 65535 ||
-				     (l4[12] >> 4) * 4u < 20 || (l4[12] >> 4) * 4u > in_l4, 0))
+		uint32_t doff = (l4[12] >> 4) * 4u;
+
+		if (__builtin_expect(in_l4 < 20 || doff < 20 || doff > in_l4, 0))
 			return sl_parse_full(buf, len, p);
 		p->tcp_flags = l4[13];
 	} else if (ip[9] == 17) {
-		uint32_t ulen = (uint32_t)l4[4] << 8 | l4[5];
+		uint32_t ulen = sl_rd16(l4 + 4);
 
-		if (__builtin_expect(tot > len - 14 || in_l4 < 8 || in_l4 > 65535 || ulen < 8 ||
-				     ulen > in_l4, 0))
+		if (__builtin_expect(in_l4 < 8 || ulen < 8 || ulen > in_l4, 0))
 			return sl_parse_full(buf, len, p);
 		p->tcp_flags = 0;
 	} else {
@@ -118,8 +127,8 @@ static inline enum sl_bad sl_parse(const uint8_t *buf, uint32_t len, struct sl_p
 	p->proto = ip[9];
 	p->frag = 0;
 	p->icmp_err = 0;
-	p->sport = (uint16_t)(l4[0] << 8 | l4[1]);
-	p->dport = (uint16_t)(l4[2] << 8 | l4[3]);
+	p->sport = sl_rd16(l4);
+	p->dport = sl_rd16(l4 + 2);
 	p->l3_len = (uint16_t)tot;
 	__builtin_memset(p->src, 0, sizeof(p->src));
 	__builtin_memset(p->dst, 0, sizeof(p->dst));

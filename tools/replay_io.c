@@ -197,15 +197,14 @@ static int record_error(const struct rp_in *in, char *err, size_t errlen, int cu
 int rp_in_next(struct rp_in *in, uint64_t *ts_ns, uint32_t *len, const uint8_t **data,
 	       char *err, size_t errlen)
 {
-	uint64_t left = in->size - in->offset;
+	uint64_t left = in->size - in->offset, head = left < 16 ? left : 16;
 	const uint8_t *h;
 	uint32_t sec, frac, caplen, wire;
 
 	if (left == 0)
 		return 0;
 	in->index++;
-	if (unlikely(in->base + in->have - in->offset < (left < 16 ? left : 16)) &&
-	    fill(in, left < 16 ? left : 16, err, errlen))
+	if (unlikely(in->base + in->have - in->offset < head) && fill(in, head, err, errlen))
 		return -1;
 	if (unlikely(left < 16))
 		return record_error(in, err, errlen, 1, "truncated record: %llu of its 16 header "
