@@ -101,11 +101,11 @@ static inline enum sl_bad sl_parse(const uint8_t *buf, uint32_t len, struct sl_p
 	in_l4 = tot - 20; /* wraps when tot < 20: refused as too long */
 	if (__builtin_expect(tot > len - 14 || in_l4 > 65535, 0))
 		return sl_parse_full(buf, len, p);
-	/* the datagram is in the frame: its L4 bytes below may be read */
+	/* the datagram is in the frame: its L4 bytes are read only once
+	 * in_l4 says they are in it (a UDP header's are below len 42) */
 	if (ip[9] == 6) {
-		uint32_t doff = (l4[12] >> 4) * 4u;
-
-		if (__builtin_expect(in_l4 < 20 || doff < 20 || doff > in_l4, 0))
+		if (__builtin_expect(in_l4 < 20 || (l4[12] >> 4) * 4u < 20 ||
+				     (l4[12] >> 4) * 4u > in_l4, 0))
 			return sl_parse_full(buf, len, p);
 		p->tcp_flags = l4[13];
 	} else if (ip[9] == 17) {

@@ -1524,10 +1524,16 @@ static void test_inline_matches_full(void)
 			k.n = (x >> 8) % (k.n + 1);
 		else if ((x & 7) == 1)
 			k.n += (x >> 8) % 16;
+		/* a buffer of exactly the frame: the ASan build sees a read past it */
+		uint8_t *f = malloc(k.n ? k.n : 1);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		memcpy(f, k.b, k.n);
 		memset(&a, 0x5a, sizeof(a));
 		memset(&b, 0xa5, sizeof(b));
-		ra = sl_parse(k.b, k.n, &a);
-		rb = sl_parse_full(k.b, k.n, &b);
+		ra = sl_parse(f, k.n, &a);
+		rb = sl_parse_full(f, k.n, &b);
+		free(f);
 		if (ra == rb && (ra != SL_OK || !memcmp(&a, &b, sizeof(a))))
 			same++;
 		else
