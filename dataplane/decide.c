@@ -550,7 +550,7 @@ static inline void pkts_inc(struct sl_flow *f)
 /* Client -> server packet i of service si. */
 static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int si,
 			      const struct sl_pkt *p, const struct sl_key *k, uint64_t digest,
-			      const uint8_t *frame, uint16_t len, int icmp, uint32_t now,
+			      const uint32_t b[2], const uint8_t *frame, uint16_t len, int icmp, uint32_t now,
 			      uint32_t now_us, uint32_t now_s, unsigned i, int shadow_ready,
 			      struct sl_verdict *vd)
 {
@@ -566,13 +566,13 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 	c->svc_pkts[si]++;
 	if (icmp) {
 		/* An ICMP error follows its flow but never makes one. */
-		f = sl_ft_lookup(w->ft, k, digest, now);
+		f = sl_ft_lookup_at(w->ft, k, b, now);
 		g = f ? sl_flow_group(f) : decide_new(v, s, digest);
 		goto out;
 	}
 
 	epoch = sl_ft_epoch(w->ft, (unsigned)si, s->reset_gen);
-	f = sl_ft_lookup_insert(w->ft, k, digest, now, &res, &old);
+	f = sl_ft_lookup_insert_at(w->ft, k, digest, b, now, &res, &old);
 	if (res == SL_FT_HIT) {
 		uint8_t fg = sl_flow_group(f);
 
@@ -649,12 +649,12 @@ out:
 /* Server -> client packet of service si, received on backend port in_port. */
 static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v, int si,
 				  const struct sl_pkt *p, const struct sl_key *k,
-				  uint64_t digest, const uint8_t *frame, uint16_t len, int icmp,
+				  const uint32_t b[2], const uint8_t *frame, uint16_t len, int icmp,
 				  uint8_t in_port, uint32_t now, uint32_t now_us)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
 	struct sl_counters *c = w->cnt;
-	struct sl_flow *f = sl_ft_lookup(w->ft, k, digest, now);
+	struct sl_flow *f = sl_ft_lookup_at(w->ft, k, b, now);
 	struct sl_grp_counters *gc;
 	uint8_t g;
 
@@ -685,6 +685,30 @@ static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v, 
 	return (uint16_t)(1u << w->client_port);
 }
 
+/* ICMP errors of a service, out of the burst loop: rare, and the loop's
+ * copies of client_pkt and return_pkt then know icmp is 0. */
+static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const struct sl_view *v,
+						  int si, const struct sl_pkt *p,
+						  const struct sl_key *k, uint64_t digest,
+						  const uint32_t b[2], const uint8_t *frame,
+						  uint16_t len, uint32_t now, uint32_t now_us,
+						  uint32_t now_s, unsigned i, int shadow_ready,
+						  struct sl_verdict *vd)
+{
+	client_pkt(w, v, si, p, k, digest, b, frame, len, 1, now, now_us, now_s, i, shadow_ready,
+		   vd);
+}
+
+static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
+						      const struct sl_view *v, int si,
+						      const struct sl_pkt *p,
+						      const struct sl_key *k, const uint32_t b[2],
+						      const uint8_t *frame, uint16_t len,
+						      uint8_t in_port, uint32_t now, uint32_t now_us)
+{
+	return return_pkt(w, v, si, p, k, b, frame, len, 1, in_port, now, now_us);
+}
+
 void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
 		     const uint8_t *const *data, const uint16_t *len, uint16_t n,
 		     uint64_t now, struct sl_verdict *vd)
@@ -692,10 +716,11 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	struct sl_pkt pk[SL_BURST];
 	struct sl_key key[SL_BURST];
 	uint64_t dig[SL_BURST];
-	uint8_t hashed[SL_BURST];
+	uint32_t bk[SL_BURST][2];
 	int16_t svc[SL_BURST];
 	uint8_t kind[SL_BURST];
 	enum sl_bad bad[SL_BURST];
+	uint32_t hashed = 0;
 	struct sl_counters *c = w->cnt;
 	const struct sl_table_hdr *h = v->hdr;
 	int from_client = w->port_role[in_port] == SL_ROLE_CLIENT;
@@ -707,6 +732,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	const uint32_t now_ms = sl_clock_ms(now), now_us = (uint32_t)now;
 	const uint32_t now_s = (uint32_t)(now / 1000000u);
 
+	_Static_assert(SL_BURST <= 32, "the hashed packets are a 32-bit mask");
 	if (__builtin_expect(w->ev.hdr != h || w->ev.gen != h->gen, 0))
 		ev_map_build(&w->ev, v);
 
@@ -722,22 +748,23 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	 * prefetched right after parsing (services are TCP or UDP; a few
 	 * digests of other traffic are wasted) so that classification runs
 	 * while the lines come in. */
-	for (uint16_t i = 0; i < n; i++)
-		bad[i] = sl_parse(data[i], len[i], &pk[i]);
-
 	for (uint16_t i = 0; i < n; i++) {
-		hashed[i] = bad[i] == SL_OK && (pk[i].proto == 6 || pk[i].proto == 17) &&
-			    pk[i].family;
-		if (hashed[i])
+		bad[i] = sl_parse(data[i], len[i], &pk[i]);
+		if (bad[i] == SL_OK && (pk[i].proto == 6 || pk[i].proto == 17) && pk[i].family) {
+			hashed |= 1u << i;
 			dig[i] = sl_key_digest(&key[i], &pk[i], h->seed_flow);
+		}
 	}
 	/* The prefetches back to back, not between the hashes: a prefetch
 	 * that misses the TLB holds up retirement until its page walk is done
 	 * (seen in a VM: a few hundred ns), so only prefetches that are in
-	 * the reorder window together overlap their misses. */
-	for (uint16_t i = 0; i < n; i++)
-		if (hashed[i])
-			sl_ft_prefetch(w->ft, pk[i].family, dig[i]);
+	 * the reorder window together overlap their misses.  The buckets are
+	 * kept for the lookups. */
+	for (uint32_t m = hashed; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+
+		sl_ft_prefetch_at(w->ft, pk[i].family, dig[i], bk[i]);
+	}
 
 	/* The service of the last packet looked up, for the next: a burst's
 	 * packets mostly go to few services (valid for this burst's table). */
@@ -791,15 +818,20 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		o->has_dmac = 0;
 		switch (kind[i]) {
 		case K_SVC:
+			if (from_client)
+				client_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], bk[i], data[i],
+					   len[i], 0, now_ms, now_us, now_s, i, shadow_ready, o);
+			else
+				o->out = return_pkt(w, v, svc[i], &pk[i], &key[i], bk[i], data[i],
+						    len[i], 0, in_port, now_ms, now_us);
+			break;
 		case K_SVC_ICMP:
 			if (from_client)
-				client_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], data[i],
-					   len[i], kind[i] == K_SVC_ICMP, now_ms, now_us, now_s, i,
-					   shadow_ready, o);
+				client_icmp(w, v, svc[i], &pk[i], &key[i], dig[i], bk[i], data[i],
+					    len[i], now_ms, now_us, now_s, i, shadow_ready, o);
 			else
-				o->out = return_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], data[i],
-						    len[i], kind[i] == K_SVC_ICMP, in_port, now_ms,
-						    now_us);
+				o->out = return_icmp(w, v, svc[i], &pk[i], &key[i], bk[i], data[i],
+						     len[i], in_port, now_ms, now_us);
 			break;
 		case K_OTHER:
 			o->out = other;

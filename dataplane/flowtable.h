@@ -245,22 +245,31 @@ static inline void sl_ft_fetch(const void *p)
 	__asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
 }
 
-/* Both buckets' lines, for a lookup a few packets later. */
-static inline void sl_ft_prefetch(const struct sl_flowtable *ft, int family, uint64_t digest)
+/* Both buckets' lines, for a lookup a few packets later; the buckets in b
+ * for that lookup (sl_ft_lookup_insert_at, sl_ft_lookup_at): computed once
+ * per packet. */
+static inline void sl_ft_prefetch_at(const struct sl_flowtable *ft, int family, uint64_t digest,
+				     uint32_t b[2])
 {
 	const struct sl_ft_part *p = &ft->part[family == 6];
-	uint32_t b1, b2;
 
-	sl_ft_buckets(p, digest, &b1, &b2);
+	sl_ft_buckets(p, digest, &b[0], &b[1]);
 	if (family == 6) {
-		sl_ft_fetch(p->mem + (uint64_t)b1 * 128);
-		sl_ft_fetch(p->mem + (uint64_t)b1 * 128 + 64);
-		sl_ft_fetch(p->mem + (uint64_t)b2 * 128);
-		sl_ft_fetch(p->mem + (uint64_t)b2 * 128 + 64);
+		sl_ft_fetch(p->mem + (uint64_t)b[0] * 128);
+		sl_ft_fetch(p->mem + (uint64_t)b[0] * 128 + 64);
+		sl_ft_fetch(p->mem + (uint64_t)b[1] * 128);
+		sl_ft_fetch(p->mem + (uint64_t)b[1] * 128 + 64);
 	} else {
-		sl_ft_fetch(p->mem + (uint64_t)b1 * 64);
-		sl_ft_fetch(p->mem + (uint64_t)b2 * 64);
+		sl_ft_fetch(p->mem + (uint64_t)b[0] * 64);
+		sl_ft_fetch(p->mem + (uint64_t)b[1] * 64);
 	}
+}
+
+static inline void sl_ft_prefetch(const struct sl_flowtable *ft, int family, uint64_t digest)
+{
+	uint32_t b[2];
+
+	sl_ft_prefetch_at(ft, family, digest, b);
 }
 
 /* ---- the lookup, inline: every packet takes its hit path (internals) ---- */
@@ -377,56 +386,92 @@ static inline struct sl_flow *sl_ft_find_(const struct sl_flowtable *ft, int v6,
 	return __builtin_expect(sl_ft_expired(ft, f, now), 0) ? NULL : f;
 }
 
+/* The IPv4 key's (w, buckets b) entry if it is live, else NULL: the four
+ * compares of sl_ft_hits from the two lines' addresses, computed once. */
+static inline struct sl_flow *sl_ft_find4_(const struct sl_flowtable *ft,
+					   const struct sl_ft_want *w, const uint32_t b[2],
+					   uint32_t now)
+{
+	uint8_t *l0 = ft->part[0].mem + ((uint64_t)b[0] << 6);
+	uint8_t *l1 = ft->part[0].mem + ((uint64_t)b[1] << 6);
+	unsigned m = (unsigned)sl_ft_match(l0, 0, w) | (unsigned)sl_ft_match(l0 + 32, 0, w) << 1 |
+		     (unsigned)sl_ft_match(l1, 0, w) << 2 | (unsigned)sl_ft_match(l1 + 32, 0, w) << 3;
+	struct sl_flow *f;
+
+	if (__builtin_expect(m == 0, 0))
+		return NULL;
+	/* one bit at most: keys are unique */
+	f = sl_ft_flow_of((m & 3 ? l0 : l1) + (m & 10 ? 32 : 0), 0);
+	return __builtin_expect(sl_ft_expired(ft, f, now), 0) ? NULL : f;
+}
+
 /* Find the entry of key (family 4 or 6), or make one: the whole of it,
  * out of line (sl_ft_lookup_insert is its hit path inline). */
 struct sl_flow *sl_ft_insert(struct sl_flowtable *ft, const struct sl_key *key, uint64_t digest,
 			     uint32_t now, enum sl_ft_result *res, struct sl_flow_rec *old);
-/* The same for an IPv4 key (w, buckets b) that sl_ft_find_ found not
- * live, with its hit mask m. */
+/* The same for an IPv4 key (w, buckets b) that sl_ft_find4_ found not
+ * live. */
 struct sl_flow *sl_ft_insert4(struct sl_flowtable *ft, const struct sl_ft_want *w,
-			      const uint32_t b[2], unsigned m, uint32_t now,
-			      enum sl_ft_result *res, struct sl_flow_rec *old);
+			      const uint32_t b[2], uint32_t now, enum sl_ft_result *res,
+			      struct sl_flow_rec *old);
 
 /* Find the entry of key (family 4 or 6), or make one.  digest is
- * sl_hash_key(key, seed).  For SL_FT_REUSED the previous occupant (an
- * expired flow, possibly of this same key) is copied to *old so that its
- * counters can be settled.  An insert may move other entries: pointers
- * from earlier lookups do not survive it. */
-static inline struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft,
-						  const struct sl_key *key, uint64_t digest,
-						  uint32_t now, enum sl_ft_result *res,
-						  struct sl_flow_rec *old)
+ * sl_hash_key(key, seed), b its buckets (sl_ft_prefetch_at).  For
+ * SL_FT_REUSED the previous occupant (an expired flow, possibly of this
+ * same key) is copied to *old so that its counters can be settled.  An
+ * insert may move other entries: pointers from earlier lookups do not
+ * survive it. */
+static inline struct sl_flow *sl_ft_lookup_insert_at(struct sl_flowtable *ft,
+						     const struct sl_key *key, uint64_t digest,
+						     const uint32_t b[2], uint32_t now,
+						     enum sl_ft_result *res, struct sl_flow_rec *old)
 {
 	struct sl_ft_want w;
-	uint32_t b[2];
-	unsigned m;
 	struct sl_flow *f;
 
 	if (__builtin_expect(key->family == 6, 0))
 		return sl_ft_insert(ft, key, digest, now, res, old);
 	sl_ft_want_init(&w, key);
-	sl_ft_buckets(&ft->part[0], digest, &b[0], &b[1]);
-	f = sl_ft_find_(ft, 0, &w, b, now, &m);
+	f = sl_ft_find4_(ft, &w, b, now);
 	if (__builtin_expect(f != NULL, 1)) {
 		*res = SL_FT_HIT;
 		return f;
 	}
-	return sl_ft_insert4(ft, &w, b, m, now, res, old);
+	return sl_ft_insert4(ft, &w, b, now, res, old);
 }
 
-/* Find a live entry of key without inserting (return traffic). */
+static inline struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft,
+						  const struct sl_key *key, uint64_t digest,
+						  uint32_t now, enum sl_ft_result *res,
+						  struct sl_flow_rec *old)
+{
+	uint32_t b[2];
+
+	sl_ft_buckets(&ft->part[key->family == 6], digest, &b[0], &b[1]);
+	return sl_ft_lookup_insert_at(ft, key, digest, b, now, res, old);
+}
+
+/* Find a live entry of key without inserting (return traffic); b as for
+ * sl_ft_lookup_insert_at. */
+static inline struct sl_flow *sl_ft_lookup_at(const struct sl_flowtable *ft,
+					      const struct sl_key *key, const uint32_t b[2],
+					      uint32_t now)
+{
+	struct sl_ft_want w;
+	unsigned m;
+
+	sl_ft_want_init(&w, key);
+	return key->family == 6 ? sl_ft_find_(ft, 1, &w, b, now, &m) : sl_ft_find4_(ft, &w, b, now);
+}
+
 static inline struct sl_flow *sl_ft_lookup(const struct sl_flowtable *ft,
 					   const struct sl_key *key, uint64_t digest,
 					   uint32_t now)
 {
-	int v6 = key->family == 6;
-	struct sl_ft_want w;
 	uint32_t b[2];
-	unsigned m;
 
-	sl_ft_want_init(&w, key);
-	sl_ft_buckets(&ft->part[v6], digest, &b[0], &b[1]);
-	return v6 ? sl_ft_find_(ft, 1, &w, b, now, &m) : sl_ft_find_(ft, 0, &w, b, now, &m);
+	sl_ft_buckets(&ft->part[key->family == 6], digest, &b[0], &b[1]);
+	return sl_ft_lookup_at(ft, key, b, now);
 }
 
 /* The flow part of slot i (0..slots-1), used or not (state USED tells). */
