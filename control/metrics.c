@@ -332,7 +332,7 @@ static void services(struct ctx *x)
 	for (int s = 0; s < x->st->nservices; s++)
 		if (svc_name(x, s)[0])
 			sl_prom_u64(x->p, "sluice_service_packets_total",
-				    LBL({ "service", svc_name(x, s) }), x->sum->svc_pkts[s]);
+				    LBL({ "service", svc_name(x, s) }), sl_svc_pkts(x->sum, (unsigned)s));
 }
 
 /* A per service and group family of struct sl_grp_counters field off: the

@@ -563,7 +563,6 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 	uint8_t g, epoch;
 	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0, m;
 
-	c->svc_pkts[si]++;
 	if (icmp) {
 		/* An ICMP error follows its flow but never makes one. */
 		f = sl_ft_lookup_at(w->ft, k, b, now);

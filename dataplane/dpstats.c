@@ -216,7 +216,7 @@ static json_t *services_json(const struct sl_dp_report *r, int *bad)
 				    bad);
 		put(o, "groups", groups, bad);
 		put(o, "measured_share_bp", u64(measured_bp(r, s)), bad);
-		put(o, "packets", u64(r->sum->svc_pkts[s]), bad);
+		put(o, "packets", u64(sl_svc_pkts(r->sum, s)), bad);
 		put(o, "evidence", evidence_json(r, s, bad), bad);
 		put(svcs, rec->name, o, bad);
 	}
@@ -399,7 +399,7 @@ void sl_dp_summary(const struct sl_dp_report *r, FILE *f)
 
 		fprintf(f, "  service %s: %" PRIu64 " packets, champion %s, challenger %s, share "
 			"%u.%02u%% configured, %" PRIu64 ".%02" PRIu64 "%% of flows measured\n",
-			rec->name, c->svc_pkts[s], group_name(r, rec->champion),
+			rec->name, sl_svc_pkts(c, s), group_name(r, rec->champion),
 			group_name(r, rec->challenger), rec->share_bp / 100, rec->share_bp % 100,
 			m / 100, m % 100);
 		for (unsigned g = 0; g < ngroups(r); g++) {

@@ -26,7 +26,7 @@ typedef uint32_t sl_u32;
 typedef uint64_t sl_u64;
 #endif
 
-#define SL_LAYOUT_VERSION 5u
+#define SL_LAYOUT_VERSION 6u
 
 #define SL_MAX_PORTS     16   /* port indexes fit a 16-bit output mask */
 #define SL_MAX_SERVICES  128
@@ -263,7 +263,6 @@ struct sl_counters {
 	                                   close, --reset, expired) */
 	sl_u64 expired;                  /* entries removed by the sweep */
 	sl_u64 ret_untracked;            /* return packets of no tracked flow */
-	sl_u64 svc_pkts[SL_MAX_SERVICES];/* client -> server packets per service */
 	struct sl_shadow_counters {
 		sl_u64 flows;   /* new flows whose first packet was mirrored */
 		sl_u64 pkts;    /* packets selected for a copy */
@@ -277,6 +276,17 @@ struct sl_counters {
 };
 
 #ifndef __bpf__
+/* Client -> server packets of service s: each is counted in the pkts of
+ * the group it went to (the dataplane keeps no other count of them). */
+static inline sl_u64 sl_svc_pkts(const struct sl_counters *c, unsigned s)
+{
+	sl_u64 n = 0;
+
+	for (unsigned g = 0; g < SL_MAX_GROUPS; g++)
+		n += c->grp[s][g].pkts;
+	return n;
+}
+
 /* Histogram bucket of a latency in microseconds, and a bucket's lower edge. */
 static inline unsigned sl_hist_bucket(sl_u64 us)
 {

@@ -910,7 +910,7 @@ def test_daemon_reload(dm):
 @daemon_test
 def test_daemon_misc(dm):
     out, _ = dm.cli(["version"], 0)
-    check(f"sluiced 0.1.0, layout 5, instance {dm.instance}" in out.splitlines() and
+    check(f"sluiced 0.1.0, layout 6, instance {dm.instance}" in out.splitlines() and
           out.startswith("sluicectl "), f"stdout {out!r}")
     out, _ = dm.cli(["stats"], 0)
     lines = out.splitlines()

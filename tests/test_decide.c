@@ -108,7 +108,7 @@ static void check_share(uint16_t bp)
 	CU_ASSERT(got >= bp / 100.0 - 0.3 && got <= bp / 100.0 + 0.3);
 	CU_ASSERT_EQUAL(w.cnt->grp[TC_S_WEB][TC_G_GREEN].flows, green);
 	CU_ASSERT_EQUAL(w.cnt->grp[TC_S_WEB][TC_G_BLUE].flows, blue);
-	CU_ASSERT_EQUAL(w.cnt->svc_pkts[TC_S_WEB], N);
+	CU_ASSERT_EQUAL(sl_svc_pkts(w.cnt, TC_S_WEB), N);
 	if (bp == 0)
 		CU_ASSERT_EQUAL(green, 0);
 	if (bp == SL_SHARE_MAX_BP)
@@ -390,7 +390,7 @@ static void test_fragments(void)
 		green += oa == M(TC_GREEN);
 	}
 	CU_ASSERT(green > 800 && green < 1200);
-	CU_ASSERT_EQUAL(w.cnt->svc_pkts[TC_S_DNS], 4000);
+	CU_ASSERT_EQUAL(sl_svc_pkts(w.cnt, TC_S_DNS), 4000);
 	tview_free(&t);
 	sl_worker_fini(&w);
 	free(c);
@@ -481,7 +481,7 @@ static void test_other_and_shadow(void)
 	tb_client_flow(&f, 1, 4, 6, tc_vip_web, 443);
 	CU_ASSERT_EQUAL(one(&w, &t, TC_SHADOW, a, tb_frame(a, &f, 1, SL_TCP_ACK, 0), 1), 0);
 	CU_ASSERT_EQUAL(w.cnt->shadow_rx_drop, 2);
-	CU_ASSERT_EQUAL(w.cnt->svc_pkts[TC_S_WEB], 0);
+	CU_ASSERT_EQUAL(sl_svc_pkts(w.cnt, TC_S_WEB), 0);
 	sl_worker_fini(&w);
 
 	c->other = SL_OTHER_DROP;
@@ -515,7 +515,7 @@ static void test_malformed(void)
 	CU_ASSERT_EQUAL(w.cnt->malformed[SL_BAD_IP4_IHL], 1);
 	CU_ASSERT_EQUAL(w.cnt->malformed[SL_BAD_ETH_TRUNC], 1);
 	CU_ASSERT_EQUAL(w.cnt->malformed_drop, 2);
-	CU_ASSERT_EQUAL(w.cnt->svc_pkts[TC_S_WEB], 0);
+	CU_ASSERT_EQUAL(sl_svc_pkts(w.cnt, TC_S_WEB), 0);
 	sl_worker_fini(&w);
 	c->malformed = SL_MALFORMED_FORWARD;
 	worker_for(&w, c);

@@ -48,7 +48,6 @@ static void fixture_init(struct fixture *f)
 	f->sum->expired = 19;
 	f->sum->redecided = 23;
 	f->sum->ret_untracked = 29;
-	f->sum->svc_pkts[TC_S_WEB] = 100000;
 	blue = &f->sum->grp[TC_S_WEB][TC_G_BLUE];
 	green = &f->sum->grp[TC_S_WEB][TC_G_GREEN];
 	blue->flows = 95000;

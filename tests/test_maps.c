@@ -398,7 +398,7 @@ static void test_persistence(void)
 	CU_ASSERT_EQUAL(fresh, 1);
 	table_make(&t, 700, 1);
 	CU_ASSERT_EQUAL(publish(&m, &t, err, sizeof(err)), 0);
-	m.stats[3].svc_pkts[1] = 12345;
+	m.stats[3].grp[1][2].pkts = 12345;
 	sl_maps_close(&m);
 
 	/* a restarted daemon finds the state it left */
@@ -407,7 +407,7 @@ static void test_persistence(void)
 	CU_ASSERT_EQUAL(m.control->gen, 1);
 	CU_ASSERT_EQUAL(m.control->active_slot, 0);
 	CU_ASSERT(slot_is(&m, 0, &t));
-	CU_ASSERT_EQUAL(m.stats[3].svc_pkts[1], 12345);
+	CU_ASSERT_EQUAL(m.stats[3].grp[1][2].pkts, 12345);
 	t.hdr->gen = 2;
 	CU_ASSERT_EQUAL(publish(&m, &t, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(m.control->active_slot, 1);
@@ -586,9 +586,9 @@ static void test_worker_on_maps(void)
 	memset(&m.stats[0], 0xee, sizeof(m.stats[0]));
 	CU_ASSERT_EQUAL_FATAL(sl_worker_init(&w, t1.cfg, &dp.stats[0]), 0);
 	/* the worker starts from zero in the map */
-	CU_ASSERT_EQUAL(m.stats[0].svc_pkts[TC_S_WEB], 0);
+	CU_ASSERT_EQUAL(sl_svc_pkts(&m.stats[0], TC_S_WEB), 0);
 	CU_ASSERT_EQUAL(one(&w, v, 1), 1u << TC_BLUE);
-	CU_ASSERT_EQUAL(m.stats[0].svc_pkts[TC_S_WEB], 1);
+	CU_ASSERT_EQUAL(sl_svc_pkts(&m.stats[0], TC_S_WEB), 1);
 	CU_ASSERT_EQUAL(m.stats[0].grp[TC_S_WEB][TC_G_BLUE].flows, 1);
 	CU_ASSERT_EQUAL(m.stats[0].grp[TC_S_WEB][TC_G_BLUE].pkts, 1);
 	CU_ASSERT_EQUAL(m.stats[0].grp[TC_S_WEB][TC_G_GREEN].flows, 0);
@@ -601,11 +601,11 @@ static void test_worker_on_maps(void)
 	CU_ASSERT_EQUAL(v->hdr->gen, 2);
 	CU_ASSERT_EQUAL(one(&w, v, 2), 1u << TC_GREEN);
 	CU_ASSERT_EQUAL(one(&w, v, 1), 1u << TC_BLUE); /* sticky */
-	CU_ASSERT_EQUAL(m.stats[0].svc_pkts[TC_S_WEB], 3);
+	CU_ASSERT_EQUAL(sl_svc_pkts(&m.stats[0], TC_S_WEB), 3);
 	CU_ASSERT_EQUAL(m.stats[0].grp[TC_S_WEB][TC_G_GREEN].flows, 1);
 	CU_ASSERT_EQUAL(m.stats[0].grp[TC_S_WEB][TC_G_BLUE].flows, 1);
 	CU_ASSERT_EQUAL(m.stats[0].grp[TC_S_WEB][TC_G_BLUE].pkts, 2);
-	CU_ASSERT_EQUAL(m.stats[1].svc_pkts[TC_S_WEB], 0);
+	CU_ASSERT_EQUAL(sl_svc_pkts(&m.stats[1], TC_S_WEB), 0);
 
 	sl_worker_fini(&w);
 	sl_maps_close(&dp);
