@@ -547,15 +547,17 @@ static inline void pkts_inc(struct sl_flow *f)
 	f->packets += f->packets != UINT32_MAX;
 }
 
-/* Client -> server packet i of service si. */
-static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int si,
+/* Client -> server packet i of service si.  ft, c and live are w's, read
+ * once per burst: after a byte store (the flow's state) the compiler would
+ * read them again. */
+static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
+			      struct sl_flowtable *ft, struct sl_counters *c, uint32_t live, int si,
 			      const struct sl_pkt *p, const struct sl_key *k, uint64_t digest,
-			      const uint32_t b[2], const uint8_t *frame, uint16_t len, int icmp, uint32_t now,
-			      uint32_t now_us, uint32_t now_s, unsigned i, int shadow_ready,
-			      struct sl_verdict *vd)
+			      const uint32_t b[2], const uint8_t *frame, uint16_t len, int icmp,
+			      uint32_t now, uint32_t now_us, uint32_t now_s, unsigned i,
+			      int shadow_ready, struct sl_verdict *vd)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
-	struct sl_counters *c = w->cnt;
 	struct sl_flow *f;
 	struct sl_flow_rec old;
 	enum sl_ft_result res = SL_FT_HIT;
@@ -565,17 +567,17 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v, int 
 
 	if (icmp) {
 		/* An ICMP error follows its flow but never makes one. */
-		f = sl_ft_lookup_at(w->ft, k, b, now);
+		f = sl_ft_lookup_at(ft, k, b, now);
 		g = f ? sl_flow_group(f) : decide_new(v, s, digest);
 		goto out;
 	}
 
-	epoch = sl_ft_epoch(w->ft, (unsigned)si, s->reset_gen);
-	f = sl_ft_lookup_insert_at(w->ft, k, digest, b, now, &res, &old);
+	epoch = sl_ft_epoch(ft, (unsigned)si, s->reset_gen);
+	f = sl_ft_lookup_insert_at(ft, k, digest, b, now, &res, &old);
 	if (res == SL_FT_HIT) {
 		uint8_t fg = sl_flow_group(f);
 
-		if (sl_flow_epoch(f) == epoch && (w->ev.live_groups >> fg & 1) &&
+		if (sl_flow_epoch(f) == epoch && (live >> fg & 1) &&
 		    !(sl_fs_closed(f->state) && is_syn(p, is_tcp))) {
 			g = fg;
 			f->last_seen = now;
@@ -646,14 +648,14 @@ out:
 }
 
 /* Server -> client packet of service si, received on backend port in_port. */
-static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v, int si,
+static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v,
+				  const struct sl_flowtable *ft, struct sl_counters *c, int si,
 				  const struct sl_pkt *p, const struct sl_key *k,
 				  const uint32_t b[2], const uint8_t *frame, uint16_t len, int icmp,
 				  uint8_t in_port, uint32_t now, uint32_t now_us)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
-	struct sl_counters *c = w->cnt;
-	struct sl_flow *f = sl_ft_lookup_at(w->ft, k, b, now);
+	struct sl_flow *f = sl_ft_lookup_at(ft, k, b, now);
 	struct sl_grp_counters *gc;
 	uint8_t g;
 
@@ -694,8 +696,8 @@ static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const str
 						  uint32_t now_s, unsigned i, int shadow_ready,
 						  struct sl_verdict *vd)
 {
-	client_pkt(w, v, si, p, k, digest, b, frame, len, 1, now, now_us, now_s, i, shadow_ready,
-		   vd);
+	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, p, k, digest, b, frame, len, 1, now,
+		   now_us, now_s, i, shadow_ready, vd);
 }
 
 static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
@@ -705,7 +707,7 @@ static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
 						      const uint8_t *frame, uint16_t len,
 						      uint8_t in_port, uint32_t now, uint32_t now_us)
 {
-	return return_pkt(w, v, si, p, k, b, frame, len, 1, in_port, now, now_us);
+	return return_pkt(w, v, w->ft, w->cnt, si, p, k, b, frame, len, 1, in_port, now, now_us);
 }
 
 void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
@@ -719,7 +721,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	int16_t svc[SL_BURST];
 	uint8_t kind[SL_BURST];
 	enum sl_bad bad[SL_BURST];
-	uint32_t hashed = 0;
+	uint32_t hashed = 0, common = 0;
 	struct sl_counters *c = w->cnt;
 	const struct sl_table_hdr *h = v->hdr;
 	int from_client = w->port_role[in_port] == SL_ROLE_CLIENT;
@@ -734,6 +736,10 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	_Static_assert(SL_BURST <= 32, "the hashed packets are a 32-bit mask");
 	if (__builtin_expect(w->ev.hdr != h || w->ev.gen != h->gen, 0))
 		ev_map_build(&w->ev, v);
+	/* read once: stores of bytes in the loops below may alias anything */
+	struct sl_flowtable *const ft = w->ft;
+	const uint64_t seed = h->seed_flow;
+	const uint32_t live = w->ev.live_groups;
 
 	if (w->port_role[in_port] == SL_ROLE_SHADOW) {
 		/* Challenger output never reaches a user. */
@@ -748,10 +754,19 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	 * digests of other traffic are wasted) so that classification runs
 	 * while the lines come in. */
 	for (uint16_t i = 0; i < n; i++) {
-		bad[i] = sl_parse(data[i], len[i], &pk[i]);
+		/* the common frame's key from what its parse just wrote: in this
+		 * branch the compiler knows it is IPv4, TCP or UDP, unfragmented */
+		if (__builtin_expect(sl_parse_common(data[i], len[i], &pk[i]), 1)) {
+			bad[i] = SL_OK;
+			hashed |= 1u << i;
+			common |= 1u << i;
+			dig[i] = sl_key_digest(&key[i], &pk[i], seed);
+			continue;
+		}
+		bad[i] = sl_parse_full(data[i], len[i], &pk[i]);
 		if (bad[i] == SL_OK && (pk[i].proto == 6 || pk[i].proto == 17) && pk[i].family) {
 			hashed |= 1u << i;
-			dig[i] = sl_key_digest(&key[i], &pk[i], h->seed_flow);
+			dig[i] = sl_key_digest(&key[i], &pk[i], seed);
 		}
 	}
 	/* The prefetches back to back, not between the hashes: a prefetch
@@ -762,13 +777,13 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	for (uint32_t m = hashed; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m);
 
-		sl_ft_prefetch_at(w->ft, pk[i].family, dig[i], bk[i]);
+		sl_ft_prefetch_at(ft, pk[i].family, dig[i], bk[i]);
 	}
 
 	/* The service of the last packet looked up, for the next: a burst's
 	 * packets mostly go to few services (valid for this burst's table). */
-	uint64_t last_a0 = 0, last_a1 = 0, last_meta = ~0ull;
-	int last_svc = -1;
+	uint64_t last_a0 = 0, last_a1 = 0, last_meta = ~0ull, last4 = ~0ull;
+	int last_svc = -1, last_svc4 = -1;
 
 	for (uint16_t i = 0; i < n; i++) {
 		const struct sl_pkt *p = &pk[i];
@@ -776,6 +791,23 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		uint16_t port;
 		uint64_t a0, a1, meta;
 
+		if (common >> i & 1) {
+			/* IPv4, unfragmented, no ICMP error: one word says which
+			 * service (its own cache: the general one's words differ) */
+			uint32_t a;
+
+			addr = from_client ? p->dst : p->src;
+			port = from_client ? p->dport : p->sport;
+			__builtin_memcpy(&a, addr, 4);
+			a0 = a | (uint64_t)port << 32 | (uint64_t)p->proto << 48;
+			if (a0 != last4) {
+				last_svc4 = sl_find_service(h, 4, p->proto, addr, port, 0);
+				last4 = a0;
+			}
+			svc[i] = (int16_t)last_svc4;
+			kind[i] = last_svc4 < 0 ? K_OTHER : K_SVC;
+			continue;
+		}
 		if (bad[i] != SL_OK) {
 			c->malformed[bad[i]]++;
 			kind[i] = bad_kind;
@@ -818,11 +850,12 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		switch (kind[i]) {
 		case K_SVC:
 			if (from_client)
-				client_pkt(w, v, svc[i], &pk[i], &key[i], dig[i], bk[i], data[i],
-					   len[i], 0, now_ms, now_us, now_s, i, shadow_ready, o);
+				client_pkt(w, v, ft, c, live, svc[i], &pk[i], &key[i], dig[i],
+					   bk[i], data[i], len[i], 0, now_ms, now_us, now_s, i,
+					   shadow_ready, o);
 			else
-				o->out = return_pkt(w, v, svc[i], &pk[i], &key[i], bk[i], data[i],
-						    len[i], 0, in_port, now_ms, now_us);
+				o->out = return_pkt(w, v, ft, c, svc[i], &pk[i], &key[i], bk[i],
+						    data[i], len[i], 0, in_port, now_ms, now_us);
 			break;
 		case K_SVC_ICMP:
 			if (from_client)

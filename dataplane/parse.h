@@ -85,37 +85,37 @@ static inline uint16_t sl_rd16(const uint8_t *b)
 	return (uint16_t)(b[0] << 8 | b[1]);
 }
 
-/* sl_parse_full, with the common frame parsed inline: untagged IPv4
- * without options or fragmentation, carrying a whole TCP header or UDP
- * datagram.  It fills *p as sl_parse_full does (the unit tests compare
- * the two over mutated frames); anything else goes to sl_parse_full. */
-static inline enum sl_bad sl_parse(const uint8_t *buf, uint32_t len, struct sl_pkt *p)
+/* The common frame, parsed inline: untagged IPv4 without options or
+ * fragmentation, carrying a whole TCP header or UDP datagram.  Returns 1
+ * with *p filled as sl_parse_full fills it (SL_OK; the unit tests compare
+ * the two over mutated frames), 0 for any other frame: sl_parse_full's. */
+static inline int sl_parse_common(const uint8_t *buf, uint32_t len, struct sl_pkt *p)
 {
 	const uint8_t *ip = buf + 14, *l4 = buf + 34;
 	uint32_t tot, in_l4;
 
 	if (__builtin_expect(len < 42 || sl_rd16(buf + 12) != 0x0800 || ip[0] != 0x45 ||
 			     (sl_rd16(ip + 6) & 0x3fff) != 0, 0))
-		return sl_parse_full(buf, len, p);
+		return 0;
 	tot = sl_rd16(ip + 2);
 	in_l4 = tot - 20; /* wraps when tot < 20: refused as too long */
 	if (__builtin_expect(tot > len - 14 || in_l4 > 65535, 0))
-		return sl_parse_full(buf, len, p);
+		return 0;
 	/* the datagram is in the frame: its L4 bytes are read only once
 	 * in_l4 says they are in it (a UDP header's are below len 42) */
 	if (ip[9] == 6) {
 		if (__builtin_expect(in_l4 < 20 || (l4[12] >> 4) * 4u < 20 ||
 				     (l4[12] >> 4) * 4u > in_l4, 0))
-			return sl_parse_full(buf, len, p);
+			return 0;
 		p->tcp_flags = l4[13];
 	} else if (ip[9] == 17) {
 		uint32_t ulen = sl_rd16(l4 + 4);
 
 		if (__builtin_expect(in_l4 < 8 || ulen < 8 || ulen > in_l4, 0))
-			return sl_parse_full(buf, len, p);
+			return 0;
 		p->tcp_flags = 0;
 	} else {
-		return sl_parse_full(buf, len, p);
+		return 0;
 	}
 	p->l3_off = 14;
 	p->l4_off = 34;
@@ -134,7 +134,13 @@ static inline enum sl_bad sl_parse(const uint8_t *buf, uint32_t len, struct sl_p
 	__builtin_memset(p->dst, 0, sizeof(p->dst));
 	__builtin_memcpy(p->src, ip + 12, 4);
 	__builtin_memcpy(p->dst, ip + 16, 4);
-	return SL_OK;
+	return 1;
+}
+
+/* sl_parse_full, with the common frame parsed inline. */
+static inline enum sl_bad sl_parse(const uint8_t *buf, uint32_t len, struct sl_pkt *p)
+{
+	return sl_parse_common(buf, len, p) ? SL_OK : sl_parse_full(buf, len, p);
 }
 
 /* Stable short name of a reason ("ip4_ihl"); "ok" for SL_OK. */
