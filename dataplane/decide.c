@@ -552,7 +552,7 @@ static inline void pkts_inc(struct sl_flow *f)
  * read them again. */
 static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 			      struct sl_flowtable *ft, struct sl_counters *c, uint32_t live, int si,
-			      const struct sl_pkt *p, const struct sl_key *k, uint64_t digest,
+			      const struct sl_pkt *p, const struct sl_ft_want *k, uint64_t digest,
 			      const uint32_t b[2], const uint8_t *frame, uint16_t len, int icmp,
 			      uint32_t now, uint32_t now_us, uint32_t now_s, unsigned i,
 			      int shadow_ready, struct sl_verdict *vd)
@@ -567,13 +567,13 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 
 	if (icmp) {
 		/* An ICMP error follows its flow but never makes one. */
-		f = sl_ft_lookup_at(ft, k, b, now);
+		f = sl_ft_lookup_at(ft, p->family == 6, k, b, now);
 		g = f ? sl_flow_group(f) : decide_new(v, s, digest);
 		goto out;
 	}
 
 	epoch = sl_ft_epoch(ft, (unsigned)si, s->reset_gen);
-	f = sl_ft_lookup_insert_at(ft, k, digest, b, now, &res, &old);
+	f = sl_ft_lookup_insert_at(ft, p->family == 6, k, digest, b, now, &res, &old);
 	if (res == SL_FT_HIT) {
 		uint8_t fg = sl_flow_group(f);
 
@@ -650,12 +650,12 @@ out:
 /* Server -> client packet of service si, received on backend port in_port. */
 static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v,
 				  const struct sl_flowtable *ft, struct sl_counters *c, int si,
-				  const struct sl_pkt *p, const struct sl_key *k,
+				  const struct sl_pkt *p, const struct sl_ft_want *k,
 				  const uint32_t b[2], const uint8_t *frame, uint16_t len, int icmp,
 				  uint8_t in_port, uint32_t now, uint32_t now_us)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
-	struct sl_flow *f = sl_ft_lookup_at(ft, k, b, now);
+	struct sl_flow *f = sl_ft_lookup_at(ft, p->family == 6, k, b, now);
 	struct sl_grp_counters *gc;
 	uint8_t g;
 
@@ -690,7 +690,7 @@ static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v,
  * copies of client_pkt and return_pkt then know icmp is 0. */
 static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const struct sl_view *v,
 						  int si, const struct sl_pkt *p,
-						  const struct sl_key *k, uint64_t digest,
+						  const struct sl_ft_want *k, uint64_t digest,
 						  const uint32_t b[2], const uint8_t *frame,
 						  uint16_t len, uint32_t now, uint32_t now_us,
 						  uint32_t now_s, unsigned i, int shadow_ready,
@@ -703,7 +703,7 @@ static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const str
 static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
 						      const struct sl_view *v, int si,
 						      const struct sl_pkt *p,
-						      const struct sl_key *k, const uint32_t b[2],
+						      const struct sl_ft_want *k, const uint32_t b[2],
 						      const uint8_t *frame, uint16_t len,
 						      uint8_t in_port, uint32_t now, uint32_t now_us)
 {
@@ -716,6 +716,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 {
 	struct sl_pkt pk[SL_BURST];
 	struct sl_key key[SL_BURST];
+	struct sl_ft_want wt[SL_BURST];
 	uint64_t dig[SL_BURST];
 	uint32_t bk[SL_BURST][2];
 	int16_t svc[SL_BURST];
@@ -754,19 +755,25 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	 * digests of other traffic are wasted) so that classification runs
 	 * while the lines come in. */
 	for (uint16_t i = 0; i < n; i++) {
-		/* the common frame's key from what its parse just wrote: in this
-		 * branch the compiler knows it is IPv4, TCP or UDP, unfragmented */
+		uint64_t ab, w4;
+
+		/* the common frame's key words from what its parse just wrote:
+		 * in this branch the compiler knows it is IPv4, TCP or UDP,
+		 * unfragmented; an IPv4 lookup needs no struct sl_key */
 		if (__builtin_expect(sl_parse_common(data[i], len[i], &pk[i]), 1)) {
 			bad[i] = SL_OK;
 			hashed |= 1u << i;
 			common |= 1u << i;
-			dig[i] = sl_key_digest(&key[i], &pk[i], seed);
+			sl_key4_words(&pk[i], &ab, &w4);
+			dig[i] = sl_hash4(ab, w4, seed);
+			sl_ft_want4(&wt[i], ab, w4);
 			continue;
 		}
 		bad[i] = sl_parse_full(data[i], len[i], &pk[i]);
 		if (bad[i] == SL_OK && (pk[i].proto == 6 || pk[i].proto == 17) && pk[i].family) {
 			hashed |= 1u << i;
 			dig[i] = sl_key_digest(&key[i], &pk[i], seed);
+			sl_ft_want_init(&wt[i], &key[i]);
 		}
 	}
 	/* The prefetches back to back, not between the hashes: a prefetch
@@ -850,19 +857,19 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		switch (kind[i]) {
 		case K_SVC:
 			if (from_client)
-				client_pkt(w, v, ft, c, live, svc[i], &pk[i], &key[i], dig[i],
+				client_pkt(w, v, ft, c, live, svc[i], &pk[i], &wt[i], dig[i],
 					   bk[i], data[i], len[i], 0, now_ms, now_us, now_s, i,
 					   shadow_ready, o);
 			else
-				o->out = return_pkt(w, v, ft, c, svc[i], &pk[i], &key[i], bk[i],
+				o->out = return_pkt(w, v, ft, c, svc[i], &pk[i], &wt[i], bk[i],
 						    data[i], len[i], 0, in_port, now_ms, now_us);
 			break;
 		case K_SVC_ICMP:
 			if (from_client)
-				client_icmp(w, v, svc[i], &pk[i], &key[i], dig[i], bk[i], data[i],
+				client_icmp(w, v, svc[i], &pk[i], &wt[i], dig[i], bk[i], data[i],
 					    len[i], now_ms, now_us, now_s, i, shadow_ready, o);
 			else
-				o->out = return_icmp(w, v, svc[i], &pk[i], &key[i], bk[i], data[i],
+				o->out = return_icmp(w, v, svc[i], &pk[i], &wt[i], bk[i], data[i],
 						     len[i], in_port, now_ms, now_us);
 			break;
 		case K_OTHER:

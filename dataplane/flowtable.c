@@ -127,8 +127,10 @@ static inline void fill_key(uint8_t *e, int v6, const struct sl_ft_want *w)
 		((struct sl_flow6 *)(void *)e)->key = *w->key;
 		return;
 	}
+	uint32_t ports = sl_ft_want_ports(w);
+
 	memcpy(e, &w->ab, 8);
-	memcpy(e + 8, &w->ports, 4);
+	memcpy(e + 8, &ports, 4);
 }
 
 static void key_from(const uint8_t *e, int v6, struct sl_key *k)
@@ -173,7 +175,7 @@ static inline void fresh(uint8_t *e, int v6, const struct sl_ft_want *w, uint32_
 
 	memset(e, 0, v6 ? sizeof(struct sl_flow6) : sizeof(struct sl_flow4));
 	fill_key(e, v6, w);
-	f->svc = w->udp;
+	f->svc = sl_ft_want_udp(w);
 	f->last_seen = now;
 	f->state = SL_FS_USED;
 }

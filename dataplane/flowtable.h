@@ -284,11 +284,6 @@ static inline struct sl_flow *sl_ft_flow_of(uint8_t *e, int v6)
 	return v6 ? &((struct sl_flow6 *)(void *)e)->f : &((struct sl_flow4 *)(void *)e)->f;
 }
 
-static inline uint8_t sl_ft_proto_bit(const struct sl_key *k)
-{
-	return k->proto == 17 ? SL_FLOW_UDP : 0;
-}
-
 /* 40-byte key equality as five word compares (no memcmp call). */
 static inline int sl_ft_key6_eq(const struct sl_key *a, const struct sl_key *b)
 {
@@ -299,31 +294,44 @@ static inline int sl_ft_key6_eq(const struct sl_key *a, const struct sl_key *b)
 	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
 }
 
-/* The lookup key in the form an entry holds it; for IPv4 the entry's two
- * words, the second (ports, svc, state, ...) compared under a mask: the
- * ports, the protocol bit, the in-use bit. */
+/* The lookup key in the form an entry holds it: for IPv6 the key, for
+ * IPv4 the entry's two words, the second (ports, svc, state, ...)
+ * compared under a mask: the ports, the protocol bit, the in-use bit. */
 struct sl_ft_want {
-	const struct sl_key *key;
+	const struct sl_key *key; /* IPv6 (IPv4: may be NULL) */
 	uint64_t ab;   /* IPv4 a, b */
 	uint64_t hi;   /* IPv4 ports | protocol bit << 32 | SL_FS_USED << 40 */
-	uint32_t ports;
-	uint8_t udp;
 };
 
 #define SL_FT_WANT_HI_MASK \
 	(0xffffffffull | (uint64_t)SL_FLOW_UDP << 32 | (uint64_t)SL_FS_USED << 40)
 
+/* An IPv4 key's want from its words (sl_key4_words). */
+static inline void sl_ft_want4(struct sl_ft_want *w, uint64_t ab, uint64_t w4)
+{
+	w->key = NULL;
+	w->ab = ab;
+	w->hi = (uint32_t)w4 | (uint64_t)((w4 >> 32 & 0xff) == 17 ? SL_FLOW_UDP : 0) << 32 |
+		(uint64_t)SL_FS_USED << 40;
+}
+
 static inline void sl_ft_want_init(struct sl_ft_want *w, const struct sl_key *k)
 {
-	uint32_t a, b;
+	uint64_t x[5];
 
+	__builtin_memcpy(x, k, sizeof(x));
+	sl_ft_want4(w, (x[0] & 0xffffffffu) | x[2] << 32, x[4]);
 	w->key = k;
-	__builtin_memcpy(&a, k->a, 4);
-	__builtin_memcpy(&b, k->b, 4);
-	w->ab = a | (uint64_t)b << 32;
-	__builtin_memcpy(&w->ports, &k->pa, 4);
-	w->udp = sl_ft_proto_bit(k);
-	w->hi = w->ports | (uint64_t)w->udp << 32 | (uint64_t)SL_FS_USED << 40;
+}
+
+static inline uint32_t sl_ft_want_ports(const struct sl_ft_want *w)
+{
+	return (uint32_t)w->hi;
+}
+
+static inline uint8_t sl_ft_want_udp(const struct sl_ft_want *w)
+{
+	return (uint8_t)(w->hi >> 32) & SL_FLOW_UDP;
 }
 
 /* Entry e is in use and holds the key. */
@@ -415,29 +423,27 @@ struct sl_flow *sl_ft_insert4(struct sl_flowtable *ft, const struct sl_ft_want *
 			      const uint32_t b[2], uint32_t now, enum sl_ft_result *res,
 			      struct sl_flow_rec *old);
 
-/* Find the entry of key (family 4 or 6), or make one.  digest is
+/* Find the entry of a key (want w, IPv6 if v6), or make one.  digest is
  * sl_hash_key(key, seed), b its buckets (sl_ft_prefetch_at).  For
  * SL_FT_REUSED the previous occupant (an expired flow, possibly of this
  * same key) is copied to *old so that its counters can be settled.  An
  * insert may move other entries: pointers from earlier lookups do not
  * survive it. */
-static inline struct sl_flow *sl_ft_lookup_insert_at(struct sl_flowtable *ft,
-						     const struct sl_key *key, uint64_t digest,
+static inline struct sl_flow *sl_ft_lookup_insert_at(struct sl_flowtable *ft, int v6,
+						     const struct sl_ft_want *w, uint64_t digest,
 						     const uint32_t b[2], uint32_t now,
 						     enum sl_ft_result *res, struct sl_flow_rec *old)
 {
-	struct sl_ft_want w;
 	struct sl_flow *f;
 
-	if (__builtin_expect(key->family == 6, 0))
-		return sl_ft_insert(ft, key, digest, now, res, old);
-	sl_ft_want_init(&w, key);
-	f = sl_ft_find4_(ft, &w, b, now);
+	if (__builtin_expect(v6, 0))
+		return sl_ft_insert(ft, w->key, digest, now, res, old);
+	f = sl_ft_find4_(ft, w, b, now);
 	if (__builtin_expect(f != NULL, 1)) {
 		*res = SL_FT_HIT;
 		return f;
 	}
-	return sl_ft_insert4(ft, &w, b, now, res, old);
+	return sl_ft_insert4(ft, w, b, now, res, old);
 }
 
 static inline struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft,
@@ -445,33 +451,35 @@ static inline struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft,
 						  uint32_t now, enum sl_ft_result *res,
 						  struct sl_flow_rec *old)
 {
+	struct sl_ft_want w;
 	uint32_t b[2];
 
+	sl_ft_want_init(&w, key);
 	sl_ft_buckets(&ft->part[key->family == 6], digest, &b[0], &b[1]);
-	return sl_ft_lookup_insert_at(ft, key, digest, b, now, res, old);
+	return sl_ft_lookup_insert_at(ft, key->family == 6, &w, digest, b, now, res, old);
 }
 
-/* Find a live entry of key without inserting (return traffic); b as for
- * sl_ft_lookup_insert_at. */
-static inline struct sl_flow *sl_ft_lookup_at(const struct sl_flowtable *ft,
-					      const struct sl_key *key, const uint32_t b[2],
+/* Find a live entry without inserting (return traffic); v6, w and b as
+ * for sl_ft_lookup_insert_at. */
+static inline struct sl_flow *sl_ft_lookup_at(const struct sl_flowtable *ft, int v6,
+					      const struct sl_ft_want *w, const uint32_t b[2],
 					      uint32_t now)
 {
-	struct sl_ft_want w;
 	unsigned m;
 
-	sl_ft_want_init(&w, key);
-	return key->family == 6 ? sl_ft_find_(ft, 1, &w, b, now, &m) : sl_ft_find4_(ft, &w, b, now);
+	return v6 ? sl_ft_find_(ft, 1, w, b, now, &m) : sl_ft_find4_(ft, w, b, now);
 }
 
 static inline struct sl_flow *sl_ft_lookup(const struct sl_flowtable *ft,
 					   const struct sl_key *key, uint64_t digest,
 					   uint32_t now)
 {
+	struct sl_ft_want w;
 	uint32_t b[2];
 
+	sl_ft_want_init(&w, key);
 	sl_ft_buckets(&ft->part[key->family == 6], digest, &b[0], &b[1]);
-	return sl_ft_lookup_at(ft, key, b, now);
+	return sl_ft_lookup_at(ft, key->family == 6, &w, b, now);
 }
 
 /* The flow part of slot i (0..slots-1), used or not (state USED tells). */

@@ -54,23 +54,26 @@ static inline uint64_t sl_mum(uint64_t a, uint64_t b)
 	return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* The digest of an IPv4 key from its words: ab, the two addresses (the
+ * lower endpoint's in the low half), and w4, the key's last word. */
+static inline uint64_t sl_hash4(uint64_t ab, uint64_t w4, uint64_t seed)
+{
+	return sl_mum(sl_mum(ab ^ seed ^ SL_HP1, w4 ^ SL_HP2) ^ (seed << 32 | seed >> 32), SL_HP3);
+}
+
 /* Digest of a key given as its five 64-bit words.  IPv4 keys (most
  * traffic) fold into two words and take one multiply, IPv6 keys three; a
  * last multiply spreads the result over all 64 bits, since the flow table
  * uses the low ones directly. */
 static inline uint64_t sl_hash_words(const uint64_t w[5], uint64_t seed)
 {
-	uint64_t h;
+	uint64_t x, y;
 
-	if (((w[4] >> 40) & 0xff) == 4) {
-		h = sl_mum(((w[0] & 0xffffffffull) | w[2] << 32) ^ seed ^ SL_HP1, w[4] ^ SL_HP2);
-	} else {
-		uint64_t x = sl_mum(w[0] ^ seed ^ SL_HP1, w[1] ^ SL_HP2);
-		uint64_t y = sl_mum(w[2] ^ seed ^ SL_HP3, w[3] ^ SL_HP1);
-
-		h = sl_mum(x ^ w[4] ^ SL_HP3, y ^ SL_HP2);
-	}
-	return sl_mum(h ^ (seed << 32 | seed >> 32), SL_HP3);
+	if (((w[4] >> 40) & 0xff) == 4)
+		return sl_hash4((w[0] & 0xffffffffull) | w[2] << 32, w[4], seed);
+	x = sl_mum(w[0] ^ seed ^ SL_HP1, w[1] ^ SL_HP2);
+	y = sl_mum(w[2] ^ seed ^ SL_HP3, w[3] ^ SL_HP1);
+	return sl_mum(sl_mum(x ^ w[4] ^ SL_HP3, y ^ SL_HP2) ^ (seed << 32 | seed >> 32), SL_HP3);
 }
 
 static inline uint64_t sl_ld64(const uint8_t *p)
@@ -79,6 +82,25 @@ static inline uint64_t sl_ld64(const uint8_t *p)
 
 	__builtin_memcpy(&v, p, 8);
 	return v;
+}
+
+/* The canonical words of an IPv4 packet's key (see sl_key_digest): ab,
+ * the addresses, the lower endpoint's in the low half; w4 the last word
+ * (ports, protocol, family as they lie in struct sl_key). */
+static inline void sl_key4_words(const struct sl_pkt *p, uint64_t *ab, uint64_t *w4)
+{
+	uint64_t sp = p->sport, dp = p->dport;
+	uint32_t s, d;
+	int swap;
+
+	if (p->frag != SL_FRAG_NONE)
+		sp = dp = 0;
+	__builtin_memcpy(&s, p->src, 4);
+	__builtin_memcpy(&d, p->dst, 4);
+	swap = ((uint64_t)__builtin_bswap32(s) << 16 | sp) >
+	       ((uint64_t)__builtin_bswap32(d) << 16 | dp);
+	*ab = swap ? d | (uint64_t)s << 32 : s | (uint64_t)d << 32;
+	*w4 = (swap ? dp | sp << 16 : sp | dp << 16) | (uint64_t)p->proto << 32 | 4ull << 40;
 }
 
 /* Build the canonical key of a parsed packet in *k and return its digest
@@ -95,19 +117,19 @@ static inline uint64_t sl_key_digest(struct sl_key *k, const struct sl_pkt *p, u
 	uint64_t w[5], sp = p->sport, dp = p->dport;
 	int swap;
 
+	if (p->family == 4) {
+		uint64_t ab;
+
+		sl_key4_words(p, &ab, &w[4]);
+		w[0] = ab & 0xffffffffu;
+		w[2] = ab >> 32;
+		w[1] = w[3] = 0;
+		__builtin_memcpy(k, w, sizeof(w));
+		return sl_hash4(ab, w[4], seed);
+	}
 	if (p->frag != SL_FRAG_NONE)
 		sp = dp = 0;
-	if (p->family == 4) {
-		uint32_t s, d;
-
-		__builtin_memcpy(&s, p->src, 4);
-		__builtin_memcpy(&d, p->dst, 4);
-		swap = ((uint64_t)__builtin_bswap32(s) << 16 | sp) >
-		       ((uint64_t)__builtin_bswap32(d) << 16 | dp);
-		w[0] = swap ? d : s;
-		w[2] = swap ? s : d;
-		w[1] = w[3] = 0;
-	} else {
+	{
 		uint64_t s0 = sl_ld64(p->src), s1 = sl_ld64(p->src + 8);
 		uint64_t d0 = sl_ld64(p->dst), d1 = sl_ld64(p->dst + 8);
 		uint64_t bs0 = __builtin_bswap64(s0), bd0 = __builtin_bswap64(d0);
