@@ -578,7 +578,7 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 		uint8_t fg = sl_flow_group(f);
 
 		if (sl_flow_epoch(f) == epoch && (live >> fg & 1) &&
-		    !(sl_fs_closed(f->state) && is_syn(p, is_tcp))) {
+		    !(is_syn(p, is_tcp) && sl_fs_closed(f->state))) {
 			g = fg;
 			f->last_seen = now;
 			pkts_inc(f);
@@ -767,6 +767,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 			sl_key4_words(&pk[i], &ab, &w4);
 			dig[i] = sl_hash4(ab, w4, seed);
 			sl_ft_want4(&wt[i], ab, w4);
+			sl_ft_buckets(&ft->part[0], dig[i], &bk[i][0], &bk[i][1]);
 			continue;
 		}
 		bad[i] = sl_parse_full(data[i], len[i], &pk[i]);
@@ -774,17 +775,17 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 			hashed |= 1u << i;
 			dig[i] = sl_key_digest(&key[i], &pk[i], seed);
 			sl_ft_want_init(&wt[i], &key[i]);
+			sl_ft_buckets(&ft->part[pk[i].family == 6], dig[i], &bk[i][0], &bk[i][1]);
 		}
 	}
 	/* The prefetches back to back, not between the hashes: a prefetch
 	 * that misses the TLB holds up retirement until its page walk is done
 	 * (seen in a VM: a few hundred ns), so only prefetches that are in
-	 * the reorder window together overlap their misses.  The buckets are
-	 * kept for the lookups. */
+	 * the reorder window together overlap their misses. */
 	for (uint32_t m = hashed; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m);
 
-		sl_ft_prefetch_at(ft, pk[i].family, dig[i], bk[i]);
+		sl_ft_prefetch_b(ft, common >> i & 1 ? 4 : pk[i].family, bk[i]);
 	}
 
 	/* The service of the last packet looked up, for the next: a burst's

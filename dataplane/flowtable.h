@@ -245,15 +245,13 @@ static inline void sl_ft_fetch(const void *p)
 	__asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
 }
 
-/* Both buckets' lines, for a lookup a few packets later; the buckets in b
- * for that lookup (sl_ft_lookup_insert_at, sl_ft_lookup_at): computed once
- * per packet. */
-static inline void sl_ft_prefetch_at(const struct sl_flowtable *ft, int family, uint64_t digest,
-				     uint32_t b[2])
+/* Both lines of buckets b (sl_ft_buckets of the family's part), for a
+ * lookup a few packets later. */
+static inline void sl_ft_prefetch_b(const struct sl_flowtable *ft, int family,
+				    const uint32_t b[2])
 {
 	const struct sl_ft_part *p = &ft->part[family == 6];
 
-	sl_ft_buckets(p, digest, &b[0], &b[1]);
 	if (family == 6) {
 		sl_ft_fetch(p->mem + (uint64_t)b[0] * 128);
 		sl_ft_fetch(p->mem + (uint64_t)b[0] * 128 + 64);
@@ -269,7 +267,8 @@ static inline void sl_ft_prefetch(const struct sl_flowtable *ft, int family, uin
 {
 	uint32_t b[2];
 
-	sl_ft_prefetch_at(ft, family, digest, b);
+	sl_ft_buckets(&ft->part[family == 6], digest, &b[0], &b[1]);
+	sl_ft_prefetch_b(ft, family, b);
 }
 
 /* ---- the lookup, inline: every packet takes its hit path (internals) ---- */
@@ -424,7 +423,7 @@ struct sl_flow *sl_ft_insert4(struct sl_flowtable *ft, const struct sl_ft_want *
 			      struct sl_flow_rec *old);
 
 /* Find the entry of a key (want w, IPv6 if v6), or make one.  digest is
- * sl_hash_key(key, seed), b its buckets (sl_ft_prefetch_at).  For
+ * sl_hash_key(key, seed), b its buckets (sl_ft_buckets).  For
  * SL_FT_REUSED the previous occupant (an expired flow, possibly of this
  * same key) is copied to *old so that its counters can be settled.  An
  * insert may move other entries: pointers from earlier lookups do not
