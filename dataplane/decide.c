@@ -686,6 +686,18 @@ static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v,
 	return (uint16_t)(1u << w->client_port);
 }
 
+/* What the burst's passes keep of a packet: one array, so that the loops
+ * index one base (separate arrays each took a register or a spill). */
+struct burst_pkt {
+	struct sl_pkt pk;
+	enum sl_bad bad;
+	int16_t svc;
+	uint8_t kind;
+	uint32_t bk[2];       /* its flow-table buckets */
+	uint64_t dig;
+	struct sl_ft_want wt;
+};
+
 /* ICMP errors of a service, out of the burst loop: rare, and the loop's
  * copies of client_pkt and return_pkt then know icmp is 0. */
 static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const struct sl_view *v,
@@ -714,14 +726,8 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		     const uint8_t *const *data, const uint16_t *len, uint16_t n,
 		     uint64_t now, struct sl_verdict *vd)
 {
-	struct sl_pkt pk[SL_BURST];
+	struct burst_pkt bp[SL_BURST];
 	struct sl_key key[SL_BURST];
-	struct sl_ft_want wt[SL_BURST];
-	uint64_t dig[SL_BURST];
-	uint32_t bk[SL_BURST][2];
-	int16_t svc[SL_BURST];
-	uint8_t kind[SL_BURST];
-	enum sl_bad bad[SL_BURST];
 	uint32_t hashed = 0, common = 0;
 	struct sl_counters *c = w->cnt;
 	const struct sl_table_hdr *h = v->hdr;
@@ -760,22 +766,22 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		/* the common frame's key words from what its parse just wrote:
 		 * in this branch the compiler knows it is IPv4, TCP or UDP,
 		 * unfragmented; an IPv4 lookup needs no struct sl_key */
-		if (__builtin_expect(sl_parse_common(data[i], len[i], &pk[i]), 1)) {
-			bad[i] = SL_OK;
+		if (__builtin_expect(sl_parse_common(data[i], len[i], &bp[i].pk), 1)) {
+			bp[i].bad = SL_OK;
 			hashed |= 1u << i;
 			common |= 1u << i;
-			sl_key4_words(&pk[i], &ab, &w4);
-			dig[i] = sl_hash4(ab, w4, seed);
-			sl_ft_want4(&wt[i], ab, w4);
-			sl_ft_buckets(&ft->part[0], dig[i], &bk[i][0], &bk[i][1]);
+			sl_key4_words(&bp[i].pk, &ab, &w4);
+			bp[i].dig = sl_hash4(ab, w4, seed);
+			sl_ft_want4(&bp[i].wt, ab, w4);
+			sl_ft_buckets(&ft->part[0], bp[i].dig, &bp[i].bk[0], &bp[i].bk[1]);
 			continue;
 		}
-		bad[i] = sl_parse_full(data[i], len[i], &pk[i]);
-		if (bad[i] == SL_OK && (pk[i].proto == 6 || pk[i].proto == 17) && pk[i].family) {
+		bp[i].bad = sl_parse_full(data[i], len[i], &bp[i].pk);
+		if (bp[i].bad == SL_OK && (bp[i].pk.proto == 6 || bp[i].pk.proto == 17) && bp[i].pk.family) {
 			hashed |= 1u << i;
-			dig[i] = sl_key_digest(&key[i], &pk[i], seed);
-			sl_ft_want_init(&wt[i], &key[i]);
-			sl_ft_buckets(&ft->part[pk[i].family == 6], dig[i], &bk[i][0], &bk[i][1]);
+			bp[i].dig = sl_key_digest(&key[i], &bp[i].pk, seed);
+			sl_ft_want_init(&bp[i].wt, &key[i]);
+			sl_ft_buckets(&ft->part[bp[i].pk.family == 6], bp[i].dig, &bp[i].bk[0], &bp[i].bk[1]);
 		}
 	}
 	/* The prefetches back to back, not between the hashes: a prefetch
@@ -785,7 +791,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	for (uint32_t m = hashed; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m);
 
-		sl_ft_prefetch_b(ft, common >> i & 1 ? 4 : pk[i].family, bk[i]);
+		sl_ft_prefetch_b(ft, common >> i & 1 ? 4 : bp[i].pk.family, bp[i].bk);
 	}
 
 	/* The service of the last packet looked up, for the next: a burst's
@@ -794,7 +800,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	int last_svc = -1, last_svc4 = -1;
 
 	for (uint16_t i = 0; i < n; i++) {
-		const struct sl_pkt *p = &pk[i];
+		const struct sl_pkt *p = &bp[i].pk;
 		const uint8_t *addr;
 		uint16_t port;
 		uint64_t a0, a1, meta;
@@ -812,17 +818,17 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 				last_svc4 = sl_find_service(h, 4, p->proto, addr, port, 0);
 				last4 = a0;
 			}
-			svc[i] = (int16_t)last_svc4;
-			kind[i] = last_svc4 < 0 ? K_OTHER : K_SVC;
+			bp[i].svc = (int16_t)last_svc4;
+			bp[i].kind = last_svc4 < 0 ? K_OTHER : K_SVC;
 			continue;
 		}
-		if (bad[i] != SL_OK) {
-			c->malformed[bad[i]]++;
-			kind[i] = bad_kind;
+		if (bp[i].bad != SL_OK) {
+			c->malformed[bp[i].bad]++;
+			bp[i].kind = bad_kind;
 			continue;
 		}
 		if (p->family == 0) {
-			kind[i] = K_OTHER;
+			bp[i].kind = K_OTHER;
 			continue;
 		}
 		/* The service side of the packet: the destination going to the
@@ -846,8 +852,8 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 			last_a1 = a1;
 			last_meta = meta;
 		}
-		svc[i] = (int16_t)last_svc;
-		kind[i] = svc[i] < 0 ? K_OTHER : p->icmp_err ? K_SVC_ICMP : K_SVC;
+		bp[i].svc = (int16_t)last_svc;
+		bp[i].kind = bp[i].svc < 0 ? K_OTHER : p->icmp_err ? K_SVC_ICMP : K_SVC;
 	}
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -855,22 +861,22 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 
 		o->shadow = 0;
 		o->has_dmac = 0;
-		switch (kind[i]) {
+		switch (bp[i].kind) {
 		case K_SVC:
 			if (from_client)
-				client_pkt(w, v, ft, c, live, svc[i], &pk[i], &wt[i], dig[i],
-					   bk[i], data[i], len[i], 0, now_ms, now_us, now_s, i,
+				client_pkt(w, v, ft, c, live, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].dig,
+					   bp[i].bk, data[i], len[i], 0, now_ms, now_us, now_s, i,
 					   shadow_ready, o);
 			else
-				o->out = return_pkt(w, v, ft, c, svc[i], &pk[i], &wt[i], bk[i],
+				o->out = return_pkt(w, v, ft, c, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].bk,
 						    data[i], len[i], 0, in_port, now_ms, now_us);
 			break;
 		case K_SVC_ICMP:
 			if (from_client)
-				client_icmp(w, v, svc[i], &pk[i], &wt[i], dig[i], bk[i], data[i],
+				client_icmp(w, v, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].dig, bp[i].bk, data[i],
 					    len[i], now_ms, now_us, now_s, i, shadow_ready, o);
 			else
-				o->out = return_icmp(w, v, svc[i], &pk[i], &wt[i], bk[i], data[i],
+				o->out = return_icmp(w, v, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].bk, data[i],
 						     len[i], in_port, now_ms, now_us);
 			break;
 		case K_OTHER:
