@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "flowtable.h"
 #include "hash.h"
 #include "parse.h"
 #include "pktbuild.h"
@@ -190,6 +191,55 @@ static void test_seed_independence(void)
 	CU_ASSERT(fabs(r) < 0.015);
 }
 
+/* The IPv4 fast path's key words, digest and lookup words (decide.c's
+ * common frame) are those of the key sl_key_digest builds, for random
+ * packets: either address order, equal addresses, fragments, TCP, UDP. */
+static void test_key4_words(void)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (unsigned i = 0; i < 200000; i++) {
+		struct sl_pkt p;
+		struct sl_key k, k2;
+		struct sl_ft_want a, b;
+		uint64_t ab, w4, words[5], seed, dig;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memset(&p, 0, sizeof(p));
+		p.family = 4;
+		p.proto = x & 1 ? 17 : 6;
+		p.frag = (x >> 1) % 8 == 0 ? SL_FRAG_FIRST : (x >> 1) % 8 == 1 ? SL_FRAG_LATER
+									: SL_FRAG_NONE;
+		memcpy(p.src, &x, 4);
+		/* one in four with the same address both ends */
+		if ((x >> 4) % 4 == 0)
+			memcpy(p.dst, &x, 4);
+		else
+			memcpy(p.dst, (const uint8_t *)&x + 4, 4);
+		p.sport = (uint16_t)(x >> 32);
+		p.dport = (uint16_t)((x >> 8) % 4 ? x >> 48 : x >> 32);
+		seed = x * 0x2545f4914f6cdd1dull;
+		dig = sl_key_digest(&k, &p, seed);
+		sl_key4_words(&p, &ab, &w4);
+		memcpy(words, &k, sizeof(words));
+		CU_ASSERT_EQUAL(ab, (words[0] & 0xffffffffu) | words[2] << 32);
+		CU_ASSERT_EQUAL(w4, words[4]);
+		CU_ASSERT_EQUAL(sl_hash4(ab, w4, seed), dig);
+		CU_ASSERT_EQUAL(sl_hash_key(&k, seed), dig);
+		sl_key_make(&k2, &p);
+		CU_ASSERT_EQUAL(memcmp(&k, &k2, sizeof(k)), 0);
+		sl_ft_want4(&a, ab, w4);
+		sl_ft_want_init(&b, &k);
+		CU_ASSERT_EQUAL(a.ab, b.ab);
+		CU_ASSERT_EQUAL(a.hi, b.hi);
+		CU_ASSERT_EQUAL((a.hi >> 32 & SL_FLOW_UDP) != 0, p.proto == 17);
+		if (CU_get_number_of_failures())
+			break;
+	}
+}
+
 /* The digest spreads sequential keys evenly over flow-table slots. */
 static void test_digest_spread(void)
 {
@@ -227,4 +277,5 @@ void sl_test_register_hash(void)
 	CU_add_test(s, "seeds derived and independent", test_seeds);
 	CU_add_test(s, "group and member hashes uncorrelated", test_seed_independence);
 	CU_add_test(s, "digest spreads over slots", test_digest_spread);
+	CU_add_test(s, "IPv4 key words as the key", test_key4_words);
 }
