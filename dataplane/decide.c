@@ -23,6 +23,9 @@
 #include "decide.h"
 #include "maglev.h"
 
+/* What the first pass made of a packet. */
+enum { C_NONE, C_HASHED, C_COMMON };
+
 /* Per-packet classes after the first pass. */
 enum { K_DROP_BAD, K_FWD_BAD, K_OTHER, K_SVC, K_SVC_ICMP };
 
@@ -693,6 +696,8 @@ struct burst_pkt {
 	enum sl_bad bad;
 	int16_t svc;
 	uint8_t kind;
+	uint8_t cls;          /* C_NONE, C_HASHED (has dig, bk, wt), C_COMMON
+				 (hashed, and the common frame: sl_parse_common) */
 	uint32_t bk[2];       /* its flow-table buckets */
 	uint64_t dig;
 	struct sl_ft_want wt;
@@ -728,7 +733,6 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 {
 	struct burst_pkt bp[SL_BURST];
 	struct sl_key key[SL_BURST];
-	uint32_t hashed = 0, common = 0;
 	struct sl_counters *c = w->cnt;
 	const struct sl_table_hdr *h = v->hdr;
 	int from_client = w->port_role[in_port] == SL_ROLE_CLIENT;
@@ -740,7 +744,6 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	const uint32_t now_ms = sl_clock_ms(now), now_us = (uint32_t)now;
 	const uint32_t now_s = (uint32_t)(now / 1000000u);
 
-	_Static_assert(SL_BURST <= 32, "the hashed packets are a 32-bit mask");
 	if (__builtin_expect(w->ev.hdr != h || w->ev.gen != h->gen, 0))
 		ev_map_build(&w->ev, v);
 	/* read once: stores of bytes in the loops below may alias anything */
@@ -768,31 +771,37 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		 * unfragmented; an IPv4 lookup needs no struct sl_key */
 		if (__builtin_expect(sl_parse_common(data[i], len[i], &bp[i].pk), 1)) {
 			bp[i].bad = SL_OK;
-			hashed |= 1u << i;
-			common |= 1u << i;
+			bp[i].cls = C_COMMON;
 			sl_key4_words(&bp[i].pk, &ab, &w4);
 			bp[i].dig = sl_hash4(ab, w4, seed);
 			sl_ft_want4(&bp[i].wt, ab, w4);
 			sl_ft_buckets(&ft->part[0], bp[i].dig, &bp[i].bk[0], &bp[i].bk[1]);
 			continue;
 		}
-		bp[i].bad = sl_parse_full(data[i], len[i], &bp[i].pk);
-		if (bp[i].bad == SL_OK && (bp[i].pk.proto == 6 || bp[i].pk.proto == 17) && bp[i].pk.family) {
-			hashed |= 1u << i;
-			bp[i].dig = sl_key_digest(&key[i], &bp[i].pk, seed);
-			sl_ft_want_init(&bp[i].wt, &key[i]);
-			sl_ft_buckets(&ft->part[bp[i].pk.family == 6], bp[i].dig, &bp[i].bk[0], &bp[i].bk[1]);
+		{
+			struct burst_pkt *q = &bp[i];
+
+			q->cls = C_NONE;
+			q->bad = sl_parse_full(data[i], len[i], &q->pk);
+			if (q->bad == SL_OK && (q->pk.proto == 6 || q->pk.proto == 17) &&
+			    q->pk.family) {
+				q->cls = C_HASHED;
+				q->dig = sl_key_digest(&key[i], &q->pk, seed);
+				sl_ft_want_init(&q->wt, &key[i]);
+				sl_ft_buckets(&ft->part[q->pk.family == 6], q->dig, &q->bk[0],
+					      &q->bk[1]);
+			}
 		}
 	}
 	/* The prefetches back to back, not between the hashes: a prefetch
 	 * that misses the TLB holds up retirement until its page walk is done
 	 * (seen in a VM: a few hundred ns), so only prefetches that are in
 	 * the reorder window together overlap their misses. */
-	for (uint32_t m = hashed; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctz(m);
-
-		sl_ft_prefetch_b(ft, common >> i & 1 ? 4 : bp[i].pk.family, bp[i].bk);
-	}
+	for (uint16_t i = 0; i < n; i++)
+		if (bp[i].cls == C_COMMON)
+			sl_ft_prefetch_b(ft, 4, bp[i].bk);
+		else if (bp[i].cls == C_HASHED)
+			sl_ft_prefetch_b(ft, bp[i].pk.family, bp[i].bk);
 
 	/* The service of the last packet looked up, for the next: a burst's
 	 * packets mostly go to few services (valid for this burst's table). */
@@ -805,7 +814,7 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		uint16_t port;
 		uint64_t a0, a1, meta;
 
-		if (common >> i & 1) {
+		if (bp[i].cls == C_COMMON) {
 			/* IPv4, unfragmented, no ICMP error: one word says which
 			 * service (its own cache: the general one's words differ) */
 			uint32_t a;
