@@ -807,7 +807,6 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	/* read once: stores of bytes in the loops below may alias anything */
 	struct sl_flowtable *const ft = w->ft;
 	const uint64_t seed = h->seed_flow;
-	const uint32_t nb4 = ft->part[0].nbuckets;
 	const uint32_t live = w->ev.live_groups;
 
 	if (w->port_role[in_port] == SL_ROLE_SHADOW) {
@@ -831,12 +830,10 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		if (__builtin_expect(sl_parse_common(data[i], len[i], &bp[i].pk), 1)) {
 			bp[i].bad = SL_OK;
 			bp[i].cls = C_COMMON;
-			/* unfragmented: the ports count */
-			sl_key4_words_of(sl_ld32(bp[i].pk.src), sl_ld32(bp[i].pk.dst), bp[i].pk.sport,
-					 bp[i].pk.dport, data[i][23], &ab, &w4);
+			sl_key4_words(&bp[i].pk, &ab, &w4);
 			bp[i].dig = sl_hash4(ab, w4, seed);
 			sl_ft_want4(&bp[i].wt, ab, w4);
-			sl_ft_buckets_n(nb4, bp[i].dig, bp[i].bk);
+			sl_ft_buckets(&ft->part[0], bp[i].dig, &bp[i].bk[0], &bp[i].bk[1]);
 			continue;
 		}
 		{

@@ -231,25 +231,16 @@ static inline int sl_ft_redecides(const struct sl_flowtable *ft, const struct sl
 
 /* A key's two buckets: the digest's halves mapped onto the buckets by
  * multiply-shift (any bucket count, no division); never the same one. */
-static inline void sl_ft_buckets_n(uint32_t nbuckets, uint64_t digest, uint32_t b[2])
-{
-	uint32_t x = (uint32_t)(((digest & 0xffffffffu) * nbuckets) >> 32);
-	uint32_t y = (uint32_t)(((digest >> 32) * nbuckets) >> 32);
-
-	if (y == x)
-		y = x + 1 == nbuckets ? 0 : x + 1;
-	b[0] = x;
-	b[1] = y;
-}
-
 static inline void sl_ft_buckets(const struct sl_ft_part *p, uint64_t digest, uint32_t *b1,
 				 uint32_t *b2)
 {
-	uint32_t b[2];
+	uint32_t x = (uint32_t)(((digest & 0xffffffffu) * p->nbuckets) >> 32);
+	uint32_t y = (uint32_t)(((digest >> 32) * p->nbuckets) >> 32);
 
-	sl_ft_buckets_n(p->nbuckets, digest, b);
-	*b1 = b[0];
-	*b2 = b[1];
+	if (y == x)
+		y = x + 1 == p->nbuckets ? 0 : x + 1;
+	*b1 = x;
+	*b2 = y;
 }
 
 /* A prefetch the compiler keeps: GCC 12 at -O2 drops __builtin_prefetch

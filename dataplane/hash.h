@@ -84,36 +84,23 @@ static inline uint64_t sl_ld64(const uint8_t *p)
 	return v;
 }
 
-static inline uint32_t sl_ld32(const uint8_t *p)
-{
-	uint32_t v;
-
-	__builtin_memcpy(&v, p, 4);
-	return v;
-}
-
-/* The canonical words of an IPv4 key from the packet's addresses s, d (as
- * they lie in the header), ports sp, dp (host order; zero for a fragment)
- * and protocol: ab, the addresses, the lower endpoint's in the low half;
- * w4 the last word (ports, protocol, family as they lie in struct sl_key). */
-static inline void sl_key4_words_of(uint32_t s, uint32_t d, uint64_t sp, uint64_t dp,
-				    uint8_t proto, uint64_t *ab, uint64_t *w4)
-{
-	int swap = ((uint64_t)__builtin_bswap32(s) << 16 | sp) >
-		   ((uint64_t)__builtin_bswap32(d) << 16 | dp);
-
-	*ab = swap ? d | (uint64_t)s << 32 : s | (uint64_t)d << 32;
-	*w4 = (swap ? dp | sp << 16 : sp | dp << 16) | (uint64_t)proto << 32 | 4ull << 40;
-}
-
-/* The same from a parsed IPv4 packet (see sl_key_digest). */
+/* The canonical words of an IPv4 packet's key (see sl_key_digest): ab,
+ * the addresses, the lower endpoint's in the low half; w4 the last word
+ * (ports, protocol, family as they lie in struct sl_key). */
 static inline void sl_key4_words(const struct sl_pkt *p, uint64_t *ab, uint64_t *w4)
 {
+	uint64_t sp = p->sport, dp = p->dport;
+	uint32_t s, d;
+	int swap;
+
 	if (p->frag != SL_FRAG_NONE)
-		sl_key4_words_of(sl_ld32(p->src), sl_ld32(p->dst), 0, 0, p->proto, ab, w4);
-	else
-		sl_key4_words_of(sl_ld32(p->src), sl_ld32(p->dst), p->sport, p->dport, p->proto,
-				 ab, w4);
+		sp = dp = 0;
+	__builtin_memcpy(&s, p->src, 4);
+	__builtin_memcpy(&d, p->dst, 4);
+	swap = ((uint64_t)__builtin_bswap32(s) << 16 | sp) >
+	       ((uint64_t)__builtin_bswap32(d) << 16 | dp);
+	*ab = swap ? d | (uint64_t)s << 32 : s | (uint64_t)d << 32;
+	*w4 = (swap ? dp | sp << 16 : sp | dp << 16) | (uint64_t)p->proto << 32 | 4ull << 40;
 }
 
 /* Build the canonical key of a parsed packet in *k and return its digest
