@@ -550,28 +550,6 @@ static inline void pkts_inc(struct sl_flow *f)
 	f->packets += f->packets != UINT32_MAX;
 }
 
-/* A client packet of flow group g of service s (index si) goes out: its
- * counters, port, member MAC and shadow copies; new_flow, its first. */
-static inline void client_out(struct sl_worker *w, const struct sl_view *v,
-			      struct sl_counters *c, const struct sl_service_rec *s, int si,
-			      uint8_t g, uint64_t digest, uint16_t len, int icmp, int new_flow,
-			      unsigned i, int shadow_ready, struct sl_verdict *vd)
-{
-	const struct sl_group_rec *gr = &v->groups[g];
-	int m;
-
-	c->grp[si][g].pkts++;
-	c->grp[si][g].bytes += len;
-	vd->out = (uint16_t)(1u << gr->port);
-	if ((m = member_of(v, gr, digest)) >= 0) {
-		vd->has_dmac = 1;
-		memcpy(vd->dmac, gr->macs[m], 6);
-	}
-	/* ICMP errors are not requests: the shadow sees the flow's own packets */
-	if (s->shadow_mask && !icmp)
-		vd->shadow = shadow_pick(w, v->hdr, s, digest, i, new_flow, shadow_ready);
-}
-
 /* Client -> server packet i of service si.  ft, c and live are w's, read
  * once per burst: after a byte store (the flow's state) the compiler would
  * read them again. */
@@ -579,15 +557,16 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 			      struct sl_flowtable *ft, struct sl_counters *c, uint32_t live, int si,
 			      const struct sl_pkt *p, const struct sl_ft_want *k, uint64_t digest,
 			      const uint32_t b[2], const uint8_t *frame, uint16_t len, int icmp,
-			      int missed, uint32_t now, uint32_t now_us, uint32_t now_s, unsigned i,
+			      uint32_t now, uint32_t now_us, uint32_t now_s, unsigned i,
 			      int shadow_ready, struct sl_verdict *vd)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
 	struct sl_flow *f;
 	struct sl_flow_rec old;
 	enum sl_ft_result res = SL_FT_HIT;
+	const struct sl_group_rec *gr;
 	uint8_t g, epoch;
-	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0;
+	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0, m;
 
 	if (icmp) {
 		/* An ICMP error follows its flow but never makes one. */
@@ -597,9 +576,7 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 	}
 
 	epoch = sl_ft_epoch(ft, (unsigned)si, s->reset_gen);
-	/* missed: an IPv4 key client_hit4 looked up and did not find */
-	f = missed ? sl_ft_insert4(ft, k, b, now, &res, &old)
-		   : sl_ft_lookup_insert_at(ft, p->family == 6, k, digest, b, now, &res, &old);
+	f = sl_ft_lookup_insert_at(ft, p->family == 6, k, digest, b, now, &res, &old);
 	if (res == SL_FT_HIT) {
 		uint8_t fg = sl_flow_group(f);
 
@@ -660,52 +637,17 @@ fill:
 	new_flow = 1;
 
 out:
-	client_out(w, v, c, s, si, g, digest, len, icmp, new_flow, i, shadow_ready, vd);
-}
-
-/* The common client packet (sl_parse_common's: IPv4, TCP or UDP, no
- * fragment, no ICMP error) of a flow in the table whose decision stands:
- * client_pkt's hit path, with only its values live, so that the burst
- * loop keeps them in registers.  1: done; 0: found, but to be decided
- * again; -1: no live entry (both for client_pkt). */
-static inline int client_hit4(struct sl_worker *w, const struct sl_view *v,
-			      struct sl_flowtable *ft, struct sl_counters *c, uint32_t live, int si,
-			      const struct sl_pkt *p, const struct sl_ft_want *k, uint64_t digest,
-			      const uint32_t b[2], const uint8_t *frame, uint16_t len, uint32_t now,
-			      uint32_t now_us, unsigned i, int shadow_ready, struct sl_verdict *vd)
-{
-	const struct sl_service_rec *s = &v->hdr->services[si];
-	struct sl_flow *f = sl_ft_find4_(ft, k, b, now);
-	int is_tcp = p->proto == 6;
-	uint8_t g;
-
-	if (__builtin_expect(!f, 0))
-		return -1;
-	g = sl_flow_group(f);
-	if (__builtin_expect(sl_flow_epoch(f) != sl_ft_epoch(ft, (unsigned)si, s->reset_gen) ||
-			     !(live >> g & 1) || (is_syn(p, is_tcp) && sl_fs_closed(f->state)), 0))
-		return 0;
-	f->last_seen = now;
-	pkts_inc(f);
-	if (is_tcp)
-		f->state = tcp_next(f->state, p->tcp_flags, 1);
-	ev_client(w, f, p, frame, now_us);
-	client_out(w, v, c, s, si, g, digest, len, 0, 0, i, shadow_ready, vd);
-	return 1;
-}
-
-/* client_pkt out of the burst loop, for what client_hit4 does not do
- * (missed: it found no live entry). */
-static __attribute__((noinline)) void client_rest(struct sl_worker *w, const struct sl_view *v,
-						  int si, const struct sl_pkt *p,
-						  const struct sl_ft_want *k, uint64_t digest,
-						  const uint32_t b[2], const uint8_t *frame,
-						  uint16_t len, int missed, uint32_t now,
-						  uint32_t now_us, uint32_t now_s, unsigned i,
-						  int shadow_ready, struct sl_verdict *vd)
-{
-	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, p, k, digest, b, frame, len, 0,
-		   missed, now, now_us, now_s, i, shadow_ready, vd);
+	gr = &v->groups[g];
+	c->grp[si][g].pkts++;
+	c->grp[si][g].bytes += len;
+	vd->out = (uint16_t)(1u << gr->port);
+	if ((m = member_of(v, gr, digest)) >= 0) {
+		vd->has_dmac = 1;
+		memcpy(vd->dmac, gr->macs[m], 6);
+	}
+	/* ICMP errors are not requests: the shadow sees the flow's own packets */
+	if (s->shadow_mask && !icmp)
+		vd->shadow = shadow_pick(w, v->hdr, s, digest, i, new_flow, shadow_ready);
 }
 
 /* Server -> client packet of service si, received on backend port in_port. */
@@ -771,8 +713,8 @@ static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const str
 						  uint32_t now_s, unsigned i, int shadow_ready,
 						  struct sl_verdict *vd)
 {
-	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, p, k, digest, b, frame, len, 1, 0,
-		   now, now_us, now_s, i, shadow_ready, vd);
+	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, p, k, digest, b, frame, len, 1, now,
+		   now_us, now_s, i, shadow_ready, vd);
 }
 
 static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
@@ -930,21 +872,13 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		o->has_dmac = 0;
 		switch (bp[i].kind) {
 		case K_SVC:
-			if (from_client) {
-				int r = bp[i].cls == C_COMMON
-						? client_hit4(w, v, ft, c, live, bp[i].svc, &bp[i].pk,
-							      &bp[i].wt, bp[i].dig, bp[i].bk, data[i],
-							      len[i], now_ms, now_us, i, shadow_ready, o)
-						: 0;
-
-				if (r <= 0)
-					client_rest(w, v, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].dig,
-						    bp[i].bk, data[i], len[i], r < 0, now_ms, now_us,
-						    now_s, i, shadow_ready, o);
-			} else {
+			if (from_client)
+				client_pkt(w, v, ft, c, live, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].dig,
+					   bp[i].bk, data[i], len[i], 0, now_ms, now_us, now_s, i,
+					   shadow_ready, o);
+			else
 				o->out = return_pkt(w, v, ft, c, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].bk,
 						    data[i], len[i], 0, in_port, now_ms, now_us);
-			}
 			break;
 		case K_SVC_ICMP:
 			if (from_client)
