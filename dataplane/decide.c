@@ -720,9 +720,10 @@ static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const str
 static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
 						      const struct sl_view *v, int si,
 						      const struct sl_pkt *p,
-						      const struct sl_ft_want *k, const uint32_t b[2],
-						      const uint8_t *frame, uint16_t len,
-						      uint8_t in_port, uint32_t now, uint32_t now_us)
+						      const struct sl_ft_want *k,
+						      const uint32_t b[2], const uint8_t *frame,
+						      uint16_t len, uint8_t in_port, uint32_t now,
+						      uint32_t now_us)
 {
 	return return_pkt(w, v, w->ft, w->cnt, si, p, k, b, frame, len, 1, in_port, now, now_us);
 }
@@ -867,25 +868,26 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct sl_verdict *o = &vd[i];
+		const struct burst_pkt *q = &bp[i];
 
 		o->shadow = 0;
 		o->has_dmac = 0;
-		switch (bp[i].kind) {
+		switch (q->kind) {
 		case K_SVC:
 			if (from_client)
-				client_pkt(w, v, ft, c, live, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].dig,
-					   bp[i].bk, data[i], len[i], 0, now_ms, now_us, now_s, i,
+				client_pkt(w, v, ft, c, live, q->svc, &q->pk, &q->wt, q->dig,
+					   q->bk, data[i], len[i], 0, now_ms, now_us, now_s, i,
 					   shadow_ready, o);
 			else
-				o->out = return_pkt(w, v, ft, c, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].bk,
+				o->out = return_pkt(w, v, ft, c, q->svc, &q->pk, &q->wt, q->bk,
 						    data[i], len[i], 0, in_port, now_ms, now_us);
 			break;
 		case K_SVC_ICMP:
 			if (from_client)
-				client_icmp(w, v, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].dig, bp[i].bk, data[i],
+				client_icmp(w, v, q->svc, &q->pk, &q->wt, q->dig, q->bk, data[i],
 					    len[i], now_ms, now_us, now_s, i, shadow_ready, o);
 			else
-				o->out = return_icmp(w, v, bp[i].svc, &bp[i].pk, &bp[i].wt, bp[i].bk, data[i],
+				o->out = return_icmp(w, v, q->svc, &q->pk, &q->wt, q->bk, data[i],
 						     len[i], in_port, now_ms, now_us);
 			break;
 		case K_OTHER:

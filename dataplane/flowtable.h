@@ -413,8 +413,8 @@ static inline struct sl_flow *sl_ft_find4_(const struct sl_flowtable *ft,
 	const __m128i want = _mm_set_epi64x((long long)w->hi, (long long)w->ab);
 	const __m128i mask = _mm_set_epi64x((long long)SL_FT_WANT_HI_MASK, -1ll);
 #define SL_FT_M4(e) \
-	(unsigned)_mm_testz_si128(_mm_xor_si128(_mm_load_si128((const __m128i *)(const void *)(e)), \
-						want), mask)
+	(unsigned)_mm_testz_si128( \
+		_mm_xor_si128(_mm_load_si128((const __m128i *)(const void *)(e)), want), mask)
 	unsigned m = SL_FT_M4(l0) | SL_FT_M4(l0 + 32) << 1 | SL_FT_M4(l1) << 2 |
 		     SL_FT_M4(l1 + 32) << 3;
 #undef SL_FT_M4
@@ -444,9 +444,10 @@ struct sl_flow *sl_ft_insert4(struct sl_flowtable *ft, const struct sl_ft_want *
  * insert may move other entries: pointers from earlier lookups do not
  * survive it. */
 static inline struct sl_flow *sl_ft_lookup_insert_at(struct sl_flowtable *ft, int v6,
-						     const struct sl_ft_want *w, uint64_t digest,
-						     const uint32_t b[2], uint32_t now,
-						     enum sl_ft_result *res, struct sl_flow_rec *old)
+						     const struct sl_ft_want *w,
+						     uint64_t digest, const uint32_t b[2],
+						     uint32_t now, enum sl_ft_result *res,
+						     struct sl_flow_rec *old)
 {
 	struct sl_flow *f;
 
