@@ -387,10 +387,10 @@ struct sl_flow *sl_ft_insert(struct sl_flowtable *ft, const struct sl_key *key, 
 }
 
 struct sl_flow *sl_ft_insert4(struct sl_flowtable *ft, const struct sl_ft_want *w,
-			      const uint32_t b[2], uint32_t now, enum sl_ft_result *res,
-			      struct sl_flow_rec *old)
+			      const uint32_t b[2], unsigned m, uint32_t now,
+			      enum sl_ft_result *res, struct sl_flow_rec *old)
 {
-	return lookup_insert(ft, 0, w, b, sl_ft_hits(&ft->part[0], 0, b, w), now, res, old);
+	return lookup_insert(ft, 0, w, b, m, now, res, old);
 }
 
 uint32_t sl_ft_sweep(struct sl_flowtable *ft, uint32_t now, uint32_t budget,

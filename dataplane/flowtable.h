@@ -399,12 +399,12 @@ static inline struct sl_flow *sl_ft_find_(const struct sl_flowtable *ft, int v6,
 	return __builtin_expect(sl_ft_expired(ft, f, now), 0) ? NULL : f;
 }
 
-/* The IPv4 key's (w, buckets b) entry if it is live, else NULL: the four
- * compares of sl_ft_hits (sl_ft_match's), from the two lines' addresses
- * computed once. */
+/* The IPv4 key's (w, buckets b) entry if it is live, else NULL, and its
+ * hit mask in *hit: the four compares of sl_ft_hits (sl_ft_match's), from
+ * the two lines' addresses computed once. */
 static inline struct sl_flow *sl_ft_find4_(const struct sl_flowtable *ft,
 					   const struct sl_ft_want *w, const uint32_t b[2],
-					   uint32_t now)
+					   uint32_t now, unsigned *hit)
 {
 	uint8_t *l0 = ft->part[0].mem + ((uint64_t)b[0] << 6);
 	uint8_t *l1 = ft->part[0].mem + ((uint64_t)b[1] << 6);
@@ -420,6 +420,7 @@ static inline struct sl_flow *sl_ft_find4_(const struct sl_flowtable *ft,
 #undef SL_FT_M4
 	struct sl_flow *f;
 
+	*hit = m;
 	if (__builtin_expect(m == 0, 0))
 		return NULL;
 	/* one bit at most: keys are unique */
@@ -432,10 +433,10 @@ static inline struct sl_flow *sl_ft_find4_(const struct sl_flowtable *ft,
 struct sl_flow *sl_ft_insert(struct sl_flowtable *ft, const struct sl_key *key, uint64_t digest,
 			     uint32_t now, enum sl_ft_result *res, struct sl_flow_rec *old);
 /* The same for an IPv4 key (w, buckets b) that sl_ft_find4_ found not
- * live. */
+ * live, with its hit mask m. */
 struct sl_flow *sl_ft_insert4(struct sl_flowtable *ft, const struct sl_ft_want *w,
-			      const uint32_t b[2], uint32_t now, enum sl_ft_result *res,
-			      struct sl_flow_rec *old);
+			      const uint32_t b[2], unsigned m, uint32_t now,
+			      enum sl_ft_result *res, struct sl_flow_rec *old);
 
 /* Find the entry of a key (want w, IPv6 if v6), or make one.  digest is
  * sl_hash_key(key, seed), b its buckets (sl_ft_buckets).  For
@@ -450,15 +451,16 @@ static inline struct sl_flow *sl_ft_lookup_insert_at(struct sl_flowtable *ft, in
 						     struct sl_flow_rec *old)
 {
 	struct sl_flow *f;
+	unsigned m;
 
 	if (__builtin_expect(v6, 0))
 		return sl_ft_insert(ft, w->key, digest, now, res, old);
-	f = sl_ft_find4_(ft, w, b, now);
+	f = sl_ft_find4_(ft, w, b, now, &m);
 	if (__builtin_expect(f != NULL, 1)) {
 		*res = SL_FT_HIT;
 		return f;
 	}
-	return sl_ft_insert4(ft, w, b, now, res, old);
+	return sl_ft_insert4(ft, w, b, m, now, res, old);
 }
 
 static inline struct sl_flow *sl_ft_lookup_insert(struct sl_flowtable *ft,
@@ -482,7 +484,7 @@ static inline struct sl_flow *sl_ft_lookup_at(const struct sl_flowtable *ft, int
 {
 	unsigned m;
 
-	return v6 ? sl_ft_find_(ft, 1, w, b, now, &m) : sl_ft_find4_(ft, w, b, now);
+	return v6 ? sl_ft_find_(ft, 1, w, b, now, &m) : sl_ft_find4_(ft, w, b, now, &m);
 }
 
 static inline struct sl_flow *sl_ft_lookup(const struct sl_flowtable *ft,
