@@ -173,7 +173,15 @@ static inline void fresh(uint8_t *e, int v6, const struct sl_ft_want *w, uint32_
 {
 	struct sl_flow *f = sl_ft_flow_of(e, v6);
 
-	memset(e, 0, v6 ? sizeof(struct sl_flow6) : sizeof(struct sl_flow4));
+	if (!v6) {
+		/* the want's words are the entry's first 16 bytes (svc: the
+		 * protocol bit, state: USED); then last_seen and zeros */
+		_mm_store_si128((__m128i *)(void *)e,
+				_mm_set_epi64x((long long)w->hi, (long long)w->ab));
+		_mm_store_si128((__m128i *)(void *)(e + 16), _mm_cvtsi32_si128((int)now));
+		return;
+	}
+	memset(e, 0, sizeof(struct sl_flow6));
 	fill_key(e, v6, w);
 	f->svc = sl_ft_want_udp(w);
 	f->last_seen = now;
@@ -306,8 +314,8 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 					    struct sl_flow_rec *old)
 {
 	struct sl_ft_part *p = &ft->part[v6];
-	uint64_t take = 0, free_at[2] = { 0, 0 };
-	int have_exp = 0, nfree[2] = { 0, 0 };
+	uint64_t take = 0;
+	unsigned used = 0, exp = 0, f0, f1;
 	int64_t got;
 	int expired;
 
@@ -316,29 +324,32 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 		take = sl_ft_cand_slot(b, (unsigned)__builtin_ctz(m));
 		goto take_over;
 	}
+	/* the four slots as masks, without a branch per slot */
 	for (unsigned i = 0; i < 4; i++) {
-		uint64_t s = sl_ft_cand_slot(b, i);
-		struct sl_flow *f = sl_ft_flow_of(sl_ft_entry(p, v6, s), v6);
+		const struct sl_flow *f =
+			sl_ft_flow_of(sl_ft_entry(p, v6, sl_ft_cand_slot(b, i)), v6);
+		unsigned u = f->state >> 7;
 
-		if (!(f->state & SL_FS_USED)) {
-			if (!nfree[i >> 1])
-				free_at[i >> 1] = s;
-			nfree[i >> 1]++;
-		} else if (!have_exp && sl_ft_expired(ft, f, now)) {
-			take = s;
-			have_exp = 1;
-		}
+		used |= u << i;
+		exp |= (u & (unsigned)sl_ft_expired(ft, f, now)) << i;
 	}
 	/* An expired entry is taken over before a free slot is used: it would
 	 * only wait for the sweep. */
-	if (have_exp)
+	if (exp) {
+		take = sl_ft_cand_slot(b, (unsigned)__builtin_ctz(exp));
 		goto take_over;
+	}
 	if (p->count >= p->capacity)
 		goto full;
 	/* the emptier bucket (b1 when even): buckets run full later, and
 	 * fewer inserts have to move entries */
-	if (nfree[0] | nfree[1]) {
-		take = nfree[1] > nfree[0] ? free_at[1] : free_at[0];
+	f0 = ~used & 3;
+	f1 = ~used >> 2 & 3;
+	if (f0 | f1) {
+		if ((f1 & 1) + (f1 >> 1) > (f0 & 1) + (f0 >> 1))
+			take = sl_ft_cand_slot(b, 2 + (unsigned)__builtin_ctz(f1));
+		else
+			take = sl_ft_cand_slot(b, (unsigned)__builtin_ctz(f0));
 		goto fresh_slot;
 	}
 	got = make_room(ft, p, v6, b[0], b[1], now, &expired, old);
