@@ -200,11 +200,26 @@ static inline void copy_rec(struct sl_flow_rec *r, const uint8_t *e, int v6)
 static uint32_t other_bucket(const struct sl_flowtable *ft, const struct sl_ft_part *p, int v6,
 			     uint64_t slot, uint32_t b)
 {
-	struct sl_key k;
+	const uint8_t *e = sl_ft_entry(p, v6, slot);
 	uint32_t b1, b2;
+	uint64_t digest;
 
-	key_from(sl_ft_entry(p, v6, slot), v6, &k);
-	sl_ft_buckets(p, sl_hash_key(&k, ft->seed), &b1, &b2);
+	if (v6) {
+		struct sl_key k;
+
+		key_from(e, v6, &k);
+		digest = sl_hash_key(&k, ft->seed);
+	} else {
+		/* the key's words as they lie in the entry (sl_key4_words) */
+		uint64_t ab;
+		uint32_t ports;
+
+		memcpy(&ab, e, 8);
+		memcpy(&ports, e + 8, 4);
+		digest = sl_hash4(ab, ports | (uint64_t)(e[12] & SL_FLOW_UDP ? 17 : 6) << 32 |
+					      4ull << 40, ft->seed);
+	}
+	sl_ft_buckets(p, digest, &b1, &b2);
 	return b1 == b
 		       ? b2 : b1;
 }

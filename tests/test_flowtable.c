@@ -299,7 +299,8 @@ static void test_full_buckets(void)
 		fill_case(0, 16 + (uint32_t)s * 7, s);
 		fill_case(1, 16 + (uint32_t)s * 5, s);
 	}
-	/* moves happen: 4000 flows into 2500 slots */
+	/* moves happen: 4000 flows into 2500 slots; a third of them UDP (a
+	 * moved entry's other bucket comes from its protocol bit) */
 	ft = mk(4000, 16);
 	CU_ASSERT_FATAL(ft != NULL);
 	for (uint32_t i = 0; i < 4000; i++) {
@@ -307,12 +308,21 @@ static void test_full_buckets(void)
 		struct sl_flow_rec old;
 		enum sl_ft_result r;
 
+		if (i % 3 == 0)
+			k.proto = 17;
 		CU_ASSERT_PTR_NOT_NULL(sl_ft_lookup_insert(ft, &k, dig(&k), 0, &r, &old));
 	}
 	kicks = ft->kicks;
 	CU_ASSERT(kicks > 100);
 	CU_ASSERT_EQUAL(sl_ft_count(ft), 4000);
 	CU_ASSERT(layout_ok(ft));
+	for (uint32_t i = 0; i < 4000; i++) {
+		struct sl_key k = key_of(i);
+
+		if (i % 3 == 0)
+			k.proto = 17;
+		CU_ASSERT_PTR_NOT_NULL(sl_ft_lookup(ft, &k, dig(&k), 0));
+	}
 	sl_ft_destroy(ft);
 }
 
