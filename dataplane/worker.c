@@ -15,6 +15,7 @@
 #define SL_DRAIN_MS 100
 /* A single-lcore worker checks the stop conditions this often (iterations). */
 #define SL_SOLO_CHECK_MASK 1023u
+#define SL_SWEEP_EVERY 4u /* passes of the loop per sweep (a power of 2) */
 
 void sl_dp_run_init(struct sl_dp_run *run, double duration_s, uint32_t idle_ms)
 {
@@ -269,10 +270,13 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 		   struct rte_mbuf **pkts, uint16_t n, uint64_t now)
 {
 	struct sl_counters *cnt = w->core.cnt;
-	/* zeroed: gcc cannot see that the loop below fills the first n */
-	uint8_t *data[SL_BURST] = { 0 };
-	uint16_t len[SL_BURST] = { 0 };
+	/* the worker's (a local array would be zeroed every burst: gcc cannot
+	 * see that the loop below fills the first n) */
+	uint8_t **data = w->fwd_data;
+	uint16_t *len = w->fwd_len;
 	struct sl_verdict vd[SL_BURST];
+	struct sl_dp_txbuf *tb = NULL;
+	uint16_t hi = 0;
 
 	if (unlikely(n == 0 || n > SL_BURST))
 		return;
@@ -288,11 +292,39 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 	w->shadow_burst.pkts = pkts;
 	sl_decide_burst(&w->core, v, (uint8_t)p, (const uint8_t *const *)data, len, n, now, vd);
 	for (unsigned i = 0; i < n; i++) {
-		if (unlikely(vd[i].shadow))
+		uint16_t mask = vd[i].out & w->core.port_mask;
+
+		if (unlikely(vd[i].shadow)) {
+			if (tb)
+				tb->hi = hi;
+			tb = NULL;
 			shadow_copies(w, v, pkts[i], &vd[i]);
+		}
 		sl_verdict_rewrite(data[i], &vd[i]);
+		/* a run of frames to one port: its buffer's end kept here (read
+		 * back from memory after each store, it made a chain through
+		 * the burst) */
+		if (likely(mask && !(mask & (mask - 1)))) {
+			struct sl_dp_txbuf *b = &w->tx[__builtin_ctz(mask)];
+
+			if (b == tb && likely(hi < SL_TXBUF_CAP)) {
+				b->m[hi++] = pkts[i];
+				continue;
+			}
+			if (tb)
+				tb->hi = hi;
+			tx_enqueue(w, (unsigned)__builtin_ctz(mask), pkts[i]);
+			tb = b;
+			hi = b->hi;
+			continue;
+		}
+		if (tb)
+			tb->hi = hi;
+		tb = NULL;
 		dispatch(w, pkts[i], vd[i].out);
 	}
+	if (tb)
+		tb->hi = hi;
 }
 
 void sl_dp_flush(struct sl_dp_worker *w)
@@ -336,6 +368,7 @@ int sl_dp_worker_main(void *arg)
 	struct rte_mbuf *pkts[SL_BURST];
 	unsigned iter = 0;
 
+	w->core.sweep_budget = w->core.sweep_budget * SL_SWEEP_EVERY / 2;
 	while (!stopping(run)) {
 		uint64_t tsc = rte_rdtsc();
 		uint64_t now = now_us(run, tsc);
@@ -358,9 +391,14 @@ int sl_dp_worker_main(void *arg)
 			sl_dp_forward(w, v, p, pkts, n, now);
 		}
 		sl_dp_flush(w);
-		sl_worker_sweep(&w->core, now);
+		/* every SL_SWEEP_EVERY passes, with SL_SWEEP_EVERY / 2 times
+		 * the slots (above): the table is passed at half the rate of a
+		 * sweep per burst, the call's fixed cost paid a quarter as
+		 * often */
+		if ((++iter & (SL_SWEEP_EVERY - 1)) == 0)
+			sl_worker_sweep(&w->core, now);
 		sl_snap_poll(&w->snap, w->core.ft, v, now);
-		if (w->solo && (++iter & SL_SOLO_CHECK_MASK) == 0)
+		if (w->solo && (iter & SL_SOLO_CHECK_MASK) == 0)
 			sl_dp_run_check(run);
 	}
 	sl_dp_drain(w);

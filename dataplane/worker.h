@@ -73,6 +73,8 @@ struct sl_dp_worker {
 	uint64_t first_rx_tsc; /* TSC of the first and last burst received; */
 	uint64_t last_rx_tsc;  /* first_rx_tsc == 0: nothing received */
 	struct sl_dp_txbuf tx[SL_MAX_PORTS];
+	uint8_t *fwd_data[SL_BURST]; /* sl_dp_forward's frames and lengths */
+	uint16_t fwd_len[SL_BURST];
 
 	/* Shadow copies.  The filter programs of the table's rule set come
 	 * from sl_dp_shadow_update (filter.h), which writes shadow_next; the
