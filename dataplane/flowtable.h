@@ -316,8 +316,10 @@ static inline void sl_ft_want4(struct sl_ft_want *w, uint64_t ab, uint64_t w4)
 {
 	w->key = NULL;
 	w->ab = ab;
-	w->hi = (uint32_t)w4 | (uint64_t)((w4 >> 32 & 0xff) == 17 ? SL_FLOW_UDP : 0) << 32 |
-		(uint64_t)SL_FS_USED << 40;
+	/* the protocol bit: keys are TCP (6) or UDP (17), and of the two only
+	 * 17 has bit 4 */
+	_Static_assert(SL_FLOW_UDP == 0x80, "the protocol bit is bit 7 of svc");
+	w->hi = (uint32_t)w4 | (w4 >> 36 & 1) << 39 | (uint64_t)SL_FS_USED << 40;
 }
 
 static inline void sl_ft_want_init(struct sl_ft_want *w, const struct sl_key *k)
