@@ -16,6 +16,7 @@
 /* A single-lcore worker checks the stop conditions this often (iterations). */
 #define SL_SOLO_CHECK_MASK 1023u
 #define SL_SWEEP_EVERY 4u /* passes of the loop per sweep (a power of 2) */
+#define SL_SWEEP_SLOTS 16u /* slots per sweep: 4 a pass, half of one sweep of 8 per burst */
 
 void sl_dp_run_init(struct sl_dp_run *run, double duration_s, uint32_t idle_ms)
 {
@@ -368,7 +369,7 @@ int sl_dp_worker_main(void *arg)
 	struct rte_mbuf *pkts[SL_BURST];
 	unsigned iter = 0;
 
-	w->core.sweep_budget = w->core.sweep_budget * SL_SWEEP_EVERY / 2;
+	w->core.sweep_budget = SL_SWEEP_SLOTS;
 	while (!stopping(run)) {
 		uint64_t tsc = rte_rdtsc();
 		uint64_t now = now_us(run, tsc);
@@ -391,10 +392,9 @@ int sl_dp_worker_main(void *arg)
 			sl_dp_forward(w, v, p, pkts, n, now);
 		}
 		sl_dp_flush(w);
-		/* every SL_SWEEP_EVERY passes, with SL_SWEEP_EVERY / 2 times
-		 * the slots (above): the table is passed at half the rate of a
-		 * sweep per burst, the call's fixed cost paid a quarter as
-		 * often */
+		/* every SL_SWEEP_EVERY passes, SL_SWEEP_SLOTS slots: the table
+		 * is passed at half the rate of 8 slots per burst, the call's
+		 * fixed cost paid a quarter as often */
 		if ((++iter & (SL_SWEEP_EVERY - 1)) == 0)
 			sl_worker_sweep(&w->core, now);
 		sl_snap_poll(&w->snap, w->core.ft, v, now);
