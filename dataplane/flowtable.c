@@ -121,16 +121,10 @@ uint64_t sl_ft_bytes(const struct sl_flowtable *ft)
 
 /* ---- entries by family: v6 is a compile-time constant in every caller ---- */
 
-static inline void fill_key(uint8_t *e, int v6, const struct sl_ft_want *w)
+/* An IPv4 entry keeps its key's protocol as one bit of svc. */
+static inline uint8_t entry4_proto(const uint8_t *e)
 {
-	if (v6) {
-		((struct sl_flow6 *)(void *)e)->key = *w->key;
-		return;
-	}
-	uint32_t ports = sl_ft_want_ports(w);
-
-	memcpy(e, &w->ab, 8);
-	memcpy(e + 8, &ports, 4);
+	return ((const struct sl_flow4 *)(const void *)e)->f.svc & SL_FLOW_UDP ? 17 : 6;
 }
 
 static void key_from(const uint8_t *e, int v6, struct sl_key *k)
@@ -147,7 +141,7 @@ static void key_from(const uint8_t *e, int v6, struct sl_key *k)
 		memcpy(k->b, x->b, 4);
 		k->pa = x->pa;
 		k->pb = x->pb;
-		k->proto = x->f.svc & SL_FLOW_UDP ? 17 : 6;
+		k->proto = entry4_proto(e);
 		k->family = 4;
 	}
 }
@@ -171,7 +165,7 @@ void sl_ft_key_at(const struct sl_flowtable *ft, uint64_t i, struct sl_key *key)
 
 static inline void fresh(uint8_t *e, int v6, const struct sl_ft_want *w, uint32_t now)
 {
-	struct sl_flow *f = sl_ft_flow_of(e, v6);
+	struct sl_flow6 *x = (struct sl_flow6 *)(void *)e;
 
 	if (!v6) {
 		/* the want's words are the entry's first 16 bytes (svc: the
@@ -181,11 +175,11 @@ static inline void fresh(uint8_t *e, int v6, const struct sl_ft_want *w, uint32_
 		_mm_store_si128((__m128i *)(void *)(e + 16), _mm_cvtsi32_si128((int)now));
 		return;
 	}
-	memset(e, 0, sizeof(struct sl_flow6));
-	fill_key(e, v6, w);
-	f->svc = sl_ft_want_udp(w);
-	f->last_seen = now;
-	f->state = SL_FS_USED;
+	memset(x, 0, sizeof(*x));
+	x->key = *w->key;
+	x->f.svc = sl_ft_want_udp(w);
+	x->f.last_seen = now;
+	x->f.state = SL_FS_USED;
 }
 
 static inline void copy_rec(struct sl_flow_rec *r, const uint8_t *e, int v6)
@@ -216,12 +210,11 @@ static uint32_t other_bucket(const struct sl_flowtable *ft, const struct sl_ft_p
 
 		memcpy(&ab, e, 8);
 		memcpy(&ports, e + 8, 4);
-		digest = sl_hash4(ab, ports | (uint64_t)(e[12] & SL_FLOW_UDP ? 17 : 6) << 32 |
-					      4ull << 40, ft->seed);
+		digest = sl_hash4(ab, ports | (uint64_t)entry4_proto(e) << 32 | 4ull << 40,
+				  ft->seed);
 	}
 	sl_ft_buckets(p, digest, &b1, &b2);
-	return b1 == b
-		       ? b2 : b1;
+	return b1 == b ? b2 : b1;
 }
 
 /* A slot of bucket b with room: free (2) or expired (1), else 0; *slot. */
@@ -361,7 +354,7 @@ static inline struct sl_flow *lookup_insert(struct sl_flowtable *ft, int v6,
 	f0 = ~used & 3;
 	f1 = ~used >> 2 & 3;
 	if (f0 | f1) {
-		if ((f1 & 1) + (f1 >> 1) > (f0 & 1) + (f0 >> 1))
+		if (__builtin_popcount(f1) > __builtin_popcount(f0))
 			take = sl_ft_cand_slot(b, 2 + (unsigned)__builtin_ctz(f1));
 		else
 			take = sl_ft_cand_slot(b, (unsigned)__builtin_ctz(f0));

@@ -331,11 +331,6 @@ static inline void sl_ft_want_init(struct sl_ft_want *w, const struct sl_key *k)
 	w->key = k;
 }
 
-static inline uint32_t sl_ft_want_ports(const struct sl_ft_want *w)
-{
-	return (uint32_t)w->hi;
-}
-
 static inline uint8_t sl_ft_want_udp(const struct sl_ft_want *w)
 {
 	return (uint8_t)(w->hi >> 32) & SL_FLOW_UDP;

@@ -295,12 +295,9 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t mask = vd[i].out & w->core.port_mask;
 
-		if (unlikely(vd[i].shadow)) {
-			if (tb)
-				tb->hi = hi;
-			tb = NULL;
+		/* its copies go to shadow_tx: the run below goes on */
+		if (unlikely(vd[i].shadow))
 			shadow_copies(w, v, pkts[i], &vd[i]);
-		}
 		sl_verdict_rewrite(data[i], &vd[i]);
 		/* a run of frames to one port: its buffer's end kept here (read
 		 * back from memory after each store, it made a chain through
