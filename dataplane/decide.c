@@ -24,7 +24,45 @@
 #include "maglev.h"
 
 /* What the first pass made of a packet. */
-enum { C_NONE, C_HASHED, C_COMMON };
+enum { C_NONE, C_HASHED, C_COMMON, C_COMMON_PK };
+
+/* A hashed packet's TCP flags (TCP, not an ICMP error), and whether it is
+ * an unfragmented TCP segment or UDP datagram (not an ICMP error). */
+#define TF_TCP 0x100u
+#define TF_UDP 0x200u
+
+/* What the burst's passes keep of a packet: one array, so that the loops
+ * index one base (separate arrays each took a register or a spill). */
+struct burst_pkt {
+	struct sl_pkt pk;     /* C_COMMON: not filled (pkt_of fills it) */
+	enum sl_bad bad;
+	int16_t svc;
+	uint8_t kind;
+	uint8_t cls;          /* C_NONE; C_HASHED (has dig, bk, wt, tf, v6);
+				 C_COMMON (hashed, the common frame:
+				 sl_parse_common4), C_COMMON_PK (and pk) */
+	uint16_t tf;          /* TCP flags | TF_TCP | TF_UDP */
+	uint8_t v6;
+	uint32_t bk[2];       /* its flow-table buckets */
+	uint64_t dig;
+	struct sl_ft_want wt;
+};
+
+/* The parsed packet of q (frame, len): a common frame's is made the first
+ * time it is needed (off the established flow's path). */
+static __attribute__((noinline)) const struct sl_pkt *pkt_of_(struct burst_pkt *q,
+							     const uint8_t *frame, uint16_t len)
+{
+	sl_parse_common(frame, len, &q->pk);
+	q->cls = C_COMMON_PK;
+	return &q->pk;
+}
+
+static inline const struct sl_pkt *pkt_of(struct burst_pkt *q, const uint8_t *frame,
+					  uint16_t len)
+{
+	return q->cls == C_COMMON ? pkt_of_(q, frame, len) : &q->pk;
+}
 
 /* Per-packet classes after the first pass. */
 enum { K_DROP_BAD, K_FWD_BAD, K_OTHER, K_SVC, K_SVC_ICMP };
@@ -244,14 +282,14 @@ static __attribute__((noinline)) void ev_client_slow(struct sl_worker *w, struct
 	}
 }
 
-static inline void ev_client(struct sl_worker *w, struct sl_flow *f, const struct sl_pkt *p,
-			     const uint8_t *frame, uint32_t now_us)
+static inline void ev_client(struct sl_worker *w, struct sl_flow *f, struct burst_pkt *q,
+			     const uint8_t *frame, uint16_t len, uint32_t now_us)
 {
 	uint8_t ph = ev_phase(f);
 
 	if (__builtin_expect(ph == SL_EV_DONE || ph == SL_EV_DATA, 1))
 		return;
-	ev_client_slow(w, f, p, frame, now_us);
+	ev_client_slow(w, f, pkt_of(q, frame, len), frame, now_us);
 }
 
 /* ICMP/ICMPv6 destination unreachable (ICMP type 3, ICMPv6 type 1), but
@@ -323,16 +361,16 @@ static __attribute__((noinline)) void ev_server_slow(struct sl_worker *w, struct
 	}
 }
 
-static inline void ev_server(struct sl_worker *w, struct sl_flow *f, const struct sl_pkt *p,
-			     const uint8_t *frame, int icmp, int tcp, int rst_first,
-			     uint32_t now_us)
+static inline void ev_server(struct sl_worker *w, struct sl_flow *f, struct burst_pkt *q,
+			     const uint8_t *frame, uint16_t len, int icmp, int tcp,
+			     int rst_first, uint32_t now_us)
 {
 	uint8_t ph = ev_phase(f);
 
 	/* the established flow's packets: nothing to do */
 	if (__builtin_expect((ph == SL_EV_DONE || ph == SL_EV_IDLE) && !icmp && !rst_first, 1))
 		return;
-	ev_server_slow(w, f, p, frame, icmp, tcp, rst_first, now_us);
+	ev_server_slow(w, f, pkt_of(q, frame, len), frame, icmp, tcp, rst_first, now_us);
 }
 
 /* Client source address in prefix x (family-aware). */
@@ -484,10 +522,10 @@ static inline uint16_t shadow_pick(struct sl_worker *w, const struct sl_table_hd
 	return got;
 }
 
-/* A connection's first segment: SYN without ACK. */
-static inline int is_syn(const struct sl_pkt *p, int is_tcp)
+/* A connection's first segment: SYN without ACK (tf: a burst_pkt's). */
+static inline int is_syn(unsigned tf)
 {
-	return is_tcp && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
+	return (tf & (TF_TCP | SL_TCP_SYN | SL_TCP_ACK)) == (TF_TCP | SL_TCP_SYN);
 }
 
 /* TCP state after a packet; dir_client: sent by the client. */
@@ -555,39 +593,40 @@ static inline void pkts_inc(struct sl_flow *f)
  * read them again. */
 static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 			      struct sl_flowtable *ft, struct sl_counters *c, uint32_t live, int si,
-			      const struct sl_pkt *p, const struct sl_ft_want *k, uint64_t digest,
-			      const uint32_t b[2], const uint8_t *frame, uint16_t len, int icmp,
+			      struct burst_pkt *q, const uint8_t *frame, uint16_t len, int icmp,
 			      uint32_t now, uint32_t now_us, uint32_t now_s, unsigned i,
 			      int shadow_ready, struct sl_verdict *vd)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
+	const uint64_t digest = q->dig;
+	const unsigned tf = q->tf;
 	struct sl_flow *f;
 	struct sl_flow_rec old;
 	enum sl_ft_result res = SL_FT_HIT;
 	const struct sl_group_rec *gr;
 	uint8_t g, epoch;
-	int is_tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE, new_flow = 0, m;
+	int new_flow = 0, m;
 
 	if (icmp) {
 		/* An ICMP error follows its flow but never makes one. */
-		f = sl_ft_lookup_at(ft, p->family == 6, k, b, now);
+		f = sl_ft_lookup_at(ft, q->v6, &q->wt, q->bk, now);
 		g = f ? sl_flow_group(f) : decide_new(v, s, digest);
 		goto out;
 	}
 
 	epoch = sl_ft_epoch(ft, (unsigned)si, s->reset_gen);
-	f = sl_ft_lookup_insert_at(ft, p->family == 6, k, digest, b, now, &res, &old);
+	f = sl_ft_lookup_insert_at(ft, q->v6, &q->wt, digest, q->bk, now, &res, &old);
 	if (res == SL_FT_HIT) {
 		uint8_t fg = sl_flow_group(f);
 
 		if (sl_flow_epoch(f) == epoch && (live >> fg & 1) &&
-		    !(is_syn(p, is_tcp) && sl_fs_closed(f->state))) {
+		    !(is_syn(tf) && sl_fs_closed(f->state))) {
 			g = fg;
 			f->last_seen = now;
 			pkts_inc(f);
-			if (is_tcp)
-				f->state = tcp_next(f->state, p->tcp_flags, 1);
-			ev_client(w, f, p, frame, now_us);
+			if (tf & TF_TCP)
+				f->state = tcp_next(f->state, (uint8_t)tf, 1);
+			ev_client(w, f, q, frame, len, now_us);
 			goto out;
 		}
 		/* Re-decided: --reset, a group gone, or a new connection on the
@@ -618,18 +657,19 @@ fill:
 	/* Evidence: the slices, and what is timed first: a SYN's handshake, a
 	 * UDP flow's first answer; a TCP flow picked up mid-stream is not
 	 * timed. */
-	f->slices = w->ev.bits[si] ? slice_mask(w, v->hdr, (unsigned)si, p, i, shadow_ready) : 0;
+	f->slices = w->ev.bits[si] ? slice_mask(w, v->hdr, (unsigned)si, pkt_of(q, frame, len), i,
+						shadow_ready)
+				   : 0;
 	f->t0_us = now_us;
-	if (is_tcp) {
+	if (tf & TF_TCP) {
 		uint8_t st = SL_FS_USED | SL_FS_TCP;
 
-		if (p->tcp_flags & SL_TCP_SYN)
+		if (tf & SL_TCP_SYN)
 			st |= SL_FS_SYN;
-		f->state = tcp_next(st, p->tcp_flags, 1);
-		f->gev = (uint8_t)(g | (is_syn(p, is_tcp) ? SL_EV_SYNACK : SL_EV_DONE));
+		f->state = tcp_next(st, (uint8_t)tf, 1);
+		f->gev = (uint8_t)(g | (is_syn(tf) ? SL_EV_SYNACK : SL_EV_DONE));
 	} else {
-		f->gev = (uint8_t)(g | (p->proto == 17 && p->frag == SL_FRAG_NONE ? SL_EV_DATA
-										   : SL_EV_DONE));
+		f->gev = (uint8_t)(g | (tf & TF_UDP ? SL_EV_DATA : SL_EV_DONE));
 	}
 	c->grp[si][g].flows++;
 	c->grp[si][g].active++;
@@ -653,18 +693,17 @@ out:
 /* Server -> client packet of service si, received on backend port in_port. */
 static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v,
 				  const struct sl_flowtable *ft, struct sl_counters *c, int si,
-				  const struct sl_pkt *p, const struct sl_ft_want *k,
-				  const uint32_t b[2], const uint8_t *frame, uint16_t len, int icmp,
+				  struct burst_pkt *q, const uint8_t *frame, uint16_t len, int icmp,
 				  uint8_t in_port, uint32_t now, uint32_t now_us)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
-	struct sl_flow *f = sl_ft_lookup_at(ft, p->family == 6, k, b, now);
+	struct sl_flow *f = sl_ft_lookup_at(ft, q->v6, &q->wt, q->bk, now);
+	const unsigned tf = q->tf;
 	struct sl_grp_counters *gc;
 	uint8_t g;
 
 	if (f) {
-		int tcp = p->proto == 6 && !icmp && p->frag == SL_FRAG_NONE &&
-			  (f->state & SL_FS_TCP);
+		int tcp = (tf & TF_TCP) && (f->state & SL_FS_TCP);
 		uint8_t st0 = f->state;
 
 		g = sl_flow_group(f);
@@ -672,8 +711,9 @@ static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v,
 		if (!icmp)
 			pkts_inc(f);
 		if (tcp)
-			f->state = tcp_next(st0, p->tcp_flags, 0);
-		ev_server(w, f, p, frame, icmp, tcp, (f->state & ~st0 & SL_FS_RST_S) != 0, now_us);
+			f->state = tcp_next(st0, (uint8_t)tf, 0);
+		ev_server(w, f, q, frame, len, icmp, tcp, (f->state & ~st0 & SL_FS_RST_S) != 0,
+			  now_us);
 	} else {
 		c->ret_untracked++;
 		g = v->groups[s->challenger].port == in_port ? s->challenger : s->champion;
@@ -681,51 +721,42 @@ static inline uint16_t return_pkt(struct sl_worker *w, const struct sl_view *v,
 	gc = &c->grp[si][g];
 	gc->ret_pkts++;
 	gc->ret_bytes += len;
-	if (p->proto == 6 && !icmp) {
-		gc->ret_rst += (p->tcp_flags & SL_TCP_RST) != 0;
-		gc->ret_synack += (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) ==
-				  (SL_TCP_SYN | SL_TCP_ACK);
-	}
+	/* tf's flags: TCP's, 0 for others and ICMP errors */
+	gc->ret_rst += (tf & SL_TCP_RST) != 0;
+	gc->ret_synack += (tf & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK);
 	return (uint16_t)(1u << w->client_port);
 }
-
-/* What the burst's passes keep of a packet: one array, so that the loops
- * index one base (separate arrays each took a register or a spill). */
-struct burst_pkt {
-	struct sl_pkt pk;
-	enum sl_bad bad;
-	int16_t svc;
-	uint8_t kind;
-	uint8_t cls;          /* C_NONE, C_HASHED (has dig, bk, wt), C_COMMON
-				 (hashed, and the common frame: sl_parse_common) */
-	uint32_t bk[2];       /* its flow-table buckets */
-	uint64_t dig;
-	struct sl_ft_want wt;
-};
 
 /* ICMP errors of a service, out of the burst loop: rare, and the loop's
  * copies of client_pkt and return_pkt then know icmp is 0. */
 static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const struct sl_view *v,
-						  int si, const struct sl_pkt *p,
-						  const struct sl_ft_want *k, uint64_t digest,
-						  const uint32_t b[2], const uint8_t *frame,
-						  uint16_t len, uint32_t now, uint32_t now_us,
-						  uint32_t now_s, unsigned i, int shadow_ready,
-						  struct sl_verdict *vd)
+						  int si, struct burst_pkt *q,
+						  const uint8_t *frame, uint16_t len, uint32_t now,
+						  uint32_t now_us, uint32_t now_s, unsigned i,
+						  int shadow_ready, struct sl_verdict *vd)
 {
-	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, p, k, digest, b, frame, len, 1, now,
-		   now_us, now_s, i, shadow_ready, vd);
+	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, q, frame, len, 1, now, now_us,
+		   now_s, i, shadow_ready, vd);
 }
 
 static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
 						      const struct sl_view *v, int si,
-						      const struct sl_pkt *p,
-						      const struct sl_ft_want *k,
-						      const uint32_t b[2], const uint8_t *frame,
+						      struct burst_pkt *q, const uint8_t *frame,
 						      uint16_t len, uint8_t in_port, uint32_t now,
 						      uint32_t now_us)
 {
-	return return_pkt(w, v, w->ft, w->cnt, si, p, k, b, frame, len, 1, in_port, now, now_us);
+	return return_pkt(w, v, w->ft, w->cnt, si, q, frame, len, 1, in_port, now, now_us);
+}
+
+/* The service of an IPv4 address (as it lies in the frame), protocol and
+ * port: out of line, once per run of packets to one service. */
+static __attribute__((noinline)) int find_service4(const struct sl_table_hdr *h, uint8_t proto,
+						   uint32_t addr, uint16_t port)
+{
+	uint8_t a[16] = { 0 };
+
+	__builtin_memcpy(a, &addr, 4);
+	return sl_find_service(h, 4, proto, a, port, 0);
 }
 
 void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
@@ -759,79 +790,90 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		return;
 	}
 
+	/* The service of the last packet looked up, for the next: a burst's
+	 * packets mostly go to few services (valid for this burst's table).
+	 * Common frames have their own cache: one word says which service. */
+	uint64_t last_a0 = 0, last_a1 = 0, last_meta = ~0ull, last4 = ~0ull;
+	int last_svc = -1, last_svc4 = -1;
+	uint8_t kind4 = K_OTHER;
+	uint16_t nslow = 0;
+
 	/* Stage by stage over the burst: the iterations of each loop are
 	 * independent, so the CPU overlaps packets.  Flow-table slots are
 	 * prefetched right after parsing (services are TCP or UDP; a few
-	 * digests of other traffic are wasted) so that classification runs
-	 * while the lines come in. */
+	 * digests of other traffic are wasted) so that the lookups run while
+	 * the lines come in. */
 	for (uint16_t i = 0; i < n; i++) {
-		uint64_t ab, w4;
+		struct burst_pkt *q = &bp[i];
+		struct sl_common4 c4;
 
-		/* the common frame's key words from what its parse just wrote:
-		 * in this branch the compiler knows it is IPv4, TCP or UDP,
-		 * unfragmented; an IPv4 lookup needs no struct sl_key */
-		if (__builtin_expect(sl_parse_common(data[i], len[i], &bp[i].pk), 1)) {
-			bp[i].bad = SL_OK;
-			bp[i].cls = C_COMMON;
-			sl_key4_words(&bp[i].pk, &ab, &w4);
-			bp[i].dig = sl_hash4(ab, w4, seed);
-			sl_ft_want4(&bp[i].wt, ab, w4);
-			sl_ft_buckets(&ft->part[0], bp[i].dig, &bp[i].bk[0], &bp[i].bk[1]);
+		/* the common frame: its key words, digest, want and service
+		 * straight from its fields, no struct sl_pkt (made only if a
+		 * slow path needs it) */
+		if (__builtin_expect(sl_parse_common4(data[i], len[i], &c4), 1)) {
+			uint64_t ab, w4, a0;
+
+			q->cls = C_COMMON;
+			q->v6 = 0;
+			q->tf = c4.proto == 6 ? c4.tcp_flags | TF_TCP : TF_UDP;
+			sl_key4_common(c4.addrs, c4.ports, c4.proto, &ab, &w4);
+			q->dig = sl_hash4(ab, w4, seed);
+			sl_ft_want4(&q->wt, ab, w4);
+			sl_ft_buckets(&ft->part[0], q->dig, &q->bk[0], &q->bk[1]);
+			/* the service side: address and port, as on the wire */
+			a0 = from_client ? c4.addrs >> 32 | (uint64_t)(c4.ports >> 16) << 32
+					 : (c4.addrs & 0xffffffffu) | (uint64_t)(c4.ports & 0xffff) << 32;
+			a0 |= (uint64_t)c4.proto << 48;
+			if (__builtin_expect(a0 != last4, 0)) {
+				last_svc4 = find_service4(h, c4.proto, (uint32_t)a0,
+							  __builtin_bswap16((uint16_t)(a0 >> 32)));
+				last4 = a0;
+				kind4 = last_svc4 < 0 ? K_OTHER : K_SVC;
+			}
+			q->svc = (int16_t)last_svc4;
+			q->kind = kind4;
 			continue;
 		}
-		{
-			struct burst_pkt *q = &bp[i];
+		nslow++;
+		q->cls = C_NONE;
+		q->bad = sl_parse_full(data[i], len[i], &q->pk);
+		if (q->bad == SL_OK && (q->pk.proto == 6 || q->pk.proto == 17) && q->pk.family) {
+			const struct sl_pkt *p = &q->pk;
+			int whole = !p->icmp_err && p->frag == SL_FRAG_NONE;
 
-			q->cls = C_NONE;
-			q->bad = sl_parse_full(data[i], len[i], &q->pk);
-			if (q->bad == SL_OK && (q->pk.proto == 6 || q->pk.proto == 17) &&
-			    q->pk.family) {
-				q->cls = C_HASHED;
-				q->dig = sl_key_digest(&key[i], &q->pk, seed);
-				sl_ft_want_init(&q->wt, &key[i]);
-				sl_ft_buckets(&ft->part[q->pk.family == 6], q->dig, &q->bk[0],
-					      &q->bk[1]);
-			}
+			q->cls = C_HASHED;
+			q->v6 = p->family == 6;
+			q->tf = p->icmp_err ? 0
+				: p->proto == 6 ? p->tcp_flags | (whole ? TF_TCP : 0)
+						: (whole ? TF_UDP : 0);
+			q->dig = sl_key_digest(&key[i], p, seed);
+			sl_ft_want_init(&q->wt, &key[i]);
+			sl_ft_buckets(&ft->part[q->v6], q->dig, &q->bk[0], &q->bk[1]);
 		}
 	}
 	/* The prefetches back to back, not between the hashes: a prefetch
 	 * that misses the TLB holds up retirement until its page walk is done
 	 * (seen in a VM: a few hundred ns), so only prefetches that are in
 	 * the reorder window together overlap their misses. */
-	for (uint16_t i = 0; i < n; i++)
-		if (bp[i].cls == C_COMMON)
+	if (__builtin_expect(nslow == 0, 1))
+		for (uint16_t i = 0; i < n; i++)
 			sl_ft_prefetch_b(ft, 4, bp[i].bk);
-		else if (bp[i].cls == C_HASHED)
-			sl_ft_prefetch_b(ft, bp[i].pk.family, bp[i].bk);
+	else
+		for (uint16_t i = 0; i < n; i++)
+			if (bp[i].cls == C_COMMON)
+				sl_ft_prefetch_b(ft, 4, bp[i].bk);
+			else if (bp[i].cls == C_HASHED)
+				sl_ft_prefetch_b(ft, bp[i].pk.family, bp[i].bk);
 
-	/* The service of the last packet looked up, for the next: a burst's
-	 * packets mostly go to few services (valid for this burst's table). */
-	uint64_t last_a0 = 0, last_a1 = 0, last_meta = ~0ull, last4 = ~0ull;
-	int last_svc = -1, last_svc4 = -1;
-
-	for (uint16_t i = 0; i < n; i++) {
+	/* the service of the other frames */
+	for (uint16_t i = 0; nslow && i < n; i++) {
 		const struct sl_pkt *p = &bp[i].pk;
 		const uint8_t *addr;
 		uint16_t port;
 		uint64_t a0, a1, meta;
 
-		if (bp[i].cls == C_COMMON) {
-			/* IPv4, unfragmented, no ICMP error: one word says which
-			 * service (its own cache: the general one's words differ) */
-			uint32_t a;
-
-			addr = from_client ? p->dst : p->src;
-			port = from_client ? p->dport : p->sport;
-			__builtin_memcpy(&a, addr, 4);
-			a0 = a | (uint64_t)port << 32 | (uint64_t)p->proto << 48;
-			if (a0 != last4) {
-				last_svc4 = sl_find_service(h, 4, p->proto, addr, port, 0);
-				last4 = a0;
-			}
-			bp[i].svc = (int16_t)last_svc4;
-			bp[i].kind = last_svc4 < 0 ? K_OTHER : K_SVC;
+		if (bp[i].cls == C_COMMON)
 			continue;
-		}
 		if (bp[i].bad != SL_OK) {
 			c->malformed[bp[i].bad]++;
 			bp[i].kind = bad_kind;
@@ -868,27 +910,26 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct sl_verdict *o = &vd[i];
-		const struct burst_pkt *q = &bp[i];
+		struct burst_pkt *q = &bp[i];
 
 		o->shadow = 0;
 		o->has_dmac = 0;
 		switch (q->kind) {
 		case K_SVC:
 			if (from_client)
-				client_pkt(w, v, ft, c, live, q->svc, &q->pk, &q->wt, q->dig,
-					   q->bk, data[i], len[i], 0, now_ms, now_us, now_s, i,
-					   shadow_ready, o);
+				client_pkt(w, v, ft, c, live, q->svc, q, data[i], len[i], 0, now_ms,
+					   now_us, now_s, i, shadow_ready, o);
 			else
-				o->out = return_pkt(w, v, ft, c, q->svc, &q->pk, &q->wt, q->bk,
-						    data[i], len[i], 0, in_port, now_ms, now_us);
+				o->out = return_pkt(w, v, ft, c, q->svc, q, data[i], len[i], 0,
+						    in_port, now_ms, now_us);
 			break;
 		case K_SVC_ICMP:
 			if (from_client)
-				client_icmp(w, v, q->svc, &q->pk, &q->wt, q->dig, q->bk, data[i],
-					    len[i], now_ms, now_us, now_s, i, shadow_ready, o);
+				client_icmp(w, v, q->svc, q, data[i], len[i], now_ms, now_us,
+					    now_s, i, shadow_ready, o);
 			else
-				o->out = return_icmp(w, v, q->svc, &q->pk, &q->wt, q->bk, data[i],
-						     len[i], in_port, now_ms, now_us);
+				o->out = return_icmp(w, v, q->svc, q, data[i], len[i], in_port,
+						     now_ms, now_us);
 			break;
 		case K_OTHER:
 			o->out = other;

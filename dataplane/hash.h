@@ -76,31 +76,46 @@ static inline uint64_t sl_hash_words(const uint64_t w[5], uint64_t seed)
 	return sl_mum(sl_mum(x ^ w[4] ^ SL_HP3, y ^ SL_HP2) ^ (seed << 32 | seed >> 32), SL_HP3);
 }
 
-static inline uint64_t sl_ld64(const uint8_t *p)
-{
-	uint64_t v;
-
-	__builtin_memcpy(&v, p, 8);
-	return v;
-}
-
 /* The canonical words of an IPv4 packet's key (see sl_key_digest): ab,
  * the addresses, the lower endpoint's in the low half; w4 the last word
- * (ports, protocol, family as they lie in struct sl_key). */
+ * (ports, protocol, family as they lie in struct sl_key).  From the
+ * source and destination as they lie in the frame, ports in host order. */
+static inline void sl_key4_raw(uint32_t s, uint32_t d, uint64_t sp, uint64_t dp, uint8_t proto,
+			       uint64_t *ab, uint64_t *w4)
+{
+	int swap = ((uint64_t)__builtin_bswap32(s) << 16 | sp) >
+		   ((uint64_t)__builtin_bswap32(d) << 16 | dp);
+
+	*ab = swap ? d | (uint64_t)s << 32 : s | (uint64_t)d << 32;
+	*w4 = (swap ? dp | sp << 16 : sp | dp << 16) | (uint64_t)proto << 32 | 4ull << 40;
+}
+
+/* The same from a common frame's words (struct sl_common4): the two
+ * orders of each pair are one rotate apart. */
+static inline void sl_key4_common(uint64_t addrs, uint32_t ports, uint8_t proto, uint64_t *ab,
+				  uint64_t *w4)
+{
+	uint64_t sd = __builtin_bswap64(addrs);  /* source' << 32 | dest' */
+	uint32_t pp = __builtin_bswap32(ports);  /* dport | sport << 16 (host) */
+	uint64_t a = (sd >> 32) << 16 | pp >> 16, b = (sd & 0xffffffffu) << 16 | (pp & 0xffff);
+	int swap = a > b;
+	uint32_t pw = swap ? pp : pp << 16 | pp >> 16;
+
+	*ab = swap ? addrs << 32 | addrs >> 32 : addrs;
+	*w4 = pw | (uint64_t)proto << 32 | 4ull << 40;
+}
+
+/* The same from a parsed packet. */
 static inline void sl_key4_words(const struct sl_pkt *p, uint64_t *ab, uint64_t *w4)
 {
 	uint64_t sp = p->sport, dp = p->dport;
 	uint32_t s, d;
-	int swap;
 
 	if (p->frag != SL_FRAG_NONE)
 		sp = dp = 0;
 	__builtin_memcpy(&s, p->src, 4);
 	__builtin_memcpy(&d, p->dst, 4);
-	swap = ((uint64_t)__builtin_bswap32(s) << 16 | sp) >
-	       ((uint64_t)__builtin_bswap32(d) << 16 | dp);
-	*ab = swap ? d | (uint64_t)s << 32 : s | (uint64_t)d << 32;
-	*w4 = (swap ? dp | sp << 16 : sp | dp << 16) | (uint64_t)p->proto << 32 | 4ull << 40;
+	sl_key4_raw(s, d, sp, dp, p->proto, ab, w4);
 }
 
 /* Build the canonical key of a parsed packet in *k and return its digest

@@ -85,38 +85,100 @@ static inline uint16_t sl_rd16(const uint8_t *b)
 	return (uint16_t)(b[0] << 8 | b[1]);
 }
 
-/* The common frame, parsed inline: untagged IPv4 without options or
- * fragmentation, carrying a whole TCP header or UDP datagram.  Returns 1
- * with *p filled as sl_parse_full fills it (SL_OK; the unit tests compare
- * the two over mutated frames), 0 for any other frame: sl_parse_full's. */
-static inline int sl_parse_common(const uint8_t *buf, uint32_t len, struct sl_pkt *p)
+/* What the decision's fast path reads of the common frame: untagged IPv4
+ * without options or fragmentation, carrying a whole TCP header or UDP
+ * datagram.  Addresses and ports as they lie in the frame, each pair one
+ * little-endian load of its bytes. */
+struct sl_common4 {
+	uint64_t addrs;      /* source | destination << 32 */
+	uint32_t ports;      /* source | destination << 16, bytes as on the wire */
+	uint16_t tot;        /* IP total length, host order */
+	uint8_t proto;       /* 6 or 17 */
+	uint8_t tcp_flags;   /* 0 for UDP */
+};
+
+/* Its ports in host order. */
+static inline uint16_t sl_common4_sport(const struct sl_common4 *c)
+{
+	return __builtin_bswap16((uint16_t)c->ports);
+}
+
+static inline uint16_t sl_common4_dport(const struct sl_common4 *c)
+{
+	return __builtin_bswap16((uint16_t)(c->ports >> 16));
+}
+
+static inline uint32_t sl_ld32(const uint8_t *b)
+{
+	uint32_t v;
+
+	__builtin_memcpy(&v, b, 4);
+	return v;
+}
+
+static inline uint64_t sl_ld64(const uint8_t *p)
+{
+	uint64_t v;
+
+	__builtin_memcpy(&v, p, 8);
+	return v;
+}
+
+/* The common frame's checks and fields, nothing stored in memory: 1 with
+ * *c filled, 0 for any other frame.  Whole-word loads and masks where the
+ * fields allow: the checks are a good part of a packet's instructions. */
+static inline int sl_parse_common4(const uint8_t *buf, uint32_t len, struct sl_common4 *c)
 {
 	const uint8_t *ip = buf + 14, *l4 = buf + 34;
-	uint32_t tot, in_l4;
+	uint64_t head;
+	uint32_t tot, in_l4, b;
+	uint16_t frag;
 
-	if (__builtin_expect(len < 42 || sl_rd16(buf + 12) != 0x0800 || ip[0] != 0x45 ||
-			     (sl_rd16(ip + 6) & 0x3fff) != 0, 0))
+	if (__builtin_expect(len < 42, 0))
 		return 0;
-	tot = sl_rd16(ip + 2);
+	/* bytes 12..19: ethertype 0x0800, version 4 with IHL 5, (TOS), total
+	 * length; bytes 20..21: no MF flag and offset 0 (DF aside) */
+	head = sl_ld64(buf + 12);
+	__builtin_memcpy(&frag, ip + 6, 2);
+	if (__builtin_expect((head & 0xffffff) != 0x450008 || (frag & 0xff3f) != 0, 0))
+		return 0;
+	tot = __builtin_bswap16((uint16_t)(head >> 32));
 	in_l4 = tot - 20; /* wraps when tot < 20: refused as too long */
 	if (__builtin_expect(tot > len - 14 || in_l4 > 65535, 0))
 		return 0;
 	/* the datagram is in the frame: its L4 bytes are read only once
 	 * in_l4 says they are in it (a UDP header's are below len 42) */
 	if (ip[9] == 6) {
-		if (__builtin_expect(in_l4 < 20 || (l4[12] >> 4) * 4u < 20 ||
-				     (l4[12] >> 4) * 4u > in_l4, 0))
+		/* data offset within [20, in_l4]: one unsigned compare */
+		b = (uint32_t)(l4[12] >> 4) * 4u;
+		if (__builtin_expect(in_l4 < 20 || b - 20u > in_l4 - 20u, 0))
 			return 0;
-		p->tcp_flags = l4[13];
+		c->tcp_flags = l4[13];
 	} else if (ip[9] == 17) {
-		uint32_t ulen = sl_rd16(l4 + 4);
-
-		if (__builtin_expect(in_l4 < 8 || ulen < 8 || ulen > in_l4, 0))
+		/* UDP length within [8, in_l4] */
+		b = (uint32_t)l4[4] << 8 | l4[5];
+		if (__builtin_expect(in_l4 < 8 || b - 8u > in_l4 - 8u, 0))
 			return 0;
-		p->tcp_flags = 0;
+		c->tcp_flags = 0;
 	} else {
 		return 0;
 	}
+	c->proto = ip[9];
+	c->tot = (uint16_t)tot;
+	c->addrs = sl_ld64(ip + 12);
+	c->ports = sl_ld32(l4);
+	return 1;
+}
+
+/* The common frame, parsed inline (sl_parse_common4's checks).  Returns 1
+ * with *p filled as sl_parse_full fills it (SL_OK; the unit tests compare
+ * the two over mutated frames), 0 for any other frame: sl_parse_full's. */
+static inline int sl_parse_common(const uint8_t *buf, uint32_t len, struct sl_pkt *p)
+{
+	struct sl_common4 c;
+
+	if (!sl_parse_common4(buf, len, &c))
+		return 0;
 	p->l3_off = 14;
 	p->l4_off = 34;
 	p->ethertype = 0x0800;
@@ -124,16 +186,17 @@ static inline int sl_parse_common(const uint8_t *buf, uint32_t len, struct sl_pk
 	p->vlan[1] = 0;
 	p->nvlan = 0;
 	p->family = 4;
-	p->proto = ip[9];
+	p->proto = c.proto;
+	p->tcp_flags = c.tcp_flags;
 	p->frag = 0;
 	p->icmp_err = 0;
-	p->sport = sl_rd16(l4);
-	p->dport = sl_rd16(l4 + 2);
-	p->l3_len = (uint16_t)tot;
+	p->sport = sl_common4_sport(&c);
+	p->dport = sl_common4_dport(&c);
+	p->l3_len = c.tot;
 	__builtin_memset(p->src, 0, sizeof(p->src));
 	__builtin_memset(p->dst, 0, sizeof(p->dst));
-	__builtin_memcpy(p->src, ip + 12, 4);
-	__builtin_memcpy(p->dst, ip + 16, 4);
+	__builtin_memcpy(p->src, &c.addrs, 4);
+	__builtin_memcpy(p->dst, (const uint8_t *)&c.addrs + 4, 4);
 	return 1;
 }
 

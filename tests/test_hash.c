@@ -240,6 +240,63 @@ static void test_key4_words(void)
 	}
 }
 
+/* A common frame's key words straight from its bytes (sl_parse_common4,
+ * sl_key4_common: decide.c's first pass) are those sl_key_digest builds
+ * from sl_parse_full's packet, for random frames: either address and port
+ * order, equal addresses, equal ports, TCP, UDP. */
+static void test_key4_common(void)
+{
+	uint64_t x = 0x2545f4914f6cdd1dull;
+
+	for (unsigned i = 0; i < 200000; i++) {
+		uint8_t f[64];
+		struct sl_pkt p;
+		struct sl_common4 c;
+		struct sl_key k;
+		uint64_t ab, w4, words[5];
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memset(f, 0, sizeof(f));
+		f[12] = 0x08;
+		f[14] = 0x45;
+		f[17] = x & 1 ? 28 : 40; /* total length */
+		f[20] = (x >> 1) & 1 ? 0x40 : 0; /* DF */
+		f[23] = x & 1 ? 17 : 6;
+		memcpy(f + 26, &x, 4);
+		if ((x >> 4) % 4 == 0)
+			memcpy(f + 30, &x, 4);
+		else
+			memcpy(f + 30, (const uint8_t *)&x + 4, 4);
+		memcpy(f + 34, (const uint8_t *)&x + 2, 2);
+		if ((x >> 8) % 4 == 0)
+			memcpy(f + 36, f + 34, 2);
+		else
+			memcpy(f + 36, (const uint8_t *)&x + 6, 2);
+		if (x & 1)
+			f[39] = 8; /* UDP length */
+		else
+			f[46] = 0x50; /* TCP data offset */
+		f[47] = (uint8_t)(x >> 40);
+		if (sl_parse_common4(f, 60, &c) != 1 || sl_parse_full(f, 60, &p) != SL_OK) {
+			CU_FAIL("a valid common frame refused");
+			break;
+		}
+		sl_key_digest(&k, &p, 1);
+		sl_key4_common(c.addrs, c.ports, c.proto, &ab, &w4);
+		memcpy(words, &k, sizeof(words));
+		CU_ASSERT_EQUAL(ab, (words[0] & 0xffffffffu) | words[2] << 32);
+		CU_ASSERT_EQUAL(w4, words[4]);
+		CU_ASSERT_EQUAL(c.proto, p.proto);
+		CU_ASSERT_EQUAL(c.tcp_flags, p.tcp_flags);
+		CU_ASSERT_EQUAL(sl_common4_sport(&c), p.sport);
+		CU_ASSERT_EQUAL(sl_common4_dport(&c), p.dport);
+		if (CU_get_number_of_failures())
+			break;
+	}
+}
+
 /* The digest spreads sequential keys evenly over flow-table slots. */
 static void test_digest_spread(void)
 {
@@ -278,4 +335,5 @@ void sl_test_register_hash(void)
 	CU_add_test(s, "group and member hashes uncorrelated", test_seed_independence);
 	CU_add_test(s, "digest spreads over slots", test_digest_spread);
 	CU_add_test(s, "IPv4 key words as the key", test_key4_words);
+	CU_add_test(s, "IPv4 key words of a common frame as the key", test_key4_common);
 }
