@@ -148,12 +148,20 @@ static void ev_map_build(struct sl_ev_map *m, const struct sl_view *v)
 	m->hdr = h;
 	m->gen = h ? h->gen : 0;
 	m->live_groups = 0;
+	m->mac_groups = 0;
+	memset(m->gout, 0, sizeof(m->gout));
 	if (!h)
 		return;
 	/* a group record without a name is a removed group */
-	for (unsigned g = 0; g < h->ngroups && g < SL_MAX_GROUPS; g++)
-		if (v->groups[g].name[0])
+	for (unsigned g = 0; g < h->ngroups && g < SL_MAX_GROUPS; g++) {
+		const struct sl_group_rec *gr = &v->groups[g];
+
+		if (gr->name[0])
 			m->live_groups |= 1u << g;
+		if (gr->mode == SL_MODE_MAC && gr->nmembers)
+			m->mac_groups |= 1u << g;
+		m->gout[g] = (uint16_t)(1u << gr->port);
+	}
 	for (unsigned s = 0; s < h->nservices && s < SL_MAX_SERVICES; s++) {
 		m->champion[s] = h->services[s].champion;
 		m->challenger[s] = h->services[s].challenger;
@@ -594,8 +602,8 @@ static inline void pkts_inc(struct sl_flow *f)
 static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 			      struct sl_flowtable *ft, struct sl_counters *c, uint32_t live, int si,
 			      struct burst_pkt *q, const uint8_t *frame, uint16_t len, int icmp,
-			      uint32_t now, uint32_t now_us, uint32_t now_s, unsigned i,
-			      int shadow_ready, struct sl_verdict *vd)
+			      uint8_t epoch, uint32_t now, uint32_t now_us, uint32_t now_s,
+			      unsigned i, int shadow_ready, struct sl_verdict *vd)
 {
 	const struct sl_service_rec *s = &v->hdr->services[si];
 	const uint64_t digest = q->dig;
@@ -604,7 +612,7 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 	struct sl_flow_rec old;
 	enum sl_ft_result res = SL_FT_HIT;
 	const struct sl_group_rec *gr;
-	uint8_t g, epoch;
+	uint8_t g;
 	int new_flow = 0, m;
 
 	if (icmp) {
@@ -614,7 +622,6 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 		goto out;
 	}
 
-	epoch = sl_ft_epoch(ft, (unsigned)si, s->reset_gen);
 	f = sl_ft_lookup_insert_at(ft, q->v6, &q->wt, digest, q->bk, now, &res, &old);
 	if (res == SL_FT_HIT) {
 		uint8_t fg = sl_flow_group(f);
@@ -677,11 +684,13 @@ fill:
 	new_flow = 1;
 
 out:
-	gr = &v->groups[g];
 	c->grp[si][g].pkts++;
 	c->grp[si][g].bytes += len;
-	vd->out = (uint16_t)(1u << gr->port);
-	if ((m = member_of(v, gr, digest)) >= 0) {
+	/* the group's port and mode from the evidence map (per table) */
+	vd->out = w->ev.gout[g];
+	if (__builtin_expect(w->ev.mac_groups >> g & 1, 0)) {
+		gr = &v->groups[g];
+		m = pick_member(gr, sl_hash_mix(digest, v->hdr->seed_member));
 		vd->has_dmac = 1;
 		memcpy(vd->dmac, gr->macs[m], 6);
 	}
@@ -735,7 +744,7 @@ static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const str
 						  uint32_t now_us, uint32_t now_s, unsigned i,
 						  int shadow_ready, struct sl_verdict *vd)
 {
-	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, q, frame, len, 1, now, now_us,
+	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, q, frame, len, 1, 0, now, now_us,
 		   now_s, i, shadow_ready, vd);
 }
 
@@ -746,6 +755,18 @@ static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
 						      uint32_t now_us)
 {
 	return return_pkt(w, v, w->ft, w->cnt, si, q, frame, len, 1, in_port, now, now_us);
+}
+
+/* Service si's reset epoch (sl_ft_epoch), looked up once per run of
+ * packets to one service in a burst: *svc and *ep are the last one's. */
+static inline uint8_t epoch_of(struct sl_flowtable *ft, const struct sl_table_hdr *h, int si,
+			       int *svc, uint8_t *ep)
+{
+	if (__builtin_expect(si != *svc, 0)) {
+		*ep = sl_ft_epoch(ft, (unsigned)si, h->services[si].reset_gen);
+		*svc = si;
+	}
+	return *ep;
 }
 
 /* The service of an IPv4 address (as it lies in the frame), protocol and
@@ -908,6 +929,10 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		bp[i].kind = bp[i].svc < 0 ? K_OTHER : p->icmp_err ? K_SVC_ICMP : K_SVC;
 	}
 
+	/* the epoch of the last service decided, for the next */
+	int ep_svc = -1;
+	uint8_t ep = 0;
+
 	for (uint16_t i = 0; i < n; i++) {
 		struct sl_verdict *o = &vd[i];
 		struct burst_pkt *q = &bp[i];
@@ -917,8 +942,9 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		switch (q->kind) {
 		case K_SVC:
 			if (from_client)
-				client_pkt(w, v, ft, c, live, q->svc, q, data[i], len[i], 0, now_ms,
-					   now_us, now_s, i, shadow_ready, o);
+				client_pkt(w, v, ft, c, live, q->svc, q, data[i], len[i], 0,
+					   epoch_of(ft, h, q->svc, &ep_svc, &ep), now_ms, now_us,
+					   now_s, i, shadow_ready, o);
 			else
 				o->out = return_pkt(w, v, ft, c, q->svc, q, data[i], len[i], 0,
 						    in_port, now_ms, now_us);

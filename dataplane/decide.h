@@ -47,6 +47,8 @@ struct sl_ev_map {
 	uint8_t bits[SL_MAX_SERVICES];       /* slice bits the service has */
 	uint8_t slot[SL_MAX_SERVICES][SL_SLICES_PER_SERVICE]; /* slot of each bit */
 	uint32_t live_groups;                /* bit g: group g is in place */
+	uint32_t mac_groups;                 /* bit g: group g in mac mode, with members */
+	uint16_t gout[SL_MAX_GROUPS];        /* output mask of group g's port */
 };
 
 /* Per worker lcore state; never shared. */
