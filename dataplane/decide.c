@@ -690,7 +690,7 @@ out:
 	vd->out = w->ev.gout[g];
 	if (__builtin_expect(w->ev.mac_groups >> g & 1, 0)) {
 		gr = &v->groups[g];
-		m = pick_member(gr, sl_hash_mix(digest, v->hdr->seed_member));
+		m = member_of(v, gr, digest);
 		vd->has_dmac = 1;
 		memcpy(vd->dmac, gr->macs[m], 6);
 	}
