@@ -149,9 +149,12 @@ static inline int sl_parse_common4(const uint8_t *buf, uint32_t len, struct sl_c
 	/* the datagram is in the frame: its L4 bytes are read only once
 	 * in_l4 says they are in it (a UDP header's are below len 42) */
 	if (ip[9] == 6) {
-		/* data offset within [20, in_l4]: one unsigned compare */
+		/* data offset within [20, in_l4]: one unsigned compare, its
+		 * byte read only once the datagram holds a TCP header */
+		if (__builtin_expect(in_l4 < 20, 0))
+			return 0;
 		b = (uint32_t)(l4[12] >> 4) * 4u;
-		if (__builtin_expect(in_l4 < 20 || b - 20u > in_l4 - 20u, 0))
+		if (__builtin_expect(b - 20u > in_l4 - 20u, 0))
 			return 0;
 		c->tcp_flags = l4[13];
 	} else if (ip[9] == 17) {
