@@ -35,6 +35,7 @@ Usage (as root): tests/observe_dp.py [--build DIR] [--keep-logs] [-v] [TEST...]
 
 import argparse
 import collections
+import glob
 import json
 import os
 import re
@@ -525,6 +526,10 @@ class Run(ce.Run):
             log.close()
             # EAL leaves a shared configuration's runtime directory behind
             shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
+            # and its hugepage files (a shared configuration's, for
+            # dpdk-dumpcap): left, they hold the pages from the next runs
+            for hp in glob.glob("/dev/hugepages/%smap_*" % prefix):
+                os.unlink(hp)
         # first occurrences (an ICMP error quotes a second IP header);
         # no reassembly: a fragment is looked at as the frame it is
         t = subprocess.run(["tshark", "-r", cap, "-o", "ip.defragment:FALSE", "-T", "fields",
