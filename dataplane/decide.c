@@ -593,7 +593,10 @@ static inline uint16_t other_mask(const struct sl_worker *w, int from_client)
 
 static inline void pkts_inc(struct sl_flow *f)
 {
-	f->packets += f->packets != UINT32_MAX;
+	uint32_t n;
+
+	/* saturates: add, and on the carry one less (add, sbb) */
+	f->packets = __builtin_add_overflow(f->packets, 1u, &n) ? UINT32_MAX : n;
 }
 
 /* Client -> server packet i of service si.  ft, c and live are w's, read

@@ -97,7 +97,9 @@ static inline void sl_key4_common(uint64_t addrs, uint32_t ports, uint8_t proto,
 {
 	uint64_t sd = __builtin_bswap64(addrs);  /* source' << 32 | dest' */
 	uint32_t pp = __builtin_bswap32(ports);  /* dport | sport << 16 (host) */
-	uint64_t a = (sd >> 32) << 16 | pp >> 16, b = (sd & 0xffffffffu) << 16 | (pp & 0xffff);
+	/* (address, port) of each end, address above: the order of
+	 * sl_key4_raw's compare, from one mask and one shift of sd */
+	uint64_t a = (sd & 0xffffffff00000000ull) | pp >> 16, b = sd << 32 | (pp & 0xffff);
 	int swap = a > b;
 	uint32_t pw = swap ? pp : pp << 16 | pp >> 16;
 

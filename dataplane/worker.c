@@ -292,6 +292,9 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 	shadow_adopt(w);
 	w->shadow_burst.pkts = pkts;
 	sl_decide_burst(&w->core, v, (uint8_t)p, (const uint8_t *const *)data, len, n, now, vd);
+	/* run: the one-port mask of tb's run, or a mask no frame has */
+	uint32_t run = 1u << 16;
+
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t mask = vd[i].out & w->core.port_mask;
 
@@ -302,23 +305,21 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 		/* a run of frames to one port: its buffer's end kept here (read
 		 * back from memory after each store, it made a chain through
 		 * the burst) */
-		if (likely(mask && !(mask & (mask - 1)))) {
-			struct sl_dp_txbuf *b = &w->tx[__builtin_ctz(mask)];
-
-			if (b == tb && likely(hi < SL_TXBUF_CAP)) {
-				b->m[hi++] = pkts[i];
-				continue;
-			}
-			if (tb)
-				tb->hi = hi;
-			tx_enqueue(w, (unsigned)__builtin_ctz(mask), pkts[i]);
-			tb = b;
-			hi = b->hi;
+		if (likely(mask == run) && likely(hi < SL_TXBUF_CAP)) {
+			tb->m[hi++] = pkts[i];
 			continue;
 		}
 		if (tb)
 			tb->hi = hi;
+		if (likely(mask && !(mask & (mask - 1)))) {
+			tx_enqueue(w, (unsigned)__builtin_ctz(mask), pkts[i]);
+			tb = &w->tx[__builtin_ctz(mask)];
+			hi = tb->hi;
+			run = mask;
+			continue;
+		}
 		tb = NULL;
+		run = 1u << 16;
 		dispatch(w, pkts[i], vd[i].out);
 	}
 	if (tb)
