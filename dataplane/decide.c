@@ -591,6 +591,29 @@ static inline uint16_t other_mask(const struct sl_worker *w, int from_client)
 	return from_client ? w->backend_mask : (uint16_t)(1u << w->client_port);
 }
 
+/* What the burst's packets of one service share, looked up once per run
+ * of them: its reset epoch (sl_ft_epoch), whether it has shadow rules, its
+ * groups' counters. */
+struct svc_run {
+	int si;
+	uint8_t epoch;
+	uint8_t shadow;
+	struct sl_grp_counters *gc;
+};
+
+static inline const struct svc_run *run_of(struct svc_run *r, struct sl_flowtable *ft,
+					   const struct sl_table_hdr *h, struct sl_counters *c,
+					   int si)
+{
+	if (__builtin_expect(si != r->si, 0)) {
+		r->si = si;
+		r->epoch = sl_ft_epoch(ft, (unsigned)si, h->services[si].reset_gen);
+		r->shadow = h->services[si].shadow_mask != 0;
+		r->gc = c->grp[si];
+	}
+	return r;
+}
+
 static inline void pkts_inc(struct sl_flow *f)
 {
 	uint32_t n;
@@ -605,9 +628,10 @@ static inline void pkts_inc(struct sl_flow *f)
 static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 			      struct sl_flowtable *ft, struct sl_counters *c, uint32_t live, int si,
 			      struct burst_pkt *q, const uint8_t *frame, uint16_t len, int icmp,
-			      uint8_t epoch, uint32_t now, uint32_t now_us, uint32_t now_s,
-			      unsigned i, int shadow_ready, struct sl_verdict *vd)
+			      const struct svc_run *r, uint32_t now, uint32_t now_us,
+			      uint32_t now_s, unsigned i, int shadow_ready, struct sl_verdict *vd)
 {
+	const uint8_t epoch = r->epoch;
 	const struct sl_service_rec *s = &v->hdr->services[si];
 	const uint64_t digest = q->dig;
 	const unsigned tf = q->tf;
@@ -687,8 +711,8 @@ fill:
 	new_flow = 1;
 
 out:
-	c->grp[si][g].pkts++;
-	c->grp[si][g].bytes += len;
+	r->gc[g].pkts++;
+	r->gc[g].bytes += len;
 	/* the group's port and mode from the evidence map (per table) */
 	vd->out = w->ev.gout[g];
 	if (__builtin_expect(w->ev.mac_groups >> g & 1, 0)) {
@@ -698,7 +722,7 @@ out:
 		memcpy(vd->dmac, gr->macs[m], 6);
 	}
 	/* ICMP errors are not requests: the shadow sees the flow's own packets */
-	if (s->shadow_mask && !icmp)
+	if (r->shadow && !icmp)
 		vd->shadow = shadow_pick(w, v->hdr, s, digest, i, new_flow, shadow_ready);
 }
 
@@ -747,8 +771,10 @@ static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const str
 						  uint32_t now_us, uint32_t now_s, unsigned i,
 						  int shadow_ready, struct sl_verdict *vd)
 {
-	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, q, frame, len, 1, 0, now, now_us,
-		   now_s, i, shadow_ready, vd);
+	struct svc_run r = { .si = -1 };
+
+	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, q, frame, len, 1,
+		   run_of(&r, w->ft, v->hdr, w->cnt, si), now, now_us, now_s, i, shadow_ready, vd);
 }
 
 static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
@@ -758,18 +784,6 @@ static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
 						      uint32_t now_us)
 {
 	return return_pkt(w, v, w->ft, w->cnt, si, q, frame, len, 1, in_port, now, now_us);
-}
-
-/* Service si's reset epoch (sl_ft_epoch), looked up once per run of
- * packets to one service in a burst: *svc and *ep are the last one's. */
-static inline uint8_t epoch_of(struct sl_flowtable *ft, const struct sl_table_hdr *h, int si,
-			       int *svc, uint8_t *ep)
-{
-	if (__builtin_expect(si != *svc, 0)) {
-		*ep = sl_ft_epoch(ft, (unsigned)si, h->services[si].reset_gen);
-		*svc = si;
-	}
-	return *ep;
 }
 
 /* The service of an IPv4 address (as it lies in the frame), protocol and
@@ -783,15 +797,17 @@ static __attribute__((noinline)) int find_service4(const struct sl_table_hdr *h,
 	return sl_find_service(h, 4, proto, a, port, 0);
 }
 
-void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
-		     const uint8_t *const *data, const uint16_t *len, uint16_t n,
-		     uint64_t now, struct sl_verdict *vd)
+/* A burst from a client port (from_client) or a backend port: one copy of
+ * the loops each, the direction's tests out of them. */
+static inline __attribute__((always_inline)) void
+decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
+	     const uint8_t *const *data, const uint16_t *len, uint16_t n, uint64_t now,
+	     struct sl_verdict *vd, const int from_client)
 {
 	struct burst_pkt bp[SL_BURST];
 	struct sl_key key[SL_BURST];
 	struct sl_counters *c = w->cnt;
 	const struct sl_table_hdr *h = v->hdr;
-	int from_client = w->port_role[in_port] == SL_ROLE_CLIENT;
 	/* fixed for the burst: where other traffic goes, what a malformed
 	 * packet becomes */
 	const uint16_t other = other_mask(w, from_client);
@@ -806,13 +822,6 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 	struct sl_flowtable *const ft = w->ft;
 	const uint64_t seed = h->seed_flow;
 	const uint32_t live = w->ev.live_groups;
-
-	if (w->port_role[in_port] == SL_ROLE_SHADOW) {
-		/* Challenger output never reaches a user. */
-		memset(vd, 0, n * sizeof(*vd));
-		c->shadow_rx_drop += n;
-		return;
-	}
 
 	/* The service of the last packet looked up, for the next: a burst's
 	 * packets mostly go to few services (valid for this burst's table).
@@ -932,9 +941,8 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		bp[i].kind = bp[i].svc < 0 ? K_OTHER : p->icmp_err ? K_SVC_ICMP : K_SVC;
 	}
 
-	/* the epoch of the last service decided, for the next */
-	int ep_svc = -1;
-	uint8_t ep = 0;
+	/* the last service decided, for the next */
+	struct svc_run run = { .si = -1 };
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct sl_verdict *o = &vd[i];
@@ -946,8 +954,8 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 		case K_SVC:
 			if (from_client)
 				client_pkt(w, v, ft, c, live, q->svc, q, data[i], len[i], 0,
-					   epoch_of(ft, h, q->svc, &ep_svc, &ep), now_ms, now_us,
-					   now_s, i, shadow_ready, o);
+					   run_of(&run, ft, h, c, q->svc), now_ms, now_us, now_s,
+					   i, shadow_ready, o);
 			else
 				o->out = return_pkt(w, v, ft, c, q->svc, q, data[i], len[i], 0,
 						    in_port, now_ms, now_us);
@@ -979,5 +987,24 @@ void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_po
 			c->malformed_drop++;
 			break;
 		}
+	}
+}
+
+void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
+		     const uint8_t *const *data, const uint16_t *len, uint16_t n,
+		     uint64_t now, struct sl_verdict *vd)
+{
+	switch (w->port_role[in_port]) {
+	case SL_ROLE_CLIENT:
+		decide_burst(w, v, in_port, data, len, n, now, vd, 1);
+		break;
+	case SL_ROLE_SHADOW:
+		/* Challenger output never reaches a user. */
+		memset(vd, 0, n * sizeof(*vd));
+		w->cnt->shadow_rx_drop += n;
+		break;
+	default:
+		decide_burst(w, v, in_port, data, len, n, now, vd, 0);
+		break;
 	}
 }
