@@ -632,7 +632,6 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 			      uint32_t now_s, unsigned i, int shadow_ready, struct sl_verdict *vd)
 {
 	const uint8_t epoch = r->epoch;
-	const struct sl_service_rec *s = &v->hdr->services[si];
 	const uint64_t digest = q->dig;
 	const unsigned tf = q->tf;
 	struct sl_flow *f;
@@ -645,7 +644,7 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 	if (icmp) {
 		/* An ICMP error follows its flow but never makes one. */
 		f = sl_ft_lookup_at(ft, q->v6, &q->wt, q->bk, now);
-		g = f ? sl_flow_group(f) : decide_new(v, s, digest);
+		g = f ? sl_flow_group(f) : decide_new(v, &v->hdr->services[si], digest);
 		goto out;
 	}
 
@@ -674,7 +673,7 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 	}
 	if (res == SL_FT_FULL) {
 		c->ft_full++;
-		g = decide_new(v, s, digest);
+		g = decide_new(v, &v->hdr->services[si], digest);
 		/* Stateless: no entry, so neither this flow's outcome (SYN-ACK,
 		 * RST, ICMP, TTFB) nor whether a packet starts it can be seen.
 		 * It is no evidence either way (ft_full counts it): an exposure
@@ -684,7 +683,7 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 	if (res == SL_FT_REUSED)
 		flow_gone(w, &old.f);
 fill:
-	g = decide_new(v, s, digest);
+	g = decide_new(v, &v->hdr->services[si], digest);
 	sl_flow_set_service(f, (unsigned)si);
 	f->born = (now_s & SL_FLOW_BORN_S) | (uint32_t)epoch << 24;
 	f->packets = 1;
@@ -723,7 +722,8 @@ out:
 	}
 	/* ICMP errors are not requests: the shadow sees the flow's own packets */
 	if (r->shadow && !icmp)
-		vd->shadow = shadow_pick(w, v->hdr, s, digest, i, new_flow, shadow_ready);
+		vd->shadow = shadow_pick(w, v->hdr, &v->hdr->services[si], digest, i, new_flow,
+					 shadow_ready);
 }
 
 /* Server -> client packet of service si, received on backend port in_port. */
