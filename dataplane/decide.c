@@ -629,7 +629,8 @@ static inline void client_pkt(struct sl_worker *w, const struct sl_view *v,
 			      struct sl_flowtable *ft, struct sl_counters *c, uint32_t live, int si,
 			      struct burst_pkt *q, const uint8_t *frame, uint16_t len, int icmp,
 			      const struct svc_run *r, uint32_t now, uint32_t now_us,
-			      uint32_t now_s, unsigned i, int shadow_ready, struct sl_verdict *vd)
+			      uint32_t now_s, unsigned i, int shadow_ready, struct sl_verdict *vd,
+			      unsigned *extra)
 {
 	const uint8_t epoch = r->epoch;
 	const uint64_t digest = q->dig;
@@ -718,12 +719,15 @@ out:
 		gr = &v->groups[g];
 		m = member_of(v, gr, digest);
 		vd->has_dmac = 1;
+		*extra = 1;
 		memcpy(vd->dmac, gr->macs[m], 6);
 	}
 	/* ICMP errors are not requests: the shadow sees the flow's own packets */
-	if (r->shadow && !icmp)
+	if (r->shadow && !icmp) {
+		*extra = 1;
 		vd->shadow = shadow_pick(w, v->hdr, &v->hdr->services[si], digest, i, new_flow,
 					 shadow_ready);
+	}
 }
 
 /* Server -> client packet of service si, received on backend port in_port. */
@@ -769,12 +773,14 @@ static __attribute__((noinline)) void client_icmp(struct sl_worker *w, const str
 						  int si, struct burst_pkt *q,
 						  const uint8_t *frame, uint16_t len, uint32_t now,
 						  uint32_t now_us, uint32_t now_s, unsigned i,
-						  int shadow_ready, struct sl_verdict *vd)
+						  int shadow_ready, struct sl_verdict *vd,
+						  unsigned *extra)
 {
 	struct svc_run r = { .si = -1 };
 
 	client_pkt(w, v, w->ft, w->cnt, w->ev.live_groups, si, q, frame, len, 1,
-		   run_of(&r, w->ft, v->hdr, w->cnt, si), now, now_us, now_s, i, shadow_ready, vd);
+		   run_of(&r, w->ft, v->hdr, w->cnt, si), now, now_us, now_s, i, shadow_ready, vd,
+		   extra);
 }
 
 static __attribute__((noinline)) uint16_t return_icmp(struct sl_worker *w,
@@ -799,7 +805,7 @@ static __attribute__((noinline)) int find_service4(const struct sl_table_hdr *h,
 
 /* A burst from a client port (from_client) or a backend port: one copy of
  * the loops each, the direction's tests out of them. */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline)) int
 decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
 	     const uint8_t *const *data, const uint16_t *len, uint16_t n, uint64_t now,
 	     struct sl_verdict *vd, const int from_client)
@@ -943,6 +949,8 @@ decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
 
 	/* the last service decided, for the next */
 	struct svc_run run = { .si = -1 };
+	/* set where a verdict gets shadow copies or a MAC */
+	unsigned extra = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct sl_verdict *o = &vd[i];
@@ -955,7 +963,7 @@ decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
 			if (from_client)
 				client_pkt(w, v, ft, c, live, q->svc, q, data[i], len[i], 0,
 					   run_of(&run, ft, h, c, q->svc), now_ms, now_us, now_s,
-					   i, shadow_ready, o);
+					   i, shadow_ready, o, &extra);
 			else
 				o->out = return_pkt(w, v, ft, c, q->svc, q, data[i], len[i], 0,
 						    in_port, now_ms, now_us);
@@ -963,7 +971,7 @@ decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
 		case K_SVC_ICMP:
 			if (from_client)
 				client_icmp(w, v, q->svc, q, data[i], len[i], now_ms, now_us,
-					    now_s, i, shadow_ready, o);
+					    now_s, i, shadow_ready, o, &extra);
 			else
 				o->out = return_icmp(w, v, q->svc, q, data[i], len[i], in_port,
 						     now_ms, now_us);
@@ -988,23 +996,22 @@ decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
 			break;
 		}
 	}
+	return extra != 0;
 }
 
-void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
-		     const uint8_t *const *data, const uint16_t *len, uint16_t n,
-		     uint64_t now, struct sl_verdict *vd)
+int sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
+		    const uint8_t *const *data, const uint16_t *len, uint16_t n,
+		    uint64_t now, struct sl_verdict *vd)
 {
 	switch (w->port_role[in_port]) {
 	case SL_ROLE_CLIENT:
-		decide_burst(w, v, in_port, data, len, n, now, vd, 1);
-		break;
+		return decide_burst(w, v, in_port, data, len, n, now, vd, 1);
 	case SL_ROLE_SHADOW:
 		/* Challenger output never reaches a user. */
 		memset(vd, 0, n * sizeof(*vd));
 		w->cnt->shadow_rx_drop += n;
-		break;
+		return 0;
 	default:
-		decide_burst(w, v, in_port, data, len, n, now, vd, 0);
-		break;
+		return decide_burst(w, v, in_port, data, len, n, now, vd, 0);
 	}
 }

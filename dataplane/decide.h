@@ -81,8 +81,10 @@ void sl_worker_fini(struct sl_worker *w);
  * frames are not modified (the caller makes the shadow copies, then applies
  * the MAC rewrite: sl_verdict_rewrite).  now_us is a microsecond clock
  * that never goes back: latencies are taken from it (32 bits, wrapping)
- * and idle timeouts from now_us / 1000 (milliseconds, 32 bits, wrapping). */
-void sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
+ * and idle timeouts from now_us / 1000 (milliseconds, 32 bits, wrapping).
+ * Returns 0 if no verdict of the burst has shadow copies or a MAC to
+ * write (the caller may then read only their out), nonzero if some may. */
+int sl_decide_burst(struct sl_worker *w, const struct sl_view *v, uint8_t in_port,
 		     const uint8_t *const *data, const uint16_t *len, uint16_t n,
 		     uint64_t now_us, struct sl_verdict *vd);
 

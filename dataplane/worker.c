@@ -267,41 +267,27 @@ static inline unsigned shadow_flush(struct sl_dp_worker *w, unsigned p)
 	return flush_buf(w, p, &b->lo, &b->hi, b->m);
 }
 
-void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
-		   struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+/* The decided burst to the ports' TX buffers; extra (a constant in each
+ * copy): some verdict may have shadow copies or a MAC to write. */
+static inline __attribute__((always_inline)) void
+send_burst(struct sl_dp_worker *w, const struct sl_view *v, struct rte_mbuf **pkts,
+	   uint8_t **data, struct sl_verdict *vd, unsigned n, const int extra)
 {
-	struct sl_counters *cnt = w->core.cnt;
-	/* the worker's (a local array would be zeroed every burst: gcc cannot
-	 * see that the loop below fills the first n) */
-	uint8_t **data = w->fwd_data;
-	uint16_t *len = w->fwd_len;
-	struct sl_verdict vd[SL_BURST];
+	const uint16_t pmask = w->core.port_mask;
 	struct sl_dp_txbuf *tb = NULL;
 	uint16_t hi = 0;
-
-	if (unlikely(n == 0 || n > SL_BURST))
-		return;
-	/* Shadow-port input is dropped and counted by sl_decide_burst (verdict
-	 * out 0), like everything else it rules on. */
-	cnt->port_rx[p] += n;
-	for (unsigned i = 0; i < n; i++) {
-		data[i] = rte_pktmbuf_mtod(pkts[i], uint8_t *);
-		len[i] = rte_pktmbuf_data_len(pkts[i]);
-		rte_prefetch0(data[i]);
-	}
-	shadow_adopt(w);
-	w->shadow_burst.pkts = pkts;
-	sl_decide_burst(&w->core, v, (uint8_t)p, (const uint8_t *const *)data, len, n, now, vd);
 	/* run: the one-port mask of tb's run, or a mask no frame has */
 	uint32_t run = 1u << 16;
 
 	for (unsigned i = 0; i < n; i++) {
-		uint16_t mask = vd[i].out & w->core.port_mask;
+		uint16_t mask = vd[i].out & pmask;
 
-		/* its copies go to shadow_tx: the run below goes on */
-		if (unlikely(vd[i].shadow))
-			shadow_copies(w, v, pkts[i], &vd[i]);
-		sl_verdict_rewrite(data[i], &vd[i]);
+		if (extra) {
+			/* its copies go to shadow_tx: the run below goes on */
+			if (unlikely(vd[i].shadow))
+				shadow_copies(w, v, pkts[i], &vd[i]);
+			sl_verdict_rewrite(data[i], &vd[i]);
+		}
 		/* a run of frames to one port: its buffer's end kept here (read
 		 * back from memory after each store, it made a chain through
 		 * the burst) */
@@ -324,6 +310,35 @@ void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
 	}
 	if (tb)
 		tb->hi = hi;
+}
+
+void sl_dp_forward(struct sl_dp_worker *w, const struct sl_view *v, unsigned p,
+		   struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+{
+	struct sl_counters *cnt = w->core.cnt;
+	/* the worker's (a local array would be zeroed every burst: gcc cannot
+	 * see that the loop below fills the first n) */
+	uint8_t **data = w->fwd_data;
+	uint16_t *len = w->fwd_len;
+	struct sl_verdict vd[SL_BURST];
+
+	if (unlikely(n == 0 || n > SL_BURST))
+		return;
+	/* Shadow-port input is dropped and counted by sl_decide_burst (verdict
+	 * out 0), like everything else it rules on. */
+	cnt->port_rx[p] += n;
+	for (unsigned i = 0; i < n; i++) {
+		data[i] = rte_pktmbuf_mtod(pkts[i], uint8_t *);
+		len[i] = rte_pktmbuf_data_len(pkts[i]);
+		rte_prefetch0(data[i]);
+	}
+	shadow_adopt(w);
+	w->shadow_burst.pkts = pkts;
+	if (unlikely(sl_decide_burst(&w->core, v, (uint8_t)p, (const uint8_t *const *)data, len,
+				     n, now, vd)))
+		send_burst(w, v, pkts, data, vd, n, 1);
+	else
+		send_burst(w, v, pkts, data, vd, n, 0);
 }
 
 void sl_dp_flush(struct sl_dp_worker *w)

@@ -48,7 +48,9 @@ static uint16_t one(struct sl_worker *w, const struct tview *t, uint8_t port, ui
 	uint16_t l[1] = { len };
 	struct sl_verdict vd = { .out = 0xffff };
 
-	sl_decide_burst(w, &t->v, port, d, l, 1, MS(now_ms), &vd);
+	/* 0 promises no shadow copy and no MAC (sl_dp_forward then reads out only) */
+	if (!sl_decide_burst(w, &t->v, port, d, l, 1, MS(now_ms), &vd))
+		CU_ASSERT(vd.shadow == 0 && vd.has_dmac == 0);
 	sl_verdict_rewrite(frame, &vd); /* as the dataplane does after shadow copies */
 	return vd.out;
 }
@@ -74,9 +76,13 @@ static void open_flows(struct sl_worker *w, const struct tview *t, uint32_t firs
 			l[j] = tb_frame(buf[j], &f, 0, SL_TCP_SYN, 0);
 			d[j] = buf[j];
 		}
-		sl_decide_burst(w, &t->v, TC_CLIENT, d, l, b, MS(now_ms), vd);
-		for (uint16_t j = 0; j < b; j++)
+		int extra = sl_decide_burst(w, &t->v, TC_CLIENT, d, l, b, MS(now_ms), vd);
+
+		for (uint16_t j = 0; j < b; j++) {
 			mask[i + j] = vd[j].out;
+			if (!extra)
+				CU_ASSERT(vd[j].shadow == 0 && vd[j].has_dmac == 0);
+		}
 	}
 }
 
